@@ -1,0 +1,80 @@
+"""The `leakdrop` command.
+
+Sub-commands import their implementation lazily: `keygen` and `open` run on the air-gapped
+laptop where only PyNaCl is installed, so nothing from the server side may be imported here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    return os.environ.get(name, default)
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="leakdrop",
+        description="Technopoleaks: anonymous document drop (server and offline tools).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("keygen", help="create an editor identity (run on the offline laptop)")
+    p.add_argument("--out", required=True, help="identity file to write (must not exist)")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--passphrase-file", help="read the passphrase from this file")
+    g.add_argument(
+        "--no-passphrase", action="store_true", help="write the identity unencrypted"
+    )
+
+    p = sub.add_parser("open", help="decrypt and extract submissions (offline)")
+    p.add_argument("--identity", required=True, help="identity file (plain or passphrase-protected)")
+    p.add_argument("--passphrase-file", help="passphrase of the identity file")
+    p.add_argument("--out", required=True, help="folder to extract into")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="submission files or folders")
+
+    p = sub.add_parser("scrub", help="remove metadata from local files")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("--out", required=True, help="folder for the cleaned files")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+
+    p = sub.add_parser("serve", help="run the source-facing server")
+    p.add_argument("--keys", default=_env("LEAKDROP_KEYS"), help="folder of recipient files")
+    p.add_argument("--storage", default=_env("LEAKDROP_STORAGE"), help="storage folder")
+    p.add_argument("--host", default=_env("LEAKDROP_HOST", "127.0.0.1"))
+    p.add_argument("--port", type=int, default=int(_env("LEAKDROP_PORT", "8080") or "8080"))
+    p.add_argument(
+        "--demo",
+        action="store_true",
+        help="create a demo identity and storage under ./demo and serve on 127.0.0.1",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _build_parser().parse_args(argv)
+    if args.command == "keygen":
+        from leakdrop.keygen import run_keygen
+
+        return run_keygen(args)
+    if args.command == "open":
+        from leakdrop.opener import run_open
+
+        return run_open(args)
+    if args.command == "scrub":
+        from leakdrop.scrub_cmd import run_scrub
+
+        return run_scrub(args)
+    if args.command == "serve":
+        from leakdrop.server.run import run_serve
+
+        return run_serve(args)
+    raise AssertionError(args.command)  # argparse rejects unknown commands
+
+
+if __name__ == "__main__":
+    sys.exit(main())

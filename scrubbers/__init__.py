@@ -1,0 +1,1 @@
+"""Metadata removal for untrusted documents (placeholder, filled in by the scrubbers issue)."""
