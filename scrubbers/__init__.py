@@ -1,1 +1,52 @@
-"""Metadata removal for untrusted documents (placeholder, filled in by the scrubbers issue)."""
+"""Remove identifying metadata from untrusted documents.
+
+A library of its own (it imports nothing from ``leakdrop``): bytes in, a cleaned file and a
+report out. The file's real type is sniffed from its bytes; one scrubber per format family is
+picked from an explicit registry. The report lists the *names* of the fields removed, never
+their values, and says plainly when a file was not cleaned and why.
+
+    report = scrub_sandboxed(untrusted_bytes)   # in a limited worker process
+    report = scrub(untrusted_bytes)             # in this process (already sandboxed callers)
+"""
+
+from scrubbers._core import scrub
+from scrubbers._sandbox import scrub_sandboxed
+from scrubbers._sniff import sniff
+from scrubbers._types import (
+    DEFAULT_LIMITS,
+    Attachment,
+    Cleaned,
+    FileType,
+    Limits,
+    Scrubber,
+    ScrubReport,
+)
+from scrubbers.errors import (
+    CorruptFileError,
+    LimitExceededError,
+    ScrubError,
+    ScrubTimeoutError,
+    UnsupportedTypeError,
+    VerificationError,
+    WorkerCrashedError,
+)
+
+__all__ = [
+    "DEFAULT_LIMITS",
+    "Attachment",
+    "Cleaned",
+    "CorruptFileError",
+    "FileType",
+    "LimitExceededError",
+    "Limits",
+    "ScrubError",
+    "ScrubReport",
+    "ScrubTimeoutError",
+    "Scrubber",
+    "UnsupportedTypeError",
+    "VerificationError",
+    "WorkerCrashedError",
+    "scrub",
+    "scrub_sandboxed",
+    "sniff",
+]

@@ -1,0 +1,76 @@
+"""Sniff, pick the scrubber, clean, then re-read the output and check it."""
+
+from __future__ import annotations
+
+from scrubbers._registry import scrubber_for
+from scrubbers._sniff import sniff
+from scrubbers._types import DEFAULT_LIMITS, Cleaned, FileType, Limits, ScrubReport
+from scrubbers.errors import (
+    CorruptFileError,
+    LimitExceededError,
+    ScrubError,
+    UnsupportedTypeError,
+    VerificationError,
+)
+
+
+def clean(untrusted_data: bytes, limits: Limits) -> tuple[FileType, Cleaned]:
+    """Clean one file in this process. Raises `ScrubError` subclasses only.
+
+    Scrubbers of container formats (office documents) call this for what they embed.
+    """
+    file_type = sniff(untrusted_data)
+    scrubber = scrubber_for(file_type.name)
+    if scrubber is None:
+        raise UnsupportedTypeError(file_type.name)
+    if len(untrusted_data) > limits.max_input_bytes:
+        raise LimitExceededError("input too large")
+    try:
+        cleaned = scrubber.remove_all(untrusted_data, limits)
+    except ScrubError:
+        raise
+    except MemoryError as exc:
+        raise LimitExceededError("out of memory") from exc
+    except RecursionError as exc:
+        raise CorruptFileError("structure nested too deeply") from exc
+    if len(cleaned.data) > limits.max_output_bytes:
+        raise LimitExceededError("output too large")
+    _verify(cleaned, cleaned.output_type or file_type, limits)
+    return file_type, cleaned
+
+
+def _verify(cleaned: Cleaned, expected: FileType, limits: Limits) -> None:
+    # Trust nothing the writer claims: re-sniff and re-read the output with the same parser
+    # that found the fields, and refuse to call the file clean if any is still there.
+    out_type = sniff(cleaned.data)
+    if out_type != expected:
+        raise VerificationError(f"output sniffed as {out_type.name}, expected {expected.name}")
+    scrubber = scrubber_for(out_type.name)
+    if scrubber is None:
+        raise VerificationError("no scrubber for the output")
+    left = scrubber.get_meta(cleaned.data, limits)
+    if left:
+        raise VerificationError("fields left: " + ", ".join(sorted(set(left))))
+
+
+def scrub(untrusted_data: bytes, *, limits: Limits = DEFAULT_LIMITS) -> ScrubReport:
+    """Clean one file in this process; never raises for anything the file contains.
+
+    A file that cannot be cleaned comes back unchanged with ``cleaned=False`` and a reason,
+    so the caller can still keep it (nothing accepted is lost).
+    """
+    file_type = sniff(untrusted_data)
+    try:
+        _, cleaned = clean(untrusted_data, limits)
+    except ScrubError as exc:
+        return ScrubReport(file_type, False, untrusted_data, reason=exc.reason)
+    except Exception:  # noqa: BLE001 - a parser bug on a hostile file must not lose the file
+        return ScrubReport(file_type, False, untrusted_data, reason=ScrubError.reason)
+    return ScrubReport(
+        cleaned.output_type or file_type,
+        True,
+        cleaned.data,
+        removed=tuple(sorted(set(cleaned.removed))),
+        note=cleaned.note,
+        attachments=cleaned.attachments,
+    )

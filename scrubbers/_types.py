@@ -1,0 +1,109 @@
+"""Plain data shared by every scrubber: file types, limits, results."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class FileType:
+    """A file's real type, as sniffed from its bytes (never from a name or Content-Type)."""
+
+    name: str  # short id used in reports and the registry: "pdf", "jpeg", "docx", "unknown"
+    media_type: str
+    extension: str  # with the dot: ".pdf"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds applied to every parse of untrusted bytes (rule: hostile input is normal)."""
+
+    max_input_bytes: int = 256 * 1024 * 1024  # bigger files are kept, reported not cleaned
+    memory_bytes: int = 2 * 1024 * 1024 * 1024  # RLIMIT_AS of a worker
+    cpu_seconds: int = 60
+    wall_seconds: float = 90.0
+    max_pixels: int = 100_000_000  # decoded image size (Pillow's bomb guard)
+    max_output_bytes: int = 512 * 1024 * 1024
+    max_zip_members: int = 10_000
+    max_zip_member_bytes: int = 256 * 1024 * 1024  # uncompressed, per member
+    max_zip_total_bytes: int = 1024 * 1024 * 1024  # uncompressed, whole package
+    max_zip_ratio: int = 200  # uncompressed / compressed, per member
+    max_xml_bytes: int = 64 * 1024 * 1024
+    max_depth: int = 4  # embedded documents inside embedded documents
+    max_pdf_objects: int = 1_000_000
+
+    def deeper(self) -> Limits:
+        """The limits for a document embedded in this one."""
+        if self.max_depth <= 0:
+            from scrubbers.errors import LimitExceededError
+
+            raise LimitExceededError("embedded documents nested too deeply")
+        return dataclasses.replace(self, max_depth=self.max_depth - 1)
+
+
+DEFAULT_LIMITS = Limits()
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file found inside another one (e.g. a PDF attachment), cleaned on its own."""
+
+    untrusted_name: str  # as found in the container: sanitise before any use
+    report: ScrubReport
+
+
+@dataclass(frozen=True)
+class Cleaned:
+    """What a scrubber's ``remove_all`` returns."""
+
+    data: bytes
+    removed: tuple[str, ...]  # field *names* (e.g. "exif:GPS"), never values
+    note: str | None = None  # e.g. "re-encoded as PNG (lossless)"
+    attachments: tuple[Attachment, ...] = ()
+    output_type: FileType | None = None  # when the format changed (HEIC -> PNG)
+
+
+@dataclass(frozen=True)
+class ScrubReport:
+    """The outcome for one file. ``data`` is the cleaned file, or the original when not cleaned."""
+
+    file_type: FileType
+    cleaned: bool
+    data: bytes = field(repr=False)
+    removed: tuple[str, ...] = ()
+    reason: str | None = None  # set exactly when not cleaned
+    note: str | None = None
+    attachments: tuple[Attachment, ...] = ()
+
+    def to_json(self) -> dict[str, object]:
+        """The report without the bytes (what goes into manifests and CLI output)."""
+        return {
+            "type": self.file_type.name,
+            "media_type": self.file_type.media_type,
+            "cleaned": self.cleaned,
+            "reason": self.reason,
+            "removed": list(self.removed),
+            "note": self.note,
+            "attachments": [
+                {"name": a.untrusted_name, **a.report.to_json()} for a in self.attachments
+            ],
+        }
+
+
+class Scrubber(Protocol):
+    """One format family. Both methods raise `scrubbers.errors.ScrubError` subclasses only."""
+
+    @property
+    def file_types(self) -> tuple[str, ...]:
+        """`FileType.name` values handled."""
+        ...
+
+    def get_meta(self, untrusted_data: bytes, limits: Limits) -> list[str]:
+        """Names of the identifying fields present (empty when clean)."""
+        ...
+
+    def remove_all(self, untrusted_data: bytes, limits: Limits) -> Cleaned:
+        """Return the file without any of them."""
+        ...

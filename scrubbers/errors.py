@@ -1,0 +1,42 @@
+"""The one exception tree of `scrubbers`.
+
+Every failure a scrubber can meet on a file is one of these; third-party exceptions (pikepdf,
+Pillow, zipfile, XML parsers) are translated into them at the boundary with ``raise ... from``.
+`scrubbers.scrub` turns them into a report that says the file was *not* cleaned, and why.
+"""
+
+from __future__ import annotations
+
+
+class ScrubError(Exception):
+    """Base class. ``reason`` is a short, value-free phrase shown to the source and editors."""
+
+    reason = "could not be cleaned"
+
+
+class UnsupportedTypeError(ScrubError):
+    reason = "unsupported file type"
+
+
+class CorruptFileError(ScrubError):
+    reason = "corrupt or unreadable file"
+
+
+class LimitExceededError(ScrubError):
+    """A resource bound was hit: size, pixels, members, nesting, expansion ratio."""
+
+    reason = "too large or too complex to clean safely"
+
+
+class ScrubTimeoutError(LimitExceededError):
+    reason = "cleaning timed out"
+
+
+class WorkerCrashedError(ScrubError):
+    reason = "the cleaner crashed on this file"
+
+
+class VerificationError(ScrubError):
+    """The cleaned output, re-read, still carries fields the scrubber knows of."""
+
+    reason = "metadata remained after cleaning"
