@@ -2,12 +2,18 @@
 
 Never from the file name or the client's Content-Type: a PDF renamed ``.txt`` is a PDF, and
 a hostile client can claim anything.
+
+Sniffing runs in the parent process (the server), outside the sandbox, on hostile bytes: it
+must stay cheap and bounded whatever the input. So it reads fixed-size headers only, and walks
+a zip's central directory itself with a cap on the number of entries, instead of handing the
+bytes to `zipfile` (which builds an object per entry: a 256 MiB zip of empty members would
+cost gigabytes of memory in the server).
 """
 
 from __future__ import annotations
 
-import io
-import zipfile
+import struct
+import zlib
 
 from scrubbers._types import FileType
 
@@ -46,10 +52,34 @@ _OOXML_MAIN_PARTS = (
 _HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"}
 
 ALL_TYPES = (PDF, JPEG, PNG, GIF, WEBP, TIFF, BMP, HEIF, DOCX, XLSX, PPTX, ODT, ODS, ODP, ODG, ZIP)
+_ZIP_FAMILY = frozenset({DOCX, XLSX, PPTX, ODT, ODS, ODP, ODG, ZIP})
+
+# PDF readers accept the header anywhere in the first KiB.
+_PDF_WINDOW = 1024
+# More central-directory entries than any office document has (the OOXML/ODF scrubbers bound
+# members at `Limits.max_zip_members`, 10 000, as well): past this the walk stops, bounded.
+_MAX_SNIFF_ENTRIES = 20_000
+_MAX_MIMETYPE_BYTES = 256
+
+_EOCD = struct.Struct("<4s4H2LH")
+_EOCD_SIGNATURE = b"PK\x05\x06"
+_CENTRAL = struct.Struct("<4s4B4HL2L5H2L")
+_CENTRAL_SIGNATURE = b"PK\x01\x02"
+_LOCAL = struct.Struct("<4s2B4HL2L2H")
+_LOCAL_SIGNATURE = b"PK\x03\x04"
+_ZIP64_LOCATOR = struct.Struct("<4sLQL")
+_ZIP64_LOCATOR_SIGNATURE = b"PK\x06\x07"
+_ZIP64_RECORD = struct.Struct("<4sQ2H2L4Q")
+_ZIP64_RECORD_SIGNATURE = b"PK\x06\x06"
 
 
 def sniff(untrusted_data: bytes) -> FileType:
-    head = untrusted_data[:1024]
+    """The file's type, from the signature at its start (the format that owns byte 0).
+
+    A file that another format's reader would also accept is still typed by its first
+    signature here; `is_polyglot` tells the cleaner to refuse it.
+    """
+    head = untrusted_data[:_PDF_WINDOW]
     if head.startswith(b"\xff\xd8\xff"):
         return JPEG
     if head.startswith(b"\x89PNG\r\n\x1a\n"):
@@ -68,9 +98,26 @@ def sniff(untrusted_data: bytes) -> FileType:
     # junk bytes: it must still be cleaned as a PDF.
     if b"%PDF-" in head:
         return PDF
-    if head.startswith(b"PK\x03\x04"):
+    if head.startswith(_LOCAL_SIGNATURE):
         return _sniff_zip(untrusted_data)
     return UNKNOWN
+
+
+def is_polyglot(untrusted_data: bytes, file_type: FileType) -> bool:
+    """Whether a reader of another supported format would also open these bytes.
+
+    Such a file is refused rather than cleaned as its first type: cleaning it as, say, a JPEG
+    would silently drop the PDF or zip the source also put in it (nothing accepted may be
+    lost), and an output that still parses as a second format could carry that format's
+    metadata past the check, to whichever viewer an editor opens it with.
+    """
+    if file_type not in (PDF, UNKNOWN) and b"%PDF-" in untrusted_data[:_PDF_WINDOW]:
+        return True
+    # Zip readers start from the end of the file, so anything with a valid zip directory at
+    # its end is also a zip (the classic "GIFAR" and PDF+zip polyglots).
+    return file_type not in _ZIP_FAMILY and file_type != UNKNOWN and _has_zip_directory(
+        untrusted_data
+    )
 
 
 def _is_heif(head: bytes) -> bool:
@@ -81,21 +128,106 @@ def _is_heif(head: bytes) -> bool:
     return bool(brands & _HEIF_BRANDS)
 
 
+def _find_eocd(untrusted_data: bytes) -> tuple[int, int, int, int] | None:
+    """(end of the central directory, entry count, directory size, directory offset)."""
+    # The record is 22 bytes plus a comment of at most 64 KiB, at the very end.
+    window_start = max(0, len(untrusted_data) - (_EOCD.size + 0xFFFF))
+    position = untrusted_data.rfind(_EOCD_SIGNATURE, window_start)
+    if position < 0 or position + _EOCD.size > len(untrusted_data):
+        return None
+    _, _, _, _, entries, cd_size, cd_offset, _ = _EOCD.unpack_from(untrusted_data, position)
+    # Zip64 (more than 65 535 members or 4 GiB): the real values sit in a record just before
+    # the end record, found through the locator right before it.
+    locator = position - _ZIP64_LOCATOR.size
+    record = locator - _ZIP64_RECORD.size
+    if record >= 0 and untrusted_data[locator : locator + 4] == _ZIP64_LOCATOR_SIGNATURE:
+        fields = _ZIP64_RECORD.unpack_from(untrusted_data, record)
+        if fields[0] != _ZIP64_RECORD_SIGNATURE:
+            return None
+        return record, fields[7], fields[8], fields[9]
+    return position, entries, cd_size, cd_offset
+
+
+def _central_directory_start(untrusted_data: bytes) -> int | None:
+    found = _find_eocd(untrusted_data)
+    if found is None:
+        return None
+    cd_end, entries, cd_size, _ = found
+    # The directory ends where the end records start (prepended data included); a record
+    # whose directory does not fit, or does not start with an entry, is not a zip.
+    start = cd_end - cd_size
+    if entries == 0 or start < 0:
+        return None
+    if untrusted_data[start : start + 4] != _CENTRAL_SIGNATURE:
+        return None
+    return start
+
+
+def _has_zip_directory(untrusted_data: bytes) -> bool:
+    return _central_directory_start(untrusted_data) is not None
+
+
+def _zip_entries(untrusted_data: bytes) -> dict[str, tuple[int, int, int]] | None:
+    """Names -> (compression, compressed size, local header offset); None if not a zip.
+
+    At most `_MAX_SNIFF_ENTRIES` entries are read; past that the dict is cut short.
+    """
+    start = _central_directory_start(untrusted_data)
+    if start is None:
+        return None
+    # Offsets in the directory count from the start of the zip, which is `start - cd_offset`
+    # bytes into the data when something was prepended.
+    found = _find_eocd(untrusted_data)
+    assert found is not None
+    base = start - found[3]
+    entries: dict[str, tuple[int, int, int]] = {}
+    offset = start
+    end = found[0]
+    while offset + _CENTRAL.size <= end and len(entries) < _MAX_SNIFF_ENTRIES:
+        fields = _CENTRAL.unpack_from(untrusted_data, offset)
+        if fields[0] != _CENTRAL_SIGNATURE:
+            break
+        flags, method, compressed = fields[5], fields[6], fields[10]
+        name_len, extra_len, comment_len = fields[12], fields[13], fields[14]
+        local_offset = fields[18]
+        raw_name = untrusted_data[offset + _CENTRAL.size : offset + _CENTRAL.size + name_len]
+        name = raw_name.decode("utf-8" if flags & 0x800 else "cp437", "replace")
+        entries.setdefault(name, (method, compressed, base + local_offset))
+        offset += _CENTRAL.size + name_len + extra_len + comment_len
+    return entries
+
+
+def _read_small_member(untrusted_data: bytes, method: int, compressed: int, local: int) -> bytes:
+    if local < 0 or local + _LOCAL.size > len(untrusted_data):
+        return b""
+    fields = _LOCAL.unpack_from(untrusted_data, local)
+    if fields[0] != _LOCAL_SIGNATURE:
+        return b""
+    data_start = local + _LOCAL.size + fields[10] + fields[11]
+    # Read at most a few hundred bytes whatever the sizes claim (a decompression bomb named
+    # "mimetype" yields 256 bytes here, not gigabytes).
+    raw = untrusted_data[data_start : data_start + min(compressed, 4 * _MAX_MIMETYPE_BYTES)]
+    if method == 0:
+        return raw[:_MAX_MIMETYPE_BYTES]
+    if method == 8:
+        try:
+            return zlib.decompressobj(-15).decompress(raw, _MAX_MIMETYPE_BYTES)
+        except zlib.error:
+            return b""
+    return b""
+
+
 def _sniff_zip(untrusted_data: bytes) -> FileType:
-    """Look at member names only (the central directory); nothing is decompressed but ODF's
-    tiny ``mimetype`` member, read with a size bound."""
-    try:
-        with zipfile.ZipFile(io.BytesIO(untrusted_data)) as untrusted_zip:
-            names = set(untrusted_zip.namelist())
-            if "mimetype" in names:
-                info = untrusted_zip.getinfo("mimetype")
-                if info.file_size <= 256:
-                    media = untrusted_zip.read(info).decode("ascii", "replace").strip()
-                    if media in _ODF_MIMETYPES:
-                        return _ODF_MIMETYPES[media]
-            for part, file_type in _OOXML_MAIN_PARTS:
-                if part in names:
-                    return file_type
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, KeyError, EOFError):
+    """Look at member names only; nothing is decompressed but ODF's tiny ``mimetype``."""
+    entries = _zip_entries(untrusted_data)
+    if entries is None:
         return UNKNOWN
+    if "mimetype" in entries:
+        media = _read_small_member(untrusted_data, *entries["mimetype"])
+        text = media.decode("ascii", "replace").strip()
+        if text in _ODF_MIMETYPES:
+            return _ODF_MIMETYPES[text]
+    for part, file_type in _OOXML_MAIN_PARTS:
+        if part in entries:
+            return file_type
     return ZIP

@@ -1,16 +1,240 @@
-"""Placeholder: being written (see DESIGN.md)."""
+"""PDF: remove every identifying trace while keeping text, fonts, vectors and pages.
+
+How a file is cleaned (each step closes a leak named in DESIGN.md / issue 3):
+
+1. Open with qpdf (pikepdf) from RAM, empty password. A user password means we cannot read
+   the file: it is reported not cleaned. An owner password alone is no obstacle (the
+   output is written unencrypted).
+2. Attached files (``/EF`` of any file specification: the EmbeddedFiles name tree, ``/AF``,
+   FileAttachment annotations, media clips) are decoded with a bound, cleaned on their own
+   by `scrubbers` and returned as separate results; they are then cut out of the PDF.
+3. One walk over every object removes the fields listed in `scrubbers._pdf_walk` (Info,
+   XMP everywhere, /ID, scripts and actions, annotation authorship, signatures, XFA,
+   thumbnails, private app data, web capture, ICC profiles) and strips the metadata
+   segments of JPEG images losslessly. `pikepdf.sanitize` then runs as a second net.
+4. Resources no page uses are dropped (an image removed from the page but kept in its
+   resources is a classic leak), and the file is fully rewritten: only reachable objects
+   are written, so earlier revisions (incremental updates), deleted objects and any bytes
+   around the PDF are gone. Streams are copied as they are (no decoding: no bombs).
+5. qpdf always writes a trailer /ID; we blank it out of the output (see `_drop_trailer_id`).
+
+ICC profiles: ``ICCBased`` colour spaces are replaced by their ``/Alternate`` device space
+(or the device space with as many components), and ``/OutputIntents`` are removed; a
+profile's description, copyright and device fields are free text.
+"""
 
 from __future__ import annotations
 
-from scrubbers._types import Cleaned, Limits
-from scrubbers.errors import UnsupportedTypeError
+import io
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pikepdf
+from pikepdf import sanitize
+
+from scrubbers._pdf_streams import decoded_bytes
+from scrubbers._pdf_walk import iter_dicts, scan
+from scrubbers._types import Attachment, Cleaned, Limits, ScrubReport
+from scrubbers.errors import CorruptFileError, LimitExceededError, VerificationError
+
+N = pikepdf.Name
+
+_STARTXREF = re.compile(rb"startxref\s+\d+\s*%%EOF")
+_FILESPEC_NAME_KEYS = ("/UF", "/F", "/Unix", "/Mac", "/DOS")
+
+
+class EncryptedPdfError(CorruptFileError):
+    """The PDF needs a password to be opened: its content cannot be read, so not cleaned."""
+
+    reason = "encrypted with a password"
 
 
 class PdfScrubber:
     file_types = ("pdf",)
 
     def get_meta(self, untrusted_data: bytes, limits: Limits) -> list[str]:
-        raise UnsupportedTypeError("not written yet")
+        with _open(untrusted_data, limits) as pdf:
+            found = _revision_fields(untrusted_data, pdf)
+            found += scan(pdf, fix=False, max_stream_bytes=limits.max_output_bytes)
+        return found
 
     def remove_all(self, untrusted_data: bytes, limits: Limits) -> Cleaned:
-        raise UnsupportedTypeError("not written yet")
+        with _open(untrusted_data, limits) as pdf:
+            removed = _revision_fields(untrusted_data, pdf)
+            attachments = _extract_attachments(pdf, limits)
+            removed += scan(pdf, fix=True, max_stream_bytes=limits.max_output_bytes)
+            _second_net(pdf)
+            _drop_unused_resources(pdf)
+            data = _save(pdf)
+        note = None
+        if "pdf:ICC-description" in removed or "pdf:OutputIntents" in removed:
+            note = "ICC colour profiles replaced by device colour spaces"
+        return Cleaned(data, tuple(removed), note=note, attachments=attachments)
+
+
+@contextmanager
+def _open(untrusted_data: bytes, limits: Limits) -> Iterator[pikepdf.Pdf]:
+    """Open from RAM with qpdf; translate its errors once, here."""
+    try:
+        pdf = pikepdf.open(
+            io.BytesIO(untrusted_data),
+            password="",
+            conversion_mode="explicit",  # every value a pikepdf.Object: type checks hold
+        )
+    except pikepdf.PasswordError as exc:
+        raise EncryptedPdfError from exc
+    except pikepdf.PdfError as exc:
+        raise CorruptFileError from exc
+    try:
+        with pdf:
+            _check_object_count(pdf, limits)
+            yield pdf
+    except pikepdf.PdfError as exc:
+        raise CorruptFileError from exc
+
+
+def _check_object_count(pdf: pikepdf.Pdf, limits: Limits) -> None:
+    # Each object costs memory and walk time; a file with millions is a resource attack.
+    # /Size is checked first because it is free; qpdf may reconstruct more objects than
+    # the trailer claims, so the real count is checked too.
+    size = pdf.trailer.get(N.Size)
+    if isinstance(size, pikepdf.Integer) and int(size) > limits.max_pdf_objects:
+        raise LimitExceededError("too many PDF objects")
+    if len(pdf.objects) > limits.max_pdf_objects:
+        raise LimitExceededError("too many PDF objects")
+
+
+def _revision_fields(untrusted_data: bytes, pdf: pikepdf.Pdf) -> list[str]:
+    """An incremental update keeps the previous revision (with its old values) in the file."""
+    expected = 2 if pdf.is_linearized else 1  # a linearized file has two xref sections
+    if len(_STARTXREF.findall(untrusted_data)) > expected:
+        return ["pdf:incremental-updates"]
+    return []
+
+
+def _extract_attachments(pdf: pikepdf.Pdf, limits: Limits) -> tuple[Attachment, ...]:
+    """Every embedded file, decoded with a bound and cleaned on its own."""
+    seen: set[tuple[int, int]] = set()
+    found: list[tuple[str, bytes]] = []
+    budget = limits.max_input_bytes  # all attachments together, decoded
+    for spec in iter_dicts(pdf):
+        embedded = spec.get(N.EF)
+        if not isinstance(embedded, pikepdf.Dictionary):
+            continue
+        for key in _FILESPEC_NAME_KEYS:
+            stream = embedded.get(key)
+            if isinstance(stream, pikepdf.Stream):
+                break
+        else:
+            continue
+        if stream.objgen in seen:  # one file referenced from the names tree and an annot
+            continue
+        seen.add(stream.objgen)
+        if len(found) >= limits.max_zip_members:
+            raise LimitExceededError("too many attached files")
+        untrusted_data = decoded_bytes(stream, budget)
+        budget -= len(untrusted_data)
+        found.append((_spec_name(spec), untrusted_data))
+    return tuple(Attachment(name, _scrub_attached(data, limits)) for name, data in found)
+
+
+def _spec_name(spec: pikepdf.Object) -> str:
+    for key in _FILESPEC_NAME_KEYS:
+        value = spec.get(key)
+        if isinstance(value, pikepdf.String):
+            return str(value)
+    return "attachment"
+
+
+def _scrub_attached(untrusted_data: bytes, limits: Limits) -> ScrubReport:
+    # Imported here: `_core` imports the registry, which imports this module.
+    from scrubbers._core import scrub
+    from scrubbers._sniff import sniff
+
+    try:
+        deeper = limits.deeper()
+    except LimitExceededError as exc:
+        # Too deeply nested to clean: kept, and said to be not cleaned (never dropped).
+        return ScrubReport(sniff(untrusted_data), False, untrusted_data, reason=exc.reason)
+    return scrub(untrusted_data, limits=deeper)
+
+
+def _second_net(pdf: pikepdf.Pdf) -> None:
+    """pikepdf's sanitizer, after our own walk: it follows action chains (/Next) and slots
+    by their meaning, where our walk goes by key names. Everything it removes, the walk
+    already looks for (so `get_meta` still verifies the result)."""
+    if not _has_page_tree(pdf):
+        return
+    (
+        sanitize.Sanitizer()
+        .remove_javascript()
+        .remove_thumbnails()
+        .remove_search_index()
+        .remove_web_capture()
+        .remove_private_app_data()
+        .remove_collection()
+        .apply(pdf)
+    )
+
+
+def _drop_unused_resources(pdf: pikepdf.Pdf) -> None:
+    # qpdf tokenises the content streams (streamed through its pipeline, not held
+    # decoded) and leaves a page's resources alone when its content does not parse.
+    if _has_page_tree(pdf):
+        pdf.remove_unreferenced_resources()
+
+
+def _has_page_tree(pdf: pikepdf.Pdf) -> bool:
+    try:
+        return len(pdf.pages) >= 0
+    except (pikepdf.PdfError, RuntimeError, ValueError, TypeError):
+        return False
+
+
+def _save(pdf: pikepdf.Pdf) -> bytes:
+    out = io.BytesIO()
+    pdf.save(
+        out,
+        fix_metadata_version=False,  # would touch XMP; there is none left
+        compress_streams=True,
+        # Copy streams as they are: decoding them all would open every bomb in the file.
+        stream_decode_level=pikepdf.StreamDecodeLevel.none,
+        object_stream_mode=pikepdf.ObjectStreamMode.preserve,
+        recompress_flate=False,
+        normalize_content=False,
+        linearize=False,
+        qdf=False,
+        encryption=False,  # an owner password is dropped with its restrictions
+        deterministic_id=True,  # no clock or randomness in the bytes (the ID is removed)
+    )
+    return _drop_trailer_id(out.getvalue())
+
+
+def _drop_trailer_id(data: bytes) -> bytes:
+    """Blank the /ID qpdf always writes, in place, with spaces of the same length.
+
+    qpdf offers no way to omit it. With deterministic_id it is a hash of the output, not
+    of the input, but `get_meta` cannot tell a fresh ID from an inherited one; writing none
+    (the PDF 1.7 rule: optional unless encrypted) makes the verification exact. Spaces
+    keep every byte offset in the cross-reference table valid. The dictionary edited is
+    the trailer that `startxref` points at, in the file qpdf just wrote.
+    """
+    end = data.rfind(b"startxref")
+    if end < 0:
+        raise VerificationError("no startxref in the rewritten PDF")
+    match = re.match(rb"startxref\s+(\d+)", data[end:])
+    if match is None:
+        raise VerificationError("bad startxref in the rewritten PDF")
+    xref = int(match.group(1))
+    if data[xref : xref + 4] == b"xref":
+        start, stop = data.find(b"trailer", xref, end), end  # classic table + trailer
+    else:
+        start, stop = xref, data.find(b"stream", xref, end)  # cross-reference stream
+    if start < 0 or stop < 0:
+        raise VerificationError("no trailer in the rewritten PDF")
+    found = re.compile(rb"/ID\s*\[[^\]]*\]").search(data, start, stop)
+    if found is None:
+        return data
+    first, last = found.span()
+    return data[:first] + b" " * (last - first) + data[last:]

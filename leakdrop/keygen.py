@@ -1,0 +1,91 @@
+"""`leakdrop keygen`: create an editor's identity on the air-gapped laptop.
+
+The identity file is the text `age-keygen` writes (a "# created:" line holding only the day,
+so the file does not record when exactly the key was made, a "# public key:" line and the
+`AGE-SECRET-KEY-1...` line). By default it is sealed with a passphrase in exactly the format
+of `age -p` (an age file with a single scrypt stanza), so `age -d` opens it too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from leakdrop._terminal import PassphraseError, ask_passphrase, read_passphrase_file
+from leakdrop.keys import fingerprint
+from leakdrop.sealing import AgeError, ScryptRecipient, X25519Identity, encrypt
+
+__all__ = ["identity_text", "run_keygen", "write_identity"]
+
+
+class KeygenError(Exception):
+    """The identity could not be written (the message says why)."""
+
+
+def identity_text(identity: X25519Identity, *, day: str | None = None) -> str:
+    """The identity file's text, in age-keygen's layout (day-only creation stamp)."""
+    created = day or datetime.now(UTC).date().isoformat()
+    return f"# created: {created}\n# public key: {identity.recipient()}\n{identity}\n"
+
+
+def _create_exclusive(path: Path) -> int:
+    # O_EXCL: never replace an existing identity (losing a key loses every submission
+    # sealed to it); O_NOFOLLOW: never write through a planted symlink; 0600 from the
+    # first byte, whatever the umask.
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags, 0o600)
+    except FileExistsError as exc:
+        raise KeygenError(f"{path} already exists: refusing to overwrite an identity") from exc
+    except OSError as exc:
+        raise KeygenError(f"cannot create {path}: {exc.strerror}") from exc
+    os.fchmod(fd, 0o600)
+    return fd
+
+
+def write_identity(path: Path, identity: X25519Identity, passphrase: bytes | None) -> None:
+    """Write `identity` to the new file `path`, sealed with `passphrase` unless None."""
+    text = identity_text(identity).encode("ascii")
+    fd = _create_exclusive(path)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            if passphrase is None:
+                fh.write(text)
+            else:
+                with encrypt(fh, [ScryptRecipient(passphrase)]) as writer:
+                    writer.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+    except BaseException:
+        # A half-written identity must not be mistaken for a usable one.
+        with contextlib.suppress(OSError):
+            path.unlink()
+        raise
+
+
+def run_keygen(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    try:
+        if args.no_passphrase:
+            passphrase = None
+        elif args.passphrase_file:
+            passphrase = read_passphrase_file(args.passphrase_file)
+        else:
+            passphrase = ask_passphrase("Passphrase to protect the new identity: ", confirm=True)
+        identity = X25519Identity.generate()
+        write_identity(out, identity, passphrase)
+    except (KeygenError, PassphraseError, AgeError) as exc:
+        print(f"leakdrop keygen: {exc}", file=sys.stderr)
+        return 1
+    recipient = identity.recipient()
+    protection = "passphrase-protected" if passphrase is not None else "NOT passphrase-protected"
+    print(f"Identity written to {out} ({protection}). Keep it on this offline machine.")
+    print("Public key (install it on the server as keys/<your name>.txt):")
+    print(f"public key: {recipient}")
+    print(f"fingerprint: {fingerprint(recipient)}")
+    print("Read the fingerprint aloud to the admin installing the key; it must match.")
+    return 0

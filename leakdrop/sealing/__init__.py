@@ -1,0 +1,50 @@
+"""age v1 (age-encryption.org/v1) on PyNaCl: seal to editors' keys, open offline.
+
+Standard library + PyNaCl only: this package runs on the air-gapped laptop.
+
+    with encrypt(dst, [X25519Recipient.parse("age1...")]) as w:
+        w.write(data)                       # streamed, constant memory
+    with decrypt(src, [identity]) as r:     # binary or ASCII-armored
+        data = r.read()                     # raises PayloadError if truncated/altered
+"""
+
+from __future__ import annotations
+
+from ._age import decrypt, encrypt, is_age_file, parse_identities_file, parse_recipients_file
+from ._header import Identity, Recipient, Stanza
+from ._scrypt import ScryptIdentity, ScryptRecipient
+from ._stream import OpenReader, SealWriter
+from ._x25519 import X25519Identity, X25519Recipient
+from .errors import (
+    AgeError,
+    ArmorError,
+    HeaderError,
+    KeyFormatError,
+    MacError,
+    NoIdentityMatchError,
+    PayloadError,
+)
+
+__all__ = [
+    "AgeError",
+    "ArmorError",
+    "HeaderError",
+    "Identity",
+    "KeyFormatError",
+    "MacError",
+    "NoIdentityMatchError",
+    "OpenReader",
+    "PayloadError",
+    "Recipient",
+    "ScryptIdentity",
+    "ScryptRecipient",
+    "SealWriter",
+    "Stanza",
+    "X25519Identity",
+    "X25519Recipient",
+    "decrypt",
+    "encrypt",
+    "is_age_file",
+    "parse_identities_file",
+    "parse_recipients_file",
+]

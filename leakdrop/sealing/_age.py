@@ -1,0 +1,136 @@
+"""age v1 files: the header, the payload and the armor put together."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import BinaryIO
+
+from . import _armor
+from ._header import (
+    FILE_KEY_SIZE,
+    INTRO,
+    Identity,
+    Recipient,
+    Stanza,
+    encode_header,
+    parse_header,
+)
+from ._hkdf import hkdf_sha256
+from ._scrypt import STANZA_TYPE as _SCRYPT
+from ._source import ByteSource
+from ._stream import NONCE_SIZE, OpenReader, SealWriter, write_all
+from ._x25519 import X25519Identity, X25519Recipient
+from .errors import HeaderError, KeyFormatError, MacError, NoIdentityMatchError
+
+_PAYLOAD_LABEL = b"payload"
+_KEY_FILE_LIMIT = 16 * 1024 * 1024  # as age: a key file bigger than this is not a key file
+_SECRET_KEY_PREFIX = "AGE-SECRET-KEY-"  # noqa: S105 - a format marker, not a secret
+
+
+def _check_scrypt_alone(stanzas: Sequence[Stanza]) -> None:
+    # A passphrase stanza must be alone: otherwise whoever holds the passphrase could not
+    # tell that others can also open (and re-seal) the file. age enforces this on both sides.
+    if len(stanzas) > 1 and any(s.type == _SCRYPT for s in stanzas):
+        raise HeaderError("an scrypt stanza must be the only stanza")
+
+
+def encrypt(dst: BinaryIO, recipients: Sequence[Recipient]) -> SealWriter:
+    """Start an age file on `dst` sealed to every recipient; write plaintext, then close()."""
+    if not recipients:
+        raise ValueError("at least one recipient is required")
+    file_key = os.urandom(FILE_KEY_SIZE)
+    stanzas: list[Stanza] = []
+    for recipient in recipients:
+        stanzas.extend(recipient.wrap(file_key))
+    try:
+        _check_scrypt_alone(stanzas)
+    except HeaderError as exc:
+        raise ValueError("a passphrase (scrypt) recipient must be the only recipient") from exc
+    nonce = os.urandom(NONCE_SIZE)
+    write_all(dst, encode_header(stanzas, file_key) + nonce)
+    return SealWriter(dst, hkdf_sha256(file_key, nonce, _PAYLOAD_LABEL))
+
+
+def decrypt(
+    src: BinaryIO, identities: Sequence[Identity], *, armored: bool | None = None
+) -> OpenReader:
+    """Open an age file. Header, identity match and MAC are checked here; payload errors are
+    raised while reading the returned OpenReader.
+
+    `armored`: None detects ASCII armor from the first bytes; True/False force a parser.
+    """
+    if not identities:
+        raise ValueError("at least one identity is required")
+    source = ByteSource(src)
+    if armored is None:
+        armored = _armor.looks_armored(source.peek(_armor.PEEK_SIZE))
+    if armored:
+        source = ByteSource(_armor.ArmorReader(source))
+    header = parse_header(source)
+    _check_scrypt_alone(header.stanzas)
+    file_key: bytes | None = None
+    for identity in identities:
+        file_key = identity.unwrap(header.stanzas)
+        if file_key is not None:
+            break
+    if file_key is None:
+        raise NoIdentityMatchError("no identity matched any of the file's recipients")
+    if len(file_key) != FILE_KEY_SIZE:
+        raise HeaderError("unwrapped file key has the wrong size")
+    # Only now is the header authenticated: before this, nothing in it may be trusted.
+    if not header.verify_mac(file_key):
+        raise MacError("header MAC mismatch: the header was altered")
+    untrusted_nonce = source.read_exact(NONCE_SIZE)
+    if len(untrusted_nonce) != NONCE_SIZE:
+        raise HeaderError("file truncated before the payload nonce")
+    return OpenReader(source, hkdf_sha256(file_key, untrusted_nonce, _PAYLOAD_LABEL))
+
+
+def is_age_file(prefix: bytes) -> bool:
+    """Whether `prefix` (the first bytes of a file, >= 64 of them when the file has them)
+    starts a binary age v1 file or an ASCII-armored one."""
+    return prefix.startswith(INTRO) or _armor.starts_armored(prefix)
+
+
+def _key_lines(text: str) -> list[tuple[int, str]]:
+    if len(text) > _KEY_FILE_LIMIT:
+        raise KeyFormatError("key file too large")
+    lines: list[tuple[int, str]] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        # age's key-file format: '#' comments and empty lines; nothing else is skipped.
+        if not line or line.startswith("#"):
+            continue
+        lines.append((number, line))
+    return lines
+
+
+def parse_recipients_file(text: str) -> list[X25519Recipient]:
+    """Parse age's recipients-file format. Errors name the line, never its content."""
+    recipients: list[X25519Recipient] = []
+    for number, line in _key_lines(text):
+        if line.strip().upper().startswith(_SECRET_KEY_PREFIX):
+            # A private key on the server would defeat the offline-key design.
+            raise KeyFormatError(f"line {number}: this is a SECRET key, not a recipient")
+        try:
+            recipients.append(X25519Recipient.parse(line))
+        except KeyFormatError as exc:
+            raise KeyFormatError(f"line {number}: not an age X25519 recipient (age1...)") from exc
+    if not recipients:
+        raise KeyFormatError("no recipients found")
+    return recipients
+
+
+def parse_identities_file(text: str) -> list[X25519Identity]:
+    """Parse an age identity file. Errors name the line, never its content (it is secret)."""
+    identities: list[X25519Identity] = []
+    for number, line in _key_lines(text):
+        try:
+            identities.append(X25519Identity.parse(line))
+        except KeyFormatError as exc:
+            raise KeyFormatError(
+                f"line {number}: not an age X25519 identity (AGE-SECRET-KEY-1...)"
+            ) from exc
+    if not identities:
+        raise KeyFormatError("no identities found")
+    return identities

@@ -1,0 +1,360 @@
+"""Find, and in fix mode remove, every identifying field of an open PDF.
+
+One walk serves both directions: ``get_meta`` runs it read-only and ``remove_all`` runs it
+with ``fix=True``. So whatever the cleaner removes, the verifier (which calls ``get_meta`` on
+the output) also looks for: they cannot drift apart.
+
+The walk visits *every* indirect object in the file (not only the ones reachable through
+well-known slots) and every direct object inside them. Keys that only ever carry metadata
+are dropped wherever they appear; references to unwanted objects (scripts, signatures, ICC
+profiles) are cut at every place that holds them. A later full rewrite writes only the
+objects still reachable, so what was cut is gone from the output.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pikepdf
+
+from scrubbers._pdf_streams import strip_jpeg_stream
+
+N = pikepdf.Name
+
+# Keys that only ever hold metadata or active content, wherever they appear.
+_DROP_ANYWHERE: dict[str, str] = {
+    "/PieceInfo": "pdf:PieceInfo",  # private app data (Photoshop keeps IPTC/EXIF there)
+    "/LastModified": "pdf:LastModified",
+    "/AA": "pdf:AA",  # additional actions: scripts run on open/close/focus
+    "/JS": "pdf:JavaScript",
+    "/Thumb": "pdf:Thumb",  # a thumbnail can show a page as it was before an edit
+    "/OPI": "pdf:OPI",  # prepress proxy: holds the high-res file's path on the author's disk
+    "/AF": "pdf:AF",  # associated files (attachments are extracted before the walk)
+    "/OutputIntents": "pdf:OutputIntents",  # ICC output profiles, with free-text fields
+}
+# Keys of the document catalog.
+_CATALOG_DROP: dict[str, str] = {
+    "/OpenAction": "pdf:OpenAction",
+    "/Perms": "pdf:Perms",  # usage-rights / DocMDP signatures: a certificate and a date
+    "/SpiderInfo": "pdf:SpiderInfo",  # web capture: source URLs and capture settings
+    "/Collection": "pdf:Collection",
+    "/DSS": "pdf:signature",  # document security store: certificates, OCSP, CRLs
+    "/NeedsRendering": "pdf:XFA",  # asks the viewer to render the (removed) XFA
+}
+# Name trees of the catalog's /Names dictionary.
+_NAMES_DROP: dict[str, str] = {
+    "/JavaScript": "pdf:JavaScript",
+    "/EmbeddedFiles": "pdf:EmbeddedFiles",
+    "/IDS": "pdf:web-capture",
+    "/URLS": "pdf:web-capture",
+}
+# Actions that run code or reach outside the document. A remote or launch target is a path
+# on the author's disk ("C:\\Users\\<name>\\..."), a submit target phones home when opened.
+_BAD_ACTIONS: dict[str, str] = {
+    "/JavaScript": "pdf:JavaScript",
+    "/Launch": "pdf:action/Launch",
+    "/GoToR": "pdf:action/GoToR",
+    "/GoToE": "pdf:action/GoToE",
+    "/ImportData": "pdf:action/ImportData",
+    "/SubmitForm": "pdf:action/SubmitForm",
+}
+# Authorship of markup annotations: who commented, when, and the thread of replies.
+_ANNOT_AUTHORSHIP = ("/M", "/CreationDate", "/NM", "/RC", "/Popup", "/IRT")
+# Standard Info keys, reported by name; any other key is "custom" (its name may itself be a
+# value: Microsoft labels put the tenant's GUID in the key).
+_INFO_KEYS = frozenset(
+    {
+        "/Title",
+        "/Author",
+        "/Subject",
+        "/Keywords",
+        "/Creator",
+        "/Producer",
+        "/CreationDate",
+        "/ModDate",
+        "/Trapped",
+        "/Company",
+        "/Manager",
+        "/Comments",
+        "/SourceModified",
+    }
+)
+# The trailer keys a rewritten file needs; qpdf copies any other key to the output.
+_TRAILER_KEEP = frozenset({"/Root", "/Size"})
+_DEVICE_BY_N = {1: N.DeviceGray, 3: N.DeviceRGB, 4: N.DeviceCMYK}
+
+
+def scan(pdf: pikepdf.Pdf, *, fix: bool, max_stream_bytes: int) -> list[str]:
+    """Names of the identifying fields in ``pdf``; with ``fix``, remove them in place."""
+    walker = _Walker(pdf, fix=fix, max_stream_bytes=max_stream_bytes)
+    walker.run()
+    return walker.found
+
+
+class _Walker:
+    def __init__(self, pdf: pikepdf.Pdf, *, fix: bool, max_stream_bytes: int) -> None:
+        self.pdf = pdf
+        self.fix = fix
+        self.max_stream_bytes = max_stream_bytes
+        self.found: list[str] = []
+        root = pdf.trailer.get(N.Root)
+        self.root_objgen = root.objgen if isinstance(root, pikepdf.Dictionary) else None
+
+    def run(self) -> None:
+        self._trailer()
+        root = self.pdf.trailer.get(N.Root)
+        if isinstance(root, pikepdf.Dictionary):
+            self._catalog(root)
+        for obj in self.pdf.objects:
+            self._visit_tree(obj)
+
+    # -- document level ---------------------------------------------------------------
+
+    def _trailer(self) -> None:
+        trailer = self.pdf.trailer
+        for key in list(trailer.keys()):
+            if key in _TRAILER_KEEP:
+                continue
+            if key == "/Info":
+                info = trailer.get(key)
+                if isinstance(info, pikepdf.Dictionary):
+                    self.found.extend(_info_field(k) for k in info.keys())
+                else:
+                    self.found.append("pdf:Info")
+            elif key == "/ID":
+                # qpdf keeps ID[0] of the input on save: it would link the cleaned file to
+                # the original. The writer removes the ID qpdf generates, too.
+                self.found.append("pdf:ID")
+            else:
+                self.found.append("pdf:trailer-extra")
+            if self.fix:
+                del trailer[key]
+
+    def _catalog(self, root: pikepdf.Object) -> None:
+        self._drop_keys(root, _CATALOG_DROP)
+        names = root.get(N.Names)
+        if isinstance(names, pikepdf.Dictionary):
+            self._drop_keys(names, _NAMES_DROP)
+        acroform = root.get(N.AcroForm)
+        if isinstance(acroform, pikepdf.Dictionary) and N.XFA in acroform:
+            # XFA packets carry a second XMP packet and the authoring tool.
+            self._drop(acroform, N.XFA, "pdf:XFA")
+        threads = root.get(N.Threads)
+        if isinstance(threads, pikepdf.Array):
+            for thread in threads:
+                if isinstance(thread, pikepdf.Dictionary) and N.I in thread:
+                    # Article thread info: title, author, dates.
+                    self._drop(thread, N.I, "pdf:thread-info")
+
+    # -- every object -----------------------------------------------------------------
+
+    def _visit_tree(self, top: pikepdf.Object) -> None:
+        for node in _containers(top):
+            if isinstance(node, pikepdf.Array):
+                self._visit_array(node)
+            else:
+                self._visit_dict(node)
+
+    def _visit_dict(self, node: pikepdf.Object) -> None:
+        is_root = node.is_indirect and node.objgen == self.root_objgen
+        kind = _kind(node)
+        is_annot = _is_annot(node)
+        for key in list(node.keys()):
+            value = node.get(key)
+            if key == "/Metadata":
+                self._drop(node, key, "pdf:XMP" if is_root else f"pdf:XMP({kind})")
+            elif key in _DROP_ANYWHERE:
+                self._drop(node, key, _DROP_ANYWHERE[key])
+            elif key == "/EF":
+                # An embedded file (the caller extracted it first, to clean it on its own).
+                self._drop(node, key, "pdf:EmbeddedFiles")
+            elif key in ("/ID", "/PZ") and kind in ("page", "image", "form"):
+                # Web capture: the page's/XObject's content-set digest and zoom.
+                self._drop(node, key, "pdf:web-capture")
+            elif key == "/Ref" and kind == "form":
+                # Reference XObject: the path of another file on the author's disk.
+                self._drop(node, key, "pdf:external-reference")
+            elif is_annot and key in _ANNOT_AUTHORSHIP:
+                self._drop(node, key, "pdf:annotation/" + key[1:])
+            elif is_annot and key == "/T" and node.get(N.Subtype) != N.Widget:
+                # /T of a markup annotation is its author; of a widget, the form field name.
+                self._drop(node, key, "pdf:annotation/T")
+            elif key == "/V" and node.get(N.FT) == N.Sig:
+                self._drop(node, key, "pdf:signature")
+            elif key == "/Usage" and node.get(N.Type) == N.OCG:
+                self._clean_layer_usage(value)
+            elif key == "/Annots" and isinstance(value, pikepdf.Array):
+                self._filter_annots(value)
+            else:
+                self._check_value(node, key, value)
+        if kind == "image" and isinstance(node, pikepdf.Stream):
+            self.found.extend(strip_jpeg_stream(node, self.max_stream_bytes, fix=self.fix))
+
+    def _visit_array(self, node: pikepdf.Object) -> None:
+        for index in range(len(node)):
+            name, replacement = _classify(node[index])
+            if name is None:
+                continue
+            self.found.append(name)
+            if self.fix:
+                # Nulls keep an array's shape (name trees are key/value pairs).
+                node[index] = replacement  # None is written as PDF null
+
+    def _check_value(self, node: pikepdf.Object, key: str, value: pikepdf.Object) -> None:
+        name, replacement = _classify(value)
+        if name is None:
+            return
+        self.found.append(name)
+        if self.fix:
+            if replacement is None:
+                del node[key]
+            else:
+                node[key] = replacement
+
+    def _filter_annots(self, annots: pikepdf.Object) -> None:
+        for index in reversed(range(len(annots))):
+            annot = annots[index]
+            if not isinstance(annot, pikepdf.Dictionary):
+                continue
+            subtype = annot.get(N.Subtype)
+            if subtype == N.Popup:
+                name = "pdf:annotation/Popup"  # shows the author's name in its title bar
+            elif subtype == N.FileAttachment:
+                name = "pdf:EmbeddedFiles"
+            else:
+                continue
+            self.found.append(name)
+            if self.fix:
+                del annots[index]
+
+    def _clean_layer_usage(self, usage: pikepdf.Object) -> None:
+        # Optional content (layers) may name the user and the application that made them.
+        if isinstance(usage, pikepdf.Dictionary):
+            for key in ("/CreatorInfo", "/User"):
+                if key in usage:
+                    self._drop(usage, key, "pdf:layer-creator")
+
+    # -- helpers ----------------------------------------------------------------------
+
+    def _drop_keys(self, node: pikepdf.Object, table: dict[str, str]) -> None:
+        for key, name in table.items():
+            if key in node:
+                self._drop(node, key, name)
+
+    def _drop(self, node: pikepdf.Object, key: str, name: str) -> None:
+        self.found.append(name)
+        if self.fix:
+            del node[key]
+
+
+def iter_dicts(pdf: pikepdf.Pdf) -> Iterator[pikepdf.Object]:
+    """Every dictionary and stream of the file, indirect or nested inside another object."""
+    for obj in pdf.objects:
+        for node in _containers(obj):
+            if not isinstance(node, pikepdf.Array):
+                yield node
+
+
+def _containers(top: pikepdf.Object) -> Iterator[pikepdf.Object]:
+    """``top`` and the direct dictionaries/arrays inside it, parents before children.
+
+    Indirect objects are each visited from ``pdf.objects``, so only direct children are
+    followed: reference cycles cannot loop and nothing is visited twice. Children are read
+    after the parent was yielded, so a key the caller deleted is not descended into.
+    """
+    stack = [top]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (pikepdf.Dictionary, pikepdf.Stream)):
+            yield node
+            children = [node.get(k) for k in list(node.keys())]
+        elif isinstance(node, pikepdf.Array):
+            yield node
+            children = list(node)
+        else:
+            continue
+        stack.extend(
+            c
+            for c in children
+            if isinstance(c, (pikepdf.Dictionary, pikepdf.Array)) and not c.is_indirect
+        )
+
+
+def _info_field(key: str) -> str:
+    if key in _INFO_KEYS:
+        return "pdf:Info/" + key[1:]
+    if key.startswith("/MSIP_Label"):
+        return "pdf:Info/MSIP_Label"
+    return "pdf:Info/custom"
+
+
+def _kind(node: pikepdf.Object) -> str:
+    type_ = node.get(N.Type)
+    subtype = node.get(N.Subtype)
+    if type_ == N.Page:
+        return "page"
+    if subtype == N.Image:
+        return "image"
+    if subtype == N.Form:
+        return "form"
+    if type_ in (N.Font, N.FontDescriptor) or any(
+        k in node for k in ("/Length1", "/Length2", "/Length3", "/FontFile", "/FontFile2")
+    ):
+        return "font"
+    if subtype in (N.Type1C, N.CIDFontType0C, N.OpenType):
+        return "font"
+    return "object"
+
+
+def _is_annot(node: pikepdf.Object) -> bool:
+    if isinstance(node, pikepdf.Stream):
+        return False
+    if node.get(N.Type) == N.Annot:
+        return True
+    return N.Rect in node and isinstance(node.get(N.Subtype), pikepdf.Name)
+
+
+def _classify(value: pikepdf.Object) -> tuple[str | None, pikepdf.Object | None]:
+    """Is ``value`` something to cut wherever it is referenced from?
+
+    Returns (field name, replacement); replacement None means "remove the reference".
+    """
+    if isinstance(value, pikepdf.Array):
+        if len(value) >= 1 and value[0] == N.ICCBased:
+            return "pdf:ICC-description", _device_space(value)
+        return None, None
+    if not isinstance(value, (pikepdf.Dictionary, pikepdf.Stream)):
+        return None, None
+    type_ = value.get(N.Type)
+    if type_ in (N.Sig, N.DocTimeStamp) or (N.ByteRange in value and N.Contents in value):
+        # A signature dictionary: signer certificate, name, location, reason, time.
+        return "pdf:signature", None
+    action = value.get(N.S)
+    if isinstance(action, pikepdf.Name):
+        bad = _BAD_ACTIONS.get(str(action))
+        if bad is not None:
+            return bad, None
+        if action == N.URI:
+            uri = value.get(N.URI)
+            if isinstance(uri, pikepdf.String) and bytes(uri)[:5].lower() == b"file:":
+                # A link to a local file names a path on the author's disk.
+                return "pdf:local-file-link", None
+    return None, None
+
+
+def _device_space(icc: pikepdf.Object) -> pikepdf.Object:
+    """The colour space an ICCBased space falls back to (PDF 32000 8.6.5.5).
+
+    The profile's description, copyright and device fields are free text written by the
+    tool or person who made it; its /Alternate (or the device space with as many
+    components) is what every viewer without colour management already shows.
+    """
+    profile = icc[1] if len(icc) >= 2 else None
+    if isinstance(profile, pikepdf.Stream):
+        alternate = profile.get(N.Alternate)
+        if isinstance(alternate, pikepdf.Name) and alternate in _DEVICE_BY_N.values():
+            return alternate
+        components = profile.get(N.N)
+        if isinstance(components, pikepdf.Integer) and int(components) in _DEVICE_BY_N:
+            return _DEVICE_BY_N[int(components)]
+    return N.DeviceRGB

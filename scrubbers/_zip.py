@@ -1,0 +1,193 @@
+"""Bounded reading and deterministic writing of zip packages (OOXML, ODF), and the cleaning of
+the files those packages embed.
+
+Reading trusts nothing the archive declares: member count, per-member and total uncompressed
+size and the compression ratio are checked before anything is inflated, and inflation itself
+stops at the declared size. Names that could escape a directory when someone later extracts
+the file (absolute, ``..``, backslashes, drive letters) or that are ambiguous (duplicates,
+also case-insensitively: OPC part names are case-insensitive) make the package refused.
+
+Writing is deterministic: a fixed member order, date 1980-01-01 00:00, no extra fields (they
+carry timestamps and the writer's uid/gid), no comments, fixed creator system and permissions.
+Two cleanings of the same file give the same bytes, and nothing of the original archive's
+layout (order, dates, tool fingerprints, data hidden between members) survives.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from scrubbers._types import Attachment, Limits
+from scrubbers.errors import CorruptFileError, LimitExceededError, UnsupportedTypeError
+
+FIXED_DATE = (1980, 1, 1, 0, 0, 0)
+_UNIX = 3
+_FILE_MODE = 0o100644 << 16
+_CHUNK = 1024 * 1024
+# Below this size a high compression ratio is normal (XML of repeated tags compresses very
+# well) and cannot hurt: the per-member and total caps still hold.
+_RATIO_FLOOR = 1024 * 1024
+_DRIVE = re.compile(r"^[A-Za-z]:")
+
+
+@dataclass(frozen=True)
+class Package:
+    """The members of a zip package, by name, in central-directory order (directories left out)."""
+
+    members: dict[str, bytes]
+    # Zip-level identifying fields present: "zip:timestamps", "zip:extra-fields", "zip:comment".
+    traces: tuple[str, ...]
+
+
+def _check_name(name: str) -> None:
+    # Zip-slip: such a name could write outside the target directory when the editors (or a
+    # tool of theirs) extract the file; no office package needs one, so refuse the package.
+    if (
+        not name
+        or name.startswith("/")
+        or "\\" in name
+        or "\x00" in name
+        or _DRIVE.match(name)
+        or any(part in ("..", ".") for part in name.split("/"))
+    ):
+        raise CorruptFileError("unsafe member name in zip")
+
+
+def read_package(untrusted_data: bytes, limits: Limits) -> Package:
+    """Read all members with every bound applied. Raises ScrubError subclasses only."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(untrusted_data)) as archive:
+            infos = archive.infolist()
+            if len(infos) > limits.max_zip_members:
+                raise LimitExceededError("too many zip members")
+            traces: set[str] = set()
+            if archive.comment:
+                traces.add("zip:comment")
+            seen: set[str] = set()
+            total = 0
+            wanted: list[zipfile.ZipInfo] = []
+            for info in infos:
+                name = info.filename
+                _check_name(name)
+                # Two members with the same (case-folded) name: readers disagree on which one
+                # counts, so we could clean one while the editors' software shows the other.
+                folded = name.casefold()
+                if folded in seen:
+                    raise CorruptFileError("duplicate member name in zip")
+                seen.add(folded)
+                if info.flag_bits & 0x1:
+                    raise UnsupportedTypeError("encrypted zip member")
+                if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+                    raise UnsupportedTypeError("unsupported zip compression")
+                # Decompression bombs: check the declared sizes before inflating anything.
+                if info.file_size > limits.max_zip_member_bytes:
+                    raise LimitExceededError("zip member too large")
+                total += info.file_size
+                if total > limits.max_zip_total_bytes:
+                    raise LimitExceededError("zip package too large")
+                if info.file_size > _RATIO_FLOOR and (
+                    info.file_size > limits.max_zip_ratio * max(info.compress_size, 1)
+                ):
+                    raise LimitExceededError("zip member compression ratio too high")
+                if info.date_time != FIXED_DATE:
+                    traces.add("zip:timestamps")
+                if info.extra:
+                    traces.add("zip:extra-fields")
+                if info.comment:
+                    traces.add("zip:comment")
+                if not info.is_dir():
+                    wanted.append(info)
+            members: dict[str, bytes] = {}
+            for info in wanted:
+                members[info.filename] = _read_member(archive, info)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, KeyError) as exc:
+        raise CorruptFileError("corrupt zip") from exc
+    except (ValueError, NotImplementedError, RuntimeError) as exc:
+        raise CorruptFileError("unreadable zip") from exc
+    return Package(members, tuple(sorted(traces)))
+
+
+def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
+    # The inflater stops at the declared size and checks the CRC at the end; the running
+    # count is a second bound that does not depend on zipfile's internals.
+    chunks: list[bytes] = []
+    count = 0
+    with archive.open(info) as stream:
+        while True:
+            chunk = stream.read(_CHUNK)
+            if not chunk:
+                break
+            count += len(chunk)
+            if count > info.file_size:
+                raise LimitExceededError("zip member larger than declared")
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def write_package(
+    members: Mapping[str, bytes],
+    *,
+    first: Iterable[str] = (),
+    stored: Iterable[str] = (),
+) -> bytes:
+    """Write members deterministically: ``first`` (if present) in that order, then the rest
+    sorted by name; ``stored`` members uncompressed, the others deflated."""
+    stored_names = set(stored)
+    head = [name for name in first if name in members]
+    order = head + sorted(name for name in members if name not in head)
+    sink = io.BytesIO()
+    with zipfile.ZipFile(sink, "w") as archive:
+        for name in order:
+            info = zipfile.ZipInfo(name, date_time=FIXED_DATE)
+            info.create_system = _UNIX
+            info.external_attr = _FILE_MODE
+            info.compress_type = (
+                zipfile.ZIP_STORED if name in stored_names else zipfile.ZIP_DEFLATED
+            )
+            archive.writestr(info, members[name], compresslevel=6)
+    return sink.getvalue()
+
+
+@dataclass(frozen=True)
+class EmbeddedResult:
+    data: bytes
+    removed: tuple[str, ...]
+    attachments: tuple[Attachment, ...] = ()
+
+
+def scrub_embedded(untrusted_data: bytes, limits: Limits, *, check_only: bool) -> EmbeddedResult:
+    """Clean (or, with ``check_only``, inspect) a file embedded in a package, recursively.
+
+    A file that cannot be cleaned makes the whole package "not cleaned": the error propagates
+    (never call a file clean when part of it is not). Nesting is bounded by ``limits.deeper()``.
+    Removed names are reported as ``embedded:<type>/<field>``.
+    """
+    # Imported here: _core imports the registry, which imports this module's users.
+    from scrubbers._core import clean
+    from scrubbers._registry import scrubber_for
+    from scrubbers._sniff import sniff
+
+    inner_limits = limits.deeper()
+    file_type = sniff(untrusted_data)
+    if check_only:
+        scrubber = scrubber_for(file_type.name)
+        if scrubber is None:
+            raise UnsupportedTypeError(f"embedded {file_type.name}")
+        left = scrubber.get_meta(untrusted_data, inner_limits)
+        return EmbeddedResult(
+            untrusted_data, tuple(f"embedded:{file_type.name}/{name}" for name in left)
+        )
+    file_type, cleaned = clean(untrusted_data, inner_limits)
+    if cleaned.output_type is not None and cleaned.output_type != file_type:
+        # The package names the member's type (extension, content type): a converted file
+        # would no longer match it.
+        raise UnsupportedTypeError(f"embedded {file_type.name} would change format")
+    return EmbeddedResult(
+        cleaned.data,
+        tuple(f"embedded:{file_type.name}/{name}" for name in cleaned.removed),
+        cleaned.attachments,
+    )

@@ -1,0 +1,88 @@
+"""Shared, generic fixtures for the whole suite."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from leakdrop.container import FileEntry
+from leakdrop.sealing import X25519Identity, X25519Recipient
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path | None:
+    """The project's shared data (../shared, or $LEAKDROP_SHARED).
+
+    None where it is absent (tests then use self-made fixtures); under CI=true a missing
+    shared folder fails the test instead.
+    """
+    env = os.environ.get("LEAKDROP_SHARED")
+    path = Path(env) if env else REPO.parent / "shared"
+    if path.is_dir():
+        return path
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"shared data folder {path} is missing (CI=true)")
+    return None
+
+
+@dataclass(frozen=True)
+class EditorKeys:
+    """A fresh editor: identity, its plain identity file, and a server keys/ folder."""
+
+    identity: X25519Identity
+    recipient: X25519Recipient
+    identity_file: Path
+    keys_dir: Path
+
+
+@pytest.fixture
+def editor_identity(tmp_path: Path) -> EditorKeys:
+    identity = X25519Identity.generate()
+    recipient = identity.recipient()
+    identity_file = tmp_path / "editor-identity.txt"
+    identity_file.write_text(f"# public key: {recipient}\n{identity}\n")
+    identity_file.chmod(0o600)
+    keys_dir = tmp_path / "keys"
+    keys_dir.mkdir()
+    (keys_dir / "editor.txt").write_text(f"# test editor\n{recipient}\n")
+    return EditorKeys(identity, recipient, identity_file, keys_dir)
+
+
+@pytest.fixture
+def make_file_entry() -> Callable[..., FileEntry]:
+    """Build a `FileEntry` over in-memory bytes (size and SHA-256 computed)."""
+
+    def make(
+        name: str,
+        data: bytes,
+        *,
+        cleaned: bool = True,
+        detected_type: str = "txt",
+        media_type: str = "text/plain",
+        reason: str | None = None,
+        removed: list[str] | None = None,
+        note: str | None = None,
+    ) -> FileEntry:
+        return FileEntry(
+            stored_name=name,
+            original_name=name,
+            detected_type=detected_type,
+            media_type=media_type,
+            cleaned=cleaned,
+            reason=reason,
+            removed=list(removed or []),
+            note=note,
+            size=len(data),
+            sha256=hashlib.sha256(data).hexdigest(),
+            open=lambda: io.BytesIO(data),
+        )
+
+    return make
