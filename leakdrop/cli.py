@@ -27,12 +27,12 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="identity file to write (must not exist)")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--passphrase-file", help="read the passphrase from this file")
-    g.add_argument(
-        "--no-passphrase", action="store_true", help="write the identity unencrypted"
-    )
+    g.add_argument("--no-passphrase", action="store_true", help="write the identity unencrypted")
 
     p = sub.add_parser("open", help="decrypt and extract submissions (offline)")
-    p.add_argument("--identity", required=True, help="identity file (plain or passphrase-protected)")
+    p.add_argument(
+        "--identity", required=True, help="identity file (plain or passphrase-protected)"
+    )
     p.add_argument("--passphrase-file", help="passphrase of the identity file")
     p.add_argument("--out", required=True, help="folder to extract into")
     p.add_argument("paths", nargs="+", metavar="PATH", help="submission files or folders")
@@ -52,6 +52,24 @@ def _build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="create a demo identity and storage under ./demo and serve on 127.0.0.1",
     )
+    # Limits and texts: parsed and checked by leakdrop.server.config (unset = its default).
+    for option, env, text in (
+        (
+            "--max-submission-bytes",
+            "LEAKDROP_MAX_SUBMISSION_BYTES",
+            "files per submission, bytes (1G)",
+        ),
+        ("--max-files", "LEAKDROP_MAX_FILES", "files per submission (100)"),
+        ("--max-message-chars", "LEAKDROP_MAX_MESSAGE_CHARS", "message length (100000)"),
+        ("--max-concurrent", "LEAKDROP_MAX_CONCURRENT", "submissions at once; more: busy (8)"),
+        ("--scrub-max-bytes", "LEAKDROP_SCRUB_MAX_BYTES", "bigger files are not cleaned (256M)"),
+        ("--scrub-workers", "LEAKDROP_SCRUB_WORKERS", "cleaning processes at once (CPUs)"),
+        ("--min-free-bytes", "LEAKDROP_MIN_FREE_BYTES", "free space kept; below: full (512M)"),
+        ("--idle-timeout", "LEAKDROP_IDLE_TIMEOUT", "seconds a silent upload is kept (120)"),
+        ("--about", "LEAKDROP_ABOUT", "folder with fr.txt/en.txt: who runs this drop and why"),
+        ("--name", "LEAKDROP_NAME", "name of the drop shown on the pages (Technopoleaks)"),
+    ):
+        p.add_argument(option, default=_env(env), help=f"{text} [env {env}]")
     return parser
 
 

@@ -68,6 +68,11 @@ MAX_MANIFEST_BYTES: Final = 4 * 1024 * 1024
 #: pax extended headers are read into memory too; ours hold one path and maybe a size.
 MAX_PAX_BYTES: Final = 16 * 1024
 MAX_FILES: Final = 10_000
+#: Bounds of the manifest's text fields (characters), enforced by writer and reader alike.
+MAX_TEXT_CHARS: Final = 4096
+MAX_TYPE_CHARS: Final = 256
+MAX_FIELD_CHARS: Final = 512
+MAX_REMOVED: Final = 10_000
 #: Sanitised names are bounded in UTF-8 bytes: file systems allow 255 bytes per component and
 #: the stored name gets an "NN-" prefix.
 MAX_NAME_BYTES: Final = 120
@@ -265,6 +270,18 @@ def _check_entry(entry: FileEntry) -> None:
         raise ContainerError("removed must list field names (strings)")
 
 
+def _clip(text: str, limit: int) -> str:
+    # The writer keeps every text field within the reader's limits (and valid UTF-8: lone
+    # surrogates become "?"), so a submission it writes is never refused by `open`:
+    # a long reason is shortened rather than the submission lost.
+    text = text.encode("utf-8", "replace").decode("utf-8")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _clip_opt(text: str | None, limit: int) -> str | None:
+    return None if text is None else _clip(text, limit)
+
+
 def _manifest_bytes(
     submission_id: str,
     received_day: str,
@@ -281,13 +298,13 @@ def _manifest_bytes(
         "files": [
             {
                 "name": name,
-                "original_name": entry.original_name,
-                "type": entry.detected_type,
-                "media_type": entry.media_type,
-                "cleaned": entry.cleaned,
-                "reason": entry.reason,
-                "removed": list(entry.removed),
-                "note": entry.note,
+                "original_name": _clip(entry.original_name, MAX_TEXT_CHARS),
+                "type": _clip(entry.detected_type, MAX_TYPE_CHARS),
+                "media_type": _clip(entry.media_type, MAX_TYPE_CHARS),
+                "cleaned": bool(entry.cleaned),
+                "reason": _clip_opt(entry.reason, MAX_TEXT_CHARS),
+                "removed": [_clip(r, MAX_FIELD_CHARS) for r in entry.removed[:MAX_REMOVED]],
+                "note": _clip_opt(entry.note, MAX_TEXT_CHARS),
                 "size": entry.size,
                 "sha256": entry.sha256,
             }
@@ -297,6 +314,8 @@ def _manifest_bytes(
     data = (json.dumps(doc, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
     if len(data) > MAX_MANIFEST_BYTES:
         raise ContainerError("manifest too large")
+    # Self-check: what is written must be what the reader accepts.
+    parse_manifest(data)
     return data
 
 
@@ -347,7 +366,9 @@ def write_submission(
         raise ContainerError(f"at most {MAX_FILES} files per submission")
     for entry in files:
         _check_entry(entry)
-    message_bytes = message.encode("utf-8") if message else None
+    # A lone surrogate cannot be stored as UTF-8: it becomes "?" rather than the submission
+    # being refused (nothing accepted is lost).
+    message_bytes = message.encode("utf-8", "replace") if message else None
     names = _stored_names(files)
     manifest = _manifest_bytes(submission_id, received_day, message_bytes is not None, files, names)
 
@@ -442,7 +463,9 @@ def _reject_constant(name: str) -> object:
     raise ManifestError(f"non-standard JSON constant {name}")
 
 
-def _str(obj: dict[str, Any], key: str, *, optional: bool = False, limit: int = 4096) -> Any:
+def _str(
+    obj: dict[str, Any], key: str, *, optional: bool = False, limit: int = MAX_TEXT_CHARS
+) -> Any:
     value = obj[key]
     if value is None and optional:
         return None
@@ -478,8 +501,8 @@ def _parse_file(untrusted: object) -> ManifestFile:
     removed = untrusted["removed"]
     if (
         not isinstance(removed, list)
-        or len(removed) > 10_000
-        or not all(isinstance(r, str) and len(r) <= 512 for r in removed)
+        or len(removed) > MAX_REMOVED
+        or not all(isinstance(r, str) and len(r) <= MAX_FIELD_CHARS for r in removed)
     ):
         raise ManifestError("'removed' must be a list of field names")
     size = untrusted["size"]
@@ -491,8 +514,8 @@ def _parse_file(untrusted: object) -> ManifestFile:
     return ManifestFile(
         name=name,
         original_name=_str(untrusted, "original_name"),
-        type=_str(untrusted, "type", limit=256),
-        media_type=_str(untrusted, "media_type", limit=256),
+        type=_str(untrusted, "type", limit=MAX_TYPE_CHARS),
+        media_type=_str(untrusted, "media_type", limit=MAX_TYPE_CHARS),
         cleaned=cleaned,
         reason=_str(untrusted, "reason", optional=True),
         removed=tuple(removed),

@@ -81,6 +81,9 @@ def run_keygen(args: argparse.Namespace) -> int:
     except (KeygenError, PassphraseError, AgeError) as exc:
         print(f"leakdrop keygen: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("leakdrop keygen: interrupted, no identity written", file=sys.stderr)
+        return 130
     recipient = identity.recipient()
     protection = "passphrase-protected" if passphrase is not None else "NOT passphrase-protected"
     print(f"Identity written to {out} ({protection}). Keep it on this offline machine.")

@@ -349,5 +349,7 @@ def run_open(args: argparse.Namespace) -> int:
         print("leakdrop open: nothing to open", file=sys.stderr)
         return 1
     ok = total - failed
-    print(f"{ok} of {total} opened" + (f", {failed} FAILED (see above)" if failed else ""))
+    print(
+        f"{ok} of {total} opened" + (f", {failed} FAILED (see the FAILED lines)" if failed else "")
+    )
     return 1 if failed else 0

@@ -22,6 +22,7 @@ from scrubbers._types import (
     ScrubReport,
 )
 from scrubbers.errors import (
+    AmbiguousTypeError,
     CorruptFileError,
     LimitExceededError,
     ScrubError,
@@ -33,6 +34,7 @@ from scrubbers.errors import (
 
 __all__ = [
     "DEFAULT_LIMITS",
+    "AmbiguousTypeError",
     "Attachment",
     "Cleaned",
     "CorruptFileError",

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from scrubbers._registry import scrubber_for
-from scrubbers._sniff import sniff
+from scrubbers._sniff import is_polyglot, sniff
 from scrubbers._types import DEFAULT_LIMITS, Cleaned, FileType, Limits, ScrubReport
 from scrubbers.errors import (
+    AmbiguousTypeError,
     CorruptFileError,
     LimitExceededError,
     ScrubError,
@@ -25,17 +26,25 @@ def clean(untrusted_data: bytes, limits: Limits) -> tuple[FileType, Cleaned]:
         raise UnsupportedTypeError(file_type.name)
     if len(untrusted_data) > limits.max_input_bytes:
         raise LimitExceededError("input too large")
+    if is_polyglot(untrusted_data, file_type):
+        # Cleaning it as its first type would drop the other format's content unseen.
+        raise AmbiguousTypeError(file_type.name)
     try:
         cleaned = scrubber.remove_all(untrusted_data, limits)
+        if len(cleaned.data) > limits.max_output_bytes:
+            raise LimitExceededError("output too large")
+        # The check re-parses the output: the same translations apply to it.
+        _verify(cleaned, cleaned.output_type or file_type, limits)
     except ScrubError:
         raise
     except MemoryError as exc:
         raise LimitExceededError("out of memory") from exc
     except RecursionError as exc:
         raise CorruptFileError("structure nested too deeply") from exc
-    if len(cleaned.data) > limits.max_output_bytes:
-        raise LimitExceededError("output too large")
-    _verify(cleaned, cleaned.output_type or file_type, limits)
+    except Exception as exc:
+        # A parser bug on a hostile file: callers (and embedding scrubbers) see one error
+        # tree only. The file is reported not cleaned, never passed through as clean.
+        raise ScrubError(type(exc).__name__) from exc
     return file_type, cleaned
 
 
@@ -45,6 +54,9 @@ def _verify(cleaned: Cleaned, expected: FileType, limits: Limits) -> None:
     out_type = sniff(cleaned.data)
     if out_type != expected:
         raise VerificationError(f"output sniffed as {out_type.name}, expected {expected.name}")
+    if is_polyglot(cleaned.data, out_type):
+        # A second format in the output would carry its own metadata past this check.
+        raise VerificationError("output readable as two formats")
     scrubber = scrubber_for(out_type.name)
     if scrubber is None:
         raise VerificationError("no scrubber for the output")
@@ -64,7 +76,9 @@ def scrub(untrusted_data: bytes, *, limits: Limits = DEFAULT_LIMITS) -> ScrubRep
         _, cleaned = clean(untrusted_data, limits)
     except ScrubError as exc:
         return ScrubReport(file_type, False, untrusted_data, reason=exc.reason)
-    except Exception:  # noqa: BLE001 - a parser bug on a hostile file must not lose the file
+    except Exception:  # noqa: BLE001 - see below
+        # Sniffing or the registry itself failed (e.g. a format module that cannot be
+        # imported): the file must still come back, as received.
         return ScrubReport(file_type, False, untrusted_data, reason=ScrubError.reason)
     return ScrubReport(
         cleaned.output_type or file_type,

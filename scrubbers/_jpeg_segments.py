@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Literal
 
 from scrubbers.errors import CorruptFileError, LimitExceededError
 
@@ -191,7 +192,7 @@ class IfdEntry:
     value_offset: int  # where the value (or the pointer to it) starts in the TIFF bytes
 
 
-def _tiff_order(untrusted_tiff: bytes) -> str:
+def _tiff_order(untrusted_tiff: bytes) -> Literal["little", "big"]:
     if untrusted_tiff[:4] == b"MM\x00\x2a":
         return "big"
     if untrusted_tiff[:4] == b"II\x2a\x00":

@@ -9,10 +9,10 @@ segments are cut out of the raw bytes.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Callable
 
 import pikepdf
 
+from scrubbers._jpeg_segments import strip_jpeg
 from scrubbers.errors import CorruptFileError, LimitExceededError
 
 _FLATE = pikepdf.Name.FlateDecode
@@ -39,15 +39,14 @@ def filters_of(stream: pikepdf.Object) -> list[pikepdf.Object] | None:
     return None
 
 
-def parms_at(stream: pikepdf.Object, index: int) -> pikepdf.Object | None:
+def parms_at(stream: pikepdf.Object, index: int) -> pikepdf.Dictionary | None:
     """The /DecodeParms entry that goes with the filter at ``index`` (None if absent)."""
     value = stream.get(pikepdf.Name.DecodeParms)
     if value is None:
         return None
     if isinstance(value, pikepdf.Array):
-        if index < len(value) and isinstance(value[index], pikepdf.Dictionary):
-            return value[index]
-        return None
+        item = value[index] if index < len(value) else None
+        return item if isinstance(item, pikepdf.Dictionary) else None
     if index == 0 and isinstance(value, pikepdf.Dictionary):
         return value
     return None
@@ -101,7 +100,9 @@ def _read_decoded(stream: pikepdf.Object) -> bytes:
         raise CorruptFileError("undecodable stream") from exc
 
 
-def jpeg_of(stream: pikepdf.Object, max_bytes: int) -> tuple[bytes, pikepdf.Object | None] | None:
+def jpeg_of(
+    stream: pikepdf.Object, max_bytes: int
+) -> tuple[bytes, pikepdf.Dictionary | None] | None:
     """The JPEG file inside a DCT image stream, and its DCT decode parameters.
 
     None when the stream is not a (possibly Flate-wrapped) DCT stream. Only the outer Flate
@@ -120,29 +121,19 @@ def jpeg_of(stream: pikepdf.Object, max_bytes: int) -> tuple[bytes, pikepdf.Obje
 
 
 def strip_jpeg_stream(
-    stream: pikepdf.Object, max_bytes: int, *, fix: bool
+    stream: pikepdf.Object, max_bytes: int, max_pixels: int, *, fix: bool
 ) -> list[str]:
     """Names of the metadata segments inside a DCT image stream; cut them out if ``fix``.
 
     The entropy-coded image data is kept byte for byte (lossless): only the JPEG's segments
-    around it change, through the JPEG scrubber's own segment walker.
+    around it change, through the JPEG scrubber's own segment walker. No orientation EXIF is
+    kept: PDF viewers ignore it (the page's matrix places the image).
     """
     found = jpeg_of(stream, max_bytes)
     if found is None:
         return []
     untrusted_jpeg, dct_parms = found
-    strip_jpeg = _strip_jpeg_function()
-    try:
-        cleaned, removed = strip_jpeg(untrusted_jpeg)
-    except (ValueError, IndexError) as exc:  # a malformed JPEG inside the PDF
-        raise CorruptFileError("malformed JPEG image in the PDF") from exc
+    cleaned, removed = strip_jpeg(untrusted_jpeg, max_pixels=max_pixels)
     if removed and fix:
         stream.write(cleaned, filter=_DCT, decode_parms=dct_parms)
-    return ["pdf:jpeg:" + name for name in removed]
-
-
-def _strip_jpeg_function() -> Callable[[bytes], tuple[bytes, list[str]]]:
-    # Imported late: the JPEG scrubber's module is only needed for PDFs holding JPEGs.
-    from scrubbers._jpeg_segments import strip_jpeg
-
-    return strip_jpeg
+    return [("pdf:" if name.startswith("jpeg:") else "pdf:jpeg:") + name for name in removed]

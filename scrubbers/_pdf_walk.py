@@ -79,23 +79,41 @@ _INFO_KEYS = frozenset(
         "/SourceModified",
     }
 )
-# The trailer keys a rewritten file needs; qpdf copies any other key to the output.
-_TRAILER_KEEP = frozenset({"/Root", "/Size"})
+# Trailer keys that are file structure (cross-reference stream, encryption); qpdf copies any
+# other key to the output, so anything else goes.
+_TRAILER_KEEP = frozenset(
+    {
+        "/Root",
+        "/Size",
+        "/Prev",
+        "/XRefStm",
+        "/Encrypt",
+        "/Type",
+        "/W",
+        "/Index",
+        "/Length",
+        "/Filter",
+        "/DecodeParms",
+    }
+)
 _DEVICE_BY_N = {1: N.DeviceGray, 3: N.DeviceRGB, 4: N.DeviceCMYK}
 
 
-def scan(pdf: pikepdf.Pdf, *, fix: bool, max_stream_bytes: int) -> list[str]:
+def scan(pdf: pikepdf.Pdf, *, fix: bool, max_stream_bytes: int, max_pixels: int) -> list[str]:
     """Names of the identifying fields in ``pdf``; with ``fix``, remove them in place."""
-    walker = _Walker(pdf, fix=fix, max_stream_bytes=max_stream_bytes)
+    walker = _Walker(pdf, fix=fix, max_stream_bytes=max_stream_bytes, max_pixels=max_pixels)
     walker.run()
     return walker.found
 
 
 class _Walker:
-    def __init__(self, pdf: pikepdf.Pdf, *, fix: bool, max_stream_bytes: int) -> None:
+    def __init__(
+        self, pdf: pikepdf.Pdf, *, fix: bool, max_stream_bytes: int, max_pixels: int
+    ) -> None:
         self.pdf = pdf
         self.fix = fix
         self.max_stream_bytes = max_stream_bytes
+        self.max_pixels = max_pixels
         self.found: list[str] = []
         root = pdf.trailer.get(N.Root)
         self.root_objgen = root.objgen if isinstance(root, pikepdf.Dictionary) else None
@@ -118,7 +136,9 @@ class _Walker:
             if key == "/Info":
                 info = trailer.get(key)
                 if isinstance(info, pikepdf.Dictionary):
-                    self.found.extend(_info_field(k) for k in info.keys())
+                    for info_key in list(info.keys()):
+                        # Emptied, not only unlinked: another object may refer to it too.
+                        self._drop(info, info_key, _info_field(info_key))
                 else:
                     self.found.append("pdf:Info")
             elif key == "/ID":
@@ -138,13 +158,13 @@ class _Walker:
         acroform = root.get(N.AcroForm)
         if isinstance(acroform, pikepdf.Dictionary) and N.XFA in acroform:
             # XFA packets carry a second XMP packet and the authoring tool.
-            self._drop(acroform, N.XFA, "pdf:XFA")
+            self._drop(acroform, "/XFA", "pdf:XFA")
         threads = root.get(N.Threads)
         if isinstance(threads, pikepdf.Array):
             for thread in threads:
                 if isinstance(thread, pikepdf.Dictionary) and N.I in thread:
                     # Article thread info: title, author, dates.
-                    self._drop(thread, N.I, "pdf:thread-info")
+                    self._drop(thread, "/I", "pdf:thread-info")
 
     # -- every object -----------------------------------------------------------------
 
@@ -187,8 +207,24 @@ class _Walker:
                 self._filter_annots(value)
             else:
                 self._check_value(node, key, value)
-        if kind == "image" and isinstance(node, pikepdf.Stream):
-            self.found.extend(strip_jpeg_stream(node, self.max_stream_bytes, fix=self.fix))
+        if isinstance(node, pikepdf.Stream):
+            self._visit_stream(node)
+
+    def _visit_stream(self, node: pikepdf.Object) -> None:
+        if node.get(N.Type) == N.Metadata or node.get(N.Subtype) == N.XML:
+            # An XMP packet. Its /Metadata keys are cut above; emptying the packet too
+            # covers a hostile file that also refers to it under some other key.
+            self.found.append("pdf:XMP")
+            if self.fix:
+                node.write(b"")
+                for key in ("/Type", "/Subtype"):
+                    if key in node:
+                        del node[key]
+        else:
+            # Any stream, not only image XObjects: a DCT stream is a whole JPEG file.
+            self.found.extend(
+                strip_jpeg_stream(node, self.max_stream_bytes, self.max_pixels, fix=self.fix)
+            )
 
     def _visit_array(self, node: pikepdf.Object) -> None:
         for index in range(len(node)):
@@ -200,7 +236,7 @@ class _Walker:
                 # Nulls keep an array's shape (name trees are key/value pairs).
                 node[index] = replacement  # None is written as PDF null
 
-    def _check_value(self, node: pikepdf.Object, key: str, value: pikepdf.Object) -> None:
+    def _check_value(self, node: pikepdf.Object, key: str, value: pikepdf.Object | None) -> None:
         name, replacement = _classify(value)
         if name is None:
             return
@@ -227,7 +263,7 @@ class _Walker:
             if self.fix:
                 del annots[index]
 
-    def _clean_layer_usage(self, usage: pikepdf.Object) -> None:
+    def _clean_layer_usage(self, usage: pikepdf.Object | None) -> None:
         # Optional content (layers) may name the user and the application that made them.
         if isinstance(usage, pikepdf.Dictionary):
             for key in ("/CreatorInfo", "/User"):
@@ -253,6 +289,31 @@ def iter_dicts(pdf: pikepdf.Pdf) -> Iterator[pikepdf.Object]:
         for node in _containers(obj):
             if not isinstance(node, pikepdf.Array):
                 yield node
+
+
+def iter_reachable_dicts(pdf: pikepdf.Pdf) -> Iterator[pikepdf.Object]:
+    """Every dictionary and stream reachable from the catalog (what a rewrite keeps).
+
+    Objects of earlier revisions, or deleted ones, are not reachable: they are dropped by
+    the rewrite, never brought back (an attachment the author deleted stays deleted).
+    """
+    seen: set[tuple[int, int]] = set()
+    stack = [pdf.trailer.get(N.Root)]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (pikepdf.Dictionary, pikepdf.Stream)):
+            children = [node.get(k) for k in list(node.keys())]
+        elif isinstance(node, pikepdf.Array):
+            children = list(node)
+        else:
+            continue
+        if node.is_indirect:
+            if node.objgen in seen:  # reference cycles end here
+                continue
+            seen.add(node.objgen)
+        if not isinstance(node, pikepdf.Array):
+            yield node
+        stack.extend(children)
 
 
 def _containers(top: pikepdf.Object) -> Iterator[pikepdf.Object]:
@@ -314,7 +375,7 @@ def _is_annot(node: pikepdf.Object) -> bool:
     return N.Rect in node and isinstance(node.get(N.Subtype), pikepdf.Name)
 
 
-def _classify(value: pikepdf.Object) -> tuple[str | None, pikepdf.Object | None]:
+def _classify(value: pikepdf.Object | None) -> tuple[str | None, pikepdf.Object | None]:
     """Is ``value`` something to cut wherever it is referenced from?
 
     Returns (field name, replacement); replacement None means "remove the reference".

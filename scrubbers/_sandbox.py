@@ -5,14 +5,26 @@ own process forked from a pre-loaded fork server, with limits on address space, 
 wall time, no core dumps (a core file would hold plaintext on disk) and no right to write any
 file (RLIMIT_FSIZE = 0). A crash, hang or memory blow-up kills that worker only; the file is
 then reported as not cleaned and kept as received.
+
+The worker is assumed compromised once it has parsed the file, so the parent:
+- bounds every read and write on the socket by the wall-time deadline (a worker that sends
+  half an answer and stops cannot hang the server), and bounds the answer's size;
+- decodes the answer with `_wire` (no pickle) and checks it against what it knows: a file
+  reported not cleaned is always the parent's own copy of the original, and a cleaned file
+  must sniff as the type claimed;
+- kills the worker's whole process group at the end, so nothing it forked outlives it.
 """
 
 from __future__ import annotations
 
 import multiprocessing
-import multiprocessing.connection
+import os
 import resource
+import signal
+import socket
 import threading
+import time
+from collections.abc import Callable
 from multiprocessing.context import ForkServerContext
 
 from scrubbers import _wire
@@ -24,6 +36,17 @@ from scrubbers.errors import (
     ScrubTimeoutError,
     WorkerCrashedError,
 )
+
+# What runs in the worker once its limits are set: read the input from the socket, answer on
+# it. Production uses `_serve`; tests pass their own (a crash, a hang, a lying answer) to
+# exercise the parent against a misbehaving worker. It must be a module-level function (it
+# is sent to the fork server by reference).
+WorkerTarget = Callable[[socket.socket, Limits], None]
+
+_FRAME = 8  # big-endian length before each message
+_CHUNK = 1024 * 1024
+_EXIT_OUT_OF_MEMORY = 3
+_EXIT_FAILED = 4
 
 _context: ForkServerContext | None = None
 _context_lock = threading.Lock()
@@ -41,6 +64,42 @@ def _get_context() -> ForkServerContext:
         return _context
 
 
+# --- worker side -------------------------------------------------------------------------
+
+
+def send_frame(sock: socket.socket, payload: bytes) -> None:
+    """Worker side: send one length-prefixed message."""
+    sock.sendall(len(payload).to_bytes(_FRAME, "big"))
+    sock.sendall(payload)
+
+
+def recv_frame(sock: socket.socket) -> bytes:
+    """Worker side: read one length-prefixed message (the parent is trusted)."""
+    size = int.from_bytes(_recv_exact(sock, _FRAME), "big")
+    return _recv_exact(sock, size)
+
+
+def _recv_exact(sock: socket.socket, size: int) -> bytes:
+    buffer = bytearray(size)
+    view = memoryview(buffer)
+    got = 0
+    while got < size:
+        n = sock.recv_into(view[got:], min(size - got, _CHUNK))
+        if n == 0:
+            raise EOFError("peer closed")
+        got += n
+    return bytes(buffer)
+
+
+def _serve(sock: socket.socket, limits: Limits) -> None:
+    from scrubbers._core import scrub
+
+    untrusted_data = recv_frame(sock)
+    report = scrub(untrusted_data, limits=limits)
+    del untrusted_data
+    send_frame(sock, _wire.encode(report))
+
+
 def _limit_self(limits: Limits) -> None:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
@@ -48,54 +107,161 @@ def _limit_self(limits: Limits) -> None:
     resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 1))
 
 
-def _worker_main(conn: multiprocessing.connection.Connection, limits: Limits) -> None:
-    _limit_self(limits)
-    from scrubbers._core import scrub
+def _silence_output() -> None:
+    # Parser libraries print warnings, and an uncaught exception prints a traceback; either
+    # may quote bytes of the submission. They must not reach the server's logs.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.dup2(devnull, 2)
+    os.close(devnull)
 
-    untrusted_data = conn.recv_bytes()
-    report = scrub(untrusted_data, limits=limits)
-    del untrusted_data
-    conn.send_bytes(_wire.encode(report))
-    conn.close()
+
+def _worker_main(sock: socket.socket, limits: Limits, target: WorkerTarget) -> None:
+    try:
+        # Its own process group: the parent kills the group, so a process the worker forks
+        # (a compromised parser could) dies with it.
+        os.setpgid(0, 0)
+        _silence_output()
+        _limit_self(limits)
+        target(sock, limits)
+        sock.close()
+    except MemoryError:
+        # RLIMIT_AS reached: say so with the exit code (the parent maps it to a reason).
+        os._exit(_EXIT_OUT_OF_MEMORY)
+    except BaseException:  # noqa: BLE001 - any failure: exit quietly, status says failed
+        os._exit(_EXIT_FAILED)
+    os._exit(0)
+
+
+# --- parent side -------------------------------------------------------------------------
 
 
 def _failed(untrusted_data: bytes, error: ScrubError) -> ScrubReport:
     return ScrubReport(sniff(untrusted_data), False, untrusted_data, reason=error.reason)
 
 
-def scrub_sandboxed(untrusted_data: bytes, *, limits: Limits = DEFAULT_LIMITS) -> ScrubReport:
+def _remaining(deadline: float) -> float:
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise ScrubTimeoutError()
+    return left
+
+
+def _send(sock: socket.socket, payload: bytes, deadline: float) -> None:
+    view = memoryview(payload)
+    sent = 0
+    while sent < len(view):
+        sock.settimeout(_remaining(deadline))
+        # MSG_NOSIGNAL: a dead worker gives EPIPE, never a SIGPIPE that would kill a server
+        # that did not ignore it.
+        sent += sock.send(view[sent : sent + _CHUNK], socket.MSG_NOSIGNAL)
+
+
+def _recv(sock: socket.socket, size: int, deadline: float) -> bytes:
+    buffer = bytearray(size)
+    view = memoryview(buffer)
+    got = 0
+    while got < size:
+        sock.settimeout(_remaining(deadline))
+        n = sock.recv_into(view[got:], min(size - got, _CHUNK))
+        if n == 0:
+            raise EOFError("worker closed the socket")
+        got += n
+    return bytes(buffer)
+
+
+def _max_answer(limits: Limits) -> int:
+    # The cleaned file, its attachments (bounded by the input's size), and the JSON header.
+    return limits.max_output_bytes + limits.max_input_bytes + 16 * 1024 * 1024
+
+
+def _exchange(sock: socket.socket, untrusted_data: bytes, limits: Limits, deadline: float) -> bytes:
+    _send(sock, len(untrusted_data).to_bytes(_FRAME, "big"), deadline)
+    _send(sock, untrusted_data, deadline)
+    size = int.from_bytes(_recv(sock, _FRAME, deadline), "big")
+    if size > _max_answer(limits):
+        raise _wire.WireError("answer too large")
+    return _recv(sock, size, deadline)
+
+
+def _reason_from_exit(exitcode: int | None) -> ScrubError:
+    if exitcode == -signal.SIGXCPU:
+        return ScrubTimeoutError()  # RLIMIT_CPU
+    if exitcode in (_EXIT_OUT_OF_MEMORY, -signal.SIGKILL):
+        # RLIMIT_AS hit in Python, or the kernel's OOM killer.
+        return LimitExceededError()
+    return WorkerCrashedError()
+
+
+def _checked(answer: ScrubReport, untrusted_data: bytes) -> ScrubReport:
+    if not answer.cleaned:
+        # Whatever the worker sent back, the file kept is the one received.
+        return ScrubReport(
+            sniff(untrusted_data), False, untrusted_data, reason=answer.reason, note=answer.note
+        )
+    if sniff(answer.data) != answer.file_type:
+        raise _wire.WireError("cleaned data is not of the type claimed")
+    return answer
+
+
+def scrub_sandboxed(
+    untrusted_data: bytes,
+    *,
+    limits: Limits = DEFAULT_LIMITS,
+    _worker_target: WorkerTarget = _serve,
+) -> ScrubReport:
     """Clean one file in a limited worker process; never raises for what the file contains.
 
-    Blocking: call it from a thread when running under an event loop.
+    Blocking: call it from a thread when running under an event loop. ``_worker_target`` is
+    for tests only (see `WorkerTarget`).
     """
     if len(untrusted_data) > limits.max_input_bytes:
         return _failed(untrusted_data, LimitExceededError())
-    context = _get_context()
-    parent, child = context.Pipe(duplex=True)
-    worker = context.Process(target=_worker_main, args=(child, limits), daemon=True)
-    worker.start()
+    deadline = time.monotonic() + limits.wall_seconds
+    parent, child = socket.socketpair()
+    try:
+        worker = _get_context().Process(
+            target=_worker_main, args=(child, limits, _worker_target), daemon=True
+        )
+        worker.start()
+    except OSError:
+        # No process could be started (fork failed under load): keep the file, say why.
+        parent.close()
+        child.close()
+        return _failed(untrusted_data, WorkerCrashedError())
     child.close()
     try:
         try:
-            parent.send_bytes(untrusted_data)
-            if not parent.poll(limits.wall_seconds):
-                return _failed(untrusted_data, ScrubTimeoutError())
-            answer = parent.recv_bytes(maxlength=limits.max_output_bytes * 2 + 16 * 1024 * 1024)
-        except (EOFError, OSError):
-            # EOF: the worker died (segfault, out of memory, CPU limit) before answering.
-            worker.join(1)
-            if worker.exitcode is not None and worker.exitcode < 0:
-                signal_number = -worker.exitcode
-                if signal_number in (24, 9):  # SIGXCPU, SIGKILL (CPU limit)
-                    return _failed(untrusted_data, ScrubTimeoutError())
+            answer = _exchange(parent, untrusted_data, limits, deadline)
+        except ScrubTimeoutError as exc:
+            return _failed(untrusted_data, exc)
+        except TimeoutError:  # socket.timeout: the deadline passed inside a call
+            return _failed(untrusted_data, ScrubTimeoutError())
+        except _wire.WireError:
             return _failed(untrusted_data, WorkerCrashedError())
+        except (EOFError, OSError):
+            # The worker died before answering in full (segfault, memory or CPU limit). Its
+            # exit status says which; it is dead or dying, so this wait is short.
+            worker.join(max(0.0, min(5.0, deadline - time.monotonic())))
+            return _failed(untrusted_data, _reason_from_exit(worker.exitcode))
         try:
-            return _wire.decode(answer)
+            return _checked(_wire.decode(answer), untrusted_data)
         except _wire.WireError:
             return _failed(untrusted_data, WorkerCrashedError())
     finally:
         parent.close()
-        if worker.is_alive():
-            worker.kill()
-        worker.join()
-        worker.close()
+        _kill(worker)
+
+
+def _kill(worker: multiprocessing.process.BaseProcess) -> None:
+    assert worker.pid is not None
+    # Always, even after a normal answer: a compromised worker may have forked a process
+    # that outlives it. The group id is the worker's pid; while any member of the group
+    # lives, the kernel does not hand that number to another process.
+    try:
+        os.killpg(worker.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass  # the group is gone already (or the worker died before making it)
+    worker.kill()
+    worker.join()
+    worker.close()

@@ -94,12 +94,12 @@ def sniff(untrusted_data: bytes) -> FileType:
         return BMP
     if head[4:8] == b"ftyp" and _is_heif(head):
         return HEIF
+    if head.startswith(_LOCAL_SIGNATURE):
+        return _sniff_zip(untrusted_data)
     # PDF readers accept the header anywhere in the first KiB, so a PDF may hide behind
     # junk bytes: it must still be cleaned as a PDF.
     if b"%PDF-" in head:
         return PDF
-    if head.startswith(_LOCAL_SIGNATURE):
-        return _sniff_zip(untrusted_data)
     return UNKNOWN
 
 
@@ -115,8 +115,8 @@ def is_polyglot(untrusted_data: bytes, file_type: FileType) -> bool:
         return True
     # Zip readers start from the end of the file, so anything with a valid zip directory at
     # its end is also a zip (the classic "GIFAR" and PDF+zip polyglots).
-    return file_type not in _ZIP_FAMILY and file_type != UNKNOWN and _has_zip_directory(
-        untrusted_data
+    return (
+        file_type not in _ZIP_FAMILY and file_type != UNKNOWN and _has_zip_directory(untrusted_data)
     )
 
 

@@ -11,11 +11,13 @@ import json
 from typing import Any
 
 from scrubbers._sniff import ALL_TYPES, UNKNOWN
-from scrubbers._types import Attachment, FileType, ScrubReport
+from scrubbers._types import Attachment, ScrubReport
 
 _TYPES = {t.name: t for t in (*ALL_TYPES, UNKNOWN)}
 _MAX_HEADER = 1024 * 1024
 _MAX_NAMES = 10_000
+_MAX_TEXT = 300
+_MAX_NAME = 200
 
 
 class WireError(ValueError):
@@ -29,15 +31,23 @@ def encode(report: ScrubReport) -> bytes:
     return len(raw_header).to_bytes(4, "big") + raw_header + b"".join(blobs)
 
 
+def _printable(text: str | None, limit: int) -> str | None:
+    # The decoder refuses what it would not show; a scrubber's odd note (a newline, say)
+    # must not turn a cleaned file into a "crashed" one, so the trusted side normalises.
+    if text is None:
+        return None
+    return "".join(c if c.isprintable() else " " for c in text)[:limit]
+
+
 def _describe(report: ScrubReport, blobs: list[bytes]) -> dict[str, Any]:
     blobs.append(report.data)
     return {
         "type": report.file_type.name,
         "cleaned": report.cleaned,
         "size": len(report.data),
-        "removed": list(report.removed),
-        "reason": report.reason,
-        "note": report.note,
+        "removed": [_printable(name, _MAX_NAME) for name in report.removed],
+        "reason": _printable(report.reason, _MAX_TEXT),
+        "note": _printable(report.note, _MAX_TEXT),
         "attachments": [
             {"name": a.untrusted_name, "report": _describe(a.report, blobs)}
             for a in report.attachments
@@ -53,7 +63,8 @@ def decode(untrusted_answer: bytes) -> ScrubReport:
         raise WireError("bad header size")
     try:
         header = json.loads(untrusted_answer[4 : 4 + size])
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
+        # RecursionError: "[[[[..." a megabyte deep would otherwise escape to the caller.
         raise WireError("bad header") from exc
     view = memoryview(untrusted_answer)[4 + size :]
     offset = [0]
@@ -63,22 +74,36 @@ def decode(untrusted_answer: bytes) -> ScrubReport:
     return report
 
 
-def _text(value: object, limit: int = 300) -> str:
-    if not isinstance(value, str) or len(value) > limit:
+def _text(value: object, limit: int = _MAX_TEXT) -> str:
+    # Reasons, notes and field names are shown to editors on a terminal and in a browser:
+    # no control characters (terminal escapes), no bidi overrides, bounded length.
+    if not isinstance(value, str) or len(value) > limit or not value.isprintable():
         raise WireError("bad text field")
+    return value
+
+
+def _name(value: object) -> str:
+    # An attachment's name comes from the file itself, so it may hold anything; consumers
+    # sanitise it before use. Here it is only bounded.
+    if not isinstance(value, str) or len(value) > 4096:
+        raise WireError("bad name")
     return value
 
 
 def _build(header: object, view: memoryview, offset: list[int], depth: int) -> ScrubReport:
     if depth > 8 or not isinstance(header, dict):
         raise WireError("bad report")
-    file_type: FileType | None = _TYPES.get(header.get("type"))  # type: ignore[arg-type]
+    type_name = header.get("type")
+    # A list or dict here would make the lookup itself raise TypeError.
+    file_type = _TYPES.get(type_name) if isinstance(type_name, str) else None
     cleaned = header.get("cleaned")
     size = header.get("size")
     removed = header.get("removed")
     attachments = header.get("attachments")
-    if file_type is None or not isinstance(cleaned, bool) or not isinstance(size, int):
+    if file_type is None or not isinstance(cleaned, bool):
         raise WireError("bad report fields")
+    if not isinstance(size, int) or isinstance(size, bool):
+        raise WireError("bad size")
     if not isinstance(removed, list) or len(removed) > _MAX_NAMES:
         raise WireError("bad removed list")
     if not isinstance(attachments, list) or len(attachments) > _MAX_NAMES:
@@ -96,15 +121,13 @@ def _build(header: object, view: memoryview, offset: list[int], depth: int) -> S
         if not isinstance(item, dict):
             raise WireError("bad attachment")
         children.append(
-            Attachment(
-                _text(item.get("name"), 4096), _build(item.get("report"), view, offset, depth + 1)
-            )
+            Attachment(_name(item.get("name")), _build(item.get("report"), view, offset, depth + 1))
         )
     return ScrubReport(
         file_type,
         cleaned,
         data,
-        removed=tuple(_text(name, 200) for name in removed),
+        removed=tuple(_text(name, _MAX_NAME) for name in removed),
         reason=reason,
         note=note,
         attachments=tuple(children),

@@ -13,7 +13,7 @@ Comments and processing instructions are not kept: they are invisible and may ca
 from __future__ import annotations
 
 import io
-import xml.etree.ElementTree as ET  # noqa: S405 - only for the Element type and ParseError
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -143,9 +143,7 @@ def serialize(doc: XmlDoc) -> bytes:
     if no_ns_elements and "" in declared:
         # An element without a namespace would inherit the default one: prefix that one.
         default_uri = declared.pop("")
-        element_prefix[default_uri] = attribute_prefix.get(default_uri) or fresh_prefix(
-            default_uri
-        )
+        element_prefix[default_uri] = attribute_prefix.get(default_uri) or fresh_prefix(default_uri)
 
     def qname(name: str, *, attribute: bool) -> str:
         uri, local = _split(name)
@@ -189,3 +187,26 @@ def local_name(tag: object) -> str:
 
 def namespace(tag: object) -> str:
     return _split(tag)[0] if isinstance(tag, str) else ""
+
+
+def splice(parent: Element, pieces: list[Element | str | None]) -> None:
+    """Rebuild ``parent``'s children from elements and strings, in order.
+
+    Dropping or unwrapping an element must not move or lose the text around it (ODF keeps
+    visible text in tails: ``<text:p>a<office:annotation/>b</text:p>``).
+    """
+    parent[:] = []
+    parent.text = None
+    last: Element | None = None
+    for piece in pieces:
+        if piece is None or isinstance(piece, str):
+            if not piece:
+                continue
+            if last is None:
+                parent.text = (parent.text or "") + piece
+            else:
+                last.tail = (last.tail or "") + piece
+        else:
+            piece.tail = None
+            parent.append(piece)
+            last = piece

@@ -18,6 +18,12 @@ class UnsupportedTypeError(ScrubError):
     reason = "unsupported file type"
 
 
+class AmbiguousTypeError(UnsupportedTypeError):
+    """The bytes are valid as two formats at once (a polyglot): which one is "the file"?"""
+
+    reason = "ambiguous file type (readable as two formats)"
+
+
 class CorruptFileError(ScrubError):
     reason = "corrupt or unreadable file"
 

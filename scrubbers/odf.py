@@ -1,21 +1,277 @@
-"""Placeholder: being written (see DESIGN.md)."""
+"""OpenDocument (.odt, .ods, .odp, .odg): remove every identifying part, field and trace.
+
+- ``meta.xml`` (author, dates, editing time and cycles, generator, statistics, user fields)
+  is replaced by an empty one, in the document and in every embedded object (``Object N/``);
+- ``settings.xml`` keeps only the document's numeric and boolean configuration (layout
+  compatibility switches); view settings, printer name and printer set-up blob, database
+  sources, change-tracking protection key and every other string go;
+- ``Thumbnails/``, ``Configurations2/``, ``ObjectReplacements/`` (preview pictures LibreOffice
+  regenerates), ``layout-cache``, ``manifest.rdf``, signatures, and members the manifest does
+  not list are removed, and ``META-INF/manifest.xml`` is rewritten to match;
+- in ``content.xml``/``styles.xml``: annotations (``office:annotation`` with ``dc:creator``
+  and ``dc:date``) and their range ends, tracked changes (``text:tracked-changes`` holds the
+  deleted text and the change authors: removed, which accepts deletions; insertions are
+  already in the body and stay, their markers go), LibreOffice's revision-session ids
+  (``officeooo:rsid``), stray Dublin Core fields, and local file paths in links;
+- embedded pictures (members or inline ``office:binary-data``) are cleaned recursively; one
+  that cannot be cleaned makes the whole document "not cleaned".
+
+`get_meta` runs the very same pass without keeping its result.
+"""
 
 from __future__ import annotations
 
-from scrubbers._types import Cleaned, Limits
-from scrubbers.errors import UnsupportedTypeError
+import base64
+import binascii
+import posixpath
+import re
+from dataclasses import dataclass, field
+
+from scrubbers import _xml
+from scrubbers._types import Attachment, Cleaned, Limits
+from scrubbers._xml import Element
+from scrubbers._zip import Package, read_package, scrub_embedded, write_package
+from scrubbers.errors import CorruptFileError, UnsupportedTypeError
+
+OFFICE = "urn:oasis:names:tc:opendocument:xmlns:office:1.0"
+TEXT = "urn:oasis:names:tc:opendocument:xmlns:text:1.0"
+TABLE = "urn:oasis:names:tc:opendocument:xmlns:table:1.0"
+CONFIG = "urn:oasis:names:tc:opendocument:xmlns:config:1.0"
+MANIFEST = "urn:oasis:names:tc:opendocument:xmlns:manifest:1.0"
+META = "urn:oasis:names:tc:opendocument:xmlns:meta:1.0"
+DC = "http://purl.org/dc/elements/1.1/"
+OFFICEOOO = "http://openoffice.org/2009/office"
+XLINK = "http://www.w3.org/1999/xlink"
+
+MIMETYPE = "mimetype"
+MANIFEST_PATH = "META-INF/manifest.xml"
+
+_PATH_DROP = (
+    (re.compile(r"(^|/)Thumbnails/"), "odf:Thumbnails"),
+    (re.compile(r"(^|/)Configurations2/"), "odf:Configurations2"),
+    (re.compile(r"(^|/)ObjectReplacements/"), "odf:ObjectReplacements"),
+    (re.compile(r"(^|/)layout-cache$"), "odf:layout-cache"),
+    (re.compile(r"(^|/)manifest\.rdf$"), "odf:rdf-metadata"),
+    (
+        re.compile(r"^META-INF/(documentsignatures|macrosignatures|packagesignatures)\.xml$"),
+        "odf:signatures",
+    ),
+)
+_DROP_ELEMENTS = {
+    (OFFICE, "annotation"): "odf:annotation",
+    (OFFICE, "annotation-end"): "odf:annotation",
+    (TEXT, "tracked-changes"): "odf:tracked-changes",
+    (TABLE, "tracked-changes"): "odf:tracked-changes",
+    (TEXT, "change"): "odf:tracked-changes",
+    (TEXT, "change-start"): "odf:tracked-changes",
+    (TEXT, "change-end"): "odf:tracked-changes",
+    (OFFICE, "change-info"): "odf:tracked-changes",
+}
+_NUMERIC_TYPES = {"boolean", "short", "int", "long", "double"}
+# String settings that change how the document is laid out, with a fixed set of values.
+_KEPT_STRING_SETTINGS = {"PrinterIndependentLayout"}
+_LOCAL_PATH = re.compile(r"^\s*(?:file:|[A-Za-z]:[\\/]|\\\\|/|\.\.[\\/])", re.I)
+_FONT = re.compile(r"\.(ttf|otf|woff2?|fntdata|odttf)$", re.I)
+
+
+@dataclass
+class _Pass:
+    package: Package
+    limits: Limits
+    check_only: bool
+    removed: set[str] = field(default_factory=set)
+    attachments: list[Attachment] = field(default_factory=list)
+
+    def run(self) -> dict[str, bytes]:
+        members = self.package.members
+        self.removed.update(self.package.traces)
+        if MIMETYPE not in members or MANIFEST_PATH not in members:
+            raise CorruptFileError("ODF package without mimetype or manifest")
+        manifest = _xml.parse(members[MANIFEST_PATH], self.limits)
+        listed = _manifest_paths(manifest)
+
+        output: dict[str, bytes] = {MIMETYPE: members[MIMETYPE]}
+        for name, data in members.items():
+            if name in (MIMETYPE, MANIFEST_PATH):
+                continue
+            reason = next((r for pattern, r in _PATH_DROP if pattern.search(name)), None)
+            if reason is None and name not in listed:
+                # ODF readers ignore (LibreOffice even refuses) members the manifest does not
+                # list: nobody would ever see what they carry.
+                reason = "odf:unlisted-member"
+            if reason is not None:
+                self.removed.add(reason)
+                continue
+            output[name] = self._clean_member(name, data)
+
+        # The manifest lists exactly what is left (plus the root and kept directories).
+        def kept(entry: Element) -> bool:
+            path = entry.get(f"{{{MANIFEST}}}full-path", "")
+            if path == "/" or path in output:
+                return True
+            return path.endswith("/") and any(n.startswith(path) for n in output if n != path)
+
+        manifest.root[:] = [
+            entry
+            for entry in manifest.root
+            if _xml.local_name(entry.tag) != "file-entry" or kept(entry)
+        ]
+        output[MANIFEST_PATH] = _xml.serialize(manifest)
+        return output
+
+    def _clean_member(self, name: str, data: bytes) -> bytes:
+        base = posixpath.basename(name)
+        if name.endswith((".xml", ".rdf")):
+            if not data.strip():
+                return data
+            doc = _xml.parse(data, self.limits)
+            if base == "meta.xml":
+                _empty_meta(doc, self.removed)
+            elif base == "settings.xml":
+                _filter_settings(doc, self.removed)
+            else:
+                self._clean_attributes(doc.root)
+                self._clean_tree(doc.root)
+            return _xml.serialize(doc)
+        if _FONT.search(name):
+            return data  # typefaces, not a record of who wrote the document
+        result = scrub_embedded(data, self.limits, check_only=self.check_only)
+        self.removed.update(result.removed)
+        self.attachments.extend(result.attachments)
+        return result.data
+
+    def _clean_tree(self, parent: Element) -> None:
+        pieces: list[Element | str | None] = [parent.text]
+        for child in list(parent):
+            tail = child.tail
+            key = (_xml.namespace(child.tag), _xml.local_name(child.tag))
+            reason = _DROP_ELEMENTS.get(key)
+            if reason is None and key[0] in (DC, META):
+                reason = "odf:author"  # Dublin Core/meta fields belong in meta.xml only
+            if reason is not None:
+                self.removed.add(reason)
+                pieces.append(tail)
+                continue
+            self._clean_attributes(child)
+            if key == (OFFICE, "binary-data"):
+                self._clean_binary_data(child)
+            else:
+                self._clean_tree(child)
+            pieces.append(child)
+            pieces.append(tail)
+        _xml.splice(parent, pieces)
+
+    def _clean_attributes(self, element: Element) -> None:
+        for name in list(element.attrib):
+            ns, local = _xml.namespace(name), _xml.local_name(name)
+            if ns == OFFICEOOO and local in ("rsid", "paragraph-rsid"):
+                del element.attrib[name]
+                self.removed.add("odf:rsid")
+            elif ns == XLINK and local == "href" and _LOCAL_PATH.match(element.attrib[name]):
+                # A link to a file on the author's disk names their folders (often the user).
+                element.attrib[name] = ""
+                self.removed.add("odf:local-path")
+
+    def _clean_binary_data(self, element: Element) -> None:
+        text = "".join(element.itertext())
+        try:
+            untrusted_data = base64.b64decode("".join(text.split()), validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise CorruptFileError("bad inline binary data") from exc
+        result = scrub_embedded(untrusted_data, self.limits, check_only=self.check_only)
+        self.removed.update(result.removed)
+        self.attachments.extend(result.attachments)
+        element[:] = []
+        element.text = base64.b64encode(result.data).decode("ascii")
+
+
+def _manifest_paths(doc: _xml.XmlDoc) -> set[str]:
+    if doc.root.tag != f"{{{MANIFEST}}}manifest":
+        raise CorruptFileError("bad ODF manifest")
+    paths: set[str] = set()
+    for entry in doc.root.iter(f"{{{MANIFEST}}}file-entry"):
+        if any(_xml.local_name(child.tag) == "encryption-data" for child in entry):
+            # Encrypted parts cannot be read, so they cannot be cleaned.
+            raise UnsupportedTypeError("encrypted ODF")
+        paths.add(entry.get(f"{{{MANIFEST}}}full-path", ""))
+    return paths
+
+
+def _empty_meta(doc: _xml.XmlDoc, removed: set[str]) -> None:
+    root = doc.root
+    if root.tag != f"{{{OFFICE}}}document-meta":
+        raise CorruptFileError("bad ODF meta.xml")
+    version = root.get(f"{{{OFFICE}}}version")
+    has_fields = (
+        len(root) != 1
+        or root[0].tag != f"{{{OFFICE}}}meta"
+        or len(root[0]) != 0
+        or bool((root[0].text or "").strip())
+        or set(root.attrib) - {f"{{{OFFICE}}}version"}
+    )
+    if has_fields:
+        removed.add("odf:meta.xml")
+    root.attrib.clear()
+    if version is not None:
+        root.set(f"{{{OFFICE}}}version", version)
+    root[:] = [Element(f"{{{OFFICE}}}meta")]
+    root.text = None
+    doc.namespaces = [("office", OFFICE)]
+
+
+def _filter_settings(doc: _xml.XmlDoc, removed: set[str]) -> None:
+    root = doc.root
+    if root.tag != f"{{{OFFICE}}}document-settings":
+        raise CorruptFileError("bad ODF settings.xml")
+    dropped = False
+    for settings in root:
+        if settings.tag != f"{{{OFFICE}}}settings":
+            dropped = True
+            continue
+        kept_sets: list[Element] = []
+        for item_set in settings:
+            if (
+                item_set.tag != f"{{{CONFIG}}}config-item-set"
+                or item_set.get(f"{{{CONFIG}}}name") != "ooo:configuration-settings"
+            ):
+                dropped = True  # view settings, script and database configuration
+                continue
+            kept_items: list[Element] = []
+            for item in item_set:
+                kind = item.get(f"{{{CONFIG}}}type")
+                name = item.get(f"{{{CONFIG}}}name")
+                if item.tag == f"{{{CONFIG}}}config-item" and (
+                    kind in _NUMERIC_TYPES or (kind == "string" and name in _KEPT_STRING_SETTINGS)
+                ):
+                    item.tail = None
+                    kept_items.append(item)
+                else:
+                    dropped = True  # printer name and set-up, data sources, keys, paths
+            item_set[:] = kept_items
+            item_set.text = None
+            item_set.tail = None
+            kept_sets.append(item_set)
+        settings[:] = kept_sets
+        settings.text = None
+        settings.tail = None
+    root[:] = [child for child in root if child.tag == f"{{{OFFICE}}}settings"]
+    root.text = None
+    if dropped:
+        removed.add("odf:settings.xml")
 
 
 class OdfScrubber:
-    file_types = (
-        "odt",
-        "ods",
-        "odp",
-        "odg",
-    )
+    file_types = ("odt", "ods", "odp", "odg")
 
     def get_meta(self, untrusted_data: bytes, limits: Limits) -> list[str]:
-        raise UnsupportedTypeError("not written yet")
+        state = _Pass(read_package(untrusted_data, limits), limits, check_only=True)
+        state.run()
+        return sorted(state.removed)
 
     def remove_all(self, untrusted_data: bytes, limits: Limits) -> Cleaned:
-        raise UnsupportedTypeError("not written yet")
+        state = _Pass(read_package(untrusted_data, limits), limits, check_only=False)
+        output = state.run()
+        # The ODF rule: "mimetype" first and stored, so that the type can be read at a fixed
+        # offset; the manifest next.
+        data = write_package(output, first=(MIMETYPE, MANIFEST_PATH), stored=(MIMETYPE,))
+        return Cleaned(data, tuple(sorted(state.removed)), attachments=tuple(state.attachments))

@@ -1,20 +1,588 @@
-"""Placeholder: being written (see DESIGN.md)."""
+"""Office Open XML (.docx, .xlsx, .pptx): remove every identifying part, field and trace.
+
+The package is rebuilt from what its relationship graph reaches, minus the parts that only
+describe the people and machines behind the document:
+
+- parts: core/app/custom properties, thumbnail, comments (all generations: comments,
+  commentsExtended/Ids/Extensible, threaded comments, pptx comment authors), people/persons,
+  printer settings, custom XML, sensitivity labels, digital signatures, shared-workbook and
+  co-authoring revision logs, mail-merge sources, and parts nothing references (invisible to
+  Office, so no reader would ever notice what they carry);
+- relationships to those parts, the attached-template relationship (its path usually holds
+  the Windows user name), and local file paths of external links (made "NULL");
+- inside the remaining XML: tracked changes (deletions removed, insertions accepted, property
+  changes dropped), comment anchors, editing-permission ranges (editor names), revision-session
+  ids (``w:rsid*``, ``w:rsids``), paragraph ids, numbering ids (``w:nsid``, ``w:tmpl``),
+  document ids (``w14:docId``, ``xr:revisionPtr``, ``p14:creationId``), ``x15ac:absPath``
+  (the folder the workbook was saved in), shared-workbook user names, pivot-cache refresher,
+  password hashes, document variables, picture file names, and elements pointing at a removed
+  relationship;
+- embedded files (images, embedded documents) are cleaned recursively by their own scrubber;
+  one that cannot be cleaned makes the whole document "not cleaned".
+
+`get_meta` runs the very same pass without keeping its result, so what the verification step
+looks for is exactly what cleaning removes.
+"""
 
 from __future__ import annotations
 
-from scrubbers._types import Cleaned, Limits
-from scrubbers.errors import UnsupportedTypeError
+import posixpath
+import re
+from dataclasses import dataclass, field
+from urllib.parse import unquote
+
+from scrubbers import _xml
+from scrubbers._types import Attachment, Cleaned, Limits
+from scrubbers._xml import Element
+from scrubbers._zip import Package, read_package, scrub_embedded, write_package
+from scrubbers.errors import CorruptFileError
+
+CT_NS = "http://schemas.openxmlformats.org/package/2006/content-types"
+REL_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
+CONTENT_TYPES = "[Content_Types].xml"
+PACKAGE_RELS = "_rels/.rels"
+
+_W = {
+    "http://schemas.openxmlformats.org/wordprocessingml/2006/main",
+    "http://purl.oclc.org/ooxml/wordprocessingml/main",
+}
+_R = {
+    "http://schemas.openxmlformats.org/officeDocument/2006/relationships",
+    "http://purl.oclc.org/ooxml/officeDocument/relationships",
+}
+_SML = {
+    "http://schemas.openxmlformats.org/spreadsheetml/2006/main",
+    "http://purl.oclc.org/ooxml/spreadsheetml/main",
+}
+_MC = "http://schemas.openxmlformats.org/markup-compatibility/2006"
+_W14 = "http://schemas.microsoft.com/office/word/2010/wordml"
+_W15 = "http://schemas.microsoft.com/office/word/2012/wordml"
+_P14 = "http://schemas.microsoft.com/office/powerpoint/2010/main"
+_X15AC = "http://schemas.microsoft.com/office/spreadsheetml/2010/11/ac"
+_XR_PREFIX = "http://schemas.microsoft.com/office/spreadsheetml/20"  # xr, xr2, xr3 ... (2014+)
+_XR = "http://schemas.microsoft.com/office/spreadsheetml/2014/revision"
+_VML_O = "urn:schemas-microsoft-com:office:office"
+_VML_V = "urn:schemas-microsoft-com:vml"
+
+TRACKED = "ooxml:tracked-changes"
+COMMENTS = "ooxml:comments"
+RSID = "ooxml:rsid"
+
+# Relationship types (last path segment, or the last two for the package-level ones) whose
+# target part, and the relationship itself, are removed.
+_REL_DROP = {
+    "metadata/core-properties": "ooxml:docProps/core",
+    "extended-properties": "ooxml:docProps/app",
+    "custom-properties": "ooxml:docProps/custom",
+    "metadata/thumbnail": "ooxml:thumbnail",
+    "comments": COMMENTS,
+    "commentsExtended": COMMENTS,
+    "commentsIds": COMMENTS,
+    "commentsExtensible": COMMENTS,
+    "threadedComment": COMMENTS,
+    "commentAuthors": COMMENTS,
+    "people": "ooxml:people",
+    "person": "ooxml:people",
+    "authors": "ooxml:people",
+    "printerSettings": "ooxml:printerSettings",
+    "customXml": "ooxml:customXml",
+    "customXmlProps": "ooxml:customXml",
+    "attachedTemplate": "ooxml:attachedTemplate",
+    "classificationlabels": "ooxml:sensitivity-label",
+    "digital-signature/origin": "ooxml:digital-signature",
+    "digital-signature/signature": "ooxml:digital-signature",
+    "digital-signature/certificate": "ooxml:digital-signature",
+    "usernames": "ooxml:revisions",
+    "revisionHeaders": "ooxml:revisions",
+    "revisionLog": "ooxml:revisions",
+    "revisionInfo": "ooxml:revisions",
+    "changesInfo": "ooxml:revisions",
+    "mailMergeSource": "ooxml:mail-merge",
+    "mailMergeHeaderSource": "ooxml:mail-merge",
+    "recipientData": "ooxml:mail-merge",
+}
+
+# Content types (suffix after the last '.', '+xml' removed) of parts removed wherever they
+# are, even when nothing references them by a relationship of the types above.
+_CT_DROP = {
+    "core-properties": "ooxml:docProps/core",
+    "extended-properties": "ooxml:docProps/app",
+    "custom-properties": "ooxml:docProps/custom",
+    "customXmlProperties": "ooxml:customXml",
+    "comments": COMMENTS,
+    "commentsExtended": COMMENTS,
+    "commentsIds": COMMENTS,
+    "commentsExtensible": COMMENTS,
+    "threadedcomments": COMMENTS,
+    "commentAuthors": COMMENTS,
+    "people": "ooxml:people",
+    "person": "ooxml:people",
+    "authors": "ooxml:people",
+    "printerSettings": "ooxml:printerSettings",
+    "userNames": "ooxml:revisions",
+    "revisionHeaders": "ooxml:revisions",
+    "revisionLog": "ooxml:revisions",
+    "classificationlabels": "ooxml:sensitivity-label",
+    "digital-signature-xmlsignature": "ooxml:digital-signature",
+    "digital-signature-origin": "ooxml:digital-signature",
+    "digital-signature-certificate": "ooxml:digital-signature",
+}
+
+_PATH_DROP = (
+    (re.compile(r"^customXml/", re.I), "ooxml:customXml"),
+    (re.compile(r"^docMetadata/", re.I), "ooxml:sensitivity-label"),
+    (re.compile(r"^_xmlsignatures/", re.I), "ooxml:digital-signature"),
+    (re.compile(r"(^|/)printerSettings/", re.I), "ooxml:printerSettings"),
+    (re.compile(r"^docProps/thumbnail\.", re.I), "ooxml:thumbnail"),
+    (re.compile(r"^docProps/core\.xml$", re.I), "ooxml:docProps/core"),
+    (re.compile(r"^docProps/app\.xml$", re.I), "ooxml:docProps/app"),
+    (re.compile(r"^docProps/custom\.xml$", re.I), "ooxml:docProps/custom"),
+)
+
+# WordprocessingML elements removed with their content.
+_W_DROP = {
+    **dict.fromkeys(
+        (
+            "del",
+            "moveFrom",
+            "delText",
+            "delInstrText",
+            "moveFromRangeStart",
+            "moveFromRangeEnd",
+            "moveToRangeStart",
+            "moveToRangeEnd",
+            "customXmlInsRangeStart",
+            "customXmlInsRangeEnd",
+            "customXmlDelRangeStart",
+            "customXmlDelRangeEnd",
+            "customXmlMoveFromRangeStart",
+            "customXmlMoveFromRangeEnd",
+            "customXmlMoveToRangeStart",
+            "customXmlMoveToRangeEnd",
+            "rPrChange",
+            "pPrChange",
+            "sectPrChange",
+            "tblPrChange",
+            "tblPrExChange",
+            "trPrChange",
+            "tcPrChange",
+            "tblGridChange",
+            "numberingChange",
+            "cellIns",
+            "cellDel",
+            "cellMerge",
+        ),
+        TRACKED,
+    ),
+    **dict.fromkeys(
+        ("commentRangeStart", "commentRangeEnd", "commentReference", "annotationRef"), COMMENTS
+    ),
+    "permStart": "ooxml:permissions",
+    "permEnd": "ooxml:permissions",
+    "rsids": RSID,
+    "attachedTemplate": "ooxml:attachedTemplate",
+    "docVars": "ooxml:docVars",
+    "mailMerge": "ooxml:mail-merge",
+    "nsid": "ooxml:nsid",
+    "tmpl": "ooxml:nsid",
+}
+# Accepting an insertion = keeping its content without the wrapper (which names the author).
+_W_UNWRAP = {"ins", "moveTo"}
+_HASH_ATTRIBUTES = {
+    "hash",
+    "salt",
+    "hashValue",
+    "saltValue",
+    "password",
+    "workbookPassword",
+    "revisionsPassword",
+    "workbookHashValue",
+    "workbookSaltValue",
+    "revisionsHashValue",
+    "revisionsSaltValue",
+}
+_PIVOT_ATTRIBUTES = {"refreshedBy", "refreshedDate", "refreshedDateIso"}
+_PICTURE_FILE = re.compile(
+    r"[\\/]|\.(jpe?g|png|gif|bmp|tiff?|heic|heif|webp|emf|wmf|svg|ico|pdf)\s*$", re.I
+)
+# An absolute or parent-relative file reference: it names folders on the author's machine.
+_LOCAL_PATH = re.compile(r"^\s*(?:file:|[A-Za-z]:[\\/]|\\\\|/|\.\.[\\/])", re.I)
+_URL_SCHEME = re.compile(r"^\s*[A-Za-z][A-Za-z0-9+.-]+:")
+
+
+def _rel_key(rel_type: str) -> str:
+    parts = rel_type.rstrip("/").split("/")
+    if len(parts) >= 2 and parts[-2] in ("metadata", "digital-signature"):
+        return parts[-2] + "/" + parts[-1]
+    return parts[-1]
+
+
+def _ct_key(content_type: str) -> str:
+    base = content_type.split(";")[0].strip()
+    base = base.removesuffix("+xml")
+    return base.rsplit(".", 1)[-1]
+
+
+def _is_local_path(target: str) -> bool:
+    if _LOCAL_PATH.match(target):
+        return True
+    # Anything that is not a URL with a scheme (http:, mailto:) is a path relative to where
+    # the document was saved.
+    scheme = _URL_SCHEME.match(target)
+    return scheme is None and target.strip() not in ("", "NULL") and not target.startswith("#")
+
+
+@dataclass
+class _Rel:
+    element: Element
+    rel_id: str
+    key: str
+    external: bool
+    target: str | None  # resolved part name (internal), None when outside the package
+
+
+@dataclass
+class _Pass:
+    """One cleaning pass over a package (shared by get_meta and remove_all)."""
+
+    package: Package
+    limits: Limits
+    check_only: bool
+    removed: set[str] = field(default_factory=set)
+    attachments: list[Attachment] = field(default_factory=list)
+
+    def run(self) -> dict[str, bytes]:
+        members = self.package.members
+        self.removed.update(self.package.traces)
+        folded = {name.casefold(): name for name in members}
+        if CONTENT_TYPES not in members:
+            raise CorruptFileError("OOXML package without [Content_Types].xml")
+        if PACKAGE_RELS not in members:
+            raise CorruptFileError("OOXML package without relationships")
+        types_doc = _xml.parse(members[CONTENT_TYPES], self.limits)
+        defaults, overrides = _content_types(types_doc)
+
+        def content_type(name: str) -> str:
+            return overrides.get(
+                "/" + name.casefold(), defaults.get(posixpath.splitext(name)[1][1:].casefold(), "")
+            )
+
+        # Parts removed for what they are, wherever they sit.
+        drop: dict[str, str] = {}
+        for name in members:
+            if name == CONTENT_TYPES or _rels_source(name) is not None:
+                continue
+            reason = _CT_DROP.get(_ct_key(content_type(name)))
+            for pattern, path_reason in _PATH_DROP:
+                if reason is None and pattern.search(name):
+                    reason = path_reason
+            if reason is not None:
+                drop[name] = reason
+
+        # Walk the relationship graph from the package root; removed parts are not entered.
+        rels_docs: dict[str, tuple[_xml.XmlDoc, list[_Rel]]] = {}
+        reachable: set[str] = set()
+        queue = [""]
+        while queue:
+            source = queue.pop()
+            rels_name = _rels_name(source)
+            if rels_name not in members or rels_name in rels_docs:
+                continue
+            doc = _xml.parse(members[rels_name], self.limits)
+            rels = _relationships(doc, source, folded)
+            rels_docs[rels_name] = (doc, rels)
+            for rel in rels:
+                if rel.external:
+                    continue
+                if rel.key in _REL_DROP and rel.target is not None:
+                    drop.setdefault(rel.target, _REL_DROP[rel.key])
+                if rel.target is not None and rel.target not in drop:
+                    if rel.target not in reachable:
+                        reachable.add(rel.target)
+                        queue.append(rel.target)
+
+        output: dict[str, bytes] = {}
+        for name in members:
+            if name == CONTENT_TYPES or _rels_source(name) is not None:
+                continue
+            if name in drop:
+                self.removed.add(drop[name])
+            elif name not in reachable:
+                self.removed.add("ooxml:unreferenced-part")
+            else:
+                output[name] = b""  # placeholder, filled below
+
+        # Relationships: drop those of removed types or to removed parts; neutralise local
+        # paths of external targets. Remember the ids dropped per source part, so that the
+        # elements using them can go too.
+        dropped_ids: dict[str, set[str]] = {}
+        for rels_name, (doc, rels) in rels_docs.items():
+            source = _rels_source(rels_name) or ""
+            if source and source not in output:
+                continue
+            gone: set[str] = set()
+            for rel in rels:
+                if rel.key in _REL_DROP:
+                    self.removed.add(_REL_DROP[rel.key])
+                    gone.add(rel.rel_id)
+                elif not rel.external and rel.target is not None and rel.target in drop:
+                    gone.add(rel.rel_id)
+                elif rel.external and _is_local_path(rel.element.get("Target", "")):
+                    self.removed.add("ooxml:local-path")
+                    rel.element.set("Target", "NULL")
+            doc.root[:] = [
+                child
+                for child in doc.root
+                if child.get("Id") not in gone or _xml.local_name(child.tag) != "Relationship"
+            ]
+            dropped_ids[source] = gone
+            output[rels_name] = _xml.serialize(doc)
+
+        # Content types: no entry for a part that is not in the package any more.
+        kept_parts = {"/" + name.casefold() for name in output}
+        types_doc.root[:] = [
+            child
+            for child in types_doc.root
+            if _xml.local_name(child.tag) != "Override"
+            or child.get("PartName", "").casefold() in kept_parts
+        ]
+        output[CONTENT_TYPES] = _xml.serialize(types_doc)
+
+        for name in list(output):
+            if name == CONTENT_TYPES or _rels_source(name) is not None:
+                continue
+            data = members[name]
+            ctype = content_type(name)
+            if _is_xml(name, ctype):
+                output[name] = self._clean_xml(data, dropped_ids.get(name, set()))
+            elif "font" in ctype.casefold() or name.casefold().endswith(".odttf"):
+                # Embedded fonts are typefaces, not a record of who wrote the document.
+                output[name] = data
+            else:
+                result = scrub_embedded(data, self.limits, check_only=self.check_only)
+                self.removed.update(result.removed)
+                self.attachments.extend(result.attachments)
+                output[name] = result.data
+        return output
+
+    def _clean_xml(self, untrusted_xml: bytes, gone_ids: set[str]) -> bytes:
+        if not untrusted_xml.strip():
+            return untrusted_xml  # an empty part carries nothing (and Office tolerates it)
+        doc = _xml.parse(untrusted_xml, self.limits)
+        _XmlCleaner(self.removed, gone_ids).clean_children(doc.root)
+        self._clean_attributes(doc.root, None, gone_ids)
+        return _xml.serialize(doc)
+
+    def _clean_attributes(self, element: Element, parent: Element | None, gone: set[str]) -> None:
+        _clean_element_attributes(element, parent, self.removed, gone)
+        for child in element:
+            self._clean_attributes(child, element, gone)
+
+
+def _content_types(doc: _xml.XmlDoc) -> tuple[dict[str, str], dict[str, str]]:
+    if _xml.local_name(doc.root.tag) != "Types":
+        raise CorruptFileError("bad [Content_Types].xml")
+    defaults: dict[str, str] = {}
+    overrides: dict[str, str] = {}
+    for child in doc.root:
+        kind = _xml.local_name(child.tag)
+        ctype = child.get("ContentType")
+        if kind == "Default" and ctype is not None and "Extension" in child.attrib:
+            defaults[child.attrib["Extension"].casefold()] = ctype
+        elif kind == "Override" and ctype is not None and "PartName" in child.attrib:
+            overrides[child.attrib["PartName"].casefold()] = ctype
+        else:
+            # Refuse what we do not understand: a content-type file Office would reject.
+            raise CorruptFileError("bad [Content_Types].xml")
+    return defaults, overrides
+
+
+def _rels_source(name: str) -> str | None:
+    """The part a .rels member describes ("" for the package), or None for other members."""
+    directory, base = posixpath.split(name)
+    if posixpath.basename(directory) != "_rels" or not base.endswith(".rels"):
+        return None
+    return posixpath.join(posixpath.dirname(directory), base[: -len(".rels")])
+
+
+def _rels_name(source: str) -> str:
+    directory, base = posixpath.split(source)
+    return posixpath.join(directory, "_rels", base + ".rels")
+
+
+def _relationships(doc: _xml.XmlDoc, source: str, folded: dict[str, str]) -> list[_Rel]:
+    if _xml.local_name(doc.root.tag) != "Relationships":
+        raise CorruptFileError("bad relationships part")
+    rels: list[_Rel] = []
+    base = posixpath.dirname(source)
+    for child in doc.root:
+        if _xml.local_name(child.tag) != "Relationship":
+            continue
+        rel_id = child.get("Id", "")
+        key = _rel_key(child.get("Type", ""))
+        raw_target = child.get("Target", "")
+        if child.get("TargetMode", "Internal") == "External":
+            rels.append(_Rel(child, rel_id, key, True, None))
+            continue
+        path = unquote(raw_target.split("#", 1)[0])
+        resolved = posixpath.normpath(
+            path[1:] if path.startswith("/") else posixpath.join(base, path)
+        )
+        target = None if resolved.startswith("..") else folded.get(resolved.casefold())
+        rels.append(_Rel(child, rel_id, key, False, target))
+    return rels
+
+
+def _is_xml(name: str, content_type: str) -> bool:
+    lowered = content_type.casefold()
+    return (
+        lowered.endswith("xml")
+        or "vmldrawing" in lowered
+        or name.casefold().endswith((".xml", ".vml", ".rels"))
+    )
+
+
+class _XmlCleaner:
+    """Element-level removals; text and tails are re-joined so no visible text moves."""
+
+    def __init__(self, removed: set[str], gone_ids: set[str]) -> None:
+        self.removed = removed
+        self.gone_ids = gone_ids
+
+    def _verdict(self, element: Element) -> tuple[str, str | None]:
+        """("keep" | "drop" | "unwrap", field name to report)."""
+        tag = element.tag
+        if not isinstance(tag, str):
+            return "drop", None
+        ns, local = _xml.namespace(tag), _xml.local_name(tag)
+        if ns in _W:
+            if local in _W_DROP:
+                return "drop", _W_DROP[local]
+            if local in _W_UNWRAP:
+                return "unwrap", TRACKED
+            if local == "tr" and _has_child(element, "trPr", "del"):
+                return "drop", TRACKED  # accepting a deleted table row removes it
+            if local == "tc" and _has_child(element, "tcPr", "cellDel"):
+                return "drop", TRACKED
+        if local == "docId" and ns in (_W14, _W15):
+            return "drop", "ooxml:docId"
+        if ns == _P14 and local == "creationId":
+            return "drop", "ooxml:docId"
+        if ns == _X15AC and local == "absPath":
+            return "drop", "ooxml:file-path"
+        if ns == _XR and local == "revisionPtr":
+            return "drop", "ooxml:docId"
+        if ns in _SML and local == "fileSharing":
+            return "drop", "ooxml:user-name"
+        if any(_xml.local_name(name) in _HASH_ATTRIBUTES for name in element.attrib):
+            # A password hash can be cracked offline into the author's own password.
+            return "drop", "ooxml:password-hash"
+        if local != "pageSetup" and self.gone_ids:
+            for name, value in element.attrib.items():
+                if _xml.namespace(name) in _R and value in self.gone_ids:
+                    return "drop", None  # points at a removed relationship
+        return "keep", None
+
+    def clean_children(self, parent: Element) -> None:
+        pieces: list[Element | str | None] = [parent.text]
+        for child in list(parent):
+            tail = child.tail
+            verdict, reason = self._verdict(child)
+            if reason is not None and verdict != "keep":
+                self.removed.add(reason)
+            if verdict == "drop":
+                pieces.append(tail)
+                continue
+            self.clean_children(child)
+            if verdict == "unwrap":
+                pieces.append(child.text)
+                for grandchild in list(child):
+                    grand_tail = grandchild.tail
+                    pieces.append(grandchild)
+                    pieces.append(grand_tail)
+                pieces.append(tail)
+                continue
+            if _is_empty_alternate_content(child):
+                pieces.append(tail)
+                continue
+            pieces.append(child)
+            pieces.append(tail)
+        _xml.splice(parent, pieces)
+
+
+def _has_child(element: Element, container: str, marker: str) -> bool:
+    for child in element:
+        if _xml.local_name(child.tag) == container and _xml.namespace(child.tag) in _W:
+            return any(
+                _xml.local_name(g.tag) == marker and _xml.namespace(g.tag) in _W for g in child
+            )
+    return False
+
+
+def _is_empty_alternate_content(element: Element) -> bool:
+    if element.tag != f"{{{_MC}}}AlternateContent":
+        return False
+    return all(len(branch) == 0 and not (branch.text or "").strip() for branch in element)
+
+
+def _clean_element_attributes(
+    element: Element, parent: Element | None, removed: set[str], gone: set[str]
+) -> None:
+    local_tag = _xml.local_name(element.tag)
+    for name in list(element.attrib):
+        ns, local = _xml.namespace(name), _xml.local_name(name)
+        reason: str | None = None
+        if ns in _W and local.startswith("rsid"):
+            reason = RSID
+        elif ns in _W and local in ("author", "date", "initials"):
+            reason = "ooxml:author"
+        elif ns == _W14 and local in ("paraId", "textId"):
+            reason = "ooxml:paraId"
+        elif ns.startswith(_XR_PREFIX) and local == "uid":
+            reason = "ooxml:revision-uid"
+        elif ns == "" and local in _PIVOT_ATTRIBUTES and local_tag == "pivotCacheDefinition":
+            reason = "ooxml:pivot-refresh"
+        elif ns == _VML_O and local == "title" and element.tag == f"{{{_VML_V}}}imagedata":
+            reason = "ooxml:image-file-name"
+        elif ns in _R and local_tag == "pageSetup" and element.attrib[name] in gone:
+            reason = "ooxml:printerSettings"
+        if reason is not None:
+            del element.attrib[name]
+            removed.add(reason)
+    # Word and PowerPoint store the inserted picture's file name (often a camera file name or
+    # a full path) as the shape name, and older versions the path as its description.
+    is_picture = (
+        local_tag == "cNvPr" and parent is not None and (_xml.local_name(parent.tag) == "nvPicPr")
+    )
+    if is_picture or local_tag == "docPr":
+        shape_name = element.get("name")
+        if shape_name is not None and _PICTURE_FILE.search(shape_name):
+            element.set("name", "Picture " + element.get("id", ""))
+            removed.add("ooxml:image-file-name")
+    if local_tag in ("cNvPr", "docPr"):
+        for text_attribute in ("descr", "title"):
+            value = element.get(text_attribute)
+            if value is not None and (_LOCAL_PATH.match(value) or _PICTURE_FILE.search(value)):
+                del element.attrib[text_attribute]
+                removed.add("ooxml:image-file-name")
 
 
 class OoxmlScrubber:
-    file_types = (
-        "docx",
-        "xlsx",
-        "pptx",
-    )
+    file_types = ("docx", "xlsx", "pptx")
 
     def get_meta(self, untrusted_data: bytes, limits: Limits) -> list[str]:
-        raise UnsupportedTypeError("not written yet")
+        package = read_package(untrusted_data, limits)
+        state = _Pass(package, limits, check_only=True)
+        state.run()
+        return sorted(state.removed)
 
     def remove_all(self, untrusted_data: bytes, limits: Limits) -> Cleaned:
-        raise UnsupportedTypeError("not written yet")
+        package = read_package(untrusted_data, limits)
+        state = _Pass(package, limits, check_only=False)
+        output = state.run()
+        data = write_package(output, first=(CONTENT_TYPES, PACKAGE_RELS))
+        return Cleaned(
+            data,
+            tuple(sorted(state.removed)),
+            attachments=tuple(state.attachments),
+        )

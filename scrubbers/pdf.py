@@ -34,7 +34,7 @@ import pikepdf
 from pikepdf import sanitize
 
 from scrubbers._pdf_streams import decoded_bytes
-from scrubbers._pdf_walk import iter_dicts, scan
+from scrubbers._pdf_walk import iter_reachable_dicts, scan
 from scrubbers._types import Attachment, Cleaned, Limits, ScrubReport
 from scrubbers.errors import CorruptFileError, LimitExceededError, VerificationError
 
@@ -56,14 +56,14 @@ class PdfScrubber:
     def get_meta(self, untrusted_data: bytes, limits: Limits) -> list[str]:
         with _open(untrusted_data, limits) as pdf:
             found = _revision_fields(untrusted_data, pdf)
-            found += scan(pdf, fix=False, max_stream_bytes=limits.max_output_bytes)
+            found += _scan(pdf, limits, fix=False)
         return found
 
     def remove_all(self, untrusted_data: bytes, limits: Limits) -> Cleaned:
         with _open(untrusted_data, limits) as pdf:
             removed = _revision_fields(untrusted_data, pdf)
             attachments = _extract_attachments(pdf, limits)
-            removed += scan(pdf, fix=True, max_stream_bytes=limits.max_output_bytes)
+            removed += _scan(pdf, limits, fix=True)
             _second_net(pdf)
             _drop_unused_resources(pdf)
             data = _save(pdf)
@@ -71,6 +71,12 @@ class PdfScrubber:
         if "pdf:ICC-description" in removed or "pdf:OutputIntents" in removed:
             note = "ICC colour profiles replaced by device colour spaces"
         return Cleaned(data, tuple(removed), note=note, attachments=attachments)
+
+
+def _scan(pdf: pikepdf.Pdf, limits: Limits, *, fix: bool) -> list[str]:
+    return scan(
+        pdf, fix=fix, max_stream_bytes=limits.max_output_bytes, max_pixels=limits.max_pixels
+    )
 
 
 @contextmanager
@@ -114,11 +120,12 @@ def _revision_fields(untrusted_data: bytes, pdf: pikepdf.Pdf) -> list[str]:
 
 
 def _extract_attachments(pdf: pikepdf.Pdf, limits: Limits) -> tuple[Attachment, ...]:
-    """Every embedded file, decoded with a bound and cleaned on its own."""
+    """Every embedded file still part of the document, decoded with a bound and cleaned on
+    its own."""
     seen: set[tuple[int, int]] = set()
     found: list[tuple[str, bytes]] = []
     budget = limits.max_input_bytes  # all attachments together, decoded
-    for spec in iter_dicts(pdf):
+    for spec in iter_reachable_dicts(pdf):
         embedded = spec.get(N.EF)
         if not isinstance(embedded, pikepdf.Dictionary):
             continue

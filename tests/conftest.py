@@ -86,3 +86,65 @@ def make_file_entry() -> Callable[..., FileEntry]:
         )
 
     return make
+
+
+@dataclass(frozen=True)
+class PtyResult:
+    returncode: int
+    output: bytes
+
+
+def _run_in_pty(
+    argv: list[str],
+    answers: list[tuple[bytes, bytes]],
+    *,
+    timeout: float = 120,
+    env: dict[str, str] | None = None,
+) -> PtyResult:
+    """Run `argv` with a pseudo-terminal as its controlling terminal.
+
+    Each (prompt, reply) pair waits for `prompt` in the output, then types `reply`: how a
+    person answers a passphrase prompt that reads /dev/tty (age, getpass).
+    """
+    import pty
+    import select
+    import signal
+    import time
+
+    pid, fd = pty.fork()
+    if pid == 0:  # child
+        try:
+            os.execvpe(argv[0], argv, env if env is not None else dict(os.environ))
+        finally:
+            os._exit(127)
+    output = b""
+    seen = 0
+    pending = list(answers)
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            left = deadline - time.monotonic()
+            ready, _, _ = select.select([fd], [], [], max(0.0, left))
+            if not ready:
+                os.kill(pid, signal.SIGKILL)
+                raise TimeoutError(f"{argv[0]} still running; output so far: {output!r}")
+            try:
+                data = os.read(fd, 4096)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not data:
+                break
+            output += data
+            while pending and pending[0][0] in output[seen:]:
+                prompt, reply = pending.pop(0)
+                seen = output.index(prompt, seen) + len(prompt)
+                os.write(fd, reply)
+    finally:
+        os.close(fd)
+    _, status = os.waitpid(pid, 0)
+    return PtyResult(os.waitstatus_to_exitcode(status), output)
+
+
+@pytest.fixture
+def run_in_pty() -> Callable[..., PtyResult]:
+    return _run_in_pty

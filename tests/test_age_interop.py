@@ -14,12 +14,16 @@ import select
 import shutil
 import subprocess
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
-import pyrage
+import pyrage  # type: ignore[import-untyped]
 import pytest
 
 from leakdrop.sealing import (
+    Identity,
+    NoIdentityMatchError,
+    Recipient,
     ScryptIdentity,
     ScryptRecipient,
     X25519Identity,
@@ -111,14 +115,14 @@ def payload(size: int) -> bytes:
     return os.urandom(size)
 
 
-def seal_ours(data: bytes, recipients: list) -> bytes:  # type: ignore[type-arg]
+def seal_ours(data: bytes, recipients: Sequence[Recipient]) -> bytes:
     buf = io.BytesIO()
     with encrypt(buf, recipients) as writer:
         writer.write(data)
     return buf.getvalue()
 
 
-def open_ours(sealed: bytes, identities: list) -> bytes:  # type: ignore[type-arg]
+def open_ours(sealed: bytes, identities: Sequence[Identity]) -> bytes:
     with decrypt(io.BytesIO(sealed), identities) as reader:
         return reader.read()
 
@@ -150,7 +154,7 @@ def test_age_opened_by_ours(
     for ident, _ in chosen:
         assert open_ours(sealed, [ident]) == data
     if count == 1:  # and nobody else
-        with pytest.raises(Exception, match="no identity matched"):
+        with pytest.raises(NoIdentityMatchError):
             open_ours(sealed, [editors[2][0]])
 
 
@@ -183,7 +187,7 @@ def test_age_passphrase_file_opened_by_ours(tmp_path: Path) -> None:
     sealed = out.read_bytes()
     assert b"\n-> scrypt " in sealed
     assert open_ours(sealed, [ScryptIdentity(b"correct horse battery")]) == data
-    with pytest.raises(Exception, match="no identity matched"):
+    with pytest.raises(NoIdentityMatchError):
         open_ours(sealed, [ScryptIdentity(b"wrong")])
 
 

@@ -270,6 +270,12 @@ def test_gnu_tar_extracts_it(tmp_path: Path, make_file_entry: MakeEntry) -> None
     assert manifest["files"][0]["name"] == "files/01-Überwachung ü.pdf"
     assert manifest["files"][2]["name"] == "files/03-passwd"
     assert manifest["files"][2]["original_name"] == "../../etc/passwd"
+    # Our own reader agrees on the non-ASCII and long (pax "path") names.
+    ours = tmp_path / "ours"
+    ours.mkdir()
+    extracted = extract_submission(io.BytesIO(path.read_bytes()), ours)
+    for f in extracted.files:
+        assert (ours / f.name).read_bytes() == (out / f.name).read_bytes()
     listing = subprocess.run(
         ["tar", "--numeric-owner", "-tvf", path], check=True, capture_output=True, text=True
     ).stdout
@@ -577,3 +583,29 @@ def test_peek_submission(make_file_entry: MakeEntry) -> None:
     for plain in (b"", b"short", b"x" * 5000, other_tar.getvalue()):
         verdict, replay = peek_submission(io.BytesIO(plain))
         assert verdict is False and replay.read() == plain
+
+
+def test_writer_keeps_text_within_reader_limits(tmp_path: Path, make_file_entry: MakeEntry) -> None:
+    entry = make_file_entry(
+        "a.txt",
+        b"a",
+        cleaned=False,
+        reason="r" * 10_000,
+        note="bad \udcff surrogate",
+        removed=["f" * 2000, "Author"],
+    )
+    manifest = extract_submission(io.BytesIO(_submission([entry])), tmp_path)
+    (f,) = manifest.files
+    assert f.reason is not None and len(f.reason) == container.MAX_TEXT_CHARS
+    assert f.reason.endswith("…") and f.note == "bad ? surrogate"
+    assert f.removed == ("f" * 511 + "…", "Author")
+
+
+def test_reader_takes_huge_sizes_from_pax() -> None:
+    # Files of 8 GiB and more carry their size in a pax record; nothing this big is built.
+    info = tarfile.TarInfo("files/01-huge.bin")
+    info.size = 2**34 + 5
+    header = info.tobuf(tarfile.PAX_FORMAT, "utf-8", "strict")
+    assert len(header) > 512  # a pax header block precedes the ustar one
+    member = container._read_member_header(container._Blocks(io.BytesIO(header)))
+    assert member is not None and (member.name, member.size) == ("files/01-huge.bin", 2**34 + 5)

@@ -244,7 +244,7 @@ def two_chunks(ident: X25519Identity) -> tuple[bytes, bytes]:
     return data, seal(data, [ident.recipient()])
 
 
-def header_end(sealed: bytes) -> int:
+def header_end(sealed: bytes | bytearray) -> int:
     return sealed.index(b"\n", sealed.index(b"\n--- ") + 1) + 1
 
 
@@ -428,3 +428,17 @@ def test_works_with_only_pynacl(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     # nacl's compiled module registers itself as "_sodium"; "__main__" is the -c script.
     assert set(eval(proc.stdout)) <= {"__main__", "leakdrop", "nacl", "_sodium", "_cffi_backend"}
+
+
+def test_scrypt_libsodium_path_matches_hashlib(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Work factors 21-22 exceed hashlib's maxmem (a C int) and go through libsodium's
+    scrypt: both must derive the same key (checked at a small N)."""
+    from leakdrop.sealing import _scrypt
+
+    salt = bytes(range(16))
+    via_hashlib = _scrypt._scrypt(b"pass", salt, 10)
+    monkeypatch.setattr(_scrypt, "_HASHLIB_MAXMEM_LIMIT", 0)
+    assert _scrypt._scrypt(b"pass", salt, 10) == via_hashlib
+    sealed = seal(b"key file", [ScryptRecipient(b"pass", work_factor=10)])
+    monkeypatch.undo()
+    assert open_all(sealed, [ScryptIdentity(b"pass")]) == b"key file"

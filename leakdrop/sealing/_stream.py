@@ -163,6 +163,12 @@ class OpenReader(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
+    def close(self) -> None:
+        """Drop the buffered plaintext chunk; the source stays open (the caller owns it)."""
+        self._chunk = b""
+        self._pos = 0
+        super().close()
+
     def _fail(self, error: AgeError) -> AgeError:
         self._error = error
         return error
@@ -221,6 +227,8 @@ class OpenReader(io.RawIOBase):
 
     def _available(self) -> bool:
         """Make sure the current chunk has unread bytes; False at verified end."""
+        if self.closed:
+            raise ValueError("read from a closed OpenReader")
         while self._pos >= len(self._chunk):
             if not self._next_chunk():
                 return False

@@ -16,7 +16,10 @@ import errno
 import hashlib
 import io
 import os
+import queue
 import secrets
+import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Final, cast
 
@@ -96,54 +99,100 @@ class _PreadReader(io.RawIOBase):
         return n
 
 
-class SpoolFile:
-    """One file of a submission, encrypted as it is written. Not thread-safe.
+_FINISH: Final = object()
+_ABORT: Final = object()
+#: Chunks queued between the thread that parses the upload and the one that encrypts it
+#: (back-pressure: a slow disk slows the upload instead of filling RAM).
+_QUEUE_DEPTH: Final = 8
 
-    Write with `write`, then `finish`; afterwards `size`, `sha256` and `head` describe the
-    plaintext, and `open()` returns a fresh decrypting reader (each from the first byte).
+
+class SpoolFile:
+    """One file of a submission, encrypted as it is written.
+
+    `write` (from one thread) hashes the plaintext and hands it to a writer thread that
+    encrypts and writes it, so that hashing and encryption use two cores. `finish` waits
+    for the writer; afterwards `size`, `sha256` and `head` describe the plaintext, and
+    `open()` returns a fresh decrypting reader (each from the first byte).
     """
 
     def __init__(self, directory: Path, key: SpoolKey) -> None:
         self._key = key
         self._fd = _open_unnamed(directory)
-        self._raw = _FdWriter(self._fd)
-        self._out = io.BufferedWriter(self._raw, buffer_size=_WRITE_BUFFER)
-        self._seal: SealWriter | None = encrypt(cast(BinaryIO, self._out), [key.recipient])
+        self._out = io.BufferedWriter(_FdWriter(self._fd), buffer_size=_WRITE_BUFFER)
+        self._seal: SealWriter = encrypt(cast(BinaryIO, self._out), [key.recipient])
         self._hash = hashlib.sha256()
         self._head = bytearray()
+        self._queue: queue.Queue[object] = queue.Queue(maxsize=_QUEUE_DEPTH)
+        self._error: BaseException | None = None
+        self._writer: threading.Thread | None = threading.Thread(
+            target=self._write_loop, name="spool-writer", daemon=True
+        )
+        self._writer.start()
         self.size = 0
         self.sha256 = ""
         self.closed = False
 
     @property
+    def key(self) -> SpoolKey:
+        return self._key
+
+    @property
     def head(self) -> bytes:
         return bytes(self._head)
 
+    def _write_loop(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is _ABORT:
+                self._seal.abort()
+                return
+            if self._error is not None:
+                # Keep consuming so that the producer never blocks on a dead writer.
+                if item is _FINISH:
+                    return
+                continue
+            try:
+                if item is _FINISH:
+                    self._seal.close()
+                    self._out.flush()
+                    return
+                self._seal.write(cast(memoryview, item))
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the producer thread
+                self._error = exc
+
     def write(self, data: bytes | memoryview) -> None:
-        if self._seal is None:
-            raise ValueError("spool already finished")
+        if self._writer is None or self.sha256:
+            raise ValueError("spool already finished or closed")
+        if self._error is not None:
+            raise self._error
         if len(self._head) < HEAD_BYTES:
             self._head += data[: HEAD_BYTES - len(self._head)]
         self._hash.update(data)
-        self._seal.write(data)
+        self._queue.put(data)
         self.size += len(data)
 
     def finish(self) -> None:
-        if self._seal is None:
+        if self.sha256 or self._writer is None:
             return
-        self._seal.close()
-        self._out.flush()
-        self._seal = None
+        self._queue.put(_FINISH)
+        self._writer.join()
+        self._writer = None
+        if self._error is not None:
+            raise self._error
         self.sha256 = self._hash.hexdigest()
 
     def open(self) -> BinaryIO:
-        if self._seal is not None or self.closed:
+        """A reader of the plaintext that decrypts ahead in a thread (for sealing)."""
+        return cast(BinaryIO, _Prefetch(self._decrypting_reader))
+
+    def _decrypting_reader(self) -> BinaryIO:
+        if not self.sha256 or self.closed:
             raise ValueError("spool not finished, or closed")
         source = io.BufferedReader(_PreadReader(self._fd), buffer_size=_WRITE_BUFFER)
         return cast(BinaryIO, decrypt(cast(BinaryIO, source), [self._key.identity]))
 
     def read_all(self) -> bytes:
-        with self.open() as reader:
+        with self._decrypting_reader() as reader:
             return reader.read()
 
     def close(self) -> None:
@@ -151,14 +200,98 @@ class SpoolFile:
         if self.closed:
             return
         self.closed = True
-        if self._seal is not None:
-            self._seal.abort()
-            self._seal = None
+        if self._writer is not None:
+            self._queue.put(_ABORT)
+            self._writer.join()
+            self._writer = None
         with contextlib.suppress(OSError, ValueError):
             # Flushing ciphertext into a nameless file is harmless; a full disk here is not
             # an error worth reporting (the file is being dropped anyway).
             self._out.close()
         os.close(self._fd)
+
+
+class _Prefetch(io.RawIOBase):
+    """Reads a stream ahead in a thread, so decrypting the spool overlaps with what the
+    consumer does (hash, tar, encrypt to the editors)."""
+
+    def __init__(self, opener: Callable[[], BinaryIO]) -> None:
+        super().__init__()
+        self._queue: queue.Queue[bytes | BaseException] = queue.Queue(maxsize=_QUEUE_DEPTH)
+        self._stop = threading.Event()
+        self._chunk = b""
+        self._pos = 0
+        self._eof = False
+        self._thread = threading.Thread(
+            target=self._run, args=(opener,), name="spool-reader", daemon=True
+        )
+        self._thread.start()
+
+    def _run(self, opener: Callable[[], BinaryIO]) -> None:
+        try:
+            with opener() as reader:
+                while not self._stop.is_set():
+                    chunk = reader.read(_WRITE_BUFFER)
+                    self._put(chunk)
+                    if not chunk:
+                        return
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer thread
+            self._put(exc)
+
+    def _put(self, item: bytes | BaseException) -> None:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def readable(self) -> bool:
+        return True
+
+    def _fill(self) -> bool:
+        while self._pos >= len(self._chunk):
+            if self._eof:
+                return False
+            item = self._queue.get()
+            if isinstance(item, BaseException):
+                self._eof = True
+                raise item
+            if not item:
+                self._eof = True
+                return False
+            self._chunk, self._pos = item, 0
+        return True
+
+    def read(self, size: int | None = -1, /) -> bytes:
+        if size is None or size < 0:
+            parts = []
+            while self._fill():
+                parts.append(self._chunk[self._pos :])
+                self._pos = len(self._chunk)
+            return b"".join(parts)
+        if size == 0 or not self._fill():
+            return b""
+        if self._pos == 0 and len(self._chunk) <= size:
+            piece = self._chunk
+        else:
+            piece = self._chunk[self._pos : self._pos + size]
+        self._pos += len(piece)
+        return piece
+
+    def readinto(self, buffer: WriteableBuffer, /) -> int:
+        piece = self.read(len(memoryview(buffer)))
+        memoryview(buffer).cast("B")[: len(piece)] = piece
+        return len(piece)
+
+    def close(self) -> None:
+        if not self.closed:
+            self._stop.set()
+            with contextlib.suppress(queue.Empty):
+                while True:
+                    self._queue.get_nowait()
+            self._thread.join()
+        super().close()
 
 
 def spool_bytes(directory: Path, key: SpoolKey, data: bytes) -> SpoolFile:

@@ -1,0 +1,189 @@
+"""The source-facing ASGI application.
+
+Routes: ``GET /`` (about, safety advice, the form), ``POST /submit`` (streamed upload ->
+receipt), ``GET /static/style.css``, ``GET /healthz`` (``ok``, for the container). Nothing
+else: no API docs, no redirects to elsewhere, no cookies, no scripts.
+
+`create_app` returns the FastAPI app wrapped in `_Guard`, the outermost layer, so that
+*every* response — pages, errors, 404s, the stylesheet, and the last-resort 500 — carries
+the security headers, and no exception (whose text could hold something a source sent)
+ever reaches the server's log with more than its type name.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any, Final
+from urllib.parse import parse_qs
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from leakdrop.server.config import ServerConfig
+from leakdrop.server.errors import ClientGoneError, InternalError, SubmissionError
+from leakdrop.server.i18n import pick_lang
+from leakdrop.server.pages import STATIC, Pages
+from leakdrop.server.pipeline import Processor
+from leakdrop.server.storage import Storage
+
+log = logging.getLogger("leakdrop.server")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+CSP: Final = (
+    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'"
+)
+SECURITY_HEADERS: Final[tuple[tuple[bytes, bytes], ...]] = (
+    (b"content-security-policy", CSP.encode()),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"cache-control", b"no-store"),
+    (b"pragma", b"no-cache"),
+    (b"x-frame-options", b"DENY"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+    (b"cross-origin-resource-policy", b"same-origin"),
+    (
+        b"permissions-policy",
+        b"accelerometer=(), camera=(), display-capture=(), geolocation=(), gyroscope=(), "
+        b"microphone=(), payment=(), usb=(), interest-cohort=()",
+    ),
+)
+#: Headers never sent: who we are, validators that make a browser revalidate (ETag,
+#: Last-Modified would also tell when the file changed), and any state.
+_DROPPED: Final = frozenset(
+    {b"server", b"etag", b"last-modified", b"set-cookie", b"date", b"x-powered-by"}
+    | {name for name, _ in SECURITY_HEADERS}
+)
+_HTML: Final = "text/html; charset=utf-8"
+
+
+def _lang_of(scope: Scope) -> str:
+    query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+    values = query.get("lang")
+    return pick_lang(values[0] if values else None)
+
+
+class _Guard:
+    """Outermost ASGI layer: security headers on every response; a last-resort 500 page
+    that logs only the exception's type."""
+
+    def __init__(self, app: ASGIApp, pages: Pages) -> None:
+        self._app = app
+        self._pages = pages
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        started = False
+
+        async def guarded_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                headers = [
+                    (name, value)
+                    for name, value in message.get("headers", [])
+                    if name.lower() not in _DROPPED
+                ]
+                headers.extend(SECURITY_HEADERS)
+                message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            await self._app(scope, receive, guarded_send)
+        except Exception as exc:  # noqa: BLE001 - the message could quote what a source sent
+            log.error("internal error (%s)", type(exc).__name__)
+            if started:
+                return
+            body = self._pages.error(_lang_of(scope), "internal", submission=False).encode()
+            await guarded_send(
+                {
+                    "type": "http.response.start",
+                    "status": 500,
+                    "headers": [
+                        (b"content-type", _HTML.encode()),
+                        (b"content-length", str(len(body)).encode()),
+                    ],
+                }
+            )
+            await guarded_send({"type": "http.response.body", "body": body})
+
+
+def create_app(config: ServerConfig) -> ASGIApp:
+    """The application for `config`. Prepares the storage (creates the folders, sweeps
+    leftovers of a previous run) before returning."""
+    storage = Storage(config.storage)
+    swept = storage.prepare()
+    if swept:
+        log.warning("storage: removed %d leftover file(s) of an interrupted run", swept)
+    pages = Pages(config)
+    processor = Processor(config, storage)
+    stylesheet = (STATIC / "style.css").read_bytes()
+
+    app = FastAPI(
+        docs_url=None, redoc_url=None, openapi_url=None, swagger_ui_oauth2_redirect_url=None
+    )
+    app.state.processor = processor
+    app.state.storage = storage
+
+    def html(text: str, status: int = 200) -> HTMLResponse:
+        return HTMLResponse(text, status_code=status, media_type="text/html")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        lang = pick_lang(request.query_params.get("lang"))
+        page = "method" if exc.status_code == 405 else "not_found"
+        return html(pages.error(lang, page, submission=False), exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        lang = pick_lang(request.query_params.get("lang"))
+        return html(pages.error(lang, "malformed", submission=True), 400)
+
+    @app.get("/")
+    async def index(request: Request) -> Response:
+        return html(pages.index(pick_lang(request.query_params.get("lang"))))
+
+    @app.get("/submit")
+    async def submit_get(request: Request) -> Response:
+        # A reload of the receipt's address, or a bookmark: go to the form (no re-POST).
+        lang = pick_lang(request.query_params.get("lang"))
+        return RedirectResponse(f"/?lang={lang}", status_code=303)
+
+    @app.post("/submit")
+    async def submit(request: Request) -> Response:
+        lang = pick_lang(request.query_params.get("lang"))
+        try:
+            receipt = await processor.submit(
+                request.receive,
+                content_type=request.headers.get("content-type"),
+                content_length=request.headers.get("content-length"),
+            )
+        except ClientGoneError:
+            # Nobody is there to read a page; nothing was kept.
+            return Response(status_code=400)
+        except SubmissionError as exc:
+            if isinstance(exc, InternalError):
+                # The message is the exception type only: never a name or a value.
+                log.error("submission failed: %s", exc)
+            return html(pages.error(lang, exc.page, submission=True), exc.status)
+        return html(pages.receipt(lang, receipt))
+
+    @app.get("/static/style.css")
+    async def style() -> Response:
+        return Response(stylesheet, media_type="text/css; charset=utf-8")
+
+    @app.get("/healthz")
+    async def healthz() -> Response:
+        return PlainTextResponse("ok")
+
+    return _Guard(app, pages)

@@ -1,0 +1,285 @@
+"""The pages' words, in French (default) and English.
+
+The language comes only from ``?lang=en`` in the address (links and the form's action
+carry it). Never from Accept-Language: Tor Browser always announces English, and a choice
+stored in a cookie would be state kept about the source.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+LANGS: Final = ("fr", "en")
+DEFAULT_LANG: Final = "fr"
+
+
+def pick_lang(value: str | None) -> str:
+    return value if value in LANGS else DEFAULT_LANG
+
+
+def other_lang(lang: str) -> str:
+    return "en" if lang == "fr" else "fr"
+
+
+_FR: Final[dict[str, str]] = {
+    "lang_name": "Français",
+    "switch_to": "English",
+    "skip": "Aller au formulaire",
+    "about_title": "Qui sommes-nous ?",
+    "about_default": (
+        "Ce site est une boîte aux lettres anonyme pour les documents qui montrent "
+        "comment la police et les collectivités surveillent la population : "
+        "reconnaissance faciale, vidéosurveillance algorithmique, plateformes « ville "
+        "sûre ».\n\nLes documents sont chiffrés dès leur arrivée pour les seuls "
+        "journalistes de la rédaction ; le serveur ne peut pas les relire."
+    ),
+    "safety_title": "Avant d'envoyer : restez en sécurité",
+    "safety_tor": (
+        "Utilisez le Navigateur Tor, réglé au niveau de sécurité « Le plus sûr » "
+        "(bouclier en haut à droite). Cette page fonctionne sans JavaScript."
+    ),
+    "safety_device": (
+        "N'envoyez rien depuis un appareil ou un réseau de votre employeur (ordinateur, "
+        "téléphone, Wi-Fi du bureau) : ils peuvent être surveillés. Utilisez un appareil "
+        "personnel, depuis un autre lieu."
+    ),
+    "safety_removes": (
+        "Ce serveur retire les métadonnées des PDF, des photos (JPEG, PNG, HEIC, WebP, "
+        "TIFF, GIF) et des documents bureautiques (Word, Excel, PowerPoint, "
+        "LibreOffice) : auteur, appareil, position GPS, dates, historique des "
+        "révisions, commentaires."
+    ),
+    "safety_cannot": (
+        "Il ne peut PAS retirer : les points jaunes de traçage que les imprimantes "
+        "laissent sur les pages imprimées puis scannées ; ce que dit le contenu lui-même "
+        "(noms, tournures, détails que peu de personnes connaissent, filigranes propres "
+        "à chaque destinataire) ; le « bruit » du capteur qui relie une photo à "
+        "l'appareil qui l'a prise. Pensez aussi à qui avait accès au document."
+    ),
+    "safety_other_types": (
+        "Les autres types de fichiers sont acceptés mais gardés tels quels : la page de "
+        "reçu vous dira ce qui n'a pas pu être nettoyé."
+    ),
+    "form_title": "Envoyer des documents",
+    "files_label": "Fichiers (un ou plusieurs)",
+    "files_hint": "Jusqu'à {max_files} fichiers, {max_size} au total.",
+    "message_label": "Message (facultatif)",
+    "message_hint": (
+        "Dites-nous ce que sont ces documents et pourquoi ils comptent. N'écrivez pas "
+        "votre nom. {max_chars} caractères au plus."
+    ),
+    "submit": "Envoyer",
+    "submit_hint": (
+        "L'envoi peut prendre du temps sur Tor : gardez cette page ouverte jusqu'au reçu."
+    ),
+    "receipt_title": "Reçu : vos documents sont arrivés",
+    "receipt_lead": (
+        "Votre envoi a été reçu et chiffré pour la rédaction. Le serveur ne garde "
+        "aucune copie lisible."
+    ),
+    "receipt_files": "Fichiers reçus",
+    "receipt_saved_as": "enregistré sous",
+    "receipt_type": "type détecté",
+    "receipt_size": "taille",
+    "receipt_cleaned_removed": "Nettoyé. Métadonnées retirées :",
+    "receipt_cleaned_none": "Nettoyé : aucune métadonnée identifiante trouvée.",
+    "receipt_not_cleaned": "NON NETTOYÉ",
+    "receipt_not_cleaned_why": "Raison :",
+    "receipt_not_cleaned_kept": (
+        "Le fichier a été transmis tel quel. Ses métadonnées (auteur, dates, appareil, "
+        "position) peuvent vous identifier : la rédaction en est prévenue."
+    ),
+    "receipt_empty": "Ce fichier est vide (0 octet). Si ce n'est pas voulu, renvoyez-le.",
+    "receipt_attached_to": "pièce jointe trouvée dans",
+    "receipt_note": "Remarque :",
+    "receipt_warning_title": "Attention : certains fichiers n'ont pas pu être nettoyés",
+    "receipt_message": "Votre message ({chars} caractères) a été reçu.",
+    "receipt_no_message": "Aucun message n'a été envoyé.",
+    "next_title": "Et maintenant ?",
+    "next_close": (
+        "Fermez le Navigateur Tor. Il n'y a aucun code de reçu à garder : ne conservez "
+        "aucune trace de cet envoi."
+    ),
+    "next_no_resend": (
+        "Ne renvoyez rien depuis un appareil ou un réseau de travail. Pour compléter, "
+        "faites un nouvel envoi plus tard, de la même façon."
+    ),
+    "next_no_talk": (
+        "N'en parlez pas, et ne changez pas vos habitudes : la rédaction vérifiera les "
+        "documents avant toute publication."
+    ),
+    "back": "Retour à l'accueil",
+    "error_title": "L'envoi n'a pas abouti",
+    "error_nothing_kept": "Rien de cet envoi n'a été conservé.",
+    "error_retry": "Revenir au formulaire",
+    "err_malformed": (
+        "La requête reçue était incomplète ou mal formée (connexion interrompue ?). "
+        "Réessayez depuis le formulaire."
+    ),
+    "err_no_files": "Aucun fichier n'a été choisi. Choisissez au moins un fichier.",
+    "err_too_large": (
+        "L'envoi dépasse la taille maximale ({max_size} au total). Envoyez les fichiers "
+        "en plusieurs fois."
+    ),
+    "err_too_many_files": (
+        "Trop de fichiers (au plus {max_files} par envoi). Envoyez-les en plusieurs fois, "
+        "ou regroupez-les dans une archive ZIP."
+    ),
+    "err_message_too_long": (
+        "Le message est trop long (au plus {max_chars} caractères). Raccourcissez-le ou "
+        "joignez-le comme fichier texte."
+    ),
+    "err_full": (
+        "Le serveur n'a plus assez de place pour recevoir cet envoi. Réessayez dans quelques jours."
+    ),
+    "err_busy": ("Le serveur reçoit déjà beaucoup d'envois. Réessayez dans quelques minutes."),
+    "err_internal": "Une erreur s'est produite sur le serveur. Réessayez plus tard.",
+    "err_not_found": "Cette page n'existe pas.",
+    "err_method": "Cette adresse ne s'utilise pas ainsi.",
+    "not_found_title": "Page introuvable",
+    "reason:unsupported file type": "type de fichier non pris en charge",
+    "reason:corrupt or unreadable file": "fichier corrompu ou illisible",
+    "reason:too large or too complex to clean safely": (
+        "trop grand ou trop complexe pour être nettoyé sans risque"
+    ),
+    "reason:cleaning timed out": "le nettoyage a pris trop de temps",
+    "reason:the cleaner crashed on this file": "le nettoyage a échoué sur ce fichier",
+    "reason:metadata remained after cleaning": "des métadonnées restaient après nettoyage",
+    "reason:could not be cleaned": "n'a pas pu être nettoyé",
+    "reason:too large to clean": "trop grand pour être nettoyé",
+}
+
+_EN: Final[dict[str, str]] = {
+    "lang_name": "English",
+    "switch_to": "Français",
+    "skip": "Skip to the form",
+    "about_title": "Who we are",
+    "about_default": (
+        "This site is an anonymous drop box for documents that show how police and "
+        "local governments watch people: facial recognition, algorithmic video "
+        "surveillance, \u201csafe city\u201d platforms.\n\nDocuments are encrypted on "
+        "arrival for the newsroom's journalists only; this server cannot read them back."
+    ),
+    "safety_title": "Before you send: stay safe",
+    "safety_tor": (
+        "Use Tor Browser, set to the \u201cSafest\u201d security level (the shield icon, top "
+        "right). This page works without JavaScript."
+    ),
+    "safety_device": (
+        "Do not send anything from a device or network of your employer (computer, "
+        "phone, office Wi-Fi): they may be monitored. Use a personal device, from "
+        "somewhere else."
+    ),
+    "safety_removes": (
+        "This server removes the metadata of PDFs, photos (JPEG, PNG, HEIC, WebP, TIFF, "
+        "GIF) and office documents (Word, Excel, PowerPoint, LibreOffice): author, "
+        "device, GPS location, dates, revision history, comments."
+    ),
+    "safety_cannot": (
+        "It can NOT remove: the yellow tracking dots printers leave on pages that were "
+        "printed then scanned; what the content itself says (names, wording, details "
+        "few people know, watermarks made for each recipient); the sensor \u201cnoise\u201d "
+        "that ties a photo to the camera that took it. Think about who had access to "
+        "the document, too."
+    ),
+    "safety_other_types": (
+        "Other file types are accepted but kept as they are: the receipt page will tell "
+        "you what could not be cleaned."
+    ),
+    "form_title": "Send documents",
+    "files_label": "Files (one or more)",
+    "files_hint": "Up to {max_files} files, {max_size} in total.",
+    "message_label": "Message (optional)",
+    "message_hint": (
+        "Tell us what these documents are and why they matter. Do not write your name. "
+        "At most {max_chars} characters."
+    ),
+    "submit": "Send",
+    "submit_hint": "Uploads can be slow over Tor: keep this page open until the receipt.",
+    "receipt_title": "Receipt: your documents arrived",
+    "receipt_lead": (
+        "Your submission was received and encrypted for the newsroom. The server keeps "
+        "no readable copy."
+    ),
+    "receipt_files": "Files received",
+    "receipt_saved_as": "saved as",
+    "receipt_type": "detected type",
+    "receipt_size": "size",
+    "receipt_cleaned_removed": "Cleaned. Metadata removed:",
+    "receipt_cleaned_none": "Cleaned: no identifying metadata found.",
+    "receipt_not_cleaned": "NOT CLEANED",
+    "receipt_not_cleaned_why": "Reason:",
+    "receipt_not_cleaned_kept": (
+        "The file was passed on as it was. Its metadata (author, dates, device, "
+        "location) may identify you: the newsroom is told so."
+    ),
+    "receipt_empty": "This file is empty (0 bytes). If that is not intended, send it again.",
+    "receipt_attached_to": "attachment found in",
+    "receipt_note": "Note:",
+    "receipt_warning_title": "Warning: some files could not be cleaned",
+    "receipt_message": "Your message ({chars} characters) was received.",
+    "receipt_no_message": "No message was sent.",
+    "next_title": "What now?",
+    "next_close": (
+        "Close Tor Browser. There is no receipt code to keep: keep no trace of this submission."
+    ),
+    "next_no_resend": (
+        "Do not send anything again from a work device or network. To add something, "
+        "make a new submission later, the same way."
+    ),
+    "next_no_talk": (
+        "Do not talk about it, and do not change your habits: the newsroom will check "
+        "the documents before anything is published."
+    ),
+    "back": "Back to the home page",
+    "error_title": "The submission did not go through",
+    "error_nothing_kept": "Nothing of this submission was kept.",
+    "error_retry": "Back to the form",
+    "err_malformed": (
+        "The request we received was incomplete or malformed (connection interrupted?). "
+        "Try again from the form."
+    ),
+    "err_no_files": "No file was chosen. Choose at least one file.",
+    "err_too_large": (
+        "The submission is larger than allowed ({max_size} in total). Send the files in "
+        "several parts."
+    ),
+    "err_too_many_files": (
+        "Too many files (at most {max_files} per submission). Send them in several "
+        "parts, or put them in a ZIP archive."
+    ),
+    "err_message_too_long": (
+        "The message is too long (at most {max_chars} characters). Shorten it or attach "
+        "it as a text file."
+    ),
+    "err_full": (
+        "The server does not have enough space left for this submission. Try again in a few days."
+    ),
+    "err_busy": "The server is receiving many submissions. Try again in a few minutes.",
+    "err_internal": "Something went wrong on the server. Try again later.",
+    "err_not_found": "This page does not exist.",
+    "err_method": "This address is not used that way.",
+    "not_found_title": "Page not found",
+}
+
+STRINGS: Final[dict[str, dict[str, str]]] = {"fr": _FR, "en": _EN}
+
+
+def reason_text(lang: str, reason: str | None) -> str | None:
+    """A scrubber's (English, value-free) reason in the page's language."""
+    if reason is None:
+        return None
+    return STRINGS[lang].get("reason:" + reason, reason)
+
+
+def human_size(lang: str, size: int) -> str:
+    units = ("o", "Kio", "Mio", "Gio", "Tio") if lang == "fr" else ("B", "KiB", "MiB", "GiB", "TiB")
+    value = float(size)
+    for unit in units:
+        if value < 1024 or unit == units[-1]:
+            text = f"{value:.0f}" if unit == units[0] or value >= 100 else f"{value:.1f}"
+            if lang == "fr":
+                text = text.replace(".", ",")
+            return f"{text} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")

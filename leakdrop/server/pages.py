@@ -1,0 +1,127 @@
+"""HTML pages: Jinja2 with autoescaping on for every template (all text is escaped,
+including the file names the source sent and the admin's texts)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Final
+from urllib.parse import quote
+
+import jinja2
+
+from leakdrop.server.config import ServerConfig
+from leakdrop.server.i18n import STRINGS, human_size, other_lang, reason_text
+from leakdrop.server.pipeline import Receipt
+
+TEMPLATES: Final = Path(__file__).resolve().parent / "templates"
+STATIC: Final = Path(__file__).resolve().parent / "static"
+
+#: Error page keys -> (title key, text key).
+_ERRORS: Final = {
+    "malformed": "err_malformed",
+    "no_files": "err_no_files",
+    "too_large": "err_too_large",
+    "too_many_files": "err_too_many_files",
+    "message_too_long": "err_message_too_long",
+    "full": "err_full",
+    "busy": "err_busy",
+    "internal": "err_internal",
+    "not_found": "err_not_found",
+    "method": "err_method",
+}
+
+
+def _paragraphs(text: str) -> list[str]:
+    return [p.strip() for p in text.replace("\r\n", "\n").split("\n\n") if p.strip()]
+
+
+class Pages:
+    def __init__(self, config: ServerConfig) -> None:
+        self._config = config
+        self._env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(TEMPLATES),
+            autoescape=True,
+            undefined=jinja2.StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        limits = config.limits
+        self._numbers = {
+            lang: {
+                "max_files": str(limits.max_files),
+                "max_chars": f"{limits.max_message_chars:,}".replace(
+                    ",", "\u202f" if lang == "fr" else ","
+                ),
+                "max_size": human_size(lang, limits.max_submission_bytes),
+            }
+            for lang in STRINGS
+        }
+
+    def _render(self, name: str, lang: str, path: str, **context: Any) -> str:
+        other = other_lang(lang)
+        return self._env.get_template(name).render(
+            lang=lang,
+            other=other,
+            t=STRINGS[lang],
+            site_name=self._config.name,
+            switch_href=f"{quote(path)}?lang={other}",
+            **context,
+        )
+
+    def _text(self, lang: str, key: str) -> str:
+        return STRINGS[lang][key].format(**self._numbers[lang])
+
+    def index(self, lang: str) -> str:
+        about = self._config.about.get(lang) or next(iter(self._config.about.values()), None)
+        return self._render(
+            "index.html",
+            lang,
+            "/",
+            about=_paragraphs(about or STRINGS[lang]["about_default"]),
+            files_hint=self._text(lang, "files_hint"),
+            message_hint=self._text(lang, "message_hint"),
+            max_chars=self._config.limits.max_message_chars,
+        )
+
+    def receipt(self, lang: str, receipt: Receipt) -> str:
+        files = [
+            {
+                "display_name": f.display_name,
+                "stored_name": f.stored_name,
+                "type_name": f.type_name,
+                "cleaned": f.cleaned,
+                "reason_text": reason_text(lang, f.reason),
+                "removed": f.removed,
+                "note": f.note,
+                "size_text": human_size(lang, f.size),
+                "empty": f.size == 0,
+                "attached_to": f.attached_to,
+            }
+            for f in receipt.files
+        ]
+        if receipt.message_chars is None:
+            message_text = STRINGS[lang]["receipt_no_message"]
+        else:
+            message_text = STRINGS[lang]["receipt_message"].format(chars=receipt.message_chars)
+        return self._render(
+            "receipt.html",
+            lang,
+            # The language link of a receipt leads home: a POST cannot be re-done by a link.
+            "/",
+            files=files,
+            not_cleaned=[f for f in files if not f["cleaned"]],
+            message_text=message_text,
+        )
+
+    def error(self, lang: str, page: str, *, submission: bool) -> str:
+        strings = STRINGS[lang]
+        lost = page in ("not_found", "method")
+        title = strings["not_found_title"] if lost else strings["error_title"]
+        return self._render(
+            "error.html",
+            lang,
+            "/",
+            title=title,
+            text=self._text(lang, _ERRORS.get(page, "err_internal")),
+            submission=submission,
+        )

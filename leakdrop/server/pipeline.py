@@ -1,0 +1,562 @@
+"""One submission, from request body to sealed file.
+
+    body chunks ──► StreamingForm ──► SpoolFile per file (age to a throwaway key, no name)
+                                        │   (limits checked while streaming)
+    body complete ──► per file, in worker threads bounded by a limiter:
+                        empty / unknown type / too large ─► kept as received
+                        else: decrypt spool into RAM ─► scrubbers.scrub_sandboxed
+                              ─► cleaned bytes into a new spool; PDF attachments too
+                  ──► container.write_submission ─► sealing.encrypt(editors) ─► incoming/
+                  ──► fsync, rename into submissions/, fsync the folder
+
+Everything that can take time or touch a disk runs in a thread: the event loop only moves
+bytes between the socket and those threads, so other sources are never held up. Whatever
+goes wrong, every spool is closed (nameless: closing frees it) and any partial sealed file
+is deleted: a submission lands whole or not at all.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import errno
+import logging
+import re
+import secrets
+import unicodedata
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+import anyio
+import anyio.abc
+import anyio.to_thread
+
+import scrubbers
+from leakdrop.container import FileEntry, sanitise_name, write_submission
+from leakdrop.sealing import encrypt
+from leakdrop.server.config import MIB, ServerConfig
+from leakdrop.server.errors import (
+    BusyError,
+    ClientGoneError,
+    InternalError,
+    LyingLengthError,
+    MalformedRequestError,
+    NoFilesError,
+    ServerFullError,
+    SubmissionError,
+    TooLargeError,
+)
+from leakdrop.server.form import StreamingForm, boundary_from
+from leakdrop.server.spool import SpoolFile, SpoolKey, spool_bytes
+from leakdrop.server.storage import Storage, today
+
+log = logging.getLogger("leakdrop.server")
+
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+
+#: Body bytes handed to the parser thread at once: big enough that thread hops cost
+#: nothing, small enough to stay a negligible amount of RAM per upload.
+FEED_BYTES: Final = 1 * MIB
+#: How often (in body bytes) free space is re-checked while an upload streams.
+SPACE_CHECK_BYTES: Final = 64 * MIB
+TOO_LARGE_TO_CLEAN: Final = "too large to clean"
+EMPTY_NOTE: Final = "empty file (0 bytes)"
+#: Manifest entries keep the original name, but bounded (the sanitised name is what is
+#: stored; a 10 000-character name would only bloat the manifest).
+MAX_ORIGINAL_NAME_CHARS: Final = 1000
+#: PDFs in PDFs in PDFs: attachments are flattened this deep at most.
+MAX_ATTACHMENT_DEPTH: Final = 4
+_NO_SPACE: Final = frozenset({errno.ENOSPC, errno.EDQUOT})
+_EXT_RE: Final = re.compile(r"\.[0-9A-Za-z]{1,8}")
+#: Extensions that already name the sniffed type (kept as the source wrote them).
+_EXT_ALIASES: Final = {
+    "jpeg": (".jpg", ".jpeg", ".jpe", ".jfif"),
+    "tiff": (".tif", ".tiff"),
+    "heif": (".heic", ".heif", ".hif"),
+}
+
+
+# ----------------------------------------------------------------------------- results
+
+
+@dataclass(frozen=True)
+class ReceiptFile:
+    """What the receipt page says about one stored file (names are the source's own)."""
+
+    display_name: str
+    stored_name: str
+    type_name: str
+    cleaned: bool
+    reason: str | None
+    removed: tuple[str, ...]
+    note: str | None
+    size: int
+    attached_to: str | None = None
+
+
+@dataclass(frozen=True)
+class Receipt:
+    files: tuple[ReceiptFile, ...]
+    message_chars: int | None
+
+
+# ----------------------------------------------------------------------------- names
+
+
+def display_name(untrusted_name: str, limit: int = 200) -> str:
+    """The name for the receipt page: no control or bidi characters, bounded length."""
+    text = "".join(ch for ch in untrusted_name if unicodedata.category(ch)[0] != "C")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def stored_name(untrusted_name: str, file_type: scrubbers.FileType) -> str:
+    """`sanitise_name` with the extension of the sniffed type (the bytes decide, not the
+    name: a PDF called ``photo.jpg`` is stored as ``photo.pdf``)."""
+    name = sanitise_name(untrusted_name)
+    if file_type.name == "unknown":
+        return name
+    wanted = _EXT_ALIASES.get(file_type.name, (file_type.extension,))
+    stem, dot, ext = name.rpartition(".")
+    if dot and stem and _EXT_RE.fullmatch("." + ext):
+        if "." + ext.lower() in wanted:
+            return name
+        name = stem
+    return sanitise_name(name + file_type.extension)
+
+
+def _bounded_original(untrusted_name: str) -> str:
+    if len(untrusted_name) <= MAX_ORIGINAL_NAME_CHARS:
+        return untrusted_name
+    return untrusted_name[: MAX_ORIGINAL_NAME_CHARS - 1] + "…"
+
+
+# ----------------------------------------------------------------------------- body
+
+
+class Body:
+    """The request body from the ASGI ``receive`` channel, with the framing checks.
+
+    Refuses a body longer or shorter than its Content-Length (LyingLengthError), one
+    longer than the limit (TooLargeError), a client that disconnects or goes silent for
+    longer than the idle timeout (ClientGoneError).
+    """
+
+    def __init__(
+        self, receive: Receive, *, declared: int | None, max_bytes: int, idle_timeout: float
+    ) -> None:
+        self._receive = receive
+        self.declared = declared
+        self._max_bytes = max_bytes
+        self._idle = idle_timeout
+        self.received = 0
+        self.done = False
+        self.broken = False
+
+    async def _next(self) -> bytes:
+        try:
+            with anyio.fail_after(self._idle):
+                message = await self._receive()
+        except TimeoutError as exc:
+            self.broken = True
+            raise ClientGoneError("idle") from exc
+        if message["type"] != "http.request":
+            self.broken = True
+            raise ClientGoneError("disconnected")
+        body = message.get("body", b"")
+        self.received += len(body)
+        if not message.get("more_body", False):
+            self.done = True
+        if self.declared is not None and (
+            self.received > self.declared or (self.done and self.received != self.declared)
+        ):
+            self.broken = True
+            raise LyingLengthError("body length differs from Content-Length")
+        return bytes(body)
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        while not self.done:
+            chunk = await self._next()
+            if self.received > self._max_bytes:
+                raise TooLargeError("body too large")
+            if chunk:
+                yield chunk
+
+    async def drain(self, limit: int) -> None:
+        """Read and discard the rest (so a browser shows the error page rather than a
+        reset connection), up to `limit` bytes; give up quietly on any trouble."""
+        start = self.received
+        while not self.done and not self.broken and self.received - start <= limit:
+            try:
+                await self._next()
+            except SubmissionError:
+                return
+
+
+# ----------------------------------------------------------------------------- upload
+
+
+@dataclass
+class _Upload:
+    """The `FileSink` for one submission: one spool per file, in order."""
+
+    directory: Path
+    key: SpoolKey
+    files: list[tuple[str, SpoolFile]] = field(default_factory=list)
+    _current: SpoolFile | None = None
+
+    def file_begin(self, untrusted_name: str) -> None:
+        spool = SpoolFile(self.directory, self.key)
+        self.files.append((untrusted_name, spool))
+        self._current = spool
+
+    def file_data(self, data: memoryview) -> None:
+        assert self._current is not None
+        self._current.write(data)
+
+    def file_end(self) -> None:
+        assert self._current is not None
+        self._current.finish()
+        self._current = None
+
+
+@dataclass
+class _Stored:
+    """One file ready for the container (its bytes in `spool`), and its receipt line."""
+
+    entry: FileEntry
+    receipt: ReceiptFile
+    spool: SpoolFile
+
+
+def _close_all(stored: list[_Stored]) -> None:
+    for item in stored:
+        item.spool.close()
+
+
+# ----------------------------------------------------------------------------- processor
+
+
+def _first(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The error to report from a task group: a refusal first, else the first failure."""
+    flat: list[BaseException] = []
+    todo: list[BaseException] = [group]
+    while todo:
+        item = todo.pop(0)
+        if isinstance(item, BaseExceptionGroup):
+            todo.extend(item.exceptions)
+        else:
+            flat.append(item)
+    for exc in flat:
+        if isinstance(exc, SubmissionError):
+            return exc
+    return flat[0]
+
+
+def _parse_length(content_length: str | None) -> int | None:
+    if content_length is None:
+        return None
+    if not content_length.isascii() or not content_length.isdigit():
+        raise MalformedRequestError("bad Content-Length")
+    return int(content_length)
+
+
+class Processor:
+    """Receives submissions for one server (shared limits, storage and keys)."""
+
+    def __init__(self, config: ServerConfig, storage: Storage) -> None:
+        self.config = config
+        self.limits = config.limits
+        self.storage = storage
+        self._active = 0
+        self._scrub_limiter = anyio.CapacityLimiter(self.limits.scrub_workers)
+        self._scrub_limits = dataclasses.replace(
+            scrubbers.DEFAULT_LIMITS, max_input_bytes=max(1, self.limits.scrub_max_bytes)
+        )
+
+    @property
+    def active(self) -> int:
+        return self._active
+
+    async def submit(
+        self, receive: Receive, *, content_type: str | None, content_length: str | None
+    ) -> Receipt:
+        """Receive, clean and seal one submission; raise `SubmissionError` on refusal.
+
+        A refusal that comes before the body was read still reads it (bounded, discarded)
+        so that the browser gets to display the explanation instead of a reset connection.
+        """
+        body = Body(
+            receive,
+            declared=None,
+            max_bytes=self.limits.max_body_bytes,
+            idle_timeout=self.limits.idle_timeout,
+        )
+        try:
+            body.declared = _parse_length(content_length)
+            if body.declared is not None and body.declared > self.limits.max_body_bytes:
+                raise TooLargeError("Content-Length over the limit")
+            boundary = boundary_from(content_type)
+            self._check_space(body.declared or 0)
+            if self._active >= self.limits.max_concurrent:
+                raise BusyError("too many submissions at once")
+            self._active += 1
+            try:
+                return await self._ingest(body, boundary)
+            finally:
+                self._active -= 1
+        except SubmissionError as exc:
+            if not isinstance(exc, ClientGoneError | MalformedRequestError):
+                await body.drain(self.limits.max_drain_bytes)
+            raise
+
+    def _check_space(self, incoming_bytes: int) -> None:
+        # The spool and the sealed output both need the submission's size.
+        if self.storage.free_bytes() < self.limits.min_free_bytes + 2 * incoming_bytes:
+            raise ServerFullError("free space below the threshold")
+
+    async def _ingest(self, body: Body, boundary: bytes) -> Receipt:
+        upload = _Upload(self.storage.spool, SpoolKey())
+        form = StreamingForm(boundary, self.limits, upload)
+        stored: list[_Stored] = []
+        try:
+            try:
+                await self._receive_all(body, form)
+                message = form.message
+                if not upload.files:
+                    raise NoFilesError("no file")
+                stored = await self._process_all(upload)
+                submission_id = secrets.token_hex(16)
+                entries = [s.entry for s in stored]
+                await anyio.to_thread.run_sync(self._seal, submission_id, message, entries)
+            except SubmissionError:
+                raise
+            except OSError as exc:
+                if exc.errno in _NO_SPACE:
+                    raise ServerFullError("disk full") from exc
+                raise InternalError(type(exc).__name__) from exc
+            except Exception as exc:
+                raise InternalError(type(exc).__name__) from exc
+        finally:
+            for _, spool in upload.files:
+                spool.close()
+            _close_all(stored)
+        return Receipt(
+            files=tuple(s.receipt for s in stored),
+            message_chars=len(message) if message is not None else None,
+        )
+
+    async def _receive_all(self, body: Body, form: StreamingForm) -> None:
+        """Move body chunks to the parser thread. Receiving the next bytes overlaps with
+        parsing, hashing and encrypting the previous ones (a small bounded queue between
+        them keeps memory flat whatever the upload size)."""
+        sender, receiver = anyio.create_memory_object_stream[bytes](max_buffer_size=4)
+
+        async def parse() -> None:
+            async with receiver:
+                async for batch in receiver:
+                    await anyio.to_thread.run_sync(form.feed, batch)
+
+        try:
+            async with anyio.create_task_group() as group:
+                group.start_soon(parse)
+                async with sender:
+                    await self._read_batches(body, sender)
+        except BaseExceptionGroup as group_error:
+            raise _first(group_error) from None
+        form.close()
+
+    async def _read_batches(self, body: Body, sender: anyio.abc.ObjectSendStream[bytes]) -> None:
+        batch: list[bytes] = []
+        batched = 0
+        next_space_check = SPACE_CHECK_BYTES
+        async for chunk in body.chunks():
+            batch.append(chunk)
+            batched += len(chunk)
+            if batched >= FEED_BYTES:
+                await sender.send(b"".join(batch))
+                batch.clear()
+                batched = 0
+            if body.received >= next_space_check:
+                next_space_check += SPACE_CHECK_BYTES
+                # Someone else may be filling the disk: stop before it is full.
+                if self.storage.free_bytes() < self.limits.min_free_bytes // 2:
+                    raise ServerFullError("free space fell below the threshold")
+        if batch:
+            await sender.send(b"".join(batch))
+
+    # ------------------------------------------------------------------ cleaning
+
+    async def _process_all(self, upload: _Upload) -> list[_Stored]:
+        results: list[list[_Stored] | None] = [None] * len(upload.files)
+        failures: list[BaseException] = []
+
+        async def one(index: int, untrusted_name: str, spool: SpoolFile) -> None:
+            try:
+                results[index] = await self._process(untrusted_name, spool)
+            except Exception as exc:  # noqa: BLE001 - re-raised below, outside the group
+                failures.append(exc)
+
+        async with anyio.create_task_group() as group:
+            for index, (untrusted_name, spool) in enumerate(upload.files):
+                group.start_soon(one, index, untrusted_name, spool)
+        stored = [item for result in results if result for item in result]
+        if failures:
+            _close_all(stored)
+            raise failures[0]
+        return stored
+
+    async def _process(self, untrusted_name: str, spool: SpoolFile) -> list[_Stored]:
+        head_type = scrubbers.sniff(spool.head)
+        if spool.size == 0:
+            return [self._as_received(untrusted_name, spool, head_type, True, None, EMPTY_NOTE)]
+        if head_type.name == "unknown" and not spool.head.startswith(b"PK\x03\x04"):
+            # No scrubber exists for this type (only ZIP-based formats need more than the
+            # first KiB to be told apart): keep it as received without loading it in RAM.
+            reason = scrubbers.UnsupportedTypeError.reason
+            return [self._as_received(untrusted_name, spool, head_type, False, reason, None)]
+        if spool.size > self.limits.scrub_max_bytes:
+            return [
+                self._as_received(untrusted_name, spool, head_type, False, TOO_LARGE_TO_CLEAN, None)
+            ]
+        return await anyio.to_thread.run_sync(
+            self._scrub, untrusted_name, spool, limiter=self._scrub_limiter
+        )
+
+    def _as_received(
+        self,
+        untrusted_name: str,
+        spool: SpoolFile,
+        file_type: scrubbers.FileType,
+        cleaned: bool,
+        reason: str | None,
+        note: str | None,
+    ) -> _Stored:
+        name = stored_name(untrusted_name, file_type)
+        entry = FileEntry(
+            stored_name=name,
+            original_name=_bounded_original(untrusted_name),
+            detected_type=file_type.name,
+            media_type=file_type.media_type,
+            cleaned=cleaned,
+            reason=reason,
+            removed=[],
+            note=note,
+            size=spool.size,
+            sha256=spool.sha256,
+            open=spool.open,
+        )
+        receipt = ReceiptFile(
+            display_name=display_name(untrusted_name),
+            stored_name=name,
+            type_name=file_type.name,
+            cleaned=cleaned,
+            reason=reason,
+            removed=(),
+            note=note,
+            size=spool.size,
+        )
+        return _Stored(entry, receipt, spool)
+
+    def _scrub(self, untrusted_name: str, spool: SpoolFile) -> list[_Stored]:
+        """Worker thread: decrypt into RAM, clean in the sandbox, re-spool the result."""
+        untrusted_data = spool.read_all()
+        report = scrubbers.scrub_sandboxed(untrusted_data, limits=self._scrub_limits)
+        del untrusted_data
+        if not report.cleaned:
+            # Kept exactly as received (the original spool, whose hash was taken while
+            # streaming): nothing accepted is lost.
+            return [
+                self._as_received(
+                    untrusted_name, spool, report.file_type, False, report.reason, report.note
+                )
+            ]
+        result: list[_Stored] = []
+        try:
+            self._add_report(result, untrusted_name, report, spool.key, None, 0)
+        except BaseException:
+            _close_all(result)
+            raise
+        return result
+
+    def _add_report(
+        self,
+        result: list[_Stored],
+        untrusted_name: str,
+        report: scrubbers.ScrubReport,
+        key: SpoolKey,
+        parent: str | None,
+        depth: int,
+    ) -> None:
+        cleaned_spool = spool_bytes(self.storage.spool, key, report.data)
+        try:
+            self._describe(result, untrusted_name, report, cleaned_spool, parent)
+        except BaseException:
+            cleaned_spool.close()
+            raise
+        if depth >= MAX_ATTACHMENT_DEPTH:
+            return
+        name = result[-1].receipt.stored_name
+        for attachment in report.attachments:
+            self._add_report(
+                result, attachment.untrusted_name, attachment.report, key, name, depth + 1
+            )
+
+    def _describe(
+        self,
+        result: list[_Stored],
+        untrusted_name: str,
+        report: scrubbers.ScrubReport,
+        cleaned_spool: SpoolFile,
+        parent: str | None,
+    ) -> None:
+        name = stored_name(untrusted_name, report.file_type)
+        note = report.note
+        if parent is not None:
+            note = f"attachment of {parent}" + (f"; {note}" if note else "")
+        entry = FileEntry(
+            stored_name=name,
+            original_name=_bounded_original(untrusted_name),
+            detected_type=report.file_type.name,
+            media_type=report.file_type.media_type,
+            cleaned=report.cleaned,
+            reason=report.reason,
+            removed=list(report.removed),
+            note=note,
+            size=cleaned_spool.size,
+            sha256=cleaned_spool.sha256,
+            open=cleaned_spool.open,
+        )
+        receipt = ReceiptFile(
+            display_name=display_name(untrusted_name),
+            stored_name=name,
+            type_name=report.file_type.name,
+            cleaned=report.cleaned,
+            reason=report.reason,
+            removed=tuple(report.removed),
+            note=report.note,
+            size=cleaned_spool.size,
+            attached_to=parent,
+        )
+        result.append(_Stored(entry, receipt, cleaned_spool))
+
+    # ------------------------------------------------------------------ sealing
+
+    def _seal(self, submission_id: str, message: str | None, entries: list[FileEntry]) -> None:
+        """Worker thread: tar + age to every editor into incoming/, then commit."""
+        incoming = self.storage.new_incoming()
+        try:
+            with open(incoming.fd, "wb", buffering=MIB, closefd=False) as out:
+                with encrypt(out, self.config.recipients) as sealed:
+                    write_submission(
+                        sealed,  # type: ignore[arg-type]
+                        submission_id=submission_id,
+                        received_day=today(),
+                        message=message,
+                        files=entries,
+                    )
+                out.flush()
+            self.storage.commit(incoming)
+        except BaseException:
+            self.storage.discard(incoming)
+            raise

@@ -1,0 +1,148 @@
+"""`leakdrop serve`: check everything, harden the process, then run uvicorn."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import ctypes
+import logging
+import logging.config
+import resource
+import sys
+import threading
+from pathlib import Path
+from typing import Any, Final
+
+from leakdrop.keys import fingerprint
+from leakdrop.server.errors import ConfigError
+
+log = logging.getLogger("leakdrop.server")
+
+DEMO_DIR: Final = Path("demo")
+_PR_SET_DUMPABLE: Final = 4
+
+#: No access log, no client addresses, no timestamps of requests: uvicorn's access logger
+#: is cut off here as well as by ``access_log=False``.
+LOG_CONFIG: Final[dict[str, Any]] = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(levelname)s %(name)s: %(message)s"}},
+    "handlers": {
+        "stderr": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "stream": "ext://sys.stderr",
+        }
+    },
+    "loggers": {
+        "uvicorn": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
+        "uvicorn.error": {"level": "INFO"},
+        "uvicorn.access": {"handlers": [], "level": "CRITICAL", "propagate": False},
+        "leakdrop": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
+        # The multipart parser's warnings add nothing for an admin.
+        "python_multipart": {"handlers": [], "level": "CRITICAL", "propagate": False},
+    },
+}
+
+
+def harden_process() -> None:
+    """No core dumps (a core file would put plaintext on disk) and, on Linux, not
+    dumpable: other processes of the same user cannot ptrace it or read its memory."""
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0)
+
+
+def prepare_demo(folder: Path) -> tuple[Path, Path]:
+    """Create (if absent) a demo identity, its public key in keys/, and a storage."""
+    from leakdrop.keygen import write_identity
+    from leakdrop.sealing import X25519Identity, parse_identities_file
+
+    keys = folder / "keys"
+    storage = folder / "storage"
+    identity_path = folder / "identity.txt"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    keys.mkdir(mode=0o700, exist_ok=True)
+    storage.mkdir(mode=0o700, exist_ok=True)
+    if identity_path.exists():
+        identity = parse_identities_file(identity_path.read_text("utf-8"))[0]
+    else:
+        identity = X25519Identity.generate()
+        write_identity(identity_path, identity, None)
+    (keys / "demo.txt").write_text(f"# DEMO key - never for real use\n{identity.recipient()}\n")
+    banner = "=" * 72
+    print(
+        f"{banner}\n"
+        "  DEMO MODE - NOT FOR REAL USE\n"
+        f"  The demo PRIVATE key is in {identity_path.resolve()}\n"
+        "  (unprotected, next to the server): anyone with it reads every submission.\n"
+        f"  Submissions go to {(storage / 'submissions').resolve()}\n"
+        f"  Open them: leakdrop open --identity {identity_path} --out OUT "
+        f"{storage / 'submissions'}\n"
+        f"{banner}",
+        file=sys.stderr,
+        flush=True,
+    )
+    return keys, storage
+
+
+def _warm_up() -> None:
+    # Start the scrubbers' fork server now, not when the first source is waiting.
+    import scrubbers
+
+    with contextlib.suppress(Exception):
+        scrubbers.scrub_sandboxed(b"warm-up")
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from leakdrop.server.app import create_app
+    from leakdrop.server.config import ServerConfig
+
+    try:
+        if args.demo:
+            keys, storage = prepare_demo(DEMO_DIR)
+            # The demo's private key sits next to it: never listen beyond this machine.
+            args.host = "127.0.0.1"
+        else:
+            if not args.keys:
+                raise ConfigError("no keys folder: use --keys DIR or LEAKDROP_KEYS")
+            if not args.storage:
+                raise ConfigError("no storage folder: use --storage DIR or LEAKDROP_STORAGE")
+            keys, storage = Path(args.keys), Path(args.storage)
+        config = ServerConfig.from_args(args, keys=keys, storage=storage)
+        harden_process()
+        logging.config.dictConfig(LOG_CONFIG)
+        app = create_app(config)
+    except (ConfigError, OSError) as exc:
+        text = str(exc) if isinstance(exc, ConfigError) else f"{exc.strerror}"
+        print(f"leakdrop serve: refusing to start: {text}", file=sys.stderr)
+        return 1
+    print(f"leakdrop serve: sealing to {len(config.recipients)} editor key(s):", file=sys.stderr)
+    for recipient in config.recipients:
+        print(f"  {recipient}  fingerprint {fingerprint(recipient)}", file=sys.stderr)
+    print(
+        f"leakdrop serve: listening on http://{config.host}:{config.port}/",
+        file=sys.stderr,
+        flush=True,
+    )
+    threading.Thread(target=_warm_up, name="scrub-warm-up", daemon=True).start()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host=config.host,
+            port=config.port,
+            log_config=LOG_CONFIG,
+            access_log=False,
+            server_header=False,
+            date_header=False,
+            proxy_headers=False,
+            lifespan="off",
+            timeout_keep_alive=5,
+            timeout_graceful_shutdown=30,
+        )
+    )
+    server.run()
+    return 0

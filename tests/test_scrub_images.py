@@ -1,0 +1,438 @@
+"""Images: JPEG (lossless marker rewrite), PNG/GIF/WebP/TIFF/BMP (structure rewrite), HEIF
+(to lossless PNG). ExifTool is the outside oracle; Pillow and pillow-heif check the pixels."""
+
+from __future__ import annotations
+
+import io
+import os
+import tracemalloc
+from collections.abc import Callable
+from pathlib import Path
+
+import fixtures_images as fx
+import pillow_heif
+import pytest
+from PIL import Image, ImageSequence
+
+from scrubbers import (
+    DEFAULT_LIMITS,
+    CorruptFileError,
+    LimitExceededError,
+    ScrubError,
+    scrub,
+    scrub_sandboxed,
+    sniff,
+)
+from scrubbers._jpeg_segments import canonical_orientation_exif, strip_jpeg
+from scrubbers._registry import scrubber_for
+
+SHARED = Path(
+    os.environ.get("LEAKDROP_SHARED", Path(__file__).resolve().parents[1].parent / "shared")
+)
+CORPUS = SHARED / "corpus"
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".gif", ".webp", ".tif", ".tiff", ".bmp", ".heic")
+
+
+def frames(data: bytes) -> list[tuple[object, ...]]:
+    """Everything Pillow decodes: mode, size, pixels, palette, per-frame duration."""
+    with Image.open(io.BytesIO(data)) as image:
+        out = []
+        # A JPEG's extra MPF images (which cleaning removes) are not the picture itself.
+        first_only = image.format in ("JPEG", "MPO")
+        for frame in [image] if first_only else ImageSequence.Iterator(image):
+            palette = frame.getpalette() if frame.mode in ("P", "PA") else None
+            out.append(
+                (frame.mode, frame.size, frame.tobytes(), palette, frame.info.get("duration"))
+            )
+        return out
+
+
+def check_clean(tmp_path: Path, data: bytes, name: str = "out") -> None:
+    path = tmp_path / name
+    path.write_bytes(data)
+    assert fx.leftovers(path) == []
+    assert fx.SECRET.encode() not in data
+
+
+# --- table: per format, the fixture and the fields that must be reported and gone ----------
+
+CASES: list[tuple[str, Callable[[Path], bytes], set[str]]] = [
+    (
+        "jpeg",
+        lambda tmp: fx.dirty_jpeg(tmp),
+        {"exif:GPS", "exif:Make", "exif:Model", "exif:SerialNumber", "exif:Artist",
+         "exif:Thumbnail", "xmp", "iptc", "icc:profile", "jpeg:COM", "jpeg:MPF",
+         "jpeg:JUMBF", "jpeg:trailing-data"},
+    ),
+    (
+        "jpeg-progressive",
+        lambda tmp: fx.dirty_jpeg(tmp, progressive=True, orientation=3),
+        {"exif:GPS", "exif:Make", "xmp", "iptc", "jpeg:COM", "jpeg:trailing-data"},
+    ),
+    ("jpeg-odd", lambda tmp: fx.odd_jpeg(), {"jpeg:COM", "jpeg:extraneous-bytes"}),
+    (
+        "png-rgb",
+        lambda tmp: fx.dirty_png("RGB"),
+        {"png:tEXt", "png:zTXt", "png:iTXt", "png:tIME", "png:prVt", "icc:profile",
+         "exif:GPS", "exif:Make", "png:trailing-data"},
+    ),
+    ("png-rgba", lambda tmp: fx.dirty_png("RGBA"), {"png:tEXt", "icc:profile", "exif:GPS"}),
+    ("png-palette", lambda tmp: fx.dirty_png("P"), {"png:tEXt", "icc:profile"}),
+    ("png-16bit", lambda tmp: fx.dirty_png("I;16"), {"png:tEXt", "icc:profile"}),
+    ("png-1bit", lambda tmp: fx.dirty_png("1"), {"png:tEXt", "exif:Artist"}),
+    ("apng", lambda tmp: fx.dirty_apng(), {"png:tEXt"}),
+    (
+        "gif-animated",
+        lambda tmp: fx.dirty_gif(),
+        {"gif:comment", "xmp", "icc:profile", "gif:trailing-data"},
+    ),
+    ("gif-still", lambda tmp: fx.dirty_gif(animated=False), {"gif:comment", "xmp"}),
+    (
+        "webp-lossless",
+        lambda tmp: fx.dirty_webp("lossless"),
+        {"exif:GPS", "exif:Make", "xmp", "icc:profile"},
+    ),
+    ("webp-lossy", lambda tmp: fx.dirty_webp("lossy"), {"exif:GPS", "xmp", "icc:profile"}),
+    ("webp-animated", lambda tmp: fx.dirty_webp("animated"), {"exif:Artist", "xmp"}),
+    (
+        "tiff-lzw",
+        lambda tmp: fx.dirty_tiff(tmp),
+        {"tiff:Make", "tiff:Model", "tiff:Artist", "tiff:Copyright", "tiff:Software",
+         "tiff:ModifyDate", "exif:GPS", "exif:SerialNumber", "exif:DateTimeOriginal", "xmp",
+         "iptc", "icc:profile"},
+    ),
+    ("tiff-raw-16bit", lambda tmp: fx.dirty_tiff(tmp, "I;16", "raw"), {"tiff:Make", "exif:GPS"}),
+    ("tiff-palette", lambda tmp: fx.dirty_tiff(tmp, "P", "tiff_adobe_deflate"), {"tiff:Artist"}),
+    ("bmp", lambda tmp: fx.dirty_bmp(), {"icc:profile"}),
+    ("bmp-palette", lambda tmp: fx.dirty_bmp("P"), {"icc:profile"}),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("name", "make", "fields"), CASES, ids=[c[0] for c in CASES])
+def test_fields_gone_and_pixels_identical(
+    tmp_path: Path, name: str, make: Callable[[Path], bytes], fields: set[str]
+) -> None:
+    dirty = make(tmp_path)
+    (tmp_path / "in").write_bytes(dirty)
+    assert fx.leftovers(tmp_path / "in"), "the fixture must be dirty for the test to mean much"
+    scrubber = scrubber_for(sniff(dirty).name)
+    assert scrubber is not None
+    assert fields <= set(scrubber.get_meta(dirty, DEFAULT_LIMITS))
+
+    report = scrub(dirty)
+
+    assert report.cleaned, report.reason
+    assert fields <= set(report.removed)
+    assert report.file_type == sniff(dirty)
+    check_clean(tmp_path, report.data)
+    assert scrubber.get_meta(report.data, DEFAULT_LIMITS) == []
+    assert frames(report.data) == frames(dirty)
+    # Cleaning is idempotent: a second pass finds nothing and changes nothing.
+    again = scrub(report.data)
+    assert again.cleaned and again.removed == () and again.data == report.data
+
+
+# --- JPEG specifics -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("progressive", [False, True])
+def test_jpeg_entropy_data_kept_byte_for_byte(tmp_path: Path, progressive: bool) -> None:
+    dirty = fx.dirty_jpeg(tmp_path, progressive=progressive)
+    report = scrub(dirty)
+    assert report.cleaned
+    out = report.data
+    scan = out[fx.first_scan_offset(out) :]
+    start = fx.first_scan_offset(dirty)
+    assert scan.endswith(b"\xff\xd9")
+    assert dirty[start : start + len(scan)] == scan
+    with Image.open(io.BytesIO(out)) as image:
+        assert image.format == "JPEG"
+        assert image.info.get("progressive", 0) == (1 if progressive else 0)
+
+
+def test_jpeg_restart_markers_fill_and_stray_bytes_decode_identically() -> None:
+    dirty = fx.odd_jpeg()
+    assert b"\xff\xd0" in dirty  # restart markers are really there
+    report = scrub(dirty)
+    assert report.cleaned
+    assert b"junk" not in report.data
+    assert frames(report.data) == frames(dirty)
+
+
+@pytest.mark.parametrize("orientation", [1, 3, 6, 8])
+def test_jpeg_orientation_kept_alone(tmp_path: Path, orientation: int) -> None:
+    dirty = fx.dirty_jpeg(tmp_path, orientation=orientation)
+    report = scrub(dirty)
+    assert report.cleaned
+    with Image.open(io.BytesIO(report.data)) as image:
+        exif = image.getexif()
+        if orientation == 1:
+            assert len(exif) == 0 and "exif" not in image.info
+        else:
+            assert dict(exif) == {0x0112: orientation}
+            assert not exif.get_ifd(0x8769) and not exif.get_ifd(0x8825)
+    path = tmp_path / "out.jpg"
+    path.write_bytes(report.data)
+    tags = {(group, tag) for group, tag, _ in fx.exiftool_tags(path)}
+    assert (("IFD0", "Orientation") in tags) == (orientation != 1)
+    assert not [
+        t for t in tags if t[0] in ("IFD1", "ExifIFD", "GPS", "IFD0") and t[1] != "Orientation"
+    ]
+
+
+def test_jpeg_get_meta_counts_any_tag_but_the_lone_orientation() -> None:
+    buffer = io.BytesIO()
+    fx.picture().save(buffer, "JPEG")
+    plain = buffer.getvalue()
+    jpeg = scrubber_for("jpeg")
+    assert jpeg is not None
+    assert jpeg.get_meta(plain, DEFAULT_LIMITS) == []
+    only_orientation = fx.insert_after_soi(plain, canonical_orientation_exif(6))
+    assert jpeg.get_meta(only_orientation, DEFAULT_LIMITS) == []
+    exif = fx.exif_block(orientation=6)
+    for tag in list(exif):
+        if tag not in (0x0112,):
+            del exif[tag]
+    exif[0x0131] = "x"  # one more tag than orientation: metadata
+    with_software = fx.insert_after_soi(
+        plain, fx.jpeg_segment(0xE1, b"Exif\x00\x00" + exif.tobytes()[6:])
+    )
+    assert "exif:Software" in jpeg.get_meta(with_software, DEFAULT_LIMITS)
+    twice = fx.insert_after_soi(only_orientation, canonical_orientation_exif(3))
+    assert jpeg.get_meta(twice, DEFAULT_LIMITS) == ["exif:Orientation"]
+
+
+def test_strip_jpeg_for_pdf_streams(tmp_path: Path) -> None:
+    dirty = fx.dirty_jpeg(tmp_path)
+    stripped, removed = strip_jpeg(dirty)
+    assert {"exif:GPS", "xmp", "jpeg:COM", "jpeg:trailing-data"} <= set(removed)
+    assert b"Exif" not in stripped  # no orientation EXIF either: PDF viewers ignore it
+    assert frames(stripped) == frames(dirty)[:1]
+    with_orientation, _ = strip_jpeg(dirty, keep_orientation=True)
+    assert with_orientation.count(b"Exif\x00\x00") == 1
+    again, removed_again = strip_jpeg(stripped)
+    assert again == stripped and removed_again == []
+
+
+# --- HEIF ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("bits", [8, 12])
+def test_heif_converted_to_lossless_png(tmp_path: Path, bits: int) -> None:
+    dirty = fx.dirty_heif(bits)
+    info = pillow_heif.open_heif(io.BytesIO(dirty))[0].info
+    assert info.get("exif") and info.get("xmp") and info.get("icc_profile")
+    report = scrub(dirty)
+    assert report.cleaned, report.reason
+    assert report.file_type.name == "png"
+    assert report.note is not None and "converted to PNG (lossless)" in report.note
+    assert {"exif:GPS", "exif:Make", "xmp", "icc:profile"} <= set(report.removed)
+    check_clean(tmp_path, report.data)
+    decoded = pillow_heif.open_heif(io.BytesIO(dirty), convert_hdr_to_8bit=False)[0]
+    width, height, depth, colour, samples = fx.png_pixels(report.data)
+    assert (width, height) == decoded.size
+    assert colour == 2 and depth == (16 if bits > 8 else 8)
+    row = width * 3 * depth // 8
+    expected = b"".join(
+        bytes(decoded.data[y * decoded.stride : y * decoded.stride + row]) for y in range(height)
+    )
+    if depth == 16:  # pillow-heif gives little-endian samples, PNG stores big-endian
+        expected = b"".join(
+            expected[i + 1 : i + 2] + expected[i : i + 1] for i in range(0, len(expected), 2)
+        )
+    assert samples == expected
+
+
+# --- hostile input ------------------------------------------------------------------------
+
+
+def _jpeg_with_size(width: int, height: int) -> bytes:
+    buffer = io.BytesIO()
+    fx.picture(size=(16, 16)).save(buffer, "JPEG")
+    data = bytearray(buffer.getvalue())
+    sof = data.index(b"\xff\xc0")
+    data[sof + 5 : sof + 9] = height.to_bytes(2, "big") + width.to_bytes(2, "big")
+    return bytes(data)
+
+
+def _png_bomb() -> bytes:
+    import zlib
+
+    header = (100_000).to_bytes(4, "big") * 2 + b"\x08\x02\x00\x00\x00"
+    idat = zlib.compress(b"\x00" * 1_000_000, 9)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + fx.png_chunk(b"IHDR", header)
+        + fx.png_chunk(b"IDAT", idat)
+        + fx.png_chunk(b"IEND", b"")
+    )
+
+
+def _gif_bomb() -> bytes:
+    data = bytearray(fx.dirty_gif(animated=False))
+    data[6:10] = b"\xff\xff\xff\xff"
+    return bytes(data)
+
+
+def _webp_bomb() -> bytes:
+    data = bytearray(fx.dirty_webp("lossless"))
+    vp8x = data.index(b"VP8X") + 8
+    data[vp8x + 4 : vp8x + 10] = b"\xff\x3f\x00\xff\x3f\x00"  # 16384 x 16384
+    return bytes(data)
+
+
+def _bmp_bomb() -> bytes:
+    data = bytearray(fx.dirty_bmp())
+    data[18:26] = (60_000).to_bytes(4, "little") * 2
+    return bytes(data)
+
+
+def _tiff_bomb(tmp: Path) -> bytes:
+    buffer = io.BytesIO()
+    fx.picture(size=(8, 8)).save(buffer, "TIFF")
+    data = bytearray(buffer.getvalue())
+    assert data[:2] == b"II"
+    ifd = int.from_bytes(data[4:8], "little")
+    for index in range(int.from_bytes(data[ifd : ifd + 2], "little")):
+        at = ifd + 2 + 12 * index
+        if int.from_bytes(data[at : at + 2], "little") in (256, 257):
+            data[at + 2 : at + 4] = (4).to_bytes(2, "little")  # LONG
+            data[at + 8 : at + 12] = (60_000).to_bytes(4, "little")
+    return bytes(data)
+
+
+BOMBS: list[tuple[str, Callable[[Path], bytes]]] = [
+    ("jpeg-65535", lambda tmp: _jpeg_with_size(65535, 65535)),
+    ("png", lambda tmp: _png_bomb()),
+    ("gif", lambda tmp: _gif_bomb()),
+    ("webp", lambda tmp: _webp_bomb()),
+    ("bmp", lambda tmp: _bmp_bomb()),
+    ("tiff", _tiff_bomb),
+]
+
+
+@pytest.mark.parametrize(("name", "make"), BOMBS, ids=[b[0] for b in BOMBS])
+def test_bombs_refused_without_allocating(
+    tmp_path: Path, name: str, make: Callable[[Path], bytes]
+) -> None:
+    bomb = make(tmp_path)
+    scrubber = scrubber_for(sniff(bomb).name)
+    assert scrubber is not None
+    tracemalloc.start()
+    try:
+        with pytest.raises(LimitExceededError):
+            scrubber.remove_all(bomb, DEFAULT_LIMITS)
+        report = scrub(bomb)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert not report.cleaned and report.reason == LimitExceededError.reason
+    assert report.data == bomb  # kept as received, never lost
+    assert peak < 16 * len(bomb) + 8 * 1024 * 1024  # no pixel buffer was allocated
+
+
+def test_bomb_in_sandboxed_worker() -> None:
+    report = scrub_sandboxed(_jpeg_with_size(65535, 65535))
+    assert not report.cleaned and report.reason == LimitExceededError.reason
+
+
+TRUNCATABLE: list[tuple[str, Callable[[Path], bytes]]] = [
+    ("jpeg", lambda tmp: fx.dirty_jpeg(tmp)[:-2000]),
+    ("png", lambda tmp: fx.dirty_png()),
+    ("gif", lambda tmp: fx.dirty_gif()),
+    ("webp", lambda tmp: fx.dirty_webp("lossy")),
+    ("tiff", lambda tmp: fx.dirty_tiff(tmp)),
+    ("bmp", lambda tmp: fx.dirty_bmp()),
+    ("heif", lambda tmp: fx.dirty_heif()),
+]
+
+
+@pytest.mark.parametrize(("name", "make"), TRUNCATABLE, ids=[t[0] for t in TRUNCATABLE])
+def test_truncated_files_fail_cleanly(
+    tmp_path: Path, name: str, make: Callable[[Path], bytes]
+) -> None:
+    whole = make(tmp_path)
+    if name in ("png", "gif", "webp", "bmp"):
+        whole = scrub(whole).data  # no appended bytes: any cut is a real truncation
+    file_type = sniff(whole)
+    scrubber = scrubber_for(file_type.name)
+    assert scrubber is not None
+    for cut in (len(whole) // 3, len(whole) // 2, len(whole) - 5):
+        truncated = whole[:cut]
+        if sniff(truncated) != file_type:
+            continue
+        with pytest.raises(ScrubError) as info:
+            scrubber.remove_all(truncated, DEFAULT_LIMITS)
+        assert isinstance(info.value, (CorruptFileError, LimitExceededError)), info.value
+        report = scrub(truncated)
+        assert not report.cleaned and report.reason == CorruptFileError.reason
+        assert report.data == truncated
+
+
+def test_jpeg_without_end_marker_is_corrupt() -> None:
+    buffer = io.BytesIO()
+    fx.picture().save(buffer, "JPEG")
+    with pytest.raises(CorruptFileError):
+        strip_jpeg(buffer.getvalue()[:-2])
+
+
+@pytest.mark.parametrize(
+    "garbage",
+    [b"\xff\xd8\xff", b"\xff\xd8\xff\xe1\xff\xff", b"\x89PNG\r\n\x1a\n" + b"\x00" * 30,
+     b"GIF89a\x01", b"RIFF\x04\x00\x00\x00WEBP", b"II*\x00\xff\xff\xff\x7f",
+     b"MM\x00*\x00\x00\x00\x08\xff\xff", b"BM" + b"\x00" * 30],
+)  # fmt: skip
+def test_garbage_headers_fail_cleanly(garbage: bytes) -> None:
+    report = scrub(garbage)
+    assert not report.cleaned
+    assert report.reason in (CorruptFileError.reason, LimitExceededError.reason)
+
+
+def test_tiff_ifd_loop_is_bounded() -> None:
+    # IFD0 at 8 with one entry, whose "next IFD" points back at itself.
+    entry = (
+        (256).to_bytes(2, "little")
+        + (3).to_bytes(2, "little")
+        + (1).to_bytes(4, "little")
+        + (8).to_bytes(4, "little")
+    )
+    data = (
+        b"II*\x00"
+        + (8).to_bytes(4, "little")
+        + (1).to_bytes(2, "little")
+        + entry
+        + (8).to_bytes(4, "little")
+    )
+    report = scrub(data)
+    assert not report.cleaned
+
+
+# --- public corpus ------------------------------------------------------------------------
+
+
+def _corpus_images() -> list[Path]:
+    if not CORPUS.is_dir():
+        return []
+    return sorted(
+        p for folder in ("exiftool", "mat2") if (CORPUS / folder).is_dir()
+        for p in (CORPUS / folder).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES
+    )  # fmt: skip
+
+
+def test_corpus_present_in_ci() -> None:
+    if os.environ.get("CI") == "true":
+        assert _corpus_images(), f"the shared corpus is missing at {CORPUS}"
+    elif not _corpus_images():
+        pytest.skip("no shared corpus outside CI; self-made fixtures cover each format")
+
+
+@pytest.mark.parametrize("path", _corpus_images(), ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_corpus_image_cleaned(tmp_path: Path, path: Path) -> None:
+    dirty = path.read_bytes()
+    report = scrub(dirty)
+    # Every image of the corpus can be cleaned: including mat2's "clean.tif", which despite
+    # its name carries Olympus maker notes with a serial number, and is cleaned for real.
+    assert report.cleaned, f"{path.name}: {report.reason}"
+    check_clean(tmp_path, report.data, "out" + (report.file_type.extension))
+    if report.file_type == sniff(dirty):
+        assert frames(report.data) == frames(dirty)

@@ -1,0 +1,631 @@
+"""Office documents (OOXML and ODF): every identifying field goes, the document stays whole.
+
+Oracles: unique markers placed in every identifying field of self-made fixtures (none may be
+left in any member of the output, decompressed, recursively), ExifTool on the output, the
+visible text before/after, and the package's own consistency (relationships, content types,
+manifest).
+"""
+
+from __future__ import annotations
+
+import io
+import posixpath
+import re
+import subprocess
+import xml.etree.ElementTree as ET
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import unquote
+
+import pytest
+from fixtures_office import (
+    BILLION_LAUGHS,
+    DOCX_DELETED,
+    DOCX_VISIBLE,
+    MARK,
+    ODT_VISIBLE,
+    make_docx,
+    make_nested_docx,
+    make_odt,
+    make_pptx,
+    make_xlsx,
+    raw_zip,
+    replace_member,
+)
+
+from scrubbers import (
+    CorruptFileError,
+    LimitExceededError,
+    Limits,
+    ScrubError,
+    UnsupportedTypeError,
+    scrub,
+)
+from scrubbers._core import clean
+from scrubbers._zip import read_package
+from scrubbers.odf import OdfScrubber
+from scrubbers.ooxml import OoxmlScrubber
+
+W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+OFFICE = "{urn:oasis:names:tc:opendocument:xmlns:office:1.0}"
+TEXT = "{urn:oasis:names:tc:opendocument:xmlns:text:1.0}"
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+
+def members(data: bytes) -> dict[str, bytes]:
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        return {info.filename: archive.read(info) for info in archive.infolist()}
+
+
+def all_bytes(data: bytes, depth: int = 0) -> list[tuple[str, bytes]]:
+    """Every member, decompressed, and the members of zips inside it, recursively."""
+    out: list[tuple[str, bytes]] = []
+    for name, content in members(data).items():
+        out.append((name, content))
+        if content.startswith(b"PK\x03\x04") and depth < 8:
+            out.extend((f"{name}!{inner}", b) for inner, b in all_bytes(content, depth + 1))
+    return out
+
+
+def markers_left(data: bytes) -> list[str]:
+    left = []
+    for name, content in all_bytes(data):
+        for encoded in (MARK.encode(), MARK.encode("utf-16-le")):
+            if encoded in content:
+                left.append(name)
+    # The archive's own bytes (comments, extra fields) too.
+    if MARK.encode() in data:
+        left.append("<zip bytes>")
+    return left
+
+
+def exiftool_tags(data: bytes, tmp_path: Path, suffix: str) -> list[tuple[str, str, str]]:
+    path = tmp_path / f"out{suffix}"
+    path.write_bytes(data)
+    result = subprocess.run(
+        ["exiftool", "-a", "-G1", "-s", "-ee", str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    tags = []
+    for line in result.stdout.splitlines():
+        match = re.match(r"^\[([^\]]+)\]\s+(\S+)\s*:\s*(.*)$", line)
+        if match:
+            tags.append((match.group(1), match.group(2), match.group(3)))
+    return tags
+
+
+def assert_exiftool_clean(data: bytes, tmp_path: Path, suffix: str) -> None:
+    tags = exiftool_tags(data, tmp_path, suffix)
+    assert tags, "exiftool read nothing"
+    # Only the tool's own, file-system and container-structure groups may remain: no XMP,
+    # no document properties (Creator, LastModifiedBy, Company, Template, dates, edit time).
+    groups = {group for group, _, _ in tags}
+    assert groups <= {"ExifTool", "System", "File", "ZIP"}, sorted(groups)
+    for group, tag, value in tags:
+        if group == "ZIP" and tag == "ZipModifyDate":
+            assert value == "1980:01:01 00:00:00"
+        assert not re.search(
+            r"creator|author|lastmodified|company|manager|template|totaledit|editing|"
+            r"gps|artist|serial|generator|printer",
+            tag,
+            re.I,
+        ), (group, tag)
+
+
+def docx_text(data: bytes) -> str:
+    """The visible text of word/document.xml: w:t outside deletions and moves-from."""
+    root = ET.fromstring(members(data)["word/document.xml"])
+    parts: list[str] = []
+
+    def walk(element: ET.Element) -> None:
+        if element.tag in (W + "del", W + "moveFrom"):
+            return
+        if element.tag == W + "t":
+            parts.append(element.text or "")
+        for child in element:
+            walk(child)
+
+    walk(root)
+    return "".join(parts)
+
+
+def odf_text(data: bytes) -> str:
+    """Text of office:body minus annotations and the tracked-changes store."""
+    root = ET.fromstring(members(data)["content.xml"])
+    parts: list[str] = []
+
+    def walk(element: ET.Element) -> None:
+        if element.tag in (OFFICE + "annotation", TEXT + "tracked-changes", OFFICE + "binary-data"):
+            parts.append(element.tail or "")
+            return
+        parts.append(element.text or "")
+        for child in element:
+            walk(child)
+        parts.append(element.tail or "")
+
+    body = root.find(OFFICE + "body")
+    assert body is not None
+    for child in body:
+        walk(child)
+    return "".join(parts)
+
+
+def assert_ooxml_consistent(data: bytes) -> None:
+    """Every internal relationship target exists; every part has a content type; no
+    relationship file without its part (what Office checks before opening)."""
+    parts = members(data)
+    names = list(parts)
+    assert names[0] == "[Content_Types].xml"
+    folded = {n.casefold() for n in names}
+    types = ET.fromstring(parts["[Content_Types].xml"])
+    defaults = {e.get("Extension", "").casefold() for e in types if e.tag.endswith("Default")}
+    overrides = {e.get("PartName", "").casefold() for e in types if e.tag.endswith("Override")}
+    for override in overrides:
+        assert override[1:] in folded, f"content type for missing part {override}"
+    for name in names:
+        if name == "[Content_Types].xml":
+            continue
+        ext = posixpath.basename(name).rsplit(".", 1)[-1].casefold()
+        assert ext in defaults or "/" + name.casefold() in overrides, f"no content type: {name}"
+        if "/_rels/" in "/" + name:
+            directory, base = posixpath.split(name)
+            source = posixpath.join(posixpath.dirname(directory), base[: -len(".rels")])
+            assert source == "" or source.casefold() in folded, f"orphan rels {name}"
+            for rel in ET.fromstring(parts[name]):
+                if rel.get("TargetMode") == "External":
+                    continue
+                target = unquote(rel.get("Target", "").split("#")[0])
+                resolved = posixpath.normpath(
+                    target[1:]
+                    if target.startswith("/")
+                    else posixpath.join(posixpath.dirname(source), target)
+                )
+                assert resolved.casefold() in folded, f"dangling {name} -> {target}"
+
+
+def assert_odf_consistent(data: bytes) -> None:
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        infos = archive.infolist()
+        assert infos[0].filename == "mimetype"
+        assert infos[0].compress_type == zipfile.ZIP_STORED
+        names = {i.filename for i in infos}
+        manifest = ET.fromstring(archive.read("META-INF/manifest.xml"))
+    paths = {
+        e.get("{urn:oasis:names:tc:opendocument:xmlns:manifest:1.0}full-path", "") for e in manifest
+    }
+    for path in paths:
+        assert (
+            path == "/"
+            or path in names
+            or (path.endswith("/") and any(n.startswith(path) for n in names))
+        ), f"manifest lists missing {path}"
+    for name in names - {"mimetype", "META-INF/manifest.xml"}:
+        assert name in paths, f"unlisted member {name}"
+
+
+def assert_zip_deterministic(data: bytes) -> None:
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        assert archive.comment == b""
+        for info in archive.infolist():
+            assert info.date_time == (1980, 1, 1, 0, 0, 0)
+            assert info.extra == b""
+            assert info.comment == b""
+
+
+# --- table-driven: per format, the fields that must be gone -------------------------------
+
+CASES: dict[str, tuple[Callable[[], bytes], str, set[str]]] = {
+    "docx": (
+        make_docx,
+        ".docx",
+        {
+            "ooxml:docProps/core",
+            "ooxml:docProps/app",
+            "ooxml:docProps/custom",
+            "ooxml:thumbnail",
+            "ooxml:comments",
+            "ooxml:people",
+            "ooxml:tracked-changes",
+            "ooxml:rsid",
+            "ooxml:paraId",
+            "ooxml:printerSettings",
+            "ooxml:customXml",
+            "ooxml:attachedTemplate",
+            "ooxml:sensitivity-label",
+            "ooxml:docVars",
+            "ooxml:password-hash",
+            "ooxml:docId",
+            "ooxml:nsid",
+            "ooxml:permissions",
+            "ooxml:image-file-name",
+            "ooxml:local-path",
+            "zip:timestamps",
+            "zip:comment",
+        },
+    ),
+    "xlsx": (
+        make_xlsx,
+        ".xlsx",
+        {
+            "ooxml:docProps/core",
+            "ooxml:docProps/app",
+            "ooxml:docProps/custom",
+            "ooxml:comments",
+            "ooxml:people",
+            "ooxml:printerSettings",
+            "ooxml:file-path",
+            "ooxml:user-name",
+            "ooxml:docId",
+            "zip:timestamps",
+        },
+    ),
+    "pptx": (
+        make_pptx,
+        ".pptx",
+        {
+            "ooxml:docProps/core",
+            "ooxml:docProps/app",
+            "ooxml:comments",
+            "ooxml:password-hash",
+            "ooxml:docId",
+            "zip:timestamps",
+        },
+    ),
+    "odt": (
+        make_odt,
+        ".odt",
+        {
+            "odf:meta.xml",
+            "odf:settings.xml",
+            "odf:annotation",
+            "odf:tracked-changes",
+            "odf:rsid",
+            "odf:Thumbnails",
+            "odf:Configurations2",
+            "odf:local-path",
+            "zip:timestamps",
+            "zip:comment",
+        },
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(CASES))
+def test_fixture_fields_removed(kind: str, tmp_path: Path) -> None:
+    make, suffix, expected = CASES[kind]
+    original = make()
+    assert markers_left(original), "fixture must carry markers"
+    report = scrub(original)
+    assert report.cleaned, report.reason
+    assert report.file_type.name == kind
+    missing = expected - set(report.removed)
+    assert not missing, f"not reported: {sorted(missing)}"
+    assert not [name for name in report.removed if MARK in name]  # names, never values
+    assert markers_left(report.data) == []
+    assert_exiftool_clean(report.data, tmp_path, suffix)
+    assert_zip_deterministic(report.data)
+    if kind == "odt":
+        assert_odf_consistent(report.data)
+    else:
+        assert_ooxml_consistent(report.data)
+    # The scrubber's own re-read of the output finds nothing, and the input's fields are seen.
+    scrubber = OdfScrubber() if kind == "odt" else OoxmlScrubber()
+    assert scrubber.get_meta(report.data, Limits()) == []
+    assert expected <= set(scrubber.get_meta(original, Limits()))
+
+
+@pytest.mark.parametrize("kind", sorted(CASES))
+def test_cleaning_is_deterministic_and_idempotent(kind: str) -> None:
+    original = CASES[kind][0]()
+    first = scrub(original)
+    second = scrub(original)
+    assert first.cleaned and second.cleaned
+    assert first.data == second.data
+    again = scrub(first.data)
+    assert again.cleaned
+    assert again.removed == ()
+    assert again.data == first.data
+
+
+def test_docx_visible_text_kept_changes_accepted() -> None:
+    original = make_docx()
+    before = docx_text(original)
+    assert before == "".join(DOCX_VISIBLE)
+    report = scrub(original)
+    assert report.cleaned, report.reason
+    assert docx_text(report.data) == before
+    document = members(report.data)["word/document.xml"].decode()
+    assert DOCX_DELETED[0] not in document
+    assert document.count("Moved sentence.") == 1
+    for gone in (
+        "w:ins",
+        "w:del ",
+        "w:moveFrom",
+        "w:moveTo",
+        "w:rPrChange",
+        "w:pPrChange",
+        "w:commentReference",
+        "w:commentRangeStart",
+        "w:permStart",
+        "w:rsid",
+        "w14:paraId",
+    ):
+        assert gone not in document, gone
+    # Prefixes are kept as declared (mc:Ignorable names them by prefix).
+    assert 'mc:Ignorable="w14 w15"' in document
+    assert 'xmlns:w14="http://schemas.microsoft.com/office/word/2010/wordml"' in document
+    # The picture and the public hyperlink stay; the OLE link's local path is neutralised.
+    rels = members(report.data)["word/_rels/document.xml.rels"].decode()
+    assert "media/image1.jpeg" in rels
+    assert "https://example.org/public" in rels
+    assert 'Target="NULL"' in rels
+    assert "comments.xml" not in rels
+
+
+def test_docx_embedded_files_cleaned_recursively() -> None:
+    report = scrub(make_docx())
+    assert report.cleaned, report.reason
+    assert "embedded:jpeg/exif:GPS" in report.removed or any(
+        name.startswith("embedded:jpeg/") for name in report.removed
+    )
+    assert any(name.startswith("embedded:xlsx/ooxml:docProps/core") for name in report.removed)
+    parts = members(report.data)
+    inner = parts["word/embeddings/Microsoft_Excel_Worksheet.xlsx"]
+    assert "docProps/core.xml" not in members(inner)
+    assert "Cell text stays" in members(inner)["xl/worksheets/sheet1.xml"].decode()
+    # The cleaned image is still a decodable JPEG of the same size.
+    from PIL import Image
+
+    with Image.open(io.BytesIO(parts["word/media/image1.jpeg"])) as image:
+        assert image.size == (16, 16)
+        assert not image.getexif()
+
+
+def test_odt_visible_text_kept_changes_accepted() -> None:
+    original = make_odt()
+    assert odf_text(original) == ODT_VISIBLE
+    report = scrub(original)
+    assert report.cleaned, report.reason
+    assert odf_text(report.data) == ODT_VISIBLE
+    parts = members(report.data)
+    content = parts["content.xml"].decode()
+    for gone in ("office:annotation", "tracked-changes", "text:change", "dc:creator", "rsid"):
+        assert gone not in content, gone
+    meta = ET.fromstring(parts["meta.xml"])
+    office_meta = meta.find(OFFICE + "meta")
+    assert office_meta is not None and len(office_meta) == 0
+    settings = parts["settings.xml"].decode()
+    assert "AddParaTableSpacing" in settings  # layout switches stay
+    assert "PrinterName" not in settings and "PrinterSetup" not in settings
+    assert "Thumbnails/thumbnail.png" not in parts
+    assert not any(name.startswith("Configurations2/") for name in parts)
+    assert "Pictures/photo.jpg" in parts
+    # The embedded chart object is cleaned as part of the package; its preview picture goes.
+    assert "Object 1/content.xml" in parts
+    chart_meta = ET.fromstring(parts["Object 1/meta.xml"]).find(OFFICE + "meta")
+    assert chart_meta is not None and len(chart_meta) == 0
+    assert "ObjectReplacements/Object 1" not in parts
+    assert "odf:ObjectReplacements" in report.removed
+    # The inline (base64) picture was cleaned by the JPEG scrubber and put back.
+    assert any(name.startswith("embedded:jpeg/") for name in report.removed)
+    assert "office:binary-data" in content
+
+
+def test_encrypted_odf_not_cleaned() -> None:
+    manifest = (
+        members(make_odt())["META-INF/manifest.xml"]
+        .decode()
+        .replace(
+            'manifest:full-path="content.xml" manifest:media-type="text/xml"/>',
+            'manifest:full-path="content.xml" manifest:media-type="text/xml">'
+            '<manifest:encryption-data manifest:checksum-type="SHA1/1K" manifest:checksum="AA=="/>'
+            "</manifest:file-entry>",
+        )
+    )
+    assert "encryption-data" in manifest
+    encrypted = replace_member(make_odt(), "META-INF/manifest.xml", manifest)
+    with pytest.raises(UnsupportedTypeError):
+        OdfScrubber().remove_all(encrypted, Limits())
+    assert not scrub(encrypted).cleaned
+
+
+def test_xlsx_and_pptx_content_kept() -> None:
+    xlsx = scrub(make_xlsx())
+    assert xlsx.cleaned, xlsx.reason
+    parts = members(xlsx.data)
+    assert "Cell text stays" in parts["xl/worksheets/sheet1.xml"].decode()
+    assert 'paperSize="9"' in parts["xl/worksheets/sheet1.xml"].decode()
+    assert not any("comments" in n.casefold() or "person" in n for n in parts)
+    pptx = scrub(make_pptx())
+    assert pptx.cleaned, pptx.reason
+    parts = members(pptx.data)
+    assert "Slide text stays" in parts["ppt/slides/slide1.xml"].decode()
+    assert "ppt/commentAuthors.xml" not in parts
+    assert "ppt/comments/comment1.xml" not in parts
+
+
+# --- hostile input ------------------------------------------------------------------------
+
+
+def test_billion_laughs_refused_quickly() -> None:
+    hostile = replace_member(make_docx(), "word/document.xml", BILLION_LAUGHS)
+    with pytest.raises((CorruptFileError, LimitExceededError)):
+        OoxmlScrubber().remove_all(hostile, Limits())
+    with pytest.raises((CorruptFileError, LimitExceededError)):
+        OoxmlScrubber().get_meta(hostile, Limits())
+    report = scrub(hostile)
+    assert not report.cleaned and report.data == hostile
+    # Refused at the DTD, before any expansion (the suite's timeout would catch a blow-up).
+
+
+def test_odf_billion_laughs_refused() -> None:
+    hostile = replace_member(make_odt(), "content.xml", BILLION_LAUGHS)
+    with pytest.raises(CorruptFileError):
+        OdfScrubber().remove_all(hostile, Limits())
+
+
+def test_zip_bomb_member_refused() -> None:
+    bomb = replace_member(make_docx(), "word/media/zeros.bin", b"\x00" * (8 * 1024 * 1024))
+    with pytest.raises(LimitExceededError):
+        OoxmlScrubber().remove_all(bomb, Limits())
+    with pytest.raises(LimitExceededError):
+        read_package(bomb, Limits(max_zip_member_bytes=1024 * 1024, max_zip_ratio=10**9))
+    with pytest.raises(LimitExceededError):
+        read_package(bomb, Limits(max_zip_total_bytes=2 * 1024 * 1024, max_zip_ratio=10**9))
+    report = scrub(bomb)
+    assert not report.cleaned and report.reason == LimitExceededError.reason
+
+
+def test_too_many_members_refused() -> None:
+    package = make_docx()
+    with pytest.raises(LimitExceededError):
+        read_package(package, Limits(max_zip_members=5))
+
+
+@pytest.mark.parametrize(
+    "bad_name",
+    ["../evil.xml", "/etc/evil.xml", "word\\..\\..\\evil.xml", "C:/evil.xml", "word/./x.xml"],
+)
+def test_zip_slip_names_refused(bad_name: str) -> None:
+    base = members(make_docx())
+    hostile = raw_zip([*base.items(), (bad_name, b"<x/>")])
+    with pytest.raises(CorruptFileError):
+        OoxmlScrubber().remove_all(hostile, Limits())
+    assert not scrub(hostile).cleaned
+
+
+def test_duplicate_member_names_refused() -> None:
+    base = list(members(make_docx()).items())
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # zipfile warns about the duplicate it writes
+        twice = raw_zip([*base, ("word/document.xml", b"<other/>")])
+        folded = raw_zip([*base, ("WORD/Document.xml", b"<other/>")])
+    for hostile in (twice, folded):
+        with pytest.raises(CorruptFileError):
+            OoxmlScrubber().remove_all(hostile, Limits())
+
+
+def test_nesting_bounded_by_max_depth() -> None:
+    shallow = make_nested_docx(2)
+    _, cleaned = clean(shallow, Limits(max_depth=4))
+    assert markers_left(cleaned.data) == []
+    deep = make_nested_docx(6)
+    with pytest.raises(LimitExceededError):
+        clean(deep, Limits(max_depth=4))
+    report = scrub(deep, limits=Limits(max_depth=4))
+    assert not report.cleaned and report.data == deep
+
+
+def test_unsupported_embedded_file_makes_document_not_cleaned() -> None:
+    # An OLE blob (unknown type) referenced from the document: we cannot vouch for it.
+    docx = make_docx(embedded_xlsx=b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 600)
+    with pytest.raises(UnsupportedTypeError):
+        OoxmlScrubber().remove_all(docx, Limits())
+    report = scrub(docx)
+    assert not report.cleaned
+    assert report.data == docx
+
+
+def test_unreferenced_part_dropped() -> None:
+    docx = replace_member(make_docx(), "word/hidden.xml", f"<x>{MARK}</x>")
+    report = scrub(docx)
+    assert report.cleaned, report.reason
+    assert "ooxml:unreferenced-part" in report.removed
+    assert "word/hidden.xml" not in members(report.data)
+
+
+def test_missing_content_types_or_garbage_fail_cleanly() -> None:
+    without = raw_zip(
+        [(n, b) for n, b in members(make_docx()).items() if n != "[Content_Types].xml"]
+    )
+    garbage = replace_member(make_docx(), "word/document.xml", b"\x00\xff not xml")
+    for bad in (without, garbage, b"PK\x03\x04 truncated"):
+        report = scrub(bad)
+        assert not report.cleaned and report.reason and report.data == bad
+
+
+def test_errors_are_scrub_errors_only() -> None:
+    for bad in (b"PK\x03\x04", make_docx()[:500], make_odt()[:300]):
+        for scrubber in (OoxmlScrubber(), OdfScrubber()):
+            try:
+                scrubber.remove_all(bad, Limits())
+            except ScrubError:
+                pass
+
+
+# --- the shared corpus ---------------------------------------------------------------------
+
+BROKEN = {
+    "broken_xml_content_types.docx",
+    "malformed_content_types.docx",
+    "no_content_types.docx",
+    "embedded_corrupted.docx",
+    "embedded_corrupted.odt",
+}
+OFFICE_SUFFIXES = {".docx", ".xlsx", ".pptx", ".odt", ".ods", ".odp", ".odg"}
+
+
+def corpus_files(shared_dir: Path | None) -> list[Path]:
+    if shared_dir is None:
+        return []
+    return sorted(
+        p
+        for folder in ("mat2", "exiftool")
+        for p in (shared_dir / "corpus" / folder).iterdir()
+        if p.suffix in OFFICE_SUFFIXES
+    )
+
+
+def test_corpus_office_files(shared_dir: Path | None, tmp_path: Path) -> None:
+    files = corpus_files(shared_dir)
+    if shared_dir is None:
+        return  # outside this environment: the self-made fixtures above cover each format
+    assert len(files) >= 15
+    for path in files:
+        original = path.read_bytes()
+        report = scrub(original)
+        if path.name in BROKEN:
+            assert not report.cleaned, path.name
+            assert report.reason and report.data == original
+            continue
+        assert report.cleaned, (path.name, report.reason)
+        assert_exiftool_clean(report.data, tmp_path, path.suffix)
+        assert_zip_deterministic(report.data)
+        if path.suffix.startswith(".od"):
+            assert_odf_consistent(report.data)
+        else:
+            assert_ooxml_consistent(report.data)
+        assert scrub(report.data).removed == (), path.name
+
+
+def test_corpus_mat2_leftovers(shared_dir: Path | None) -> None:
+    """Where mat2 refuses (a docx with comments) or leaves an author (ODT), we do not."""
+    if shared_dir is None:
+        return
+    corpus = shared_dir / "corpus" / "mat2"
+    comment = scrub((corpus / "comment.docx").read_bytes())
+    assert comment.cleaned and "ooxml:comments" in comment.removed
+    parts = members(comment.data)
+    assert not any("comment" in n.casefold() or "people" in n for n in parts)
+    assert b"w:author" not in parts["word/document.xml"]
+    for name in ("dirty.odt", "revision.odt"):
+        report = scrub((corpus / name).read_bytes())
+        assert report.cleaned, report.reason
+        for member, content in members(report.data).items():
+            if member.endswith(".xml"):
+                assert b"dc:creator" not in content and b"meta:initial-creator" not in content
+    revision = scrub((corpus / "revision.odt").read_bytes())
+    assert "odf:tracked-changes" in revision.removed
+    assert b"Hello World" not in members(revision.data)["content.xml"]  # the deleted text
+    move = scrub((corpus / "revision_move.docx").read_bytes())
+    document = members(move.data)["word/document.xml"].decode()
+    assert document.count("The budget figures are confidential.") == 1
+    assert "Alice Reviewer" not in document

@@ -1,0 +1,540 @@
+"""The PDF scrubber, checked from outside: exiftool, qpdf, pdftotext, pdffonts and a grep of
+every byte (raw and decoded) for the marker values planted in the fixtures."""
+
+from __future__ import annotations
+
+import io
+import re
+import subprocess
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import fixtures_pdf as fx
+import pikepdf
+import pytest
+from pikepdf import Array, Dictionary, Name
+
+from scrubbers import Limits, ScrubReport, scrub, scrub_sandboxed
+from scrubbers._sniff import sniff
+from scrubbers.errors import CorruptFileError, LimitExceededError
+from scrubbers.pdf import EncryptedPdfError, PdfScrubber
+
+LIMITS = Limits()
+MARKER_RE = re.compile(rb"Marker-[A-Za-z0-9-]+")
+CORPUS_DIRS = ("mat2", "exiftool", "pikepdf")
+
+# exiftool -a -G1 -s -ee: what must not be in a cleaned PDF.
+FORBIDDEN_TAGS = frozenset(
+    {
+        "Author",
+        "Creator",
+        "Producer",
+        "Company",
+        "Title",
+        "Subject",
+        "Keywords",
+        "CreateDate",
+        "ModifyDate",
+        "MetadataDate",
+        "CreatorTool",
+        "DocumentID",
+        "InstanceID",
+        "OriginalDocumentID",
+        "XMPToolkit",
+        "SourceModified",
+        "SigningDate",
+        "SigningAuthority",
+        "SigningLocation",
+        "AnnotationUsageRights",
+        "DocumentUsageRights",
+        "FormUsageRights",
+        "SignatureUsageRights",
+        "Make",
+        "Model",
+        "SerialNumber",
+        "Artist",
+        "Comment",
+        "By-line",
+        "ProfileDescription",
+        "ProfileCopyright",
+        "DeviceMfgDesc",
+        "DeviceModelDesc",
+    }
+)
+FORBIDDEN_GROUP = re.compile(r"^(XMP|IPTC|ICC|EXIF|IFD|GPS|Photoshop|MakerNotes|XMP-)", re.I)
+ALLOWED_GROUPS = ("ExifTool", "System", "File", "PDF", "JFIF", "Adobe", "Composite")
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+def exiftool_tags(data: bytes, tmp_path: Path) -> list[tuple[str, str, str]]:
+    """(group, tag, value) for every tag exiftool reads from the file."""
+    path = tmp_path / "exiftool-input.pdf"
+    path.write_bytes(data)
+    out = subprocess.run(
+        ["exiftool", "-a", "-G1", "-s", "-ee", str(path)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    tags = []
+    for line in out.splitlines():
+        found = re.match(r"^\[([^\]]+)\]\s+(\S+)\s*:\s?(.*)$", line)
+        assert found, line
+        tags.append((found.group(1), found.group(2), found.group(3)))
+    return tags
+
+
+def exiftool_leftovers(data: bytes, tmp_path: Path) -> list[str]:
+    left = []
+    for group, tag, _value in exiftool_tags(data, tmp_path):
+        if group in ("ExifTool", "System", "File"):
+            continue
+        if tag in FORBIDDEN_TAGS or FORBIDDEN_GROUP.match(group) or group not in ALLOWED_GROUPS:
+            left.append(f"[{group}] {tag}")
+    return left
+
+
+def run_tool(
+    argv: list[str], data: bytes, tmp_path: Path, name: str
+) -> subprocess.CompletedProcess[str]:
+    path = tmp_path / name
+    path.write_bytes(data)
+    return subprocess.run([*argv, str(path)], capture_output=True, text=True, check=False)
+
+
+def pdftotext(data: bytes, tmp_path: Path, name: str) -> str:
+    path = tmp_path / name
+    path.write_bytes(data)
+    done = subprocess.run(["pdftotext", "-q", str(path), "-"], capture_output=True, check=True)
+    return done.stdout.decode("utf-8", "replace")
+
+
+def pdffonts(data: bytes, tmp_path: Path, name: str) -> list[str]:
+    done = run_tool(["pdffonts"], data, tmp_path, name)
+    assert done.returncode == 0, done.stderr
+    # name, type, encoding, emb, sub, uni (object numbers change with the rewrite)
+    return sorted(" ".join(line.split()[:-2]) for line in done.stdout.splitlines()[2:])
+
+
+def qpdf_check(data: bytes, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    return run_tool(["qpdf", "--check"], data, tmp_path, "check.pdf")
+
+
+def page_count(data: bytes) -> int:
+    with pikepdf.open(io.BytesIO(data)) as pdf:
+        return len(pdf.pages)
+
+
+def trailer_id(data: bytes) -> pikepdf.Object | None:
+    with pikepdf.open(io.BytesIO(data)) as pdf:
+        value = pdf.trailer.get(Name.ID)
+        return None if value is None else pikepdf.Array([bytes(v) for v in value])
+
+
+def assert_content_preserved(before: bytes, after: bytes, tmp_path: Path) -> None:
+    check = qpdf_check(after, tmp_path)
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert page_count(after) == page_count(before)
+    assert pdftotext(after, tmp_path, "after.pdf") == pdftotext(before, tmp_path, "before.pdf")
+    assert pdffonts(after, tmp_path, "after.pdf") == pdffonts(before, tmp_path, "before.pdf")
+
+
+def reported(report: ScrubReport, name: str) -> bool:
+    if name.endswith(":"):
+        return any(r.startswith(name) for r in report.removed)
+    return name in report.removed
+
+
+# -- the self-made document with every field -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Dirty:
+    data: bytes
+    everything: bytes  # raw + decoded streams of the input
+    report: ScrubReport
+    out_everything: bytes
+
+
+@pytest.fixture(scope="module")
+def dirty() -> Dirty:
+    data = fx.dirty_pdf()
+    report = scrub(data)
+    assert report.cleaned, report.reason
+    return Dirty(data, fx.all_bytes(data), report, fx.all_bytes(report.data))
+
+
+@pytest.mark.parametrize("field", fx.FIELDS, ids=lambda f: f.name)
+def test_each_field_is_reported_and_its_value_gone(dirty: Dirty, field: fx.Field) -> None:
+    assert reported(dirty.report, field.name), dirty.report.removed
+    if field.marker is not None:
+        marker = field.marker.encode()
+        assert marker in dirty.everything  # the fixture really planted it
+        assert marker not in dirty.out_everything
+
+
+def test_no_planted_value_survives_anywhere(dirty: Dirty) -> None:
+    assert MARKER_RE.search(dirty.everything)
+    assert MARKER_RE.findall(dirty.out_everything) == []
+    assert fx.OLD_DATE.encode() in dirty.everything
+    assert fx.OLD_DATE.encode() not in dirty.out_everything
+
+
+def test_report_names_fields_never_values(dirty: Dirty) -> None:
+    text = repr(dirty.report.to_json())
+    assert "Marker-" not in text.replace("photo-Marker-AttachName-4d6b.jpg", "")
+    assert all(name.startswith("pdf:") for name in dirty.report.removed)
+
+
+def test_exiftool_sees_nothing_left(dirty: Dirty, tmp_path: Path) -> None:
+    assert {"[PDF] Author", "[PDF] Company", "[XMP-xmpMM] DocumentID"} <= set(
+        exiftool_leftovers(dirty.data, tmp_path)
+    )
+    assert exiftool_leftovers(dirty.report.data, tmp_path) == []
+
+
+def test_text_pages_fonts_and_validity_kept(dirty: Dirty, tmp_path: Path) -> None:
+    assert_content_preserved(dirty.data, dirty.report.data, tmp_path)
+    text = pdftotext(dirty.report.data, tmp_path, "out.pdf")
+    assert all(line in text for line in fx.VISIBLE_TEXT)
+
+
+def test_visible_content_and_harmless_parts_kept(dirty: Dirty) -> None:
+    with pikepdf.open(io.BytesIO(dirty.report.data)) as pdf:
+        page = pdf.pages[0]
+        annots = list(page.obj.Annots)
+        subtypes = [a.Subtype for a in annots]
+        assert Name.Popup not in subtypes and Name.FileAttachment not in subtypes
+        comment = next(a for a in annots if a.Subtype == Name.Text and "/IRT" not in a)
+        assert str(comment.Contents) == fx.VISIBLE_COMMENT
+        uris = [str(a.A.URI) for a in annots if "/A" in a and a.A.get("/S") == Name.URI]
+        assert uris == [fx.KEPT_URI]
+        # A widget's /T is its form field name, not an author: kept.
+        assert str(pdf.Root.AcroForm.Fields[0].T) == "Signature1"
+        assert "/V" not in pdf.Root.AcroForm.Fields[0]
+        # The image is still there, still a JPEG (DCT), and the colour space is a device one.
+        image = page.obj.Resources.XObject.Im1
+        assert image.Filter == Name.DCTDecode
+        assert image.read_raw_bytes().startswith(b"\xff\xd8")
+        assert page.obj.Resources.ColorSpace.CS0 == Name.DeviceRGB
+
+
+def test_jpeg_image_data_kept_byte_for_byte(dirty: Dirty) -> None:
+    def scans(jpeg: bytes) -> bytes:
+        return jpeg[jpeg.index(b"\xff\xda") :]  # from the first SOS on: the compressed pixels
+
+    with (
+        pikepdf.open(io.BytesIO(dirty.data)) as before,
+        pikepdf.open(io.BytesIO(dirty.report.data)) as after,
+    ):
+        old = before.pages[0].obj.Resources.XObject.Im1.read_raw_bytes()
+        new = after.pages[0].obj.Resources.XObject.Im1.read_raw_bytes()
+    assert len(new) < len(old)
+    assert scans(new) == scans(old)
+
+
+def test_trailer_id_not_linkable(dirty: Dirty) -> None:
+    original = trailer_id(dirty.data)
+    assert original is not None
+    assert trailer_id(dirty.report.data) is None
+    for part in original:
+        assert bytes(part).hex().encode() not in dirty.report.data.lower()
+        assert bytes(part) not in dirty.out_everything
+
+
+def test_earlier_revision_gone(dirty: Dirty) -> None:
+    assert len(re.findall(rb"startxref", dirty.data)) == 2
+    assert len(re.findall(rb"startxref", dirty.report.data)) == 1
+    assert b"/Prev" not in dirty.report.data
+
+
+def test_attachments_are_cleaned_separately(dirty: Dirty) -> None:
+    by_name = {a.untrusted_name: a.report for a in dirty.report.attachments}
+    assert set(by_name) == {"photo-Marker-AttachName-4d6b.jpg", "report.pdf"}
+    photo, report = by_name["photo-Marker-AttachName-4d6b.jpg"], by_name["report.pdf"]
+    assert photo.cleaned and photo.file_type.name == "jpeg", photo.reason
+    assert report.cleaned and report.file_type.name == "pdf", report.reason
+    assert fx.ATTACHED_JPEG_MARKER.encode() in dirty.everything
+    assert fx.ATTACHED_JPEG_MARKER.encode() not in photo.data
+    assert MARKER_RE.findall(photo.data) == []
+    assert fx.ATTACHED_PDF_MARKER.encode() in dirty.everything
+    assert MARKER_RE.findall(fx.all_bytes(report.data)) == []
+    assert "pdf:Info/Author" in report.removed
+    with pikepdf.open(io.BytesIO(dirty.report.data)) as pdf:
+        assert len(pdf.attachments) == 0
+        assert not any(
+            isinstance(o, (pikepdf.Dictionary, pikepdf.Stream)) and ("/EF" in o or "/AF" in o)
+            for o in pdf.objects
+        )
+
+
+def test_get_meta_lists_everything_then_nothing(dirty: Dirty) -> None:
+    before = set(PdfScrubber().get_meta(dirty.data, LIMITS))
+    assert before == set(dirty.report.removed)
+    assert PdfScrubber().get_meta(dirty.report.data, LIMITS) == []
+
+
+def test_output_is_deterministic(dirty: Dirty) -> None:
+    assert scrub(dirty.data).data == dirty.report.data
+
+
+def test_sandboxed_worker_gives_the_same_result(dirty: Dirty) -> None:
+    report = scrub_sandboxed(dirty.data)
+    assert report.cleaned, report.reason
+    assert report.data == dirty.report.data
+    assert report.removed == dirty.report.removed
+    assert [a.untrusted_name for a in report.attachments] == [
+        a.untrusted_name for a in dirty.report.attachments
+    ]
+
+
+# -- hostile and odd files -------------------------------------------------------------------
+
+
+def _encrypted(user: str, owner: str) -> bytes:
+    pdf = pikepdf.open(io.BytesIO(fx.small_pdf("Marker-Encrypted-Author-5a1b")))
+    out = io.BytesIO()
+    pdf.save(out, encryption=pikepdf.Encryption(user=user, owner=owner))
+    return out.getvalue()
+
+
+def test_user_password_means_not_cleaned_and_kept() -> None:
+    data = _encrypted("user-secret", "owner-secret")
+    report = scrub(data)
+    assert not report.cleaned
+    assert report.reason == EncryptedPdfError.reason
+    assert report.data == data
+    assert issubclass(EncryptedPdfError, CorruptFileError)
+
+
+def test_owner_password_only_is_opened_and_cleaned(tmp_path: Path) -> None:
+    data = _encrypted("", "owner-secret")
+    report = scrub(data)
+    assert report.cleaned, report.reason
+    assert "pdf:Info/Author" in report.removed
+    with pikepdf.open(io.BytesIO(report.data)) as pdf:
+        assert not pdf.is_encrypted
+    assert b"Marker-Encrypted" not in fx.all_bytes(report.data)
+    assert qpdf_check(report.data, tmp_path).returncode == 0
+
+
+def test_cyclic_references() -> None:
+    data = fx.cyclic_pdf()
+    report = scrub(data)
+    assert report.cleaned, report.reason
+    assert b"Marker-Cycle-XMP" in fx.all_bytes(data)
+    assert b"Marker-Cycle-XMP" not in fx.all_bytes(report.data)
+    with pikepdf.open(io.BytesIO(report.data)) as pdf:
+        loop = pdf.Root.Loop
+        assert loop.Next.Next.objgen == loop.objgen and loop.Self.objgen == loop.objgen
+
+
+def test_object_count_limit() -> None:
+    report = scrub(fx.dirty_pdf(), limits=Limits(max_pdf_objects=10))
+    assert not report.cleaned
+    assert report.reason == LimitExceededError.reason
+
+
+def _pdf_with_stream(
+    extra: pikepdf.Object | None = None, **page_resources: pikepdf.Object
+) -> bytes:
+    pdf = pikepdf.new()
+    pdf.add_blank_page()
+    if page_resources:
+        pdf.pages[0].obj.Resources = Dictionary(XObject=Dictionary(**page_resources))
+        pdf.pages[0].obj.Contents = pdf.make_stream(b"q 10 0 0 10 0 0 cm /Im0 Do Q")
+    if extra is not None:
+        pdf.Root.Names = Dictionary(EmbeddedFiles=Dictionary(Names=Array(["bomb.bin", extra])))
+    out = io.BytesIO()
+    pdf.save(out)
+    return out.getvalue()
+
+
+BOMB = zlib.compress(bytes(64 * 1024 * 1024), 9)  # 64 MiB of zeros in ~64 KiB
+
+
+def test_attachment_bomb_is_bounded() -> None:
+    pdf = pikepdf.new()
+    stream = pikepdf.Stream(pdf, BOMB)
+    stream.Filter = Name.FlateDecode
+    spec = Dictionary(Type=Name.Filespec, F="bomb.bin", EF=Dictionary(F=stream))
+    pdf.add_blank_page()
+    pdf.Root.Names = Dictionary(EmbeddedFiles=Dictionary(Names=Array(["bomb.bin", spec])))
+    out = io.BytesIO()
+    pdf.save(out)
+    report = scrub(out.getvalue(), limits=Limits(max_input_bytes=8 * 1024 * 1024))
+    assert not report.cleaned
+    assert report.reason == LimitExceededError.reason
+
+
+def test_image_streams_are_copied_not_decoded() -> None:
+    pdf = pikepdf.new()
+    image = pikepdf.Stream(pdf, BOMB)
+    image.Filter = Name.FlateDecode
+    image.Type, image.Subtype = Name.XObject, Name.Image
+    image.Width, image.Height = 8192, 8192
+    image.ColorSpace, image.BitsPerComponent = Name.DeviceGray, 8
+    pdf.add_blank_page()
+    pdf.pages[0].obj.Resources = Dictionary(XObject=Dictionary(Im0=image))
+    pdf.pages[0].obj.Contents = pdf.make_stream(b"q 10 0 0 10 0 0 cm /Im0 Do Q")
+    out = io.BytesIO()
+    pdf.save(out)
+    report = scrub(out.getvalue())
+    assert report.cleaned, report.reason
+    with pikepdf.open(io.BytesIO(report.data)) as cleaned:
+        assert cleaned.pages[0].obj.Resources.XObject.Im0.read_raw_bytes() == BOMB
+
+
+def test_attachments_too_deep_are_kept_not_cleaned() -> None:
+    report = scrub(fx.dirty_pdf(), limits=Limits(max_depth=0))
+    assert report.cleaned, report.reason
+    assert len(report.attachments) == 2
+    for attachment in report.attachments:
+        assert not attachment.report.cleaned
+        assert attachment.report.reason == LimitExceededError.reason
+        assert attachment.report.data  # kept as found, for the editors
+
+
+def test_unused_resources_dropped() -> None:
+    pdf = pikepdf.new()
+    _page = fx._text_page(pdf, "Only text is drawn")
+    hidden = pdf.make_stream(b"Marker-Unused-Image-7b2c" + bytes(100))
+    hidden.Type, hidden.Subtype = Name.XObject, Name.Image
+    hidden.Width, hidden.Height, hidden.ColorSpace, hidden.BitsPerComponent = (
+        2,
+        2,
+        Name.DeviceGray,
+        8,
+    )
+    pdf.pages[0].obj.Resources.XObject = Dictionary(Unused=hidden)
+    out = io.BytesIO()
+    pdf.save(out)
+    report = scrub(out.getvalue())
+    assert report.cleaned, report.reason
+    assert b"Marker-Unused-Image" not in fx.all_bytes(report.data)
+
+
+def test_junk_before_header_is_still_a_pdf() -> None:
+    data = b"junk before the header\n" + fx.small_pdf("Marker-Junk-Author-3c9d")
+    assert sniff(data).name == "pdf"
+    report = scrub(data)
+    assert report.cleaned, report.reason
+    assert report.data.startswith(b"%PDF-")
+    assert b"junk before" not in report.data
+    assert b"Marker-Junk" not in fx.all_bytes(report.data)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"%PDF-1.7\n" + b"\x00garbage" * 50, b"%PDF-1.4\n1 0 obj << /Type /Catalog"],
+    ids=["garbage", "truncated"],
+)
+def test_broken_files_fail_cleanly(data: bytes) -> None:
+    report = scrub(data)
+    assert not report.cleaned
+    assert report.reason
+    assert report.data == data
+
+
+# -- public corpus -----------------------------------------------------------------------------
+
+
+def _corpus_files() -> list[str]:
+    import os
+
+    env = os.environ.get("LEAKDROP_SHARED")
+    base = Path(env) if env else Path(__file__).resolve().parents[1].parent / "shared"
+    found = sorted(
+        f"{d}/{p.name}" for d in CORPUS_DIRS for p in (base / "corpus" / d).glob("*.pdf")
+    )
+    return found or ["(corpus missing)"]
+
+
+def _corpus(shared_dir: Path | None, name: str) -> bytes:
+    if shared_dir is None:
+        pytest.skip("shared corpus absent (outside CI the self-made fixtures cover PDF)")
+    path = shared_dir / "corpus" / name
+    assert path.is_file(), path
+    return path.read_bytes()
+
+
+@pytest.mark.parametrize("name", _corpus_files())
+def test_corpus_pdf_cleaned(shared_dir: Path | None, name: str, tmp_path: Path) -> None:
+    data = _corpus(shared_dir, name)
+    report = scrub(data)
+    assert report.cleaned, report.reason
+    assert report.removed
+    assert exiftool_leftovers(report.data, tmp_path) == []
+    assert_content_preserved(data, report.data, tmp_path)
+    assert trailer_id(report.data) is None
+    assert PdfScrubber().get_meta(report.data, LIMITS) == []
+
+
+def test_corpus_specifics(shared_dir: Path | None, tmp_path: Path) -> None:
+    if shared_dir is None:
+        pytest.skip("shared corpus absent (outside CI the self-made fixtures cover PDF)")
+    corpus = shared_dir / "corpus"
+
+    dirty = (corpus / "mat2/dirty.pdf").read_bytes()
+    report = scrub(dirty)
+    assert "pdf:incremental-updates" in report.removed
+    assert len(re.findall(rb"startxref", dirty)) == 2
+    assert len(re.findall(rb"startxref", report.data)) == 1
+    for value in (b"4a1a79c8-404e-4d38-9580-5bc081036e61", b"PDFeXpress", b"pdfTeX-1.40"):
+        assert value in fx.all_bytes(dirty)
+        assert value not in fx.all_bytes(report.data)
+
+    photoshop = (corpus / "exiftool/PDF.pdf").read_bytes()
+    report = scrub(photoshop)
+    assert "pdf:PieceInfo" in report.removed
+    groups = {g for g, _t, _v in exiftool_tags(photoshop, tmp_path)}
+    assert "IPTC" in groups
+    for value in (b"Phil Harvey", b"A witty caption"):
+        assert value in fx.all_bytes(photoshop)
+        assert value not in fx.all_bytes(report.data)
+
+    form = (corpus / "pikepdf/form_dd0293.pdf").read_bytes()
+    report = scrub(form)
+    assert {"pdf:JavaScript", "pdf:XFA", "pdf:Perms"} <= set(report.removed)
+    with pikepdf.open(io.BytesIO(report.data)) as pdf:
+        assert "/Perms" not in pdf.Root
+        assert "/XFA" not in pdf.Root.get("/AcroForm", Dictionary())
+        names = pdf.Root.get("/Names", Dictionary())
+        assert "/JavaScript" not in names
+        for obj in pdf.objects:
+            if isinstance(obj, (pikepdf.Dictionary, pikepdf.Stream)):
+                assert "/JS" not in obj and "/AA" not in obj
+                assert obj.get("/S") != Name.JavaScript
+
+    rle = (corpus / "pikepdf/rle.pdf").read_bytes()
+    report = scrub(rle)
+    assert "pdf:Thumb" in report.removed
+    with pikepdf.open(io.BytesIO(rle)) as pdf:
+        assert any("/Thumb" in page.obj for page in pdf.pages)
+    with pikepdf.open(io.BytesIO(report.data)) as pdf:
+        assert not any("/Thumb" in page.obj for page in pdf.pages)
+
+    graph = (corpus / "pikepdf/graph.pdf").read_bytes()
+    report = scrub(graph)
+    assert "pdf:incremental-updates" in report.removed
+    assert b"Wikimedia" not in fx.all_bytes(report.data)
+
+
+def test_metadata_referenced_under_other_keys_is_emptied_too() -> None:
+    pdf = pikepdf.new()
+    fx._text_page(pdf, "Aliased metadata")
+    info = pdf.make_indirect(Dictionary(Author=pikepdf.String("Marker-Alias-Author-8c3d")))
+    xmp = pdf.make_stream(b"<x:xmpmeta>Marker-Alias-XMP-9d4e</x:xmpmeta>")
+    xmp.Type, xmp.Subtype = Name.Metadata, Name.XML
+    pdf.trailer.Info = info
+    pdf.Root.Metadata = xmp
+    pdf.Root.SomePrivateKey = Dictionary(Info=info, Packet=xmp)  # the same objects again
+    out = io.BytesIO()
+    pdf.save(out)
+    report = scrub(out.getvalue())
+    assert report.cleaned, report.reason
+    assert MARKER_RE.findall(fx.all_bytes(out.getvalue()))
+    assert MARKER_RE.findall(fx.all_bytes(report.data)) == []
