@@ -70,7 +70,69 @@ def _build_parser() -> argparse.ArgumentParser:
         ("--name", "LEAKDROP_NAME", "name of the drop shown on the pages (Technopoleaks)"),
     ):
         p.add_argument(option, default=_env(env), help=f"{text} [env {env}]")
+
+    _add_editor_commands(sub)
     return parser
+
+
+def _add_editor_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """The editors' side: tokens, the pickup listener, fetch, expiry, the offline bundle."""
+    tokens_help = "token file (hashes only) [env LEAKDROP_TOKENS]"
+    p = sub.add_parser("token", help="manage the editors' pickup access tokens (admin)")
+    tsub = p.add_subparsers(dest="token_command", required=True, metavar="ACTION")
+    for action, text in (
+        ("add", "create a token for an editor; it is shown once"),
+        ("revoke", "revoke an editor's token (takes effect at the next request)"),
+        ("list", "list the names holding a token"),
+    ):
+        tp = tsub.add_parser(action, help=text)
+        if action != "list":
+            tp.add_argument("name", metavar="NAME")
+        tp.add_argument("--tokens", default=_env("LEAKDROP_TOKENS"), help=tokens_help)
+
+    p = sub.add_parser("pickup", help="serve the editors' pickup listener (ciphertext only)")
+    p.add_argument("--storage", default=_env("LEAKDROP_STORAGE"), help="storage folder")
+    p.add_argument("--tokens", default=_env("LEAKDROP_TOKENS"), help=tokens_help)
+    p.add_argument("--host", default=_env("LEAKDROP_PICKUP_HOST", "127.0.0.1"))
+    p.add_argument("--port", default=_env("LEAKDROP_PICKUP_PORT", "8081"))
+    for option, env, text in (
+        ("--retention-days", "LEAKDROP_RETENTION_DAYS", "delete submissions after N days (30)"),
+        ("--expire-every", "LEAKDROP_EXPIRE_EVERY", "seconds between retention passes (3600)"),
+        ("--auth-free-failures", "LEAKDROP_AUTH_FREE_FAILURES", "failures before backoff (5)"),
+        ("--auth-base-delay", "LEAKDROP_AUTH_BASE_DELAY", "first lockout, seconds (1)"),
+        ("--auth-max-delay", "LEAKDROP_AUTH_MAX_DELAY", "longest lockout, seconds (300)"),
+    ):
+        p.add_argument(option, default=_env(env), help=f"{text} [env {env}]")
+
+    p = sub.add_parser("expire", help="delete submissions older than the retention period")
+    p.add_argument("--storage", default=_env("LEAKDROP_STORAGE"), help="storage folder")
+    p.add_argument(
+        "--days",
+        default=_env("LEAKDROP_RETENTION_DAYS"),
+        help="retention in days (30) [env LEAKDROP_RETENTION_DAYS]",
+    )
+
+    p = sub.add_parser("fetch", help="download new submissions from the pickup listener")
+    p.add_argument("--server", default=_env("LEAKDROP_PICKUP_URL"), help="http://….onion/")
+    p.add_argument("--token-file", default=_env("LEAKDROP_TOKEN_FILE"), help="file with the token")
+    p.add_argument("--out", required=True, help="folder to download into (e.g. a USB stick)")
+    p.add_argument(
+        "--socks",
+        default=_env("LEAKDROP_SOCKS"),
+        help="Tor's SOCKS port, HOST:PORT (e.g. 127.0.0.1:9050); required for .onion",
+    )
+    p.add_argument("--retries", type=int, default=5, help="reconnections per file (5)")
+    p.add_argument("--timeout", type=float, default=120.0, help="network timeout, seconds")
+
+    p = sub.add_parser("bundle", help="write an offline install bundle for the laptop")
+    p.add_argument("--out", required=True, help="empty or new folder (e.g. a USB stick)")
+    p.add_argument(
+        "--platform",
+        action="append",
+        help="laptop platform tag, e.g. manylinux_2_28_x86_64 (repeatable; default: this one)",
+    )
+    p.add_argument("--python-version", help="laptop Python, e.g. 3.11 (default: this one)")
+    p.add_argument("--source", help="project source folder (default: this checkout)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -91,6 +153,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         from leakdrop.server.run import run_serve
 
         return run_serve(args)
+    if args.command == "token":
+        from leakdrop.tokens import run_token
+
+        return run_token(args)
+    if args.command == "pickup":
+        from leakdrop.pickup.run import run_pickup
+
+        return run_pickup(args)
+    if args.command == "expire":
+        from leakdrop.expiry import run_expire
+
+        return run_expire(args)
+    if args.command == "fetch":
+        from leakdrop.fetch import run_fetch
+
+        return run_fetch(args)
+    if args.command == "bundle":
+        from leakdrop.bundle import run_bundle
+
+        return run_bundle(args)
     raise AssertionError(args.command)  # argparse rejects unknown commands
 
 

@@ -283,14 +283,6 @@ class _Walker:
             del node[key]
 
 
-def iter_dicts(pdf: pikepdf.Pdf) -> Iterator[pikepdf.Object]:
-    """Every dictionary and stream of the file, indirect or nested inside another object."""
-    for obj in pdf.objects:
-        for node in _containers(obj):
-            if not isinstance(node, pikepdf.Array):
-                yield node
-
-
 def iter_reachable_dicts(pdf: pikepdf.Pdf) -> Iterator[pikepdf.Object]:
     """Every dictionary and stream reachable from the catalog (what a rewrite keeps).
 
@@ -301,19 +293,17 @@ def iter_reachable_dicts(pdf: pikepdf.Pdf) -> Iterator[pikepdf.Object]:
     stack = [pdf.trailer.get(N.Root)]
     while stack:
         node = stack.pop()
-        if isinstance(node, (pikepdf.Dictionary, pikepdf.Stream)):
-            children = [node.get(k) for k in list(node.keys())]
-        elif isinstance(node, pikepdf.Array):
-            children = list(node)
-        else:
+        if not isinstance(node, (pikepdf.Dictionary, pikepdf.Stream, pikepdf.Array)):
             continue
         if node.is_indirect:
             if node.objgen in seen:  # reference cycles end here
                 continue
             seen.add(node.objgen)
-        if not isinstance(node, pikepdf.Array):
+        if isinstance(node, pikepdf.Array):
+            stack.extend(node)
+        else:
             yield node
-        stack.extend(children)
+            stack.extend(node.get(k) for k in sorted(node.keys(), reverse=True))
 
 
 def _containers(top: pikepdf.Object) -> Iterator[pikepdf.Object]:

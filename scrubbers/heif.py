@@ -27,6 +27,18 @@ from scrubbers.errors import CorruptFileError, LimitExceededError, UnsupportedTy
 _NOTE = "converted to PNG (lossless)"
 _MAX_TOP_LEVEL_IMAGES = 64
 _IDAT_SIZE = 1 << 20
+# What pillow-heif / libheif raise on a malformed file (SyntaxError: "unsupported feature",
+# EOFError: truncated data found while decoding).
+_HEIF_ERRORS = (
+    RuntimeError,
+    ValueError,
+    OSError,
+    EOFError,
+    SyntaxError,
+    KeyError,
+    TypeError,
+    IndexError,
+)
 # pillow-heif mode -> (PNG colour type, channels)
 _PNG_COLOUR = {"L": (0, 1), "LA": (4, 2), "RGB": (2, 3), "RGBA": (6, 4)}
 
@@ -43,7 +55,7 @@ class HeifScrubber:
                 for name in _image_meta(image.info):
                     if name not in names:
                         names.append(name)
-        except (RuntimeError, ValueError, OSError, KeyError, TypeError, IndexError) as exc:
+        except _HEIF_ERRORS as exc:
             raise CorruptFileError("unreadable HEIF") from exc
         if len(images) > 1:
             names.append("heif:extra-images")
@@ -72,7 +84,7 @@ class HeifScrubber:
                 for number, image in enumerate(images, start=1)
                 if number - 1 != primary_index
             )
-        except (RuntimeError, ValueError, OSError, KeyError, TypeError, IndexError) as exc:
+        except _HEIF_ERRORS as exc:
             raise CorruptFileError("unreadable HEIF") from exc
         except MemoryError as exc:
             raise LimitExceededError("out of memory") from exc
@@ -89,7 +101,7 @@ def _open(untrusted_data: bytes) -> Any:
     # pillow_heif.options.DISABLE_SECURITY_LIMITS is never set by this package.
     try:
         return pillow_heif.open_heif(io.BytesIO(untrusted_data), convert_hdr_to_8bit=False)
-    except (RuntimeError, ValueError, OSError, KeyError, TypeError, IndexError) as exc:
+    except _HEIF_ERRORS as exc:
         if "security limit" in str(exc).lower():
             raise LimitExceededError("HEIF beyond libheif's limits") from exc
         raise CorruptFileError("unreadable HEIF") from exc

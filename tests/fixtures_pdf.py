@@ -406,21 +406,34 @@ def append_info_update(data: bytes, info: dict[str, str]) -> bytes:
     """
     with pikepdf.open(io.BytesIO(data)) as pdf:
         size = int(pdf.trailer.Size)
-        root_num = pdf.Root.objgen[0]
-        file_id = pdf.trailer.ID
-        ids = "".join(f"<{bytes(x).hex()}>" for x in file_id)
-    prev = int(re.findall(rb"startxref\s+(\d+)", data)[-1])
     body = " ".join(f"{k} ({v})" for k, v in info.items())
-    obj_offset = len(data) + 1
-    obj = f"\n{size} 0 obj\n<< {body} >>\nendobj\n".encode()
-    xref_offset = len(data) + len(obj)
+    return append_update(
+        data,
+        {size: f"<< {body} >>"},
+        f"/Info {size} 0 R /MarkerExtra (Marker-Trailer-0d2b)",
+    )
+
+
+def append_update(data: bytes, objects: dict[int, str], trailer_extra: str = "") -> bytes:
+    """Append an incremental update: new versions of ``objects`` (number -> PDF syntax)."""
+    with pikepdf.open(io.BytesIO(data)) as pdf:
+        size = int(pdf.trailer.Size)
+        root_num = pdf.Root.objgen[0]
+        ids = "".join(f"<{bytes(x).hex()}>" for x in pdf.trailer.ID)
+    prev = int(re.findall(rb"startxref\s+(\d+)", data)[-1])
+    body = b""
+    xref = b"xref\n0 1\n0000000000 65535 f \n"
+    for number, text in sorted(objects.items()):
+        offset = len(data) + len(body) + 1
+        body += f"\n{number} 0 obj\n{text}\nendobj".encode()
+        xref += f"{number} 1\n{offset:010d} 00000 n \n".encode()
+    body += b"\n"
+    new_size = max(size, max(objects) + 1)
     tail = (
-        f"xref\n0 1\n0000000000 65535 f \n{size} 1\n{obj_offset:010d} 00000 n \n"
-        f"trailer\n<< /Size {size + 1} /Root {root_num} 0 R /Info {size} 0 R "
-        f"/Prev {prev} /ID [{ids}] /MarkerExtra (Marker-Trailer-0d2b) >>\n"
-        f"startxref\n{xref_offset}\n%%EOF\n"
+        f"trailer\n<< /Size {new_size} /Root {root_num} 0 R /Prev {prev} /ID [{ids}] "
+        f"{trailer_extra} >>\nstartxref\n{len(data) + len(body)}\n%%EOF\n"
     ).encode()
-    return data + obj + tail
+    return data + body + xref + tail
 
 
 def cyclic_pdf() -> bytes:

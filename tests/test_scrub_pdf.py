@@ -538,3 +538,24 @@ def test_metadata_referenced_under_other_keys_is_emptied_too() -> None:
     assert report.cleaned, report.reason
     assert MARKER_RE.findall(fx.all_bytes(out.getvalue()))
     assert MARKER_RE.findall(fx.all_bytes(report.data)) == []
+
+
+def test_attachment_deleted_in_a_later_revision_is_not_brought_back() -> None:
+    pdf = pikepdf.new()
+    fx._text_page(pdf, "Revised document")
+    spec = fx._filespec(pdf, "old-draft.pdf", fx.small_pdf("Marker-Deleted-Draft-1b5f"))
+    pdf.Root.Names = Dictionary(EmbeddedFiles=Dictionary(Names=Array(["old-draft.pdf", spec])))
+    out = io.BytesIO()
+    pdf.save(out, object_stream_mode=pikepdf.ObjectStreamMode.disable)
+    with pikepdf.open(io.BytesIO(out.getvalue())) as first:
+        root_number = first.Root.objgen[0]
+        catalog = Dictionary({k: first.Root[k] for k in first.Root.keys() if k != "/Names"})
+        new_root = catalog.unparse().decode()
+    data = fx.append_update(out.getvalue(), {root_number: new_root})
+    with pikepdf.open(io.BytesIO(data)) as revised:
+        assert "/Names" not in revised.Root  # the attachment is deleted in the last revision
+    report = scrub(data)
+    assert report.cleaned, report.reason
+    assert report.attachments == ()
+    assert b"Marker-Deleted-Draft" in fx.all_bytes(data)
+    assert b"Marker-Deleted-Draft" not in fx.all_bytes(report.data)

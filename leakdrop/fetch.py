@@ -1,0 +1,682 @@
+"""`leakdrop fetch`: download new submissions from the pickup listener, through Tor.
+
+Runs on the newsroom's online machine with the base install only (standard library +
+PyNaCl, and not even a key: everything fetched is ciphertext). For each submission listed:
+
+1. download into ``OUT/.partial/<id>.age.part``, resuming with ``Range: bytes=N-`` after a
+   broken connection (within this run, and in the next run if this one was stopped);
+2. verify: the size the server announced, the SHA-256 it announced (re-read from OUT, so
+   what is checked is what sits on the stick), and that the bytes are a complete age file
+   (the header parses, and the STREAM chunk layout fits the size exactly: a truncated or
+   padded file cannot pass). Tags cannot be checked without a key; the SHA-256 stands in;
+3. fsync, rename to ``OUT/<id>.age``, fsync the folder;
+4. only then ``POST confirm`` with the SHA-256, and the server deletes its copy.
+
+A file that fails verification is deleted from ``.partial`` and never confirmed: the
+server keeps its copy. Progress goes to stderr.
+
+Tor: ``--socks HOST:PORT`` sends every connection through Tor's SOCKS5 port, handing it the
+host *name* (never resolved here: resolving a .onion name would leak it to DNS). A random
+SOCKS username per run puts this run on its own circuits (Tor's IsolateSOCKSAuth).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import http.client
+import io
+import json
+import os
+import re
+import secrets
+import shutil
+import socket
+import ssl
+import stat
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+from urllib.parse import urlsplit
+
+from leakdrop._terminal import Progress
+from leakdrop.pickup.store import is_valid_id
+from leakdrop.sealing import HeaderError, NoIdentityMatchError, Stanza, decrypt
+from leakdrop.tokens import check_token_syntax
+
+__all__ = [
+    "AuthError",
+    "Endpoint",
+    "FetchError",
+    "Listed",
+    "VerifyError",
+    "check_age_layout",
+    "fetch_all",
+    "parse_listing",
+    "run_fetch",
+    "socks5_connect",
+]
+
+PARTIAL_DIR: Final = ".partial"
+PART_SUFFIX: Final = ".age.part"
+_CHUNK: Final = 256 * 1024
+_MAX_LISTING: Final = 32 * 1024 * 1024
+_MAX_SIZE: Final = 1 << 50
+_MAX_ERROR_BODY: Final = 4096
+_DAY_RE: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_HEX64_RE: Final = re.compile(r"[0-9a-f]{64}")
+_CONTENT_RANGE_RE: Final = re.compile(r"bytes ([0-9]{1,19})-([0-9]{1,19})/([0-9]{1,19})")
+_MAX_WAIT: Final = 120.0
+
+# age v1 layout (age-encryption.org/v1): header, 16-byte nonce, then STREAM chunks of
+# 64 KiB plaintext + 16-byte tag, the last one shorter (or full) and never empty unless it
+# is the only one.
+_AGE_INTRO: Final = b"age-encryption.org/v1\n"
+_AGE_MAX_HEADER: Final = 1024 * 1024
+_AGE_NONCE: Final = 16
+_AGE_TAG: Final = 16
+_AGE_CHUNK: Final = 64 * 1024 + _AGE_TAG
+_AGE_MAC_LINE: Final = re.compile(rb"--- [A-Za-z0-9+/]{43}\n")
+
+#: Tor's extended SOCKS5 error codes for onion services (tor's socks-extensions.txt).
+_SOCKS_ERRORS: Final = {
+    1: "general failure",
+    2: "not allowed by the proxy's rules",
+    3: "network unreachable",
+    4: "host unreachable",
+    5: "connection refused",
+    6: "TTL expired (timeout)",
+    7: "command not supported",
+    8: "address type not supported",
+    0xF0: "onion service descriptor not found (address wrong, or service offline)",
+    0xF1: "onion service descriptor invalid",
+    0xF2: "onion service introduction failed",
+    0xF3: "onion service rendezvous failed",
+    0xF4: "onion service needs client authorization: add the editors' key to "
+    "Tor's ClientOnionAuthDir (see docker/PICKUP.md)",
+    0xF5: "onion service client authorization is wrong (see docker/PICKUP.md)",
+    0xF6: "invalid onion address",
+    0xF7: "onion service introduction timed out",
+}
+
+
+class FetchError(Exception):
+    """Something stopped a fetch (the message is for the editor)."""
+
+
+class AuthError(FetchError):
+    """The server refused the token (wrong or revoked) or throttles us."""
+
+
+class VerifyError(FetchError):
+    """A download is not the complete, unaltered ciphertext the server announced."""
+
+
+class _Retry(FetchError):
+    """A transient failure: reconnect and resume."""
+
+
+# --------------------------------------------------------------------------- SOCKS5
+
+
+def _recv_exact(sock: socket.socket, n: int) -> bytes:
+    data = bytearray()
+    while len(data) < n:
+        chunk = sock.recv(n - len(data))
+        if not chunk:
+            raise FetchError("the SOCKS proxy closed the connection")
+        data += chunk
+    return bytes(data)
+
+
+def socks5_connect(
+    proxy: tuple[str, int], host: str, port: int, timeout: float, username: str
+) -> socket.socket:
+    """A socket connected to `host`:`port` through a SOCKS5 proxy (RFC 1928/1929).
+
+    The name goes to the proxy unresolved (address type 3): Tor resolves it, or for a
+    .onion, looks the service up; nothing is asked of the local DNS resolver.
+    """
+    try:
+        name = host.encode("idna") if not host.isascii() else host.encode("ascii")
+    except UnicodeError as exc:
+        raise FetchError(f"cannot use host name {host!r}") from exc
+    if not 0 < len(name) <= 255:
+        raise FetchError("host name too long for SOCKS5")
+    try:
+        sock = socket.create_connection(proxy, timeout=timeout)
+    except OSError as exc:
+        raise FetchError(
+            f"cannot reach the SOCKS proxy {proxy[0]}:{proxy[1]} (is Tor running?): "
+            f"{exc.strerror or exc}"
+        ) from exc
+    try:
+        # Offer "no authentication" and "username/password": Tor accepts any credentials
+        # and uses them only to isolate circuits.
+        sock.sendall(b"\x05\x02\x00\x02")
+        version, method = _recv_exact(sock, 2)
+        if version != 5:
+            raise FetchError("the proxy is not a SOCKS5 proxy")
+        if method == 2:
+            user = username.encode("ascii")
+            password = b"leakdrop"
+            sock.sendall(b"\x01" + bytes([len(user)]) + user + bytes([len(password)]) + password)
+            if _recv_exact(sock, 2)[1] != 0:
+                raise FetchError("the SOCKS proxy refused the credentials")
+        elif method != 0:
+            raise FetchError("the SOCKS proxy accepts none of our authentication methods")
+        sock.sendall(
+            b"\x05\x01\x00\x03" + bytes([len(name)]) + name + port.to_bytes(2, "big")
+        )
+        _, reply, _, atyp = _recv_exact(sock, 4)
+        if reply != 0:
+            text = _SOCKS_ERRORS.get(reply, f"error {reply:#04x}")
+            raise FetchError(f"Tor/SOCKS could not connect to {host}: {text}")
+        if atyp == 1:
+            _recv_exact(sock, 4 + 2)
+        elif atyp == 4:
+            _recv_exact(sock, 16 + 2)
+        elif atyp == 3:
+            _recv_exact(sock, _recv_exact(sock, 1)[0] + 2)
+        else:
+            raise FetchError("malformed SOCKS5 reply")
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+# --------------------------------------------------------------------------- HTTP
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    scheme: str
+    host: str
+    port: int
+    prefix: str
+    socks: tuple[str, int] | None
+    timeout: float
+    #: SOCKS username: random per run, so Tor gives this run circuits of its own.
+    isolation: str
+
+    @classmethod
+    def parse(cls, url: str, socks: str | None, timeout: float) -> Endpoint:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise FetchError(f"--server must be an http:// or https:// URL, not {url!r}")
+        if parts.username or parts.password or parts.query or parts.fragment:
+            raise FetchError("--server must not hold credentials, a query or a fragment")
+        host = parts.hostname
+        proxy = _parse_hostport(socks) if socks else None
+        if host.endswith(".onion") and proxy is None:
+            # Without Tor the name would go to the DNS resolver: a leak, and useless.
+            raise FetchError("a .onion server needs Tor: add --socks 127.0.0.1:9050")
+        try:
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+        except ValueError as exc:
+            raise FetchError(f"bad port in {url!r}") from exc
+        return cls(
+            scheme=parts.scheme,
+            host=host,
+            port=port,
+            prefix=parts.path.rstrip("/"),
+            socks=proxy,
+            timeout=timeout,
+            isolation="leakdrop-" + secrets.token_hex(8),
+        )
+
+    def connection(self) -> http.client.HTTPConnection:
+        return _Connection(self)
+
+
+def _parse_hostport(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise FetchError(f"--socks must be HOST:PORT, not {text!r}")
+    return host.strip("[]"), int(port)
+
+
+class _Connection(http.client.HTTPConnection):
+    def __init__(self, endpoint: Endpoint) -> None:
+        super().__init__(endpoint.host, endpoint.port, timeout=endpoint.timeout)
+        self._endpoint = endpoint
+
+    def connect(self) -> None:
+        ep = self._endpoint
+        if ep.socks is not None:
+            sock = socks5_connect(ep.socks, ep.host, ep.port, ep.timeout, ep.isolation)
+        else:
+            try:
+                sock = socket.create_connection((ep.host, ep.port), timeout=ep.timeout)
+            except OSError as exc:
+                raise _Retry(f"cannot connect to {ep.host}:{ep.port}: {exc}") from exc
+        if ep.scheme == "https":
+            sock = ssl.create_default_context().wrap_socket(sock, server_hostname=ep.host)
+        self.sock = sock
+
+
+class _Client:
+    def __init__(self, endpoint: Endpoint, token: str) -> None:
+        self.endpoint = endpoint
+        self._auth = f"Bearer {token}"
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        headers: dict[str, str] | None = None,
+        body: bytes | None = None,
+    ) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
+        conn = self.endpoint.connection()
+        all_headers = {"Authorization": self._auth, **(headers or {})}
+        if body is not None:
+            all_headers["Content-Type"] = "application/json"
+        try:
+            conn.request(method, self.endpoint.prefix + path, body=body, headers=all_headers)
+            response = conn.getresponse()
+        except (OSError, http.client.HTTPException) as exc:
+            conn.close()
+            raise _Retry(f"connection failed: {exc}") from exc
+        except BaseException:
+            conn.close()
+            raise
+        if response.status == 401:
+            conn.close()
+            raise AuthError("the server refused the token (wrong or revoked?)")
+        if response.status == 429:
+            wait = response.getheader("Retry-After") or "1"
+            conn.close()
+            seconds = float(wait) if wait.isdigit() else 1.0
+            raise _Throttled(seconds)
+        return conn, response
+
+
+class _Throttled(_Retry):
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"the server throttles logins, retry in {seconds:g} s")
+        self.seconds = seconds
+
+
+def _read_small(response: http.client.HTTPResponse, limit: int) -> bytes:
+    data = response.read(limit + 1)
+    if len(data) > limit:
+        raise FetchError("the server's answer is too large")
+    return data
+
+
+# --------------------------------------------------------------------------- listing
+
+
+@dataclass(frozen=True)
+class Listed:
+    id: str
+    size: int
+    day: str
+    sha256: str
+
+
+def parse_listing(untrusted_data: bytes) -> list[Listed]:
+    """The server's listing, validated: every id becomes a file name on the editor's disk."""
+    try:
+        doc = json.loads(untrusted_data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise FetchError("the server's listing is not JSON") from exc
+    if not isinstance(doc, list):
+        raise FetchError("the server's listing is not a list")
+    out: list[Listed] = []
+    seen: set[str] = set()
+    for item in doc:
+        if (
+            not isinstance(item, dict)
+            or set(item) != {"id", "size", "day", "sha256"}
+            or not isinstance(item["id"], str)
+            or not is_valid_id(item["id"])
+            or not isinstance(item["size"], int)
+            or isinstance(item["size"], bool)
+            or not 0 < item["size"] < _MAX_SIZE
+            or not isinstance(item["day"], str)
+            or not _DAY_RE.fullmatch(item["day"])
+            or not isinstance(item["sha256"], str)
+            or not _HEX64_RE.fullmatch(item["sha256"])
+            or item["id"] in seen
+        ):
+            raise FetchError("the server's listing holds a malformed entry")
+        seen.add(item["id"])
+        out.append(Listed(item["id"], item["size"], item["day"], item["sha256"]))
+    return out
+
+
+# --------------------------------------------------------------------------- verification
+
+
+class _Probe:
+    """An identity that matches nothing: lets `decrypt` parse and check the header strictly
+    without any key (it then stops with NoIdentityMatchError)."""
+
+    def unwrap(self, stanzas: Sequence[Stanza]) -> bytes | None:
+        return None
+
+
+def check_age_layout(path: Path, size: int) -> None:
+    """Raise VerifyError unless `path` is a complete binary age file of `size` bytes.
+
+    Checks the header with the real parser and that the payload is exactly a nonce and a
+    STREAM chunk sequence: a truncated file (cut anywhere but at a chunk boundary, and even
+    there: the last chunk would be a full one followed by nothing, which is allowed, so the
+    SHA-256 check remains the real guard) or one with bytes appended is refused.
+    """
+    with path.open("rb") as fh:
+        actual = os.fstat(fh.fileno()).st_size
+        if actual != size:
+            raise VerifyError(f"size {actual} differs from the announced {size}")
+        untrusted_head = fh.read(_AGE_MAX_HEADER + 128)
+    if not untrusted_head.startswith(_AGE_INTRO):
+        raise VerifyError("not a binary age v1 file")
+    try:
+        decrypt(io.BytesIO(untrusted_head), [_Probe()], armored=False)
+    except NoIdentityMatchError:
+        pass  # the header parsed: exactly what we wanted to know
+    except HeaderError as exc:
+        raise VerifyError(f"age header invalid: {exc}") from exc
+    else:  # pragma: no cover - _Probe never matches
+        raise AssertionError
+    footer = untrusted_head.find(b"\n---")
+    if footer < 0:
+        raise VerifyError("age header has no MAC line")
+    mac_line_end = untrusted_head.find(b"\n", footer + 1)
+    if not _AGE_MAC_LINE.fullmatch(untrusted_head[footer + 1 : mac_line_end + 1]):
+        raise VerifyError("age header MAC line malformed")
+    header_len = mac_line_end + 1
+    payload = size - header_len - _AGE_NONCE
+    if payload < _AGE_TAG:
+        raise VerifyError("age file truncated: no payload")
+    full, last = divmod(payload, _AGE_CHUNK)
+    if last == 0:
+        last = _AGE_CHUNK  # a full final chunk
+        full -= 1
+    if last < _AGE_TAG or (full > 0 and last == _AGE_TAG):
+        # A final chunk shorter than a tag, or an empty final chunk after others: what a
+        # cut in the middle of a chunk leaves.
+        raise VerifyError("age payload does not end on a chunk boundary: truncated?")
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(1024 * 1024):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _verify(path: Path, item: Listed) -> None:
+    check_age_layout(path, item.size)
+    if _sha256_file(path) != item.sha256:
+        raise VerifyError("SHA-256 differs from the one the server announced")
+
+
+# --------------------------------------------------------------------------- files
+
+
+def _fsync_dir(path: Path) -> None:
+    with contextlib.suppress(OSError):  # some USB file systems cannot fsync a folder
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _publish(part: Path, final: Path) -> None:
+    """Give the verified file its final name without ever replacing anything."""
+    try:
+        os.link(part, final)
+    except FileExistsError as exc:
+        raise FetchError(f"{final} appeared meanwhile; left {part} in place") from exc
+    except OSError:
+        # FAT/exFAT sticks have no hard links: rename after an existence check.
+        if os.path.lexists(final):
+            raise FetchError(f"{final} appeared meanwhile; left {part} in place") from None
+        os.rename(part, final)
+    else:
+        part.unlink()
+    _fsync_dir(final.parent)
+
+
+def _size_text(n: int) -> str:
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{n} B" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError
+
+
+def _say(text: str) -> None:
+    print(f"leakdrop fetch: {text}", file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------- download
+
+
+def _download_once(client: _Client, item: Listed, part: Path, progress: Progress) -> None:
+    """One attempt to complete `part`; raises _Retry on a broken connection."""
+    have = part.stat().st_size if part.exists() else 0
+    if have > item.size:
+        part.unlink()
+        have = 0
+    if have == item.size:
+        return
+    headers = {"Range": f"bytes={have}-"} if have else {}
+    conn, response = client.request("GET", f"/submissions/{item.id}", headers=headers)
+    try:
+        if response.status == 404:
+            raise FetchError("gone from the server (expired, or fetched by another editor)")
+        if response.status == 206:
+            match = _CONTENT_RANGE_RE.fullmatch(response.getheader("Content-Range") or "")
+            if (
+                match is None
+                or int(match.group(1)) != have
+                or int(match.group(3)) != item.size
+            ):
+                raise FetchError("the server answered a different range than asked")
+            mode = "ab"
+        elif response.status == 200:
+            have, mode = 0, "wb"  # no resume offered: start over
+        else:
+            raise FetchError(f"unexpected answer {response.status} to a download")
+        if have:
+            _say(f"{item.id}: resuming at {_size_text(have)}")
+        progress.advance(have)
+        with part.open(mode) as fh:
+            try:
+                while have < item.size:
+                    chunk = response.read(min(_CHUNK, item.size - have))
+                    if not chunk:
+                        break
+                    fh.write(chunk)
+                    have += len(chunk)
+                    progress.advance(len(chunk))
+            except (OSError, http.client.HTTPException) as exc:
+                fh.flush()
+                os.fsync(fh.fileno())
+                raise _Retry(f"connection broken at {_size_text(have)}: {exc}") from exc
+            fh.flush()
+            os.fsync(fh.fileno())
+        if have < item.size:
+            raise _Retry(f"connection ended early at {_size_text(have)}")
+    finally:
+        conn.close()
+
+
+def _confirm(client: _Client, item: Listed) -> str:
+    body = json.dumps({"sha256": item.sha256}).encode()
+    conn, response = client.request("POST", f"/submissions/{item.id}/confirm", body=body)
+    try:
+        _read_small(response, _MAX_ERROR_BODY)
+        if response.status == 200:
+            return "confirmed, deleted on the server"
+        if response.status == 404:
+            return "already gone on the server (expired or fetched by another editor)"
+        if response.status == 409:
+            raise FetchError("the server's copy no longer matches: kept, not deleted")
+        raise FetchError(f"unexpected answer {response.status} to the confirmation")
+    finally:
+        conn.close()
+
+
+def _with_retries(retries: int, what: str, action: Any) -> Any:
+    attempt = 0
+    while True:
+        try:
+            return action()
+        except _Throttled as exc:
+            attempt += 1
+            if attempt > retries:
+                raise AuthError(str(exc)) from exc
+            wait = min(_MAX_WAIT, exc.seconds)
+            _say(f"{what}: {exc}")
+            time.sleep(wait)
+        except _Retry as exc:
+            attempt += 1
+            if attempt > retries:
+                raise FetchError(f"{exc} (gave up after {retries} retries)") from exc
+            _say(f"{what}: {exc}; retrying ({attempt}/{retries})")
+            # Backoff: a Tor circuit that just broke needs a moment to be rebuilt.
+            time.sleep(min(30.0, 0.5 * 2 ** (attempt - 1)))
+
+
+def _fetch_one(client: _Client, item: Listed, out: Path, retries: int) -> str:
+    final = out / f"{item.id}.age"
+    part = out / PARTIAL_DIR / f"{item.id}{PART_SUFFIX}"
+    if os.path.lexists(final):
+        # Fetched earlier but not confirmed (the run stopped in between): confirm now if
+        # it is the same ciphertext, never overwrite it.
+        _verify(final, item)
+        return _with_retries(retries, item.id, lambda: _confirm(client, item))
+    have = part.stat().st_size if part.exists() else 0
+    need = item.size - min(have, item.size)
+    if shutil.disk_usage(out).free < need + 1024 * 1024:
+        raise FetchError(f"not enough free space in {out} ({_size_text(need)} needed)")
+    progress = Progress(item.id[:12], item.size)
+    try:
+        _with_retries(retries, item.id, lambda: _download_once(client, item, part, progress))
+    finally:
+        progress.finish()
+    try:
+        _verify(part, item)
+    except VerifyError:
+        # Corrupt: never renamed, never confirmed; the server keeps its copy. The part is
+        # removed so the next run downloads it afresh instead of resuming garbage.
+        with contextlib.suppress(OSError):
+            part.unlink()
+        raise
+    _publish(part, final)
+    return _with_retries(retries, item.id, lambda: _confirm(client, item))
+
+
+@dataclass
+class FetchResult:
+    listed: int = 0
+    fetched: int = 0
+    failed: int = 0
+
+
+def fetch_all(endpoint: Endpoint, token: str, out: Path, *, retries: int = 5) -> FetchResult:
+    client = _Client(endpoint, token)
+    (out / PARTIAL_DIR).mkdir(mode=0o700, parents=True, exist_ok=True)
+
+    def listing() -> list[Listed]:
+        conn, response = client.request("GET", "/submissions")
+        try:
+            if response.status != 200:
+                raise FetchError(f"unexpected answer {response.status} to the listing")
+            try:
+                data = _read_small(response, _MAX_LISTING)
+            except (OSError, http.client.HTTPException) as exc:
+                raise _Retry(f"connection broken during the listing: {exc}") from exc
+            return parse_listing(data)
+        finally:
+            conn.close()
+
+    items: list[Listed] = _with_retries(retries, "listing", listing)
+    result = FetchResult(listed=len(items))
+    total = sum(i.size for i in items)
+    _say(f"{len(items)} submission(s) on the server, {_size_text(total)}")
+    for n, item in enumerate(items, start=1):
+        _say(f"[{n}/{len(items)}] {item.id} ({_size_text(item.size)}, {item.day})")
+        try:
+            outcome = _fetch_one(client, item, out, retries)
+        except AuthError:
+            raise
+        except VerifyError as exc:
+            result.failed += 1
+            _say(f"{item.id}: NOT VERIFIED, not confirmed (kept on the server): {exc}")
+            continue
+        except FetchError as exc:
+            result.failed += 1
+            _say(f"{item.id}: FAILED: {exc}")
+            continue
+        except OSError as exc:
+            result.failed += 1
+            _say(f"{item.id}: FAILED: {exc.strerror or exc}")
+            continue
+        result.fetched += 1
+        _say(f"{item.id}: saved {out / (item.id + '.age')}, verified, {outcome}")
+    return result
+
+
+def _read_token(path: str) -> str:
+    try:
+        with open(path, "rb") as fh:
+            st = os.fstat(fh.fileno())
+            untrusted_data = fh.read(4097)
+    except OSError as exc:
+        raise FetchError(f"cannot read token file {path}: {exc.strerror}") from exc
+    if stat.S_IMODE(st.st_mode) & 0o077:
+        _say(f"warning: {path} is readable by others; chmod 600 {path}")
+    token = untrusted_data.decode("ascii", "replace").strip()
+    if not check_token_syntax(token):
+        raise FetchError(f"{path} does not hold a leakdrop token (ldp1_...)")
+    return token
+
+
+def run_fetch(args: argparse.Namespace) -> int:
+    try:
+        if not args.server:
+            raise FetchError("no server: use --server URL or LEAKDROP_PICKUP_URL")
+        if not args.token_file:
+            raise FetchError("no token: use --token-file FILE or LEAKDROP_TOKEN_FILE")
+        if args.retries < 0 or args.timeout <= 0:
+            raise FetchError("--retries must be >= 0 and --timeout > 0")
+        endpoint = Endpoint.parse(args.server, args.socks, args.timeout)
+        token = _read_token(args.token_file)
+        out = Path(args.out)
+        out.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except FetchError as exc:
+        _say(str(exc))
+        return 2
+    except OSError as exc:
+        _say(f"cannot create {args.out}: {exc.strerror}")
+        return 2
+    try:
+        result = fetch_all(endpoint, token, out, retries=args.retries)
+    except AuthError as exc:
+        _say(str(exc))
+        return 2
+    except FetchError as exc:
+        _say(str(exc))
+        return 1
+    except KeyboardInterrupt:
+        _say("interrupted; run again to resume")
+        return 130
+    _say(
+        f"{result.fetched} of {result.listed} fetched"
+        + (f", {result.failed} FAILED" if result.failed else "")
+    )
+    return 1 if result.failed else 0

@@ -1,0 +1,6 @@
+"""The pickup listener: editors fetch ciphertext over their own authenticated onion service.
+
+`leakdrop.pickup.store` (standard library) lists, hashes and deletes finished submissions;
+`leakdrop.pickup.app` is the ASGI application; `leakdrop.pickup.run` starts it with uvicorn
+(`leakdrop pickup`). Nothing is imported here, so `leakdrop expire` needs no server package.
+"""

@@ -1,0 +1,153 @@
+"""`leakdrop pickup`: check the configuration, then serve the pickup app with uvicorn.
+
+Also runs the retention timer: a pass at start and one every `--expire-every` seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import ctypes
+import logging
+import logging.config
+import resource
+import sys
+import threading
+from pathlib import Path
+from typing import Any, Final
+
+from leakdrop.expiry import parse_days
+from leakdrop.tokens import TokenError
+
+__all__ = ["run_pickup"]
+
+log = logging.getLogger("leakdrop.pickup")
+
+_PR_SET_DUMPABLE: Final = 4
+
+#: No access log (no request times, no paths): uvicorn's access logger is cut off here as
+#: well as by ``access_log=False``.
+LOG_CONFIG: Final[dict[str, Any]] = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(levelname)s %(name)s: %(message)s"}},
+    "handlers": {
+        "stderr": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "stream": "ext://sys.stderr",
+        }
+    },
+    "loggers": {
+        "uvicorn": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
+        "uvicorn.error": {"level": "INFO"},
+        "uvicorn.access": {"handlers": [], "level": "CRITICAL", "propagate": False},
+        "leakdrop": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
+    },
+}
+
+
+class _ConfigError(Exception):
+    pass
+
+
+def _harden() -> None:
+    # No core file: the process holds the token hashes and, briefly, presented tokens.
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0)
+
+
+def _number(text: str | None, name: str, default: float, low: float, high: float) -> float:
+    if text is None or text == "":
+        return default
+    try:
+        value = float(text)
+    except ValueError as exc:
+        raise _ConfigError(f"{name} must be a number, not {text!r}") from exc
+    if not low <= value <= high:
+        raise _ConfigError(f"{name} must be between {low:g} and {high:g}")
+    return value
+
+
+def _expiry_loop(app: Any, days: int, every: float, stop: threading.Event) -> None:
+    while True:
+        try:
+            log.info("retention: %s (after %d days)", app.expire(days), days)
+        except OSError as exc:
+            log.error("retention pass failed (%s)", type(exc).__name__)
+        if stop.wait(every):
+            return
+
+
+def run_pickup(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from leakdrop.pickup.app import PickupApp, PickupConfig
+    from leakdrop.pickup.store import SUBMISSIONS
+
+    try:
+        if not args.storage:
+            raise _ConfigError("no storage folder: use --storage DIR or LEAKDROP_STORAGE")
+        if not args.tokens:
+            raise _ConfigError("no token file: use --tokens FILE or LEAKDROP_TOKENS")
+        try:
+            days = parse_days(args.retention_days)
+        except ValueError as exc:
+            raise _ConfigError(f"--retention-days: {exc}") from exc
+        every = _number(args.expire_every, "--expire-every", 3600, 1, 86_400)
+        port = int(_number(args.port, "--port", 8081, 1, 65_535))
+        config = PickupConfig(
+            storage=Path(args.storage),
+            tokens=Path(args.tokens),
+            free_failures=int(_number(args.auth_free_failures, "--auth-free-failures", 5, 1, 1000)),
+            base_delay=_number(args.auth_base_delay, "--auth-base-delay", 1.0, 0.01, 3600),
+            max_delay=_number(args.auth_max_delay, "--auth-max-delay", 300.0, 0.01, 86_400),
+        )
+        # The source-facing server creates the layout too; whichever starts first does it.
+        (config.storage / SUBMISSIONS).mkdir(mode=0o700, parents=True, exist_ok=True)
+        _harden()
+        logging.config.dictConfig(LOG_CONFIG)
+        app = PickupApp(config)
+    except (_ConfigError, TokenError) as exc:
+        print(f"leakdrop pickup: refusing to start: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"leakdrop pickup: refusing to start: {exc.strerror}", file=sys.stderr)
+        return 1
+    if len(app.tokens) == 0:
+        print(
+            "leakdrop pickup: WARNING: no editor token yet, nobody can fetch. Create one with "
+            f"`leakdrop token add NAME --tokens {config.tokens}` (no restart needed)",
+            file=sys.stderr,
+        )
+    stop = threading.Event()
+    threading.Thread(
+        target=_expiry_loop, args=(app, days, every, stop), name="retention", daemon=True
+    ).start()
+    print(
+        f"leakdrop pickup: listening on http://{args.host}:{port}/ "
+        f"(retention {days} days)",
+        file=sys.stderr,
+        flush=True,
+    )
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host=args.host,
+            port=port,
+            log_config=LOG_CONFIG,
+            access_log=False,
+            server_header=False,
+            date_header=False,
+            proxy_headers=False,
+            lifespan="off",
+            timeout_keep_alive=5,
+            timeout_graceful_shutdown=10,
+        )
+    )
+    try:
+        server.run()
+    finally:
+        stop.set()
+    return 0

@@ -1,0 +1,830 @@
+"""The source-facing app, driven with httpx against the real ASGI application.
+
+Real sealing, real scrubbers (sandboxed worker processes), real storage in tmp_path; the
+sealed submissions are opened with the audited `age` binary and `tar`, and with
+`leakdrop open`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+from conftest import EditorKeys
+from fixtures_office import jpeg_with_gps, make_docx
+from fixtures_pdf import small_pdf
+from test_server_support import (
+    BOUNDARY,
+    CONTENT_TYPE,
+    age_open,
+    all_files,
+    find_marker,
+    multipart,
+    part_head,
+    submissions,
+    tree_state,
+)
+
+from leakdrop.server import CSP, Limits, ServerConfig, create_app
+
+REPO = Path(__file__).resolve().parents[1]
+EMPTY_TREE = {"submissions": [], "incoming": [], "spool": []}
+
+
+@dataclass
+class Server:
+    app: Any
+    storage: Path
+    editor: EditorKeys
+
+    def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        async def go() -> httpx.Response:
+            transport = httpx.ASGITransport(app=self.app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://drop") as c:
+                return await c.request(method, url, **kwargs)
+
+        return anyio.run(go)
+
+    def submit(
+        self, body: bytes, *, lang: str | None = None, headers: dict[str, str] | None = None
+    ) -> httpx.Response:
+        url = "/submit" + (f"?lang={lang}" if lang else "")
+        return self.request(
+            "POST", url, content=body, headers={"Content-Type": CONTENT_TYPE, **(headers or {})}
+        )
+
+
+@pytest.fixture
+def make_server(tmp_path: Path, editor_identity: EditorKeys) -> Callable[..., Server]:
+    def make(**limits: Any) -> Server:
+        storage = tmp_path / "storage"
+        limits.setdefault("min_free_bytes", 0)
+        config = ServerConfig(
+            storage=storage, recipients=(editor_identity.recipient,), limits=Limits(**limits)
+        )
+        return Server(create_app(config), storage, editor_identity)
+
+    return make
+
+
+@pytest.fixture
+def server(make_server: Callable[..., Server]) -> Server:
+    return make_server()
+
+
+def html_lang(response: httpx.Response) -> str:
+    match = re.search(r'<html lang="([a-z]+)">', response.text)
+    assert match, response.text[:200]
+    return match.group(1)
+
+
+def assert_security_headers(response: httpx.Response) -> None:
+    h = response.headers
+    assert h["content-security-policy"] == CSP
+    assert CSP == (
+        "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    )
+    assert h["referrer-policy"] == "no-referrer"
+    assert h["x-content-type-options"] == "nosniff"
+    assert h["cache-control"] == "no-store"
+    assert h["cross-origin-opener-policy"] == "same-origin"
+    assert h["cross-origin-resource-policy"] == "same-origin"
+    assert "camera=()" in h["permissions-policy"]
+    for banned in ("server", "etag", "set-cookie", "last-modified", "date"):
+        assert banned not in h, banned
+
+
+def open_only(server: Server, tmp_path: Path, name: str = "opened") -> Any:
+    found = submissions(server.storage)
+    assert len(found) == 1, found
+    return age_open(found[0], server.editor.identity_file, tmp_path / name)
+
+
+# ------------------------------------------------------------------------------ pages
+
+
+def test_landing_page_is_french_by_default_and_english_one_link_away(server: Server) -> None:
+    fr = server.request("GET", "/", headers={"Accept-Language": "en-US,en;q=0.9"})
+    assert fr.status_code == 200
+    assert html_lang(fr) == "fr"  # Accept-Language is ignored (Tor Browser says English)
+    assert 'action="/submit?lang=fr"' in fr.text
+    assert 'href="/?lang=en"' in fr.text
+    en = server.request("GET", "/?lang=en")
+    assert html_lang(en) == "en"
+    assert 'action="/submit?lang=en"' in en.text
+    assert 'href="/?lang=fr"' in en.text
+    assert html_lang(server.request("GET", "/?lang=de")) == "fr"
+    for page in (fr, en):
+        text = page.text
+        assert "<script" not in text.lower()
+        assert 'enctype="multipart/form-data"' in text and 'method="post"' in text
+        # Every field is labelled; the file input takes several files.
+        for field in ("files", "message"):
+            assert f'<label for="{field}">' in text and f'id="{field}"' in text
+        assert re.search(r'<input type="file" id="files" name="files" multiple', text)
+        assert '<meta name="viewport"' in text
+        # The only resource is the self-hosted stylesheet; no absolute URL anywhere.
+        assert re.findall(r'(?:href|src)="(/static/[^"]+)"', text) == ["/static/style.css"]
+        assert not re.search(r'(?:href|src|action)="(?:https?:)?//', text)
+    assert "Tor" in fr.text and "imprimantes" in fr.text and "capteur" in fr.text
+    assert "Tor Browser" in en.text and "printers" in en.text and "sensor" in en.text
+
+
+def test_admin_about_text_is_shown_escaped(
+    tmp_path: Path, editor_identity: EditorKeys
+) -> None:
+    from leakdrop.server.config import load_about
+
+    about = tmp_path / "about"
+    about.mkdir()
+    (about / "fr.txt").write_text("Le collectif <b>Technopolice</b> tient ce site.\n\nDeux.")
+    (about / "en.txt").write_text("Run by the Technopolice campaign.")
+    config = ServerConfig(
+        storage=tmp_path / "st",
+        recipients=(editor_identity.recipient,),
+        about=load_about(about),
+    )
+    server = Server(create_app(config), tmp_path / "st", editor_identity)
+    fr = server.request("GET", "/").text
+    assert "<p>Le collectif &lt;b&gt;Technopolice&lt;/b&gt; tient ce site.</p>" in fr
+    assert "<p>Deux.</p>" in fr
+    assert "Run by the Technopolice campaign." in server.request("GET", "/?lang=en").text
+
+
+def test_security_headers_on_every_response(server: Server) -> None:
+    body = multipart([("note.txt", b"hello")])
+    responses = {
+        "index": server.request("GET", "/"),
+        "index-en": server.request("GET", "/?lang=en"),
+        "receipt": server.submit(body),
+        "error": server.submit(b"garbage", lang="en"),
+        "not-found": server.request("GET", "/nope"),
+        "static": server.request("GET", "/static/style.css"),
+        "static-missing": server.request("GET", "/static/other.css"),
+        "healthz": server.request("GET", "/healthz"),
+        "method": server.request("PUT", "/"),
+        "submit-get": server.request("GET", "/submit?lang=en"),
+    }
+    for name, response in responses.items():
+        assert_security_headers(response), name
+    assert responses["receipt"].status_code == 200
+    assert responses["error"].status_code == 400
+    assert responses["not-found"].status_code == 404
+    assert html_lang(responses["not-found"]) == "fr"
+    assert responses["static"].status_code == 200
+    assert responses["static"].headers["content-type"].startswith("text/css")
+    assert responses["healthz"].text == "ok"
+    assert responses["method"].status_code == 405
+    assert responses["submit-get"].status_code == 303
+    assert responses["submit-get"].headers["location"] == "/?lang=en"
+
+
+@pytest.mark.parametrize("path", ["/docs", "/redoc", "/openapi.json", "/docs/oauth2-redirect"])
+def test_api_docs_are_off(server: Server, path: str) -> None:
+    response = server.request("GET", path + "?lang=en")
+    assert response.status_code == 404
+    assert html_lang(response) == "en"
+    assert "swagger" not in response.text.lower() and "openapi" not in response.text.lower()
+    assert_security_headers(response)
+
+
+# ------------------------------------------------------------------------------ round trip
+
+
+def test_submission_is_cleaned_sealed_and_opens_with_age_and_leakdrop_open(
+    server: Server, tmp_path: Path
+) -> None:
+    jpeg = jpeg_with_gps()
+    pdf = small_pdf("Marker-PdfAuthor-Jean-Dupont")
+    docx = make_docx()
+    text = b"plain text notes\n"
+    message = "Bonjour,\r\nvoici les documents du marché « vidéoprotection ».\r\n"
+    body = multipart(
+        [
+            ("IMG_0042.JPG", jpeg),
+            ("contrat.jpg", pdf),  # a PDF named .jpg: the bytes decide
+            ("rapport final.docx", docx),
+            ("notes", text),
+        ],
+        message=message,
+    )
+    response = server.submit(body, lang="en")
+    assert response.status_code == 200, response.text
+    assert html_lang(response) == "en"
+    assert "Receipt" in response.text
+    # The storage holds one sealed file and nothing else.
+    state = tree_state(server.storage)
+    assert len(state["submissions"]) == 1 and not state["incoming"] and not state["spool"]
+    assert re.fullmatch(r"[0-9a-f]{32}\.age", state["submissions"][0])
+    stored = submissions(server.storage)[0]
+    assert stored.read_bytes().startswith(b"age-encryption.org/v1\n")
+
+    opened = age_open(stored, server.editor.identity_file, tmp_path / "opened")
+    manifest = opened.manifest
+    assert manifest["format"] == "leakdrop-submission"
+    assert manifest["received"] == datetime.now(UTC).date().isoformat()
+    # The id is random and is not the storage name.
+    assert re.fullmatch(r"[0-9a-f]{32}", manifest["id"])
+    assert manifest["id"] + ".age" != stored.name
+    assert manifest["id"] not in response.text and stored.stem not in response.text
+    assert opened.message == message.replace("\r\n", "\n")
+    files = manifest["files"]
+    assert [f["original_name"] for f in files] == [
+        "IMG_0042.JPG",
+        "contrat.jpg",
+        "rapport final.docx",
+        "notes",
+    ]
+    assert [f["name"] for f in files] == [
+        "files/01-IMG_0042.JPG",
+        "files/02-contrat.pdf",
+        "files/03-rapport final.docx",
+        "files/04-notes",
+    ]
+    assert [f["type"] for f in files] == ["jpeg", "pdf", "docx", "unknown"]
+    assert [f["cleaned"] for f in files] == [True, True, True, False]
+    assert files[3]["reason"] == "unsupported file type"
+    for entry in files:
+        data = opened.file(entry)
+        assert entry["size"] == len(data)
+        assert entry["sha256"] == hashlib.sha256(data).hexdigest()
+    # Cleaned for real: the identifying values are gone from the stored bytes.
+    assert "exif:GPS" in files[0]["removed"]
+    stored_jpeg = opened.file(files[0])
+    assert b"Marker-" not in stored_jpeg and stored_jpeg != jpeg
+    assert files[1]["removed"], files[1]
+    assert b"Jean-Dupont" not in opened.file(files[1])
+    assert files[2]["removed"]
+    assert opened.file(files[3]) == text  # kept exactly as received
+    # The receipt says the same thing, names escaped, the not-cleaned file prominent.
+    assert response.text.count('class="not-cleaned"') == 1
+    assert "NOT CLEANED" in response.text and "unsupported file type" in response.text
+    assert "exif:GPS" in response.text
+    assert "contrat.pdf" in response.text
+
+    # `leakdrop open` (the editors' tool) opens the same file.
+    out = tmp_path / "leakdrop-open"
+    result = subprocess.run(
+        [
+            str(REPO / ".venv" / "bin" / "leakdrop"),
+            "open",
+            "--identity",
+            str(server.editor.identity_file),
+            "--out",
+            str(out),
+            str(stored),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "NOT CLEANED" in result.stdout
+    extracted = {p.name: p.read_bytes() for p in out.rglob("files/*")}
+    assert extracted["02-contrat.pdf"] == opened.file(files[1])
+    assert extracted["04-notes"] == text
+
+
+def test_stored_file_and_folder_times_are_the_day(server: Server) -> None:
+    assert server.submit(multipart([("a.txt", b"x")])).status_code == 200
+    midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    stored = submissions(server.storage)[0]
+    assert stored.stat().st_mtime == midnight.timestamp()
+    assert stored.stat().st_atime == midnight.timestamp()
+    # (A folder's access time moves whenever it is listed, by anyone: only mtime is ours.)
+    for folder in ("submissions", "incoming", "spool"):
+        assert (server.storage / folder).stat().st_mtime == midnight.timestamp(), folder
+    assert oct(submissions(server.storage)[0].stat().st_mode & 0o777) == "0o600"
+
+
+CORPUS = [
+    "exiftool/GPS.jpg",
+    "exiftool/Canon.jpg",
+    "exiftool/PNG.png",
+    "mat2/dirty.pdf",
+    "mat2/dirty.docx",
+    "mat2/dirty.odt",
+    "mat2/dirty.heic",
+    "mat2/embedded_corrupted.docx",
+    "pikepdf/form_dd0293.pdf",
+]
+
+
+def test_corpus_files_round_trip(
+    make_server: Callable[..., Server], tmp_path: Path, shared_dir: Path | None
+) -> None:
+    if shared_dir is not None:
+        corpus = [(Path(name).name, (shared_dir / "corpus" / name).read_bytes()) for name in CORPUS]
+    else:  # outside this environment: self-made files of the same kinds
+        corpus = [
+            ("gps.jpg", jpeg_with_gps()),
+            ("doc.pdf", small_pdf("Marker-Author")),
+            ("doc.docx", make_docx()),
+        ]
+    server = make_server()
+    response = server.submit(multipart(corpus, message="corpus"))
+    assert response.status_code == 200, response.text
+    opened = open_only(server, tmp_path)
+    files = opened.manifest["files"]
+    originals = [f["original_name"] for f in files if not (f["note"] or "").startswith("attach")]
+    assert originals == [name for name, _ in corpus]
+    by_name = dict(corpus)
+    for entry in files:
+        data = opened.file(entry)
+        assert entry["sha256"] == hashlib.sha256(data).hexdigest()
+        assert entry["cleaned"] == (entry["reason"] is None)
+        if not entry["cleaned"]:
+            # Nothing accepted is lost: a file that could not be cleaned is kept as sent.
+            assert data == by_name[entry["original_name"]], entry["name"]
+            assert entry["removed"] == []
+        # The receipt lists every file, and flags each one not cleaned.
+        assert entry["name"].split("-", 1)[1] in response.text
+    not_cleaned = [f for f in files if not f["cleaned"]]
+    assert response.text.count('class="not-cleaned"') == len(not_cleaned)
+    if shared_dir is not None:
+        by_original = {f["original_name"]: f for f in files}
+        assert by_original["GPS.jpg"]["cleaned"] and "exif:GPS" in by_original["GPS.jpg"]["removed"]
+        assert by_original["dirty.pdf"]["cleaned"]
+        assert not by_original["embedded_corrupted.docx"]["cleaned"]
+        # HEIC is re-encoded (its ICC profile cannot be removed in place): the stored name
+        # takes the new type's extension.
+        heic = by_original["dirty.heic"]
+        if heic["cleaned"]:
+            assert heic["name"].endswith("." + heic["type"].replace("jpeg", "jpg")) or heic[
+                "name"
+            ].endswith(".heic")
+
+
+def test_pdf_attachments_become_files_of_their_own(server: Server, tmp_path: Path) -> None:
+    from fixtures_pdf import dirty_pdf
+
+    response = server.submit(multipart([("dossier.pdf", dirty_pdf())]))
+    assert response.status_code == 200, response.text
+    files = open_only(server, tmp_path).manifest["files"]
+    assert files[0]["original_name"] == "dossier.pdf" and files[0]["type"] == "pdf"
+    attachments = files[1:]
+    assert attachments, "the PDF's attachments must be kept as files"
+    for entry in attachments:
+        assert entry["note"].startswith("attachment of dossier.pdf")
+    assert "dossier.pdf" in response.text
+
+
+def test_empty_file_is_accepted_and_flagged(server: Server, tmp_path: Path) -> None:
+    response = server.submit(multipart([("vide.pdf", b""), ("b.txt", b"data")]))
+    assert response.status_code == 200
+    assert "est vide (0 octet)" in response.text
+    files = open_only(server, tmp_path).manifest["files"]
+    assert files[0]["size"] == 0 and files[0]["cleaned"] is True
+    assert files[0]["note"] == "empty file (0 bytes)"
+    assert files[0]["sha256"] == hashlib.sha256(b"").hexdigest()
+
+
+# ------------------------------------------------------------------------------ hostile names
+
+HOSTILE_NAMES: list[tuple[str, bytes | str]] = [
+    ("traversal", "../../etc/passwd"),
+    ("windows-traversal", "..\\..\\boot.ini"),
+    ("nul", b"inno\x00cent.pdf"),
+    ("long", "A" * 10_000 + ".pdf"),
+    ("rtl-override", "facture\u202efdp.exe"),
+    ("markup", '<script>alert(1)</script>"&.txt'),
+    ("dot", ".."),
+    ("dashes", "--rm -rf.txt"),
+]
+
+
+@pytest.mark.parametrize(("label", "name"), HOSTILE_NAMES, ids=[n for n, _ in HOSTILE_NAMES])
+def test_hostile_file_names(server: Server, tmp_path: Path, label: str, name: bytes | str) -> None:
+    data = b"%PDF-1.4 not really\n" if label == "long" else b"payload " + label.encode()
+    response = server.submit(multipart([(name, data)]), lang="en")
+    assert response.status_code == 200, response.text
+    opened = open_only(server, tmp_path)
+    entry = opened.manifest["files"][0]
+    stored = entry["name"]
+    assert stored.startswith("files/01-")
+    base = stored.removeprefix("files/01-")
+    assert "/" not in base and "\\" not in base and "\x00" not in base
+    assert "\u202e" not in base and not base.startswith((".", "-"))
+    assert 0 < len(base.encode()) <= 120
+    assert opened.file(entry) == data
+    # Only the sealed manifest knows the original name (bounded).
+    assert len(entry["original_name"]) <= 1000
+    # The receipt shows the name escaped and without bidi/control characters.
+    text = response.text
+    assert "<script>alert" not in text
+    assert "\u202e" not in text and "\x00" not in text
+    if label == "markup":
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text
+    if label == "long":
+        assert "A" * 300 not in text
+    # Nothing was written outside the storage's own folders.
+    assert sorted(p.name for p in server.storage.iterdir()) == ["incoming", "spool", "submissions"]
+
+
+# ------------------------------------------------------------------------------ refusals
+
+
+def assert_nothing_stored(server: Server) -> None:
+    assert tree_state(server.storage) == EMPTY_TREE
+
+
+def assert_error_page(
+    response: httpx.Response, status: int, lang: str, phrase: str
+) -> None:
+    assert response.status_code == status, response.text
+    assert html_lang(response) == lang
+    assert phrase in response.text, response.text
+    assert '<link rel="stylesheet" href="/static/style.css">' in response.text
+    assert_security_headers(response)
+
+
+def test_oversize_by_content_length(make_server: Callable[..., Server]) -> None:
+    server = make_server(max_submission_bytes=64 * 1024)
+    body = multipart([("big.bin", os.urandom(300 * 1024))])
+    assert_error_page(server.submit(body, lang="en"), 413, "en", "larger than allowed")
+    assert_error_page(server.submit(body), 413, "fr", "dépasse la taille maximale")
+    assert_nothing_stored(server)
+
+
+def test_oversize_while_streaming_without_content_length(
+    make_server: Callable[..., Server],
+) -> None:
+    server = make_server(max_submission_bytes=256 * 1024)
+    sent = 0
+
+    async def chunked() -> AsyncIterator[bytes]:
+        nonlocal sent
+        yield part_head("files", "big.bin")
+        for _ in range(64):  # 4 MiB: refused long before the end
+            sent += 64 * 1024
+            yield os.urandom(64 * 1024)
+        yield f"\r\n--{BOUNDARY}--\r\n".encode()
+
+    response = server.submit(chunked(), lang="en")  # type: ignore[arg-type]
+    assert_error_page(response, 413, "en", "larger than allowed")
+    assert_nothing_stored(server)
+
+
+def test_files_over_the_limit_even_when_body_fits(make_server: Callable[..., Server]) -> None:
+    # Two files of 40 KiB each under a 64 KiB limit: refused while the second streams in.
+    server = make_server(max_submission_bytes=64 * 1024)
+    body = multipart([("a.bin", os.urandom(40 * 1024)), ("b.bin", os.urandom(40 * 1024))])
+    assert_error_page(server.submit(body, lang="en"), 413, "en", "larger than allowed")
+    assert_nothing_stored(server)
+
+
+def test_too_many_files(make_server: Callable[..., Server]) -> None:
+    server = make_server(max_files=3)
+    ok = server.submit(multipart([(f"{i}.txt", b"x") for i in range(3)]))
+    assert ok.status_code == 200
+    submissions(server.storage)[0].unlink()
+    response = server.submit(multipart([(f"{i}.txt", b"x") for i in range(4)]), lang="en")
+    assert_error_page(response, 413, "en", "Too many files (at most 3")
+    assert_nothing_stored(server)
+
+
+def test_message_too_long(make_server: Callable[..., Server]) -> None:
+    server = make_server(max_message_chars=100)
+    body = multipart([("a.txt", b"x")], message="é" * 101)
+    assert_error_page(server.submit(body, lang="en"), 413, "en", "message is too long")
+    assert_nothing_stored(server)
+    ok = server.submit(multipart([("a.txt", b"x")], message="é" * 100))
+    assert ok.status_code == 200
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        f"--{BOUNDARY}--\r\n".encode(),  # no part at all
+        multipart([], message="only a message"),
+        # What a browser sends when no file was picked: an empty part with an empty name.
+        part_head("files", "") + b"\r\n" + f"--{BOUNDARY}--\r\n".encode(),
+    ],
+    ids=["no-part", "message-only", "browser-empty-input"],
+)
+def test_zero_files(server: Server, body: bytes) -> None:
+    assert_error_page(server.submit(body, lang="en"), 400, "en", "No file was chosen")
+    assert_error_page(server.submit(body), 400, "fr", "Aucun fichier")
+    assert_nothing_stored(server)
+
+
+MALFORMED: list[tuple[str, bytes, str]] = [
+    ("garbage", b"this is not multipart at all", CONTENT_TYPE),
+    ("truncated", multipart([("a.txt", b"abc")])[:-30], CONTENT_TYPE),
+    ("no-closing-boundary", part_head("files", "a.txt") + b"abc", CONTENT_TYPE),
+    ("urlencoded", b"files=abc", "application/x-www-form-urlencoded"),
+    ("no-boundary", multipart([("a.txt", b"abc")]), "multipart/form-data"),
+    ("bad-boundary", multipart([("a.txt", b"abc")]), "multipart/form-data; boundary=" + "x" * 80),
+    ("unknown-field", part_head("extra") + b"v\r\n" + f"--{BOUNDARY}--\r\n".encode(), CONTENT_TYPE),
+    ("two-messages", multipart([("a", b"x")], "m")[: -len(BOUNDARY) - 6]
+     + b"\r\n" + part_head("message") + b"again\r\n" + f"--{BOUNDARY}--\r\n".encode(), CONTENT_TYPE),
+    (
+        "no-disposition",
+        f"--{BOUNDARY}\r\nContent-Type: text/plain\r\n\r\nabc\r\n--{BOUNDARY}--\r\n".encode(),
+        CONTENT_TYPE,
+    ),
+    (
+        "header-too-long",
+        f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"".encode()
+        + b"a" * (70 * 1024)
+        + f"\"\r\n\r\nabc\r\n--{BOUNDARY}--\r\n".encode(),
+        CONTENT_TYPE,
+    ),
+    (
+        "message-not-utf8",
+        multipart([("a.txt", b"abc")]).replace(
+            f"--{BOUNDARY}--".encode(),
+            part_head("message")[2:] .join([b"--", b""]) + b"\xff\xfe\r\n" + f"--{BOUNDARY}--".encode(),
+            1,
+        ),
+        CONTENT_TYPE,
+    ),
+]
+
+
+@pytest.mark.parametrize(("label", "body", "ctype"), MALFORMED, ids=[m[0] for m in MALFORMED])
+def test_malformed_requests(server: Server, label: str, body: bytes, ctype: str) -> None:
+    response = server.submit(body, lang="en", headers={"Content-Type": ctype})
+    assert_error_page(response, 400, "en", "incomplete or malformed")
+    assert_nothing_stored(server)
+
+
+@pytest.mark.parametrize("declared_delta", [+1000, -10], ids=["claims-more", "claims-less"])
+def test_lying_content_length(server: Server, declared_delta: int) -> None:
+    body = multipart([("a.txt", b"abc" * 100)])
+    response = server.submit(
+        body, lang="en", headers={"Content-Length": str(len(body) + declared_delta)}
+    )
+    assert_error_page(response, 400, "en", "incomplete or malformed")
+    assert_nothing_stored(server)
+
+
+def test_bad_content_length_header(server: Server) -> None:
+    body = multipart([("a.txt", b"abc")])
+    response = server.submit(body, lang="en", headers={"Content-Length": "12abc"})
+    assert_error_page(response, 400, "en", "incomplete or malformed")
+
+
+# ------------------------------------------------------------------------------ raw ASGI
+
+
+async def call_asgi(
+    app: Any, receive: Callable[[], Any], *, lang: str = "en", content_length: int | None = None
+) -> tuple[int | None, bytes]:
+    status: int | None = None
+    body = b""
+    headers = [(b"content-type", CONTENT_TYPE.encode()), (b"host", b"drop")]
+    if content_length is not None:
+        headers.append((b"content-length", str(content_length).encode()))
+
+    async def send(message: dict[str, Any]) -> None:
+        nonlocal status, body
+        if message["type"] == "http.response.start":
+            status = message["status"]
+        elif message["type"] == "http.response.body":
+            body += message.get("body", b"")
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/submit",
+        "raw_path": b"/submit",
+        "query_string": f"lang={lang}".encode(),
+        "root_path": "",
+        "headers": headers,
+        "client": None,
+        "server": ("drop", 80),
+    }
+    await app(scope, receive, send)
+    return status, body
+
+
+def scripted_receive(chunks: list[bytes], then: dict[str, Any]) -> Callable[[], Any]:
+    queue = list(chunks)
+
+    async def receive() -> dict[str, Any]:
+        if queue:
+            return {"type": "http.request", "body": queue.pop(0), "more_body": True}
+        return then
+
+    return receive
+
+
+def test_client_disconnecting_halfway_leaves_nothing(server: Server) -> None:
+    full = multipart([("a.pdf", small_pdf("x")), ("b.bin", os.urandom(3 * 1024 * 1024))])
+    cut = full[: len(full) // 2]
+    chunks = [cut[i : i + 65536] for i in range(0, len(cut), 65536)]
+    receive = scripted_receive(chunks, {"type": "http.disconnect"})
+    status, _ = anyio.run(lambda: call_asgi(server.app, receive, content_length=len(full)))
+    assert status == 400
+    assert_nothing_stored(server)
+    # The server still serves.
+    assert server.submit(multipart([("c.txt", b"c")])).status_code == 200
+
+
+def test_idle_client_is_dropped(make_server: Callable[..., Server]) -> None:
+    server = make_server(idle_timeout=0.3)
+    body = multipart([("a.bin", os.urandom(200_000))])
+
+    async def main() -> tuple[int | None, bytes]:
+        first = True
+        never = anyio.Event()
+
+        async def receive() -> dict[str, Any]:
+            nonlocal first
+            if first:
+                first = False
+                return {"type": "http.request", "body": body[:100_000], "more_body": True}
+            await never.wait()  # a silent client: never sends another byte
+            raise AssertionError("unreachable")
+
+        return await call_asgi(server.app, receive, content_length=len(body))
+
+    status, _ = anyio.run(main)
+    assert status == 400
+    assert_nothing_stored(server)
+
+
+def test_busy_and_concurrent_uploads(make_server: Callable[..., Server]) -> None:
+    """Two uploads proceed at once (one stalled mid-body does not hold the other up);
+    a third gets the "busy" page; the stalled one then completes."""
+    server = make_server(max_concurrent=2)
+    slow_body = multipart([("slow.txt", b"slow " * 50_000)], message="slow")
+    half = len(slow_body) // 2
+
+    async def main() -> dict[str, Any]:
+        resume = anyio.Event()
+        first_half_read = anyio.Event()
+        results: dict[str, Any] = {}
+        state = {"step": 0}
+
+        async def slow_receive() -> dict[str, Any]:
+            state["step"] += 1
+            if state["step"] == 1:
+                return {"type": "http.request", "body": slow_body[:half], "more_body": True}
+            first_half_read.set()
+            await resume.wait()
+            return {"type": "http.request", "body": slow_body[half:], "more_body": False}
+
+        async def slow() -> None:
+            results["slow"] = await call_asgi(server.app, slow_receive)
+
+        transport = httpx.ASGITransport(app=server.app)
+        async with anyio.create_task_group() as group:
+            group.start_soon(slow)
+            await first_half_read.wait()
+            async with httpx.AsyncClient(transport=transport, base_url="http://d") as client:
+                # Another source's upload completes while the first is stalled.
+                fast = await client.post(
+                    "/submit?lang=en",
+                    content=multipart([("fast.txt", b"fast")]),
+                    headers={"Content-Type": CONTENT_TYPE},
+                )
+                results["fast"] = fast.status_code
+                results["stored_while_stalled"] = len(submissions(server.storage))
+                # Fill the second slot with another stalled upload, then one more: busy.
+                resume2 = anyio.Event()
+                started2 = anyio.Event()
+
+                async def receive2() -> dict[str, Any]:
+                    started2.set()
+                    await resume2.wait()
+                    return {"type": "http.request", "body": multipart([("x", b"x")])}
+
+                async def second() -> None:
+                    results["second"] = await call_asgi(server.app, receive2)
+
+                group.start_soon(second)
+                await started2.wait()
+                busy = await client.post(
+                    "/submit?lang=en",
+                    content=multipart([("busy.txt", b"busy")]),
+                    headers={"Content-Type": CONTENT_TYPE},
+                )
+                results["busy"] = busy
+                resume2.set()
+            resume.set()
+        return results
+
+    results = anyio.run(main)
+    assert results["fast"] == 200
+    assert results["stored_while_stalled"] == 1
+    assert_error_page(results["busy"], 503, "en", "receiving many submissions")
+    assert results["slow"][0] == 200
+    assert results["second"][0] == 200
+    assert len(submissions(server.storage)) == 3
+
+
+def test_server_full_below_free_space_threshold(make_server: Callable[..., Server]) -> None:
+    server = make_server(min_free_bytes=1 << 62)
+    response = server.submit(multipart([("a.txt", b"abc")]), lang="en")
+    assert_error_page(response, 507, "en", "not have enough space")
+    assert_error_page(server.submit(multipart([("a.txt", b"abc")])), 507, "fr", "plus assez de place")
+    assert_nothing_stored(server)
+
+
+def test_startup_sweeps_leftovers(tmp_path: Path, editor_identity: EditorKeys) -> None:
+    storage = tmp_path / "storage"
+    for sub in ("submissions", "incoming", "spool"):
+        (storage / sub).mkdir(parents=True)
+    keep = storage / "submissions" / ("ab" * 16 + ".age")
+    keep.write_bytes(b"age-encryption.org/v1\n...")
+    (storage / "incoming" / "deadbeef.part").write_bytes(b"partial ciphertext")
+    (storage / "spool" / "spool-0123").write_bytes(b"spool ciphertext")
+    config = ServerConfig(storage=storage, recipients=(editor_identity.recipient,))
+    create_app(config)
+    assert tree_state(storage) == {"submissions": [keep.name], "incoming": [], "spool": []}
+    assert keep.read_bytes() == b"age-encryption.org/v1\n..."
+
+
+def test_marker_is_nowhere_in_storage_after_submission(server: Server, tmp_path: Path) -> None:
+    marker = "Marker-c0ffee-" + os.urandom(6).hex()
+    body = multipart([(f"{marker}.txt", f"secret {marker} inside".encode())], message=marker)
+    response = server.submit(body)
+    assert response.status_code == 200
+    assert find_marker(all_files(server.storage), marker) == []
+    opened = open_only(server, tmp_path)
+    # ...but it is all there for the editor.
+    assert opened.message == marker
+    assert opened.manifest["files"][0]["original_name"] == f"{marker}.txt"
+    assert marker.encode() in opened.file(opened.manifest["files"][0])
+
+
+def test_no_plaintext_temporary_files_while_spooling(tmp_path: Path) -> None:
+    """The spool's file has no name and holds only ciphertext."""
+    from leakdrop.server.spool import SpoolFile, SpoolKey
+
+    folder = tmp_path / "spool"
+    folder.mkdir()
+    marker = b"Marker-spool-" + os.urandom(4).hex().encode()
+    spool = SpoolFile(folder, SpoolKey())
+    data = (marker + b" ") * 100_000
+    spool.write(data[: len(data) // 2])
+    spool.write(memoryview(data)[len(data) // 2 :])
+    spool.finish()
+    assert list(folder.iterdir()) == []  # no name, ever
+    raw = Path(f"/proc/self/fd/{spool._fd}").read_bytes()
+    assert raw.startswith(b"age-encryption.org/v1\n") and len(raw) > len(data)
+    assert marker not in raw
+    assert spool.sha256 == hashlib.sha256(data).hexdigest() and spool.size == len(data)
+    assert spool.read_all() == data
+    with spool.open() as reader:
+        assert reader.read(5) == data[:5]
+        assert reader.read() == data[5:]
+    spool.close()
+    assert spool.closed
+
+
+def test_scrub_runs_off_the_event_loop(make_server: Callable[..., Server]) -> None:
+    """While a file is being cleaned, the loop keeps answering other requests."""
+    server = make_server()
+    from fixtures_pdf import dirty_pdf
+
+    pdf = dirty_pdf()
+
+    async def main() -> list[float]:
+        transport = httpx.ASGITransport(app=server.app)
+        timings: list[float] = []
+        done = anyio.Event()
+        async with httpx.AsyncClient(transport=transport, base_url="http://d") as client:
+
+            async def upload() -> None:
+                r = await client.post(
+                    "/submit",
+                    content=multipart([(f"{i}.pdf", pdf) for i in range(4)]),
+                    headers={"Content-Type": CONTENT_TYPE},
+                )
+                assert r.status_code == 200
+                done.set()
+
+            async with anyio.create_task_group() as group:
+                group.start_soon(upload)
+                while not done.is_set():
+                    start = time.perf_counter()
+                    assert (await client.get("/healthz")).text == "ok"
+                    timings.append(time.perf_counter() - start)
+                    await anyio.sleep(0)
+        return timings
+
+    timings = anyio.run(main)
+    # Many health checks were answered during the upload (not one long stall).
+    assert len(timings) >= 5, timings
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(pytest.main([__file__, "-q"]))
