@@ -125,9 +125,7 @@ def upload(port: int, size: int) -> tuple[float, int]:
 
 def age_seal(recipient: str, size: int, out: Path) -> float:
     start = time.perf_counter()
-    proc = subprocess.Popen(
-        ["age", "-e", "-r", recipient, "-o", str(out)], stdin=subprocess.PIPE
-    )
+    proc = subprocess.Popen(["age", "-e", "-r", recipient, "-o", str(out)], stdin=subprocess.PIPE)
     assert proc.stdin is not None
     for chunk in payload(size):
         proc.stdin.write(chunk)
@@ -143,7 +141,11 @@ def main() -> int:
     parser.add_argument("--small", default="64M", help="small upload, for memory growth")
     args = parser.parse_args()
     size, small = parse_size(args.size), parse_size(args.small)
-    work = Path(tempfile.mkdtemp(prefix="leakdrop-bench-", dir=ROOT / "build" if (ROOT / "build").is_dir() else None))
+    work = Path(
+        tempfile.mkdtemp(
+            prefix="leakdrop-bench-", dir=ROOT / "build" if (ROOT / "build").is_dir() else None
+        )
+    )
     try:
         keys = work / "keys"
         keys.mkdir()
@@ -157,9 +159,18 @@ def main() -> int:
         env = {**os.environ, "TMPDIR": str(tmp)}
         server = subprocess.Popen(
             [
-                str(LEAKDROP), "serve", "--keys", str(keys), "--storage", str(storage),
-                "--port", str(port), "--max-submission-bytes", str(max(size, small)),
-                "--min-free-bytes", "0",
+                str(LEAKDROP),
+                "serve",
+                "--keys",
+                str(keys),
+                "--storage",
+                str(storage),
+                "--port",
+                str(port),
+                "--max-submission-bytes",
+                str(max(size, small)),
+                "--min-free-bytes",
+                "0",
             ],
             env=env,
             stdout=subprocess.DEVNULL,
@@ -198,13 +209,21 @@ def main() -> int:
             server.wait(30)
         mib = 1024 * 1024
         print(f"server idle RSS (with children): {idle / mib:.0f} MiB")
-        print(f"{'size':>10} {'leakdrop MB/s':>14} {'age MB/s':>10} {'ratio':>6} {'peak RSS MiB':>13}")
+        print(
+            f"{'size':>10} {'leakdrop MB/s':>14} {'age MB/s':>10} {'ratio':>6} {'peak RSS MiB':>13}"
+        )
         for n, elapsed, peak, age_s in results:
             ours, theirs = n / elapsed / 1e6, n / age_s / 1e6
-            print(f"{n / mib:>8.0f}Mi {ours:>14.1f} {theirs:>10.1f} {ours / theirs:>6.2f} {peak / mib:>13.0f}")
+            print(
+                f"{n / mib:>8.0f}Mi {ours:>14.1f} {theirs:>10.1f} {ours / theirs:>6.2f} {peak / mib:>13.0f}"
+            )
         (n1, _, p1, _), (n2, _, p2, _) = results
-        print(f"throughput ratio vs age at {n2 / mib:.0f} MiB: {results[1][0] / results[1][1] / (n2 / results[1][3]):.2f}x (target >= 0.5x)")
-        print(f"peak RSS growth from {n1 / mib:.0f} MiB to {n2 / mib:.0f} MiB upload: {(p2 - p1) / mib:+.0f} MiB (target: flat)")
+        print(
+            f"throughput ratio vs age at {n2 / mib:.0f} MiB: {results[1][0] / results[1][1] / (n2 / results[1][3]):.2f}x (target >= 0.5x)"
+        )
+        print(
+            f"peak RSS growth from {n1 / mib:.0f} MiB to {n2 / mib:.0f} MiB upload: {(p2 - p1) / mib:+.0f} MiB (target: flat)"
+        )
         return 0
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -79,7 +79,7 @@ def _add_editor_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser
     """The editors' side: tokens, the pickup listener, fetch, expiry, the offline bundle."""
     tokens_help = "token file (hashes only) [env LEAKDROP_TOKENS]"
     p = sub.add_parser("token", help="manage the editors' pickup access tokens (admin)")
-    tsub = p.add_subparsers(dest="token_command", required=True, metavar="ACTION")
+    tsub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
     for action, text in (
         ("add", "create a token for an editor; it is shown once"),
         ("revoke", "revoke an editor's token (takes effect at the next request)"),

@@ -37,10 +37,10 @@ import ssl
 import stat
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Final, TypeVar
 from urllib.parse import urlsplit
 
 from leakdrop._terminal import Progress
@@ -60,6 +60,8 @@ __all__ = [
     "run_fetch",
     "socks5_connect",
 ]
+
+_T = TypeVar("_T")
 
 PARTIAL_DIR: Final = ".partial"
 PART_SUFFIX: Final = ".age.part"
@@ -169,9 +171,7 @@ def socks5_connect(
                 raise FetchError("the SOCKS proxy refused the credentials")
         elif method != 0:
             raise FetchError("the SOCKS proxy accepts none of our authentication methods")
-        sock.sendall(
-            b"\x05\x01\x00\x03" + bytes([len(name)]) + name + port.to_bytes(2, "big")
-        )
+        sock.sendall(b"\x05\x01\x00\x03" + bytes([len(name)]) + name + port.to_bytes(2, "big"))
         _, reply, _, atyp = _recv_exact(sock, 4)
         if reply != 0:
             text = _SOCKS_ERRORS.get(reply, f"error {reply:#04x}")
@@ -482,6 +482,7 @@ def _download_once(client: _Client, item: Listed, part: Path, progress: Progress
             if (
                 match is None
                 or int(match.group(1)) != have
+                or int(match.group(2)) != item.size - 1
                 or int(match.group(3)) != item.size
             ):
                 raise FetchError("the server answered a different range than asked")
@@ -493,7 +494,10 @@ def _download_once(client: _Client, item: Listed, part: Path, progress: Progress
         if have:
             _say(f"{item.id}: resuming at {_size_text(have)}")
         progress.advance(have)
-        with part.open(mode) as fh:
+        # 0600 from the first byte: ciphertext, but nobody else's business on a shared machine.
+        flags = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+        flags |= os.O_APPEND if mode == "ab" else os.O_TRUNC
+        with os.fdopen(os.open(part, flags, 0o600), "wb") as fh:
             try:
                 while have < item.size:
                     chunk = response.read(min(_CHUNK, item.size - have))
@@ -530,7 +534,7 @@ def _confirm(client: _Client, item: Listed) -> str:
         conn.close()
 
 
-def _with_retries(retries: int, what: str, action: Any) -> Any:
+def _with_retries(retries: int, what: str, action: Callable[[], _T]) -> _T:
     attempt = 0
     while True:
         try:

@@ -11,13 +11,17 @@ chunk and every file matched the manifest; on failure the partial folder is dele
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
+import hashlib
+import html
 import io
 import os
 import shutil
 import sys
 import tempfile
 import unicodedata
+import urllib.parse
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,9 +29,13 @@ from typing import Any, BinaryIO, Final
 
 from leakdrop._terminal import PassphraseError, Progress, ask_passphrase, read_passphrase_file
 from leakdrop.container import (
+    MAX_MANIFEST_BYTES,
+    MESSAGE_NAME,
     ContainerError,
     Manifest,
+    ManifestFile,
     extract_submission,
+    parse_manifest,
     peek_submission,
     sanitise_name,
 )
@@ -46,7 +54,7 @@ from leakdrop.sealing import (
     parse_identities_file,
 )
 
-__all__ = ["OpenError", "load_identities", "open_path", "run_open"]
+__all__ = ["OpenError", "load_identities", "open_path", "render_index", "run_open", "write_index"]
 
 PARTIAL_PREFIX: Final = ".leakdrop-partial-"
 MAX_IDENTITY_BYTES: Final = 1024 * 1024
@@ -306,6 +314,196 @@ def _print_summary(opened: Opened) -> None:
             p(f"  !!!   {_shown(f.name)}: {_shown(f.reason or 'no reason given')}")
 
 
+# --------------------------------------------------------------------------- index.html
+
+INDEX_NAME: Final = "index.html"
+_MAX_MESSAGE_SHOWN: Final = 256 * 1024
+#: Files a browser would run as a page (scripts, file:// access): listed, never linked.
+_ACTIVE_EXTENSIONS: Final = frozenset(
+    {"htm", "html", "xhtml", "xht", "shtml", "mht", "mhtml", "svg", "svgz", "xml", "xsl", "js"}
+)
+_INDEX_STYLE: Final = """
+body { font: 15px/1.45 system-ui, sans-serif; margin: 1.5em; color: #111; background: #fff; }
+h1 { font-size: 1.5em; margin: 0 0 .3em; }
+table { border-collapse: collapse; width: 100%; }
+th, td { border: 1px solid #bbb; padding: .5em .6em; vertical-align: top; text-align: left; }
+th { background: #eee; }
+tr.dirty > td:first-child { border-left: 6px solid #b00; }
+pre.message { white-space: pre-wrap; overflow-wrap: anywhere; margin: 0; max-height: 24em;
+  overflow: auto; font: 14px/1.4 ui-monospace, monospace; }
+ul.files { margin: 0; padding-left: 1.1em; }
+ul.files li { margin-bottom: .6em; }
+.badge { display: inline-block; font-weight: bold; padding: 0 .4em; border-radius: 3px; }
+.ok .badge { background: #dfd; color: #050; }
+.dirty .badge, .alarm { background: #b00; color: #fff; }
+.alarm { padding: .8em 1em; font-size: 1.1em; margin: 1em 0; }
+.dirty .reason { color: #900; font-weight: bold; }
+.muted { color: #555; }
+"""
+
+
+def _html(untrusted_text: str) -> str:
+    """Text for the page: control/bidi characters made visible, then HTML-escaped."""
+    return html.escape(_shown(untrusted_text), quote=True)
+
+
+def _message_html(untrusted_text: str) -> str:
+    # Line breaks and tabs stay line breaks; every other control character is shown.
+    return "\n".join(_html(line) for line in untrusted_text.replace("\t", "    ").split("\n"))
+
+
+def _href(*parts: str) -> str:
+    return html.escape("/".join(urllib.parse.quote(p, safe="") for p in parts), quote=True)
+
+
+@dataclass(frozen=True)
+class _Listed:
+    folder: str
+    manifest: Manifest
+    message: str | None
+    message_truncated: bool
+
+
+def _read_listed(folder: Path) -> _Listed | None:
+    try:
+        with (folder / "manifest.json").open("rb") as fh:
+            untrusted_data = fh.read(MAX_MANIFEST_BYTES + 1)
+        manifest = parse_manifest(untrusted_data)
+    except (OSError, ContainerError):
+        return None  # not one of ours (or damaged after extraction): not listed
+    message = None
+    truncated = False
+    if manifest.message is not None:
+        try:
+            with (folder / manifest.message).open("rb") as fh:
+                raw = fh.read(_MAX_MESSAGE_SHOWN + 1)
+        except OSError:
+            raw = b"(message.txt could not be read)"
+        truncated = len(raw) > _MAX_MESSAGE_SHOWN
+        message = raw[:_MAX_MESSAGE_SHOWN].decode("utf-8", "replace")
+    return _Listed(folder.name, manifest, message, truncated)
+
+
+def _file_item(folder: str, f: ManifestFile) -> str:
+    ext = f.name.rpartition(".")[2].lower() if "." in f.name else ""
+    label = _html(f.name)
+    if ext in _ACTIVE_EXTENSIONS:
+        shown = (
+            f'<code>{label}</code> <span class="muted">(not linked: a web page or '
+            "image of this kind could run code in the browser; open it with a viewer)</span>"
+        )
+    else:
+        shown = f'<a href="{_href(folder, *f.name.split("/"))}">{label}</a>'
+    cls, badge = ("ok", "cleaned") if f.cleaned else ("dirty", "NOT CLEANED")
+    lines = [
+        f'<li class="{cls}"><span class="badge">{badge}</span> {shown} '
+        f'<span class="muted">({_html(f.type)}, {_html(_size(f.size))})</span>',
+        f"<br>original name: <code>{_html(f.original_name)}</code>",
+    ]
+    if not f.cleaned:
+        reason = f.reason or "no reason given"
+        lines.append(
+            f'<br><span class="reason">NOT CLEANED: {_html(reason)}. It may still carry '
+            "metadata that identifies the source: do not publish or forward it as it is."
+            "</span>"
+        )
+    if f.removed:
+        lines.append("<br>removed: " + ", ".join(_html(r) for r in f.removed))
+    elif f.cleaned:
+        lines.append("<br>removed: nothing (no metadata found)")
+    if f.note:
+        lines.append(f"<br>note: {_html(f.note)}")
+    lines.append("</li>")
+    return "".join(lines)
+
+
+def _row(item: _Listed) -> str:
+    m = item.manifest
+    dirty = any(not f.cleaned for f in m.files)
+    if item.message is None:
+        message = '<span class="muted">no message</span>'
+    else:
+        message = f'<pre class="message">{_message_html(item.message)}</pre>'
+        if item.message_truncated:
+            message += (
+                f'<p class="muted">(shortened: the whole message is in '
+                f'<a href="{_href(item.folder, MESSAGE_NAME)}">{MESSAGE_NAME}</a>)</p>'
+            )
+    files = "".join(_file_item(item.folder, f) for f in m.files) or (
+        '<li class="muted">no file</li>'
+    )
+    return (
+        f'<tr class="{"dirty" if dirty else "ok"}">'
+        f'<td><a href="{_href(item.folder)}/">{_html(item.folder)}</a>'
+        f'<br><span class="muted">received {_html(m.received)}</span></td>'
+        f"<td>{message}</td>"
+        f'<td><ul class="files">{files}</ul></td></tr>\n'
+    )
+
+
+def render_index(listed: Sequence[_Listed]) -> str:
+    """The page: no script, nothing loaded from anywhere, every text escaped."""
+    dirty = sum(1 for item in listed for f in item.manifest.files if not f.cleaned)
+    nfiles = sum(len(item.manifest.files) for item in listed)
+    style_hash = base64.b64encode(hashlib.sha256(_INDEX_STYLE.encode()).digest()).decode()
+    # The page forbids itself everything but its own style element, in case a browser
+    # were ever tricked into treating submitted text as markup.
+    csp = f"default-src 'none'; style-src 'sha256-{style_hash}'; form-action 'none'"
+    alarm = ""
+    if dirty:
+        alarm = (
+            f'<div class="alarm"><strong>{dirty} file(s) NOT CLEANED.</strong> They are '
+            "stored as the source sent them and may carry metadata that identifies the "
+            "source (author, device, location, printer). Do not publish or forward them as "
+            "they are; the reason is given for each.</div>"
+        )
+    rows = "".join(_row(item) for item in listed)
+    if not rows:
+        rows = '<tr><td colspan="3" class="muted">No submission in this folder.</td></tr>'
+    return (
+        "<!DOCTYPE html>\n"
+        '<html lang="en"><head><meta charset="utf-8">\n'
+        f'<meta http-equiv="Content-Security-Policy" content="{csp}">\n'
+        '<meta name="referrer" content="no-referrer">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        "<title>Submissions</title>\n"
+        f"<style>{_INDEX_STYLE}</style></head>\n<body>\n"
+        "<h1>Submissions</h1>\n"
+        f'<p class="muted">{len(listed)} submission(s), {nfiles} file(s). Written by '
+        "<code>leakdrop open</code>; rewritten at each run from every submission in this "
+        "folder.</p>\n"
+        f"{alarm}\n"
+        "<table><thead><tr><th>Submission</th><th>Message</th><th>Files</th></tr></thead>\n"
+        f"<tbody>\n{rows}</tbody></table>\n</body></html>\n"
+    )
+
+
+def write_index(out: Path) -> Path:
+    """(Re)write OUT/index.html from every extracted submission in OUT, atomically."""
+    listed = []
+    for entry in out.iterdir():
+        # Partial and hidden folders are not submissions; symlinks are not ours.
+        if entry.name.startswith(".") or entry.is_symlink() or not entry.is_dir():
+            continue
+        item = _read_listed(entry)
+        if item is not None:
+            listed.append(item)
+    listed.sort(key=lambda i: (i.manifest.received, i.folder), reverse=True)
+    data = render_index(listed).encode("utf-8")
+    fd, tmp_name = tempfile.mkstemp(prefix=PARTIAL_PREFIX, suffix=".html", dir=out)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp_name, out / INDEX_NAME)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp_name)
+        raise
+    return out / INDEX_NAME
+
+
 # --------------------------------------------------------------------------- command
 
 
@@ -345,6 +543,12 @@ def run_open(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("leakdrop open: interrupted", file=sys.stderr)
         return 130
+    try:
+        index = write_index(out)
+        print(f"overview: {_shown(str(index))} (open it in a browser)")
+    except OSError as exc:
+        failed += 1
+        print(f"leakdrop open: cannot write {INDEX_NAME}: {exc.strerror}", file=sys.stderr)
     if total == 0:
         print("leakdrop open: nothing to open", file=sys.stderr)
         return 1

@@ -57,7 +57,7 @@ __all__ = [
 FORMAT: Final = "leakdrop-tokens"
 VERSION: Final = 1
 #: Makes a leaked token recognisable (secret scanners, an editor pasting the wrong file).
-TOKEN_PREFIX: Final = "ldp1_"
+TOKEN_PREFIX: Final = "ldp1_"  # noqa: S105 - a format marker, not a secret
 _TOKEN_BYTES: Final = 32
 #: base64url of 32 bytes without padding: 43 characters.
 _TOKEN_RE: Final = re.compile(r"ldp1_[A-Za-z0-9_-]{43}")
@@ -137,8 +137,7 @@ def _check_mode(st: os.stat_result, path: Path) -> None:
         raise TokenError(f"{path}: not a regular file")
     if st.st_mode & 0o022:
         raise TokenError(
-            f"{path}: writable by group or others (mode {st.st_mode & 0o777:o}): "
-            f"chmod 600 {path}"
+            f"{path}: writable by group or others (mode {st.st_mode & 0o777:o}): chmod 600 {path}"
         )
 
 
@@ -321,11 +320,13 @@ class AuthThrottle:
 
 def run_token(args: argparse.Namespace) -> int:
     if not args.tokens:
-        print("leakdrop token: no token file: use --tokens FILE or LEAKDROP_TOKENS", file=sys.stderr)
+        print(
+            "leakdrop token: no token file: use --tokens FILE or LEAKDROP_TOKENS", file=sys.stderr
+        )
         return 2
     path = Path(args.tokens)
     try:
-        if args.token_command == "add":
+        if args.action == "add":
             token = add_token(path, args.name)
             print(
                 f"Token for {args.name} (shown only now; give it to the editor over a safe "
@@ -333,7 +334,7 @@ def run_token(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             print(token, flush=True)
-        elif args.token_command == "revoke":
+        elif args.action == "revoke":
             revoke_token(path, args.name)
             print(f"revoked the token of {args.name}", file=sys.stderr)
         else:

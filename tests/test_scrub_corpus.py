@@ -97,7 +97,13 @@ XMP_ALLOWED = frozenset(
     }
 )
 ICC_TEXT = frozenset(
-    {"ProfileDescription", "ProfileCopyright", "DeviceMfgDesc", "DeviceModelDesc", "ViewingCondDesc"}
+    {
+        "ProfileDescription",
+        "ProfileCopyright",
+        "DeviceMfgDesc",
+        "DeviceModelDesc",
+        "ViewingCondDesc",
+    }
 )
 
 # --- the table: what may stay not cleaned, and why -----------------------------------------
@@ -302,9 +308,7 @@ def _exiftool_json(paths: list[Path]) -> dict[str, dict[str, object]]:
 
 
 @pytest.fixture(scope="module")
-def cases(
-    tmp_path_factory: pytest.TempPathFactory, shared_dir: Path | None
-) -> dict[str, Case]:
+def cases(tmp_path_factory: pytest.TempPathFactory, shared_dir: Path | None) -> dict[str, Case]:
     tmp = tmp_path_factory.mktemp("corpus")
     inputs: dict[str, Path] = {}
     (tmp / "in").mkdir()
@@ -341,8 +345,10 @@ def cases(
 
 
 def _names() -> list[str]:
-    made = ["self/photo.jpg", "self/photo.png", "self/photo.tif", "self/photo.webp",
-            "self/photo.gif", "self/photo.heic", "self/doc.pdf", "self/doc.docx", "self/doc.odt"]  # fmt: skip
+    made = [
+        *(f"self/photo.{ext}" for ext in ("jpg", "png", "tif", "webp", "gif", "heic")),
+        *(f"self/doc.{ext}" for ext in ("pdf", "docx", "odt")),
+    ]
     return made + [f"{p.parent.name}/{p.name}" for p in _corpus_files()]
 
 

@@ -31,17 +31,18 @@ from PIL import Image
 
 from scrubbers import (
     AmbiguousTypeError,
-    Limits,
     LimitExceededError,
+    Limits,
     ScrubReport,
     ScrubTimeoutError,
     UnsupportedTypeError,
     WorkerCrashedError,
+    _sniff,
+    _wire,
     scrub,
     scrub_sandboxed,
     sniff,
 )
-from scrubbers import _sniff, _wire
 from scrubbers._sandbox import recv_frame, send_frame
 from scrubbers._types import Attachment
 
@@ -89,9 +90,7 @@ def _ooxml(main_part: str) -> bytes:
 
 
 def _odf(media_type: str) -> bytes:
-    return _zip(
-        [("mimetype", media_type.encode()), ("content.xml", b"<x/>")], stored_first=True
-    )
+    return _zip([("mimetype", media_type.encode()), ("content.xml", b"<x/>")], stored_first=True)
 
 
 FIXTURES: dict[str, Callable[[], bytes]] = {
@@ -287,8 +286,14 @@ def _report(**changes: object) -> ScrubReport:
 
 
 def test_wire_round_trip_with_nested_attachments() -> None:
-    inner = _report(file_type=_sniff.UNKNOWN, cleaned=False, data=b"raw", removed=(),
-                    reason="unsupported file type", note=None)
+    inner = _report(
+        file_type=_sniff.UNKNOWN,
+        cleaned=False,
+        data=b"raw",
+        removed=(),
+        reason="unsupported file type",
+        note=None,
+    )
     middle = _report(file_type=_sniff.DOCX, data=b"PK docx", attachments=(Attachment("x", inner),))
     report = _report(attachments=(Attachment("../../evil\x1b[2J.docx", middle),))
     decoded = _wire.decode(_wire.encode(report))

@@ -143,9 +143,7 @@ def test_landing_page_is_french_by_default_and_english_one_link_away(server: Ser
     assert "Tor Browser" in en.text and "printers" in en.text and "sensor" in en.text
 
 
-def test_admin_about_text_is_shown_escaped(
-    tmp_path: Path, editor_identity: EditorKeys
-) -> None:
+def test_admin_about_text_is_shown_escaped(tmp_path: Path, editor_identity: EditorKeys) -> None:
     from leakdrop.server.config import load_about
 
     about = tmp_path / "about"
@@ -440,9 +438,7 @@ def assert_nothing_stored(server: Server) -> None:
     assert tree_state(server.storage) == EMPTY_TREE
 
 
-def assert_error_page(
-    response: httpx.Response, status: int, lang: str, phrase: str
-) -> None:
+def assert_error_page(response: httpx.Response, status: int, lang: str, phrase: str) -> None:
     assert response.status_code == status, response.text
     assert html_lang(response) == lang
     assert phrase in response.text, response.text
@@ -528,8 +524,15 @@ MALFORMED: list[tuple[str, bytes, str]] = [
     ("no-boundary", multipart([("a.txt", b"abc")]), "multipart/form-data"),
     ("bad-boundary", multipart([("a.txt", b"abc")]), "multipart/form-data; boundary=" + "x" * 80),
     ("unknown-field", part_head("extra") + b"v\r\n" + f"--{BOUNDARY}--\r\n".encode(), CONTENT_TYPE),
-    ("two-messages", multipart([("a", b"x")], "m")[: -len(BOUNDARY) - 6]
-     + b"\r\n" + part_head("message") + b"again\r\n" + f"--{BOUNDARY}--\r\n".encode(), CONTENT_TYPE),
+    (
+        "two-messages",
+        multipart([("a", b"x")], "m")[: -len(BOUNDARY) - 6]
+        + b"\r\n"
+        + part_head("message")
+        + b"again\r\n"
+        + f"--{BOUNDARY}--\r\n".encode(),
+        CONTENT_TYPE,
+    ),
     (
         "no-disposition",
         f"--{BOUNDARY}\r\nContent-Type: text/plain\r\n\r\nabc\r\n--{BOUNDARY}--\r\n".encode(),
@@ -537,16 +540,18 @@ MALFORMED: list[tuple[str, bytes, str]] = [
     ),
     (
         "header-too-long",
-        f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"".encode()
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="files"; filename="'.encode()
         + b"a" * (70 * 1024)
-        + f"\"\r\n\r\nabc\r\n--{BOUNDARY}--\r\n".encode(),
+        + f'"\r\n\r\nabc\r\n--{BOUNDARY}--\r\n'.encode(),
         CONTENT_TYPE,
     ),
     (
         "message-not-utf8",
         multipart([("a.txt", b"abc")]).replace(
             f"--{BOUNDARY}--".encode(),
-            part_head("message")[2:] .join([b"--", b""]) + b"\xff\xfe\r\n" + f"--{BOUNDARY}--".encode(),
+            part_head("message")[2:].join([b"--", b""])
+            + b"\xff\xfe\r\n"
+            + f"--{BOUNDARY}--".encode(),
             1,
         ),
         CONTENT_TYPE,
@@ -734,7 +739,9 @@ def test_server_full_below_free_space_threshold(make_server: Callable[..., Serve
     server = make_server(min_free_bytes=1 << 62)
     response = server.submit(multipart([("a.txt", b"abc")]), lang="en")
     assert_error_page(response, 507, "en", "not have enough space")
-    assert_error_page(server.submit(multipart([("a.txt", b"abc")])), 507, "fr", "plus assez de place")
+    assert_error_page(
+        server.submit(multipart([("a.txt", b"abc")])), 507, "fr", "plus assez de place"
+    )
     assert_nothing_stored(server)
 
 

@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 from conftest import EditorKeys
 from test_server_support import (
-    CONTENT_TYPE,
     BOUNDARY,
+    CONTENT_TYPE,
     age_open,
     all_files,
     find_marker,
@@ -99,7 +99,7 @@ def start_server(tmp_path: Path) -> Iterator[Callable[..., Running]]:
     started: list[Running] = []
 
     def start(
-        *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+        *args: str, storage: Path, env: dict[str, str] | None = None, cwd: Path | None = None
     ) -> Running:
         port = free_port()
         tmpdir = tmp_path / f"tmp-{port}"
@@ -116,12 +116,9 @@ def start_server(tmp_path: Path) -> Iterator[Callable[..., Running]]:
             proc = subprocess.Popen(
                 [LEAKDROP, "serve", *args], stdout=out, stderr=err, env=full_env, cwd=cwd
             )
-        storage = Path(full_env.get("LEAKDROP_STORAGE", cwd / "demo" / "storage" if cwd else ""))
         running = Running(proc, port, storage, tmpdir, stdout, stderr)
         started.append(running)
-        wait_until(
-            lambda: running.healthy() or proc.poll() is not None, 60, "the server to start"
-        )
+        wait_until(lambda: running.healthy() or proc.poll() is not None, 60, "the server to start")
         assert proc.poll() is None, stderr.read_text()
         return running
 
@@ -129,7 +126,7 @@ def start_server(tmp_path: Path) -> Iterator[Callable[..., Running]]:
     for running in started:
         running.proc.terminate()
         try:
-            running.proc.wait(30)
+            running.proc.wait(10)
         except subprocess.TimeoutExpired:
             running.proc.kill()
             running.proc.wait()
@@ -140,7 +137,8 @@ def test_real_server_leaves_no_plaintext_anywhere(
 ) -> None:
     storage = tmp_path / "storage"
     server = start_server(
-        env={"LEAKDROP_KEYS": str(editor_identity.keys_dir), "LEAKDROP_STORAGE": str(storage)}
+        storage=storage,
+        env={"LEAKDROP_KEYS": str(editor_identity.keys_dir), "LEAKDROP_STORAGE": str(storage)},
     )
     # No Server or Date header from uvicorn either.
     index = server.get("/?lang=en")
@@ -222,16 +220,17 @@ def test_real_server_framing_faults_leave_nothing(
         "--storage",
         str(storage),
         "--max-submission-bytes",
-        "1M",
+        "4M",
+        storage=storage,
     )
     # Oversize: the body is read to its end (discarded) so the browser shows the page.
-    status, text = server.post(multipart([("big.bin", os.urandom(3 * 1024 * 1024))]))
+    status, text = server.post(multipart([("big.bin", os.urandom(6 * 1024 * 1024))]))
     assert status == 413 and "larger than allowed" in text and '<html lang="en">' in text
 
     def quiet() -> bool:
         return not server.spool_fds() and tree_state(storage) == EMPTY_TREE
 
-    full = multipart([("a.bin", os.urandom(512 * 1024))])
+    full = multipart([("a.bin", os.urandom(3 * 1024 * 1024))])
     request_head = (
         "POST /submit HTTP/1.1\r\nHost: x\r\nContent-Type: {ct}\r\nContent-Length: {n}\r\n\r\n"
     )
@@ -303,7 +302,7 @@ def test_demo_mode(start_server: Callable[..., Running], tmp_path: Path) -> None
     work = tmp_path / "work"
     work.mkdir()
     env = {k: "" for k in ("LEAKDROP_KEYS", "LEAKDROP_STORAGE")}
-    server = start_server("--demo", cwd=work, env=env)
+    server = start_server("--demo", cwd=work, env=env, storage=work / "demo" / "storage")
     demo = work / "demo"
     identity = demo / "identity.txt"
     assert oct(identity.stat().st_mode & 0o777) == "0o600"
@@ -321,6 +320,6 @@ def test_demo_mode(start_server: Callable[..., Running], tmp_path: Path) -> None
     before = identity.read_text()
     server.proc.terminate()
     server.proc.wait(30)
-    again = start_server("--demo", cwd=work, env=env)
+    again = start_server("--demo", cwd=work, env=env, storage=work / "demo" / "storage")
     assert identity.read_text() == before
     assert again.healthy()

@@ -28,9 +28,7 @@ def part_head(name: str, filename: bytes | str | None = None) -> bytes:
     )
 
 
-def multipart(
-    files: Sequence[tuple[bytes | str, bytes]], message: str | None = None
-) -> bytes:
+def multipart(files: Sequence[tuple[bytes | str, bytes]], message: str | None = None) -> bytes:
     """A form body exactly as a browser builds it (file names raw, not escaped)."""
     out = b""
     for filename, data in files:

@@ -77,7 +77,7 @@ class PickupConfig:
     max_delay: float = 300.0
 
 
-def parse_range(header: str | None, size: int) -> tuple[int, int] | None | str:
+def parse_range(header: str | None, size: int) -> tuple[int, int] | str | None:
     """(first, last) byte positions for a single `bytes=` range, None to send the whole
     file, or "unsatisfiable". Multi-range, suffix and malformed headers are ignored (RFC
     9110 allows that): the client then gets the whole file and its checksum still holds."""
@@ -231,7 +231,10 @@ class PickupApp:
             wanted = parse_range(_header(scope, b"range"), size)
             if wanted == "unsatisfiable":
                 await _answer(
-                    send, 416, {"error": "range not satisfiable"}, [(b"content-range", f"bytes */{size}".encode())]
+                    send,
+                    416,
+                    {"error": "range not satisfiable"},
+                    [(b"content-range", f"bytes */{size}".encode())],
                 )
                 return
             headers = [
@@ -246,7 +249,13 @@ class PickupApp:
                 first, last, status = 0, size - 1, 200
             length = last - first + 1
             headers.append((b"content-length", str(length).encode()))
-            await send({"type": "http.response.start", "status": status, "headers": _with_security(headers)})
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": status,
+                    "headers": _with_security(headers),
+                }
+            )
             if head or length == 0:
                 await send({"type": "http.response.body", "body": b""})
                 return
@@ -254,7 +263,9 @@ class PickupApp:
         finally:
             os.close(fd)
 
-    async def _stream(self, fd: int, offset: int, length: int, receive: Receive, send: Send) -> None:
+    async def _stream(
+        self, fd: int, offset: int, length: int, receive: Receive, send: Send
+    ) -> None:
         gone = asyncio.Event()
 
         async def watch() -> None:
@@ -275,7 +286,9 @@ class PickupApp:
                     break  # truncated under us: the client sees a short body and resumes
                 offset += len(chunk)
                 remaining -= len(chunk)
-                await send({"type": "http.response.body", "body": chunk, "more_body": remaining > 0})
+                await send(
+                    {"type": "http.response.body", "body": chunk, "more_body": remaining > 0}
+                )
             if remaining and not gone.is_set():
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
         finally:
@@ -365,5 +378,7 @@ async def _answer(
         ctype = b"application/json"
     headers = [(b"content-type", ctype), (b"content-length", str(len(data)).encode())]
     headers.extend(extra or [])
-    await send({"type": "http.response.start", "status": status, "headers": _with_security(headers)})
+    await send(
+        {"type": "http.response.start", "status": status, "headers": _with_security(headers)}
+    )
     await send({"type": "http.response.body", "body": data})

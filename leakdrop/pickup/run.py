@@ -126,8 +126,7 @@ def run_pickup(args: argparse.Namespace) -> int:
         target=_expiry_loop, args=(app, days, every, stop), name="retention", daemon=True
     ).start()
     print(
-        f"leakdrop pickup: listening on http://{args.host}:{port}/ "
-        f"(retention {days} days)",
+        f"leakdrop pickup: listening on http://{args.host}:{port}/ (retention {days} days)",
         file=sys.stderr,
         flush=True,
     )

@@ -1,0 +1,288 @@
+"""Benchmark: leakdrop's scrubbers next to mat2 (Debian package) on the same files, same run.
+
+    .venv/bin/python bench/bench_scrub.py [--corpus DIR] [--pages 50] [--only pdf,jpeg]
+
+Per file (the shared corpus, plus a generated 50-page text PDF):
+- leakdrop, warm: `scrub_sandboxed` as the server runs it (a worker forked from a pre-loaded
+  fork server), wall time;
+- leakdrop, cold: a fresh Python process that imports `scrubbers` and cleans the file, wall
+  time and peak RSS (`wait4` of that process), comparable to one `mat2` run;
+- mat2 (default mode; and `--lightweight` for PDFs) on a copy in a temp folder: wall time,
+  peak RSS;
+- what each leaves behind: the number of identifying ExifTool tags in the output, counted with
+  the table of tests/test_scrub_corpus.py ("refused" when no output was produced).
+Then the ratios (mat2 time / leakdrop time) per format. Target: PDFs >= 10x faster than mat2's
+default mode, and no leftovers where mat2 has some.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pikepdf
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests"))
+
+from test_scrub_corpus import forbidden_tags  # noqa: E402  (the one table of the project)
+
+from scrubbers import scrub_sandboxed, sniff  # noqa: E402
+
+_COLD = (
+    "import sys\n"
+    "from scrubbers import scrub\n"
+    "data = open(sys.argv[1], 'rb').read()\n"
+    "report = scrub(data)\n"
+    "sys.exit(0 if report.cleaned else 3)\n"
+)
+
+
+@dataclass
+class Run:
+    seconds: float
+    peak_mb: float | None = None
+    output: Path | None = None
+    ok: bool = True
+
+
+@dataclass
+class Row:
+    name: str
+    kind: str
+    size: int
+    runs: dict[str, Run] = field(default_factory=dict)
+    left: dict[str, int | None] = field(default_factory=dict)
+
+
+def _timed_process(argv: list[str], cwd: Path) -> tuple[float, float, int]:
+    """Wall seconds, peak RSS (MB) and exit status of one process, from wait4."""
+    start = time.perf_counter()
+    process = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(process.pid, 0)
+    elapsed = time.perf_counter() - start
+    process.returncode = os.waitstatus_to_exitcode(status)
+    return elapsed, usage.ru_maxrss / 1024, process.returncode
+
+
+def make_text_pdf(pages: int) -> bytes:
+    """A text PDF (Helvetica, no embedded font), with the usual Info and XMP dirt."""
+    pdf = pikepdf.new()
+    font = pdf.make_indirect(
+        pikepdf.Dictionary(
+            Type=pikepdf.Name.Font, Subtype=pikepdf.Name.Type1, BaseFont=pikepdf.Name.Helvetica
+        )
+    )
+    for number in range(1, pages + 1):
+        lines = [f"Page {number}: internal memo on surveillance procurement, line {i}."
+                 for i in range(40)]  # fmt: skip
+        ops = ["BT", "/F1 10 Tf", "12 TL", "50 780 Td"]
+        for line in lines:
+            ops.append(f"({line}) Tj T*")
+        ops.append("ET")
+        page = pdf.add_blank_page(page_size=(595, 842))
+        page.Resources = pikepdf.Dictionary(Font=pikepdf.Dictionary(F1=font))
+        page.Contents = pdf.make_stream("\n".join(ops).encode())
+    pdf.docinfo["/Author"] = "Jane Source"
+    pdf.docinfo["/Creator"] = "Microsoft Word - memo_jsource.docx"
+    pdf.docinfo["/Producer"] = "Acrobat Distiller 11"
+    with pdf.open_metadata(set_pikepdf_as_editor=False) as meta:
+        meta["dc:creator"] = ["Jane Source"]
+        meta["xmpMM:DocumentID"] = "uuid:0b1e2c3d-4e5f-6789-abcd-ef0123456789"
+    out = io.BytesIO()
+    pdf.save(out)
+    return out.getvalue()
+
+
+def _mat2_output(folder: Path, name: str) -> Path | None:
+    stem, dot, ext = name.rpartition(".")
+    candidate = folder / f"{stem}.cleaned.{ext}" if dot else folder / f"{name}.cleaned"
+    return candidate if candidate.exists() else None
+
+
+def bench_file(name: str, data: bytes, work: Path) -> Row:
+    kind = sniff(data).name
+    row = Row(name, kind, len(data))
+    folder = work / name.replace("/", "__")
+    folder.mkdir()
+    source = folder / Path(name).name
+    source.write_bytes(data)
+
+    start = time.perf_counter()
+    report = scrub_sandboxed(data)
+    warm = Run(time.perf_counter() - start, ok=report.cleaned)
+    if report.cleaned:
+        warm.output = folder / f"leakdrop{report.file_type.extension}"
+        warm.output.write_bytes(report.data)
+    row.runs["leakdrop"] = warm
+
+    seconds, peak, status = _timed_process([sys.executable, "-c", _COLD, str(source)], folder)
+    row.runs["leakdrop-cold"] = Run(seconds, peak, ok=status == 0)
+
+    modes: dict[str, list[str]] = {"mat2": []}
+    if kind == "pdf":
+        modes["mat2-light"] = ["--lightweight"]
+    for mode, flags in modes.items():
+        copy = folder / mode
+        copy.mkdir()
+        target = copy / Path(name).name
+        shutil.copyfile(source, target)
+        seconds, peak, status = _timed_process(["mat2", *flags, target.name], copy)
+        output = _mat2_output(copy, target.name)
+        row.runs[mode] = Run(seconds, peak, output, ok=status == 0 and output is not None)
+    return row
+
+
+def count_leftovers(rows: list[Row]) -> None:
+    outputs = [run.output for row in rows for run in row.runs.values() if run.output]
+    found: dict[str, dict[str, object]] = {}
+    for start in range(0, len(outputs), 200):
+        chunk = outputs[start : start + 200]
+        result = subprocess.run(
+            ["exiftool", "-a", "-G0:1", "-s", "-ee", "-j", "-m", *map(str, chunk)],
+            capture_output=True,
+            check=False,
+        )
+        for item in json.loads(result.stdout or b"[]"):
+            found[item["SourceFile"]] = item
+    for row in rows:
+        for mode, run in row.runs.items():
+            if mode == "leakdrop-cold":
+                continue
+            if run.output is None or not run.ok:
+                row.left[mode] = None
+            else:
+                row.left[mode] = len(forbidden_tags(found.get(str(run.output), {}), []))
+
+
+def _fmt_s(run: Run | None) -> str:
+    if run is None:
+        return "-"
+    return f"{run.seconds:7.3f}"
+
+
+def _fmt_mb(run: Run | None) -> str:
+    if run is None or run.peak_mb is None:
+        return "-"
+    return f"{run.peak_mb:6.0f}"
+
+
+def _fmt_left(value: int | None, present: bool) -> str:
+    if not present:
+        return "-"
+    return "refused" if value is None else str(value)
+
+
+def print_table(rows: list[Row]) -> None:
+    header = (
+        f"{'file':42} {'type':5} {'KiB':>7} | {'ld s':>7} {'cold s':>7} {'cold MB':>7} | "
+        f"{'mat2 s':>7} {'MB':>6} {'light s':>7} {'MB':>6} | left: {'ld':>7} {'mat2':>7} "
+        f"{'light':>7}"
+    )
+    print(header)
+    print("-" * len(header))
+    for row in rows:
+        r = row.runs
+        print(
+            f"{row.name[:42]:42} {row.kind[:5]:5} {row.size / 1024:7.0f} | "
+            f"{_fmt_s(r['leakdrop'])} {_fmt_s(r['leakdrop-cold'])} "
+            f"{_fmt_mb(r['leakdrop-cold']):>7} | "
+            f"{_fmt_s(r.get('mat2'))} {_fmt_mb(r.get('mat2'))} "
+            f"{_fmt_s(r.get('mat2-light'))} {_fmt_mb(r.get('mat2-light'))} | "
+            f"      {_fmt_left(row.left.get('leakdrop'), True):>7} "
+            f"{_fmt_left(row.left.get('mat2'), True):>7} "
+            f"{_fmt_left(row.left.get('mat2-light'), 'mat2-light' in r):>7}"
+        )
+
+
+def print_ratios(rows: list[Row]) -> None:
+    by_kind: dict[str, list[Row]] = defaultdict(list)
+    for row in rows:
+        by_kind[row.kind].append(row)
+    print()
+    print("Per format (median of files; ratio = mat2 time / leakdrop time, higher is better;")
+    print("'warm' = leakdrop as the server runs it, 'cold' = one fresh process per file like mat2)")
+    print(
+        f"{'type':6} {'files':>5} {'ld warm s':>9} {'ld cold s':>9} {'mat2 s':>8} "
+        f"{'x warm':>7} {'x cold':>7} {'ld MB':>6} {'mat2 MB':>7} "
+        f"{'ld left':>7} {'mat2 left':>9} {'mat2 refused':>12}"
+    )
+    for kind, group in sorted(by_kind.items()):
+        warm = statistics.median(r.runs["leakdrop"].seconds for r in group)
+        cold = statistics.median(r.runs["leakdrop-cold"].seconds for r in group)
+        mat2 = statistics.median(r.runs["mat2"].seconds for r in group)
+        ld_mb = statistics.median(r.runs["leakdrop-cold"].peak_mb or 0 for r in group)
+        mat2_mb = statistics.median(r.runs["mat2"].peak_mb or 0 for r in group)
+        ld_left = sum(r.left.get("leakdrop") or 0 for r in group)
+        mat2_left = sum(r.left.get("mat2") or 0 for r in group)
+        refused = sum(1 for r in group if r.left.get("mat2") is None)
+        print(
+            f"{kind:6} {len(group):5} {warm:9.3f} {cold:9.3f} {mat2:8.3f} "
+            f"{mat2 / warm:7.1f} {mat2 / cold:7.1f} {ld_mb:6.0f} {mat2_mb:7.0f} "
+            f"{ld_left:7} {mat2_left:9} {refused:12}"
+        )
+    pdfs = [r for r in rows if r.kind == "pdf"]
+    if pdfs:
+        print()
+        print("PDFs vs mat2 default mode (target >= 10x), and vs --lightweight:")
+        for row in pdfs:
+            ld = row.runs["leakdrop"].seconds
+            cold = row.runs["leakdrop-cold"].seconds
+            mat2 = row.runs["mat2"].seconds
+            light = row.runs["mat2-light"].seconds
+            print(
+                f"  {row.name:42} default {mat2 / ld:6.1f}x warm {mat2 / cold:6.1f}x cold | "
+                f"lightweight {light / ld:6.1f}x warm {light / cold:6.1f}x cold"
+            )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--corpus", type=Path, default=REPO.parent / "shared" / "corpus")
+    parser.add_argument("--pages", type=int, default=50, help="pages of the generated PDF")
+    parser.add_argument("--only", default="", help="comma-separated types (pdf,jpeg,...)")
+    args = parser.parse_args()
+    if shutil.which("mat2") is None or shutil.which("exiftool") is None:
+        print("needs mat2 and exiftool (Debian: mat2 libimage-exiftool-perl)", file=sys.stderr)
+        return 2
+    inputs: list[tuple[str, bytes]] = [
+        (f"generated/text-{args.pages}p.pdf", make_text_pdf(args.pages))
+    ]
+    if args.corpus.is_dir():
+        for path in sorted(args.corpus.glob("*/*")):
+            if path.is_file() and path.suffix != ".md":
+                inputs.append((f"{path.parent.name}/{path.name}", path.read_bytes()))
+    else:
+        print(f"(no corpus at {args.corpus}: generated PDF only)", file=sys.stderr)
+    only = {t for t in args.only.split(",") if t}
+    scrub_sandboxed(b"warm up the fork server")
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="bench-scrub-") as tmp:
+        for name, data in inputs:
+            kind = sniff(data).name
+            if kind in ("unknown", "zip") or (only and kind not in only):
+                continue
+            rows.append(bench_file(name, data, Path(tmp)))
+        count_leftovers(rows)
+    print(
+        "mat2:",
+        subprocess.run(["mat2", "--version"], capture_output=True, text=True).stdout.strip(),
+    )
+    print_table(rows)
+    print_ratios(rows)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

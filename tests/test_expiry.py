@@ -1,0 +1,80 @@
+"""Retention: old submissions are deleted, nothing else; only counts are reported."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from leakdrop.expiry import expire_submissions
+from pickup_support import make_submission, midnight_utc, run_leakdrop
+
+
+def _storage(tmp_path: Path, editor_identity: Any) -> tuple[Path, list[Path], list[Path]]:
+    storage = tmp_path / "storage"
+    recipients = [editor_identity.recipient]
+    old = [make_submission(storage, recipients, days_ago=d) for d in (30, 31, 400)]
+    young = [make_submission(storage, recipients, days_ago=d) for d in (0, 1, 29)]
+    return storage, old, young
+
+
+def test_expire_command_deletes_old_only(tmp_path: Path, editor_identity: Any) -> None:
+    storage, old, young = _storage(tmp_path, editor_identity)
+    folder = storage / "submissions"
+    # Things that are not submissions are never touched, however old.
+    stranger = folder / "README.txt"
+    stranger.write_text("admin notes")
+    os.utime(stranger, (midnight_utc(100), midnight_utc(100)))
+    target = tmp_path / "elsewhere.age"
+    target.write_bytes(b"not in storage")
+    os.utime(target, (midnight_utc(100), midnight_utc(100)))
+    link = folder / ("ab" * 16 + ".age")
+    link.symlink_to(target)
+    os.utime(link, (midnight_utc(100), midnight_utc(100)), follow_symlinks=False)
+
+    result = run_leakdrop("expire", "--storage", storage, "--days", "30")
+    assert result.returncode == 0, result.stderr
+    assert "expired 3 submission(s), 3 kept" in result.stdout
+    assert "2 unexpected entries left alone" in result.stdout
+    for path in old:
+        assert not path.exists()
+        # Counts only: no id, no day, no size in what the admin sees.
+        assert path.stem not in result.stdout + result.stderr
+    for path in young:
+        assert path.exists()
+    assert stranger.exists() and link.is_symlink() and target.exists()
+
+    again = run_leakdrop("expire", "--storage", storage, "--days", "30")
+    assert "expired 0 submission(s), 3 kept" in again.stdout
+
+
+def test_default_and_env_retention(tmp_path: Path, editor_identity: Any) -> None:
+    storage, old, young = _storage(tmp_path, editor_identity)
+    default = run_leakdrop("expire", env={"LEAKDROP_STORAGE": str(storage)})
+    assert "expired 3 submission(s), 3 kept (retention 30 days)" in default.stdout
+    from_env = run_leakdrop(
+        "expire", "--storage", storage, env={"LEAKDROP_RETENTION_DAYS": "2"}
+    )
+    assert "expired 1 submission(s), 2 kept (retention 2 days)" in from_env.stdout
+    assert [p.exists() for p in young] == [True, True, False]
+
+
+@pytest.mark.parametrize("days", ["0", "-1", "abc", "99999"])
+def test_bad_days_refused(tmp_path: Path, editor_identity: Any, days: str) -> None:
+    storage, old, young = _storage(tmp_path, editor_identity)
+    result = run_leakdrop("expire", "--storage", storage, "--days", days)
+    assert result.returncode == 2
+    assert all(p.exists() for p in old + young)
+
+
+def test_boundary_is_whole_days(tmp_path: Path, editor_identity: Any) -> None:
+    storage = tmp_path / "storage"
+    sub = make_submission(storage, [editor_identity.recipient], days_ago=0)
+    day = midnight_utc(0)
+    # Received today: kept for 30 days to the second, deleted from then on.
+    assert expire_submissions(storage, 30, now=day + 30 * 86400 - 1).expired == 0
+    assert sub.exists()
+    assert expire_submissions(storage, 30, now=day + 30 * 86400).expired == 1
+    assert not sub.exists()
