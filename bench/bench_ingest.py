@@ -150,7 +150,7 @@ def main() -> int:
         keys = work / "keys"
         keys.mkdir()
         ident = subprocess.run(["age-keygen"], capture_output=True, text=True, check=True).stdout
-        recipient = next(l.split(": ")[1] for l in ident.splitlines() if "public key" in l)
+        recipient = next(x.split(": ")[1] for x in ident.splitlines() if "public key" in x)
         (keys / "bench.txt").write_text(recipient + "\n")
         storage = work / "storage"
         tmp = work / "tmp"
@@ -209,20 +209,18 @@ def main() -> int:
             server.wait(30)
         mib = 1024 * 1024
         print(f"server idle RSS (with children): {idle / mib:.0f} MiB")
-        print(
-            f"{'size':>10} {'leakdrop MB/s':>14} {'age MB/s':>10} {'ratio':>6} {'peak RSS MiB':>13}"
-        )
+        print(f"{'size':>10} {'leakdrop MB/s':>14} {'age MB/s':>10} {'ratio':>6} {'peak RSS':>9}")
         for n, elapsed, peak, age_s in results:
             ours, theirs = n / elapsed / 1e6, n / age_s / 1e6
             print(
-                f"{n / mib:>8.0f}Mi {ours:>14.1f} {theirs:>10.1f} {ours / theirs:>6.2f} {peak / mib:>13.0f}"
+                f"{n / mib:>8.0f}Mi {ours:>14.1f} {theirs:>10.1f} {ours / theirs:>6.2f}"
+                f" {peak / mib:>5.0f} MiB"
             )
-        (n1, _, p1, _), (n2, _, p2, _) = results
+        (n1, _, p1, _), (n2, e2, p2, a2) = results
+        print(f"throughput vs age at {n2 / mib:.0f} MiB: {a2 / e2:.2f}x (target >= 0.5x)")
         print(
-            f"throughput ratio vs age at {n2 / mib:.0f} MiB: {results[1][0] / results[1][1] / (n2 / results[1][3]):.2f}x (target >= 0.5x)"
-        )
-        print(
-            f"peak RSS growth from {n1 / mib:.0f} MiB to {n2 / mib:.0f} MiB upload: {(p2 - p1) / mib:+.0f} MiB (target: flat)"
+            f"peak RSS {n1 / mib:.0f} MiB -> {n2 / mib:.0f} MiB upload: "
+            f"{(p2 - p1) / mib:+.0f} MiB (target: flat)"
         )
         return 0
     finally:

@@ -18,9 +18,9 @@ default mode, and no leftovers where mat2 has some.
 from __future__ import annotations
 
 import argparse
+import importlib
 import io
 import json
-import os
 import shutil
 import statistics
 import subprocess
@@ -28,6 +28,7 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,7 +37,10 @@ import pikepdf
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
-from test_scrub_corpus import forbidden_tags  # noqa: E402  (the one table of the project)
+# The one table of identifying tags of the project (tests/test_scrub_corpus.py).
+forbidden_tags: Callable[[dict[str, object], list[dict[str, object]]], list[str]] = (
+    importlib.import_module("test_scrub_corpus").forbidden_tags
+)
 
 from scrubbers import scrub_sandboxed, sniff  # noqa: E402
 
@@ -66,14 +70,34 @@ class Row:
     left: dict[str, int | None] = field(default_factory=dict)
 
 
+# Runs one command and reports its wall time and peak RSS. A child inherits its parent's RSS
+# high-water mark through fork (Linux keeps it across exec), so measuring straight from this
+# (large, growing) process would report our own size: fork from a tiny launcher instead.
+_LAUNCHER = """
+import os, sys, time
+start = time.perf_counter()
+pid = os.fork()
+if pid == 0:
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 1)
+    os.dup2(null, 2)
+    os.execvp(sys.argv[1], sys.argv[1:])
+_, status, usage = os.wait4(pid, 0)
+print(time.perf_counter() - start, usage.ru_maxrss, os.waitstatus_to_exitcode(status))
+"""
+
+
 def _timed_process(argv: list[str], cwd: Path) -> tuple[float, float, int]:
-    """Wall seconds, peak RSS (MB) and exit status of one process, from wait4."""
-    start = time.perf_counter()
-    process = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _, status, usage = os.wait4(process.pid, 0)
-    elapsed = time.perf_counter() - start
-    process.returncode = os.waitstatus_to_exitcode(status)
-    return elapsed, usage.ru_maxrss / 1024, process.returncode
+    """Wall seconds, peak RSS (MB) and exit status of one process (wait4 of that process)."""
+    result = subprocess.run(
+        [sys.executable, "-S", "-c", _LAUNCHER, *argv],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    seconds, peak_kb, status = result.stdout.split()
+    return float(seconds), int(peak_kb) / 1024, int(status)
 
 
 def make_text_pdf(pages: int) -> bytes:

@@ -43,9 +43,15 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the report as JSON")
 
     p = sub.add_parser("serve", help="run the source-facing server")
-    p.add_argument("--keys", default=_env("LEAKDROP_KEYS"), help="folder of recipient files")
-    p.add_argument("--storage", default=_env("LEAKDROP_STORAGE"), help="storage folder")
-    p.add_argument("--host", default=_env("LEAKDROP_HOST", "127.0.0.1"))
+    p.add_argument(
+        "--keys",
+        default=_env("LEAKDROP_KEYS"),
+        help="folder of recipient files [env LEAKDROP_KEYS]",
+    )
+    p.add_argument(
+        "--storage", default=_env("LEAKDROP_STORAGE"), help="storage folder [env LEAKDROP_STORAGE]"
+    )
+    p.add_argument("--host", default=_env("LEAKDROP_HOST", "127.0.0.1"), help="[env LEAKDROP_HOST]")
     p.add_argument("--port", type=int, default=int(_env("LEAKDROP_PORT", "8080") or "8080"))
     p.add_argument(
         "--demo",
@@ -91,7 +97,9 @@ def _add_editor_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser
         tp.add_argument("--tokens", default=_env("LEAKDROP_TOKENS"), help=tokens_help)
 
     p = sub.add_parser("pickup", help="serve the editors' pickup listener (ciphertext only)")
-    p.add_argument("--storage", default=_env("LEAKDROP_STORAGE"), help="storage folder")
+    p.add_argument(
+        "--storage", default=_env("LEAKDROP_STORAGE"), help="storage folder [env LEAKDROP_STORAGE]"
+    )
     p.add_argument("--tokens", default=_env("LEAKDROP_TOKENS"), help=tokens_help)
     p.add_argument("--host", default=_env("LEAKDROP_PICKUP_HOST", "127.0.0.1"))
     p.add_argument("--port", default=_env("LEAKDROP_PICKUP_PORT", "8081"))
@@ -105,7 +113,9 @@ def _add_editor_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser
         p.add_argument(option, default=_env(env), help=f"{text} [env {env}]")
 
     p = sub.add_parser("expire", help="delete submissions older than the retention period")
-    p.add_argument("--storage", default=_env("LEAKDROP_STORAGE"), help="storage folder")
+    p.add_argument(
+        "--storage", default=_env("LEAKDROP_STORAGE"), help="storage folder [env LEAKDROP_STORAGE]"
+    )
     p.add_argument(
         "--days",
         default=_env("LEAKDROP_RETENTION_DAYS"),

@@ -364,12 +364,13 @@ class _Probe:
 
 
 def check_age_layout(path: Path, size: int) -> None:
-    """Raise VerifyError unless `path` is a complete binary age file of `size` bytes.
+    """Raise VerifyError unless `path` is a binary age file of exactly `size` bytes whose
+    header parses and whose payload is a nonce and a well-formed STREAM chunk sequence.
 
-    Checks the header with the real parser and that the payload is exactly a nonce and a
-    STREAM chunk sequence: a truncated file (cut anywhere but at a chunk boundary, and even
-    there: the last chunk would be a full one followed by nothing, which is allowed, so the
-    SHA-256 check remains the real guard) or one with bytes appended is refused.
+    This refuses any file of the wrong size, a damaged header, and a cut that leaves a
+    final chunk shorter than a tag or empty after others. It cannot see a cut inside the
+    last chunk of a file whose size is unknown, nor a flipped byte (tags need the key):
+    the announced size and SHA-256, checked as well, are the guard for those.
     """
     with path.open("rb") as fh:
         actual = os.fstat(fh.fileno()).st_size
@@ -497,20 +498,22 @@ def _download_once(client: _Client, item: Listed, part: Path, progress: Progress
         # 0600 from the first byte: ciphertext, but nobody else's business on a shared machine.
         flags = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
         flags |= os.O_APPEND if mode == "ab" else os.O_TRUNC
-        with os.fdopen(os.open(part, flags, 0o600), "wb") as fh:
+        # Unbuffered: what was received is on the file as soon as it arrives, so a run
+        # that is killed resumes from every byte it got.
+        with os.fdopen(os.open(part, flags, 0o600), "wb", buffering=0) as fh:
             try:
                 while have < item.size:
-                    chunk = response.read(min(_CHUNK, item.size - have))
+                    chunk = response.read1(min(_CHUNK, item.size - have))
                     if not chunk:
                         break
-                    fh.write(chunk)
+                    view = memoryview(chunk)
+                    while view:  # a raw file may take fewer bytes than given
+                        view = view[fh.write(view) or 0 :]
                     have += len(chunk)
                     progress.advance(len(chunk))
             except (OSError, http.client.HTTPException) as exc:
-                fh.flush()
                 os.fsync(fh.fileno())
                 raise _Retry(f"connection broken at {_size_text(have)}: {exc}") from exc
-            fh.flush()
             os.fsync(fh.fileno())
         if have < item.size:
             raise _Retry(f"connection ended early at {_size_text(have)}")

@@ -12,6 +12,7 @@ def _build() -> dict[str, Scrubber]:
     from scrubbers.heif import HeifScrubber
     from scrubbers.images import ImageScrubber
     from scrubbers.jpeg import JpegScrubber
+    from scrubbers.metafile import MetafileScrubber
     from scrubbers.odf import OdfScrubber
     from scrubbers.ooxml import OoxmlScrubber
     from scrubbers.pdf import PdfScrubber
@@ -21,6 +22,7 @@ def _build() -> dict[str, Scrubber]:
         JpegScrubber(),
         ImageScrubber(),
         HeifScrubber(),
+        MetafileScrubber(),
         OoxmlScrubber(),
         OdfScrubber(),
     ]

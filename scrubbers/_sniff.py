@@ -25,6 +25,9 @@ WEBP = FileType("webp", "image/webp", ".webp")
 TIFF = FileType("tiff", "image/tiff", ".tif")
 BMP = FileType("bmp", "image/bmp", ".bmp")
 HEIF = FileType("heif", "image/heif", ".heic")
+# Windows metafiles (RFC 7903 media types): Office documents embed them as pictures.
+EMF = FileType("emf", "image/emf", ".emf")
+WMF = FileType("wmf", "image/wmf", ".wmf")
 DOCX = FileType(
     "docx", "application/vnd.openxmlformats-officedocument.wordprocessingml.document", ".docx"
 )
@@ -51,7 +54,9 @@ _OOXML_MAIN_PARTS = (
 )
 _HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"}
 
-ALL_TYPES = (PDF, JPEG, PNG, GIF, WEBP, TIFF, BMP, HEIF, DOCX, XLSX, PPTX, ODT, ODS, ODP, ODG, ZIP)
+ALL_TYPES = (
+    PDF, JPEG, PNG, GIF, WEBP, TIFF, BMP, HEIF, EMF, WMF, DOCX, XLSX, PPTX, ODT, ODS, ODP, ODG, ZIP
+)  # fmt: skip
 _ZIP_FAMILY = frozenset({DOCX, XLSX, PPTX, ODT, ODS, ODP, ODG, ZIP})
 
 # PDF readers accept the header anywhere in the first KiB.
@@ -96,6 +101,10 @@ def sniff(untrusted_data: bytes) -> FileType:
         return HEIF
     if head.startswith(_LOCAL_SIGNATURE):
         return _sniff_zip(untrusted_data)
+    if _is_emf(head):
+        return EMF
+    if _is_wmf(head):
+        return WMF
     # PDF readers accept the header anywhere in the first KiB, so a PDF may hide behind
     # junk bytes: it must still be cleaned as a PDF.
     if b"%PDF-" in head:
@@ -126,6 +135,27 @@ def _is_heif(head: bytes) -> bool:
     end = min(size, len(head))
     brands.update(head[i : i + 4] for i in range(16, end - 3, 4))
     return bool(brands & _HEIF_BRANDS)
+
+
+def _is_emf(head: bytes) -> bool:
+    # EMR_HEADER (record type 1) first, and the " EMF" signature at its fixed offset 40.
+    return len(head) >= 88 and head[0:4] == b"\x01\x00\x00\x00" and head[40:44] == b" EMF"
+
+
+_WMF_PLACEABLE_KEY = b"\xd7\xcd\xc6\x9a"
+
+
+def _is_wmf(head: bytes) -> bool:
+    # Either the "placeable" Aldus header's key, or a bare META_HEADER: type 1 (memory) or
+    # 2 (disk), header size 9 words, version 1.0 or 3.0.
+    if head.startswith(_WMF_PLACEABLE_KEY):
+        return len(head) >= 40
+    return (
+        len(head) >= 18
+        and head[0:2] in (b"\x01\x00", b"\x02\x00")
+        and head[2:4] == b"\x09\x00"
+        and head[4:6] in (b"\x00\x01", b"\x00\x03")
+    )
 
 
 def _find_eocd(untrusted_data: bytes) -> tuple[int, int, int, int] | None:

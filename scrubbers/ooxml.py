@@ -6,8 +6,10 @@ describe the people and machines behind the document:
 - parts: core/app/custom properties, thumbnail, comments (all generations: comments,
   commentsExtended/Ids/Extensible, threaded comments, pptx comment authors), people/persons,
   printer settings, custom XML, sensitivity labels, digital signatures, shared-workbook and
-  co-authoring revision logs, mail-merge sources, and parts nothing references (invisible to
-  Office, so no reader would ever notice what they carry);
+  co-authoring revision logs, mail-merge sources, macros (VBA project, its data and
+  signature, key-map customisations, toolbars: the main part's content type becomes the
+  macro-free one), and parts nothing references (invisible to Office, so no reader would
+  ever notice what they carry);
 - relationships to those parts, the attached-template relationship (its path usually holds
   the Windows user name), and local file paths of external links (made "NULL");
 - inside the remaining XML: tracked changes (deletions removed, insertions accepted, property
@@ -67,6 +69,7 @@ _VML_V = "urn:schemas-microsoft-com:vml"
 TRACKED = "ooxml:tracked-changes"
 COMMENTS = "ooxml:comments"
 RSID = "ooxml:rsid"
+MACROS = "ooxml:macros"
 
 # Relationship types (last path segment, or the last two for the package-level ones) whose
 # target part, and the relationship itself, are removed.
@@ -100,6 +103,15 @@ _REL_DROP = {
     "mailMergeSource": "ooxml:mail-merge",
     "mailMergeHeaderSource": "ooxml:mail-merge",
     "recipientData": "ooxml:mail-merge",
+    # Macros (.docm/.xlsm/.pptm): the VBA project is no visible content, and it carries the
+    # module names, the author's project name and paths; its signature carries a certificate.
+    "vbaProject": MACROS,
+    "wordVbaData": MACROS,
+    "vbaProjectSignature": MACROS,
+    "vbaProjectSignatureAgile": MACROS,
+    "vbaProjectSignatureV3": MACROS,
+    "keyMapCustomizations": MACROS,
+    "attachedToolbars": MACROS,
 }
 
 # Content types (suffix after the last '.', '+xml' removed) of parts removed wherever they
@@ -126,6 +138,40 @@ _CT_DROP = {
     "digital-signature-xmlsignature": "ooxml:digital-signature",
     "digital-signature-origin": "ooxml:digital-signature",
     "digital-signature-certificate": "ooxml:digital-signature",
+    # Not "vbaProject" itself: Excel declares it as the Default for every ".bin" part, so an
+    # embedded OLE object could fall under it; the relationship type identifies it instead.
+    "vbaData": MACROS,
+    "vbaProjectSignature": MACROS,
+    "vbaProjectSignatureAgile": MACROS,
+    "vbaProjectSignatureV3": MACROS,
+    "keyMapCustomizations": MACROS,
+    "attachedToolbars": MACROS,
+}
+
+# Main-part content types of macro-enabled packages -> their macro-free equivalents (the
+# cleaned package has no macros, and Office refuses a .docx whose main part claims some).
+_MACRO_FREE = {
+    "application/vnd.ms-word.document.macroenabled.main+xml": (
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"
+    ),
+    "application/vnd.ms-word.template.macroenabledtemplate.main+xml": (
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.template.main+xml"
+    ),
+    "application/vnd.ms-excel.sheet.macroenabled.main+xml": (
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"
+    ),
+    "application/vnd.ms-excel.template.macroenabled.main+xml": (
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.template.main+xml"
+    ),
+    "application/vnd.ms-powerpoint.presentation.macroenabled.main+xml": (
+        "application/vnd.openxmlformats-officedocument.presentationml.presentation.main+xml"
+    ),
+    "application/vnd.ms-powerpoint.slideshow.macroenabled.main+xml": (
+        "application/vnd.openxmlformats-officedocument.presentationml.slideshow.main+xml"
+    ),
+    "application/vnd.ms-powerpoint.template.macroenabled.main+xml": (
+        "application/vnd.openxmlformats-officedocument.presentationml.template.main+xml"
+    ),
 }
 
 _PATH_DROP = (
@@ -346,6 +392,11 @@ class _Pass:
             if _xml.local_name(child.tag) != "Override"
             or child.get("PartName", "").casefold() in kept_parts
         ]
+        for child in types_doc.root:
+            macro_free = _MACRO_FREE.get(child.get("ContentType", "").casefold())
+            if _xml.local_name(child.tag) == "Override" and macro_free is not None:
+                child.set("ContentType", macro_free)
+                self.removed.add(MACROS)
         output[CONTENT_TYPES] = _xml.serialize(types_doc)
 
         for name in list(output):

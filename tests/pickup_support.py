@@ -12,8 +12,10 @@
 from __future__ import annotations
 
 import hashlib
+import html.parser
 import io
 import os
+import re
 import secrets
 import select
 import socket
@@ -101,7 +103,7 @@ def make_submission(
     tmp = storage / f"{sub_id}.tmp"
     with tmp.open("wb") as fh, encrypt(fh, recipients) as writer:
         write_submission(
-            writer,
+            writer,  # type: ignore[arg-type]
             submission_id=sub_id,
             received_day=day,
             message=message,
@@ -198,10 +200,10 @@ class Pickup:
 class SocksRelay:
     """SOCKS5 on loopback that relays every CONNECT to `target` (the pickup listener).
 
-    `cut_after`: the first download (GET /submissions/<id>) is closed after this many
-    bytes of the answer; `stall_after`: the first download stops being relayed after this
-    many bytes (the connection stays open, like a dead circuit); `flip_at`: the byte at
-    this offset of the first download's answer is inverted.
+    `cut_after`: the first download (GET /submissions/<id>) whose answer reaches this many
+    bytes is closed there; `stall_after`: the same, but the connection stays open and
+    silent (a dead circuit); `flip_at`: the byte at this offset of the first download's
+    answer that reaches it is inverted.
     """
 
     target: tuple[str, int]
@@ -213,9 +215,11 @@ class SocksRelay:
     sent: list[bytes] = field(default_factory=list)
     port: int = 0
     _sock: socket.socket | None = None
-    _downloads: int = 0
+    flipped: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _stop: threading.Event = field(default_factory=threading.Event)
+    #: Set when a download was cut or stalled.
+    broke: threading.Event = field(default_factory=threading.Event)
 
     def start(self) -> SocksRelay:
         self._sock = socket.socket()
@@ -304,19 +308,28 @@ class SocksRelay:
                     continue
                 if is_download is None:
                     first_line = request.split(b"\r\n", 1)[0]
-                    with self._lock:
-                        is_download = first_line.startswith(b"GET /submissions/") and (
-                            self._downloads == 0
-                        )
-                        if first_line.startswith(b"GET /submissions/"):
-                            self._downloads += 1
+                    is_download = first_line.startswith(b"GET /submissions/")
                 if is_download:
-                    if self.flip_at is not None and answered <= self.flip_at < answered + len(data):
+                    with self._lock:
+                        flip = (
+                            self.flip_at is not None
+                            and not self.flipped
+                            and answered <= self.flip_at < answered + len(data)
+                        )
+                        if flip:
+                            self.flipped = True
+                    if flip:
+                        assert self.flip_at is not None
                         pos = self.flip_at - answered
                         data = data[:pos] + bytes([data[pos] ^ 0xFF]) + data[pos + 1 :]
                     limit = self.cut_after if self.cut_after is not None else self.stall_after
-                    if limit is not None and answered + len(data) >= limit:
+                    if (
+                        limit is not None
+                        and not self.broke.is_set()
+                        and answered + len(data) >= limit
+                    ):
                         client.sendall(data[: limit - answered])
+                        self.broke.set()
                         if self.stall_after is not None:
                             self._stop.wait(60)  # a dead circuit: nothing more comes
                         return
@@ -339,3 +352,37 @@ def wait_until(condition: Callable[[], bool], timeout: float = 30, what: str = "
 
 def iter_files(root: Path) -> Iterator[Path]:
     yield from (p for p in root.rglob("*") if p.is_file())
+
+
+class OfflinePage(html.parser.HTMLParser):
+    """Collects what a browser would load or run from the page."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[str] = []
+        self.urls: list[str] = []
+        self.handlers: list[str] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+        for name, value in attrs:
+            if name in ("href", "src", "action", "data", "poster", "srcset", "content"):
+                self.urls.append(value or "")
+            if name.startswith("on"):
+                self.handlers.append(name)
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+def check_offline_page(page: str) -> OfflinePage:
+    """No script, nothing loaded from anywhere; returns the parsed page."""
+    parsed = OfflinePage()
+    parsed.feed(page)
+    assert "script" not in parsed.tags and not parsed.handlers
+    assert not {"iframe", "object", "embed", "img", "link", "form", "base"} & set(parsed.tags)
+    assert not re.search(r"(?i)<script|javascript:|https?://|@import|url\(", page)
+    for url in parsed.urls:
+        assert not re.match(r"(?i)[a-z][a-z0-9+.-]*:", url) or url.startswith("default-src")
+    return parsed

@@ -6,10 +6,13 @@
   /var/tmp/leakdrop-test-containers), so a warm run rebuilds only what changed.
 - Both targets of docker/Dockerfile are built (`--isolation chroot`) and run with the hardening
   read from docker/compose.yaml itself (read-only root, dropped capabilities,
-  no-new-privileges, non-root user, tmpfs, memory and pids limits), with `--network none`.
+  no-new-privileges, non-root user, tmpfs, memory and pids limits), with `--network none`
+  unless a test needs the internal network.
 - A file is submitted from inside the container's own network namespace (`podman exec`
   running Python against 127.0.0.1); the sealed submission must appear in the storage volume,
   open with the editor's key (`age -d` + `tar`), and be the only thing written.
+- The two services on a copy of the compose file's internal network: tor reaches the drop at
+  the address its torrc forwards to, and the drop has no route out.
 
 Requires root, podman, runc, debootstrap, age and network access to Debian's mirror and to
 the Python package index (the image build fetches packages). Missing tools skip the module,
@@ -279,7 +282,8 @@ def images() -> Iterator[Images]:
 # --- running with the compose file's hardening -------------------------------------------------
 
 
-def _compose_service(name: str) -> dict[str, Any]:
+def _compose_config() -> dict[str, Any]:
+    """docker/compose.yaml as normalised by a real Compose v2 (`docker compose config`)."""
     spec = importlib.util.find_spec("compose")
     folders = list(spec.submodule_search_locations or []) if spec else []
     binaries = [
@@ -299,13 +303,18 @@ def _compose_service(name: str) -> dict[str, Any]:
         env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(REPO)},
     )
     assert result.returncode == 0, result.stderr
-    service: dict[str, Any] = json.loads(result.stdout)["services"][name]
+    config: dict[str, Any] = json.loads(result.stdout)
+    return config
+
+
+def _compose_service(name: str) -> dict[str, Any]:
+    service: dict[str, Any] = _compose_config()["services"][name]
     return service
 
 
-def _hardening_flags(service: dict[str, Any]) -> list[str]:
+def _hardening_flags(service: dict[str, Any], network: str = "none") -> list[str]:
     """podman run flags equivalent to the service's hardening in compose.yaml."""
-    flags = ["--network", "none", "--user", service["user"]]
+    flags = ["--network", network, "--user", service["user"]]
     if service.get("read_only"):
         # Like Docker: podman would otherwise add writable tmpfs on /run, /tmp and /var/tmp.
         flags += ["--read-only", "--read-only-tmpfs=false"]
@@ -330,7 +339,7 @@ def _container(podman: Podman, *run_args: str) -> Iterator[str]:
         yield name
     finally:
         podman.run("stop", "--time", "10", name, check=False, timeout=60)
-        podman.run("rm", "--force", name, check=False, timeout=60)
+        podman.run("rm", "--force", "--volumes", name, check=False, timeout=60)
 
 
 @contextlib.contextmanager
@@ -480,17 +489,18 @@ def _v3_onion(hostname: str) -> bool:
     )
 
 
-def _onion_address(podman: Podman, flags: list[str], volume: str, image: str) -> str:
-    # DisableNetwork: tor makes its keys and hostname without reaching the Tor network.
-    with _container(
-        podman, *flags, "--volume", f"{volume}:/var/lib/tor", image, "DisableNetwork", "1"
-    ) as name:
+@contextlib.contextmanager
+def _tor_running(podman: Podman, *run_args: str) -> Iterator[tuple[str, str]]:
+    """A tor container (DisableNetwork: it makes its keys and hostname without reaching the
+    Tor network) once its onion hostname exists: (container name, hostname)."""
+    with _container(podman, *run_args, "DisableNetwork", "1") as name:
         deadline = time.monotonic() + START_TIMEOUT
         while True:
             # The documented one-liner (docker compose exec tor cat …/hostname).
             result = podman.run("exec", name, "cat", "/var/lib/tor/leakdrop/hostname", check=False)
             if result.returncode == 0 and result.stdout.strip():
-                return result.stdout.decode().strip()
+                yield name, result.stdout.decode().strip()
+                return
             if not _running(podman, name):
                 pytest.fail(f"tor stopped:\n{_logs(podman, name)}")
             assert time.monotonic() < deadline, f"no onion hostname:\n{_logs(podman, name)}"
@@ -507,10 +517,12 @@ def test_tor_image_publishes_a_stable_onion(images: Images) -> None:
     match = re.search(r"Tor version (\d+)\.(\d+)\.(\d+)", version)
     assert match and tuple(map(int, match.groups())) >= (0, 4, 8), version
     with _volume(podman) as (volume, mountpoint):
-        first = _onion_address(podman, flags, volume, images.tor)
-        assert _v3_onion(first), first
+        tor_args = (*flags, "--volume", f"{volume}:/var/lib/tor", images.tor)
+        with _tor_running(podman, *tor_args) as (_, first):
+            assert _v3_onion(first), first
         # The volume, not the container, holds the identity: a new container keeps it.
-        second = _onion_address(podman, flags, volume, images.tor)
+        with _tor_running(podman, *tor_args) as (_, second):
+            pass
         assert second == first
         hs_dir = mountpoint / "leakdrop"
         assert hs_dir.stat().st_uid == TOR_UID
@@ -630,9 +642,8 @@ def test_server_seals_a_submission_and_writes_nothing_else(images: Images, tmp_p
     marker = "MARKER" + uuid.uuid4().hex
     png = _png_with_metadata(marker)
 
-    with (
-        _volume(podman) as (volume, storage),
-        _container(
+    with _volume(podman) as (volume, storage):
+        with _container(
             podman,
             *flags,
             "--volume",
@@ -640,49 +651,50 @@ def test_server_seals_a_submission_and_writes_nothing_else(images: Images, tmp_p
             "--volume",
             f"{volume}:{storage_target}",
             images.server,
-        ) as name,
-    ):
-        _wait_healthy(podman, name)
-        submitted = podman.run(
-            "exec", "-i", name, "python3", "-c", SUBMIT, marker, stdin=png, timeout=300
-        )
-        outcome = json.loads(submitted.stdout)
-        assert outcome["health"] == [200, "ok"]
-        assert outcome["landing"] == [200, True]
-        assert outcome["receipt"][0] == 200, outcome["receipt"]
+        ) as name:
+            _wait_healthy(podman, name)
+            submitted = podman.run(
+                "exec", "-i", name, "python3", "-c", SUBMIT, marker, stdin=png, timeout=300
+            )
+            outcome = json.loads(submitted.stdout)
+            assert outcome["health"] == [200, "ok"]
+            assert outcome["landing"] == [200, True]
+            assert outcome["receipt"][0] == 200, outcome["receipt"]
 
-        # Plaintext only ever in RAM, and not even left there in a file.
-        leftovers = json.loads(podman.text("exec", name, "python3", "-c", SCAN_TMP, marker))
-        assert leftovers == []
-        # The read-only root really stayed unchanged (podman itself puts its hosts,
-        # hostname and resolv.conf mount points in /etc, before the root turns read-only).
-        diff = json.loads(podman.text("diff", "--format", "json", name) or "{}")
-        assert set(diff.get("changed", [])) <= {"/etc"}, diff
-        assert not diff.get("added") and not diff.get("deleted"), diff
-        logs = _logs(podman, name)
+            # Plaintext only ever in RAM, and not even left there in a file.
+            leftovers = json.loads(podman.text("exec", name, "python3", "-c", SCAN_TMP, marker))
+            assert leftovers == []
+            # The read-only root really stayed unchanged (podman itself puts its hosts,
+            # hostname and resolv.conf mount points in /etc, before the root turns read-only).
+            diff = json.loads(podman.text("diff", "--format", "json", name) or "{}")
+            assert set(diff.get("changed", [])) <= {"/etc"}, diff
+            assert not diff.get("added") and not diff.get("deleted"), diff
+            logs = _logs(podman, name)
+
+        # The container is gone; what stays on the server is the volume. Exactly one sealed
+        # file in it, and the working folders, if any, left empty.
+        tree = _tree(storage)
+        sealed = [path for path, kind in tree.items() if kind == "file"]
+        assert len(sealed) == 1 and re.fullmatch(r"submissions/[^/]+\.age", sealed[0]), tree
+        folders = {path for path, kind in tree.items() if kind == "dir"}
+        assert "submissions" in folders and folders <= {"submissions", "incoming", "spool"}, tree
+        sealed_path = storage / sealed[0]
+        assert marker not in sealed_path.name
+        assert sealed_path.stat().st_uid == SERVER_UID
+        ciphertext = sealed_path.read_bytes()
 
     # No access log, no client address, nothing of the submission in the logs.
     assert marker not in logs
     assert "127.0.0.1" not in logs
     assert "POST" not in logs and "GET /" not in logs
 
-    # Exactly one sealed file; the working folders, if any, left empty.
-    tree = _tree(storage)
-    sealed = [path for path, kind in tree.items() if kind == "file"]
-    assert len(sealed) == 1 and re.fullmatch(r"submissions/[^/]+\.age", sealed[0]), tree
-    others = {path for path, kind in tree.items() if kind == "dir"}
-    assert others <= {"submissions", "incoming", "spool"}, tree
-    assert "submissions" in others
-    sealed_path = storage / sealed[0]
-    assert marker not in sealed_path.name
-    ciphertext = sealed_path.read_bytes()
     assert ciphertext.startswith(b"age-encryption.org/v1\n")
     assert marker.encode() not in ciphertext
-    assert sealed_path.stat().st_uid == SERVER_UID
 
     # The editor opens it with the standard tools.
     plaintext = subprocess.run(
-        ["age", "-d", "-i", str(identity), str(sealed_path)],
+        ["age", "-d", "-i", str(identity)],
+        input=ciphertext,
         check=True,
         capture_output=True,
         timeout=60,
@@ -714,3 +726,90 @@ def test_server_seals_a_submission_and_writes_nothing_else(images: Images, tmp_p
     # The tar is what DESIGN.md says: manifest first.
     with tarfile.open(fileobj=io.BytesIO(plaintext)) as archive:
         assert archive.getnames()[0] == "manifest.json"
+
+
+# --- the two services on the compose file's internal network -----------------------------------
+
+NO_ROUTE = r"""
+import errno, socket
+probe = socket.socket()
+probe.settimeout(5)
+try:
+    probe.connect(("192.0.2.1", 80))  # TEST-NET-1: never a real host
+    print("connected")
+except OSError as exc:
+    print(errno.errorcode.get(exc.errno, "timeout"))
+"""
+
+
+@contextlib.contextmanager
+def _internal_network(podman: Podman, subnet: str) -> Iterator[str]:
+    """The compose file's `onion` network: internal (no route out), same subnet."""
+    for stale in podman.text("network", "ls", "--format", "{{.Name}}").split():
+        # Left by an interrupted run (runs are serialised by the lock): it holds the subnet.
+        if stale.startswith("leakdrop-test-onion-"):
+            podman.run("network", "rm", "--force", stale, check=False)
+    name = f"leakdrop-test-onion-{uuid.uuid4().hex[:12]}"
+    # No DNS: nothing here resolves names (tor reads an address), and it needs no aardvark-dns.
+    podman.run("network", "create", "--internal", "--disable-dns", "--subnet", subnet, name)
+    try:
+        yield name
+    finally:
+        podman.run("network", "rm", "--force", name, check=False)
+
+
+def test_tor_reaches_the_drop_on_the_internal_network(images: Images, tmp_path: Path) -> None:
+    """The address tor forwards to (torrc) is the drop's on the compose network, and the drop
+    has no way out of that network."""
+    podman = images.podman
+    config = _compose_config()
+    drop, tor = config["services"]["leakdrop"], config["services"]["tor"]
+    (pool,) = config["networks"]["onion"]["ipam"]["config"]
+    _, keys = _editor_keys(tmp_path)
+    torrc = (REPO / "docker" / "torrc").read_text()
+    target = re.search(r"^HiddenServicePort\s+80\s+(\S+):(\d+)\s*$", torrc, re.M)
+    assert target, "no HiddenServicePort 80 in docker/torrc"
+
+    with (
+        (CACHE / "lock").open("w") as lock,
+        _volume(podman) as (storage, _),
+        _volume(podman) as (tor_data, _),
+    ):
+        # One run at a time may hold the compose subnet.
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        with (
+            _internal_network(podman, pool["subnet"]) as network,
+            _container(
+                podman,
+                *_hardening_flags(
+                    drop, network=f"{network}:ip={drop['networks']['onion']['ipv4_address']}"
+                ),
+                "--volume",
+                f"{keys}:{drop['environment']['LEAKDROP_KEYS']}:ro",
+                "--volume",
+                f"{storage}:{drop['environment']['LEAKDROP_STORAGE']}",
+                images.server,
+            ) as server,
+        ):
+            _wait_healthy(podman, server)
+            # Nowhere to send anything: no default route on an internal network.
+            assert podman.text("exec", server, "python3", "-c", NO_ROUTE) == "ENETUNREACH"
+            with _tor_running(
+                podman,
+                *_hardening_flags(
+                    tor, network=f"{network}:ip={tor['networks']['onion']['ipv4_address']}"
+                ),
+                "--volume",
+                f"{tor_data}:/var/lib/tor",
+                images.tor,
+            ) as (tor_name, hostname):
+                assert _v3_onion(hostname), hostname
+                # What tor's onion service does for each visitor: connect to the target.
+                host, port = target.groups()
+                fetch = (
+                    f"exec 3<>/dev/tcp/{host}/{port} && "
+                    'printf "GET /healthz HTTP/1.0\\r\\n\\r\\n" >&3 && cat <&3'
+                )
+                response = podman.text("exec", tor_name, "bash", "-c", fetch)
+    assert response.startswith("HTTP/1.1 200"), response
+    assert response.endswith("ok"), response

@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pickup_support import make_submission, midnight_utc, run_leakdrop
 
 from leakdrop.expiry import expire_submissions
-from pickup_support import make_submission, midnight_utc, run_leakdrop
 
 
 def _storage(tmp_path: Path, editor_identity: Any) -> tuple[Path, list[Path], list[Path]]:
@@ -54,9 +54,8 @@ def test_default_and_env_retention(tmp_path: Path, editor_identity: Any) -> None
     storage, old, young = _storage(tmp_path, editor_identity)
     default = run_leakdrop("expire", env={"LEAKDROP_STORAGE": str(storage)})
     assert "expired 3 submission(s), 3 kept (retention 30 days)" in default.stdout
-    from_env = run_leakdrop(
-        "expire", "--storage", storage, env={"LEAKDROP_RETENTION_DAYS": "2"}
-    )
+    assert not any(p.exists() for p in old)
+    from_env = run_leakdrop("expire", "--storage", storage, env={"LEAKDROP_RETENTION_DAYS": "2"})
     assert "expired 1 submission(s), 2 kept (retention 2 days)" in from_env.stdout
     assert [p.exists() for p in young] == [True, True, False]
 

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import io
 import json
 import os
 import subprocess
 import sys
+import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from pickup_support import OfflinePage, check_offline_page
 
 from leakdrop.container import FileEntry, write_submission
 from leakdrop.sealing import ScryptRecipient, X25519Identity, X25519Recipient, encrypt
@@ -87,7 +92,8 @@ def _open(
 
 
 def _visible(out: Path) -> list[str]:
-    return sorted(p.name for p in out.iterdir())
+    # index.html is the overview `open` rewrites at every run (tested below).
+    return sorted(p.name for p in out.iterdir() if p.name != "index.html")
 
 
 def _no_partial(out: Path) -> None:
@@ -343,3 +349,107 @@ def test_nothing_to_open(tmp_path: Path, editor_identity: Any) -> None:
     empty.mkdir()
     result = _open(editor_identity.identity_file, tmp_path / "out", empty)
     assert result.returncode == 1 and "no .age file" in result.stderr
+
+
+# --------------------------------------------------------------------------- index.html
+
+
+def test_index_lists_every_submission(
+    tmp_path: Path, editor_identity: Any, make_file_entry: MakeEntry
+) -> None:
+    hostile = make_file_entry(
+        "<img src=x onerror=alert(1)>.pdf",
+        b"%PDF x",
+        detected_type="pdf",
+        media_type="application/pdf",
+        removed=["Author</td><script>alert(2)</script>"],
+    )
+    hostile = FileEntry(**{**hostile.__dict__, "original_name": "rapport\u202egnp.exe<b>\x1b[1m"})
+    page_file = make_file_entry(
+        "page.html", b"<script>alert(3)</script>", cleaned=False, reason="HTML is not cleaned"
+    )
+    first = _seal(
+        tmp_path / "first.age",
+        _plaintext(
+            make_file_entry,
+            sub_id="first",
+            message="<script>alert('m')</script>\nsee https://example.org/x & p. 4\n",
+            files=[hostile, page_file],
+        ),
+        [editor_identity.recipient],
+    )
+    out = tmp_path / "out"
+    result = _open(editor_identity.identity_file, out, first)
+    assert result.returncode == 0, result.stderr
+    assert f"overview: {out / 'index.html'}" in result.stdout
+
+    # A later run with another submission: the page lists both (rebuilt from OUT).
+    second = _seal(
+        tmp_path / "second.age",
+        _plaintext(make_file_entry, sub_id="second", message=None),
+        [editor_identity.recipient],
+    )
+    result = _open(editor_identity.identity_file, out, second)
+    assert result.returncode == 0, result.stderr
+    page = (out / "index.html").read_text()
+    parsed = OfflinePage()
+    parsed.feed(page)
+    assert parsed.tags.count("tr") == 3  # the header row and one per submission
+    # Everything a source wrote is text, never markup...
+    assert "<script>alert" not in page and "<img src=x" not in page
+    assert "&lt;script&gt;alert(&#x27;m&#x27;)&lt;/script&gt;" in page
+    assert "Author&lt;/td&gt;&lt;script&gt;alert(2)&lt;/script&gt;" in page
+    assert "rapport\\u202egnp.exe&lt;b&gt;\\x1b[1m" in page  # bidi/escapes made visible
+    assert "\u202e" not in page and "\x1b" not in page
+    # ...and a URL in a message is not a link (the page must not refer to the network).
+    assert "see https://example.org/x &amp; p. 4" in page
+    assert 'href="https' not in page
+    text = " ".join(parsed.text)
+    assert text.count("NOT CLEANED: HTML is not cleaned") == 1
+    assert text.count("NOT CLEANED: HEIC decoder refused the file") == 1
+    assert "2 file(s) NOT CLEANED." in text
+    # Links are relative paths to the extracted files; a web page is never linked.
+    assert 'href="first/files/01-_img%20src%3Dx%20onerror%3Dalert%281%29_.pdf"' in page
+    assert 'href="second/files/01-Leak%20report.pdf"' in page
+    assert "page.html" in page and 'href="first/files/02-page.html"' not in page
+    for url in parsed.urls:
+        if url.startswith(("first/", "second/")):
+            assert (out / urllib.parse.unquote(url)).exists(), url
+    assert "no message" in text
+    assert "Content-Security-Policy" in page and "default-src 'none'" in page
+
+
+def test_index_is_an_offline_page(
+    tmp_path: Path, editor_identity: Any, make_file_entry: MakeEntry
+) -> None:
+    sub = _seal(
+        tmp_path / "s.age",
+        _plaintext(make_file_entry, message="x" * 300_000),
+        [editor_identity.recipient],
+    )
+    out = tmp_path / "out"
+    (out / "not-a-submission").mkdir(parents=True)
+    (out / "not-a-submission" / "manifest.json").write_text("{}")
+    result = _open(editor_identity.identity_file, out, sub)
+    assert result.returncode == 0, result.stderr
+    page = (out / "index.html").read_text()
+    parsed = check_offline_page(page)
+    assert "not-a-submission" not in page
+    assert "shortened" in page and 'href="abc123/message.txt"' in page
+    # The style element's hash is what the page's own policy allows.
+    style = page.split("<style>", 1)[1].split("</style>", 1)[0]
+    digest = base64.b64encode(hashlib.sha256(style.encode()).digest()).decode()
+    assert f"style-src 'sha256-{digest}'" in page
+    assert parsed.tags.count("style") == 1
+    assert (out / "index.html").stat().st_mode & 0o077 == 0
+
+
+def test_index_written_even_when_nothing_opens(tmp_path: Path, editor_identity: Any) -> None:
+    junk = tmp_path / "junk.age"
+    junk.write_bytes(b"not age at all")
+    out = tmp_path / "out"
+    result = _open(editor_identity.identity_file, out, junk)
+    assert result.returncode == 1
+    page = (out / "index.html").read_text()
+    check_offline_page(page)
+    assert "No submission in this folder." in page

@@ -356,13 +356,11 @@ def test_corpus_files_round_trip(
         assert by_original["GPS.jpg"]["cleaned"] and "exif:GPS" in by_original["GPS.jpg"]["removed"]
         assert by_original["dirty.pdf"]["cleaned"]
         assert not by_original["embedded_corrupted.docx"]["cleaned"]
-        # HEIC is re-encoded (its ICC profile cannot be removed in place): the stored name
-        # takes the new type's extension.
+        # The stored name carries the extension of what is stored (HEIC may be re-encoded
+        # to another format when its ICC profile cannot be removed in place).
         heic = by_original["dirty.heic"]
-        if heic["cleaned"]:
-            assert heic["name"].endswith("." + heic["type"].replace("jpeg", "jpg")) or heic[
-                "name"
-            ].endswith(".heic")
+        extension = {"heif": ".heic", "png": ".png", "jpeg": ".jpg", "tiff": ".tif"}
+        assert heic["name"].endswith(extension[heic["type"]]), heic
 
 
 def test_pdf_attachments_become_files_of_their_own(server: Server, tmp_path: Path) -> None:
@@ -835,3 +833,19 @@ def test_scrub_runs_off_the_event_loop(make_server: Callable[..., Server]) -> No
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(pytest.main([__file__, "-q"]))
+
+
+def test_internal_failure_is_a_page_and_logs_no_name(
+    server: Server, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The storage loses its incoming/ folder under the server's feet: sealing fails.
+    (server.storage / "incoming").rmdir()
+    marker = "Marker-internal-" + os.urandom(4).hex()
+    with caplog.at_level("DEBUG"):
+        response = server.submit(multipart([(f"{marker}.txt", marker.encode())], marker))
+    assert_error_page(response, 500, "fr", "Une erreur s&#39;est produite")
+    assert "Rien de cet envoi n&#39;a été conservé." in response.text
+    assert "submission failed: FileNotFoundError" in caplog.text
+    assert marker not in caplog.text and "incoming" not in caplog.text
+    assert list((server.storage / "submissions").iterdir()) == []
+    assert list((server.storage / "spool").iterdir()) == []

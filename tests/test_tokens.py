@@ -9,6 +9,7 @@ import stat
 from pathlib import Path
 
 import pytest
+from pickup_support import run_leakdrop
 
 from leakdrop.tokens import (
     AuthThrottle,
@@ -19,7 +20,6 @@ from leakdrop.tokens import (
     load_tokens,
     revoke_token,
 )
-from pickup_support import run_leakdrop
 
 
 def test_cli_add_list_revoke(tmp_path: Path) -> None:

@@ -87,11 +87,11 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | str | None:
     if match is None:
         return None
     first = int(match.group(1))
+    if first >= size:
+        return "unsatisfiable"
     last = int(match.group(2)) if match.group(2) else size - 1
     if last < first:
         return None
-    if first >= size:
-        return "unsatisfiable"
     return first, min(last, size - 1)
 
 

@@ -12,6 +12,7 @@ a path, so no request can name anything else on the disk.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import re
@@ -114,7 +115,7 @@ def open_submission(storage: Path, submission_id: str) -> tuple[int, SubmissionF
     except (FileNotFoundError, IsADirectoryError):
         return None
     except OSError as exc:
-        if exc.errno == getattr(os, "ELOOP", -1):
+        if exc.errno == errno.ELOOP:  # a symlink: never followed
             return None
         raise
     try:

@@ -144,6 +144,13 @@ def create_app(config: ServerConfig) -> ASGIApp:
         page = "method" if exc.status_code == 405 else "not_found"
         return html(pages.error(lang, page, submission=False), exc.status_code)
 
+    @app.exception_handler(Exception)
+    async def internal_error(request: Request, exc: Exception) -> Response:
+        # Starlette's last-resort handler: our page instead of its plain text. The
+        # exception then reaches `_Guard`, which logs its type only.
+        lang = pick_lang(request.query_params.get("lang"))
+        return html(pages.error(lang, "internal", submission=False), 500)
+
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
         lang = pick_lang(request.query_params.get("lang"))

@@ -48,7 +48,7 @@ from leakdrop.server.errors import (
     TooLargeError,
 )
 from leakdrop.server.form import StreamingForm, boundary_from
-from leakdrop.server.spool import SpoolFile, SpoolKey, spool_bytes
+from leakdrop.server.spool import BackgroundWriter, SpoolFile, SpoolKey, spool_bytes
 from leakdrop.server.storage import Storage, today
 
 log = logging.getLogger("leakdrop.server")
@@ -477,6 +477,8 @@ class Processor:
         except BaseException:
             _close_all(result)
             raise
+        # The cleaned bytes replace the original: free its spool (and descriptor) now.
+        spool.close()
         return result
 
     def _add_report(
@@ -543,18 +545,30 @@ class Processor:
     # ------------------------------------------------------------------ sealing
 
     def _seal(self, submission_id: str, message: str | None, entries: list[FileEntry]) -> None:
-        """Worker thread: tar + age to every editor into incoming/, then commit."""
+        """Worker thread: tar + age to every editor into incoming/, then commit.
+
+        Three threads share the work: the spool readers decrypt ahead, this one hashes and
+        builds the tar, a `BackgroundWriter` encrypts to the editors and writes.
+        """
         incoming = self.storage.new_incoming()
         try:
             with open(incoming.fd, "wb", buffering=MIB, closefd=False) as out:
-                with encrypt(out, self.config.recipients) as sealed:
+                sealed = encrypt(out, self.config.recipients)
+                sink = BackgroundWriter(sealed.write)
+                try:
                     write_submission(
-                        sealed,  # type: ignore[arg-type]
+                        sink,  # type: ignore[arg-type]
                         submission_id=submission_id,
                         received_day=today(),
                         message=message,
                         files=entries,
                     )
+                    sink.close()
+                except BaseException:
+                    sink.abort()
+                    sealed.abort()
+                    raise
+                sealed.close()
                 out.flush()
             self.storage.commit(incoming)
         except BaseException:

@@ -49,9 +49,30 @@ def harden_process() -> None:
     """No core dumps (a core file would put plaintext on disk) and, on Linux, not
     dumpable: other processes of the same user cannot ptrace it or read its memory."""
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    # Each file being received holds a descriptor (its spool): allow many at once.
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = 65536 if hard == resource.RLIM_INFINITY else min(hard, 65536)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
     with contextlib.suppress(OSError, AttributeError):
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0)
+
+
+_M_TRIM_THRESHOLD: Final = -1
+_M_MMAP_THRESHOLD: Final = -3
+
+
+def tune_malloc() -> None:
+    """Keep glibc from mmap'ing (and page-faulting in) every 1 MiB buffer of an upload:
+    with the default threshold, fresh buffers cost more than the encryption of their
+    bytes. Buffers up to 4 MiB come from the heap; bigger ones (whole files being cleaned)
+    are still mapped and returned to the system when freed."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None)
+        libc.mallopt(_M_MMAP_THRESHOLD, 4 * 1024 * 1024)
+        libc.mallopt(_M_TRIM_THRESHOLD, 32 * 1024 * 1024)
 
 
 def prepare_demo(folder: Path) -> tuple[Path, Path]:
@@ -114,6 +135,7 @@ def run_serve(args: argparse.Namespace) -> int:
             keys, storage = Path(args.keys), Path(args.storage)
         config = ServerConfig.from_args(args, keys=keys, storage=storage)
         harden_process()
+        tune_malloc()
         logging.config.dictConfig(LOG_CONFIG)
         app = create_app(config)
     except (ConfigError, OSError) as exc:

@@ -103,7 +103,7 @@ _FINISH: Final = object()
 _ABORT: Final = object()
 #: Chunks queued between the thread that parses the upload and the one that encrypts it
 #: (back-pressure: a slow disk slows the upload instead of filling RAM).
-_QUEUE_DEPTH: Final = 8
+_QUEUE_DEPTH: Final = 4
 
 
 class SpoolFile:
@@ -209,6 +209,56 @@ class SpoolFile:
             # an error worth reporting (the file is being dropped anyway).
             self._out.close()
         os.close(self._fd)
+
+
+class BackgroundWriter:
+    """``write`` hands immutable bytes to a thread that passes them on to `target`, in
+    order; `close` waits for it and re-raises its error. Lets a producer (hashing, tar)
+    and a consumer (encryption) use two cores."""
+
+    def __init__(self, target: Callable[[bytes], object]) -> None:
+        self._target = target
+        self._queue: queue.Queue[object] = queue.Queue(maxsize=_QUEUE_DEPTH)
+        self._error: BaseException | None = None
+        self._thread: threading.Thread | None = threading.Thread(
+            target=self._loop, name="background-writer", daemon=True
+        )
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is _FINISH or item is _ABORT:
+                return
+            if self._error is None:
+                try:
+                    self._target(cast(bytes, item))
+                except BaseException as exc:  # noqa: BLE001 - re-raised by write/close
+                    self._error = exc
+
+    def write(self, data: bytes) -> int:
+        if self._thread is None:
+            raise ValueError("writer closed")
+        if self._error is not None:
+            raise self._error
+        if not isinstance(data, bytes):  # queued by reference: must not change later
+            data = bytes(data)
+        self._queue.put(data)
+        return len(data)
+
+    def _stop(self, sentinel: object) -> None:
+        if self._thread is not None:
+            self._queue.put(sentinel)
+            self._thread.join()
+            self._thread = None
+
+    def close(self) -> None:
+        self._stop(_FINISH)
+        if self._error is not None:
+            raise self._error
+
+    def abort(self) -> None:
+        self._stop(_ABORT)
 
 
 class _Prefetch(io.RawIOBase):

@@ -1,0 +1,725 @@
+"""Windows metafiles: EMF (with its EMF+ layer) and WMF, cleaned by rewriting their records.
+
+Office documents very often hold their pictures as metafiles (``word/media/image1.emf``), so
+a document is only "cleaned" if these are. What they carry besides the drawing:
+
+- EMF: the header's *description* string (application name and picture title: often a file
+  path or a user-named file); ``EMR_COMMENT`` records (private application data, GDI public
+  comments: group descriptions, embedded EPS or WMF copies, spool data); printer escapes
+  (``EMR_EXTESCAPE``... carry PostScript passthrough with its ``%%Creator`` lines); colour
+  management records naming a profile file or holding an ICC profile (free-text
+  descriptions); V5 bitmap headers with a linked (file path) or embedded ICC profile; the
+  bytes after a font's name (writers leave uninitialised memory there); bytes after the
+  end-of-file record; record types no reader knows (so no reader would show them).
+- EMF+ (GDI+ records inside ``EMR_COMMENT`` records marked ``EMF+``): ``EmfPlusComment``
+  records, and image objects that embed a whole PNG/JPEG/GIF/TIFF file or another metafile,
+  each with its own metadata: those are cleaned recursively by their own scrubber.
+- WMF: ``META_ESCAPE`` records (``MFCOMMENT`` and printer escapes: none is needed to draw),
+  the same DIB and font-name leftovers, unknown records, trailing bytes.
+
+Everything is walked with strict bounds (record sizes at least the header's, aligned, within
+the file; a cap on the number of records) and written back with consistent size and count
+fields. Drawing records are copied byte for byte, in order.
+
+An EMF+ "dual" file also holds the whole drawing as plain GDI records, which every reader
+falls back to. When something in its EMF+ layer cannot be cleaned (an image in an
+unsupported format, an object split over several records, a texture brush), the EMF+ layer
+is dropped and the GDI drawing kept; in an EMF+-only file the same makes the file not
+cleaned.
+
+`get_meta` runs the very same pass without keeping its result, so the verification step
+looks for exactly what cleaning removes.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+
+from scrubbers._sniff import EMF, WMF, sniff
+from scrubbers._types import Cleaned, Limits
+from scrubbers._zip import scrub_embedded
+from scrubbers.errors import (
+    CorruptFileError,
+    LimitExceededError,
+    ScrubError,
+    UnsupportedTypeError,
+)
+
+# Far more records than any real picture holds (complex charts have ~10^5); bounds the
+# Python-level work and the bookkeeping on a hostile file made of tiny records.
+MAX_RECORDS = 2_000_000
+
+_U16 = struct.Struct("<H")
+_U32 = struct.Struct("<I")
+
+# --- EMF record types (MS-EMF 2.1.1) -------------------------------------------------------
+
+_EMR_HEADER = 1
+_EMR_EOF = 14
+_EMR_COMMENT = 70
+_EMR_EXTCREATEFONTINDIRECTW = 82
+_EMR_CREATECOLORSPACE = 99
+_EMR_CREATECOLORSPACEW = 122
+# Printer-driver escapes: private driver data (PostScript passthrough...), nothing a viewer
+# draws.
+_EMR_ESCAPES = {105, 106, 110}  # DRAWESCAPE, EXTESCAPE, NAMEDESCAPE
+# SETICMPROFILEA/W, COLORMATCHTOTARGETW: a profile file name and/or a whole ICC profile.
+_EMR_PROFILES = {112, 113, 121}
+# Record types defined by MS-EMF (69, 107 and 117 are reserved and never written).
+_EMR_KNOWN = set(range(1, 123)) - {69, 107, 117}
+# Records holding device-independent bitmaps: (offBmi field, cbBmi field) pairs.
+_EMR_DIB_FIELDS: dict[int, tuple[tuple[int, int], ...]] = {
+    76: ((84, 88),),  # BITBLT
+    77: ((84, 88),),  # STRETCHBLT
+    78: ((84, 88), (112, 116)),  # MASKBLT (source, mask)
+    79: ((96, 100), (124, 128)),  # PLGBLT (source, mask)
+    80: ((48, 52),),  # SETDIBITSTODEVICE
+    81: ((48, 52),),  # STRETCHDIBITS
+    93: ((16, 20),),  # CREATEMONOBRUSH
+    94: ((16, 20),),  # CREATEDIBPATTERNBRUSHPT
+    95: ((12, 16),),  # EXTCREATEPEN
+    114: ((84, 88),),  # ALPHABLEND
+    116: ((84, 88),),  # TRANSPARENTBLT
+}
+_EMF_SIGNATURE = b" EMF"
+_EMF_HEADER_BASE = 88  # without the two optional header extensions (100, 108 bytes)
+
+_COMMENT_EMFPLUS = b"EMF+"
+
+# --- EMF+ record types (MS-EMFPLUS 2.1.1.1) ------------------------------------------------
+
+_PLUS_HEADER = 0x4001
+_PLUS_COMMENT = 0x4003
+_PLUS_OBJECT = 0x4008
+# 0x4005-0x4007 (MultiFormatStart/Section/End) are reserved and may wrap other formats.
+_PLUS_KNOWN = set(range(0x4001, 0x403B)) - {0x4005, 0x4006, 0x4007}
+_PLUS_OBJECT_BRUSH = 1
+_PLUS_OBJECT_PEN = 2
+_PLUS_OBJECT_IMAGE = 5
+_PLUS_BRUSH_TEXTURE = 2
+_PLUS_IMAGE_BITMAP = 1
+_PLUS_IMAGE_METAFILE = 2
+_PLUS_BITMAP_COMPRESSED = 1
+_PLUS_DUAL = 0x0001  # EmfPlusHeader flag: the GDI records draw the whole picture too
+_PLUS_CONTINUED = 0x8000  # EmfPlusObject flag: the object continues in the next record
+
+# --- WMF record functions (MS-WMF 2.1.1.1) -------------------------------------------------
+
+_META_EOF = 0x0000
+_META_ESCAPE = 0x0626
+_META_CREATEFONTINDIRECT = 0x02FB
+_META_DIBCREATEPATTERNBRUSH = 0x0142
+_BS_PATTERN = 3
+_MFCOMMENT = 0x000F
+_META_KNOWN = {
+    0x0000, 0x0035, 0x0037, 0x0102, 0x0103, 0x0104, 0x0105, 0x0106, 0x0107, 0x0108, 0x0127,
+    0x0139, 0x0142, 0x0149, 0x0201, 0x0209, 0x020A, 0x020B, 0x020C, 0x020D, 0x020E, 0x020F,
+    0x0211, 0x0213, 0x0214, 0x0220, 0x0228, 0x0231, 0x0234, 0x0324, 0x0325, 0x0410, 0x0412,
+    0x0415, 0x0416, 0x0418, 0x0419, 0x041B, 0x041F, 0x0429, 0x0436, 0x0521, 0x0538, 0x0548,
+    0x061C, 0x061D, 0x001E, 0x081A, 0x0B23, 0x0626, 0x012A, 0x012B, 0x012C, 0x012D, 0x012E,
+    0x0817, 0x0830, 0x0922, 0x0A32, 0x0D33, 0x0940, 0x0B41, 0x0F43, 0x01F0, 0x00F7, 0x01F9,
+    0x02FA, 0x02FB, 0x02FC, 0x06FF,
+    # Obsolete, but they create objects: dropping one would shift every later object index.
+    0x00F8, 0x02FD, 0x06FE,
+    0x062F,  # DRAWTEXT (Windows 3.0), visible text
+}  # fmt: skip
+# Records with a DIB: function -> (offset of the DIB in the record, size in words of the
+# record variant *without* a bitmap, or 0 when there is none).
+_META_DIB: dict[int, tuple[int, int]] = {
+    0x0940: (22, 12),  # DIBBITBLT
+    0x0B41: (26, 14),  # DIBSTRETCHBLT
+    0x0F43: (28, 0),  # STRETCHDIB
+    0x0D33: (24, 0),  # SETDIBTODEV
+    0x0142: (10, 0),  # DIBCREATEPATTERNBRUSH
+}
+_WMF_PLACEABLE_KEY = 0x9AC6CDD7
+_WMF_PLACEABLE_SIZE = 22
+_WMF_HEADER_SIZE = 18
+
+# --- DIB headers (MS-WMF 2.2.2.3 / BITMAPV5HEADER) -----------------------------------------
+
+_BI_JPEG = 4
+_BI_PNG = 5
+_LCS_SRGB = 0x73524742  # 'sRGB'
+_PROFILE_LINKED = 0x4C494E4B  # 'LINK': a file path to a profile
+_PROFILE_EMBEDDED = 0x4D424544  # 'MBED': a whole ICC profile
+
+
+class MetafileScrubber:
+    file_types = ("emf", "wmf")
+
+    def get_meta(self, untrusted_data: bytes, limits: Limits) -> list[str]:
+        return sorted(_run(untrusted_data, limits, check_only=True).removed)
+
+    def remove_all(self, untrusted_data: bytes, limits: Limits) -> Cleaned:
+        state = _run(untrusted_data, limits, check_only=False)
+        note = "drawing records kept byte for byte"
+        if state.dropped_emfplus:
+            note += "; EMF+ layer dropped, its GDI drawing kept"
+        return Cleaned(state.output, tuple(sorted(state.removed)), note=note)
+
+
+@dataclass
+class _State:
+    limits: Limits
+    check_only: bool
+    removed: set[str] = field(default_factory=set)
+    records: int = 0
+    output: bytes = b""
+    dropped_emfplus: bool = False
+
+    def count(self) -> None:
+        self.records += 1
+        if self.records > MAX_RECORDS:
+            raise LimitExceededError("too many metafile records")
+
+
+def _run(untrusted_data: bytes, limits: Limits, *, check_only: bool) -> _State:
+    if len(untrusted_data) > limits.max_input_bytes:
+        raise LimitExceededError("metafile too large")
+    state = _State(limits, check_only)
+    file_type = sniff(untrusted_data)
+    try:
+        if file_type == EMF:
+            state.output = _Emf(untrusted_data, state).run()
+        elif file_type == WMF:
+            state.output = _clean_wmf(untrusted_data, state)
+        else:
+            raise UnsupportedTypeError("not a metafile")
+    except struct.error as exc:
+        # Every read is bounds-checked first; this is the backstop for a missed one.
+        raise CorruptFileError("truncated metafile record") from exc
+    return state
+
+
+def _u32(data: bytes | bytearray, offset: int) -> int:
+    value: int = _U32.unpack_from(data, offset)[0]
+    return value
+
+
+def _u16(data: bytes | bytearray, offset: int) -> int:
+    value: int = _U16.unpack_from(data, offset)[0]
+    return value
+
+
+def _nonzero(data: bytes | bytearray, start: int = 0) -> bool:
+    # bytes.count runs in C: no per-byte Python work on a hostile multi-megabyte tail.
+    return data.count(0, start) != max(len(data) - start, 0)
+
+
+def _pad4(data: bytes) -> bytes:
+    return data + b"\x00" * (-len(data) % 4)
+
+
+# --- shared record helpers ------------------------------------------------------------------
+
+
+def _clean_dib(record: bytearray, start: int, end: int, state: _State, prefix: str) -> None:
+    """Check the bitmap header at ``record[start:end]``; blank a V5 header's ICC profile.
+
+    A DIB may be compressed as a whole JPEG or PNG file (BI_JPEG, BI_PNG: printer
+    passthrough), which brings its own EXIF: not cleanable in place, so refused.
+    """
+    if end - start < 4:
+        return
+    header_size = _u32(record, start)
+    if header_size < 40 or start + 40 > end:
+        return  # BITMAPCOREHEADER (12 bytes): sizes and bit depth only
+    compression = _u32(record, start + 16)
+    if compression in (_BI_JPEG, _BI_PNG):
+        raise UnsupportedTypeError("metafile bitmap holding a JPEG or PNG file")
+    if header_size < 124 or start + 124 > end:
+        return  # no profile fields before BITMAPV5HEADER
+    cs_type = _u32(record, start + 56)
+    profile_offset = _u32(record, start + 112)
+    profile_size = _u32(record, start + 116)
+    if cs_type not in (_PROFILE_LINKED, _PROFILE_EMBEDDED) and not profile_size:
+        return
+    # A linked profile is a file path on the author's machine; an embedded one has free-text
+    # description and copyright fields. The bitmap is drawn as sRGB instead.
+    state.removed.add(f"{prefix}:color-profile")
+    if profile_size:
+        profile_start = start + profile_offset
+        if profile_offset < 124 or profile_start + profile_size > len(record):
+            raise CorruptFileError("bitmap colour profile outside its record")
+        record[profile_start : profile_start + profile_size] = bytes(profile_size)
+    _U32.pack_into(record, start + 56, _LCS_SRGB)
+    _U32.pack_into(record, start + 112, 0)
+    _U32.pack_into(record, start + 116, 0)
+
+
+def _zero_after_nul(record: bytearray, start: int, length: int, width: int) -> bool:
+    """Zero what follows the terminating NUL of a fixed-size string field.
+
+    Writers copy these fields from uninitialised buffers: what lies past the NUL is never
+    shown, and may be any memory of the author's process (paths, names, other documents).
+    Returns whether anything non-zero was there.
+    """
+    end = min(start + length, len(record))
+    position = start
+    while position + width <= end:
+        if record[position : position + width] == b"\x00" * width:
+            break
+        position += width
+    tail = record[position:end]
+    if tail.count(0) == len(tail):
+        return False
+    record[position:end] = bytes(len(tail))
+    return True
+
+
+# --- EMF -----------------------------------------------------------------------------------
+
+
+class _HardEmfPlusError(Exception):
+    """Something in the EMF+ layer that cannot be cleaned in place."""
+
+    def __init__(self, cause: ScrubError) -> None:
+        super().__init__(cause.reason)
+        self.cause = cause
+
+
+@dataclass
+class _Piece:
+    data: bytes
+    records: int
+    emfplus: bool = False
+
+
+class _Emf:
+    def __init__(self, untrusted_data: bytes, state: _State) -> None:
+        self.data = untrusted_data
+        self.state = state
+        self.pieces: list[_Piece] = []
+        self.dual: bool | None = None  # from the EmfPlusHeader, once seen
+        self.hard: _HardEmfPlusError | None = None
+
+    def run(self) -> bytes:
+        data, state = self.data, self.state
+        size = len(data)
+        header = self._header()
+        offset = _u32(data, 4)
+        run_start, run_records = offset, 0  # records copied unchanged, as one slice
+        saw_eof = False
+        while offset < size:
+            if offset + 8 > size:
+                raise CorruptFileError("truncated EMF record")
+            rtype, rsize = _u32(data, offset), _u32(data, offset + 4)
+            # A record shorter than its own header would loop forever; misaligned or past the
+            # end means a corrupt or hostile file.
+            if rsize < 8 or rsize % 4 or rsize > size - offset:
+                raise CorruptFileError("bad EMF record size")
+            state.count()
+            replacement = self._record(rtype, offset, rsize)
+            if replacement is None:
+                run_records += 1
+            else:
+                self.pieces.append(_Piece(data[run_start:offset], run_records))
+                if replacement.data:
+                    self.pieces.append(replacement)
+                run_start, run_records = offset + rsize, 0
+            offset += rsize
+            if rtype == _EMR_EOF:
+                saw_eof = True
+                break
+        if not saw_eof:
+            raise CorruptFileError("EMF without an end-of-file record")
+        self.pieces.append(_Piece(data[run_start:offset], run_records))
+        if _nonzero(data, offset):
+            state.removed.add("emf:trailing-data")
+        if self.hard is not None:
+            # The GDI records of a dual file draw the whole picture: drop the EMF+ layer
+            # rather than keep what could not be cleaned. An EMF+-only file has no such
+            # fallback: it stays not cleaned.
+            if not self.dual:
+                raise self.hard.cause
+            self.pieces = [piece for piece in self.pieces if not piece.emfplus]
+            state.removed.add("emfplus:records")
+            state.dropped_emfplus = True
+        body = b"".join(piece.data for piece in self.pieces)
+        records = 1 + sum(piece.records for piece in self.pieces)
+        total = len(header) + len(body)
+        _U32.pack_into(header, 48, total)  # nBytes
+        _U32.pack_into(header, 52, records)  # nRecords
+        return bytes(header) + body
+
+    def _header(self) -> bytearray:
+        """The EMR_HEADER rebuilt: fixed fields and pixel format only, no description."""
+        data, state = self.data, self.state
+        size = _u32(data, 4)
+        if _u32(data, 0) != _EMR_HEADER or data[40:44] != _EMF_SIGNATURE:
+            raise CorruptFileError("not an EMF header")
+        if size < _EMF_HEADER_BASE or size % 4 or size > len(data):
+            raise CorruptFileError("bad EMF header size")
+        n_desc, off_desc = _u32(data, 60), _u32(data, 64)
+        cb_pf, off_pf = (_u32(data, 88), _u32(data, 92)) if size >= 100 else (0, 0)
+        # MS-EMF 2.3.4.2: the header extensions are present when the record is long enough
+        # and neither the description nor the pixel format starts inside them.
+        lowest = min((off for n, off in ((n_desc, off_desc), (cb_pf, off_pf)) if n), default=size)
+        if size >= 108 and lowest >= 108:
+            fixed = 108
+        elif size >= 100 and lowest >= 100:
+            fixed = 100
+        else:
+            fixed, cb_pf = _EMF_HEADER_BASE, 0
+        scratch = bytearray(data[:size])  # fields accounted for are zeroed in it
+        scratch[:fixed] = bytes(fixed)
+        if n_desc:
+            if off_desc < fixed or off_desc + 2 * n_desc > size:
+                raise CorruptFileError("EMF description outside its header")
+            # Application name and picture title: often a file path or a user-named file.
+            state.removed.add("emf:description")
+            scratch[off_desc : off_desc + 2 * n_desc] = bytes(2 * n_desc)
+        pixel_format = b""
+        if cb_pf:
+            if off_pf < fixed or off_pf + cb_pf > size:
+                raise CorruptFileError("EMF pixel format outside its header")
+            pixel_format = data[off_pf : off_pf + cb_pf]
+            scratch[off_pf : off_pf + cb_pf] = bytes(cb_pf)
+        if _nonzero(scratch) or _u16(data, 58):
+            # Bytes no field describes (or the reserved field): whatever a writer left there.
+            state.removed.add("emf:header-slack")
+        header = bytearray(data[:fixed])
+        _U16.pack_into(header, 58, 0)  # Reserved
+        _U32.pack_into(header, 60, 0)  # nDescription
+        _U32.pack_into(header, 64, 0)  # offDescription
+        if fixed >= 100:
+            _U32.pack_into(header, 88, len(pixel_format))
+            _U32.pack_into(header, 92, fixed if pixel_format else 0)
+        header += _pad4(pixel_format)
+        _U32.pack_into(header, 4, len(header))
+        return header
+
+    def _record(self, rtype: int, offset: int, rsize: int) -> _Piece | None:
+        """None to keep the record unchanged, else its replacement (empty data: dropped)."""
+        state = self.state
+        if rtype == _EMR_HEADER:
+            raise CorruptFileError("second EMF header")
+        if rtype == _EMR_COMMENT:
+            return self._comment(offset, rsize)
+        if rtype in _EMR_ESCAPES:
+            state.removed.add("emf:escape")
+            return _Piece(b"", 0)
+        if rtype in _EMR_PROFILES:
+            state.removed.add("emf:color-profile")
+            return _Piece(b"", 0)
+        if rtype not in _EMR_KNOWN:
+            # No reader draws it, so nothing visible is lost; it may hold anything.
+            state.removed.add("emf:unknown-record")
+            return _Piece(b"", 0)
+        record = bytearray(self.data[offset : offset + rsize])
+        if rtype in (_EMR_CREATECOLORSPACE, _EMR_CREATECOLORSPACEW):
+            self._color_space(rtype, record)
+        elif rtype == _EMR_EXTCREATEFONTINDIRECTW:
+            self._font(record)
+        elif rtype in _EMR_DIB_FIELDS:
+            for off_field, size_field in _EMR_DIB_FIELDS[rtype]:
+                if size_field + 4 > rsize:
+                    continue  # a record without this bitmap
+                bmi_offset, bmi_size = _u32(record, off_field), _u32(record, size_field)
+                if bmi_size == 0:
+                    continue
+                if bmi_offset < 8 or bmi_offset + bmi_size > rsize:
+                    raise CorruptFileError("EMF bitmap outside its record")
+                _clean_dib(record, bmi_offset, bmi_offset + bmi_size, state, "emf")
+        else:
+            return None
+        if record == self.data[offset : offset + rsize]:
+            return None
+        return _Piece(bytes(record), 1)
+
+    def _color_space(self, rtype: int, record: bytearray) -> None:
+        # LOGCOLORSPACE at offset 12: its file name (MAX_PATH characters) starts at 80.
+        name_length = 260 if rtype == _EMR_CREATECOLORSPACE else 520
+        name = record[80 : 80 + name_length]
+        if _nonzero(name):
+            # The profile's file name: a path on the author's machine.
+            self.state.removed.add("emf:color-profile")
+            record[80 : 80 + len(name)] = bytes(len(name))
+        if rtype == _EMR_CREATECOLORSPACEW and len(record) > 600:
+            # dwFlags, cbData and the ICC profile itself (free-text description fields):
+            # dropped, the record shortened.
+            if _nonzero(record, 604):
+                self.state.removed.add("emf:color-profile")
+            del record[600:]
+            record += bytes(8)
+            _U32.pack_into(record, 4, len(record))
+
+    def _font(self, record: bytearray) -> None:
+        # LOGFONTW face name (32 characters) at 40; for the longer variants also the full
+        # name (64) at 104 and the style (32) at 232; LOGFONTEXDV also the script (32) at 296.
+        fields = [(40, 64)]
+        if len(record) >= 296:
+            fields += [(104, 128), (232, 64)]
+        if len(record) >= 360:  # LOGFONTEXDV (LOGFONTPANOSE, 332 bytes, has binary fields)
+            fields.append((296, 64))
+        dirty = False
+        for start, length in fields:
+            dirty |= _zero_after_nul(record, start, length, 2)
+        if dirty:
+            self.state.removed.add("emf:font-name-slack")
+
+    def _comment(self, offset: int, rsize: int) -> _Piece:
+        state = self.state
+        data_size = _u32(self.data, offset + 8) if rsize >= 12 else 0
+        if data_size > rsize - 12:
+            raise CorruptFileError("EMF comment larger than its record")
+        body_start = offset + 12
+        if data_size < 4 or self.data[body_start : body_start + 4] != _COMMENT_EMFPLUS:
+            # Private application data, GDI public comments (group descriptions, embedded
+            # EPS or WMF copies), spool data: none is needed to draw the picture.
+            state.removed.add("emf:comment")
+            return _Piece(b"", 0)
+        if self.hard is not None:
+            return _Piece(self.data[offset : offset + rsize], 1, emfplus=True)
+        if _nonzero(self.data[body_start + data_size : offset + rsize]):
+            state.removed.add("emf:record-slack")  # bytes past the comment's declared data
+        body = self.data[body_start + 4 : body_start + data_size]
+        try:
+            records = self._emfplus(body)
+        except ScrubError as exc:
+            self.hard = _HardEmfPlusError(exc)
+            return _Piece(self.data[offset : offset + rsize], 1, emfplus=True)
+        if not records:
+            return _Piece(b"", 0)
+        payload = _COMMENT_EMFPLUS + b"".join(records)
+        comment = struct.pack("<III", _EMR_COMMENT, 12 + len(payload), len(payload)) + payload
+        return _Piece(comment, 1, emfplus=True)
+
+    def _emfplus(self, body: bytes) -> list[bytes]:
+        """The EMF+ records of one comment, cleaned. Raises ScrubError when it cannot be."""
+        state = self.state
+        out: list[bytes] = []
+        position = 0
+        while position < len(body):
+            if position + 12 > len(body):
+                raise CorruptFileError("truncated EMF+ record")
+            rtype, flags = _u16(body, position), _u16(body, position + 2)
+            size, data_size = _u32(body, position + 4), _u32(body, position + 8)
+            if size < 12 or size % 4 or size > len(body) - position or data_size > size - 12:
+                raise CorruptFileError("bad EMF+ record size")
+            state.count()
+            record = body[position : position + size]
+            position += size
+            if self.dual is None:
+                # The EmfPlusHeader comes first; its dual flag says whether the GDI records
+                # draw the whole picture as well.
+                self.dual = rtype == _PLUS_HEADER and bool(flags & _PLUS_DUAL)
+            if rtype == _PLUS_COMMENT:
+                state.removed.add("emfplus:comment")
+                continue
+            if rtype not in _PLUS_KNOWN:
+                state.removed.add("emfplus:unknown-record")
+                continue
+            if rtype == _PLUS_OBJECT:
+                record = self._object(flags, record[12 : 12 + data_size], record)
+            out.append(record)
+        return out
+
+    def _object(self, flags: int, payload: bytes, record: bytes) -> bytes:
+        object_type = (flags >> 8) & 0x7F
+        if object_type not in (_PLUS_OBJECT_IMAGE, _PLUS_OBJECT_BRUSH, _PLUS_OBJECT_PEN):
+            return record  # paths, regions, fonts, formats, attributes: no free data
+        if flags & _PLUS_CONTINUED:
+            # Large objects are split over records; reassembling and re-splitting them is not
+            # done here.
+            raise UnsupportedTypeError("EMF+ object split over several records")
+        if len(payload) < 8:
+            raise CorruptFileError("short EMF+ object")
+        if object_type == _PLUS_OBJECT_BRUSH:
+            _check_brush(payload, 0)
+            return record
+        if object_type == _PLUS_OBJECT_PEN:
+            _check_brush(payload, _pen_brush_offset(payload))
+            return record
+        image_type = _u32(payload, 4)
+        if image_type == _PLUS_IMAGE_BITMAP:
+            if len(payload) < 28:
+                raise CorruptFileError("short EMF+ bitmap")
+            if _u32(payload, 24) != _PLUS_BITMAP_COMPRESSED:
+                return record  # raw pixels only
+            embedded = payload[28:]
+            # Records are 4-byte aligned: the writer padded the file with up to 3 zeros,
+            # which are no part of formats that end on a non-zero byte.
+            if embedded[:8] == b"\x89PNG\r\n\x1a\n" or embedded[:3] in (b"\xff\xd8\xff", b"GIF"):
+                for _ in range(3):
+                    if embedded.endswith(b"\x00"):
+                        embedded = embedded[:-1]
+            cleaned = self._embedded(embedded)
+            if cleaned is None:
+                return record
+            new_payload = bytearray(payload[:28] + _pad4(cleaned))
+        elif image_type == _PLUS_IMAGE_METAFILE:
+            if len(payload) < 16:
+                raise CorruptFileError("short EMF+ metafile")
+            meta_size = _u32(payload, 12)
+            if meta_size > len(payload) - 16:
+                raise CorruptFileError("EMF+ metafile larger than its record")
+            cleaned = self._embedded(payload[16 : 16 + meta_size])
+            if cleaned is None:
+                return record
+            new_payload = bytearray(payload[:16] + _pad4(cleaned))
+            _U32.pack_into(new_payload, 12, len(cleaned))
+        else:
+            raise UnsupportedTypeError("EMF+ image of unknown kind")
+        header = struct.pack("<HHII", _PLUS_OBJECT, flags, 12 + len(new_payload), len(new_payload))
+        return header + bytes(new_payload)
+
+    def _embedded(self, untrusted_data: bytes) -> bytes | None:
+        """The cleaned file, or None when it is to be kept as it is."""
+        result = scrub_embedded(untrusted_data, self.state.limits, check_only=self.state.check_only)
+        if result.removed:
+            self.state.removed.add("emfplus:image-metadata")
+        if self.state.check_only or result.data == untrusted_data:
+            return None
+        return result.data
+
+
+def _check_brush(payload: bytes, offset: int) -> None:
+    if offset + 8 > len(payload):
+        raise CorruptFileError("short EMF+ brush")
+    if _u32(payload, offset + 4) == _PLUS_BRUSH_TEXTURE:
+        # A texture brush holds a whole image object inline (possibly a JPEG with EXIF).
+        raise UnsupportedTypeError("EMF+ texture brush")
+
+
+# PenDataFlags bit -> size of the optional field it adds (MS-EMFPLUS 2.2.2.35), in order;
+# None: a field that starts with its own byte count.
+_PEN_FIELDS: tuple[tuple[int, int | None], ...] = (
+    (0x0001, 24),  # transform
+    (0x0002, 4),  # start cap
+    (0x0004, 4),  # end cap
+    (0x0008, 4),  # join
+    (0x0010, 4),  # miter limit
+    (0x0020, 4),  # line style
+    (0x0040, 4),  # dashed line cap
+    (0x0080, 4),  # dash offset
+    (0x0100, None),  # dash pattern: count of floats, then the floats
+    (0x0200, 4),  # alignment
+    (0x0400, None),  # compound line: count of floats, then the floats
+    (0x0800, None),  # custom start cap: byte count, then the cap
+    (0x1000, None),  # custom end cap: byte count, then the cap
+)
+
+
+def _pen_brush_offset(payload: bytes) -> int:
+    """Where the brush of an EmfPlusPen object starts."""
+    if len(payload) < 20:
+        raise CorruptFileError("short EMF+ pen")
+    pen_flags = _u32(payload, 8)
+    position = 20  # version, type, flags, unit, width
+    for bit, length in _PEN_FIELDS:
+        if not pen_flags & bit:
+            continue
+        if length is None:
+            if position + 4 > len(payload):
+                raise CorruptFileError("short EMF+ pen")
+            count = _u32(payload, position)
+            # Dash and compound data count floats; custom caps count bytes.
+            length = 4 + (count if bit >= 0x0800 else 4 * count)
+        position += length
+        if position > len(payload):
+            raise CorruptFileError("short EMF+ pen")
+    return position
+
+
+# --- WMF -----------------------------------------------------------------------------------
+
+
+def _clean_wmf(untrusted_data: bytes, state: _State) -> bytes:
+    data = untrusted_data
+    size = len(data)
+    placeable = b""
+    position = 0
+    if size >= 4 and _u32(data, 0) == _WMF_PLACEABLE_KEY:
+        if size < _WMF_PLACEABLE_SIZE + _WMF_HEADER_SIZE:
+            raise CorruptFileError("truncated WMF header")
+        head = bytearray(data[:_WMF_PLACEABLE_SIZE])
+        if _u16(head, 4) or _u32(head, 16):
+            # HWmf and Reserved must be zero: anything there was put by the writer.
+            state.removed.add("wmf:header-slack")
+        _U16.pack_into(head, 4, 0)
+        _U32.pack_into(head, 16, 0)
+        checksum = 0
+        for word in struct.unpack_from("<10H", head):
+            checksum ^= word
+        _U16.pack_into(head, 20, checksum)
+        placeable = bytes(head)
+        position = _WMF_PLACEABLE_SIZE
+    if size < position + _WMF_HEADER_SIZE:
+        raise CorruptFileError("truncated WMF header")
+    header = bytearray(data[position : position + _WMF_HEADER_SIZE])
+    kind, header_words, version = struct.unpack_from("<3H", header)
+    if kind not in (1, 2) or header_words != 9 or version not in (0x0100, 0x0300):
+        raise CorruptFileError("not a WMF header")
+    if _u16(header, 16):
+        state.removed.add("wmf:header-slack")  # NumberOfMembers: must be 0
+    position += _WMF_HEADER_SIZE
+
+    pieces: list[bytes] = []
+    run_start = position
+    largest = 0
+    saw_eof = False
+    while position < size:
+        if position + 6 > size:
+            raise CorruptFileError("truncated WMF record")
+        words, function = _u32(data, position), _u16(data, position + 4)
+        # Sizes count 16-bit words; a record shorter than its own header would loop.
+        if words < 3 or words > (size - position) // 2:
+            raise CorruptFileError("bad WMF record size")
+        state.count()
+        length = 2 * words
+        replacement = _wmf_record(data, position, length, function, state)
+        if replacement is not None:
+            pieces.append(data[run_start:position])
+            pieces.append(replacement)
+            run_start = position + length
+        if replacement is None:
+            largest = max(largest, words)
+        elif replacement:
+            largest = max(largest, len(replacement) // 2)
+        position += length
+        if function == _META_EOF:
+            saw_eof = True
+            break
+    if not saw_eof:
+        raise CorruptFileError("WMF without an end-of-file record")
+    pieces.append(data[run_start:position])
+    if _nonzero(data, position):
+        state.removed.add("wmf:trailing-data")
+    body = b"".join(pieces)
+    _U32.pack_into(header, 6, (_WMF_HEADER_SIZE + len(body)) // 2)  # Size, in words
+    _U32.pack_into(header, 12, largest)  # MaxRecord, in words
+    _U16.pack_into(header, 16, 0)
+    return placeable + bytes(header) + body
+
+
+def _wmf_record(
+    data: bytes, position: int, length: int, function: int, state: _State
+) -> bytes | None:
+    """None to keep the record unchanged, else its replacement (b"": dropped)."""
+    if function == _META_ESCAPE:
+        # MFCOMMENT holds anything (including a whole EMF copy of the picture); printer
+        # escapes hold driver data (PostScript passthrough, document names): drop both.
+        escape = _u16(data, position + 6) if length >= 8 else None
+        state.removed.add("wmf:comment" if escape == _MFCOMMENT else "wmf:escape")
+        return b""
+    if function not in _META_KNOWN:
+        state.removed.add("wmf:unknown-record")
+        return b""
+    record = bytearray(data[position : position + length])
+    if function == _META_CREATEFONTINDIRECT:
+        if _zero_after_nul(record, 24, 32, 1):
+            state.removed.add("wmf:font-name-slack")
+    elif function in _META_DIB:
+        dib_offset, plain_words = _META_DIB[function]
+        if function == _META_DIBCREATEPATTERNBRUSH and _u16(record, 6) == _BS_PATTERN:
+            return None  # a BS_PATTERN brush holds a Bitmap16 (bits only), not a DIB
+        if plain_words == 0 or length // 2 != plain_words:
+            _clean_dib(record, dib_offset, length, state, "wmf")
+    else:
+        return None
+    if record == data[position : position + length]:
+        return None
+    return bytes(record)
