@@ -52,7 +52,9 @@ def _build_parser() -> argparse.ArgumentParser:
         "--storage", default=_env("LEAKDROP_STORAGE"), help="storage folder [env LEAKDROP_STORAGE]"
     )
     p.add_argument("--host", default=_env("LEAKDROP_HOST", "127.0.0.1"), help="[env LEAKDROP_HOST]")
-    p.add_argument("--port", type=int, default=int(_env("LEAKDROP_PORT", "8080") or "8080"))
+    # argparse applies `type` to a string default too, so a bad LEAKDROP_PORT is reported by
+    # `serve` as a usage error instead of crashing every sub-command while the parser is built.
+    p.add_argument("--port", type=int, default=_env("LEAKDROP_PORT", "8080"))
     p.add_argument(
         "--demo",
         action="store_true",
