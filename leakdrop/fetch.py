@@ -587,6 +587,18 @@ def _fetch_one(client: _Client, item: Listed, out: Path, retries: int) -> str:
     return _with_retries(retries, item.id, lambda: _confirm(client, item))
 
 
+def _drop_stale_parts(folder: Path, listed: set[str]) -> None:
+    """Partial downloads of submissions the server no longer lists can never complete."""
+    stale = 0
+    for part in folder.iterdir():
+        sub_id = part.name.removesuffix(PART_SUFFIX)
+        if part.name.endswith(PART_SUFFIX) and sub_id not in listed and part.is_file():
+            part.unlink()
+            stale += 1
+    if stale:
+        _say(f"removed {stale} partial download(s) of submissions no longer on the server")
+
+
 @dataclass
 class FetchResult:
     listed: int = 0
@@ -612,6 +624,7 @@ def fetch_all(endpoint: Endpoint, token: str, out: Path, *, retries: int = 5) ->
             conn.close()
 
     items: list[Listed] = _with_retries(retries, "listing", listing)
+    _drop_stale_parts(out / PARTIAL_DIR, {i.id for i in items})
     result = FetchResult(listed=len(items))
     total = sum(i.size for i in items)
     _say(f"{len(items)} submission(s) on the server, {_size_text(total)}")

@@ -334,10 +334,10 @@ pre.message { white-space: pre-wrap; overflow-wrap: anywhere; margin: 0; max-hei
 ul.files { margin: 0; padding-left: 1.1em; }
 ul.files li { margin-bottom: .6em; }
 .badge { display: inline-block; font-weight: bold; padding: 0 .4em; border-radius: 3px; }
-.ok .badge { background: #dfd; color: #050; }
-.dirty .badge, .alarm { background: #b00; color: #fff; }
+li.ok .badge { background: #dfd; color: #050; }
+li.dirty .badge, .alarm { background: #b00; color: #fff; }
 .alarm { padding: .8em 1em; font-size: 1.1em; margin: 1em 0; }
-.dirty .reason { color: #900; font-weight: bold; }
+li.dirty .reason { color: #900; font-weight: bold; }
 .muted { color: #555; }
 """
 

@@ -573,6 +573,10 @@ class _Emf:
             self.state.removed.add("emfplus:image-metadata")
         if self.state.check_only or result.data == untrusted_data:
             return None
+        if len(result.data) > len(untrusted_data):
+            # The writer sized and split its records around the original; a larger image
+            # could need the continued-object form, which is not rewritten here.
+            raise UnsupportedTypeError("cleaned EMF+ image larger than the original")
         return result.data
 
 

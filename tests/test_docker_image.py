@@ -254,6 +254,15 @@ class Images:
     podman: Podman
     server: str
     tor: str
+    sources: dict[str, str]  # sha256 of each .py of the tree the image was built from
+
+
+def _source_digests() -> dict[str, str]:
+    return {
+        path.relative_to(REPO).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
+        for package in ("leakdrop", "scrubbers")
+        for path in sorted((REPO / package).rglob("*.py"))
+    }
 
 
 @pytest.fixture(scope="module")
@@ -266,17 +275,19 @@ def images() -> Iterator[Images]:
     conf.write_text(CONTAINERS_CONF)
     podman = Podman(root=CACHE / "storage", runroot=runroot, conf=conf)
     log = CACHE / "build.log"
-    log.write_bytes(b"")
     # One builder at a time per machine (two test runs would otherwise race on the base).
     with (CACHE / "lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
+        log.write_bytes(b"")
         refreshed = _ensure_base(podman, log)
+        # Taken just before the build: the tree it copies (others may edit it meanwhile).
+        sources = _source_digests()
         _build(podman, "leakdrop", IMAGE, log)
         _build(podman, "tor", TOR_IMAGE, log)
         if refreshed:
             # Yesterday's layers are dead weight once today's build is tagged.
             podman.run("image", "prune", "--force", check=False, timeout=300)
-    yield Images(podman=podman, server=IMAGE, tor=TOR_IMAGE)
+    yield Images(podman=podman, server=IMAGE, tor=TOR_IMAGE, sources=sources)
 
 
 # --- running with the compose file's hardening -------------------------------------------------
@@ -463,12 +474,7 @@ def test_image_runs_this_tree(images: Images) -> None:
             "run", "--rm", *flags, "--entrypoint", "python3", images.server, "-c", SOURCES
         )
     )
-    expected = {
-        path.relative_to(REPO).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
-        for package in ("leakdrop", "scrubbers")
-        for path in sorted((REPO / package).rglob("*.py"))
-    }
-    assert installed == expected
+    assert installed == images.sources
 
 
 # --- tor ----------------------------------------------------------------------------------------
@@ -516,6 +522,13 @@ def test_tor_image_publishes_a_stable_onion(images: Images) -> None:
     # Proof-of-work defences need tor 0.4.8 or later.
     match = re.search(r"Tor version (\d+)\.(\d+)\.(\d+)", version)
     assert match and tuple(map(int, match.groups())) >= (0, 4, 8), version
+    # No set-uid/set-gid program left to gain privileges with (a property of the image: looked
+    # for as root, so that no folder is out of reach).
+    privileged = podman.text(
+        "run", "--rm", "--network", "none", "--user", "0:0", "--entrypoint", "find",
+        images.tor, "/", "-xdev", "-type", "f", "-perm", "/6000",
+    )  # fmt: skip
+    assert privileged == ""
     with _volume(podman) as (volume, mountpoint):
         tor_args = (*flags, "--volume", f"{volume}:/var/lib/tor", images.tor)
         with _tor_running(podman, *tor_args) as (_, first):

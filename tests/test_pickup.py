@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,8 +13,10 @@ from typing import Any
 import httpx
 import pytest
 from pickup_support import (
+    LEAKDROP,
     Pickup,
     add_token,
+    free_port,
     make_submission,
     midnight_utc,
     run_leakdrop,
@@ -247,6 +250,41 @@ def test_retention_runs_inside_the_listener(tmp_path: Path, editor_identity: Any
     log = pickup.log.read_text()
     assert "retention: expired 1 submission(s), 1 kept" in log
     assert old.stem not in log and late.stem not in log
+
+
+def test_configured_from_the_environment(tmp_path: Path, editor_identity: Any) -> None:
+    storage = tmp_path / "storage"
+    sub = make_submission(storage, [editor_identity.recipient], days_ago=5)
+    tokens = tmp_path / "tokens.json"
+    token = add_token(tokens, "alice")
+    port = free_port()
+    env = {
+        **os.environ,
+        "LEAKDROP_STORAGE": str(storage),
+        "LEAKDROP_TOKENS": str(tokens),
+        "LEAKDROP_PICKUP_PORT": str(port),
+        "LEAKDROP_RETENTION_DAYS": "4",
+    }
+    log = (tmp_path / "env.log").open("wb")
+    proc = subprocess.Popen(
+        [*LEAKDROP, "pickup"], env=env, stdout=log, stderr=log, start_new_session=True
+    )
+    try:
+        wait_until(lambda: not sub.exists(), 30, "the retention pass (4 days)")
+        url = f"http://127.0.0.1:{port}/submissions"
+
+        def answers() -> bool:
+            try:
+                return httpx.get(url, headers={"Authorization": f"Bearer {token}"}).is_success
+            except httpx.TransportError:
+                return False
+
+        wait_until(answers, 30, "the listener on the port from LEAKDROP_PICKUP_PORT")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
+        log.close()
+    assert "retention 4 days" in (tmp_path / "env.log").read_text()
 
 
 def test_refuses_to_start_without_config(tmp_path: Path) -> None:

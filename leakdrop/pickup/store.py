@@ -18,7 +18,6 @@ import os
 import re
 import stat
 import threading
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -46,6 +45,8 @@ _O_DIRECTORY: Final = getattr(os, "O_DIRECTORY", 0)
 _O_NOFOLLOW: Final = getattr(os, "O_NOFOLLOW", 0)
 _HASH_CHUNK: Final = 1024 * 1024
 
+Stamp = tuple[str, int, int, int, int, int]
+
 
 def is_valid_id(untrusted_id: str) -> bool:
     return ID_RE.fullmatch(untrusted_id) is not None
@@ -65,16 +66,18 @@ class SubmissionFile:
     path: Path
     size: int
     mtime: float
-    #: (device, inode, size, mtime_ns): identifies this version of the file for caches.
-    stamp: tuple[int, int, int, int]
+    #: (id, device, inode, size, mtime, ctime): this version of this file, for caches. The
+    #: id is part of it because inodes are reused and padded sizes and day-rounded times
+    #: collide by design: without it a new submission could inherit a deleted one's hash.
+    stamp: Stamp
 
     @property
     def day(self) -> str:
         return datetime.fromtimestamp(self.mtime, UTC).date().isoformat()
 
 
-def _stamp(st: os.stat_result) -> tuple[int, int, int, int]:
-    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+def _stamp(sub_id: str, st: os.stat_result) -> Stamp:
+    return (sub_id, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
 def scan_submissions(storage: Path) -> tuple[list[SubmissionFile], int]:
@@ -99,7 +102,7 @@ def scan_submissions(storage: Path) -> tuple[list[SubmissionFile], int]:
                     path=Path(entry.path),
                     size=st.st_size,
                     mtime=st.st_mtime,
-                    stamp=_stamp(st),
+                    stamp=_stamp(sub_id, st),
                 )
             )
     found.sort(key=lambda s: (s.mtime, s.id))
@@ -126,7 +129,7 @@ def open_submission(storage: Path, submission_id: str) -> tuple[int, SubmissionF
     except BaseException:
         os.close(fd)
         raise
-    info = SubmissionFile(submission_id, path, st.st_size, st.st_mtime, _stamp(st))
+    info = SubmissionFile(submission_id, path, st.st_size, st.st_mtime, _stamp(submission_id, st))
     return fd, info
 
 
@@ -161,13 +164,13 @@ def delete_submission(path: Path) -> bool:
     return True
 
 
-def _sha256_of(path: Path, stamp: tuple[int, int, int, int]) -> str | None:
+def _sha256_of(path: Path, stamp: Stamp) -> str | None:
     try:
         fd = os.open(path, os.O_RDONLY | _O_CLOEXEC | _O_NOFOLLOW)
     except OSError:
         return None
     with os.fdopen(fd, "rb", buffering=0) as fh:
-        if _stamp(os.fstat(fh.fileno())) != stamp:
+        if _stamp(stamp[0], os.fstat(fh.fileno())) != stamp:
             return None  # replaced meanwhile: hash what is listed, or nothing
         digest = hashlib.sha256()
         while chunk := fh.read(_HASH_CHUNK):
@@ -184,7 +187,7 @@ class HashCache:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._known: dict[tuple[int, int, int, int], str] = {}
+        self._known: dict[Stamp, str] = {}
 
     def get(self, sub: SubmissionFile) -> str | None:
         with self._lock:
@@ -197,7 +200,7 @@ class HashCache:
                 self._known[sub.stamp] = digest
         return digest
 
-    def keep_only(self, present: Iterator[SubmissionFile] | list[SubmissionFile]) -> None:
+    def keep_only(self, present: list[SubmissionFile]) -> None:
         stamps = {s.stamp for s in present}
         with self._lock:
             for stamp in [k for k in self._known if k not in stamps]:
