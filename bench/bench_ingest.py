@@ -7,9 +7,12 @@ Starts the real server on a free loopback port, streams one multipart upload gen
 the fly (never held in memory, never written to disk by the client), and measures the time
 from the first byte sent to the receipt (which is only sent after the submission is sealed,
 fsync'ed and renamed into place). Meanwhile it samples the server's resident memory
-(server process plus its children). Then `age -e` seals the same bytes, read from a pipe,
-into a file on the same file system. Prints MB/s for both, the ratio (target >= 0.5) and
-the peak RSS for a small and a large upload (target: no growth with size).
+(server process plus its children). Next to each upload, `age -e` seals the same bytes,
+read from a pipe, into a file on the same file system (timed without, then with, an fsync
+of its output). Each size runs `--repeat` times, alternating which of the two goes first;
+prints every run, the median ratio for the large size (target >= 0.5) and the peak RSS for
+the small and the large upload (target: no growth with size). The machine may be shared:
+compare medians, not single runs. `--profile FILE` records the server with py-spy.
 """
 
 from __future__ import annotations
@@ -18,12 +21,15 @@ import argparse
 import http.client
 import os
 import shutil
+import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,7 +46,7 @@ def parse_size(text: str) -> int:
     return int(text)
 
 
-def payload(size: int):
+def payload(size: int) -> Iterator[bytes]:
     """Incompressible-looking bytes, generated on the fly, identical for each consumer."""
     block = bytearray(_BLOCK)
     sent = 0
@@ -59,7 +65,8 @@ _BLOCK = os.urandom(CHUNK)
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        port: int = s.getsockname()[1]
+        return port
 
 
 def tree_rss(pid: int) -> int:
@@ -100,7 +107,7 @@ def upload(port: int, size: int) -> tuple[float, int]:
     ).encode()
     tail = f"\r\n--{BOUNDARY}--\r\n".encode()
 
-    def body():
+    def body() -> Iterator[bytes]:
         yield head
         yield from payload(size)
         yield tail
@@ -123,7 +130,9 @@ def upload(port: int, size: int) -> tuple[float, int]:
     return elapsed, response.status
 
 
-def age_seal(recipient: str, size: int, out: Path) -> float:
+def age_seal(recipient: str, size: int, out: Path) -> tuple[float, float]:
+    """Seconds for `age -e` to seal `size` bytes from a pipe into `out`, and the same plus
+    an fsync of `out` (the server fsyncs before it answers; age alone does not)."""
     start = time.perf_counter()
     proc = subprocess.Popen(["age", "-e", "-r", recipient, "-o", str(out)], stdin=subprocess.PIPE)
     assert proc.stdin is not None
@@ -132,13 +141,43 @@ def age_seal(recipient: str, size: int, out: Path) -> float:
     proc.stdin.close()
     if proc.wait() != 0:
         raise SystemExit("age failed")
-    return time.perf_counter() - start
+    sealed = time.perf_counter() - start
+    fd = os.open(out, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    return sealed, time.perf_counter() - start
+
+
+def start_profiler(pid: int, out: Path) -> subprocess.Popen[bytes] | None:
+    spy = shutil.which("py-spy") or str(ROOT / ".venv" / "bin" / "py-spy")
+    if not Path(spy).exists():
+        print("--profile: py-spy not found (pip install py-spy)", file=sys.stderr)
+        return None
+    command = [spy, "record", "-p", str(pid), "--threads", "--nonblocking", "-r", "200"]
+    command += ["-f", "raw", "-o", str(out)]
+    return subprocess.Popen(
+        command,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", default="1G", help="large upload (default 1G)")
     parser.add_argument("--small", default="64M", help="small upload, for memory growth")
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="runs of each size (default 3; medians reported)"
+    )
+    parser.add_argument(
+        "--profile", type=Path, help="py-spy raw profile of the server during the large runs"
+    )
     args = parser.parse_args()
     size, small = parse_size(args.size), parse_size(args.small)
     work = Path(
@@ -176,6 +215,7 @@ def main() -> int:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
+        profiler = None
         try:
             deadline = time.monotonic() + 30
             while True:
@@ -190,37 +230,62 @@ def main() -> int:
                     time.sleep(0.1)
             time.sleep(1.0)  # let the scrubbers' fork server finish starting
             idle = tree_rss(server.pid)
-            results = []
+            # (size, leakdrop s, age s, age+fsync s, peak RSS) per run. The order of the
+            # two alternates: on a VM, whoever first touches fresh memory pays for it.
+            runs: list[tuple[int, float, float, float, int]] = []
             for n in (small, size):
-                sampler = Sampler(server.pid)
-                sampler.start()
-                elapsed, status = upload(port, n)
-                sampler.stop.set()
-                sampler.join()
-                if status != 200:
-                    raise SystemExit(f"upload answered {status}")
-                for f in (storage / "submissions").iterdir():
-                    f.unlink()
-                age_s = age_seal(recipient, n, work / "age-out.age")
-                (work / "age-out.age").unlink()
-                results.append((n, elapsed, sampler.peak, age_s))
+                if n == size and args.profile:
+                    profiler = start_profiler(server.pid, args.profile)
+                for i in range(args.repeat):
+                    age_first = i % 2 == 1
+                    if age_first:
+                        age_s, age_sync_s = age_seal(recipient, n, work / "age-out.age")
+                        (work / "age-out.age").unlink()
+                    sampler = Sampler(server.pid)
+                    sampler.start()
+                    elapsed, status = upload(port, n)
+                    sampler.stop.set()
+                    sampler.join()
+                    if status != 200:
+                        raise SystemExit(f"upload answered {status}")
+                    for f in (storage / "submissions").iterdir():
+                        f.unlink()
+                    if not age_first:
+                        age_s, age_sync_s = age_seal(recipient, n, work / "age-out.age")
+                        (work / "age-out.age").unlink()
+                    runs.append((n, elapsed, age_s, age_sync_s, sampler.peak))
         finally:
+            if profiler is not None:
+                profiler.send_signal(signal.SIGINT)  # py-spy writes its output on SIGINT
+                profiler.wait(60)
             server.terminate()
             server.wait(30)
         mib = 1024 * 1024
         print(f"server idle RSS (with children): {idle / mib:.0f} MiB")
-        print(f"{'size':>10} {'leakdrop MB/s':>14} {'age MB/s':>10} {'ratio':>6} {'peak RSS':>9}")
-        for n, elapsed, peak, age_s in results:
-            ours, theirs = n / elapsed / 1e6, n / age_s / 1e6
+        print(
+            f"{'size':>8} {'leakdrop MB/s':>14} {'age MB/s':>9} {'ratio':>6}"
+            f" {'age+fsync MB/s':>15} {'ratio':>6} {'peak RSS':>9}"
+        )
+        for n, ours_s, age_s, sync_s, peak in runs:
             print(
-                f"{n / mib:>8.0f}Mi {ours:>14.1f} {theirs:>10.1f} {ours / theirs:>6.2f}"
+                f"{n / mib:>6.0f}Mi {n / ours_s / 1e6:>14.1f} {n / age_s / 1e6:>9.1f}"
+                f" {age_s / ours_s:>6.2f} {n / sync_s / 1e6:>15.1f} {sync_s / ours_s:>6.2f}"
                 f" {peak / mib:>5.0f} MiB"
             )
-        (n1, _, p1, _), (n2, e2, p2, a2) = results
-        print(f"throughput vs age at {n2 / mib:.0f} MiB: {a2 / e2:.2f}x (target >= 0.5x)")
+        large = [r for r in runs if r[0] == size]
+        small_runs = [r for r in runs if r[0] == small]
+        ratio = median([age_s / ours_s for _, ours_s, age_s, _, _ in large])
+        ratio_sync = median([sync_s / ours_s for _, ours_s, _, sync_s, _ in large])
         print(
-            f"peak RSS {n1 / mib:.0f} MiB -> {n2 / mib:.0f} MiB upload: "
-            f"{(p2 - p1) / mib:+.0f} MiB (target: flat)"
+            f"median throughput vs age at {size / mib:.0f} MiB over {len(large)} runs:"
+            f" {ratio:.2f}x (target >= 0.5x); vs age + fsync: {ratio_sync:.2f}x"
+        )
+        peak_small = max(r[4] for r in small_runs)
+        peak_large = max(r[4] for r in large)
+        print(
+            f"peak RSS {small / mib:.0f} MiB -> {size / mib:.0f} MiB upload: "
+            f"{peak_small / mib:.0f} -> {peak_large / mib:.0f} MiB,"
+            f" {(peak_large - peak_small) / mib:+.0f} MiB (target: flat)"
         )
         return 0
     finally:

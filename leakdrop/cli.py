@@ -136,6 +136,17 @@ def _add_editor_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser
     p.add_argument("--retries", type=int, default=5, help="reconnections per file (5)")
     p.add_argument("--timeout", type=float, default=120.0, help="network timeout, seconds")
 
+    p = sub.add_parser(
+        "onion-auth-keygen",
+        help="create an editor's Tor client-authorization key for the pickup onion service",
+    )
+    p.add_argument("--onion", required=True, help="the pickup's address (….onion)")
+    p.add_argument(
+        "--out",
+        required=True,
+        help="private key file to write, NAME.auth_private (for your tor's ClientOnionAuthDir)",
+    )
+
     p = sub.add_parser("bundle", help="write an offline install bundle for the laptop")
     p.add_argument("--out", required=True, help="empty or new folder (e.g. a USB stick)")
     p.add_argument(
@@ -181,6 +192,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from leakdrop.fetch import run_fetch
 
         return run_fetch(args)
+    if args.command == "onion-auth-keygen":
+        from leakdrop.onion_auth import run_onion_auth_keygen
+
+        return run_onion_auth_keygen(args)
     if args.command == "bundle":
         from leakdrop.bundle import run_bundle
 

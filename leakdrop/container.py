@@ -224,6 +224,12 @@ class FileEntry:
     size: int
     sha256: str
     open: Callable[[], BinaryIO] = field(repr=False, compare=False)
+    #: True only when `open()` itself proves that what it yields is exactly the byte
+    #: sequence `sha256` was computed over, and raises otherwise (the server's spool: it
+    #: hashed the bytes as it encrypted them, and its reader authenticates every record,
+    #: its place and the end). `write_submission` then skips its own SHA-256 pass over
+    #: the stream; it still checks the size.
+    authenticated_stream: bool = field(default=False, compare=False)
 
 
 class _CountingSink:
@@ -321,7 +327,9 @@ def _manifest_bytes(
 
 def _write_member_stream(out: _CountingSink, name: str, entry: FileEntry) -> None:
     out.write(_tar_header(name, entry.size))
-    digest = hashlib.sha256()
+    # Without a stream that authenticates itself, the manifest's hash is checked here,
+    # over the very bytes written into the tar.
+    digest = None if entry.authenticated_stream else hashlib.sha256()
     remaining = entry.size
     with entry.open() as src:
         while True:
@@ -333,12 +341,13 @@ def _write_member_stream(out: _CountingSink, name: str, entry: FileEntry) -> Non
                 # The tar header already declared the size: a longer stream would corrupt
                 # the archive, so stop rather than write a broken submission.
                 raise IntegrityError(f"{name}: more bytes than the declared size")
-            digest.update(chunk)
+            if digest is not None:
+                digest.update(chunk)
             out.write(chunk)
             remaining -= len(chunk)
     if remaining:
         raise IntegrityError(f"{name}: {remaining} bytes fewer than the declared size")
-    if digest.hexdigest() != entry.sha256:
+    if digest is not None and digest.hexdigest() != entry.sha256:
         # The manifest (already written) promises this hash to the editor.
         raise IntegrityError(f"{name}: SHA-256 differs from the declared one")
     _pad_block(out, entry.size)
@@ -356,8 +365,9 @@ def write_submission(
 
     `sink` is typically a `leakdrop.sealing.encrypt` writer. Each file is streamed from
     `entry.open()` and checked against `entry.size` and `entry.sha256` (which the manifest,
-    written first, records); a mismatch raises `IntegrityError` and the caller must discard
-    the partial output. An empty message is the same as no message.
+    written first, records; the hash is left to the stream when `authenticated_stream`);
+    a mismatch raises `IntegrityError` and the caller must discard the partial output. An
+    empty message is the same as no message.
     """
     if not _ID_RE.fullmatch(submission_id):
         raise ContainerError("submission id must be 1-128 characters of [A-Za-z0-9_-]")

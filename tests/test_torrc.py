@@ -1,8 +1,10 @@
-"""docker/torrc checked by Debian's real tor: the config is valid and publishes a v3 onion.
+"""docker/torrc checked by Debian's real tor: the config is valid and publishes two v3 onions
+(the drop, and the editors' pickup with client authorization); `leakdrop onion-auth-keygen`
+writes keys that tor loads on both sides.
 
 The torrc is written for the container (/var/lib/tor/...); tor checks those folders on the host,
-so the test points DataDirectory and HiddenServiceDir at a scratch folder and changes nothing
-else.
+so the test points DataDirectory and the HiddenServiceDirs at a scratch folder and changes
+nothing else.
 """
 
 from __future__ import annotations
@@ -11,15 +13,30 @@ import base64
 import hashlib
 import os
 import shutil
+import stat
 import subprocess
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
+from leakdrop.cli import main as leakdrop_main
+from leakdrop.onion_auth import (
+    OnionAuthError,
+    generate_client_auth,
+    onion_label,
+    write_private_file,
+)
+
 REPO = Path(__file__).resolve().parents[1]
 TORRC = REPO / "docker" / "torrc"
+CONTAINER_DATA_DIR = "/var/lib/tor"
+SERVICES = ("leakdrop", "pickup")
 ONION_STARTUP_TIMEOUT = 60.0
+# Any valid v3 address (the Tor Project's own): for checks that need one before tor made ours.
+SAMPLE_ONION = "2gzyxa5ihm7nsggfxnu52rck2vv4rvmdlkiu3zzui5du4xyclen53wid.onion"
 
 
 def _tor() -> str:
@@ -44,27 +61,46 @@ def _options(text: str) -> list[tuple[str, str]]:
     return pairs
 
 
-def _for_host(scratch: Path) -> tuple[Path, Path]:
-    """Write the shipped torrc with only its two folders moved under `scratch`."""
+def _services(options: list[tuple[str, str]]) -> dict[str, list[tuple[str, str]]]:
+    """Onion service blocks: folder name -> the HiddenService* options that follow its
+    HiddenServiceDir (tor applies each of them to the last HiddenServiceDir above it)."""
+    blocks: dict[str, list[tuple[str, str]]] = {}
+    current: list[tuple[str, str]] | None = None
+    for keyword, value in options:
+        if keyword == "HiddenServiceDir":
+            current = blocks.setdefault(Path(value).name, [])
+            assert not current, f"two HiddenServiceDir lines for {value}"
+        elif keyword.startswith("HiddenService"):
+            assert current is not None, f"{keyword} before any HiddenServiceDir"
+            current.append((keyword, value))
+    return blocks
+
+
+def _scratch_torrc(scratch: Path) -> tuple[Path, dict[str, Path]]:
+    """The shipped torrc with only its folders moved under `scratch`: (torrc, {service: dir})."""
     data_dir = scratch / "data"
     data_dir.mkdir(mode=0o700)
-    hs_dir = data_dir / "leakdrop"
     lines = []
-    replaced = {"DataDirectory": 0, "HiddenServiceDir": 0}
+    moved: dict[str, Path] = {}
+    data_dirs = 0
     for raw in TORRC.read_text().splitlines():
-        keyword = raw.strip().partition(" ")[0]
+        keyword, _, value = raw.strip().partition(" ")
         if keyword == "DataDirectory":
+            assert value.strip() == CONTAINER_DATA_DIR
             raw = f"DataDirectory {data_dir}"
+            data_dirs += 1
         elif keyword == "HiddenServiceDir":
-            raw = f"HiddenServiceDir {hs_dir}"
-        if keyword in replaced:
-            replaced[keyword] += 1
+            name = Path(value.strip()).name
+            # The onion keys live under the DataDirectory, i.e. on the `tor-data` volume.
+            assert value.strip() == f"{CONTAINER_DATA_DIR}/{name}", value
+            moved[name] = data_dir / name
+            raw = f"HiddenServiceDir {moved[name]}"
         lines.append(raw)
-    # Exactly one of each, or this rewrite would test something other than the shipped file.
-    assert replaced == {"DataDirectory": 1, "HiddenServiceDir": 1}, replaced
+    # Exactly these, or this rewrite would test something other than the shipped file.
+    assert data_dirs == 1 and tuple(moved) == SERVICES, (data_dirs, moved)
     torrc = scratch / "torrc"
     torrc.write_text("\n".join(lines) + "\n")
-    return torrc, hs_dir
+    return torrc, moved
 
 
 def _verify(tor: str, torrc: Path) -> subprocess.CompletedProcess[str]:
@@ -94,6 +130,53 @@ def v3_onion_public_key(hostname: str) -> bytes:
     return pubkey
 
 
+def _authorize(hs_dir: Path, name: str, public_line: str) -> Path:
+    """What the admin does: one `<editor>.auth` file in the service's authorized_clients/."""
+    clients = hs_dir / "authorized_clients"
+    clients.mkdir(mode=0o700, parents=True, exist_ok=True)
+    hs_dir.chmod(0o700)
+    auth = clients / f"{name}.auth"
+    auth.write_text(public_line + "\n")
+    return auth
+
+
+@contextmanager
+def _tor_running(tor: str, torrc: Path, log: Path, *options: str) -> Iterator[None]:
+    """tor with network disabled (it makes its keys and hostnames without contacting anyone),
+    logging at info level to `log` (where it says which client keys it loaded)."""
+    with (log.parent / f"{log.name}.out").open("wb") as out:
+        process = subprocess.Popen(
+            [tor, "-f", str(torrc), "DisableNetwork", "1", "+Log", f"info file {log}", *options],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        yield
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _wait_until(condition: Callable[[], bool], log: Path, what: str) -> None:
+    deadline = time.monotonic() + ONION_STARTUP_TIMEOUT
+    while not condition():
+        if time.monotonic() > deadline:
+            text = log.read_text(errors="replace") if log.exists() else "(no log)"
+            pytest.fail(f"tor: {what} not seen in time:\n{text[-4000:]}")
+        time.sleep(0.05)  # polling interval, not a synchronisation
+
+
+def _log_text(log: Path) -> str:
+    return log.read_text(errors="replace") if log.exists() else ""
+
+
+# --- the shipped file -----------------------------------------------------------------------------
+
+
 def test_torrc_has_the_required_hardening() -> None:
     options = _options(TORRC.read_text())
     values = {keyword: value for keyword, value in options}
@@ -101,22 +184,36 @@ def test_torrc_has_the_required_hardening() -> None:
     assert values.get("SocksPort") == "0"
     # Addresses scrubbed from tor's own log lines.
     assert values.get("SafeLogging") == "1"
-    # Proof-of-work puzzles under load: the cheapest defence against a flooding adversary.
-    assert values.get("HiddenServicePoWDefensesEnabled") == "1"
-    assert values.get("HiddenServiceVersion", "3") == "3"
-    # The onion keys live under the DataDirectory, i.e. on the persistent `tor-data` volume.
-    assert values["HiddenServiceDir"].startswith(values["DataDirectory"] + "/")
-    # One onion service, port 80 only (Tor Browser's default for http://x.onion/).
-    ports = [value for keyword, value in options if keyword == "HiddenServicePort"]
-    assert len(ports) == 1 and ports[0].split()[0] == "80", ports
     # Nothing else listens: no relay, no control port.
     assert values.get("ORPort", "0") == "0"
     assert values.get("ControlPort", "0") == "0"
+    assert values["DataDirectory"] == CONTAINER_DATA_DIR
+    services = _services(options)
+    # Two onion services with their own keys (own addresses): the drop and the pickup.
+    assert tuple(services) == SERVICES
+    for name, block in services.items():
+        settings = dict(block)
+        # Port 80 only (Tor Browser's default for http://x.onion/), one target each.
+        ports = [value for keyword, value in block if keyword == "HiddenServicePort"]
+        assert len(ports) == 1 and ports[0].split()[0] == "80", (name, ports)
+        assert settings.get("HiddenServiceVersion", "3") == "3", name
+        # Proof-of-work puzzles under load and rate-limited introductions: the cheapest
+        # defences against a flooding adversary, on both services.
+        assert settings.get("HiddenServicePoWDefensesEnabled") == "1", name
+        assert settings.get("HiddenServiceEnableIntroDoSDefense") == "1", name
+        # One circuit cannot open an unbounded number of streams.
+        assert 0 < int(settings["HiddenServiceMaxStreams"]) <= 64, name
+        assert settings.get("HiddenServiceMaxStreamsCloseCircuit") == "1", name
+    # The two services forward to different places (the drop's and the pickup's networks).
+    targets = {dict(block)["HiddenServicePort"].split()[1] for block in services.values()}
+    assert len(targets) == 2, targets
 
 
 def test_tor_verifies_the_shipped_config(tmp_path: Path) -> None:
     tor = _tor()
-    torrc, _ = _for_host(tmp_path)
+    torrc, hs_dirs = _scratch_torrc(tmp_path)
+    # As deployed: the pickup with an editor's client-authorization key in place.
+    _authorize(hs_dirs["pickup"], "alice", generate_client_auth(SAMPLE_ONION).public_line)
     result = _verify(tor, torrc)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Configuration was valid" in result.stdout
@@ -125,49 +222,146 @@ def test_tor_verifies_the_shipped_config(tmp_path: Path) -> None:
 def test_tor_rejects_a_broken_variant(tmp_path: Path) -> None:
     """--verify-config really reads the options this file relies on (not a rubber stamp)."""
     tor = _tor()
-    torrc, _ = _for_host(tmp_path)
+    torrc, _ = _scratch_torrc(tmp_path)
     text = torrc.read_text()
-    assert "HiddenServicePoWDefensesEnabled 1" in text
-    torrc.write_text(
-        text.replace("HiddenServicePoWDefensesEnabled 1", "HiddenServicePoWDefensesEnabled 7")
-    )
+    # Only the pickup's block (the last service in the file) is broken.
+    head, marker, tail = text.rpartition("HiddenServicePoWDefensesEnabled 1")
+    assert marker and head.rpartition("HiddenServiceDir ")[2].split()[0].endswith("/pickup")
+    torrc.write_text(head + "HiddenServicePoWDefensesEnabled 7" + tail)
     result = _verify(tor, torrc)
     assert result.returncode != 0, result.stdout
 
 
-def test_tor_publishes_a_v3_onion_with_network_disabled(tmp_path: Path) -> None:
+def test_tor_publishes_both_onions_and_loads_the_editors_key(tmp_path: Path) -> None:
     tor = _tor()
-    torrc, hs_dir = _for_host(tmp_path)
-    hostname_file = hs_dir / "hostname"
-    # DisableNetwork: tor creates the service keys and hostname without contacting anyone.
+    torrc, hs_dirs = _scratch_torrc(tmp_path)
+    alice = generate_client_auth(SAMPLE_ONION)
+    _authorize(hs_dirs["pickup"], "alice", alice.public_line)
     log = tmp_path / "tor.log"
-    with log.open("wb") as log_file:
-        process = subprocess.Popen(
-            [tor, "-f", str(torrc), "DisableNetwork", "1"],
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
+    hostnames = {name: hs_dir / "hostname" for name, hs_dir in hs_dirs.items()}
+
+    def ready() -> bool:
+        return all(p.exists() and p.read_text().strip() for p in hostnames.values()) and (
+            "Loaded a client authorization key file alice.auth" in _log_text(log)
         )
-    try:
-        deadline = time.monotonic() + ONION_STARTUP_TIMEOUT
-        while not (hostname_file.exists() and hostname_file.read_text().strip()):
-            if process.poll() is not None:
-                pytest.fail(
-                    f"tor exited ({process.returncode}) before the hostname:\n{log.read_text()}"
-                )
-            assert time.monotonic() < deadline, "tor wrote no onion hostname in time"
-            time.sleep(0.05)  # polling interval, not a synchronisation
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-    hostname = hostname_file.read_text().strip()
-    pubkey = v3_onion_public_key(hostname)
-    # The address is the service's real key, not just a well-formed string.
-    key_file = (hs_dir / "hs_ed25519_public_key").read_bytes()
-    assert key_file.startswith(b"== ed25519v1-public: type0 ==")
-    assert key_file[32:] == pubkey
-    # tor keeps the onion keys private to itself.
-    assert (hs_dir.stat().st_mode & 0o077) == 0
+
+    with _tor_running(tor, torrc, log):
+        _wait_until(ready, log, "both hostnames and alice.auth")
+    text = _log_text(log)
+
+    # tor took the key the admin installed (a malformed one is only a warning: checked here).
+    assert "Client authorization" not in "\n".join(
+        line for line in text.splitlines() if "[warn]" in line
+    ), text
+    addresses = {}
+    for name, hs_dir in hs_dirs.items():
+        hostname = hostnames[name].read_text().strip()
+        pubkey = v3_onion_public_key(hostname)
+        # The address is the service's real key, not just a well-formed string.
+        key_file = (hs_dir / "hs_ed25519_public_key").read_bytes()
+        assert key_file.startswith(b"== ed25519v1-public: type0 ==")
+        assert key_file[32:] == pubkey
+        # tor keeps the onion keys private to itself.
+        assert (hs_dir.stat().st_mode & 0o077) == 0
+        addresses[name] = hostname
+    # Two services, two unrelated addresses: the drop's says nothing about the pickup's.
+    assert addresses["leakdrop"] != addresses["pickup"]
+
+
+# --- leakdrop onion-auth-keygen -------------------------------------------------------------------
+
+
+def test_onion_auth_keygen_writes_what_tor_expects(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    private = tmp_path / "pickup.auth_private"
+    assert leakdrop_main(["onion-auth-keygen", "--onion", SAMPLE_ONION, "--out", str(private)]) == 0
+    public_line = capsys.readouterr().out.strip()
+    private_line = private.read_text()
+    # The private key is for the editor's tor alone.
+    assert stat.S_IMODE(private.stat().st_mode) == 0o600
+    assert private_line.endswith("\n") and private_line.count("\n") == 1
+    label, kind, algorithm, untrusted_priv = private_line.strip().split(":")
+    assert label == SAMPLE_ONION.removesuffix(".onion")
+    assert (kind, algorithm) == ("descriptor", "x25519")
+    kind, algorithm, untrusted_pub = public_line.split(":")
+    assert (kind, algorithm) == ("descriptor", "x25519")
+    # Tor's base32: RFC 4648, no padding, 52 characters for 32 bytes.
+    for encoded in (untrusted_priv, untrusted_pub):
+        assert len(encoded) == 52 and "=" not in encoded
+    priv = base64.b32decode(untrusted_priv + "====")
+    pub = base64.b32decode(untrusted_pub + "====")
+    assert len(priv) == len(pub) == 32 and priv != pub
+    # The public key is the private key's, as another X25519 implementation computes it.
+    openssl = shutil.which("openssl")
+    assert openssl, "openssl is part of Debian's base system"
+    pkcs8 = bytes.fromhex("302e020100300506032b656e04220420") + priv
+    der = subprocess.run(
+        [openssl, "pkey", "-inform", "DER", "-pubout", "-outform", "DER"],
+        input=pkcs8,
+        capture_output=True,
+        check=True,
+        timeout=30,
+    ).stdout
+    assert der[-32:] == pub
+
+
+def test_onion_auth_keygen_refuses_what_tor_would_ignore(tmp_path: Path) -> None:
+    keys = generate_client_auth(SAMPLE_ONION)
+    # Another suffix: tor would silently skip the file.
+    with pytest.raises(OnionAuthError, match="auth_private"):
+        write_private_file(tmp_path / "pickup.auth", keys)
+    existing = tmp_path / "old.auth_private"
+    existing.write_text("in use\n")
+    with pytest.raises(OnionAuthError, match="already exists"):
+        write_private_file(existing, keys)
+    assert existing.read_text() == "in use\n"
+    # A typo in the address (checksum) or an old v2 address: refused, nothing written.
+    label = SAMPLE_ONION.removesuffix(".onion")
+    typo = ("a" if label[0] != "a" else "b") + label[1:]
+    for bad in (typo, "expyuzz4wqqyqhjn.onion", label.upper()[:-1]):
+        with pytest.raises(OnionAuthError):
+            onion_label(bad)
+    assert onion_label(f"http://{SAMPLE_ONION.upper()}/") == label
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["old.auth_private"]
+
+
+def test_the_editors_tor_loads_the_private_key(tmp_path: Path) -> None:
+    """The editor's side: a client tor with ClientOnionAuthDir takes the file as written."""
+    tor = _tor()
+    auth_dir = tmp_path / "onion_auth"
+    auth_dir.mkdir(mode=0o700)
+    data_dir = tmp_path / "client-data"
+    data_dir.mkdir(mode=0o700)
+    assert (
+        leakdrop_main(
+            [
+                "onion-auth-keygen",
+                "--onion",
+                SAMPLE_ONION,
+                "--out",
+                str(auth_dir / "pickup.auth_private"),
+            ]
+        )
+        == 0
+    )
+    # A control: a damaged key file next to it, which tor must complain about.
+    (auth_dir / "damaged.auth_private").write_text(
+        f"{SAMPLE_ONION.removesuffix('.onion')}:descriptor:x25519:AAAA\n"
+    )
+    (auth_dir / "damaged.auth_private").chmod(0o600)
+    torrc = tmp_path / "client-torrc"
+    torrc.write_text(
+        f"SocksPort 0\nDataDirectory {data_dir}\nClientOnionAuthDir {auth_dir}\nLog notice stdout\n"
+    )
+    log = tmp_path / "client.log"
+
+    def ready() -> bool:
+        return "Loaded a client authorization key file pickup.auth_private" in _log_text(log)
+
+    with _tor_running(tor, torrc, log):
+        _wait_until(ready, log, "pickup.auth_private loaded")
+    text = _log_text(log)
+    warnings = [line for line in text.splitlines() if "[warn]" in line]
+    assert any("private key length is invalid" in line for line in warnings), text
+    assert not any("pickup.auth_private" in line for line in warnings), text

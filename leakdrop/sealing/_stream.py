@@ -25,6 +25,8 @@ TAG_SIZE = 16
 ENCRYPTED_CHUNK_SIZE = CHUNK_SIZE + TAG_SIZE
 NONCE_SIZE = 16  # the payload nonce after the header (HKDF salt), not the STREAM nonce
 _MAX_COUNTER = 1 << 88
+#: Sealed chunks handed to the destination in one write (1 MiB).
+_BATCH_CHUNKS = 16
 
 
 def _stream_nonce(counter: int, final: bool) -> bytes:
@@ -49,7 +51,8 @@ class SealWriter:
 
     `close()` does not close the destination. Leaving a `with` block by an exception does
     NOT write the final chunk: an interrupted seal must stay detectably incomplete instead of
-    passing for a whole (shorter) file. One 64 KiB chunk is buffered, whatever the size.
+    passing for a whole (shorter) file. One 64 KiB chunk is kept between writes, and a write
+    hands the destination at most 1 MiB at a time, whatever the size.
     """
 
     def __init__(self, dst: Writable, payload_key: bytes) -> None:
@@ -60,7 +63,7 @@ class SealWriter:
         self._closed = False
         self._failed = False
 
-    def _emit(self, plaintext: bytes, final: bool) -> None:
+    def _seal(self, plaintext: bytes, final: bool) -> bytes:
         if self._counter >= _MAX_COUNTER:
             raise PayloadError("STREAM counter exhausted")
         nonce = _stream_nonce(self._counter, final)
@@ -68,13 +71,19 @@ class SealWriter:
             plaintext, None, nonce, self._key
         )
         self._counter += 1
-        write_all(self._dst, sealed)
+        return sealed
+
+    def _emit(self, plaintext: bytes, final: bool) -> None:
+        write_all(self._dst, self._seal(plaintext, final))
 
     def write(self, data: ReadableBuffer) -> int:
         if self._closed or self._failed:
             raise ValueError("write to a closed or failed SealWriter")
         view = memoryview(data).cast("B")
         total = len(view)
+        # The chunks sealed by one call go out in one write (one copy, one call into the
+        # destination instead of one per 64 KiB chunk).
+        sealed: list[bytes] = []
         try:
             if self._buf:
                 room = CHUNK_SIZE - len(self._buf)
@@ -82,13 +91,18 @@ class SealWriter:
                 view = view[room:]
                 if not view:
                     return total  # a full buffer may still become the final chunk
-                self._emit(bytes(self._buf), final=False)
+                sealed.append(self._seal(bytes(self._buf), final=False))
                 self._buf.clear()
             # Only chunks with more data after them can be non-final: keep the last one.
             while len(view) > CHUNK_SIZE:
-                self._emit(view[:CHUNK_SIZE].tobytes(), final=False)
+                sealed.append(self._seal(view[:CHUNK_SIZE].tobytes(), final=False))
                 view = view[CHUNK_SIZE:]
+                if len(sealed) == _BATCH_CHUNKS:  # bounded, whatever the size of `data`
+                    write_all(self._dst, b"".join(sealed))
+                    sealed.clear()
             self._buf += view
+            if sealed:
+                write_all(self._dst, sealed[0] if len(sealed) == 1 else b"".join(sealed))
         except BaseException:
             self._failed = True
             raise

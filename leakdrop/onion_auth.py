@@ -1,0 +1,137 @@
+"""`leakdrop onion-auth-keygen`: an editor's key for the pickup's Tor client authorization.
+
+The pickup onion service (docker/torrc) has client authorization: tor encrypts its
+descriptor to the x25519 public keys in ``authorized_clients/*.auth``, so without one of the
+matching private keys its address cannot even be looked up. Tor's two file formats
+(tor(1), "CLIENT AUTHORIZATION"; rend-spec-v3 for the address):
+
+    server  authorized_clients/<editor>.auth
+            descriptor:x25519:<base32 public key>
+    client  <ClientOnionAuthDir>/<name>.auth_private
+            <56-character address>:descriptor:x25519:<base32 private key>
+
+base32 is RFC 4648 without padding (52 characters for 32 bytes). The editor runs this on
+their own online machine (the one that runs `leakdrop fetch`): the private key is written
+there, 0600, and only the public line leaves it. Standard library + PyNaCl only (libsodium's
+X25519, the same curve and clamping as tor's).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import contextlib
+import hashlib
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+import nacl.public
+
+__all__ = [
+    "ClientAuthKeys",
+    "OnionAuthError",
+    "generate_client_auth",
+    "onion_label",
+    "run_onion_auth_keygen",
+    "write_private_file",
+]
+
+_LABEL_LEN: Final = 56
+_PRIVATE_SUFFIX: Final = ".auth_private"
+_O_CLOEXEC: Final = getattr(os, "O_CLOEXEC", 0)
+
+
+class OnionAuthError(Exception):
+    """A bad onion address or an output file that cannot be written (the message says why)."""
+
+
+@dataclass(frozen=True)
+class ClientAuthKeys:
+    #: For the admin: the whole content of the server's ``authorized_clients/<name>.auth``.
+    public_line: str
+    #: For the editor's tor only: the whole content of ``<ClientOnionAuthDir>/<x>.auth_private``.
+    private_line: str
+
+
+def _b32(data: bytes) -> str:
+    return base64.b32encode(data).decode("ascii").rstrip("=")
+
+
+def onion_label(untrusted_address: str) -> str:
+    """The 56-character label of a v3 onion address (with or without ".onion", any case).
+
+    Checked in full (base32, version byte, checksum): the label goes into a file tor reads,
+    and a mistyped address would leave the editor with a key that silently never applies.
+    """
+    label = untrusted_address.strip().lower().removesuffix(".onion")
+    if label.startswith(("http://", "https://")):
+        label = label.split("://", 1)[1].split("/", 1)[0].removesuffix(".onion")
+    if len(label) != _LABEL_LEN or not all(c in "abcdefghijklmnopqrstuvwxyz234567" for c in label):
+        raise OnionAuthError("not a v3 onion address (56 characters of a-z and 2-7)")
+    raw = base64.b32decode(label.upper())
+    pubkey, checksum, version = raw[:32], raw[32:34], raw[34:]
+    # rend-spec-v3: CHECKSUM = SHA3-256(".onion checksum" | PUBKEY | VERSION)[:2], VERSION 3.
+    if version != b"\x03":
+        raise OnionAuthError("not a v3 onion address (wrong version)")
+    if hashlib.sha3_256(b".onion checksum" + pubkey + version).digest()[:2] != checksum:
+        raise OnionAuthError("not a valid onion address (checksum mismatch: a typo?)")
+    return label
+
+
+def generate_client_auth(onion_address: str) -> ClientAuthKeys:
+    """A fresh x25519 key pair for `onion_address`, in tor's two file formats."""
+    label = onion_label(onion_address)
+    key = nacl.public.PrivateKey.generate()
+    return ClientAuthKeys(
+        public_line=f"descriptor:x25519:{_b32(bytes(key.public_key))}",
+        private_line=f"{label}:descriptor:x25519:{_b32(bytes(key))}",
+    )
+
+
+def write_private_file(path: Path, keys: ClientAuthKeys) -> None:
+    """Write the private line to the new file `path` (0600; never replaces a file)."""
+    if not path.name.endswith(_PRIVATE_SUFFIX) or path.name == _PRIVATE_SUFFIX:
+        # tor reads only *.auth_private files in ClientOnionAuthDir and ignores the rest
+        # without a word: a wrong name would look like a server that is down.
+        raise OnionAuthError(f"{path}: the file name must end in {_PRIVATE_SUFFIX}")
+    # O_EXCL: never replace a key in use; O_NOFOLLOW: never write through a planted symlink;
+    # 0600 from the first byte, whatever the umask (tor refuses nothing, but others must not
+    # read a key that makes the pickup visible).
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | _O_CLOEXEC
+    try:
+        fd = os.open(path, flags, 0o600)
+    except FileExistsError as exc:
+        raise OnionAuthError(f"{path} already exists: refusing to overwrite a key") from exc
+    except OSError as exc:
+        raise OnionAuthError(f"cannot create {path}: {exc.strerror}") from exc
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as fh:
+            fh.write(keys.private_line + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+    except BaseException:
+        # A half-written key file must not be left for tor to choke on.
+        with contextlib.suppress(OSError):
+            path.unlink()
+        raise
+
+
+def run_onion_auth_keygen(args: argparse.Namespace) -> int:
+    try:
+        keys = generate_client_auth(args.onion)
+        write_private_file(Path(args.out), keys)
+    except OnionAuthError as exc:
+        print(f"leakdrop onion-auth-keygen: {exc}", file=sys.stderr)
+        return 1
+    print(
+        f"Private key written to {args.out} (keep it; your tor reads it from its "
+        "ClientOnionAuthDir). Give the admin this line, for "
+        "/var/lib/tor/pickup/authorized_clients/<your name>.auth (it is public):",
+        file=sys.stderr,
+    )
+    print(keys.public_line, flush=True)
+    return 0
