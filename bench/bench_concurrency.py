@@ -63,9 +63,13 @@ def multipart(files: list[tuple[str, bytes]], message: str) -> tuple[bytes, str]
     out = bytearray()
     for name, data in files:
         out += (
-            f'--{boundary}\r\nContent-Disposition: form-data; name="files"; '
-            f'filename="{name}"\r\nContent-Type: application/octet-stream\r\n\r\n'
-        ).encode() + data + b"\r\n"
+            (
+                f'--{boundary}\r\nContent-Disposition: form-data; name="files"; '
+                f'filename="{name}"\r\nContent-Type: application/octet-stream\r\n\r\n'
+            ).encode()
+            + data
+            + b"\r\n"
+        )
     out += (
         f'--{boundary}\r\nContent-Disposition: form-data; name="message"\r\n\r\n'
         f"{message}\r\n--{boundary}--\r\n"
@@ -78,7 +82,6 @@ def reference_seconds(
 ) -> float:
     """Median seconds for clean + seal of one submission, in process, no HTTP."""
     import scrubbers
-
     from leakdrop.container import FileEntry, write_submission
     from leakdrop.sealing import X25519Recipient, encrypt
 

@@ -74,6 +74,26 @@ def _build_parser() -> argparse.ArgumentParser:
         ("--scrub-workers", "LEAKDROP_SCRUB_WORKERS", "cleaning processes at once (CPUs)"),
         ("--min-free-bytes", "LEAKDROP_MIN_FREE_BYTES", "free space kept; below: full (512M)"),
         ("--idle-timeout", "LEAKDROP_IDLE_TIMEOUT", "seconds a silent upload is kept (120)"),
+        (
+            "--header-timeout",
+            "LEAKDROP_HEADER_TIMEOUT",
+            "seconds to send a request's headers, at most the idle timeout (30)",
+        ),
+        (
+            "--scrub-memory-bytes",
+            "LEAKDROP_SCRUB_MEMORY_BYTES",
+            "address space of each cleaning process (2G)",
+        ),
+        (
+            "--scrub-cpu-seconds",
+            "LEAKDROP_SCRUB_CPU_SECONDS",
+            "CPU seconds to clean one file; then: not cleaned (60)",
+        ),
+        (
+            "--scrub-wall-seconds",
+            "LEAKDROP_SCRUB_WALL_SECONDS",
+            "seconds to clean one file; then: not cleaned (90)",
+        ),
         ("--about", "LEAKDROP_ABOUT", "folder with fr.txt/en.txt: who runs this drop and why"),
         ("--name", "LEAKDROP_NAME", "name of the drop shown on the pages (Technopoleaks)"),
     ):

@@ -245,8 +245,7 @@ def multipart_body(
         out += data + b"\r\n"
     if message is not None:
         out += (
-            f'--{boundary}\r\nContent-Disposition: form-data; name="message"\r\n\r\n'
-            f"{message}\r\n"
+            f'--{boundary}\r\nContent-Disposition: form-data; name="message"\r\n\r\n{message}\r\n'
         ).encode()
     out += f"--{boundary}--\r\n".encode()
     return bytes(out), f"multipart/form-data; boundary={boundary}"
@@ -292,7 +291,7 @@ class Opened:
         return found[0]
 
     def path(self, entry: dict[str, Any]) -> Path:
-        return self.root / entry["name"]
+        return self.root / str(entry["name"])
 
     def data(self, entry: dict[str, Any]) -> bytes:
         return self.path(entry).read_bytes()

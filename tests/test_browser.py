@@ -28,7 +28,7 @@ from live_server import (
     sealed_files,
     storage_listing,
 )
-from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, ViewportSize, sync_playwright
 
 from leakdrop.server.i18n import STRINGS
 
@@ -47,8 +47,8 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-quic",
 ]
-DESKTOP = {"width": 1280, "height": 800}
-PHONE = {"width": 390, "height": 844}
+DESKTOP: ViewportSize = {"width": 1280, "height": 800}
+PHONE: ViewportSize = {"width": 390, "height": 844}
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +61,7 @@ def browser() -> Iterator[Browser]:
             browser.close()
 
 
-def new_context(browser: Browser, viewport: dict[str, int]) -> BrowserContext:
+def new_context(browser: Browser, viewport: ViewportSize) -> BrowserContext:
     # JavaScript off: Tor Browser at its "Safest" level. No locale hint is trusted by the
     # server anyway (Tor Browser always says English).
     context = browser.new_context(
@@ -161,9 +161,9 @@ def test_source_visit_french_to_english_submit_and_open(
     # Field names only, never their values (an attachment's own file name is shown: it is
     # a file the source sent, listed like the others).
     assert "Jane Whistleblower" not in body
-    for field in FIELDS:
-        if field.marker is not None and field.name != "pdf:EmbeddedFiles":
-            assert field.marker not in body, field
+    for spec in FIELDS:
+        if spec.marker is not None and spec.name != "pdf:EmbeddedFiles":
+            assert spec.marker not in body, spec
     shot(page, "receipt-desktop")
     context.close()
 
@@ -182,9 +182,9 @@ def test_source_visit_french_to_english_submit_and_open(
     pdf = opened.by_original("rapport-conseil.pdf")
     assert pdf["cleaned"] is True
     pdf_bytes = all_bytes(opened.data(pdf))
-    for field in FIELDS:
-        if field.marker is not None:
-            assert field.marker.encode() not in pdf_bytes, field
+    for spec in FIELDS:
+        if spec.marker is not None:
+            assert spec.marker.encode() not in pdf_bytes, spec
 
     docx = opened.by_original("note-interne.docx")
     assert docx["cleaned"] is True

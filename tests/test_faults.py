@@ -230,7 +230,10 @@ def test_disk_full_mid_upload(small_fs: Path, live_server: ServerFactory, tmp_pa
 
     assert sealed_files(server.storage) == [kept], "nothing partial may get a final name"
     assert_no_leftovers(server)
-    assert plaintext_hits([small_fs, server.tmpdir], [first_marker.encode(), big_marker.encode()]) == []
+    assert (
+        plaintext_hits([small_fs, server.tmpdir], [first_marker.encode(), big_marker.encode()])
+        == []
+    )
     assert open_submission(kept, server.editor.identity, tmp_path / "kept").message == first_marker
 
     # Space freed: the same upload goes through.
@@ -250,9 +253,7 @@ def test_disk_full_mid_upload(small_fs: Path, live_server: ServerFactory, tmp_pa
 # ----------------------------------------------------------------------------- scrub worker
 
 
-def _worker_limit_case(
-    server: LiveServer, tmp_path: Path, bomb: bytes, reason: str
-) -> None:
+def _worker_limit_case(server: LiveServer, tmp_path: Path, bomb: bytes, reason: str) -> None:
     photo, pdf = jpeg_with_gps(), small_pdf("Marker-Fine-Author", "Fine text")
     files = [("photo.jpg", photo), ("bomb.pdf", bomb), ("fine.pdf", pdf)]
     response = submit(server, files, "one bad file among good ones", timeout=180)
@@ -266,7 +267,9 @@ def _worker_limit_case(
         entry = opened.by_original(name)
         assert entry["cleaned"] is True, entry
         assert b"Marker-" not in opened.data(entry)
-    assert not [k for k in exiftool_json(opened.path(opened.by_original("photo.jpg"))) if "GPS" in k]
+    assert not [
+        k for k in exiftool_json(opened.path(opened.by_original("photo.jpg"))) if "GPS" in k
+    ]
     assert reason in html.unescape(response.text)
     assert_no_leftovers(server)
     # The workers still work for the next source.

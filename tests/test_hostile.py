@@ -109,8 +109,9 @@ def _receipt_items(page: str) -> list[tuple[str, str]]:
     """(class, text) of each file item on the receipt."""
     return [
         (m.group(1), html.unescape(re.sub(r"<[^>]+>", " ", m.group(2))))
-        for m in re.finditer(r'<li class="(cleaned|not-cleaned)">(.*?)</li>\s*(?=<li class|</ol>)',
-                             page, re.S)
+        for m in re.finditer(
+            r'<li class="(cleaned|not-cleaned)">(.*?)</li>\s*(?=<li class|</ol>)', page, re.S
+        )
     ]
 
 
@@ -189,7 +190,7 @@ def test_all_hostile_files_in_one_submission(server: LiveServer, tmp_path: Path)
     submission holding all of them, the photos cleaned."""
     photo = jpeg_with_gps()
     built = {case.filename: case.build() for case in CASES}
-    files = [(NORMAL_NAME, photo)] + list(built.items())
+    files = [(NORMAL_NAME, photo), *list(built.items())]
     _, opened = _submit_and_open(server, files, "everything at once", tmp_path / "open")
     assert sorted(e["original_name"] for e in opened.entries) == sorted(n for n, _ in files)
     _check_normal_photo(opened, photo)

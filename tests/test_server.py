@@ -270,7 +270,7 @@ def test_submission_is_cleaned_sealed_and_opens_with_age_and_leakdrop_open(
     # The receipt says the same thing, names escaped, the not-cleaned file prominent.
     assert response.text.count('class="not-cleaned"') == 1
     assert "NOT CLEANED" in response.text and "unsupported file type" in response.text
-    assert "exif:GPS" in response.text
+    assert "<code>exif:<wbr>GPS</code>" in response.text  # break opportunities only
     assert "contrat.pdf" in response.text
 
     # `leakdrop open` (the editors' tool) opens the same file.
@@ -772,6 +772,7 @@ def test_marker_is_nowhere_in_storage_after_submission(server: Server, tmp_path:
 
 def test_no_plaintext_temporary_files_while_spooling(tmp_path: Path) -> None:
     """The spool's file has no name and holds only ciphertext."""
+    from leakdrop.server.spool import MAGIC as SPOOL_MAGIC
     from leakdrop.server.spool import SpoolFile, SpoolKey
 
     folder = tmp_path / "spool"
@@ -784,7 +785,7 @@ def test_no_plaintext_temporary_files_while_spooling(tmp_path: Path) -> None:
     spool.finish()
     assert list(folder.iterdir()) == []  # no name, ever
     raw = Path(f"/proc/self/fd/{spool._fd}").read_bytes()
-    assert raw.startswith(b"age-encryption.org/v1\n") and len(raw) > len(data)
+    assert raw.startswith(SPOOL_MAGIC) and len(raw) > len(data)
     assert marker not in raw
     assert spool.sha256 == hashlib.sha256(data).hexdigest() and spool.size == len(data)
     assert spool.read_all() == data
@@ -831,10 +832,6 @@ def test_scrub_runs_off_the_event_loop(make_server: Callable[..., Server]) -> No
     assert len(timings) >= 5, timings
 
 
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(pytest.main([__file__, "-q"]))
-
-
 def test_internal_failure_is_a_page_and_logs_no_name(
     server: Server, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -849,3 +846,222 @@ def test_internal_failure_is_a_page_and_logs_no_name(
     assert marker not in caplog.text and "incoming" not in caplog.text
     assert list((server.storage / "submissions").iterdir()) == []
     assert list((server.storage / "spool").iterdir()) == []
+
+
+# ----------------------------------------------------------------- settings and the worker
+
+
+def serve_args(argv: list[str]) -> Any:
+    from leakdrop.cli import _build_parser
+
+    return _build_parser().parse_args(["serve", *argv])
+
+
+def test_worker_limits_and_header_timeout_from_options_and_environment(
+    editor_identity: EditorKeys, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from leakdrop.server.config import MIB
+
+    keys, storage = editor_identity.keys_dir, tmp_path / "st"
+    args = serve_args(
+        [
+            "--scrub-memory-bytes=400M",
+            "--scrub-cpu-seconds=7",
+            "--scrub-wall-seconds=2.5",
+            "--header-timeout=12",
+        ]
+    )
+    limits = ServerConfig.from_args(args, keys=keys, storage=storage).limits
+    assert (limits.scrub_memory_bytes, limits.scrub_cpu_seconds) == (400 * MIB, 7)
+    assert (limits.scrub_wall_seconds, limits.header_timeout) == (2.5, 12.0)
+    assert limits.header_deadline == 12.0
+    # Unset: the scrubbers' own defaults; the header deadline never outlasts the idle one.
+    import scrubbers
+
+    limits = ServerConfig.from_args(serve_args(["--idle-timeout=2"]), keys=keys, storage=storage)
+    limits_ = limits.limits
+    assert limits_.scrub_memory_bytes == scrubbers.DEFAULT_LIMITS.memory_bytes
+    assert limits_.scrub_cpu_seconds == scrubbers.DEFAULT_LIMITS.cpu_seconds
+    assert limits_.scrub_wall_seconds == scrubbers.DEFAULT_LIMITS.wall_seconds
+    assert (limits_.header_timeout, limits_.header_deadline) == (30.0, 2.0)
+    # The same from the environment (read when the parser is built).
+    for name, value in (
+        ("LEAKDROP_SCRUB_MEMORY_BYTES", "1G"),
+        ("LEAKDROP_SCRUB_CPU_SECONDS", "11"),
+        ("LEAKDROP_SCRUB_WALL_SECONDS", "13.5"),
+        ("LEAKDROP_HEADER_TIMEOUT", "9"),
+    ):
+        monkeypatch.setenv(name, value)
+    env_limits = ServerConfig.from_args(serve_args([]), keys=keys, storage=storage).limits
+    assert (env_limits.scrub_memory_bytes, env_limits.scrub_cpu_seconds) == (1024 * MIB, 11)
+    assert (env_limits.scrub_wall_seconds, env_limits.header_deadline) == (13.5, 9.0)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--scrub-memory-bytes=0"],
+        ["--scrub-memory-bytes=lots"],
+        ["--scrub-memory-bytes=99999T"],
+        ["--scrub-cpu-seconds=0"],
+        ["--scrub-cpu-seconds=1.5"],
+        ["--scrub-cpu-seconds=1000000"],
+        ["--scrub-wall-seconds=0"],
+        ["--scrub-wall-seconds=-3"],
+        ["--scrub-wall-seconds=nan"],
+        ["--scrub-wall-seconds=inf"],
+        ["--header-timeout=0"],
+        ["--header-timeout=soon"],
+        ["--idle-timeout=nan"],
+    ],
+)
+def test_bad_worker_limits_are_refused(
+    argv: list[str], editor_identity: EditorKeys, tmp_path: Path
+) -> None:
+    from leakdrop.server import ConfigError
+
+    option = argv[0].split("=")[0].removeprefix("--").replace("-", "_")
+    with pytest.raises(ConfigError, match=option):
+        ServerConfig.from_args(serve_args(argv), keys=editor_identity.keys_dir, storage=tmp_path)
+
+
+def noise_png() -> bytes:
+    """Two megabytes that do not compress: the worker must allocate to receive them."""
+    from io import BytesIO
+
+    from PIL import Image
+
+    buffer = BytesIO()
+    Image.frombytes("RGB", (800, 800), os.urandom(800 * 800 * 3)).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("limit", "fr_reason", "en_reason"),
+    [
+        (
+            {"scrub_memory_bytes": 1024 * 1024},
+            "trop grand ou trop complexe pour être nettoyé sans risque",
+            "too large or too complex to clean safely",
+        ),
+        ({"scrub_wall_seconds": 0.001}, "le nettoyage a pris trop de temps", "cleaning timed out"),
+    ],
+)
+def test_worker_limits_reach_the_worker(
+    make_server: Callable[..., Server],
+    tmp_path: Path,
+    limit: dict[str, Any],
+    fr_reason: str,
+    en_reason: str,
+) -> None:
+    """A worker held to 1 MiB of address space cannot take a 2 MB image in; one given a
+    millisecond cannot answer in time. Either way the file is kept as received."""
+    png = noise_png()
+    server = make_server(**limit)
+    response = server.submit(multipart([("big.png", png), ("note.txt", b"text")]))
+    assert response.status_code == 200, response.text
+    assert f"NON NETTOYÉ</strong> — Raison : {fr_reason}" in response.text
+    opened = open_only(server, tmp_path)
+    entry = opened.manifest["files"][0]
+    assert entry["cleaned"] is False and entry["reason"] == en_reason
+    assert opened.file(entry) == png
+    # The default limits clean the same file.
+    (server.storage / "submissions" / submissions(server.storage)[0].name).unlink()
+    default = make_server()
+    assert "NON NETTOYÉ" not in default.submit(multipart([("big.png", png)])).text
+
+
+# ------------------------------------------------------------------------- receipt notes
+
+
+def test_receipt_notes_and_reasons_are_in_the_page_language(server: Server) -> None:
+    from fixtures_images import dirty_jpeg
+
+    jpeg = dirty_jpeg(server.storage.parent, orientation=6)
+    body = multipart([("photo.jpg", jpeg), ("data.bin", b"\x00\x01raw")])
+    fr = server.submit(body, lang="fr").text
+    assert "Remarque : L&#39;image elle-même est intacte" in fr
+    assert "L&#39;orientation de la photo a été gardée" in fr
+    assert "Raison : type de fichier non pris en charge" in fr
+    for english in ("lossless", "byte for byte", "orientation kept", "unsupported"):
+        assert english not in fr, english
+    en = server.submit(body, lang="en").text
+    assert "Note: The image itself is untouched (not re-compressed)" in en
+    assert "The photo&#39;s orientation was kept" in en
+    assert "Reason: unsupported file type" in en
+    assert "byte for byte" not in en
+
+
+def test_unknown_notes_and_reasons_are_never_shown_verbatim() -> None:
+    """They come from a worker that parsed a hostile file: only known texts are shown."""
+    from leakdrop.server.i18n import note_lines, reason_text
+
+    planted = "Send your name to evil@example.org"
+    for lang, generic_note, generic_reason in (
+        ("fr", "Une remarque technique sur ce fichier", "n'a pas pu être nettoyé"),
+        ("en", "A technical note about this file", "could not be cleaned"),
+    ):
+        assert reason_text(lang, planted) == generic_reason
+        lines = note_lines(lang, f"converted to PNG (lossless); {planted}; 2 more image(s) given")
+        assert len(lines) == 2 and lines[1].startswith(generic_note)
+        assert planted not in " ".join(lines)
+        assert note_lines(lang, None) == [] and reason_text(lang, None) is None
+    assert note_lines("fr", "converted to PNG (lossless); 3 more image(s) given as separate files")[
+        1
+    ].startswith("3 autres images")
+    assert note_lines("en", "converted to PNG (lossless); 1 more image(s) given as separate files")[
+        1
+    ].startswith("One more image")
+
+
+def test_every_scrubber_reason_and_note_has_words_in_both_languages(tmp_path: Path) -> None:
+    """A reason or note added to the scrubbers without words here would reach French
+    pages as the generic line: this says which one."""
+    from fixtures_images import dirty_heif, dirty_jpeg, dirty_png
+    from fixtures_pdf import dirty_pdf
+
+    import scrubbers
+    from leakdrop.server.i18n import STRINGS, note_lines, reason_text
+    from leakdrop.server.pipeline import TOO_LARGE_TO_CLEAN
+
+    def subclasses(cls: type) -> list[type]:
+        return [cls, *(c for sub in cls.__subclasses__() for c in subclasses(sub))]
+
+    reasons = {c.reason for c in subclasses(scrubbers.ScrubError)} | {TOO_LARGE_TO_CLEAN}
+    assert len(reasons) >= 8
+    for reason in reasons:
+        for lang in STRINGS:
+            assert "reason:" + reason in STRINGS[lang], (lang, reason)
+        assert reason_text("en", reason) == reason  # the English page says what the manifest says
+
+    notes = {
+        scrubbers.scrub(data).note
+        for data in (
+            dirty_jpeg(tmp_path, orientation=6),
+            dirty_jpeg(tmp_path, orientation=1),
+            dirty_png(),
+            dirty_heif(),
+            dirty_pdf(),
+        )
+    }
+    assert len(notes - {None}) >= 4, notes
+    for note in notes - {None}:
+        for lang in STRINGS:
+            generic = STRINGS[lang]["note_other"]
+            assert generic not in note_lines(lang, note), (lang, note)
+
+
+def test_removed_field_names_break_between_their_parts(server: Server) -> None:
+    response = server.submit(multipart([("doc.docx", make_docx())]), lang="en")
+    assert response.status_code == 200
+    names = re.findall(r"<li><code>(.*?)</code></li>", response.text)
+    assert names, response.text
+    assert "ooxml:<wbr>docProps/<wbr>core" in names
+    for name in names:
+        # Each break opportunity follows a separator; the text itself is unchanged.
+        assert name.replace("<wbr>", "").count(":") == name.count(":<wbr>") + name.endswith(":")
+        assert "<" not in name.replace("<wbr>", "")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(pytest.main([__file__, "-q"]))

@@ -31,6 +31,8 @@ from test_server_support import (
     tree_state,
 )
 
+from leakdrop.server.spool import MAGIC as SPOOL_MAGIC
+
 REPO = Path(__file__).resolve().parents[1]
 LEAKDROP = str(REPO / ".venv" / "bin" / "leakdrop")
 EMPTY_TREE = {"submissions": [], "incoming": [], "spool": []}
@@ -173,7 +175,7 @@ def test_real_server_leaves_no_plaintext_anywhere(
     wait_until(spooled_enough, 60, "the upload to reach the spool")
     for fd in server.spool_fds():
         data = fd.read_bytes()
-        assert data.startswith(b"age-encryption.org/v1\n")
+        assert data.startswith(SPOOL_MAGIC)
         assert marker.encode() not in data and b"confidential" not in data
     assert tree_state(storage)["spool"] == []  # no names in the spool folder
     assert find_marker(all_files(storage) + all_files(server.tmpdir), marker) == []
@@ -323,3 +325,109 @@ def test_demo_mode(start_server: Callable[..., Running], tmp_path: Path) -> None
     again = start_server("--demo", cwd=work, env=env, storage=work / "demo" / "storage")
     assert identity.read_text() == before
     assert again.healthy()
+
+
+def closed_after(sock: socket.socket, bound: float, dribble: bytes = b"") -> tuple[bytes, float]:
+    """Wait until the server closes `sock` (fail after `bound` seconds), sending one byte
+    of `dribble` every 0.25 s meanwhile. Returns what the server sent, and when it closed."""
+    start = time.monotonic()
+    received = b""
+    sent = 0
+    sock.settimeout(0.25)
+    while time.monotonic() - start < bound:
+        try:
+            chunk = sock.recv(65536)
+        except TimeoutError:
+            if sent < len(dribble):
+                try:
+                    sock.send(dribble[sent : sent + 1])
+                except (BrokenPipeError, ConnectionResetError):
+                    return received, time.monotonic() - start
+                sent += 1
+            continue
+        except ConnectionResetError:
+            return received, time.monotonic() - start
+        if not chunk:
+            return received, time.monotonic() - start
+        received += chunk
+    raise AssertionError(f"connection still open after {bound} s (sent {sent} bytes)")
+
+
+def read_response(sock: socket.socket) -> bytes:
+    """One HTTP response with a Content-Length, read off a kept-alive connection."""
+    sock.settimeout(30)
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += sock.recv(65536)
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))  # type: ignore[union-attr]
+    while len(body) < length:
+        body += sock.recv(65536)
+    return head + b"\r\n\r\n" + body
+
+
+def test_connection_that_never_finishes_its_headers_is_closed(
+    start_server: Callable[..., Running], editor_identity: EditorKeys, tmp_path: Path
+) -> None:
+    """Slowloris: a partial request line and then silence, a header dribbled one byte at a
+    time, or a kept-alive connection that starts a second request and stops: each holds a
+    socket (behind Tor, a circuit) until the header deadline closes it. Honest requests,
+    even slow ones, and a body that takes longer than the deadline, still work."""
+    storage = tmp_path / "storage"
+    deadline = 2.0
+    server = start_server(
+        "--keys",
+        str(editor_identity.keys_dir),
+        "--storage",
+        str(storage),
+        "--header-timeout",
+        str(deadline),
+        storage=storage,
+    )
+    bound = deadline + 10  # the timer, plus a loaded CI machine
+    address = ("127.0.0.1", server.port)
+
+    with socket.create_connection(address) as sock:
+        sock.sendall(b"POST /submit HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        answer, waited = closed_after(sock, bound)
+    assert answer == b"", answer[:200]
+    print(f"silent partial request closed after {waited:.1f} s")
+
+    with socket.create_connection(address) as sock:
+        # Bytes keep coming, but the headers never end: arriving bytes do not reset the clock.
+        answer, waited = closed_after(
+            sock, bound, dribble=b"GET / HTTP/1.1\r\nX-Pad: " + b"a" * 200
+        )
+    assert answer == b"", answer[:200]
+    print(f"dribbling client closed after {waited:.1f} s")
+
+    with socket.create_connection(address) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        first = read_response(sock)
+        assert first.startswith(b"HTTP/1.1 200") and first.endswith(b"ok"), first
+        # The kept-alive connection starts a second request and goes quiet. (uvicorn's own
+        # keep-alive timer stops at the first byte of it.)
+        sock.sendall(b"GET / HTTP/1.1\r\nHo")
+        answer, waited = closed_after(sock, bound)
+    assert answer == b"", answer[:200]
+
+    # A slow but honest client: headers in pieces within the deadline, then a body sent
+    # over more time than the header deadline (the body is under the idle timeout only).
+    body = multipart([("slow.txt", b"slow but honest\n" * 64)], "slow")
+    head = (
+        f"POST /submit?lang=en HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: {CONTENT_TYPE}\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    with socket.create_connection(address) as sock:
+        sock.sendall(head[:20])
+        time.sleep(0.3)  # pacing of a slow circuit, not a synchronisation
+        sock.sendall(head[20:])
+        pieces = 8
+        step = -(-len(body) // pieces)
+        for start in range(0, len(body), step):
+            time.sleep(deadline / pieces * 1.5)  # pacing: the body takes 1.5 x the deadline
+            sock.sendall(body[start : start + step])
+        reply = read_response(sock)
+    assert reply.startswith(b"HTTP/1.1 200") and b"Receipt" in reply, reply[:300]
+    assert len(submissions(storage)) == 1
+    assert server.healthy()

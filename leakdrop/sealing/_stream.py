@@ -11,11 +11,21 @@ import io
 from types import TracebackType
 from typing import TYPE_CHECKING, Protocol
 
-import nacl.bindings
+import nacl.bindings  # imported first: it initialises libsodium (CPU feature detection)
 import nacl.exceptions
 
 from ._source import ByteSource
 from .errors import AgeError, PayloadError
+
+try:
+    # PyNaCl's own cffi binding of libsodium: the same function as
+    # nacl.bindings.crypto_aead_chacha20poly1305_ietf_encrypt, called so that it reads the
+    # caller's buffer and writes into ours instead of copying both (sealing is the hot path
+    # of the server's ingest). Same bytes out; the public function is the fallback.
+    from nacl._sodium import ffi as _ffi
+    from nacl._sodium import lib as _lib
+except ImportError:  # pragma: no cover
+    _ffi = _lib = None
 
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer, WriteableBuffer
@@ -34,10 +44,29 @@ def _stream_nonce(counter: int, final: bool) -> bytes:
 
 
 class Writable(Protocol):
-    def write(self, data: bytes, /) -> int | None: ...
+    def write(self, data: bytes | bytearray, /) -> int | None: ...
 
 
-def write_all(dst: Writable, data: bytes) -> None:
+def _seal_into(out: memoryview, plaintext: memoryview, nonce: bytes, key: bytes) -> None:
+    # The raw call has no bounds checks of its own: these are the memory safety.
+    if len(out) != len(plaintext) + TAG_SIZE or len(nonce) != 12 or len(key) != 32:
+        raise ValueError("STREAM buffer sizes")
+    rc = _lib.crypto_aead_chacha20poly1305_ietf_encrypt(
+        _ffi.from_buffer("unsigned char[]", out, require_writable=True),
+        _ffi.NULL,
+        _ffi.from_buffer("unsigned char[]", plaintext),
+        len(plaintext),
+        _ffi.NULL,
+        0,
+        _ffi.NULL,
+        nonce,
+        key,
+    )
+    if rc != 0:
+        raise PayloadError("STREAM encryption failed")
+
+
+def write_all(dst: Writable, data: bytes | bytearray) -> None:
     view = memoryview(data)
     while view:
         written = dst.write(view.tobytes() if len(view) != len(data) else data)
@@ -52,7 +81,8 @@ class SealWriter:
     `close()` does not close the destination. Leaving a `with` block by an exception does
     NOT write the final chunk: an interrupted seal must stay detectably incomplete instead of
     passing for a whole (shorter) file. One 64 KiB chunk is kept between writes, and a write
-    hands the destination at most 1 MiB at a time, whatever the size.
+    hands the destination at most 1 MiB at a time, whatever the size, each time in a buffer
+    of its own that the SealWriter never changes afterwards.
     """
 
     def __init__(self, dst: Writable, payload_key: bytes) -> None:
@@ -76,14 +106,30 @@ class SealWriter:
     def _emit(self, plaintext: bytes, final: bool) -> None:
         write_all(self._dst, self._seal(plaintext, final))
 
+    def _seal_batch(self, chunks: list[memoryview]) -> bytes | bytearray:
+        """Full chunks (none of them final) sealed into one new buffer."""
+        if _lib is None:
+            return b"".join(self._seal(chunk.tobytes(), final=False) for chunk in chunks)
+        out = bytearray(len(chunks) * ENCRYPTED_CHUNK_SIZE)
+        view = memoryview(out)
+        for i, chunk in enumerate(chunks):
+            if self._counter >= _MAX_COUNTER:
+                raise PayloadError("STREAM counter exhausted")
+            start = i * ENCRYPTED_CHUNK_SIZE
+            target = view[start : start + ENCRYPTED_CHUNK_SIZE]
+            _seal_into(target, chunk, _stream_nonce(self._counter, False), self._key)
+            self._counter += 1
+        return out
+
     def write(self, data: ReadableBuffer) -> int:
         if self._closed or self._failed:
             raise ValueError("write to a closed or failed SealWriter")
         view = memoryview(data).cast("B")
         total = len(view)
-        # The chunks sealed by one call go out in one write (one copy, one call into the
-        # destination instead of one per 64 KiB chunk).
-        sealed: list[bytes] = []
+        # Chunks are sealed straight from `data`, up to 16 into one new buffer that goes
+        # to the destination in one write and is never touched again here (so the
+        # destination may keep it by reference).
+        chunks: list[memoryview] = []
         try:
             if self._buf:
                 room = CHUNK_SIZE - len(self._buf)
@@ -91,18 +137,18 @@ class SealWriter:
                 view = view[room:]
                 if not view:
                     return total  # a full buffer may still become the final chunk
-                sealed.append(self._seal(bytes(self._buf), final=False))
+                chunks.append(memoryview(bytes(self._buf)))
                 self._buf.clear()
             # Only chunks with more data after them can be non-final: keep the last one.
             while len(view) > CHUNK_SIZE:
-                sealed.append(self._seal(view[:CHUNK_SIZE].tobytes(), final=False))
+                chunks.append(view[:CHUNK_SIZE])
                 view = view[CHUNK_SIZE:]
-                if len(sealed) == _BATCH_CHUNKS:  # bounded, whatever the size of `data`
-                    write_all(self._dst, b"".join(sealed))
-                    sealed.clear()
+                if len(chunks) == _BATCH_CHUNKS:  # bounded, whatever the size of `data`
+                    write_all(self._dst, self._seal_batch(chunks))
+                    chunks.clear()
+            if chunks:
+                write_all(self._dst, self._seal_batch(chunks))
             self._buf += view
-            if sealed:
-                write_all(self._dst, sealed[0] if len(sealed) == 1 else b"".join(sealed))
         except BaseException:
             self._failed = True
             raise

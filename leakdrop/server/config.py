@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
+import scrubbers
 from leakdrop.keys import KeysError, load_recipients_dir
 from leakdrop.sealing import X25519Recipient
 from leakdrop.server.errors import ConfigError
@@ -24,6 +25,10 @@ GIB: Final = 1024 * MIB
 
 _SIZE_RE: Final = re.compile(r"\s*([0-9]+)\s*([KMGT]?)(i?B)?\s*", re.IGNORECASE)
 _UNITS: Final = {"": 1, "K": KIB, "M": MIB, "G": GIB, "T": 1024 * GIB}
+#: Longest timeout or time limit accepted (one day).
+MAX_SECONDS: Final = 86_400
+#: Largest worker address space accepted (far above any machine's RAM, within rlim_t).
+MAX_RLIMIT_BYTES: Final = 1 << 50
 #: The admin's texts are shown on the landing page; they are small.
 MAX_ABOUT_BYTES: Final = 64 * KIB
 
@@ -58,6 +63,18 @@ class Limits:
     #: A client that sends nothing for this long is dropped (slow Tor circuits are fine; a
     #: silent connection holding a slot is not).
     idle_timeout: float = 120.0
+    #: Seconds a connection gets to send the headers of a request, counted from when the
+    #: server starts waiting for them (connection opened, or previous response sent); at
+    #: most `idle_timeout`. A request's headers are a few hundred bytes: a client that has
+    #: not sent them by then is holding a socket (and a Tor circuit) open, not uploading.
+    header_timeout: float = 30.0
+    #: Each cleaning worker's address space (RLIMIT_AS): a parser bomb dies there, not in
+    #: the server. Lower it on a small machine (workers x this must fit in its RAM).
+    scrub_memory_bytes: int = scrubbers.DEFAULT_LIMITS.memory_bytes
+    #: CPU seconds of one cleaning (RLIMIT_CPU) and its wall-clock bound (a worker that
+    #: sleeps or waits costs no CPU but still holds a worker slot).
+    scrub_cpu_seconds: int = scrubbers.DEFAULT_LIMITS.cpu_seconds
+    scrub_wall_seconds: float = scrubbers.DEFAULT_LIMITS.wall_seconds
     #: One header line of a part (a long file name must fit: it is cut when stored).
     max_part_header_bytes: int = 64 * KIB
     max_part_headers: int = 8
@@ -74,13 +91,30 @@ class Limits:
             "scrub_workers",
             "max_part_header_bytes",
             "max_part_headers",
+            "scrub_memory_bytes",
+            "scrub_cpu_seconds",
         ):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1")
         if self.scrub_max_bytes < 0 or self.min_free_bytes < 0 or self.max_drain_bytes < 0:
             raise ConfigError("sizes must not be negative")
-        if self.idle_timeout <= 0:
-            raise ConfigError("idle timeout must be positive")
+        # `not x > 0` also refuses NaN, which compares false with everything and would
+        # make a timer that never fires. The upper bounds keep values within what the
+        # kernel (setrlimit) and socket timeouts accept: beyond them every worker would
+        # fail to start and every file would silently go out "not cleaned".
+        for name in ("idle_timeout", "header_timeout", "scrub_wall_seconds"):
+            value = getattr(self, name)
+            if not (value > 0 and value <= MAX_SECONDS):
+                raise ConfigError(f"{name} must be a number of seconds in (0, {MAX_SECONDS}]")
+        if self.scrub_cpu_seconds > MAX_SECONDS:
+            raise ConfigError(f"scrub_cpu_seconds must be at most {MAX_SECONDS}")
+        if self.scrub_memory_bytes > MAX_RLIMIT_BYTES:
+            raise ConfigError(f"scrub_memory_bytes must be at most {MAX_RLIMIT_BYTES}")
+
+    @property
+    def header_deadline(self) -> float:
+        """Seconds to send a request's headers: never longer than a silence is allowed."""
+        return min(self.header_timeout, self.idle_timeout)
 
     @property
     def max_message_bytes(self) -> int:
@@ -115,7 +149,12 @@ class ServerConfig:
 
         def size(name: str, default: int) -> int:
             value = getattr(args, name, None)
-            return default if value in (None, "") else parse_size(str(value))
+            if value in (None, ""):
+                return default
+            try:
+                return parse_size(str(value))
+            except ConfigError as exc:
+                raise ConfigError(f"{name}: {exc}") from exc
 
         def number(name: str, default: int) -> int:
             value = getattr(args, name, None)
@@ -126,11 +165,15 @@ class ServerConfig:
             except ValueError as exc:
                 raise ConfigError(f"{name}: not a whole number: {value!r}") from exc
 
-        timeout = getattr(args, "idle_timeout", None)
-        try:
-            idle = defaults.idle_timeout if timeout in (None, "") else float(str(timeout))
-        except ValueError as exc:
-            raise ConfigError(f"idle timeout: not a number: {timeout!r}") from exc
+        def seconds(name: str, default: float) -> float:
+            value = getattr(args, name, None)
+            if value in (None, ""):
+                return default
+            try:
+                return float(str(value))
+            except ValueError as exc:
+                raise ConfigError(f"{name}: not a number of seconds: {value!r}") from exc
+
         limits = Limits(
             max_submission_bytes=size("max_submission_bytes", defaults.max_submission_bytes),
             max_files=number("max_files", defaults.max_files),
@@ -139,7 +182,11 @@ class ServerConfig:
             scrub_max_bytes=size("scrub_max_bytes", defaults.scrub_max_bytes),
             scrub_workers=number("scrub_workers", defaults.scrub_workers),
             min_free_bytes=size("min_free_bytes", defaults.min_free_bytes),
-            idle_timeout=idle,
+            idle_timeout=seconds("idle_timeout", defaults.idle_timeout),
+            header_timeout=seconds("header_timeout", defaults.header_timeout),
+            scrub_memory_bytes=size("scrub_memory_bytes", defaults.scrub_memory_bytes),
+            scrub_cpu_seconds=number("scrub_cpu_seconds", defaults.scrub_cpu_seconds),
+            scrub_wall_seconds=seconds("scrub_wall_seconds", defaults.scrub_wall_seconds),
         )
         about_dir = getattr(args, "about", None)
         return ServerConfig(

@@ -7,6 +7,7 @@ stored in a cookie would be state kept about the source.
 
 from __future__ import annotations
 
+import re
 from typing import Final
 
 LANGS: Final = ("fr", "en")
@@ -29,13 +30,13 @@ _FR: Final[dict[str, str]] = {
     "about_default": (
         "Ce site est une boîte aux lettres anonyme pour les documents qui montrent "
         "comment la police et les collectivités surveillent la population : "
-        "reconnaissance faciale, vidéosurveillance algorithmique, plateformes « ville "
-        "sûre ».\n\nLes documents sont chiffrés dès leur arrivée pour les seuls "
+        "reconnaissance faciale, vidéosurveillance algorithmique, plateformes «\u00a0ville "
+        "sûre\u00a0».\n\nLes documents sont chiffrés dès leur arrivée pour les seuls "
         "journalistes de la rédaction ; le serveur ne peut pas les relire."
     ),
     "safety_title": "Avant d'envoyer : restez en sécurité",
     "safety_tor": (
-        "Utilisez le Navigateur Tor, réglé au niveau de sécurité « Le plus sûr » "
+        "Utilisez le Navigateur Tor, réglé au niveau de sécurité «\u00a0Le plus sûr\u00a0» "
         "(bouclier en haut à droite). Cette page fonctionne sans JavaScript."
     ),
     "safety_device": (
@@ -49,11 +50,12 @@ _FR: Final[dict[str, str]] = {
         "LibreOffice) : auteur, appareil, position GPS, dates, historique des "
         "révisions, commentaires."
     ),
+    "safety_cannot_lead": "Il ne peut PAS retirer :",
     "safety_cannot": (
-        "Il ne peut PAS retirer : les points jaunes de traçage que les imprimantes "
+        "les points jaunes de traçage que les imprimantes "
         "laissent sur les pages imprimées puis scannées ; ce que dit le contenu lui-même "
         "(noms, tournures, détails que peu de personnes connaissent, filigranes propres "
-        "à chaque destinataire) ; le « bruit » du capteur qui relie une photo à "
+        "à chaque destinataire) ; le «\u00a0bruit\u00a0» du capteur qui relie une photo à "
         "l'appareil qui l'a prise. Pensez aussi à qui avait accès au document."
     ),
     "safety_other_types": (
@@ -80,6 +82,7 @@ _FR: Final[dict[str, str]] = {
     "receipt_files": "Fichiers reçus",
     "receipt_saved_as": "enregistré sous",
     "receipt_type": "type détecté",
+    "type_unknown": "inconnu",
     "receipt_size": "taille",
     "receipt_cleaned_removed": "Nettoyé. Métadonnées retirées :",
     "receipt_cleaned_none": "Nettoyé : aucune métadonnée identifiante trouvée.",
@@ -139,6 +142,9 @@ _FR: Final[dict[str, str]] = {
     "not_found_title": "Page introuvable",
     "reason:unsupported file type": "type de fichier non pris en charge",
     "reason:corrupt or unreadable file": "fichier corrompu ou illisible",
+    "reason:ambiguous file type (readable as two formats)": (
+        "type de fichier ambigu (lisible comme deux formats différents)"
+    ),
     "reason:too large or too complex to clean safely": (
         "trop grand ou trop complexe pour être nettoyé sans risque"
     ),
@@ -147,6 +153,28 @@ _FR: Final[dict[str, str]] = {
     "reason:metadata remained after cleaning": "des métadonnées restaient après nettoyage",
     "reason:could not be cleaned": "n'a pas pu être nettoyé",
     "reason:too large to clean": "trop grand pour être nettoyé",
+    "note_image_kept": (
+        "L'image elle-même est intacte (pas recompressée) : seules ses métadonnées ont "
+        "été retirées."
+    ),
+    "note_orientation_kept": (
+        "L'orientation de la photo a été gardée : c'est la seule donnée EXIF restante."
+    ),
+    "note_converted_png": "Converti en PNG, sans perte de qualité.",
+    "note_more_images_one": (
+        "Une autre image contenue dans ce fichier est transmise comme fichier séparé."
+    ),
+    "note_more_images": (
+        "{count} autres images contenues dans ce fichier sont transmises comme fichiers séparés."
+    ),
+    "note_drawing_kept": "Le dessin est gardé à l'identique.",
+    "note_emf_plus_dropped": "La couche EMF+ a été retirée ; le dessin de base (GDI) est gardé.",
+    "note_icc_replaced": (
+        "Les profils de couleur (ICC) ont été remplacés par des espaces de couleur "
+        "standard : les teintes peuvent changer légèrement."
+    ),
+    "note_empty": "Fichier vide (0 octet).",
+    "note_other": "Une remarque technique sur ce fichier a été transmise à la rédaction.",
 }
 
 _EN: Final[dict[str, str]] = {
@@ -175,8 +203,9 @@ _EN: Final[dict[str, str]] = {
         "GIF) and office documents (Word, Excel, PowerPoint, LibreOffice): author, "
         "device, GPS location, dates, revision history, comments."
     ),
+    "safety_cannot_lead": "It can NOT remove:",
     "safety_cannot": (
-        "It can NOT remove: the yellow tracking dots printers leave on pages that were "
+        "the yellow tracking dots printers leave on pages that were "
         "printed then scanned; what the content itself says (names, wording, details "
         "few people know, watermarks made for each recipient); the sensor \u201cnoise\u201d "
         "that ties a photo to the camera that took it. Think about who had access to "
@@ -204,6 +233,7 @@ _EN: Final[dict[str, str]] = {
     "receipt_files": "Files received",
     "receipt_saved_as": "saved as",
     "receipt_type": "detected type",
+    "type_unknown": "unknown",
     "receipt_size": "size",
     "receipt_cleaned_removed": "Cleaned. Metadata removed:",
     "receipt_cleaned_none": "Cleaned: no identifying metadata found.",
@@ -260,16 +290,91 @@ _EN: Final[dict[str, str]] = {
     "err_not_found": "This page does not exist.",
     "err_method": "This address is not used that way.",
     "not_found_title": "Page not found",
+    "reason:unsupported file type": "unsupported file type",
+    "reason:corrupt or unreadable file": "corrupt or unreadable file",
+    "reason:ambiguous file type (readable as two formats)": (
+        "ambiguous file type (readable as two formats)"
+    ),
+    "reason:too large or too complex to clean safely": ("too large or too complex to clean safely"),
+    "reason:cleaning timed out": "cleaning timed out",
+    "reason:the cleaner crashed on this file": "the cleaner crashed on this file",
+    "reason:metadata remained after cleaning": "metadata remained after cleaning",
+    "reason:could not be cleaned": "could not be cleaned",
+    "reason:too large to clean": "too large to clean",
+    "note_image_kept": (
+        "The image itself is untouched (not re-compressed): only its metadata was removed."
+    ),
+    "note_orientation_kept": "The photo's orientation was kept: it is the only EXIF data left.",
+    "note_converted_png": "Converted to PNG, without loss of quality.",
+    "note_more_images_one": "One more image in this file is passed on as a separate file.",
+    "note_more_images": "{count} more images in this file are passed on as separate files.",
+    "note_drawing_kept": "The drawing is kept exactly as it was.",
+    "note_emf_plus_dropped": "The EMF+ layer was removed; the basic (GDI) drawing is kept.",
+    "note_icc_replaced": (
+        "Colour profiles (ICC) were replaced by standard colour spaces: colours may shift slightly."
+    ),
+    "note_empty": "Empty file (0 bytes).",
+    "note_other": "A technical note about this file was passed on to the newsroom.",
 }
 
 STRINGS: Final[dict[str, dict[str, str]]] = {"fr": _FR, "en": _EN}
 
 
+#: The scrubbers' notes are fixed English phrases, joined by "; " when there are several.
+#: Each known phrase -> the key of its words for the source.
+_NOTE_KEYS: Final[dict[str, str]] = {
+    "lossless: compressed image data kept byte for byte": "note_image_kept",
+    "lossless: image data kept byte for byte, only metadata removed": "note_image_kept",
+    "orientation kept (EXIF with only that tag)": "note_orientation_kept",
+    "converted to PNG (lossless)": "note_converted_png",
+    "drawing records kept byte for byte": "note_drawing_kept",
+    "EMF+ layer dropped, its GDI drawing kept": "note_emf_plus_dropped",
+    "ICC colour profiles replaced by device colour spaces": "note_icc_replaced",
+    "empty file (0 bytes)": "note_empty",
+}
+_MORE_IMAGES: Final = re.compile(r"([1-9][0-9]{0,5}) more image\(s\) given as separate files")
+_GENERIC_REASON: Final = "reason:could not be cleaned"
+
+
 def reason_text(lang: str, reason: str | None) -> str | None:
-    """A scrubber's (English, value-free) reason in the page's language."""
+    """A scrubber's (English, value-free) reason in the page's language.
+
+    Only reasons known here are shown: the text comes back from the cleaning worker, which
+    parses hostile files; a worker taken over by one must not get to write to the source
+    (say, a fake instruction). Anything else reads "could not be cleaned".
+    """
     if reason is None:
         return None
-    return STRINGS[lang].get("reason:" + reason, reason)
+    strings = STRINGS[lang]
+    return strings.get("reason:" + reason, strings[_GENERIC_REASON])
+
+
+def note_lines(lang: str, note: str | None) -> list[str]:
+    """A scrubber's note as sentences for the source, in the page's language.
+
+    Known phrases only, for the reason given in `reason_text`; any other phrase becomes
+    one generic line (the editors read the exact note in the manifest).
+    """
+    if not note:
+        return []
+    strings = STRINGS[lang]
+    lines: list[str] = []
+    for phrase in note.split("; "):
+        key = _NOTE_KEYS.get(phrase.strip())
+        if key is not None:
+            line = strings[key]
+        elif (more := _MORE_IMAGES.fullmatch(phrase.strip())) is not None:
+            count = int(more.group(1))
+            line = (
+                strings["note_more_images_one"]
+                if count == 1
+                else strings["note_more_images"].format(count=count)
+            )
+        else:
+            line = strings["note_other"]
+        if line not in lines:
+            lines.append(line)
+    return lines
 
 
 def human_size(lang: str, size: int) -> str:

@@ -3,14 +3,16 @@ including the file names the source sent and the admin's texts)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Final
 from urllib.parse import quote
 
 import jinja2
+import markupsafe
 
 from leakdrop.server.config import ServerConfig
-from leakdrop.server.i18n import STRINGS, human_size, other_lang, reason_text
+from leakdrop.server.i18n import STRINGS, human_size, note_lines, other_lang, reason_text
 from leakdrop.server.pipeline import Receipt
 
 TEMPLATES: Final = Path(__file__).resolve().parent / "templates"
@@ -31,6 +33,18 @@ _ERRORS: Final = {
 }
 
 
+_BREAK_AFTER: Final = re.compile(r"(?<=[/:])")
+
+
+def breakable(text: str) -> markupsafe.Markup:
+    """`text` escaped, with a line-break opportunity after each ``/`` and ``:``: a long
+    field name (``embedded:xlsx/ooxml:docProps/custom``) wraps between its parts instead
+    of mid-word or across the next column of the list."""
+    return markupsafe.Markup("<wbr>").join(
+        markupsafe.escape(part) for part in _BREAK_AFTER.split(text)
+    )
+
+
 def _paragraphs(text: str) -> list[str]:
     return [p.strip() for p in text.replace("\r\n", "\n").split("\n\n") if p.strip()]
 
@@ -45,6 +59,7 @@ class Pages:
             trim_blocks=True,
             lstrip_blocks=True,
         )
+        self._env.filters["breakable"] = breakable
         limits = config.limits
         self._numbers = {
             lang: {
@@ -84,15 +99,18 @@ class Pages:
         )
 
     def receipt(self, lang: str, receipt: Receipt) -> str:
+        strings = STRINGS[lang]
         files = [
             {
                 "display_name": f.display_name,
                 "stored_name": f.stored_name,
-                "type_name": f.type_name,
+                # Type names (pdf, jpeg, docx) read the same in both languages; "unknown"
+                # does not.
+                "type_name": strings["type_unknown"] if f.type_name == "unknown" else f.type_name,
                 "cleaned": f.cleaned,
                 "reason_text": reason_text(lang, f.reason),
                 "removed": f.removed,
-                "note": f.note,
+                "note_lines": note_lines(lang, f.note),
                 "size_text": human_size(lang, f.size),
                 "empty": f.size == 0,
                 "attached_to": f.attached_to,

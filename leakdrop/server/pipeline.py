@@ -54,7 +54,6 @@ from leakdrop.server.spool import BackgroundWriter, SpoolFile, SpoolKey, spool_b
 from leakdrop.server.storage import Storage, today
 
 log = logging.getLogger("leakdrop.server")
-import sys as _sys; _sys.setswitchinterval(float(os.environ.get("SWI", "0.005")))
 
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 
@@ -276,7 +275,11 @@ class Processor:
         self._active = 0
         self._scrub_limiter = anyio.CapacityLimiter(self.limits.scrub_workers)
         self._scrub_limits = dataclasses.replace(
-            scrubbers.DEFAULT_LIMITS, max_input_bytes=max(1, self.limits.scrub_max_bytes)
+            scrubbers.DEFAULT_LIMITS,
+            max_input_bytes=max(1, self.limits.scrub_max_bytes),
+            memory_bytes=self.limits.scrub_memory_bytes,
+            cpu_seconds=self.limits.scrub_cpu_seconds,
+            wall_seconds=self.limits.scrub_wall_seconds,
         )
 
     @property
@@ -326,18 +329,14 @@ class Processor:
         stored: list[_Stored] = []
         try:
             try:
-                import sys, time as _t; _t0 = _t.perf_counter()
                 await self._receive_all(body, form)
-                _t1 = _t.perf_counter()
                 message = form.message
                 if not upload.files:
                     raise NoFilesError("no file")
                 stored = await self._process_all(upload)
                 submission_id = secrets.token_hex(16)
                 entries = [s.entry for s in stored]
-                _t2 = _t.perf_counter()
                 await anyio.to_thread.run_sync(self._seal, submission_id, message, entries)
-                print(f"TIMING receive {_t1-_t0:.2f} process {_t2-_t1:.2f} seal {_t.perf_counter()-_t2:.2f}", file=sys.stderr, flush=True)
             except SubmissionError:
                 raise
             except OSError as exc:
@@ -566,7 +565,7 @@ class Processor:
         """
         incoming = self.storage.new_incoming()
         try:
-            disk = BackgroundWriter(_DiskWriter(incoming.fd).write)
+            disk = BackgroundWriter(_DiskWriter(incoming.fd).write, handed_over=True)
             try:
                 sealed = encrypt(cast(BinaryIO, disk), self.config.recipients)
                 try:
@@ -585,9 +584,7 @@ class Processor:
             except BaseException:
                 disk.abort()
                 raise
-            import sys, time as _t; _t0 = _t.perf_counter()
             self.storage.commit(incoming)
-            print(f"TIMING commit {_t.perf_counter()-_t0:.2f}", file=sys.stderr, flush=True)
         except BaseException:
             self.storage.discard(incoming)
             raise
@@ -602,7 +599,7 @@ class _DiskWriter:
         self._written = 0
         self._next_writeback = WRITEBACK_BYTES
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes | bytearray) -> None:
         view = memoryview(data)
         while view:
             view = view[os.write(self._fd, view) :]

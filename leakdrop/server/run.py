@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import ctypes
 import logging
@@ -108,6 +109,64 @@ def prepare_demo(folder: Path) -> tuple[Path, Path]:
     return keys, storage
 
 
+def header_deadline_protocol(seconds: float) -> type[asyncio.Protocol]:
+    """uvicorn's httptools HTTP protocol, plus a deadline on each request's headers.
+
+    Slowloris: uvicorn waits for request headers forever (its keep-alive timer runs only
+    between requests and stops at the first byte of the next one; the app's idle timeout
+    covers only the body). A client that opens a connection and sends a partial request
+    line, or one byte now and then, would hold a socket, a descriptor and, behind Tor, a
+    circuit, for good: a few hundred of them and real sources are refused. So the clock
+    starts when the server begins waiting for a request (connection opened, or previous
+    response sent on a kept-alive connection), is not reset by incoming bytes (a dribble
+    counts as silence), stops when the headers are complete, and closes the connection
+    when it runs out. The body is the app's business (`Limits.idle_timeout`).
+    """
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    class HeaderDeadlineProtocol(HttpToolsProtocol):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self._header_timer: asyncio.TimerHandle | None = None
+
+        def _arm_header_timer(self) -> None:
+            self._cancel_header_timer()
+            self._header_timer = self.loop.call_later(seconds, self._headers_too_slow)
+
+        def _cancel_header_timer(self) -> None:
+            if self._header_timer is not None:
+                self._header_timer.cancel()
+                self._header_timer = None
+
+        def _headers_too_slow(self) -> None:
+            self._header_timer = None
+            # No answer: nobody is there to read one, and a 408 would invite a retry.
+            if not self.transport.is_closing():
+                self.transport.close()
+
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            super().connection_made(transport)  # type: ignore[arg-type]
+            self._arm_header_timer()
+
+        def on_headers_complete(self) -> None:
+            self._cancel_header_timer()
+            super().on_headers_complete()
+
+        def on_response_complete(self) -> None:
+            # A pipelined request already has its headers; else the connection now waits
+            # for the next request's, under the same deadline.
+            waits_for_headers = not self.pipeline
+            super().on_response_complete()
+            if waits_for_headers and not self.transport.is_closing():
+                self._arm_header_timer()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._cancel_header_timer()
+            super().connection_lost(exc)
+
+    return HeaderDeadlineProtocol
+
+
 def _warm_up() -> None:
     # Start the scrubbers' fork server now, not when the first source is waiting.
     import scrubbers
@@ -134,10 +193,19 @@ def run_serve(args: argparse.Namespace) -> int:
                 raise ConfigError("no storage folder: use --storage DIR or LEAKDROP_STORAGE")
             keys, storage = Path(args.keys), Path(args.storage)
         config = ServerConfig.from_args(args, keys=keys, storage=storage)
+        # The C parser, named: uvicorn's "auto" would fall back to h11 without a word, and
+        # without the header deadline.
+        protocol = header_deadline_protocol(config.limits.header_deadline)
         harden_process()
         tune_malloc()
         logging.config.dictConfig(LOG_CONFIG)
         app = create_app(config)
+    except ImportError as exc:
+        print(
+            f"leakdrop serve: refusing to start: {exc.name} is missing (install leakdrop[server])",
+            file=sys.stderr,
+        )
+        return 1
     except (ConfigError, OSError) as exc:
         text = str(exc) if isinstance(exc, ConfigError) else f"{exc.strerror}"
         print(f"leakdrop serve: refusing to start: {text}", file=sys.stderr)
@@ -162,6 +230,9 @@ def run_serve(args: argparse.Namespace) -> int:
             date_header=False,
             proxy_headers=False,
             lifespan="off",
+            http=protocol,
+            # No WebSocket route exists: no upgrade code path for a client to reach.
+            ws="none",
             timeout_keep_alive=5,
             timeout_graceful_shutdown=30,
         )
