@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -30,6 +31,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -67,6 +69,17 @@ def free_port() -> int:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         return port
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of one process (all its threads) so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def tree_rss(pid: int) -> int:
@@ -164,6 +177,17 @@ def start_profiler(pid: int, out: Path) -> subprocess.Popen[bytes] | None:
     )
 
 
+@dataclass(frozen=True)
+class Run:
+    size: int
+    ours: float  # seconds from first byte sent to receipt
+    age: float  # seconds for age -e
+    age_fsync: float  # the same plus an fsync of its output
+    peak: int  # peak RSS of the server and its children
+    server_cpu: float  # CPU seconds of the server process during the upload
+    age_cpu: float  # CPU seconds of the age process
+
+
 def median(values: list[float]) -> float:
     return statistics.median(values)
 
@@ -196,6 +220,8 @@ def main() -> int:
         tmp.mkdir()
         port = free_port()
         env = {**os.environ, "TMPDIR": str(tmp)}
+        # A file, not a pipe nobody reads: a chatty server must not block on its stderr.
+        server_log = (work / "server.log").open("wb")
         server = subprocess.Popen(
             [
                 str(LEAKDROP),
@@ -213,7 +239,7 @@ def main() -> int:
             ],
             env=env,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            stderr=server_log,
         )
         profiler = None
         try:
@@ -226,24 +252,29 @@ def main() -> int:
                         break
                 except OSError:
                     if time.monotonic() > deadline or server.poll() is not None:
-                        raise SystemExit("server did not start")
+                        log = (work / "server.log").read_text(errors="replace")[-2000:]
+                        raise SystemExit(f"server did not start:\n{log}")
                     time.sleep(0.1)
             time.sleep(1.0)  # let the scrubbers' fork server finish starting
             idle = tree_rss(server.pid)
-            # (size, leakdrop s, age s, age+fsync s, peak RSS) per run. The order of the
-            # two alternates: on a VM, whoever first touches fresh memory pays for it.
-            runs: list[tuple[int, float, float, float, int]] = []
+            # The order of the two alternates: on a VM, whoever first touches fresh memory
+            # pays for it.
+            runs: list[Run] = []
             for n in (small, size):
                 if n == size and args.profile:
                     profiler = start_profiler(server.pid, args.profile)
                 for i in range(args.repeat):
                     age_first = i % 2 == 1
                     if age_first:
+                        age_cpu = children_cpu()
                         age_s, age_sync_s = age_seal(recipient, n, work / "age-out.age")
+                        age_cpu = children_cpu() - age_cpu
                         (work / "age-out.age").unlink()
                     sampler = Sampler(server.pid)
                     sampler.start()
+                    server_cpu = cpu_seconds(server.pid)
                     elapsed, status = upload(port, n)
+                    server_cpu = cpu_seconds(server.pid) - server_cpu
                     sampler.stop.set()
                     sampler.join()
                     if status != 200:
@@ -251,37 +282,45 @@ def main() -> int:
                     for f in (storage / "submissions").iterdir():
                         f.unlink()
                     if not age_first:
+                        age_cpu = children_cpu()
                         age_s, age_sync_s = age_seal(recipient, n, work / "age-out.age")
+                        age_cpu = children_cpu() - age_cpu
                         (work / "age-out.age").unlink()
-                    runs.append((n, elapsed, age_s, age_sync_s, sampler.peak))
+                    runs.append(
+                        Run(n, elapsed, age_s, age_sync_s, sampler.peak, server_cpu, age_cpu)
+                    )
         finally:
             if profiler is not None:
                 profiler.send_signal(signal.SIGINT)  # py-spy writes its output on SIGINT
                 profiler.wait(60)
             server.terminate()
             server.wait(30)
+            server_log.close()
         mib = 1024 * 1024
         print(f"server idle RSS (with children): {idle / mib:.0f} MiB")
         print(
             f"{'size':>8} {'leakdrop MB/s':>14} {'age MB/s':>9} {'ratio':>6}"
-            f" {'age+fsync MB/s':>15} {'ratio':>6} {'peak RSS':>9}"
+            f" {'ratio vs age+fsync':>19} {'CPU s: server':>14} {'age':>5} {'peak RSS':>9}"
         )
-        for n, ours_s, age_s, sync_s, peak in runs:
+        for r in runs:
             print(
-                f"{n / mib:>6.0f}Mi {n / ours_s / 1e6:>14.1f} {n / age_s / 1e6:>9.1f}"
-                f" {age_s / ours_s:>6.2f} {n / sync_s / 1e6:>15.1f} {sync_s / ours_s:>6.2f}"
-                f" {peak / mib:>5.0f} MiB"
+                f"{r.size / mib:>6.0f}Mi {r.size / r.ours / 1e6:>14.1f}"
+                f" {r.size / r.age / 1e6:>9.1f} {r.age / r.ours:>6.2f}"
+                f" {r.age_fsync / r.ours:>19.2f} {r.server_cpu:>14.2f} {r.age_cpu:>5.2f}"
+                f" {r.peak / mib:>5.0f} MiB"
             )
-        large = [r for r in runs if r[0] == size]
-        small_runs = [r for r in runs if r[0] == small]
-        ratio = median([age_s / ours_s for _, ours_s, age_s, _, _ in large])
-        ratio_sync = median([sync_s / ours_s for _, ours_s, _, sync_s, _ in large])
+        large = [r for r in runs if r.size == size]
+        small_runs = [r for r in runs if r.size == small]
+        ratio = median([r.age / r.ours for r in large])
+        ratio_sync = median([r.age_fsync / r.ours for r in large])
+        cpu_ratio = median([r.age_cpu / r.server_cpu for r in large])
         print(
             f"median throughput vs age at {size / mib:.0f} MiB over {len(large)} runs:"
-            f" {ratio:.2f}x (target >= 0.5x); vs age + fsync: {ratio_sync:.2f}x"
+            f" {ratio:.2f}x (target >= 0.5x); vs age + fsync: {ratio_sync:.2f}x;"
+            f" CPU seconds, age / server: {cpu_ratio:.2f}"
         )
-        peak_small = max(r[4] for r in small_runs)
-        peak_large = max(r[4] for r in large)
+        peak_small = max(r.peak for r in small_runs)
+        peak_large = max(r.peak for r in large)
         print(
             f"peak RSS {small / mib:.0f} MiB -> {size / mib:.0f} MiB upload: "
             f"{peak_small / mib:.0f} -> {peak_large / mib:.0f} MiB,"

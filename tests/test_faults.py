@@ -387,7 +387,7 @@ def test_idle_upload_is_dropped_and_leaves_nothing(live_server: ServerFactory) -
 def test_idle_connection_without_headers_is_dropped(live_server: ServerFactory) -> None:
     """Slowloris: a connection that never finishes its request headers must not be kept
     open forever (each one holds a socket and a Tor circuit)."""
-    server = live_server("--idle-timeout", "2")
+    server = live_server("--idle-timeout", "2", "--header-timeout", "2")
     with socket.create_connection(("127.0.0.1", server.port)) as sock:
         sock.sendall(b"POST /submit HTTP/1.1\r\nHost: 127.0.0.1\r\n")
         _, waited = read_until_closed(sock, 2 + 10)
