@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
+from leakdrop._listener import security_headers
 from leakdrop.pickup.store import (
     HashCache,
     delete_submission,
@@ -49,17 +50,10 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
-#: The same headers as the source-facing server: nothing cached anywhere, nothing framed,
-#: nothing sniffed.
-SECURITY_HEADERS: Final[tuple[tuple[bytes, bytes], ...]] = (
-    (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'; base-uri 'none'"),
-    (b"referrer-policy", b"no-referrer"),
-    (b"x-content-type-options", b"nosniff"),
-    (b"cache-control", b"no-store"),
-    (b"pragma", b"no-cache"),
-    (b"x-frame-options", b"DENY"),
-    (b"cross-origin-opener-policy", b"same-origin"),
-    (b"cross-origin-resource-policy", b"same-origin"),
+#: The same headers as the source-facing server; the pickup serves no page, so its policy
+#: allows nothing at all.
+SECURITY_HEADERS: Final = security_headers(
+    "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 )
 _SEND_CHUNK: Final = 256 * 1024
 _MAX_BODY: Final = 4096

@@ -6,16 +6,14 @@ Also runs the retention timer: a pass at start and one every `--expire-every` se
 from __future__ import annotations
 
 import argparse
-import contextlib
-import ctypes
 import logging
 import logging.config
-import resource
 import sys
 import threading
 from pathlib import Path
 from typing import Any, Final
 
+from leakdrop._listener import LOG_CONFIG, harden_process, header_deadline_protocol
 from leakdrop.expiry import parse_days
 from leakdrop.tokens import TokenError
 
@@ -23,39 +21,12 @@ __all__ = ["run_pickup"]
 
 log = logging.getLogger("leakdrop.pickup")
 
-_PR_SET_DUMPABLE: Final = 4
-
-#: No access log (no request times, no paths): uvicorn's access logger is cut off here as
-#: well as by ``access_log=False``.
-LOG_CONFIG: Final[dict[str, Any]] = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(levelname)s %(name)s: %(message)s"}},
-    "handlers": {
-        "stderr": {
-            "class": "logging.StreamHandler",
-            "formatter": "plain",
-            "stream": "ext://sys.stderr",
-        }
-    },
-    "loggers": {
-        "uvicorn": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
-        "uvicorn.error": {"level": "INFO"},
-        "uvicorn.access": {"handlers": [], "level": "CRITICAL", "propagate": False},
-        "leakdrop": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
-    },
-}
+#: Editors' clients send their headers at once; anything slower is not one of them.
+HEADER_TIMEOUT_SECONDS: Final = 30.0
 
 
 class _ConfigError(Exception):
     pass
-
-
-def _harden() -> None:
-    # No core file: the process holds the token hashes and, briefly, presented tokens.
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0)
 
 
 def _number(text: str | None, name: str, default: float, low: float, high: float) -> float:
@@ -106,7 +77,7 @@ def run_pickup(args: argparse.Namespace) -> int:
         )
         # The source-facing server creates the layout too; whichever starts first does it.
         (config.storage / SUBMISSIONS).mkdir(mode=0o700, parents=True, exist_ok=True)
-        _harden()
+        harden_process()
         logging.config.dictConfig(LOG_CONFIG)
         app = PickupApp(config)
     except (_ConfigError, TokenError) as exc:
@@ -137,6 +108,9 @@ def run_pickup(args: argparse.Namespace) -> int:
             port=port,
             log_config=LOG_CONFIG,
             access_log=False,
+            # Slowloris guard: the pickup is behind Tor too.
+            http=header_deadline_protocol(HEADER_TIMEOUT_SECONDS),
+            ws="none",
             server_header=False,
             date_header=False,
             proxy_headers=False,

@@ -22,6 +22,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from leakdrop._listener import security_headers
 from leakdrop.server.config import ServerConfig
 from leakdrop.server.errors import ClientGoneError, InternalError, SubmissionError
 from leakdrop.server.i18n import pick_lang
@@ -41,21 +42,7 @@ CSP: Final = (
     "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
     "frame-ancestors 'none'; base-uri 'none'"
 )
-SECURITY_HEADERS: Final[tuple[tuple[bytes, bytes], ...]] = (
-    (b"content-security-policy", CSP.encode()),
-    (b"referrer-policy", b"no-referrer"),
-    (b"x-content-type-options", b"nosniff"),
-    (b"cache-control", b"no-store"),
-    (b"pragma", b"no-cache"),
-    (b"x-frame-options", b"DENY"),
-    (b"cross-origin-opener-policy", b"same-origin"),
-    (b"cross-origin-resource-policy", b"same-origin"),
-    (
-        b"permissions-policy",
-        b"accelerometer=(), camera=(), display-capture=(), geolocation=(), gyroscope=(), "
-        b"microphone=(), payment=(), usb=(), interest-cohort=()",
-    ),
-)
+SECURITY_HEADERS: Final = security_headers(CSP)
 #: Headers never sent: who we are, validators that make a browser revalidate (ETag,
 #: Last-Modified would also tell when the file changed), and any state.
 _DROPPED: Final = frozenset(

@@ -1,0 +1,128 @@
+"""What both listeners (the source drop and the editors' pickup) do to their process and to
+uvicorn: no access log, no core dumps, not dumpable, a deadline on request headers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import resource
+from typing import Any, Final
+
+_PR_SET_DUMPABLE: Final = 4
+
+#: No access log, no client addresses, no timestamps of requests: uvicorn's access logger
+#: is cut off here as well as by ``access_log=False``.
+LOG_CONFIG: Final[dict[str, Any]] = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(levelname)s %(name)s: %(message)s"}},
+    "handlers": {
+        "stderr": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "stream": "ext://sys.stderr",
+        }
+    },
+    "loggers": {
+        "uvicorn": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
+        "uvicorn.error": {"level": "INFO"},
+        "uvicorn.access": {"handlers": [], "level": "CRITICAL", "propagate": False},
+        "leakdrop": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
+        # The multipart parser's warnings add nothing for an admin.
+        "python_multipart": {"handlers": [], "level": "CRITICAL", "propagate": False},
+    },
+}
+
+
+def harden_process() -> None:
+    """No core dumps (a core file would put plaintext on disk) and, on Linux, not
+    dumpable: other processes of the same user cannot ptrace it or read its memory."""
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    # Each file being received holds a descriptor (its spool): allow many at once.
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = 65536 if hard == resource.RLIM_INFINITY else min(hard, 65536)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0)
+
+
+def header_deadline_protocol(seconds: float) -> type[asyncio.Protocol]:
+    """uvicorn's httptools HTTP protocol, plus a deadline on each request's headers.
+
+    Slowloris: uvicorn waits for request headers forever (its keep-alive timer runs only
+    between requests and stops at the first byte of the next one; the app's idle timeout
+    covers only the body). A client that opens a connection and sends a partial request
+    line, or one byte now and then, would hold a socket, a descriptor and, behind Tor, a
+    circuit, for good: a few hundred of them and real sources are refused. So the clock
+    starts when the server begins waiting for a request (connection opened, or previous
+    response sent on a kept-alive connection), is not reset by incoming bytes (a dribble
+    counts as silence), stops when the headers are complete, and closes the connection
+    when it runs out. The body is the app's business (`Limits.idle_timeout`).
+    """
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    class HeaderDeadlineProtocol(HttpToolsProtocol):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self._header_timer: asyncio.TimerHandle | None = None
+
+        def _arm_header_timer(self) -> None:
+            self._cancel_header_timer()
+            self._header_timer = self.loop.call_later(seconds, self._headers_too_slow)
+
+        def _cancel_header_timer(self) -> None:
+            if self._header_timer is not None:
+                self._header_timer.cancel()
+                self._header_timer = None
+
+        def _headers_too_slow(self) -> None:
+            self._header_timer = None
+            # No answer: nobody is there to read one, and a 408 would invite a retry.
+            if not self.transport.is_closing():
+                self.transport.close()
+
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            super().connection_made(transport)  # type: ignore[arg-type]
+            self._arm_header_timer()
+
+        def on_headers_complete(self) -> None:
+            self._cancel_header_timer()
+            super().on_headers_complete()
+
+        def on_response_complete(self) -> None:
+            # A pipelined request already has its headers; else the connection now waits
+            # for the next request's, under the same deadline.
+            waits_for_headers = not self.pipeline
+            super().on_response_complete()
+            if waits_for_headers and not self.transport.is_closing():
+                self._arm_header_timer()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._cancel_header_timer()
+            super().connection_lost(exc)
+
+    return HeaderDeadlineProtocol
+
+
+def security_headers(csp: str) -> tuple[tuple[bytes, bytes], ...]:
+    """Headers on every response of both listeners: nothing cached anywhere (a shared
+    computer must not keep a receipt), nothing framed, sniffed, referred or allowed."""
+    return (
+        (b"content-security-policy", csp.encode()),
+        (b"referrer-policy", b"no-referrer"),
+        (b"x-content-type-options", b"nosniff"),
+        (b"cache-control", b"no-store"),
+        (b"pragma", b"no-cache"),
+        (b"x-frame-options", b"DENY"),
+        (b"cross-origin-opener-policy", b"same-origin"),
+        (b"cross-origin-resource-policy", b"same-origin"),
+        (
+            b"permissions-policy",
+            b"accelerometer=(), camera=(), display-capture=(), geolocation=(), gyroscope=(), "
+            b"microphone=(), payment=(), usb=(), interest-cohort=()",
+        ),
+    )
