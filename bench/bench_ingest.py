@@ -200,7 +200,7 @@ def main() -> int:
         "--repeat", type=int, default=3, help="runs of each size (default 3; medians reported)"
     )
     parser.add_argument(
-        "--profile", type=Path, help="py-spy raw profile of the server during the large runs"
+        "--profile", type=Path, help="py-spy raw profile of the server during all runs"
     )
     args = parser.parse_args()
     size, small = parse_size(args.size), parse_size(args.small)
@@ -260,10 +260,12 @@ def main() -> int:
             # The order of the two alternates: on a VM, whoever first touches fresh memory
             # pays for it.
             runs: list[Run] = []
-            for n in (small, size):
-                if n == size and args.profile:
-                    profiler = start_profiler(server.pid, args.profile)
-                for i in range(args.repeat):
+            if args.profile:
+                profiler = start_profiler(server.pid, args.profile)
+            # Sizes interleaved: the allocator's state after earlier uploads (it keeps some
+            # freed memory) then weighs on both sizes alike.
+            for i in range(args.repeat):
+                for n in (small, size):
                     age_first = i % 2 == 1
                     if age_first:
                         age_cpu = children_cpu()

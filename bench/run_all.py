@@ -120,36 +120,37 @@ _INGEST = re.compile(r"^\s*(\d+)Mi((?:\s+[\d.]+)+)\s+(\d+)\s*MiB\s*$")
 
 
 def parse_ingest(r: Run, seen: set[int]) -> None:
-    """Rows: size, leakdrop MB/s, age MB/s, ratio[, age+fsync MB/s, ratio], peak RSS.
-    Repeated sizes (several runs) are reduced to their median."""
+    """Rows start with size, leakdrop MB/s, age MB/s and end with the peak RSS; the columns
+    in between vary. Repeated sizes (several runs) are reduced to their median. The
+    summary line's ratio against age + fsync is quoted where given."""
     by_size: dict[int, list[tuple[list[float], int]]] = {}
+    synced: dict[int, str] = {}
     for line in r.output.splitlines():
         m = _INGEST.match(line)
         if m:
             numbers = [float(x) for x in m.group(2).split()]
-            if len(numbers) >= 3:
+            if len(numbers) >= 2:
                 by_size.setdefault(int(m.group(1)), []).append((numbers, int(m.group(3))))
+        summary = re.search(r"at (\d+) MiB.*?age \+ fsync: ([\d.]+)x", line)
+        if summary:
+            synced[int(summary.group(1))] = summary.group(2)
     for mib, samples in sorted(by_size.items()):
         if mib in seen:
             continue
         seen.add(mib)
         ours = statistics.median(n[0] for n, _ in samples)
         age = statistics.median(n[1] for n, _ in samples)
-        synced = [n[3] for n, _ in samples if len(n) >= 5]
-        reference = f"age -e {age:.0f} MB/s"
         ratio = f"{ours / age:.2f}x"
-        if synced:
-            age_sync = statistics.median(synced)
-            reference += f", +fsync {age_sync:.0f}"
-            ratio += f" / {ours / age_sync:.2f}x"
+        if mib in synced:
+            ratio += f" ({synced[mib]}x vs age+fsync)"
         r.rows.append(
             Row(
                 "ingest",
                 f"upload {mib} MiB" if mib < 1024 else f"upload {mib // 1024} GiB",
                 f"{ours:.0f} MB/s (median of {len(samples)})",
-                reference,
+                f"age -e {age:.0f} MB/s",
                 ratio,
-                f"peak {max(p for _, p in samples)} MiB",
+                f"peak RSS {max(p for _, p in samples)} MiB",
             )
         )
 

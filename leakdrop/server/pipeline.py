@@ -1,6 +1,6 @@
 """One submission, from request body to sealed file.
 
-    body chunks ──► StreamingForm ──► SpoolFile per file (age to a throwaway key, no name)
+    body chunks ──► StreamingForm ──► SpoolFile per file (AEAD, in-RAM key, no name)
                                         │   (limits checked while streaming)
     body complete ──► per file, in worker threads bounded by a limiter:
                         empty / unknown type / too large ─► kept as received

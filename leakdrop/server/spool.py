@@ -16,7 +16,7 @@ sealing the submission itself, twice). Layout::
     record i = length (4 bytes, big-endian) | AEAD(key, nonce_i, plaintext) (length + tag)
     nonce_i  = i, big-endian, | 1 if record i is the last one else 0 (the AEAD's nonce size)
 
-Records are the pieces as they arrive (about 1 MiB, at most `MAX_RECORD`), encrypted
+Records are the pieces as they arrive (at most `MAX_RECORD`, 1 MiB), encrypted
 straight from the received buffers. The AEAD is the fastest of libsodium's on this CPU
 (`AEADS`): AEGIS-256 or AES-256-GCM where the CPU has AES instructions, else
 ChaCha20-Poly1305 (IETF). As in age's STREAM, the counter in the nonce pins each record to
@@ -62,10 +62,9 @@ if TYPE_CHECKING:
 HEAD_BYTES: Final = 4096
 #: First bytes of every spool file (not secret: says what the file is to whoever finds one).
 MAGIC: Final = b"leakdrop-spool/2\n"
-#: Largest plaintext record: bigger incoming pieces are split (bounds the buffers).
-MAX_RECORD: Final = 4 * 1024 * 1024
-#: Plaintext per record for data handed over in one piece (`spool_bytes`).
-RECORD_BYTES: Final = 1024 * 1024
+#: Largest plaintext record: bigger incoming pieces are split (bounds the buffers: one
+#: such buffer per file being written, one per reader).
+MAX_RECORD: Final = 1024 * 1024
 _LENGTH: Final = 4
 KEY_BYTES: Final = 32
 _MAX_RECORDS: Final = 1 << 88
@@ -599,8 +598,8 @@ def spool_bytes(directory: Path, key: SpoolKey, data: bytes) -> SpoolFile:
     spool = SpoolFile(directory, key)
     try:
         view = memoryview(data)
-        for start in range(0, len(view), RECORD_BYTES):
-            spool.write(view[start : start + RECORD_BYTES])
+        for start in range(0, len(view), MAX_RECORD):
+            spool.write(view[start : start + MAX_RECORD])
         spool.finish()
     except BaseException:
         spool.close()
