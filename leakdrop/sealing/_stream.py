@@ -8,9 +8,6 @@ having authenticated a final chunk raises, it never reports a clean end.
 from __future__ import annotations
 
 import io
-import os
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from types import TracebackType
 from typing import TYPE_CHECKING, Protocol
 
@@ -69,28 +66,6 @@ def _seal_into(out: memoryview, plaintext: memoryview, nonce: bytes, key: bytes)
         raise PayloadError("STREAM encryption failed")
 
 
-def _seal_jobs(jobs: list[tuple[memoryview, memoryview, bytes]], key: bytes) -> None:
-    for target, chunk, nonce in jobs:
-        _seal_into(target, chunk, nonce, key)
-
-
-#: Batches smaller than this are sealed by one thread (handing over costs more).
-_PARALLEL_MIN_CHUNKS = 4
-_helper_pool: tuple[int, ThreadPoolExecutor] | None = None
-_helper_lock = threading.Lock()
-
-
-def _helper() -> ThreadPoolExecutor:
-    """One helper thread per process, shared by every SealWriter, started on first use
-    (and again in a forked child, which does not inherit the parent's threads)."""
-    global _helper_pool
-    with _helper_lock:
-        if _helper_pool is None or _helper_pool[0] != os.getpid():
-            pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="age-seal")
-            _helper_pool = (os.getpid(), pool)
-        return _helper_pool[1]
-
-
 def write_all(dst: Writable, data: bytes | bytearray) -> None:
     view = memoryview(data)
     while view:
@@ -135,28 +110,15 @@ class SealWriter:
         """Full chunks (none of them final) sealed into one new buffer."""
         if _lib is None:
             return b"".join(self._seal(chunk.tobytes(), final=False) for chunk in chunks)
-        if self._counter + len(chunks) > _MAX_COUNTER:
-            raise PayloadError("STREAM counter exhausted")
         out = bytearray(len(chunks) * ENCRYPTED_CHUNK_SIZE)
         view = memoryview(out)
-        jobs = [
-            (
-                view[i * ENCRYPTED_CHUNK_SIZE : (i + 1) * ENCRYPTED_CHUNK_SIZE],
-                chunk,
-                _stream_nonce(self._counter + i, False),
-            )
-            for i, chunk in enumerate(chunks)
-        ]
-        # Chunks are independent (each has its own nonce): a second core seals the first
-        # half while this thread seals the second (libsodium runs without the GIL).
-        half = len(jobs) // 2 if len(jobs) >= _PARALLEL_MIN_CHUNKS else 0
-        helped = _helper().submit(_seal_jobs, jobs[:half], self._key) if half else None
-        try:
-            _seal_jobs(jobs[half:], self._key)
-        finally:
-            if helped is not None:
-                helped.result()  # waits (even when this half failed), re-raises its error
-        self._counter += len(chunks)
+        for i, chunk in enumerate(chunks):
+            if self._counter >= _MAX_COUNTER:
+                raise PayloadError("STREAM counter exhausted")
+            start = i * ENCRYPTED_CHUNK_SIZE
+            target = view[start : start + ENCRYPTED_CHUNK_SIZE]
+            _seal_into(target, chunk, _stream_nonce(self._counter, False), self._key)
+            self._counter += 1
         return out
 
     def write(self, data: ReadableBuffer) -> int:
