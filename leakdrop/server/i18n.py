@@ -153,6 +153,7 @@ _FR: Final[dict[str, str]] = {
     "reason:metadata remained after cleaning": "des métadonnées restaient après nettoyage",
     "reason:could not be cleaned": "n'a pas pu être nettoyé",
     "reason:too large to clean": "trop grand pour être nettoyé",
+    "reason:encrypted with a password": "protégé par un mot de passe",
     "note_image_kept": (
         "L'image elle-même est intacte (pas recompressée) : seules ses métadonnées ont "
         "été retirées."
@@ -301,6 +302,7 @@ _EN: Final[dict[str, str]] = {
     "reason:metadata remained after cleaning": "metadata remained after cleaning",
     "reason:could not be cleaned": "could not be cleaned",
     "reason:too large to clean": "too large to clean",
+    "reason:encrypted with a password": "encrypted with a password",
     "note_image_kept": (
         "The image itself is untouched (not re-compressed): only its metadata was removed."
     ),
