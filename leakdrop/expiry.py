@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from leakdrop.pickup.store import delete_submission, scan_submissions
+from leakdrop._times import blur_change_times
+from leakdrop.pickup.store import SUBMISSIONS, delete_submission, scan_submissions
 
 __all__ = ["DEFAULT_DAYS", "ExpiryResult", "expire_submissions", "run_expire"]
 
@@ -33,11 +34,30 @@ class ExpiryResult:
     #: Entries in submissions/ that are not submissions (left alone; the admin should look).
     other: int
 
+    def _other_text(self) -> str:
+        if not self.other:
+            return ""
+        return f"{self.other} unexpected entr{'y' if self.other == 1 else 'ies'} left alone"
+
     def describe(self) -> str:
+        """For the admin who runs `leakdrop expire` by hand: what was deleted and kept."""
         text = f"expired {self.expired} submission(s), {self.kept} kept"
         if self.other:
-            text += f"; {self.other} unexpected entr{'y' if self.other == 1 else 'ies'} left alone"
+            text += f"; {self._other_text()}"
         return text
+
+    def describe_for_log(self) -> str:
+        """For the listener's periodic log, "" when there is nothing to say.
+
+        Never the number kept: the log's lines are timestamped by whatever collects them
+        (Docker), and a count of waiting submissions at each hourly pass would date every
+        arrival (and every pickup) to the hour. Expiries happen at day boundaries, which
+        the files' day-rounded times already tell.
+        """
+        parts = [f"expired {self.expired} submission(s)"] if self.expired else []
+        if self.other:
+            parts.append(self._other_text())
+        return "; ".join(parts)
 
 
 def expire_submissions(storage: Path, days: int, *, now: float | None = None) -> ExpiryResult:
@@ -53,6 +73,9 @@ def expire_submissions(storage: Path, days: int, *, now: float | None = None) ->
                 expired += 1
         else:
             kept += 1
+    # Each pass also refreshes the change times of what is kept (they cannot be set back
+    # to the day): after it, not even the latest submission's exact time is left on disk.
+    blur_change_times(storage / SUBMISSIONS)
     return ExpiryResult(expired=expired, kept=kept, other=other)
 
 

@@ -25,6 +25,7 @@ from typing import Final
 from leakdrop.sealing import KeyFormatError, X25519Recipient, is_age_file
 
 __all__ = [
+    "DEMO_KEY_MARKER",
     "EditorKey",
     "KeysError",
     "fingerprint",
@@ -36,6 +37,11 @@ __all__ = [
 MAX_KEY_FILE_BYTES: Final = 64 * 1024
 _FINGERPRINT_DOMAIN: Final = b"leakdrop-fingerprint-v1\n"
 _IGNORED_NAMES: Final = frozenset({"readme.md", "readme", "readme.txt"})
+#: The comment `leakdrop serve --demo` writes above its key. The demo's private key sits
+#: unprotected next to the demo server, so a file carrying this mark is refused everywhere
+#: but in the demo: pointing a real server at demo/keys, or copying demo.txt among the
+#: editors' keys, must stop the server rather than seal sources' files to that key.
+DEMO_KEY_MARKER: Final = "# DEMO key - never for real use"
 
 
 class KeysError(Exception):
@@ -89,9 +95,15 @@ def _read_key_file(path: Path) -> str:
         raise KeysError(f"{path}: not UTF-8 text") from exc
 
 
-def _parse_key_file(path: Path) -> list[EditorKey]:
+def _parse_key_file(path: Path, *, allow_demo: bool) -> list[EditorKey]:
     text = _read_key_file(path)
     lines = text.splitlines()
+    if not allow_demo and any(line.strip() == DEMO_KEY_MARKER for line in lines):
+        raise KeysError(
+            f"{path}: this is the DEMO key (`leakdrop serve --demo`), whose private key "
+            "lies unprotected next to the demo: never seal real submissions to it. Remove "
+            "this file and put the editors' public keys (age1...) here"
+        )
     for number, line in enumerate(lines, start=1):
         if _looks_secret(line):
             # Never quote the line: the message may end up in a log.
@@ -118,12 +130,13 @@ def _parse_key_file(path: Path) -> list[EditorKey]:
     return keys
 
 
-def load_editor_keys(path: Path | str) -> list[EditorKey]:
+def load_editor_keys(path: Path | str, *, allow_demo: bool = False) -> list[EditorKey]:
     """Every recipient in the keys folder, with file and line; refuses anything doubtful.
 
     Ignores README files and dotfiles; every other entry must be a regular file (symlinks
     are followed) holding at least one valid `age1...` recipient. Refuses an empty folder,
-    a private key anywhere, a malformed line, and the same key listed twice.
+    a private key anywhere, a malformed line, the same key listed twice, and the demo's
+    key (`DEMO_KEY_MARKER`) unless `allow_demo` (only `leakdrop serve --demo` sets it).
     """
     folder = Path(path)
     if not folder.is_dir():
@@ -136,7 +149,7 @@ def load_editor_keys(path: Path | str) -> list[EditorKey]:
             # A subfolder or device silently skipped could hide a key the admin meant to
             # install: the editor would never receive submissions and nobody would notice.
             raise KeysError(f"{entry}: not a regular file (keys/ holds one file per editor)")
-        keys.extend(_parse_key_file(entry))
+        keys.extend(_parse_key_file(entry, allow_demo=allow_demo))
     if not keys:
         raise KeysError(
             f"{folder}: no editor key. Put each editor's public key (age1...) in a file "
@@ -154,6 +167,6 @@ def load_editor_keys(path: Path | str) -> list[EditorKey]:
     return keys
 
 
-def load_recipients_dir(path: Path | str) -> list[X25519Recipient]:
+def load_recipients_dir(path: Path | str, *, allow_demo: bool = False) -> list[X25519Recipient]:
     """The recipients the server seals to (see `load_editor_keys` for what is refused)."""
-    return [key.recipient for key in load_editor_keys(path)]
+    return [key.recipient for key in load_editor_keys(path, allow_demo=allow_demo)]

@@ -39,6 +39,9 @@ __all__ = [
 _SOI = 0xD8
 _EOI = 0xD9
 _SOS = 0xDA
+_DQT = 0xDB
+_DHT = 0xC4
+_DRI = 0xDD
 _APP0 = 0xE0
 _APP1 = 0xE1
 _APP14 = 0xEE
@@ -422,6 +425,7 @@ def walk_jpeg(untrusted_data: bytes, *, max_pixels: int | None = None) -> JpegLa
             raise CorruptFileError("bad or truncated JPEG segment length")
         payload = data[pos + 2 : end]
         seg_start = pos - 2  # the 0xFF right before the marker (fill bytes are dropped)
+        _check_no_slack(marker, payload)
         pos = end
         if marker in _SOF_MARKERS:
             if len(payload) < 6:
@@ -458,6 +462,50 @@ def walk_jpeg(untrusted_data: bytes, *, max_pixels: int | None = None) -> JpegLa
         # MPF's extra images (depth maps, previews) and anything appended live here.
         removed.append("jpeg:trailing-data")
     return layout
+
+
+def _check_no_slack(marker: int, payload: bytes) -> None:
+    """Refuse a kept segment that is longer than what it declares.
+
+    Bytes past a table's or header's content are invisible to every decoder, so they are a
+    place to hide text that a segment-level copy would carry along. libjpeg refuses such a
+    file too ("Bogus marker length"), so no real encoder writes one: refusing (the file is
+    kept, reported not cleaned) loses nothing.
+    """
+    if marker in _SOF_MARKERS:
+        used = 6 + 3 * payload[5] if len(payload) >= 6 else len(payload)
+    elif marker == _SOS:
+        used = 1 + 2 * payload[0] + 3 if payload else 0
+    elif marker == _DRI:
+        used = 2
+    elif marker == _DQT:
+        used = _dqt_length(payload)
+    elif marker == _DHT:
+        used = _dht_length(payload)
+    else:
+        return
+    if used != len(payload):
+        raise CorruptFileError("JPEG segment length does not match its content")
+
+
+def _dqt_length(payload: bytes) -> int:
+    pos = 0
+    while pos < len(payload):
+        precision = payload[pos] >> 4
+        step = 1 + (128 if precision else 64)
+        if pos + step > len(payload):
+            return -1
+        pos += step
+    return pos
+
+
+def _dht_length(payload: bytes) -> int:
+    pos = 0
+    while pos < len(payload):
+        if pos + 17 > len(payload):
+            return -1
+        pos += 17 + sum(payload[pos + 1 : pos + 17])
+    return pos
 
 
 def _note_app(layout: JpegLayout, marker: int, payload: bytes, segment: bytes) -> None:

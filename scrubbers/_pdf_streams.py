@@ -137,3 +137,116 @@ def strip_jpeg_stream(
     if removed and fix:
         stream.write(cleaned, filter=_DCT, decode_parms=dct_parms)
     return [("pdf:" if name.startswith("jpeg:") else "pdf:jpeg:") + name for name in removed]
+
+
+# JPEG 2000 (JPXDecode). The stream is a JP2/JPX file (boxes) or a bare codestream. Boxes
+# other than the image and its description carry free text: "xml " (XMP, GML), "uuid"
+# (XMP, EXIF, IPTC, GeoJP2), "uinf"/"ulst"/"url " (vendor URLs), "jp2i" (intellectual
+# property), "asoc"/"lbl "/"nlst" (labels). The codestream's COM markers name the encoder
+# and can hold any text. Only the compressed image data and the boxes decoding needs stay.
+_JPX = pikepdf.Name.JPXDecode
+_JP2_SIGNATURE = b"\x00\x00\x00\x0cjP  \r\n\x87\n"
+_J2K_START = b"\xff\x4f\xff\x51"  # SOC then SIZ
+_JP2_KEEP = frozenset({b"jP  ", b"ftyp", b"rreq", b"jp2h", b"jp2c", b"jpch", b"jplh"})
+_JP2_BOX_NAMES = {b"xml ": "xml", b"uuid": "uuid", b"jp2i": "ipr"}
+_J2K_COM = 0x64
+_J2K_SOT = 0x90
+_MAX_BOXES = 100_000
+
+
+def _jp2_boxes(untrusted_data: bytes) -> list[tuple[bytes, int, int]]:
+    """(type, start, end) of each top-level box; refuses a malformed layout."""
+    boxes: list[tuple[bytes, int, int]] = []
+    pos = 0
+    size = len(untrusted_data)
+    while pos < size:
+        if len(boxes) >= _MAX_BOXES or pos + 8 > size:
+            raise CorruptFileError("malformed JPEG 2000 box")
+        length = int.from_bytes(untrusted_data[pos : pos + 4], "big")
+        box_type = untrusted_data[pos + 4 : pos + 8]
+        if length == 1:
+            if pos + 16 > size:
+                raise CorruptFileError("malformed JPEG 2000 box")
+            length = int.from_bytes(untrusted_data[pos + 8 : pos + 16], "big")
+            if length < 16:
+                raise CorruptFileError("malformed JPEG 2000 box")
+        elif length == 0:
+            length = size - pos  # the last box runs to the end
+        elif length < 8:
+            raise CorruptFileError("malformed JPEG 2000 box")
+        if pos + length > size:
+            raise CorruptFileError("truncated JPEG 2000 box")
+        boxes.append((box_type, pos, pos + length))
+        pos += length
+    return boxes
+
+
+def _strip_codestream(untrusted_data: bytes) -> tuple[bytes, list[str]]:
+    """Drop the COM segments of a codestream's main header (SOC .. first SOT)."""
+    if not untrusted_data.startswith(_J2K_START):
+        raise CorruptFileError("not a JPEG 2000 codestream")
+    out = [untrusted_data[:2]]
+    removed: list[str] = []
+    pos = 2
+    while True:
+        if pos + 4 > len(untrusted_data) or untrusted_data[pos] != 0xFF:
+            raise CorruptFileError("malformed JPEG 2000 header")
+        marker = untrusted_data[pos + 1]
+        if marker == _J2K_SOT:
+            break
+        end = pos + 2 + int.from_bytes(untrusted_data[pos + 2 : pos + 4], "big")
+        if end <= pos + 2 or end > len(untrusted_data):
+            raise CorruptFileError("malformed JPEG 2000 header")
+        if marker == _J2K_COM:
+            if "jpx:comment" not in removed:
+                removed.append("jpx:comment")
+        else:
+            out.append(untrusted_data[pos:end])
+        pos = end
+    out.append(untrusted_data[pos:])
+    return b"".join(out), removed
+
+
+def strip_jpx(untrusted_data: bytes) -> tuple[bytes, list[str]]:
+    """A JPEG 2000 image without its metadata boxes and comments (image data byte for byte)."""
+    if untrusted_data.startswith(_J2K_START):
+        return _strip_codestream(untrusted_data)
+    if not untrusted_data.startswith(_JP2_SIGNATURE):
+        raise CorruptFileError("not a JPEG 2000 image")
+    out: list[bytes] = []
+    removed: list[str] = []
+    for box_type, start, end in _jp2_boxes(untrusted_data):
+        if box_type == b"jp2c":
+            header = 16 if untrusted_data[start : start + 4] == b"\x00\x00\x00\x01" else 8
+            codestream, names = _strip_codestream(untrusted_data[start + header : end])
+            removed += names
+            # Rewritten with an explicit 32-bit length (or 64-bit when that does not fit).
+            total = len(codestream) + 8
+            if total < 2**32:
+                out.append(total.to_bytes(4, "big") + b"jp2c" + codestream)
+            else:
+                out.append(b"\x00\x00\x00\x01jp2c" + (total + 8).to_bytes(8, "big") + codestream)
+        elif box_type in _JP2_KEEP:
+            out.append(untrusted_data[start:end])
+        else:
+            name = "jpx:" + _JP2_BOX_NAMES.get(box_type, "box")
+            if name not in removed:
+                removed.append(name)
+    return b"".join(out), removed
+
+
+def strip_jpx_stream(stream: pikepdf.Object, max_bytes: int, *, fix: bool) -> list[str]:
+    """Names of the metadata inside a JPXDecode image stream; cut them out if ``fix``."""
+    filters = filters_of(stream)
+    if not filters or filters[-1] != _JPX:
+        return []
+    if filters == [_JPX]:
+        untrusted_jpx = bytes(stream.read_raw_bytes())
+    elif filters == [_FLATE, _JPX] and parms_at(stream, 0) is None:
+        untrusted_jpx = inflate_bounded(stream.read_raw_bytes(), max_bytes)
+    else:
+        raise CorruptFileError("unsupported filter chain around a JPEG 2000 image")
+    cleaned, removed = strip_jpx(untrusted_jpx)
+    if removed and fix:
+        stream.write(cleaned, filter=_JPX, decode_parms=parms_at(stream, len(filters) - 1))
+    return ["pdf:" + name for name in removed]

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 
 import pikepdf
 
-from scrubbers._pdf_streams import strip_jpeg_stream
+from scrubbers._pdf_streams import strip_jpeg_stream, strip_jpx_stream
 
 N = pikepdf.Name
 
@@ -159,6 +159,17 @@ class _Walker:
         if isinstance(acroform, pikepdf.Dictionary) and N.XFA in acroform:
             # XFA packets carry a second XMP packet and the authoring tool.
             self._drop(acroform, "/XFA", "pdf:XFA")
+        ocprops = root.get(N.OCProperties)
+        if isinstance(ocprops, pikepdf.Dictionary):
+            # Optional-content configurations name the application (and, as free text,
+            # sometimes the person) that made them.
+            configs = ocprops.get(N.Configs)
+            for config in [
+                ocprops.get(N.D),
+                *(configs if isinstance(configs, pikepdf.Array) else []),
+            ]:
+                if isinstance(config, pikepdf.Dictionary) and N.Creator in config:
+                    self._drop(config, "/Creator", "pdf:layer-creator")
         threads = root.get(N.Threads)
         if isinstance(threads, pikepdf.Array):
             for thread in threads:
@@ -225,6 +236,8 @@ class _Walker:
             self.found.extend(
                 strip_jpeg_stream(node, self.max_stream_bytes, self.max_pixels, fix=self.fix)
             )
+            # A JPEG 2000 stream is a whole JP2 file too, with XML/UUID boxes (XMP, EXIF).
+            self.found.extend(strip_jpx_stream(node, self.max_stream_bytes, fix=self.fix))
 
     def _visit_array(self, node: pikepdf.Object) -> None:
         for index in range(len(node)):

@@ -8,6 +8,7 @@ header (validated field by field) followed by the raw file bytes.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from scrubbers._sniff import ALL_TYPES, UNKNOWN
@@ -17,7 +18,15 @@ _TYPES = {t.name: t for t in (*ALL_TYPES, UNKNOWN)}
 _MAX_HEADER = 1024 * 1024
 _MAX_NAMES = 10_000
 _MAX_TEXT = 300
-_MAX_NAME = 200
+_MAX_NAME = 120
+_MAX_REMOVED = 1_000
+# Removed-field names are kinds made by our code ("pdf:Info/Author", "embedded:jpeg/exif:GPS"),
+# and they reach the source's receipt page and the editors' index. A compromised worker must
+# not be able to put free text there (a name, an HTML or terminal payload, a long message):
+# only this alphabet, bounded, and a bounded count.
+_NAME_ALPHABET = "A-Za-z0-9:/_.()+-"
+_FIELD_NAME = re.compile(rf"[A-Za-z0-9][{_NAME_ALPHABET}]{{0,{_MAX_NAME - 1}}}")
+_NOT_IN_ALPHABET = re.compile(rf"[^{_NAME_ALPHABET}]")
 
 
 class WireError(ValueError):
@@ -39,13 +48,20 @@ def _printable(text: str | None, limit: int) -> str | None:
     return "".join(c if c.isprintable() else " " for c in text)[:limit]
 
 
+def _field_name(name: str) -> str:
+    # Same idea as `_printable`: the trusted side maps an odd character to "_" rather than
+    # making the decoder refuse a cleaned file.
+    safe = _NOT_IN_ALPHABET.sub("_", name)[:_MAX_NAME]
+    return safe if _FIELD_NAME.fullmatch(safe) else ("x" + safe)[:_MAX_NAME]
+
+
 def _describe(report: ScrubReport, blobs: list[bytes]) -> dict[str, Any]:
     blobs.append(report.data)
     return {
         "type": report.file_type.name,
         "cleaned": report.cleaned,
         "size": len(report.data),
-        "removed": [_printable(name, _MAX_NAME) for name in report.removed],
+        "removed": list(dict.fromkeys(_field_name(name) for name in report.removed)),
         "reason": _printable(report.reason, _MAX_TEXT),
         "note": _printable(report.note, _MAX_TEXT),
         "attachments": [
@@ -82,6 +98,12 @@ def _text(value: object, limit: int = _MAX_TEXT) -> str:
     return value
 
 
+def _removed_name(value: object) -> str:
+    if not isinstance(value, str) or not _FIELD_NAME.fullmatch(value):
+        raise WireError("bad removed-field name")
+    return value
+
+
 def _name(value: object) -> str:
     # An attachment's name comes from the file itself, so it may hold anything; consumers
     # sanitise it before use. Here it is only bounded.
@@ -104,7 +126,7 @@ def _build(header: object, view: memoryview, offset: list[int], depth: int) -> S
         raise WireError("bad report fields")
     if not isinstance(size, int) or isinstance(size, bool):
         raise WireError("bad size")
-    if not isinstance(removed, list) or len(removed) > _MAX_NAMES:
+    if not isinstance(removed, list) or len(removed) > _MAX_REMOVED:
         raise WireError("bad removed list")
     if not isinstance(attachments, list) or len(attachments) > _MAX_NAMES:
         raise WireError("bad attachments")
@@ -127,7 +149,7 @@ def _build(header: object, view: memoryview, offset: list[int], depth: int) -> S
         file_type,
         cleaned,
         data,
-        removed=tuple(_text(name, _MAX_NAME) for name in removed),
+        removed=tuple(_removed_name(name) for name in removed),
         reason=reason,
         note=note,
         attachments=tuple(children),

@@ -6,8 +6,9 @@
   compatibility switches); view settings, printer name and printer set-up blob, database
   sources, change-tracking protection key and every other string go;
 - ``Thumbnails/``, ``Configurations2/``, ``ObjectReplacements/`` (preview pictures LibreOffice
-  regenerates), ``layout-cache``, ``manifest.rdf``, signatures, and members the manifest does
-  not list are removed, and ``META-INF/manifest.xml`` is rewritten to match;
+  regenerates), ``layout-cache``, ``manifest.rdf``, signatures, macros (``Basic/``,
+  ``Dialogs/``, ``Scripts/``, and the event bindings that call them) and members the manifest
+  does not list are removed, and ``META-INF/manifest.xml`` is rewritten to match;
 - in ``content.xml``/``styles.xml``: annotations (``office:annotation`` with ``dc:creator``
   and ``dc:date``) and their range ends, tracked changes (``text:tracked-changes`` holds the
   deleted text and the change authors: removed, which accepts deletions; insertions are
@@ -42,6 +43,7 @@ META = "urn:oasis:names:tc:opendocument:xmlns:meta:1.0"
 DC = "http://purl.org/dc/elements/1.1/"
 OFFICEOOO = "http://openoffice.org/2009/office"
 XLINK = "http://www.w3.org/1999/xlink"
+SCRIPT = "urn:oasis:names:tc:opendocument:xmlns:script:1.0"
 
 MIMETYPE = "mimetype"
 MANIFEST_PATH = "META-INF/manifest.xml"
@@ -52,6 +54,10 @@ _PATH_DROP = (
     (re.compile(r"(^|/)ObjectReplacements/"), "odf:ObjectReplacements"),
     (re.compile(r"(^|/)layout-cache$"), "odf:layout-cache"),
     (re.compile(r"(^|/)manifest\.rdf$"), "odf:rdf-metadata"),
+    # Macros (Basic modules and dialogs, Python/JavaScript/BeanShell scripts): code is no
+    # visible content, runs when the document opens, and carries the author's library names,
+    # paths and whatever else they typed into it. The same as for OOXML (ooxml:macros).
+    (re.compile(r"(^|/)(Basic|Dialogs|Scripts)/"), "odf:macros"),
     (
         re.compile(r"^META-INF/(documentsignatures|macrosignatures|packagesignatures)\.xml$"),
         "odf:signatures",
@@ -66,6 +72,8 @@ _DROP_ELEMENTS = {
     (TEXT, "change-start"): "odf:tracked-changes",
     (TEXT, "change-end"): "odf:tracked-changes",
     (OFFICE, "change-info"): "odf:tracked-changes",
+    # A binding of a document event to a macro (removed above); it names the macro library.
+    (SCRIPT, "event-listener"): "odf:macros",
 }
 _NUMERIC_TYPES = {"boolean", "short", "int", "long", "double"}
 # String settings that change how the document is laid out, with a fixed set of values.

@@ -17,8 +17,8 @@ describe the people and machines behind the document:
   ids (``w:rsid*``, ``w:rsids``), paragraph ids, numbering ids (``w:nsid``, ``w:tmpl``),
   document ids (``w14:docId``, ``xr:revisionPtr``, ``p14:creationId``), ``x15ac:absPath``
   (the folder the workbook was saved in), shared-workbook user names, pivot-cache refresher,
-  password hashes, document variables, picture file names, and elements pointing at a removed
-  relationship;
+  password hashes, document variables, picture file names, data-connection strings and
+  paths (``xl/connections.xml``), and elements pointing at a removed relationship;
 - embedded files (images, embedded documents) are cleaned recursively by their own scrubber;
   one that cannot be cleaned makes the whole document "not cleaned".
 
@@ -248,6 +248,13 @@ _HASH_ATTRIBUTES = {
     "revisionsSaltValue",
 }
 _PIVOT_ATTRIBUTES = {"refreshedBy", "refreshedDate", "refreshedDateIso"}
+# External data connections (xl/connections.xml, and the x15/x16 extensions that mirror
+# them): the connection string names the server, the database and often "User ID=<login>";
+# the .odc and source-file paths name folders on the author's machine ("C:\Users\<name>\My
+# Data Sources\..."); the single-sign-on id names a credential-store entry. The cached values
+# in the sheets stay; only refreshing needs the connection, and it must be set up again.
+_CONNECTION_ATTRIBUTES = {"connection", "odcFile", "sourceFile", "singleSignOnId"}
+_CONNECTION_REQUIRED = {("dbPr", "connection")}  # required by the schema: emptied, not removed
 _PICTURE_FILE = re.compile(
     r"[\\/]|\.(jpe?g|png|gif|bmp|tiff?|heic|heif|webp|emf|wmf|svg|ico|pdf)\s*$", re.I
 )
@@ -593,6 +600,17 @@ def _clean_element_attributes(
             reason = "ooxml:revision-uid"
         elif ns == "" and local in _PIVOT_ATTRIBUTES and local_tag == "pivotCacheDefinition":
             reason = "ooxml:pivot-refresh"
+        elif (
+            local in _CONNECTION_ATTRIBUTES
+            and (ns == "" or ns in _SML)
+            and (_xml.namespace(element.tag) in _SML or _is_office_ext(element.tag))
+            and element.attrib[name] != ""
+        ):
+            if (local_tag, local) in _CONNECTION_REQUIRED:
+                element.set(name, "")
+                removed.add("ooxml:data-connection")
+                continue
+            reason = "ooxml:data-connection"
         elif ns == _VML_O and local == "title" and element.tag == f"{{{_VML_V}}}imagedata":
             reason = "ooxml:image-file-name"
         elif ns in _R and local_tag == "pageSetup" and element.attrib[name] in gone:
@@ -616,6 +634,11 @@ def _clean_element_attributes(
             if value is not None and (_LOCAL_PATH.match(value) or _PICTURE_FILE.search(value)):
                 del element.attrib[text_attribute]
                 removed.add("ooxml:image-file-name")
+
+
+def _is_office_ext(tag: str) -> bool:
+    # x14/x15/x16... spreadsheet extensions of Office 2010+ (e.g. x15:oledbPr, x15:textPr).
+    return _xml.namespace(tag).startswith("http://schemas.microsoft.com/office/spreadsheetml/")
 
 
 class OoxmlScrubber:

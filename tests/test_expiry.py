@@ -77,3 +77,46 @@ def test_boundary_is_whole_days(tmp_path: Path, editor_identity: Any) -> None:
     assert sub.exists()
     assert expire_submissions(storage, 30, now=day + 30 * 86400).expired == 1
     assert not sub.exists()
+
+
+def _fs_now_ns(folder: Path, after_ns: int) -> int:
+    """The file system's own (coarse) clock once it has moved past `after_ns`."""
+    probe = folder / "clock-probe"
+    while True:
+        probe.write_bytes(b"")
+        now = probe.stat().st_ctime_ns
+        probe.unlink()
+        if now > after_ns:
+            return now
+
+
+def test_pass_refreshes_change_times_of_what_it_keeps(tmp_path: Path, editor_identity: Any) -> None:
+    """A change time cannot be set back to the day: each pass gives every kept submission
+    (and the folder) a fresh one, so none still tells the second it arrived."""
+    storage, _, young = _storage(tmp_path, editor_identity)
+    newest = max(p.stat().st_ctime_ns for p in young)
+    later = _fs_now_ns(tmp_path, newest)
+    mtimes = {p: p.stat().st_mtime_ns for p in young}
+    expire_submissions(storage, 30)
+    for path in young:
+        st = path.stat()
+        assert st.st_ctime_ns >= later, path.name
+        # Retention still counts from the day the server wrote, untouched.
+        assert st.st_mtime_ns == mtimes[path]
+        assert st.st_atime_ns == mtimes[path]
+    assert (storage / "submissions").stat().st_ctime_ns >= later
+
+
+def test_listener_log_never_counts_what_is_waiting(tmp_path: Path, editor_identity: Any) -> None:
+    """The pickup logs a line per retention pass, timestamped by whatever collects its log
+    (Docker): a count of waiting submissions per pass would date each arrival to the hour."""
+    from leakdrop.pickup.app import PickupApp, PickupConfig
+
+    storage, _, young = _storage(tmp_path, editor_identity)
+    app = PickupApp(PickupConfig(storage=storage, tokens=tmp_path / "tokens.json"))
+    line = app.expire(30)
+    assert "expired 3 submission(s)" in line
+    assert "kept" not in line and "3 kept" not in line
+    # Nothing expired: nothing worth a line that would only say "still waiting".
+    assert app.expire(30) == ""
+    assert all(p.exists() for p in young)

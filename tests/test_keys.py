@@ -145,3 +145,50 @@ def test_fingerprint_definition() -> None:
     assert re.fullmatch(r"[A-Z2-7]{4}(-[A-Z2-7]{4}){3}", expected)
     assert fingerprint(X25519Recipient.parse(str(recipient))) == expected
     assert fingerprint(_recipient()) != expected
+
+
+def test_demo_key_refused_unless_demo(tmp_path: Path) -> None:
+    """The demo's private key sits unprotected next to the demo server: its public key
+    must never end up sealing real submissions (`serve --keys demo/keys`, or demo.txt
+    copied into the real keys/)."""
+    from leakdrop.server.run import prepare_demo
+
+    keys, _ = prepare_demo(tmp_path / "demo")
+    with pytest.raises(KeysError, match="demo"):
+        load_recipients_dir(keys)
+    # Copied among real editors' keys: refused just the same, naming the file.
+    real = tmp_path / "keys"
+    real.mkdir()
+    (real / "alice.txt").write_text(f"{_recipient()}\n")
+    (real / "demo.txt").write_bytes((keys / "demo.txt").read_bytes())
+    with pytest.raises(KeysError, match=r"demo\.txt"):
+        load_recipients_dir(real)
+    # Only the demo itself accepts it.
+    assert len(load_recipients_dir(keys, allow_demo=True)) == 1
+
+
+def test_serve_refuses_the_demo_key(tmp_path: Path) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    from leakdrop.server.run import prepare_demo
+
+    prepare_demo(work / "demo")
+    result = subprocess.run(
+        [
+            str(REPO / ".venv" / "bin" / "leakdrop"),
+            "serve",
+            "--keys",
+            str(work / "demo" / "keys"),
+            "--storage",
+            str(tmp_path / "st"),
+            "--host",
+            "0.0.0.0",  # what an accidental production start would use
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=work,
+    )
+    assert result.returncode == 1, result.stderr
+    assert "refusing to start" in result.stderr and "demo" in result.stderr
+    assert not (tmp_path / "st").exists()

@@ -13,6 +13,7 @@ import ctypes
 import io
 import json
 import os
+import re
 import select
 import signal
 import socket
@@ -305,7 +306,16 @@ def test_wire_normalises_odd_text_on_the_trusted_side() -> None:
     report = _report(note="line one\nline two\x1b[31m", removed=("a\tb",))
     decoded = _wire.decode(_wire.encode(report))
     assert decoded.note == "line one line two [31m"
-    assert decoded.removed == ("a b",)
+    assert decoded.removed == ("a_b",)
+
+
+def test_wire_field_names_are_restricted_on_the_trusted_side() -> None:
+    # Whatever a scrubber names a field, only the safe alphabet crosses the wire.
+    odd = ("<b>Jane Doe</b>", "x" * 500, "\u202eevil", ":leading")
+    decoded = _wire.decode(_wire.encode(_report(removed=odd)))
+    for name in decoded.removed:
+        assert len(name) <= 120
+        assert re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9:/_.()+-]*", name), name
 
 
 def _answer(header: object, blob: bytes = b"") -> bytes:
@@ -355,6 +365,14 @@ MALFORMED: dict[str, bytes] = {
     "removed not a list": _answer(_with(removed="xmp"), b"abc"),
     "removed holds a number": _answer(_with(removed=[1]), b"abc"),
     "removed too many": _answer(_with(removed=["x"] * 10_001), b"abc"),
+    # A compromised worker must not write free text onto the receipt page through the
+    # removed-field list: no spaces, markup, non-ASCII, or long names.
+    "removed name with a space": _answer(_with(removed=["Jane Doe"]), b"abc"),
+    "removed name with markup": _answer(_with(removed=["<img src=x>"]), b"abc"),
+    "removed name not ascii": _answer(_with(removed=["exif:caf\u00e9"]), b"abc"),
+    "removed name too long": _answer(_with(removed=["exif:" + "a" * 116]), b"abc"),
+    "removed name empty": _answer(_with(removed=[""]), b"abc"),
+    "removed over a thousand": _answer(_with(removed=[f"x{i}" for i in range(1001)]), b"abc"),
     "attachment not an object": _answer(_with(attachments=[1]), b"abc"),
     "attachment name missing": _answer(_with(attachments=[{"report": GOOD_HEADER}]), b"abcabc"),
     "attachment report missing": _answer(_with(attachments=[{"name": "a"}]), b"abc"),
@@ -380,6 +398,10 @@ def test_wire_rejects_malformed_answers(case: str) -> None:
 def test_wire_accepts_its_bounds() -> None:
     assert _wire.decode(_answer(_nested(8))).cleaned
     assert _wire.decode(_answer(_with(note="n" * 300), b"abc")).note == "n" * 300
+    longest = "embedded:docx/embedded:jpeg/" + "a" * 92
+    assert _wire.decode(_answer(_with(removed=[longest]), b"abc")).removed == (longest,)
+    many = [f"x{i}" for i in range(1000)]
+    assert len(_wire.decode(_answer(_with(removed=many), b"abc")).removed) == 1000
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -36,7 +36,7 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".gif", ".webp", ".tif", ".tiff", ".b
 def frames(data: bytes) -> list[tuple[object, ...]]:
     """Everything Pillow decodes: mode, size, pixels, palette, per-frame duration."""
     with Image.open(io.BytesIO(data)) as image:
-        out = []
+        out: list[tuple[object, ...]] = []
         # A JPEG's extra MPF images (which cleaning removes) are not the picture itself.
         first_only = image.format in ("JPEG", "MPO")
         for frame in [image] if first_only else ImageSequence.Iterator(image):
@@ -475,3 +475,31 @@ def test_mutated_images_never_escape_the_error_tree(tmp_path: Path) -> None:
         except ScrubError:
             outcomes["refused"] += 1
     assert outcomes["cleaned"] > 0 and outcomes["refused"] > 0
+
+
+# --- adversarial review --------------------------------------------------------------------
+
+
+def _jpeg_with_padded_segment(marker: int) -> bytes:
+    """A JPEG whose kept segment (tables, frame or scan header) hides text past its content."""
+    sink = io.BytesIO()
+    Image.new("RGB", (8, 8), (9, 120, 200)).save(sink, "JPEG")
+    jpeg = sink.getvalue()
+    if marker == 0xDD:  # no restart interval in the file: add one, padded
+        payload = b"\x00\x00Marker-Slack-4e2a"
+        return jpeg[:2] + b"\xff\xdd" + (len(payload) + 2).to_bytes(2, "big") + payload + jpeg[2:]
+    start = jpeg.index(bytes([0xFF, marker]))
+    length = int.from_bytes(jpeg[start + 2 : start + 4], "big")
+    payload = jpeg[start + 4 : start + 2 + length] + b"Marker-Slack-4e2a"
+    segment = bytes([0xFF, marker]) + (len(payload) + 2).to_bytes(2, "big") + payload
+    return jpeg[:start] + segment + jpeg[start + 2 + length :]
+
+
+@pytest.mark.parametrize("marker", [0xDB, 0xC4, 0xC0, 0xDA, 0xDD], ids=hex)
+def test_jpeg_text_hidden_in_kept_segment_slack_is_refused(marker: int) -> None:
+    # Decoders never read past a table's content, and the lossless rewrite copies kept
+    # segments whole: the hidden bytes used to reach the "cleaned" output.
+    data = _jpeg_with_padded_segment(marker)
+    report = scrub(data)
+    assert not report.cleaned
+    assert report.data == data  # kept as received, and said to be not cleaned

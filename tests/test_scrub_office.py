@@ -629,3 +629,119 @@ def test_corpus_mat2_leftovers(shared_dir: Path | None) -> None:
     document = members(move.data)["word/document.xml"].decode()
     assert document.count("The budget figures are confidential.") == 1
     assert "Alice Reviewer" not in document
+
+
+# --- adversarial review: places that held identifying data -----------------------------------
+
+
+def _add_part(
+    package: bytes, source_rels: str, rel_type: str, target: str, part: str, ctype: str, xml: str
+) -> bytes:
+    """``package`` with one more part, reached by a relationship from ``source_rels``."""
+    old = members(package)
+    rels = (
+        old[source_rels]
+        .decode()
+        .replace(
+            "</Relationships>",
+            f'<Relationship Id="rIdExtra" Type="{rel_type}" Target="{target}"/></Relationships>',
+        )
+    )
+    types = (
+        old["[Content_Types].xml"]
+        .decode()
+        .replace("</Types>", f'<Override PartName="/{part}" ContentType="{ctype}"/></Types>')
+    )
+    package = replace_member(package, source_rels, rels)
+    package = replace_member(package, "[Content_Types].xml", types)
+    return replace_member(package, part, xml)
+
+
+def test_xlsx_data_connection_paths_and_logins_removed() -> None:
+    # xl/connections.xml: the connection string ("User ID=<login>"), the .odc file and the
+    # text source file paths ("C:\Users\<name>\...") all named the author.
+    x = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+    x15 = "http://schemas.microsoft.com/office/spreadsheetml/2010/11/main"
+    connections = (
+        f'<connections xmlns="{x}" xmlns:x15="{x15}">'
+        f'<connection id="1" name="Query" type="1" refreshedVersion="6" '
+        f'odcFile="C:\\Users\\Marker-OdcUser-{MARK}\\My Data Sources\\q.odc" '
+        f'singleSignOnId="Marker-Sso-{MARK}">'
+        f'<dbPr connection="Provider=SQLOLEDB;Data Source=srv;User ID=Marker-Login-{MARK}" '
+        'command="SELECT 1"/>'
+        '<extLst><ext uri="{DE250136-89BD-433C-8126-D09CA5730AF9}">'
+        f'<x15:connection id="x"><x15:oledbPr connection="Marker-X15Conn-{MARK}"/>'
+        "</x15:connection></ext></extLst></connection>"
+        f'<connection id="2" name="Csv" type="6"><textPr '
+        f'sourceFile="C:\\Users\\Marker-CsvUser-{MARK}\\data.csv"/></connection>'
+        "</connections>"
+    )
+    xlsx = _add_part(
+        make_xlsx(),
+        "xl/_rels/workbook.xml.rels",
+        "http://schemas.openxmlformats.org/officeDocument/2006/relationships/connections",
+        "connections.xml",
+        "xl/connections.xml",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.connections+xml",
+        connections,
+    )
+    assert "ooxml:data-connection" in OoxmlScrubber().get_meta(xlsx, Limits())
+    report = scrub(xlsx)
+    assert report.cleaned, report.reason
+    assert "ooxml:data-connection" in report.removed
+    assert markers_left(report.data) == []
+    kept = members(report.data)["xl/connections.xml"].decode()
+    # The connection itself stays (the sheets' cached values refer to it), as valid XML.
+    assert 'name="Query"' in kept and 'command="SELECT 1"' in kept and 'connection=""' in kept
+    assert_ooxml_consistent(report.data)
+
+
+def test_odf_macros_and_their_event_bindings_removed() -> None:
+    # Basic/ and Scripts/ hold code (with the author's paths, names and library names) and
+    # run when the document opens; the events that call them name the macro library.
+    odt = make_odt()
+    module = (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<script:module xmlns:script="http://openoffice.org/2000/script" script:name="Module1"'
+        ' script:language="StarBasic">Sub Main\n'
+        f'  Shell("C:\\Users\\Marker-MacroUser-{MARK}\\run.bat")\nEnd Sub</script:module>'
+    )
+    manifest = members(odt)["META-INF/manifest.xml"].decode()
+    entries = "".join(
+        f'<manifest:file-entry manifest:full-path="{path}" manifest:media-type="{mt}"/>'
+        for path, mt in (
+            ("Basic/", ""),
+            ("Basic/Standard/", ""),
+            ("Basic/Standard/Module1.xml", "text/xml"),
+            ("Basic/Standard/script-lb.xml", "text/xml"),
+            ("Basic/script-lc.xml", "text/xml"),
+            ("Scripts/python/hook.py", ""),
+        )
+    )
+    odt = replace_member(
+        odt,
+        "META-INF/manifest.xml",
+        manifest.replace("</manifest:manifest>", entries + "</manifest:manifest>"),
+    )
+    odt = replace_member(odt, "Basic/Standard/Module1.xml", module)
+    odt = replace_member(odt, "Basic/Standard/script-lb.xml", f"<x>Marker-Lib-{MARK}</x>")
+    odt = replace_member(odt, "Basic/script-lc.xml", f"<x>Marker-Lc-{MARK}</x>")
+    odt = replace_member(odt, "Scripts/python/hook.py", f"# Marker-Py-{MARK}\n")
+    content = members(odt)["content.xml"].decode()
+    events = (
+        '<office:event-listeners xmlns:script="urn:oasis:names:tc:opendocument:xmlns:script:1.0">'
+        '<script:event-listener script:language="ooo:script" script:event-name="dom:load" '
+        f'xlink:href="vnd.sun.star.script:Standard.Marker-Ev-{MARK}.Main?language=Basic'
+        '&amp;location=document" xlink:type="simple"/></office:event-listeners>'
+    )
+    odt = replace_member(
+        odt, "content.xml", content.replace("<office:body>", events + "<office:body>", 1)
+    )
+    assert "odf:macros" in OdfScrubber().get_meta(odt, Limits())
+    report = scrub(odt)
+    assert report.cleaned, report.reason
+    assert "odf:macros" in report.removed
+    assert markers_left(report.data) == []
+    assert not any(n.startswith(("Basic/", "Scripts/")) for n in members(report.data))
+    assert_odf_consistent(report.data)
+    assert odf_text(report.data) == odf_text(scrub(make_odt()).data)

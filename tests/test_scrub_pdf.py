@@ -344,7 +344,9 @@ def _pdf_with_stream(
     pdf = pikepdf.new()
     pdf.add_blank_page()
     if page_resources:
-        pdf.pages[0].obj.Resources = Dictionary(XObject=Dictionary(**page_resources))
+        pdf.pages[0].obj.Resources = Dictionary(
+            XObject=Dictionary({"/" + k: v for k, v in page_resources.items()})
+        )
         pdf.pages[0].obj.Contents = pdf.make_stream(b"q 10 0 0 10 0 0 cm /Im0 Do Q")
     if extra is not None:
         pdf.Root.Names = Dictionary(EmbeddedFiles=Dictionary(Names=Array(["bomb.bin", extra])))
@@ -559,3 +561,98 @@ def test_attachment_deleted_in_a_later_revision_is_not_brought_back() -> None:
     assert report.attachments == ()
     assert b"Marker-Deleted-Draft" in fx.all_bytes(data)
     assert b"Marker-Deleted-Draft" not in fx.all_bytes(report.data)
+
+
+# --- adversarial review --------------------------------------------------------------------
+
+
+def _box(box_type: bytes, payload: bytes) -> bytes:
+    return (8 + len(payload)).to_bytes(4, "big") + box_type + payload
+
+
+def _with_j2k_comment(codestream: bytes, text: bytes) -> bytes:
+    # A COM segment right after SIZ, as encoders write their name (and any text a user sets).
+    siz_end = 4 + int.from_bytes(codestream[4:6], "big")
+    com = b"\xff\x64" + (4 + len(text)).to_bytes(2, "big") + b"\x00\x01" + text
+    return codestream[:siz_end] + com + codestream[siz_end:]
+
+
+def _jpx_pdf(jpx: bytes) -> bytes:
+    pdf = pikepdf.new()
+    page = fx._text_page(pdf, "Page with a JPEG 2000 picture", b"q 16 0 0 16 0 0 cm /Im0 Do Q")
+    image = pikepdf.Stream(pdf, jpx, Type=Name.XObject, Subtype=Name.Image, Filter=Name.JPXDecode)
+    image.Width, image.Height = 16, 16
+    page.obj.Resources.XObject = Dictionary(Im0=image)
+    out = io.BytesIO()
+    pdf.save(out)
+    return out.getvalue()
+
+
+def _jpx_of(data: bytes) -> bytes:
+    with pikepdf.open(io.BytesIO(data)) as pdf:
+        image = pdf.pages[0].obj.Resources.XObject.Im0
+        return bytes(image.read_raw_bytes())
+
+
+@pytest.mark.parametrize("wrapped", [True, False], ids=["jp2-file", "bare-codestream"])
+def test_jpeg2000_image_metadata_removed_pixels_kept(wrapped: bool) -> None:
+    # A JPXDecode stream is a whole JP2 file: XMP/EXIF in "xml "/"uuid" boxes, and encoder or
+    # user text in the codestream's COM markers. They used to pass through untouched.
+    from PIL import Image
+
+    sink = io.BytesIO()
+    Image.new("RGB", (16, 16), (200, 30, 90)).save(sink, "JPEG2000", no_jp2=True)
+    codestream = _with_j2k_comment(sink.getvalue(), b"Marker-J2kComment-5a1f")
+    if wrapped:
+        sink = io.BytesIO()
+        Image.new("RGB", (16, 16), (200, 30, 90)).save(sink, "JPEG2000")
+        jp2 = sink.getvalue()
+        start = jp2.index(b"jp2c") - 4
+        jpx = (
+            jp2[:start]
+            + _box(b"xml ", b"<x:xmpmeta>Marker-JpxXmp-8c2d</x:xmpmeta>")
+            + _box(b"uuid", b"JpgTiffExif->JP2" + b"Exif\x00\x00Marker-JpxExif-1e4b")
+            + _box(b"jp2c", codestream)
+        )
+    else:
+        jpx = codestream
+    before = Image.open(io.BytesIO(jpx))
+    before.load()
+    data = _jpx_pdf(jpx)
+    assert any(n.startswith("pdf:jpx:") for n in PdfScrubber().get_meta(data, Limits()))
+    report = scrub(data)
+    assert report.cleaned, report.reason
+    assert "pdf:jpx:comment" in report.removed
+    if wrapped:
+        assert {"pdf:jpx:xml", "pdf:jpx:uuid"} <= set(report.removed)
+    assert b"Marker-" not in fx.all_bytes(report.data)
+    after = Image.open(io.BytesIO(_jpx_of(report.data)))
+    assert after.tobytes() == before.tobytes()
+    assert PdfScrubber().get_meta(report.data, Limits()) == []
+
+
+def test_malformed_jpeg2000_box_is_not_cleaned() -> None:
+    data = _jpx_pdf(b"\x00\x00\x00\x0cjP  \r\n\x87\n" + b"\x00\x00\xff\xffxml short")
+    report = scrub(data)
+    assert not report.cleaned and report.data == data
+
+
+def test_optional_content_configuration_creator_removed() -> None:
+    pdf = pikepdf.new()
+    fx._text_page(pdf, "Layered page")
+    layer = pdf.make_indirect(Dictionary(Type=Name.OCG, Name=pikepdf.String("Layer 1")))
+    pdf.Root.OCProperties = Dictionary(
+        OCGs=Array([layer]),
+        D=Dictionary(Creator=pikepdf.String("Marker-OCCreator-2b7e"), ON=Array([layer])),
+        Configs=Array(
+            [pdf.make_indirect(Dictionary(Creator=pikepdf.String("Marker-OCConfig-6d1a")))]
+        ),
+    )
+    out = io.BytesIO()
+    pdf.save(out)
+    report = scrub(out.getvalue())
+    assert report.cleaned, report.reason
+    assert "pdf:layer-creator" in report.removed
+    assert b"Marker-OC" not in fx.all_bytes(report.data)
+    with pikepdf.open(io.BytesIO(report.data)) as cleaned:
+        assert len(cleaned.Root.OCProperties.OCGs) == 1  # the layers themselves stay

@@ -1065,3 +1065,34 @@ def test_removed_field_names_break_between_their_parts(server: Server) -> None:
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(pytest.main([__file__, "-q"]))
+
+
+def _fs_now_ns(folder: Path, after_ns: int) -> int:
+    """The file system's own clock (coarse: one tick per jiffy), once it has moved past
+    `after_ns`: a probe file's change time. Polls the clock, not a sleep."""
+    probe = folder / "clock-probe"
+    while True:
+        probe.write_bytes(b"")
+        now = probe.stat().st_ctime_ns
+        probe.unlink()
+        if now > after_ns:
+            return now
+
+
+def test_change_times_do_not_date_each_submission(server: Server, tmp_path: Path) -> None:
+    """The inode change time cannot be set, so each commit refreshes every stored
+    submission's: a seized storage holds one change time (the latest commit's), not one
+    exact time per submission."""
+    assert server.submit(multipart([("a.txt", b"first")])).status_code == 200
+    (first,) = submissions(server.storage)
+    first_change = first.stat().st_ctime_ns
+    later = _fs_now_ns(tmp_path, first_change)
+    assert server.submit(multipart([("b.txt", b"second")])).status_code == 200
+    stored = submissions(server.storage)
+    assert len(stored) == 2
+    for path in stored:
+        assert path.stat().st_ctime_ns >= later, path.name
+    # Refreshing the change time leaves the day-rounded times as they were.
+    midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    assert {p.stat().st_mtime for p in stored} == {midnight.timestamp()}
+    assert {p.stat().st_atime for p in stored} == {midnight.timestamp()}

@@ -324,11 +324,13 @@ class PickupApp:
             await _answer(send, 404, {"error": "not found"})
 
     def expire(self, days: int) -> str:
-        """One retention pass (called by the listener's timer); returns counts only."""
+        """One retention pass (called by the listener's timer); returns the line to log,
+        "" when nothing expired (see `ExpiryResult.describe_for_log`: never the number of
+        submissions waiting)."""
         from leakdrop.expiry import expire_submissions
 
         result = expire_submissions(self._storage, days)
-        return result.describe()
+        return result.describe_for_log()
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

@@ -44,7 +44,9 @@ def _number(text: str | None, name: str, default: float, low: float, high: float
 def _expiry_loop(app: Any, days: int, every: float, stop: threading.Event) -> None:
     while True:
         try:
-            log.info("retention: %s (after %d days)", app.expire(days), days)
+            line = app.expire(days)
+            if line:
+                log.info("retention: %s (after %d days)", line, days)
         except OSError as exc:
             log.error("retention pass failed (%s)", type(exc).__name__)
         if stop.wait(every):

@@ -23,6 +23,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
+from leakdrop._times import day_timestamp
+
 __all__ = [
     "ID_RE",
     "SUBMISSIONS",
@@ -45,7 +47,7 @@ _O_DIRECTORY: Final = getattr(os, "O_DIRECTORY", 0)
 _O_NOFOLLOW: Final = getattr(os, "O_NOFOLLOW", 0)
 _HASH_CHUNK: Final = 1024 * 1024
 
-Stamp = tuple[str, int, int, int, int, int]
+Stamp = tuple[str, int, int, int, int]
 
 
 def is_valid_id(untrusted_id: str) -> bool:
@@ -66,9 +68,12 @@ class SubmissionFile:
     path: Path
     size: int
     mtime: float
-    #: (id, device, inode, size, mtime, ctime): this version of this file, for caches. The
-    #: id is part of it because inodes are reused and padded sizes and day-rounded times
-    #: collide by design: without it a new submission could inherit a deleted one's hash.
+    #: (id, device, inode, size, mtime): this version of this file, for caches. The id is
+    #: part of it because inodes are reused and padded sizes and day-rounded times collide
+    #: by design: without it a new submission could inherit a deleted one's hash. Not the
+    #: change time: it is refreshed on every submission at each commit and retention pass
+    #: (`leakdrop._times`), and a submission is never rewritten in place (a new one is a
+    #: new random id); were one altered on disk, the editor's check of the SHA-256 fails.
     stamp: Stamp
 
     @property
@@ -77,7 +82,7 @@ class SubmissionFile:
 
 
 def _stamp(sub_id: str, st: os.stat_result) -> Stamp:
-    return (sub_id, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+    return (sub_id, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
 
 def scan_submissions(storage: Path) -> tuple[list[SubmissionFile], int]:
@@ -141,11 +146,6 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _day_stamp() -> float:
-    now = datetime.now(UTC)
-    return now.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
-
-
 def delete_submission(path: Path) -> bool:
     """Unlink one submission and make the removal durable; False if it was already gone.
 
@@ -158,7 +158,7 @@ def delete_submission(path: Path) -> bool:
         return False
     folder = path.parent
     _fsync_dir(folder)
-    stamp = _day_stamp()
+    stamp = day_timestamp()
     with contextlib.suppress(OSError):
         os.utime(folder, (stamp, stamp))
     return True

@@ -142,7 +142,9 @@ class ServerConfig:
     @staticmethod
     def from_args(args: argparse.Namespace, *, keys: Path, storage: Path) -> ServerConfig:
         try:
-            recipients = tuple(load_recipients_dir(keys))
+            # The demo's key is accepted by the demo alone (see keys.DEMO_KEY_MARKER).
+            demo = getattr(args, "demo", False) is True
+            recipients = tuple(load_recipients_dir(keys, allow_demo=demo))
         except KeysError as exc:
             raise ConfigError(str(exc)) from exc
         defaults = Limits()

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Final
 
 from leakdrop._listener import LOG_CONFIG, harden_process, header_deadline_protocol
-from leakdrop.keys import fingerprint
+from leakdrop.keys import DEMO_KEY_MARKER, fingerprint
 from leakdrop.server.errors import ConfigError
 
 log = logging.getLogger("leakdrop.server")
@@ -51,7 +51,8 @@ def prepare_demo(folder: Path) -> tuple[Path, Path]:
     else:
         identity = X25519Identity.generate()
         write_identity(identity_path, identity, None)
-    (keys / "demo.txt").write_text(f"# DEMO key - never for real use\n{identity.recipient()}\n")
+    # The mark makes every non-demo server refuse this key (leakdrop.keys.DEMO_KEY_MARKER).
+    (keys / "demo.txt").write_text(f"{DEMO_KEY_MARKER}\n{identity.recipient()}\n")
     banner = "=" * 72
     print(
         f"{banner}\n"

@@ -9,8 +9,11 @@ folder are fsync'ed: whatever is in ``submissions/`` is complete. ``incoming/`` 
 ``spool/`` are emptied at every start (leftovers of a crash; all ciphertext anyway).
 
 Times: every file and folder time the server sets is midnight UTC of the day, so the
-storage does not tell when in the day a source came (the inode change time, which no
-program can set, still does: mount the storage on an encrypted volume).
+storage does not tell when in the day a source came. The inode change time, which no
+program can set, is refreshed on every stored submission at each commit
+(`leakdrop._times.blur_change_times`): all of them then carry the latest commit's, instead
+of each its own exact second. That one time remains (also on the folders): mount the
+storage on an encrypted volume.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
+from leakdrop._times import blur_change_times, day_timestamp
 from leakdrop.server.errors import ConfigError
 
 log = logging.getLogger("leakdrop.server")
@@ -40,12 +44,6 @@ _O_DIRECTORY: Final = getattr(os, "O_DIRECTORY", 0)
 def today() -> str:
     """The day (UTC) in the manifest: no finer time is recorded anywhere."""
     return datetime.now(UTC).date().isoformat()
-
-
-def day_timestamp() -> float:
-    """00:00 UTC today, as a POSIX time."""
-    now = datetime.now(UTC)
-    return now.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
 
 
 def _fsync_dir(path: Path) -> None:
@@ -140,6 +138,11 @@ class Storage:
         # The renames changed the folders' times to now: put them back to the day.
         _normalise_time(self.submissions)
         _normalise_time(self.incoming)
+        # The rename also set this file's change time to this very second, which nothing
+        # can set back: give every stored submission the same one, so that none is dated.
+        # The submission is stored by now: a failure here must not report it as lost.
+        with contextlib.suppress(OSError):
+            blur_change_times(self.submissions)
         return final
 
     def discard(self, incoming: Incoming) -> None:
