@@ -37,10 +37,20 @@ import pikepdf
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
-# The one table of identifying tags of the project (tests/test_scrub_corpus.py).
-forbidden_tags: Callable[[dict[str, object], list[dict[str, object]]], list[str]] = (
-    importlib.import_module("test_scrub_corpus").forbidden_tags
-)
+
+def forbidden_tags(tags: dict[str, object], groups: list[dict[str, object]]) -> list[str]:
+    """The one table of identifying tags of the project (tests/test_scrub_corpus.py).
+
+    Imported on first use, not at module level: each scrub worker re-imports this script as
+    ``__mp_main__`` (multiprocessing's fork server), and pulling pytest in there would add
+    a tenth of a second to every file, a cost the server (whose main module is the tiny
+    ``leakdrop`` script) does not pay.
+    """
+    table: Callable[[dict[str, object], list[dict[str, object]]], list[str]] = (
+        importlib.import_module("test_scrub_corpus").forbidden_tags
+    )
+    return table(tags, groups)
+
 
 from scrubbers import scrub_sandboxed, sniff  # noqa: E402
 
