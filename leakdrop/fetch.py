@@ -27,6 +27,7 @@ import contextlib
 import hashlib
 import http.client
 import io
+import ipaddress
 import json
 import os
 import re
@@ -104,6 +105,15 @@ _SOCKS_ERRORS: Final = {
     0xF6: "invalid onion address",
     0xF7: "onion service introduction timed out",
 }
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class FetchError(Exception):
@@ -216,6 +226,14 @@ class Endpoint:
         if host.endswith(".onion") and proxy is None:
             # Without Tor the name would go to the DNS resolver: a leak, and useless.
             raise FetchError("a .onion server needs Tor: add --socks 127.0.0.1:9050")
+        if parts.scheme == "http" and not host.endswith(".onion") and not _is_loopback(host):
+            # Plain HTTP is safe only inside Tor's own encryption (an onion service) or on
+            # this machine: anywhere else the bearer token crosses the network in clear
+            # (through Tor, an exit relay would read it).
+            raise FetchError(
+                "refusing to send the token over plain http:// to a server that is neither "
+                "a .onion address nor this machine: use the pickup's .onion address"
+            )
         try:
             port = parts.port or (443 if parts.scheme == "https" else 80)
         except ValueError as exc:

@@ -127,6 +127,13 @@ def test_refusals(env: Env) -> None:
     assert no_tor.returncode == 2 and "needs Tor" in no_tor.stderr
     assert not env.out.exists()
 
+    for clear in ("http://pickup.example.org/", "http://192.0.2.7:8081/"):
+        in_clear = run_leakdrop(
+            "fetch", "--server", clear, "--token-file", env.token_file, "--out", env.out
+        )
+        assert in_clear.returncode == 2 and "plain http://" in in_clear.stderr
+    assert not env.out.exists()
+
     relay = env.relay()
     wrong = write_token_file(env.tmp / "wrong.txt", "ldp1_" + "A" * 43)
     refused = run_leakdrop(*env.argv(relay), "--token-file", str(wrong))
