@@ -9,12 +9,12 @@ of `age -p` (an age file with a single scrypt stanza), so `age -d` opens it too.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import BinaryIO
 
+from leakdrop._files import write_new_private_file
 from leakdrop._terminal import PassphraseError, ask_passphrase, read_passphrase_file
 from leakdrop.keys import fingerprint
 from leakdrop.sealing import AgeError, ScryptRecipient, X25519Identity, encrypt
@@ -32,39 +32,23 @@ def identity_text(identity: X25519Identity, *, day: str | None = None) -> str:
     return f"# created: {created}\n# public key: {identity.recipient()}\n{identity}\n"
 
 
-def _create_exclusive(path: Path) -> int:
-    # O_EXCL: never replace an existing identity (losing a key loses every submission
-    # sealed to it); O_NOFOLLOW: never write through a planted symlink; 0600 from the
-    # first byte, whatever the umask.
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
-    try:
-        fd = os.open(path, flags, 0o600)
-    except FileExistsError as exc:
-        raise KeygenError(f"{path} already exists: refusing to overwrite an identity") from exc
-    except OSError as exc:
-        raise KeygenError(f"cannot create {path}: {exc.strerror}") from exc
-    os.fchmod(fd, 0o600)
-    return fd
-
-
 def write_identity(path: Path, identity: X25519Identity, passphrase: bytes | None) -> None:
     """Write `identity` to the new file `path`, sealed with `passphrase` unless None."""
     text = identity_text(identity).encode("ascii")
-    fd = _create_exclusive(path)
+
+    def fill(fh: BinaryIO) -> None:
+        if passphrase is None:
+            fh.write(text)
+        else:
+            with encrypt(fh, [ScryptRecipient(passphrase)]) as writer:
+                writer.write(text)
+
     try:
-        with os.fdopen(fd, "wb") as fh:
-            if passphrase is None:
-                fh.write(text)
-            else:
-                with encrypt(fh, [ScryptRecipient(passphrase)]) as writer:
-                    writer.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-    except BaseException:
-        # A half-written identity must not be mistaken for a usable one.
-        with contextlib.suppress(OSError):
-            path.unlink()
-        raise
+        write_new_private_file(path, fill)
+    except FileExistsError as exc:
+        raise KeygenError(f"{path} already exists: refusing to overwrite an identity") from exc
+    except OSError as exc:
+        raise KeygenError(f"cannot write {path}: {exc.strerror}") from exc
 
 
 def run_keygen(args: argparse.Namespace) -> int:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import contextlib
 import hashlib
 import os
 import sys
@@ -29,6 +28,8 @@ from pathlib import Path
 from typing import Final
 
 import nacl.public
+
+from leakdrop._files import write_new_private_file
 
 __all__ = [
     "ClientAuthKeys",
@@ -97,27 +98,13 @@ def write_private_file(path: Path, keys: ClientAuthKeys) -> None:
         # tor reads only *.auth_private files in ClientOnionAuthDir and ignores the rest
         # without a word: a wrong name would look like a server that is down.
         raise OnionAuthError(f"{path}: the file name must end in {_PRIVATE_SUFFIX}")
-    # O_EXCL: never replace a key in use; O_NOFOLLOW: never write through a planted symlink;
-    # 0600 from the first byte, whatever the umask (tor refuses nothing, but others must not
-    # read a key that makes the pickup visible).
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | _O_CLOEXEC
+    line = (keys.private_line + "\n").encode("ascii")
     try:
-        fd = os.open(path, flags, 0o600)
+        write_new_private_file(path, lambda fh: fh.write(line))
     except FileExistsError as exc:
         raise OnionAuthError(f"{path} already exists: refusing to overwrite a key") from exc
     except OSError as exc:
-        raise OnionAuthError(f"cannot create {path}: {exc.strerror}") from exc
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w", encoding="ascii") as fh:
-            fh.write(keys.private_line + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-    except BaseException:
-        # A half-written key file must not be left for tor to choke on.
-        with contextlib.suppress(OSError):
-            path.unlink()
-        raise
+        raise OnionAuthError(f"cannot write {path}: {exc.strerror}") from exc
 
 
 def run_onion_auth_keygen(args: argparse.Namespace) -> int:

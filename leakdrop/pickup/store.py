@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
+from leakdrop._files import fsync_dir
 from leakdrop._times import day_timestamp
 
 __all__ = [
@@ -43,7 +44,6 @@ SUFFIX: Final = ".age"
 #: leakdrop.server names submissions secrets.token_hex(16).
 ID_RE: Final = re.compile(r"[0-9a-f]{32}")
 _O_CLOEXEC: Final = getattr(os, "O_CLOEXEC", 0)
-_O_DIRECTORY: Final = getattr(os, "O_DIRECTORY", 0)
 _O_NOFOLLOW: Final = getattr(os, "O_NOFOLLOW", 0)
 _HASH_CHUNK: Final = 1024 * 1024
 
@@ -138,14 +138,6 @@ def open_submission(storage: Path, submission_id: str) -> tuple[int, SubmissionF
     return fd, info
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | _O_DIRECTORY | _O_CLOEXEC)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def delete_submission(path: Path) -> bool:
     """Unlink one submission and make the removal durable; False if it was already gone.
 
@@ -157,7 +149,7 @@ def delete_submission(path: Path) -> bool:
     except FileNotFoundError:
         return False
     folder = path.parent
-    _fsync_dir(folder)
+    fsync_dir(folder)
     stamp = day_timestamp()
     with contextlib.suppress(OSError):
         os.utime(folder, (stamp, stamp))

@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
+from leakdrop._files import fsync_dir
 from leakdrop._times import blur_change_times, day_timestamp
 from leakdrop.server.errors import ConfigError
 
@@ -38,20 +39,11 @@ SPOOL: Final = "spool"
 SUFFIX: Final = ".age"
 PART_SUFFIX: Final = ".part"
 _O_CLOEXEC: Final = getattr(os, "O_CLOEXEC", 0)
-_O_DIRECTORY: Final = getattr(os, "O_DIRECTORY", 0)
 
 
 def today() -> str:
     """The day (UTC) in the manifest: no finer time is recorded anywhere."""
     return datetime.now(UTC).date().isoformat()
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | _O_DIRECTORY | _O_CLOEXEC)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _normalise_time(path: Path) -> None:
@@ -133,8 +125,8 @@ class Storage:
             incoming.fd = -1
         _normalise_time(incoming.path)
         os.rename(incoming.path, final)
-        _fsync_dir(self.submissions)
-        _fsync_dir(self.incoming)
+        fsync_dir(self.submissions)
+        fsync_dir(self.incoming)
         # The renames changed the folders' times to now: put them back to the day.
         _normalise_time(self.submissions)
         _normalise_time(self.incoming)
