@@ -2,7 +2,7 @@
 
 The identity file is the text `age-keygen` writes (a "# created:" line holding only the day,
 so the file does not record when exactly the key was made, a "# public key:" line and the
-`AGE-SECRET-KEY-1...` line). By default it is sealed with a passphrase in exactly the format
+`AGE-SECRET-KEY-...` line). By default it is sealed with a passphrase in exactly the format
 of `age -p` (an age file with a single scrypt stanza), so `age -d` opens it too.
 """
 

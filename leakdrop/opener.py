@@ -105,7 +105,7 @@ def load_identities(path: Path, passphrase_file: str | None) -> Sequence[Identit
     except (UnicodeDecodeError, KeyFormatError) as exc:
         raise OpenError(f"{path} is not an age identity file: {exc}") from exc
     if not identities:
-        raise OpenError(f"{path} holds no identity (AGE-SECRET-KEY-1...)")
+        raise OpenError(f"{path} holds no identity (AGE-SECRET-KEY-...)")
     return list(identities)
 
 

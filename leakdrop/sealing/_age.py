@@ -129,7 +129,7 @@ def parse_identities_file(text: str) -> list[X25519Identity]:
             identities.append(X25519Identity.parse(line))
         except KeyFormatError as exc:
             raise KeyFormatError(
-                f"line {number}: not an age X25519 identity (AGE-SECRET-KEY-1...)"
+                f"line {number}: not an age X25519 identity (AGE-SECRET-KEY-...)"
             ) from exc
     if not identities:
         raise KeyFormatError("no identities found")

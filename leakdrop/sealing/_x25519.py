@@ -1,4 +1,4 @@
-"""X25519 recipients (``age1...``) and identities (``AGE-SECRET-KEY-1...``) on PyNaCl."""
+"""X25519 recipients (``age1...``) and identities (``AGE-SECRET-KEY-...``) on PyNaCl."""
 
 from __future__ import annotations
 
@@ -114,10 +114,10 @@ class X25519Identity:
 
     @classmethod
     def parse(cls, text: str) -> X25519Identity:
-        """Parse ``AGE-SECRET-KEY-1...`` (uppercase, as age writes it)."""
+        """Parse ``AGE-SECRET-KEY-...`` (uppercase, as age writes it)."""
         hrp, data = _bech32.decode(text)
         if hrp != _IDENTITY_HRP:
-            raise KeyFormatError("not an age X25519 identity (expected AGE-SECRET-KEY-1...)")
+            raise KeyFormatError("not an age X25519 identity (expected AGE-SECRET-KEY-...)")
         if len(data) != _KEY_SIZE:
             raise KeyFormatError("age X25519 identity has the wrong length")
         return cls(data)
