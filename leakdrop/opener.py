@@ -319,8 +319,32 @@ def _print_summary(opened: Opened) -> None:
 INDEX_NAME: Final = "index.html"
 _MAX_MESSAGE_SHOWN: Final = 256 * 1024
 #: Files a browser would run as a page (scripts, file:// access): listed, never linked.
-_ACTIVE_EXTENSIONS: Final = frozenset(
-    {"htm", "html", "xhtml", "xht", "shtml", "mht", "mhtml", "svg", "svgz", "xml", "xsl", "js"}
+#: Only files a browser shows passively are linked. An allowlist, not a list of dangerous
+#: kinds: a file with no or an unknown extension may be sniffed as HTML under file:// and
+#: run script from a hostile source on the editors' laptop.
+_LINKED_EXTENSIONS: Final = frozenset(
+    {
+        "pdf",
+        "jpg",
+        "jpeg",
+        "png",
+        "gif",
+        "webp",
+        "bmp",
+        "tif",
+        "tiff",
+        "heic",
+        "txt",
+        "docx",
+        "xlsx",
+        "pptx",
+        "odt",
+        "ods",
+        "odp",
+        "odg",
+        "emf",
+        "wmf",
+    }
 )
 _INDEX_STYLE: Final = """
 body { font: 15px/1.45 system-ui, sans-serif; margin: 1.5em; color: #111; background: #fff; }
@@ -387,10 +411,10 @@ def _read_listed(folder: Path) -> _Listed | None:
 def _file_item(folder: str, f: ManifestFile) -> str:
     ext = f.name.rpartition(".")[2].lower() if "." in f.name else ""
     label = _html(f.name)
-    if ext in _ACTIVE_EXTENSIONS:
+    if ext not in _LINKED_EXTENSIONS:
         shown = (
-            f'<code>{label}</code> <span class="muted">(not linked: a web page or '
-            "image of this kind could run code in the browser; open it with a viewer)</span>"
+            f'<code>{label}</code> <span class="muted">(not linked: a browser could run '
+            "a file of this kind as a page; open it with a viewer)</span>"
         )
     else:
         shown = f'<a href="{_href(folder, *f.name.split("/"))}">{label}</a>'

@@ -453,3 +453,27 @@ def test_index_written_even_when_nothing_opens(tmp_path: Path, editor_identity: 
     page = (out / "index.html").read_text()
     check_offline_page(page)
     assert "No submission in this folder." in page
+
+
+def test_index_links_only_passive_kinds(
+    tmp_path: Path, editor_identity: Any, make_file_entry: MakeEntry
+) -> None:
+    # A file with no extension or an unknown one may be sniffed as HTML by a browser under
+    # file://: only kinds a browser shows passively get a link.
+    files = [
+        make_file_entry("notes", b"<script>alert(1)</script>", cleaned=False, reason="x"),
+        make_file_entry("dump.bin", b"<script>alert(2)</script>", cleaned=False, reason="x"),
+        make_file_entry("photo.jpg", b"\xff\xd8\xff", detected_type="jpeg"),
+    ]
+    sub = _seal(
+        tmp_path / "s.age",
+        _plaintext(make_file_entry, sub_id="links", message=None, files=files),
+        [editor_identity.recipient],
+    )
+    out = tmp_path / "out"
+    result = _open(editor_identity.identity_file, out, sub)
+    assert result.returncode == 0, result.stderr
+    page = (out / "index.html").read_text()
+    assert 'href="links/files/01-notes"' not in page and "01-notes" in page
+    assert 'href="links/files/02-dump.bin"' not in page and "02-dump.bin" in page
+    assert 'href="links/files/03-photo.jpg"' in page
