@@ -287,3 +287,48 @@ def test_prepared_seal_chunks_out_of_order_open_with_age(
         ["age", "-d", "-i", str(editor_identity.identity_file), str(path)], capture_output=True
     )
     assert bad.returncode != 0
+
+
+@pytest.mark.parametrize("message", [None, "un message"])
+def test_head_and_tail_make_a_submission_the_strict_reader_accepts(
+    tmp_path: Path, message: str | None
+) -> None:
+    data = os.urandom(3 * 65536 + 7)
+    entry = container.FileEntry(
+        stored_name="x.bin",
+        original_name="x.bin",
+        detected_type="unknown",
+        media_type="application/octet-stream",
+        cleaned=False,
+        reason="unsupported file type",
+        removed=[],
+        note=None,
+        size=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        open=lambda: io.BytesIO(data),
+    )
+    common: dict[str, Any] = {
+        "submission_id": "abc",
+        "received_day": "2026-01-02",
+        "message": message,
+        "files": [entry],
+    }
+    # Too small for the manifest: None (the caller takes the usual path).
+    assert container.submission_head(**common, size=1024) is None
+    head = container.submission_head(**common, size=65536)
+    assert head is not None and len(head) == 65536
+    out = io.BytesIO()
+    out.write(head + data)
+    container.write_submission_tail(out, head_size=len(head), files=[entry])
+    plain = out.getvalue()
+    assert len(plain) == container.padded_size(len(plain))
+    dest = tmp_path / "x"
+    dest.mkdir()
+    manifest = container.extract_submission(io.BytesIO(plain), dest)
+    assert manifest.message == (None if message is None else "message.txt")
+    assert (dest / manifest.files[0].name).read_bytes() == data
+    # tar agrees.
+    tar_dest = tmp_path / "tar"
+    tar_dest.mkdir()
+    subprocess.run(["tar", "-x", "-C", str(tar_dest)], input=plain, check=True)
+    assert (tar_dest / "files" / "01-x.bin").read_bytes() == data

@@ -37,6 +37,7 @@ import anyio.to_thread
 import scrubbers
 from leakdrop.container import (
     BLOCK,
+    MAX_MANIFEST_BYTES,
     FileEntry,
     sanitise_name,
     submission_head,
@@ -395,6 +396,9 @@ class Processor:
         """How the first file may be sealed in place (None: not for this body)."""
         head_size = direct_head_size(self.limits.max_message_bytes)
         if declared is None or declared < DIRECT_MIN_FACTOR * head_size:
+            return None
+        if head_size > MAX_MANIFEST_BYTES:
+            # A huge message limit: the spare room could not all go into manifest.json.
             return None
 
         def direct(head: bytes) -> DirectFile | None:
