@@ -47,6 +47,8 @@ _QUEUE_DEPTH: Final = 4
 #: How often (in bytes) write-back of what was written is started (see pipeline).
 _WRITEBACK: Final = 32 * 1024 * 1024
 _STOP: Final = object()
+#: Threads sealing and writing batches.
+SEALERS: Final = 2
 
 
 class DirectFile:
@@ -85,10 +87,14 @@ class DirectFile:
             raise
         self._written = 0
         self._next_writeback = _WRITEBACK
-        self._thread: threading.Thread | None = threading.Thread(
-            target=self._loop, name="direct-sealer", daemon=True
-        )
-        self._thread.start()
+        # Two sealing threads: with pwrite each batch lands at its own offset, in whatever
+        # order the threads finish (the heaviest work of the upload, spread over two cores).
+        self._threads: list[threading.Thread] | None = [
+            threading.Thread(target=self._loop, name="direct-sealer", daemon=True)
+            for _ in range(SEALERS)
+        ]
+        for thread in self._threads:
+            thread.start()
 
     @property
     def head(self) -> bytes:
@@ -114,7 +120,7 @@ class DirectFile:
                     offset = self.seal.chunk_offset(first)
                     # pwrite copies into the page cache: `out` is free again after it.
                     _pwrite_all(self.incoming.fd, sealed, offset)
-                    self._written = offset + len(sealed)
+                    self._written = max(self._written, offset + len(sealed))
                 if self._written >= self._next_writeback:
                     self._next_writeback = self._written + _WRITEBACK
                     # Start write-back early (ciphertext only) so the final fsync is short.
@@ -128,7 +134,7 @@ class DirectFile:
         self._queued += len(chunks) // CHUNK
 
     def write(self, data: bytes | memoryview) -> None:
-        if self._thread is None or self.sha256:
+        if self._threads is None or self.sha256:
             raise ValueError("direct file already finished or closed")
         if self._error is not None:
             raise self._error
@@ -159,17 +165,23 @@ class DirectFile:
         self._pending += view[full:]
 
     def finish(self) -> None:
-        if self.sha256 or self._thread is None:
+        if self.sha256 or self._threads is None:
             return
         self.tail = bytes(self._pending)
         self._pending = bytearray()
-        self._queue.put(_STOP)
-        self._thread.join()
-        self._thread = None
+        self._stop_threads()
         if self._error is not None:
             raise self._error
         self.chunks = self._queued
         self.sha256 = self._hash.hexdigest()
+
+    def _stop_threads(self) -> None:
+        assert self._threads is not None
+        for _ in self._threads:
+            self._queue.put(_STOP)
+        for thread in self._threads:
+            thread.join()
+        self._threads = None
 
     # ------------------------------------------------------------------ reading back
 
@@ -194,11 +206,9 @@ class DirectFile:
         if self.closed:
             return
         self.closed = True
-        if self._thread is not None:
+        if self._threads is not None:
             self._error = self._error or InterruptedError("closed")
-            self._queue.put(_STOP)
-            self._thread.join()
-            self._thread = None
+            self._stop_threads()
         self._pending = bytearray()
         self.tail = b""
         if not self.committed:
