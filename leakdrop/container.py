@@ -55,7 +55,9 @@ __all__ = [
     "parse_manifest",
     "peek_submission",
     "sanitise_name",
+    "submission_head",
     "write_submission",
+    "write_submission_tail",
 ]
 
 FORMAT: Final = "leakdrop-submission"
@@ -353,6 +355,90 @@ def _write_member_stream(out: _CountingSink, name: str, entry: FileEntry) -> Non
     _pad_block(out, entry.size)
 
 
+def _prepare(
+    submission_id: str, received_day: str, message: str | None, files: Sequence[FileEntry]
+) -> tuple[bytes | None, list[str], bytes]:
+    """Checked inputs: the message's bytes (None if none), the member names, the manifest."""
+    if not _ID_RE.fullmatch(submission_id):
+        raise ContainerError("submission id must be 1-128 characters of [A-Za-z0-9_-]")
+    _check_day(received_day, ContainerError)
+    if len(files) > MAX_FILES:
+        raise ContainerError(f"at most {MAX_FILES} files per submission")
+    for entry in files:
+        _check_entry(entry)
+    # A lone surrogate cannot be stored as UTF-8: it becomes "?" rather than the submission
+    # being refused (nothing accepted is lost).
+    message_bytes = message.encode("utf-8", "replace") if message else None
+    names = _stored_names(files)
+    manifest = _manifest_bytes(submission_id, received_day, message_bytes is not None, files, names)
+
+    return message_bytes, names, manifest
+
+
+def _end_and_pad(out: _CountingSink) -> None:
+    out.write(_ZEROS[: 2 * BLOCK])  # end-of-archive marker
+    padding = padded_size(out.count) - out.count
+    while padding:
+        step = min(padding, _CHUNK)
+        out.write(_ZEROS[:step])
+        padding -= step
+
+
+def submission_head(
+    *,
+    submission_id: str,
+    received_day: str,
+    message: str | None,
+    files: Sequence[FileEntry],
+    size: int,
+) -> bytes | None:
+    """The first `size` bytes of a submission whose first file's data starts exactly at
+    offset `size` (the server seals that file into place while it is still arriving):
+    manifest.json, message.txt, then the first file's tar header. None when they do not
+    fit in `size` bytes (then write the submission with `write_submission`).
+
+    The room left over goes into manifest.json as trailing spaces (JSON whitespace, which
+    every reader ignores): the member order, names and sizes stay exactly those
+    `write_submission` produces, so strict readers (`extract_submission`) and `tar` alike
+    accept it. Continue with the first file's bytes, then `write_submission_tail`.
+    """
+    if not files or size % BLOCK:
+        raise ContainerError("a head needs a first file and a whole number of blocks")
+    message_bytes, names, manifest = _prepare(submission_id, received_day, message, files)
+    message_part = b""
+    if message_bytes is not None:
+        message_part = _tar_header(MESSAGE_NAME, len(message_bytes)) + message_bytes
+        message_part += _ZEROS[: _blocks_for(len(message_bytes)) - len(message_bytes)]
+    first_header = _tar_header(names[0], files[0].size)
+    room = size - len(message_part) - len(first_header) - len(_tar_header(MANIFEST_NAME, 0))
+    if room < len(manifest) or room > MAX_MANIFEST_BYTES:
+        return None
+    # Spaces before the final newline: the file still ends as a text file should.
+    padded = manifest[:-1] + b" " * (room - len(manifest)) + b"\n"
+    parse_manifest(padded)  # self-check: what is written must be what the reader accepts
+    head = _tar_header(MANIFEST_NAME, len(padded)) + padded + message_part + first_header
+    if len(head) != size:  # pragma: no cover - a header size assumption broke
+        raise ContainerError("submission head has the wrong size")
+    return head
+
+
+def write_submission_tail(sink: BinaryIO, *, head_size: int, files: Sequence[FileEntry]) -> int:
+    """After `submission_head(..., size=head_size)` and the first file's `files[0].size`
+    bytes: the first file's block padding, the other files, the end-of-archive marker and
+    the padding. Returns the bytes written here."""
+    names = _stored_names(files)
+    for entry in files:
+        _check_entry(entry)
+    out = _CountingSink(sink)
+    out.count = head_size + files[0].size
+    start = out.count
+    _pad_block(out, files[0].size)
+    for entry, name in zip(files[1:], names[1:], strict=True):
+        _write_member_stream(out, name, entry)
+    _end_and_pad(out)
+    return out.count - start
+
+
 def write_submission(
     sink: BinaryIO,
     *,
@@ -369,19 +455,7 @@ def write_submission(
     a mismatch raises `IntegrityError` and the caller must discard the partial output. An
     empty message is the same as no message.
     """
-    if not _ID_RE.fullmatch(submission_id):
-        raise ContainerError("submission id must be 1-128 characters of [A-Za-z0-9_-]")
-    _check_day(received_day, ContainerError)
-    if len(files) > MAX_FILES:
-        raise ContainerError(f"at most {MAX_FILES} files per submission")
-    for entry in files:
-        _check_entry(entry)
-    # A lone surrogate cannot be stored as UTF-8: it becomes "?" rather than the submission
-    # being refused (nothing accepted is lost).
-    message_bytes = message.encode("utf-8", "replace") if message else None
-    names = _stored_names(files)
-    manifest = _manifest_bytes(submission_id, received_day, message_bytes is not None, files, names)
-
+    message_bytes, names, manifest = _prepare(submission_id, received_day, message, files)
     out = _CountingSink(sink)
     out.write(_tar_header(MANIFEST_NAME, len(manifest)))
     out.write(manifest)
@@ -392,13 +466,7 @@ def write_submission(
         _pad_block(out, len(message_bytes))
     for entry, name in zip(files, names, strict=True):
         _write_member_stream(out, name, entry)
-    out.write(_ZEROS[: 2 * BLOCK])  # end-of-archive marker
-
-    padding = padded_size(out.count) - out.count
-    while padding:
-        step = min(padding, _CHUNK)
-        out.write(_ZEROS[:step])
-        padding -= step
+    _end_and_pad(out)
     return out.count
 
 

@@ -10,7 +10,15 @@ Standard library + PyNaCl only: this package runs on the air-gapped laptop.
 
 from __future__ import annotations
 
-from ._age import decrypt, encrypt, is_age_file, parse_identities_file, parse_recipients_file
+from ._age import (
+    PreparedSeal,
+    decrypt,
+    encrypt,
+    is_age_file,
+    parse_identities_file,
+    parse_recipients_file,
+    prepare,
+)
 from ._header import Identity, Recipient, Stanza
 from ._scrypt import ScryptIdentity, ScryptRecipient
 from ._stream import OpenReader, SealWriter
@@ -35,6 +43,7 @@ __all__ = [
     "NoIdentityMatchError",
     "OpenReader",
     "PayloadError",
+    "PreparedSeal",
     "Recipient",
     "ScryptIdentity",
     "ScryptRecipient",
@@ -47,4 +56,5 @@ __all__ = [
     "is_age_file",
     "parse_identities_file",
     "parse_recipients_file",
+    "prepare",
 ]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from typing import BinaryIO
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, BinaryIO
 
 from . import _armor
 from ._header import (
@@ -19,9 +20,22 @@ from ._header import (
 from ._hkdf import hkdf_sha256
 from ._scrypt import STANZA_TYPE as _SCRYPT
 from ._source import ByteSource
-from ._stream import NONCE_SIZE, OpenReader, SealWriter, write_all
+from ._stream import (
+    ENCRYPTED_CHUNK_SIZE,
+    NONCE_SIZE,
+    OpenReader,
+    SealWriter,
+    Writable,
+    open_full_chunk,
+    seal_full_chunks,
+    seal_full_chunks_into,
+    write_all,
+)
 from ._x25519 import X25519Identity, X25519Recipient
 from .errors import HeaderError, KeyFormatError, MacError, NoIdentityMatchError
+
+if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer
 
 _PAYLOAD_LABEL = b"payload"
 _KEY_FILE_LIMIT = 16 * 1024 * 1024  # as age: a key file bigger than this is not a key file
@@ -35,8 +49,39 @@ def _check_scrypt_alone(stanzas: Sequence[Stanza]) -> None:
         raise HeaderError("an scrypt stanza must be the only stanza")
 
 
-def encrypt(dst: BinaryIO, recipients: Sequence[Recipient]) -> SealWriter:
-    """Start an age file on `dst` sealed to every recipient; write plaintext, then close()."""
+@dataclass(frozen=True)
+class PreparedSeal:
+    """An age file whose header is fixed but whose payload is sealed piecewise, at known
+    offsets (the server seals a large upload straight into place as it arrives).
+
+    `header` is the whole header plus the payload nonce: chunk i of the payload starts at
+    `chunk_offset(i)`. Use `seal_chunks` for non-final full chunks (any order, each index
+    once) and `writer(dst, first_chunk)` for the run of chunks that ends the payload.
+    """
+
+    header: bytes
+    payload_key: bytes = field(repr=False)
+
+    def chunk_offset(self, index: int) -> int:
+        return len(self.header) + index * ENCRYPTED_CHUNK_SIZE
+
+    def seal_chunks(self, plaintext: ReadableBuffer, first_index: int) -> bytearray:
+        return seal_full_chunks(self.payload_key, plaintext, first_index)
+
+    def seal_chunks_into(
+        self, target: memoryview, plaintext: ReadableBuffer, first_index: int
+    ) -> None:
+        seal_full_chunks_into(target, self.payload_key, plaintext, first_index)
+
+    def open_chunk(self, untrusted_sealed: bytes, index: int) -> bytes:
+        return open_full_chunk(self.payload_key, untrusted_sealed, index)
+
+    def writer(self, dst: Writable, first_chunk: int) -> SealWriter:
+        return SealWriter(dst, self.payload_key, first_chunk=first_chunk)
+
+
+def prepare(recipients: Sequence[Recipient]) -> PreparedSeal:
+    """Draw a file key and payload nonce, wrap the key to every recipient (see `encrypt`)."""
     if not recipients:
         raise ValueError("at least one recipient is required")
     file_key = os.urandom(FILE_KEY_SIZE)
@@ -48,8 +93,16 @@ def encrypt(dst: BinaryIO, recipients: Sequence[Recipient]) -> SealWriter:
     except HeaderError as exc:
         raise ValueError("a passphrase (scrypt) recipient must be the only recipient") from exc
     nonce = os.urandom(NONCE_SIZE)
-    write_all(dst, encode_header(stanzas, file_key) + nonce)
-    return SealWriter(dst, hkdf_sha256(file_key, nonce, _PAYLOAD_LABEL))
+    return PreparedSeal(
+        encode_header(stanzas, file_key) + nonce, hkdf_sha256(file_key, nonce, _PAYLOAD_LABEL)
+    )
+
+
+def encrypt(dst: BinaryIO, recipients: Sequence[Recipient]) -> SealWriter:
+    """Start an age file on `dst` sealed to every recipient; write plaintext, then close()."""
+    prepared = prepare(recipients)
+    write_all(dst, prepared.header)
+    return prepared.writer(dst, 0)
 
 
 def decrypt(

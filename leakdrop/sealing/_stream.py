@@ -75,6 +75,58 @@ def write_all(dst: Writable, data: bytes | bytearray) -> None:
         view = view[written:]
 
 
+def seal_full_chunks(payload_key: bytes, plaintext: ReadableBuffer, first_index: int) -> bytearray:
+    """Seal `plaintext` (a whole number of 64 KiB chunks) as the NON-final chunks
+    `first_index`, `first_index + 1`, ... of a STREAM payload, into one new buffer.
+
+    STREAM chunk i depends only on the payload key, i and the final flag, so chunks may be
+    sealed out of order and placed at their offset later; the caller guarantees that each
+    index is sealed once and that a final chunk follows (`SealWriter(first_chunk=...)`).
+    """
+    view = memoryview(plaintext).cast("B")
+    out = bytearray(len(view) // CHUNK_SIZE * ENCRYPTED_CHUNK_SIZE)
+    seal_full_chunks_into(memoryview(out), payload_key, view, first_index)
+    return out
+
+
+def seal_full_chunks_into(
+    target: memoryview, payload_key: bytes, plaintext: ReadableBuffer, first_index: int
+) -> None:
+    """`seal_full_chunks`, written into `target` (exactly the sealed size)."""
+    view = memoryview(plaintext).cast("B")
+    if len(view) % CHUNK_SIZE:
+        raise ValueError("plaintext is not a whole number of chunks")
+    count = len(view) // CHUNK_SIZE
+    if len(target) != count * ENCRYPTED_CHUNK_SIZE:
+        raise ValueError("target has the wrong size")
+    if first_index < 0 or first_index + count > _MAX_COUNTER:
+        raise PayloadError("STREAM counter exhausted")
+    for i in range(count):
+        chunk = view[i * CHUNK_SIZE : (i + 1) * CHUNK_SIZE]
+        nonce = _stream_nonce(first_index + i, False)
+        sealed = target[i * ENCRYPTED_CHUNK_SIZE : (i + 1) * ENCRYPTED_CHUNK_SIZE]
+        if _lib is None:
+            sealed[:] = nacl.bindings.crypto_aead_chacha20poly1305_ietf_encrypt(
+                chunk.tobytes(), None, nonce, payload_key
+            )
+        else:
+            _seal_into(sealed, chunk, nonce, payload_key)
+
+
+def open_full_chunk(payload_key: bytes, untrusted_sealed: bytes, index: int) -> bytes:
+    """Authenticate and decrypt one non-final full chunk sealed by `seal_full_chunks`."""
+    if len(untrusted_sealed) != ENCRYPTED_CHUNK_SIZE:
+        raise PayloadError("payload chunk truncated")
+    try:
+        return bytes(
+            nacl.bindings.crypto_aead_chacha20poly1305_ietf_decrypt(
+                untrusted_sealed, None, _stream_nonce(index, False), payload_key
+            )
+        )
+    except (nacl.exceptions.CryptoError, nacl.exceptions.ValueError, ValueError) as exc:
+        raise PayloadError("payload chunk altered or truncated") from exc
+
+
 class SealWriter:
     """Encrypts what is written to it; `close()` writes the final chunk.
 
@@ -85,11 +137,15 @@ class SealWriter:
     of its own that the SealWriter never changes afterwards.
     """
 
-    def __init__(self, dst: Writable, payload_key: bytes) -> None:
+    def __init__(self, dst: Writable, payload_key: bytes, *, first_chunk: int = 0) -> None:
+        if not 0 <= first_chunk < _MAX_COUNTER:
+            raise ValueError("first chunk index out of range")
         self._dst = dst
         self._key = payload_key
         self._buf = bytearray()
-        self._counter = 0
+        # Not 0 only when earlier chunks of the same payload were sealed elsewhere
+        # (`seal_full_chunks`): each chunk's nonce is its index, whoever seals it.
+        self._counter = first_chunk
         self._closed = False
         self._failed = False
 

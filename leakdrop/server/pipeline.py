@@ -35,9 +35,18 @@ import anyio.abc
 import anyio.to_thread
 
 import scrubbers
-from leakdrop.container import FileEntry, sanitise_name, write_submission
-from leakdrop.sealing import encrypt
+from leakdrop.container import (
+    BLOCK,
+    MAX_MANIFEST_BYTES,
+    FileEntry,
+    sanitise_name,
+    submission_head,
+    write_submission,
+    write_submission_tail,
+)
+from leakdrop.sealing import encrypt, prepare
 from leakdrop.server.config import MIB, ServerConfig
+from leakdrop.server.direct import CHUNK, DirectFile
 from leakdrop.server.errors import (
     BusyError,
     ClientGoneError,
@@ -50,7 +59,13 @@ from leakdrop.server.errors import (
     TooLargeError,
 )
 from leakdrop.server.form import StreamingForm, boundary_from
-from leakdrop.server.spool import BackgroundWriter, SpoolFile, SpoolKey, spool_bytes
+from leakdrop.server.spool import (
+    HEAD_BYTES,
+    BackgroundWriter,
+    SpoolFile,
+    SpoolKey,
+    spool_bytes,
+)
 from leakdrop.server.storage import Storage, today
 
 log = logging.getLogger("leakdrop.server")
@@ -71,6 +86,15 @@ EMPTY_NOTE: Final = "empty file (0 bytes)"
 MAX_ORIGINAL_NAME_CHARS: Final = 1000
 #: PDFs in PDFs in PDFs: attachments are flattened this deep at most.
 MAX_ATTACHMENT_DEPTH: Final = 4
+#: Room kept for manifest.json in the head of a submission sealed in place (DirectFile):
+#: enough for the files of any ordinary submission; a bigger manifest takes the usual path.
+MANIFEST_ROOM: Final = 64 * 1024
+#: Room for the first file's tar header (a pax header for a long or non-ASCII name).
+FIRST_HEADER_ROOM: Final = 4 * BLOCK
+#: A file is sealed in place only when the body is at least this many times the head that
+#: must be reserved for it (the head's unused room is spaces in manifest.json: at most a
+#: few percent of such a submission).
+DIRECT_MIN_FACTOR: Final = 64
 _NO_SPACE: Final = frozenset({errno.ENOSPC, errno.EDQUOT})
 _EXT_RE: Final = re.compile(r"\.[0-9A-Za-z]{1,8}")
 #: Extensions that already name the sniffed type (kept as the source wrote them).
@@ -200,25 +224,70 @@ class Body:
 # ----------------------------------------------------------------------------- upload
 
 
+def direct_head_size(max_message_bytes: int) -> int:
+    """Plaintext reserved before a file sealed in place: manifest.json (its header and
+    `MANIFEST_ROOM`), the longest message.txt the limits allow (its header, the message,
+    block padding), the first file's header; rounded up to whole STREAM chunks."""
+    message = BLOCK + -(-max_message_bytes // BLOCK) * BLOCK
+    need = BLOCK + MANIFEST_ROOM + message + FIRST_HEADER_ROOM
+    return -(-need // CHUNK) * CHUNK
+
+
+Stream = SpoolFile | DirectFile
+
+
 @dataclass
 class _Upload:
-    """The `FileSink` for one submission: one spool per file, in order."""
+    """The `FileSink` for one submission: one spool per file, in order.
+
+    With `direct` set, the first file's first 64 KiB are held in RAM and handed to it:
+    it returns a `DirectFile` (the file is sealed in place) or None (spooled as usual).
+    """
 
     directory: Path
     key: SpoolKey
-    files: list[tuple[str, SpoolFile]] = field(default_factory=list)
-    _current: SpoolFile | None = None
+    direct: Callable[[bytes], DirectFile | None] | None = None
+    files: list[tuple[str, Stream]] = field(default_factory=list)
+    _current: Stream | None = None
+    _deciding: bytearray | None = None
+    _name: str = ""
 
     def file_begin(self, untrusted_name: str) -> None:
-        spool = SpoolFile(self.directory, self.key)
-        self.files.append((untrusted_name, spool))
-        self._current = spool
+        if not self.files and self.direct is not None:
+            self._deciding = bytearray()
+            self._name = untrusted_name
+            return
+        self._start(untrusted_name, SpoolFile(self.directory, self.key))
+
+    def _start(self, untrusted_name: str, stream: Stream) -> None:
+        self.files.append((untrusted_name, stream))
+        self._current = stream
+
+    def _decide(self, complete: bool) -> None:
+        assert self._deciding is not None and self.direct is not None
+        data = bytes(self._deciding)
+        self._deciding = None
+        stream: Stream | None = None
+        if not complete:
+            # Only a file of at least one full chunk is worth sealing in place.
+            stream = self.direct(data[:HEAD_BYTES])
+        if stream is None:
+            stream = SpoolFile(self.directory, self.key)
+        self._start(self._name, stream)
+        stream.write(data)
 
     def file_data(self, data: memoryview) -> None:
+        if self._deciding is not None:
+            self._deciding += data
+            if len(self._deciding) >= CHUNK:
+                self._decide(complete=False)
+            return
         assert self._current is not None
         self._current.write(data)
 
     def file_end(self) -> None:
+        if self._deciding is not None:
+            self._decide(complete=True)
         assert self._current is not None
         self._current.finish()
         self._current = None
@@ -230,7 +299,7 @@ class _Stored:
 
     entry: FileEntry
     receipt: ReceiptFile
-    spool: SpoolFile
+    spool: Stream
 
 
 def _close_all(stored: list[_Stored]) -> None:
@@ -323,8 +392,27 @@ class Processor:
         if self.storage.free_bytes() < self.limits.min_free_bytes + 2 * incoming_bytes:
             raise ServerFullError("free space below the threshold")
 
+    def _direct_for(self, declared: int | None) -> Callable[[bytes], DirectFile | None] | None:
+        """How the first file may be sealed in place (None: not for this body)."""
+        head_size = direct_head_size(self.limits.max_message_bytes)
+        if declared is None or declared < DIRECT_MIN_FACTOR * head_size:
+            return None
+        if head_size > MAX_MANIFEST_BYTES:
+            # A huge message limit: the spare room could not all go into manifest.json.
+            return None
+
+        def direct(head: bytes) -> DirectFile | None:
+            file_type = scrubbers.sniff(head)
+            # Exactly the files `_process` keeps as received from their first bytes: no
+            # scrubber exists for them, so nothing needs them in RAM or spooled.
+            if file_type.name != "unknown" or head.startswith(b"PK\x03\x04"):
+                return None
+            return DirectFile(self.storage, prepare(self.config.recipients), head_size)
+
+        return direct
+
     async def _ingest(self, body: Body, boundary: bytes) -> Receipt:
-        upload = _Upload(self.storage.spool, SpoolKey())
+        upload = _Upload(self.storage.spool, SpoolKey(), self._direct_for(body.declared))
         form = StreamingForm(boundary, self.limits, upload)
         stored: list[_Stored] = []
         try:
@@ -336,7 +424,14 @@ class Processor:
                 stored = await self._process_all(upload)
                 submission_id = secrets.token_hex(16)
                 entries = [s.entry for s in stored]
-                await anyio.to_thread.run_sync(self._seal, submission_id, message, entries)
+                first = stored[0].spool
+                if not (
+                    isinstance(first, DirectFile)
+                    and await anyio.to_thread.run_sync(
+                        self._seal_direct, first, submission_id, message, entries
+                    )
+                ):
+                    await anyio.to_thread.run_sync(self._seal, submission_id, message, entries)
             except SubmissionError:
                 raise
             except OSError as exc:
@@ -399,7 +494,7 @@ class Processor:
         results: list[list[_Stored] | None] = [None] * len(upload.files)
         failures: list[BaseException] = []
 
-        async def one(index: int, untrusted_name: str, spool: SpoolFile) -> None:
+        async def one(index: int, untrusted_name: str, spool: Stream) -> None:
             try:
                 results[index] = await self._process(untrusted_name, spool)
             except Exception as exc:  # noqa: BLE001 - re-raised below, outside the group
@@ -414,8 +509,12 @@ class Processor:
             raise failures[0]
         return stored
 
-    async def _process(self, untrusted_name: str, spool: SpoolFile) -> list[_Stored]:
+    async def _process(self, untrusted_name: str, spool: Stream) -> list[_Stored]:
         head_type = scrubbers.sniff(spool.head)
+        if isinstance(spool, DirectFile):
+            # Sealed in place because its first bytes have no scrubber (`_direct_for`).
+            reason = scrubbers.UnsupportedTypeError.reason
+            return [self._as_received(untrusted_name, spool, head_type, False, reason, None)]
         if spool.size == 0:
             return [self._as_received(untrusted_name, spool, head_type, True, None, EMPTY_NOTE)]
         if head_type.name == "unknown" and not spool.head.startswith(b"PK\x03\x04"):
@@ -434,7 +533,7 @@ class Processor:
     def _as_received(
         self,
         untrusted_name: str,
-        spool: SpoolFile,
+        spool: Stream,
         file_type: scrubbers.FileType,
         cleaned: bool,
         reason: str | None,
@@ -589,14 +688,71 @@ class Processor:
             self.storage.discard(incoming)
             raise
 
+    def _seal_direct(
+        self,
+        direct: DirectFile,
+        submission_id: str,
+        message: str | None,
+        entries: list[FileEntry],
+    ) -> bool:
+        """Worker thread: complete the submission whose first file is sealed in place
+        (`leakdrop.server.direct`). False when its head does not fit the reserved room:
+        then nothing was written and the caller seals it the usual way."""
+        head = submission_head(
+            submission_id=submission_id,
+            received_day=today(),
+            message=message,
+            files=entries,
+            size=direct.head_size,
+        )
+        if head is None:
+            return False
+        seal = direct.seal
+        fd = direct.incoming.fd
+        first_chunk = direct.base + direct.chunks
+        start = seal.chunk_offset(first_chunk)
+        os.lseek(fd, start, os.SEEK_SET)
+        disk = BackgroundWriter(_DiskWriter(fd, start).write, handed_over=True)
+        try:
+            sealed = seal.writer(cast(BinaryIO, disk), first_chunk)
+            try:
+                # The file's last partial chunk, its block padding, the other files, the
+                # end of the archive and the padding: the STREAM goes on from there.
+                sealed.write(direct.tail)
+                write_submission_tail(
+                    sealed,  # type: ignore[arg-type]
+                    head_size=direct.head_size,
+                    files=entries,
+                )
+            except BaseException:
+                sealed.abort()
+                raise
+            sealed.close()
+            disk.close()
+        except BaseException:
+            disk.abort()
+            raise
+        # The head goes last: its manifest needed every file's hash.
+        sealed_head = seal.seal_chunks(head, 0)
+        view = memoryview(sealed_head)
+        offset = seal.chunk_offset(0)
+        while view:
+            written = os.pwrite(fd, view, offset)
+            view = view[written:]
+            offset += written
+        self.storage.commit(direct.incoming)
+        direct.committed = True
+        return True
+
 
 class _DiskWriter:
     """Writes the sealed submission to its descriptor and, every `WRITEBACK_BYTES`, asks
-    the kernel to start writing what came before to disk (without waiting for it)."""
+    the kernel to start writing what came before to disk (without waiting for it).
+    `start`: the descriptor's offset when writing begins."""
 
-    def __init__(self, fd: int) -> None:
+    def __init__(self, fd: int, start: int = 0) -> None:
         self._fd = fd
-        self._written = 0
+        self._written = start
         self._next_writeback = WRITEBACK_BYTES
 
     def write(self, data: bytes | bytearray) -> None:

@@ -105,10 +105,18 @@ class Storage:
         stat = os.statvfs(self.root)
         return stat.f_bavail * stat.f_frsize
 
-    def new_incoming(self) -> Incoming:
+    def new_incoming(self, *, readable: bool = False) -> Incoming:
+        """A new exclusive file in ``incoming/`` (`readable`: also open for reading, so
+        that a submission sealed in place can be read back if its plan changes)."""
         name = secrets.token_hex(16)
         path = self.incoming / f"{name}{PART_SUFFIX}"
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | _O_CLOEXEC
+        flags = (
+            (os.O_RDWR if readable else os.O_WRONLY)
+            | os.O_CREAT
+            | os.O_EXCL
+            | os.O_NOFOLLOW
+            | _O_CLOEXEC
+        )
         fd = os.open(path, flags, 0o600)
         return Incoming(fd=fd, path=path, name=name)
 
