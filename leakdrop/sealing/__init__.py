@@ -21,7 +21,7 @@ from ._age import (
 )
 from ._header import Identity, Recipient, Stanza
 from ._scrypt import ScryptIdentity, ScryptRecipient
-from ._stream import OpenReader, SealWriter
+from ._stream import CHUNK_SIZE, ENCRYPTED_CHUNK_SIZE, OpenReader, SealWriter
 from ._x25519 import X25519Identity, X25519Recipient
 from .errors import (
     AgeError,
@@ -34,6 +34,8 @@ from .errors import (
 )
 
 __all__ = [
+    "CHUNK_SIZE",
+    "ENCRYPTED_CHUNK_SIZE",
     "AgeError",
     "ArmorError",
     "HeaderError",

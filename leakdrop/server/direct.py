@@ -25,21 +25,19 @@ submission is sealed the usual way into a new file; this one is then deleted.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import queue
 import threading
 from collections.abc import Iterator
 from typing import BinaryIO, Final, cast
 
-from leakdrop.sealing import PreparedSeal
-from leakdrop.server.spool import HEAD_BYTES, _Prefetch
+from leakdrop.sealing import CHUNK_SIZE, ENCRYPTED_CHUNK_SIZE, PreparedSeal
+from leakdrop.server.spool import PlaintextIntake, Prefetch
 from leakdrop.server.storage import Incoming, Storage
 
-#: age's STREAM chunk (plaintext bytes).
-CHUNK: Final = 64 * 1024
-#: One sealed chunk (plaintext and tag).
-SEALED_CHUNK: Final = CHUNK + 16
+#: age's STREAM chunk (plaintext bytes), and one sealed chunk (plaintext and tag).
+CHUNK: Final = CHUNK_SIZE
+SEALED_CHUNK: Final = ENCRYPTED_CHUNK_SIZE
 #: Chunks sealed and written at once by the sealing thread (1 MiB).
 BATCH: Final = 16 * CHUNK
 #: Batches queued between the parser thread and the sealing thread (bounded RAM).
@@ -51,7 +49,7 @@ _STOP: Final = object()
 SEALERS: Final = 2
 
 
-class DirectFile:
+class DirectFile(PlaintextIntake):
     """One file sealed in place into ``incoming/<name>.part`` (see the module text).
 
     `write` (parser thread) hashes and batches; a thread seals and writes the batches.
@@ -63,18 +61,15 @@ class DirectFile:
     def __init__(self, storage: Storage, seal: PreparedSeal, head_size: int) -> None:
         if head_size <= 0 or head_size % CHUNK:
             raise ValueError("head size must be a positive multiple of 64 KiB")
+        super().__init__()
         self.seal = seal
         self.head_size = head_size
         self.base = head_size // CHUNK
         self._storage = storage
-        self._hash = hashlib.sha256()
-        self._head = bytearray()
         self._pending = bytearray()
         self._queued = 0  # full chunks handed to the thread
         self.chunks = 0
         self.tail = b""
-        self.size = 0
-        self.sha256 = ""
         self.closed = False
         self.committed = False
         self._error: BaseException | None = None
@@ -95,10 +90,6 @@ class DirectFile:
         ]
         for thread in self._threads:
             thread.start()
-
-    @property
-    def head(self) -> bytes:
-        return bytes(self._head)
 
     # ------------------------------------------------------------------ writing
 
@@ -138,17 +129,9 @@ class DirectFile:
             raise ValueError("direct file already finished or closed")
         if self._error is not None:
             raise self._error
-        view = memoryview(data).cast("B")
+        view = self._intake(data)
         if not view:
             return
-        if not isinstance(view.obj, bytes):
-            # The thread seals these bytes later: they must be the very bytes hashed now,
-            # so a buffer its owner could still change is copied first.
-            view = memoryview(view.tobytes())
-        if len(self._head) < HEAD_BYTES:
-            self._head += view[: HEAD_BYTES - len(self._head)]
-        self._hash.update(view)
-        self.size += len(view)
         if self._pending:
             # Complete the chunk begun by an earlier piece (the only bytes copied here).
             take = view[: CHUNK - len(self._pending)]
@@ -199,7 +182,7 @@ class DirectFile:
         """The plaintext read back from the partial file (the rare fallback path)."""
         if not self.sha256 or self.closed:
             raise ValueError("direct file not finished, or closed")
-        return cast(BinaryIO, _Prefetch(self._records))
+        return cast(BinaryIO, Prefetch(self._records))
 
     def close(self) -> None:
         """Stop the thread and, unless committed, delete the partial file."""

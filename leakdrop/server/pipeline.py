@@ -666,8 +666,9 @@ class Processor:
         try:
             disk = BackgroundWriter(_DiskWriter(incoming.fd).write, handed_over=True)
             try:
-                sealed = encrypt(cast(BinaryIO, disk), self.config.recipients)
-                try:
+                # Leaving the `with` on an error aborts the seal: no final chunk is ever
+                # written after an incomplete plaintext.
+                with encrypt(cast(BinaryIO, disk), self.config.recipients) as sealed:
                     write_submission(
                         sealed,  # type: ignore[arg-type]
                         submission_id=submission_id,
@@ -675,10 +676,6 @@ class Processor:
                         message=message,
                         files=entries,
                     )
-                except BaseException:
-                    sealed.abort()
-                    raise
-                sealed.close()
                 disk.close()
             except BaseException:
                 disk.abort()
@@ -714,8 +711,7 @@ class Processor:
         os.lseek(fd, start, os.SEEK_SET)
         disk = BackgroundWriter(_DiskWriter(fd, start).write, handed_over=True)
         try:
-            sealed = seal.writer(cast(BinaryIO, disk), first_chunk)
-            try:
+            with seal.writer(cast(BinaryIO, disk), first_chunk) as sealed:
                 # The file's last partial chunk, its block padding, the other files, the
                 # end of the archive and the padding: the STREAM goes on from there.
                 sealed.write(direct.tail)
@@ -724,10 +720,6 @@ class Processor:
                     head_size=direct.head_size,
                     files=entries,
                 )
-            except BaseException:
-                sealed.abort()
-                raise
-            sealed.close()
             disk.close()
         except BaseException:
             disk.abort()

@@ -307,7 +307,35 @@ _ABORT: Final = object()
 _QUEUE_DEPTH: Final = 4
 
 
-class SpoolFile:
+class PlaintextIntake:
+    """What every per-file sink (this spool, or `direct.DirectFile`) records of each
+    received piece before its thread takes it: the first bytes (for sniffing), the size and
+    the SHA-256 that goes into the manifest."""
+
+    def __init__(self) -> None:
+        self._hash = hashlib.sha256()
+        self._head = bytearray()
+        self.size = 0
+        self.sha256 = ""
+
+    @property
+    def head(self) -> bytes:
+        return bytes(self._head)
+
+    def _intake(self, data: bytes | memoryview) -> memoryview:
+        view = memoryview(data).cast("B")
+        if view and not isinstance(view.obj, bytes):
+            # A thread encrypts these bytes later: they must be the very bytes hashed now,
+            # so a buffer its owner could still change is copied first.
+            view = memoryview(view.tobytes())
+        if len(self._head) < HEAD_BYTES:
+            self._head += view[: HEAD_BYTES - len(self._head)]
+        self._hash.update(view)
+        self.size += len(view)
+        return view
+
+
+class SpoolFile(PlaintextIntake):
     """One file of a submission, encrypted as it is written.
 
     `write` (from one thread) hashes the plaintext and hands it to a writer thread that
@@ -318,11 +346,10 @@ class SpoolFile:
     """
 
     def __init__(self, directory: Path, key: SpoolKey) -> None:
+        super().__init__()
         self._spool_key = key
         self._key = key.file_key()
         self._fd = _open_unnamed(directory)
-        self._hash = hashlib.sha256()
-        self._head = bytearray()
         # Writer thread state: the last piece is held back until it is known whether it
         # is the final record; the output buffer is reused (writev copies it out).
         self._held: memoryview | None = None
@@ -332,8 +359,6 @@ class SpoolFile:
         self._disk_bytes = 0
         self._queue: queue.Queue[object] = queue.Queue(maxsize=_QUEUE_DEPTH)
         self._error: BaseException | None = None
-        self.size = 0
-        self.sha256 = ""
         self.closed = False
         try:
             self._disk_bytes = _write_all(self._fd, [MAGIC])
@@ -348,10 +373,6 @@ class SpoolFile:
     @property
     def key(self) -> SpoolKey:
         return self._spool_key
-
-    @property
-    def head(self) -> bytes:
-        return bytes(self._head)
 
     # ------------------------------------------------------------------ writing
 
@@ -396,18 +417,9 @@ class SpoolFile:
             raise ValueError("spool already finished or closed")
         if self._error is not None:
             raise self._error
-        view = memoryview(data).cast("B")
-        if not view:
-            return
-        if not isinstance(view.obj, bytes):
-            # The writer thread encrypts these bytes later: they must be the very bytes
-            # hashed now, so a buffer its owner could still change is copied first.
-            view = memoryview(view.tobytes())
-        if len(self._head) < HEAD_BYTES:
-            self._head += view[: HEAD_BYTES - len(self._head)]
-        self._hash.update(view)
-        self._queue.put(view)
-        self.size += len(view)
+        view = self._intake(data)
+        if view:
+            self._queue.put(view)
 
     def finish(self) -> None:
         if self.sha256 or self._writer is None:
@@ -429,7 +441,7 @@ class SpoolFile:
     def open(self) -> BinaryIO:
         """A reader of the plaintext that decrypts ahead in a thread (for sealing)."""
         reader = self._reader()  # fail now, not in the thread, if the length is wrong
-        return cast(BinaryIO, _Prefetch(reader.records))
+        return cast(BinaryIO, Prefetch(reader.records))
 
     def read_all(self) -> bytes:
         return b"".join(self._reader().records())
@@ -506,7 +518,7 @@ class BackgroundWriter:
         self._stop(_ABORT)
 
 
-class _Prefetch(io.RawIOBase):
+class Prefetch(io.RawIOBase):
     """Reads a stream ahead in a thread, so decrypting the spool overlaps with what the
     consumer does (tar, encrypt to the editors)."""
 
