@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from scrubbers._registry import scrubber_for
 from scrubbers._sniff import is_polyglot, sniff
-from scrubbers._types import DEFAULT_LIMITS, Cleaned, FileType, Limits, ScrubReport
+from scrubbers._types import (
+    DEFAULT_LIMITS,
+    MAX_LINKS,
+    WARNING_CODES,
+    Cleaned,
+    FileType,
+    Limits,
+    ScrubReport,
+)
 from scrubbers.errors import (
     AmbiguousTypeError,
     CorruptFileError,
@@ -87,4 +95,6 @@ def scrub(untrusted_data: bytes, *, limits: Limits = DEFAULT_LIMITS) -> ScrubRep
         removed=tuple(sorted(set(cleaned.removed))),
         note=cleaned.note,
         attachments=cleaned.attachments,
+        warnings=tuple(sorted(set(cleaned.warnings) & WARNING_CODES)),
+        links=tuple(dict.fromkeys(cleaned.links))[:MAX_LINKS],
     )

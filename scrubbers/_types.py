@@ -45,6 +45,22 @@ class Limits:
 
 DEFAULT_LIMITS = Limits()
 
+# What a scrubber must leave in place (it is the content) but that can still identify the
+# person who sends the file: named to the editors (manifest, `leakdrop open`, index.html) and
+# on the source's receipt. A closed set of codes, so that a compromised worker cannot put free
+# text on a receipt; each server/CLI translates the code.
+WARNING_CODES = frozenset(
+    {
+        "form-values",  # filled form fields (PDF AcroForm values, office form controls)
+        "annotation-text",  # PDF annotation contents, office comments kept as content
+        "hyperlinks",  # clickable links (may carry per-recipient tracking tokens)
+        "page-content",  # a saved web page: its text may show who was logged in
+        "embedded-not-cleaned",  # a part inside the file could not be cleaned (listed in note)
+    }
+)
+MAX_LINKS = 200  # hyperlink targets listed for the editors, per file
+MAX_LINK_CHARS = 2000
+
 
 @dataclass(frozen=True)
 class Attachment:
@@ -63,6 +79,8 @@ class Cleaned:
     note: str | None = None  # e.g. "re-encoded as PNG (lossless)"
     attachments: tuple[Attachment, ...] = ()
     output_type: FileType | None = None  # when the format changed (HEIC -> PNG)
+    warnings: tuple[str, ...] = ()  # codes from WARNING_CODES
+    links: tuple[str, ...] = ()  # hyperlink targets kept as content, for the editors to check
 
 
 @dataclass(frozen=True)
@@ -76,6 +94,8 @@ class ScrubReport:
     reason: str | None = None  # set exactly when not cleaned
     note: str | None = None
     attachments: tuple[Attachment, ...] = ()
+    warnings: tuple[str, ...] = ()  # codes from WARNING_CODES
+    links: tuple[str, ...] = ()  # hyperlink targets kept as content (at most MAX_LINKS)
 
     def to_json(self) -> dict[str, object]:
         """The report without the bytes (what goes into manifests and CLI output)."""
@@ -86,6 +106,8 @@ class ScrubReport:
             "reason": self.reason,
             "removed": list(self.removed),
             "note": self.note,
+            "warnings": list(self.warnings),
+            "links": list(self.links),
             "attachments": [
                 {"name": a.untrusted_name, **a.report.to_json()} for a in self.attachments
             ],

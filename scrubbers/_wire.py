@@ -12,7 +12,7 @@ import re
 from typing import Any
 
 from scrubbers._sniff import ALL_TYPES, UNKNOWN
-from scrubbers._types import Attachment, ScrubReport
+from scrubbers._types import MAX_LINK_CHARS, MAX_LINKS, WARNING_CODES, Attachment, ScrubReport
 
 _TYPES = {t.name: t for t in (*ALL_TYPES, UNKNOWN)}
 _MAX_HEADER = 1024 * 1024
@@ -64,6 +64,8 @@ def _describe(report: ScrubReport, blobs: list[bytes]) -> dict[str, Any]:
         "removed": list(dict.fromkeys(_field_name(name) for name in report.removed)),
         "reason": _printable(report.reason, _MAX_TEXT),
         "note": _printable(report.note, _MAX_TEXT),
+        "warnings": sorted(set(report.warnings) & WARNING_CODES),
+        "links": [_printable(link, MAX_LINK_CHARS) for link in report.links[:MAX_LINKS]],
         "attachments": [
             {"name": a.untrusted_name, "report": _describe(a.report, blobs)}
             for a in report.attachments
@@ -136,6 +138,14 @@ def _build(header: object, view: memoryview, offset: list[int], depth: int) -> S
         raise WireError("a report is either cleaned or has a reason")
     if size < 0 or offset[0] + size > len(view):
         raise WireError("bad size")
+    warnings = header.get("warnings", [])
+    if not isinstance(warnings, list) or not all(
+        isinstance(code, str) and code in WARNING_CODES for code in warnings
+    ):
+        raise WireError("bad warnings")
+    links = header.get("links", [])
+    if not isinstance(links, list) or len(links) > MAX_LINKS:
+        raise WireError("bad links")
     data = bytes(view[offset[0] : offset[0] + size])
     offset[0] += size
     children: list[Attachment] = []
@@ -153,4 +163,6 @@ def _build(header: object, view: memoryview, offset: list[int], depth: int) -> S
         reason=reason,
         note=note,
         attachments=tuple(children),
+        warnings=tuple(warnings),
+        links=tuple(_text(link, MAX_LINK_CHARS) for link in links),
     )
