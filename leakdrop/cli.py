@@ -37,6 +37,20 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="folder to extract into")
     p.add_argument("paths", nargs="+", metavar="PATH", help="submission files or folders")
 
+    p = sub.add_parser("reply", help="seal a reply to a source, into the outbox (offline)")
+    p.add_argument(
+        "--identity", required=True, help="identity file (plain or passphrase-protected)"
+    )
+    p.add_argument("--passphrase-file", help="passphrase of the identity file")
+    p.add_argument(
+        "--to",
+        required=True,
+        metavar="SUBMISSION",
+        help="the submission answered: its .age file or the folder `open` wrote",
+    )
+    p.add_argument("--message-file", required=True, help="the reply, a UTF-8 text file")
+    p.add_argument("--out", required=True, help="outbox folder (normally USB/outbox)")
+
     p = sub.add_parser("scrub", help="remove metadata from local files")
     p.add_argument("files", nargs="+", metavar="FILE")
     p.add_argument("--out", required=True, help="folder for the cleaned files")
@@ -188,6 +202,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from leakdrop.opener import run_open
 
         return run_open(args)
+    if args.command == "reply":
+        from leakdrop.reply import run_reply
+
+        return run_reply(args)
     if args.command == "scrub":
         from leakdrop.scrub_cmd import run_scrub
 

@@ -48,12 +48,14 @@ __all__ = [
     "ManifestError",
     "ManifestFile",
     "MemberError",
+    "ReplyAddress",
     "TruncatedError",
     "extract_submission",
     "padded_size",
     "padme",
     "parse_manifest",
     "peek_submission",
+    "read_manifest",
     "sanitise_name",
     "submission_head",
     "write_submission",
@@ -296,6 +298,7 @@ def _manifest_bytes(
     has_message: bool,
     files: Sequence[FileEntry],
     names: Sequence[str],
+    reply: ReplyAddress | None,
 ) -> bytes:
     doc: dict[str, Any] = {
         "format": FORMAT,
@@ -319,6 +322,8 @@ def _manifest_bytes(
             for entry, name in zip(files, names, strict=True)
         ],
     }
+    if reply is not None:
+        doc["reply"] = {"mailbox": reply.mailbox, "recipient": reply.recipient}
     data = (json.dumps(doc, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
     if len(data) > MAX_MANIFEST_BYTES:
         raise ContainerError("manifest too large")
@@ -356,7 +361,11 @@ def _write_member_stream(out: _CountingSink, name: str, entry: FileEntry) -> Non
 
 
 def _prepare(
-    submission_id: str, received_day: str, message: str | None, files: Sequence[FileEntry]
+    submission_id: str,
+    received_day: str,
+    message: str | None,
+    files: Sequence[FileEntry],
+    reply: ReplyAddress | None = None,
 ) -> tuple[bytes | None, list[str], bytes]:
     """Checked inputs: the message's bytes (None if none), the member names, the manifest."""
     if not _ID_RE.fullmatch(submission_id):
@@ -370,7 +379,9 @@ def _prepare(
     # being refused (nothing accepted is lost).
     message_bytes = message.encode("utf-8", "replace") if message else None
     names = _stored_names(files)
-    manifest = _manifest_bytes(submission_id, received_day, message_bytes is not None, files, names)
+    manifest = _manifest_bytes(
+        submission_id, received_day, message_bytes is not None, files, names, reply
+    )
 
     return message_bytes, names, manifest
 
@@ -391,6 +402,7 @@ def submission_head(
     message: str | None,
     files: Sequence[FileEntry],
     size: int,
+    reply: ReplyAddress | None = None,
 ) -> bytes | None:
     """The first `size` bytes of a submission whose first file's data starts exactly at
     offset `size` (the server seals that file into place while it is still arriving):
@@ -404,7 +416,7 @@ def submission_head(
     """
     if not files or size % BLOCK:
         raise ContainerError("a head needs a first file and a whole number of blocks")
-    message_bytes, names, manifest = _prepare(submission_id, received_day, message, files)
+    message_bytes, names, manifest = _prepare(submission_id, received_day, message, files, reply)
     message_part = b""
     if message_bytes is not None:
         message_part = _tar_header(MESSAGE_NAME, len(message_bytes)) + message_bytes
@@ -446,6 +458,7 @@ def write_submission(
     received_day: str,
     message: str | None,
     files: Sequence[FileEntry],
+    reply: ReplyAddress | None = None,
 ) -> int:
     """Write one submission's plaintext (padded pax tar) to `sink`; return the bytes written.
 
@@ -455,7 +468,7 @@ def write_submission(
     a mismatch raises `IntegrityError` and the caller must discard the partial output. An
     empty message is the same as no message.
     """
-    message_bytes, names, manifest = _prepare(submission_id, received_day, message, files)
+    message_bytes, names, manifest = _prepare(submission_id, received_day, message, files, reply)
     out = _CountingSink(sink)
     out.write(_tar_header(MANIFEST_NAME, len(manifest)))
     out.write(manifest)
@@ -471,6 +484,16 @@ def write_submission(
 
 
 # --------------------------------------------------------------------------- manifest
+
+
+@dataclass(frozen=True)
+class ReplyAddress:
+    """Where the editors' replies to this submission's source go (submissions made under a
+    codename): the source's mailbox id (64 hex digits) and reply key (an age recipient).
+    Both come from the codename (`leakdrop.codename`); neither is secret from the editors."""
+
+    mailbox: str
+    recipient: str
 
 
 @dataclass(frozen=True)
@@ -498,9 +521,14 @@ class Manifest:
     received: str
     message: str | None
     files: tuple[ManifestFile, ...]
+    reply: ReplyAddress | None = None
 
 
 _TOP_KEYS: Final = frozenset({"format", "version", "id", "received", "message", "files"})
+#: Keys a manifest may have beside the required ones (added in later releases: a reader
+#: that predates them refuses the manifest rather than ignoring what it does not know).
+_OPTIONAL_TOP_KEYS: Final = frozenset({"reply"})
+_RECIPIENT_RE: Final = re.compile(r"age1[02-9ac-hj-np-z]{6,2000}")
 _FILE_KEYS: Final = frozenset(
     {
         "name",
@@ -626,8 +654,11 @@ def parse_manifest(untrusted_data: bytes) -> Manifest:
     version = doc.get("version")
     if version != VERSION or isinstance(version, bool):
         raise ManifestError(f"unsupported manifest version {version!r} (this tool reads 1)")
-    if set(doc) != _TOP_KEYS:
-        raise ManifestError(f"manifest must have exactly the keys {sorted(_TOP_KEYS)}")
+    if not _TOP_KEYS <= set(doc) <= _TOP_KEYS | _OPTIONAL_TOP_KEYS:
+        raise ManifestError(
+            f"manifest must have the keys {sorted(_TOP_KEYS)} and may have "
+            f"{sorted(_OPTIONAL_TOP_KEYS)}, no other"
+        )
     submission_id = doc["id"]
     if not isinstance(submission_id, str) or not _ID_RE.fullmatch(submission_id):
         raise ManifestError("manifest id must be 1-128 characters of [A-Za-z0-9_-]")
@@ -648,8 +679,27 @@ def parse_manifest(untrusted_data: bytes) -> Manifest:
             raise ManifestError(f"duplicate stored name in manifest: {f.name!r}")
         seen.add(key)
     return Manifest(
-        version=VERSION, id=submission_id, received=received, message=message, files=files
+        version=VERSION,
+        id=submission_id,
+        received=received,
+        message=message,
+        files=files,
+        reply=_parse_reply(doc.get("reply")),
     )
+
+
+def _parse_reply(untrusted: object) -> ReplyAddress | None:
+    if untrusted is None:
+        return None
+    if not isinstance(untrusted, dict) or set(untrusted) != {"mailbox", "recipient"}:
+        raise ManifestError("'reply' must hold exactly 'mailbox' and 'recipient'")
+    mailbox, recipient = untrusted["mailbox"], untrusted["recipient"]
+    if not isinstance(mailbox, str) or not _SHA256_RE.fullmatch(mailbox):
+        raise ManifestError("'reply.mailbox' must be 64 lowercase hex digits")
+    # Why a strict shape: the opener prints it and `leakdrop reply` seals to it.
+    if not isinstance(recipient, str) or not _RECIPIENT_RE.fullmatch(recipient):
+        raise ManifestError("'reply.recipient' must be an age recipient (age1...)")
+    return ReplyAddress(mailbox=mailbox, recipient=recipient)
 
 
 # --------------------------------------------------------------------------- reading
@@ -850,6 +900,21 @@ class _Replay(io.RawIOBase):
         data = self._rest.read(len(target))
         target[: len(data)] = data
         return len(data)
+
+
+def read_manifest(reader: BinaryIO) -> Manifest:
+    """Only the manifest of a decrypted submission (its first member), nothing written.
+
+    The rest of the stream is not read, so a truncation after the manifest goes unnoticed:
+    use it to learn where to reply, never to vouch for the files (`extract_submission`).
+    """
+    blocks = _Blocks(reader)
+    first = _read_member_header(blocks)
+    if first is None or first.name != MANIFEST_NAME:
+        raise MemberError("the first member is not manifest.json")
+    if first.size > MAX_MANIFEST_BYTES:
+        raise ManifestError("manifest.json too large")
+    return parse_manifest(blocks.read_exact(first.size, MANIFEST_NAME))
 
 
 def extract_submission(reader: BinaryIO, dest: Path) -> Manifest:
