@@ -34,7 +34,7 @@ from leakdrop.container import (
     read_manifest,
     write_submission,
 )
-from leakdrop.mailboxes import Mailboxes, MailboxError, NoSuchMailboxError
+from leakdrop.mailboxes import MailboxError, Mailboxes, NoSuchMailboxError
 from leakdrop.sealing import X25519Identity, decrypt, encrypt
 
 LEAKDROP = [sys.executable, "-m", "leakdrop.cli"]
