@@ -141,6 +141,11 @@ def _add_editor_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser
     p.add_argument("--port", default=_env("LEAKDROP_PICKUP_PORT", "8081"))
     for option, env, text in (
         ("--retention-days", "LEAKDROP_RETENTION_DAYS", "delete submissions after N days (30)"),
+        (
+            "--reply-retention-days",
+            "LEAKDROP_REPLY_RETENTION_DAYS",
+            "delete replies, and mailboxes unused, after N days (90)",
+        ),
         ("--expire-every", "LEAKDROP_EXPIRE_EVERY", "seconds between retention passes (3600)"),
         ("--auth-free-failures", "LEAKDROP_AUTH_FREE_FAILURES", "failures before backoff (5)"),
         ("--auth-base-delay", "LEAKDROP_AUTH_BASE_DELAY", "first lockout, seconds (1)"),

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import hashlib
 import http.client
 import io
@@ -294,7 +295,7 @@ class _Client:
         conn = self.endpoint.connection()
         all_headers = {"Authorization": self._auth, **(headers or {})}
         if body is not None:
-            all_headers["Content-Type"] = "application/json"
+            all_headers.setdefault("Content-Type", "application/json")
         try:
             conn.request(method, self.endpoint.prefix + path, body=body, headers=all_headers)
             response = conn.getresponse()
@@ -669,6 +670,88 @@ def fetch_all(endpoint: Endpoint, token: str, out: Path, *, retries: int = 5) ->
     return result
 
 
+# --------------------------------------------------------------------------- replies
+
+OUTBOX_DIR: Final = "outbox"
+SENT_DIR: Final = "sent"
+_OUTBOX_NAME: Final = re.compile(r"reply-([0-9a-f]{64})-[0-9a-f]{16}\.age")
+#: The pickup's own bound (`leakdrop.mailboxes.MAX_REPLY_BYTES`), checked here first so
+#: that a wrong file in the outbox is reported by name instead of sent.
+_MAX_REPLY: Final = 1024 * 1024
+
+
+@dataclass
+class SendResult:
+    sent: int = 0
+    failed: int = 0
+
+
+def _send_one(client: _Client, path: Path) -> None:
+    match = _OUTBOX_NAME.fullmatch(path.name)
+    assert match is not None
+    data = path.read_bytes()
+    if len(data) > _MAX_REPLY or not data.startswith(b"age-encryption.org/v1\n"):
+        raise FetchError("not a reply written by `leakdrop reply` (kept in the outbox)")
+    conn, response = client.request(
+        "POST",
+        f"/replies/{match.group(1)}",
+        headers={"Content-Type": "application/octet-stream"},
+        body=data,
+    )
+    try:
+        answer = _read_small(response, _MAX_ERROR_BODY)
+    except (OSError, http.client.HTTPException) as exc:
+        raise _Retry(f"connection broken while sending: {exc}") from exc
+    finally:
+        conn.close()
+    if response.status == 404:
+        raise FetchError("the source's mailbox does not exist (expired?); kept in the outbox")
+    if response.status != 201:
+        raise FetchError(f"the server refused the reply ({response.status}); kept in the outbox")
+    try:
+        stored = json.loads(answer.decode("utf-8")).get("sha256")
+    except (ValueError, UnicodeDecodeError, AttributeError):
+        stored = None
+    # Why compare: "sent" is a promise to the editor; only the server's own hash of what it
+    # stored keeps it.
+    if stored != hashlib.sha256(data).hexdigest():
+        raise FetchError("the server did not confirm these exact bytes; kept in the outbox")
+
+
+def send_replies(endpoint: Endpoint, token: str, out: Path, *, retries: int = 5) -> SendResult:
+    """Send every reply in OUT/outbox/ through the pickup; move each sent one to sent/."""
+    outbox = out / OUTBOX_DIR
+    result = SendResult()
+    if not outbox.is_dir():
+        return result
+    pending = sorted(p for p in outbox.iterdir() if p.is_file() and _OUTBOX_NAME.fullmatch(p.name))
+    if not pending:
+        return result
+    client = _Client(endpoint, token)
+    _say(f"{len(pending)} reply(ies) to send")
+    for path in pending:
+        try:
+            _with_retries(retries, f"reply {path.name}", functools.partial(_send_one, client, path))
+            sent = outbox / SENT_DIR
+            sent.mkdir(mode=0o700, exist_ok=True)
+            os.replace(path, sent / path.name)
+            _fsync_dir(outbox)
+            _fsync_dir(sent)
+        except AuthError:
+            raise
+        except FetchError as exc:
+            result.failed += 1
+            _say(f"{path.name}: NOT SENT: {exc}")
+            continue
+        except OSError as exc:
+            result.failed += 1
+            _say(f"{path.name}: NOT SENT: {exc.strerror or exc}")
+            continue
+        result.sent += 1
+        _say(f"{path.name}: sent, stored by the server, moved to {OUTBOX_DIR}/{SENT_DIR}/")
+    return result
+
+
 def _read_token(path: str) -> str:
     try:
         with open(path, "rb") as fh:
@@ -703,6 +786,7 @@ def run_fetch(args: argparse.Namespace) -> int:
         _say(f"cannot create {args.out}: {exc.strerror}")
         return 2
     try:
+        replies = send_replies(endpoint, token, out, retries=args.retries)
         result = fetch_all(endpoint, token, out, retries=args.retries)
     except AuthError as exc:
         _say(str(exc))
@@ -716,5 +800,7 @@ def run_fetch(args: argparse.Namespace) -> int:
     _say(
         f"{result.fetched} of {result.listed} fetched"
         + (f", {result.failed} FAILED" if result.failed else "")
+        + (f"; {replies.sent} reply(ies) sent" if replies.sent or replies.failed else "")
+        + (f", {replies.failed} NOT SENT" if replies.failed else "")
     )
-    return 1 if result.failed else 0
+    return 1 if result.failed or replies.failed else 0

@@ -87,11 +87,20 @@ class Mailboxes:
             if self.folder.is_symlink() or not self.folder.is_dir():
                 raise MailboxError(f"{self.folder}: not a folder")
             if not self._secret_path.exists():
-                with contextlib.suppress(FileExistsError):  # another process made it first
-                    value = secrets.token_bytes(_SALT_BYTES + _KEY_BYTES)
-                    write_new_private_file(self._secret_path, lambda fh: fh.write(value))
-                    fsync_dir(self.root)
+                # Written aside, then linked: the server and the pickup may start together,
+                # and neither may ever read a half-written secret.
+                value = secrets.token_bytes(_SALT_BYTES + _KEY_BYTES)
+                tmp = self.root / f".{SECRET_FILE}.{secrets.token_hex(8)}"
+                write_new_private_file(tmp, lambda fh: fh.write(value))
+                try:
+                    with contextlib.suppress(FileExistsError):  # the other one was first
+                        os.link(tmp, self._secret_path)
+                finally:
+                    tmp.unlink()
+                fsync_dir(self.root)
             self._load_secret()
+            _set_day(self.folder)
+            _set_day(self._secret_path)
         except OSError as exc:
             raise MailboxError(f"{self.folder}: mailboxes not usable: {exc.strerror}") from exc
 

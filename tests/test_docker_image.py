@@ -759,10 +759,14 @@ def test_server_seals_a_submission_and_writes_nothing_else(images: Images, tmp_p
         # The container is gone; what stays on the server is the volume. Exactly one sealed
         # file in it, and the working folders, if any, left empty.
         tree = _tree(storage)
-        sealed = [path for path, kind in tree.items() if kind == "file"]
+        # (codename.secret: the drop's random salt for codenames, made at the first start.)
+        sealed = [p for p, kind in tree.items() if kind == "file" and p != "codename.secret"]
         assert len(sealed) == 1 and re.fullmatch(r"submissions/[^/]+\.age", sealed[0]), tree
         folders = {path for path, kind in tree.items() if kind == "dir"}
-        assert "submissions" in folders and folders <= {"submissions", "incoming", "spool"}, tree
+        mailbox = {p for p in folders if re.fullmatch(r"mailboxes/[0-9a-f]{64}", p)}
+        assert len(mailbox) == 1, tree  # the source's mailbox, empty until the editors reply
+        assert "submissions" in folders, tree
+        assert folders - mailbox <= {"submissions", "incoming", "spool", "mailboxes"}, tree
         sealed_path = storage / sealed[0]
         assert marker not in sealed_path.name
         assert sealed_path.stat().st_uid == SERVER_UID

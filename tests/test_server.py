@@ -302,7 +302,8 @@ def test_stored_file_and_folder_times_are_the_day(server: Server) -> None:
     assert stored.stat().st_mtime == midnight.timestamp()
     assert stored.stat().st_atime == midnight.timestamp()
     # (A folder's access time moves whenever it is listed, by anyone: only mtime is ours.)
-    for folder in ("submissions", "incoming", "spool"):
+    (mailbox,) = (server.storage / "mailboxes").iterdir()  # the source's, for replies
+    for folder in ("submissions", "incoming", "spool", "mailboxes", f"mailboxes/{mailbox.name}"):
         assert (server.storage / folder).stat().st_mtime == midnight.timestamp(), folder
     assert oct(submissions(server.storage)[0].stat().st_mode & 0o777) == "0o600"
 
@@ -426,7 +427,13 @@ def test_hostile_file_names(server: Server, tmp_path: Path, label: str, name: by
     if label == "long":
         assert "A" * 300 not in text
     # Nothing was written outside the storage's own folders.
-    assert sorted(p.name for p in server.storage.iterdir()) == ["incoming", "spool", "submissions"]
+    assert sorted(p.name for p in server.storage.iterdir()) == [
+        "codename.secret",
+        "incoming",
+        "mailboxes",
+        "spool",
+        "submissions",
+    ]
 
 
 # ------------------------------------------------------------------------------ refusals

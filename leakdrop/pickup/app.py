@@ -5,7 +5,13 @@ Routes (all but ``/healthz`` need ``Authorization: Bearer <token>``)::
     GET  /submissions                  [{"id", "size", "day", "sha256"}, ...]
     GET  /submissions/{id}             the age file (Range: bytes=N- supported)
     POST /submissions/{id}/confirm     {"sha256": "..."} -> the file is deleted
+    POST /replies/{mailbox id}         an age file (a reply, sealed offline) -> filed
+                                       under the source's mailbox: {"sha256": "..."}
     GET  /healthz                      "ok" (for the container's health check)
+
+Replies go one way: the pickup files them and never serves one back (only the source,
+with the codename, reads them, on the source-facing server). An unknown mailbox is
+refused with 404, so an editor learns at once that a reply could not be delivered.
 
 It is its own application object on its own port (and its own onion service, with Tor
 client authorization): the source-facing app has no route to any of this, and this one has
@@ -21,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import logging
 import math
@@ -32,6 +39,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from leakdrop._listener import security_headers
+from leakdrop.mailboxes import MAX_REPLY_BYTES, MailboxError, Mailboxes, NoSuchMailboxError
 from leakdrop.pickup.store import (
     HashCache,
     delete_submission,
@@ -69,6 +77,7 @@ class PickupConfig:
     free_failures: int = 5
     base_delay: float = 1.0
     max_delay: float = 300.0
+    reply_days: int = 90
 
 
 def parse_range(header: str | None, size: int) -> tuple[int, int] | str | None:
@@ -100,6 +109,8 @@ class PickupApp:
         )
         self.hashes = HashCache()
         self._storage = config.storage
+        self.mailboxes = Mailboxes(config.storage)
+        self.mailboxes.prepare()
 
     # ------------------------------------------------------------------ plumbing
 
@@ -171,6 +182,12 @@ class PickupApp:
             return
 
         parts = path.split("/")
+        if len(parts) == 3 and parts[1] == "replies":
+            if method != "POST":
+                await _answer(send, 405, {"error": "method not allowed"})
+                return
+            await self._file_reply(receive, send, parts[2])
+            return
         # ["", "submissions"], ["", "submissions", id], ["", "submissions", id, "confirm"]
         if len(parts) < 2 or parts[1] != "submissions" or len(parts) > 4:
             await _answer(send, 404, {"error": "not found"})
@@ -323,6 +340,28 @@ class PickupApp:
         else:
             await _answer(send, 404, {"error": "not found"})
 
+    async def _file_reply(self, receive: Receive, send: Send, untrusted_mailbox: str) -> None:
+        if not _SHA_RE.fullmatch(untrusted_mailbox):
+            await _answer(send, 404, {"error": "no such mailbox"})
+            return
+        untrusted_body = await _read_body(receive, MAX_REPLY_BYTES)
+        if untrusted_body is None:
+            await _answer(send, 413, {"error": f"a reply is at most {MAX_REPLY_BYTES} bytes"})
+            return
+        try:
+            await asyncio.to_thread(
+                self.mailboxes.file_reply, bytes.fromhex(untrusted_mailbox), untrusted_body
+            )
+        except NoSuchMailboxError:
+            await _answer(send, 404, {"error": "no such mailbox"})
+            return
+        except MailboxError as exc:
+            # Our own messages only (never the reply's bytes): safe to send to the editor.
+            await _answer(send, 400, {"error": str(exc)})
+            return
+        # What was stored, for the editor's `fetch` to compare with what it sent.
+        await _answer(send, 201, {"sha256": hashlib.sha256(untrusted_body).hexdigest()})
+
     def expire(self, days: int) -> str:
         """One retention pass (called by the listener's timer); returns the line to log,
         "" when nothing expired (see `ExpiryResult.describe_for_log`: never the number of
@@ -330,7 +369,15 @@ class PickupApp:
         from leakdrop.expiry import expire_submissions
 
         result = expire_submissions(self._storage, days)
-        return result.describe_for_log()
+        line = result.describe_for_log()
+        try:
+            replies = self.mailboxes.expire(self.config.reply_days)
+        except OSError as exc:
+            return f"{line}; mailbox retention failed ({type(exc).__name__})".lstrip("; ")
+        # Like the submissions': what went, never how many are waiting.
+        if replies:
+            line = f"{line}; expired {replies} reply file(s) or empty mailbox(es)".lstrip("; ")
+        return line
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

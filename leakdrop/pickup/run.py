@@ -56,6 +56,7 @@ def _expiry_loop(app: Any, days: int, every: float, stop: threading.Event) -> No
 def run_pickup(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from leakdrop.mailboxes import MailboxError
     from leakdrop.pickup.app import PickupApp, PickupConfig
     from leakdrop.pickup.store import SUBMISSIONS
 
@@ -69,6 +70,10 @@ def run_pickup(args: argparse.Namespace) -> int:
         except ValueError as exc:
             raise _ConfigError(f"--retention-days: {exc}") from exc
         every = _number(args.expire_every, "--expire-every", 3600, 1, 86_400)
+        try:
+            reply_days = parse_days(args.reply_retention_days or "90")
+        except ValueError as exc:
+            raise _ConfigError(f"--reply-retention-days: {exc}") from exc
         port = int(_number(args.port, "--port", 8081, 1, 65_535))
         config = PickupConfig(
             storage=Path(args.storage),
@@ -76,13 +81,14 @@ def run_pickup(args: argparse.Namespace) -> int:
             free_failures=int(_number(args.auth_free_failures, "--auth-free-failures", 5, 1, 1000)),
             base_delay=_number(args.auth_base_delay, "--auth-base-delay", 1.0, 0.01, 3600),
             max_delay=_number(args.auth_max_delay, "--auth-max-delay", 300.0, 0.01, 86_400),
+            reply_days=reply_days,
         )
         # The source-facing server creates the layout too; whichever starts first does it.
         (config.storage / SUBMISSIONS).mkdir(mode=0o700, parents=True, exist_ok=True)
         harden_process()
         logging.config.dictConfig(LOG_CONFIG)
         app = PickupApp(config)
-    except (_ConfigError, TokenError) as exc:
+    except (_ConfigError, TokenError, MailboxError) as exc:
         print(f"leakdrop pickup: refusing to start: {exc}", file=sys.stderr)
         return 1
     except OSError as exc:

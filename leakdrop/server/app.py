@@ -1,8 +1,10 @@
 """The source-facing ASGI application.
 
 Routes: ``GET /`` (about, safety advice, the form), ``POST /submit`` (streamed upload ->
-receipt), ``GET /static/style.css``, ``GET /healthz`` (``ok``, for the container). Nothing
-else: no API docs, no redirects to elsewhere, no cookies, no scripts.
+receipt; ``?followup=TOKEN`` for a returning source), ``GET|POST /mailbox`` (codename ->
+the editors' replies and a follow-up form), ``POST /mailbox/delete``, ``GET
+/static/style.css``, ``GET /healthz`` (``ok``, for the container). Nothing else: no API
+docs, no redirects to elsewhere, no cookies, no scripts.
 
 `create_app` returns the FastAPI app wrapped in `_Guard`, the outermost layer, so that
 *every* response — pages, errors, 404s, the stylesheet, and the last-resort 500 — carries
@@ -23,9 +25,20 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse,
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from leakdrop._listener import security_headers
+from leakdrop.codename import CodenameError
+from leakdrop.container import ReplyAddress
+from leakdrop.mailboxes import MailboxError, Mailboxes, NoSuchMailboxError
 from leakdrop.server.config import ServerConfig
-from leakdrop.server.errors import ClientGoneError, InternalError, SubmissionError
+from leakdrop.server.errors import (
+    ClientGoneError,
+    ConfigError,
+    InternalError,
+    MalformedRequestError,
+    SubmissionError,
+    TooLargeError,
+)
 from leakdrop.server.i18n import pick_lang
+from leakdrop.server.mailroom import Mailroom, TokenError
 from leakdrop.server.pages import STATIC, Pages
 from leakdrop.server.pipeline import Processor
 from leakdrop.server.storage import Storage
@@ -50,6 +63,30 @@ _DROPPED: Final = frozenset(
     | {name for name, _ in SECURITY_HEADERS}
 )
 _HTML: Final = "text/html; charset=utf-8"
+#: The mailbox forms carry one short field (a codename, a token): 4 KiB is plenty.
+MAX_SMALL_FORM_BYTES: Final = 4096
+
+
+async def _small_form(request: Request) -> dict[str, list[str]]:
+    """An application/x-www-form-urlencoded body, read up to `MAX_SMALL_FORM_BYTES`."""
+    if request.headers.get("content-type", "").split(";")[0].strip() != (
+        "application/x-www-form-urlencoded"
+    ):
+        raise MalformedRequestError("not a urlencoded form")
+    untrusted_body = bytearray()
+    async for chunk in request.stream():
+        untrusted_body += chunk
+        if len(untrusted_body) > MAX_SMALL_FORM_BYTES:
+            raise TooLargeError("form too large")
+    try:
+        return parse_qs(untrusted_body.decode("utf-8"), max_num_fields=4)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise MalformedRequestError("bad form") from exc
+
+
+def _one(form: dict[str, list[str]], name: str) -> str | None:
+    values = form.get(name)
+    return values[0] if values and len(values) == 1 else None
 
 
 def _lang_of(scope: Scope) -> str:
@@ -112,6 +149,12 @@ def create_app(config: ServerConfig) -> ASGIApp:
     swept = storage.prepare()
     if swept:
         log.warning("storage: removed %d leftover file(s) of an interrupted run", swept)
+    mailboxes = Mailboxes(config.storage)
+    try:
+        mailboxes.prepare()
+    except MailboxError as exc:
+        raise ConfigError(str(exc)) from exc
+    mailroom = Mailroom(mailboxes)
     pages = Pages(config)
     processor = Processor(config, storage)
     stylesheet = (STATIC / "style.css").read_bytes()
@@ -156,11 +199,23 @@ def create_app(config: ServerConfig) -> ASGIApp:
     @app.post("/submit")
     async def submit(request: Request) -> Response:
         lang = pick_lang(request.query_params.get("lang"))
+        untrusted_followup = request.query_params.get("followup")
+        codename = derivation = None
+        reply: ReplyAddress | Awaitable[ReplyAddress]
+        if untrusted_followup is not None:
+            try:
+                reply = mailroom.take_followup(untrusted_followup)
+            except TokenError:
+                return html(pages.error(lang, "token", submission=True), 400)
+        else:
+            codename, derivation = mailroom.new_source(lang)
+            reply = derivation
         try:
             receipt = await processor.submit(
                 request.receive,
                 content_type=request.headers.get("content-type"),
                 content_length=request.headers.get("content-length"),
+                reply=reply,
             )
         except ClientGoneError:
             # Nobody is there to read a page; nothing was kept.
@@ -170,7 +225,55 @@ def create_app(config: ServerConfig) -> ASGIApp:
                 # The message is the exception type only: never a name or a value.
                 log.error("submission failed: %s", exc)
             return html(pages.error(lang, exc.page, submission=True), exc.status)
-        return html(pages.receipt(lang, receipt))
+        finally:
+            if derivation is not None and not derivation.done():
+                derivation.cancel()  # the submission failed before it needed the keys
+        # The mailbox is made only now: a refused submission leaves nothing behind.
+        opened = derivation is not None and mailroom.open_mailbox(derivation.result())
+        return html(
+            pages.receipt(
+                lang,
+                receipt,
+                codename=codename if opened else None,
+                followup=untrusted_followup is not None,
+                mailbox_failed=derivation is not None and not opened,
+            )
+        )
+
+    @app.get("/mailbox")
+    async def mailbox_form(request: Request) -> Response:
+        return html(pages.mailbox(pick_lang(request.query_params.get("lang"))))
+
+    @app.post("/mailbox")
+    async def mailbox(request: Request) -> Response:
+        lang = pick_lang(request.query_params.get("lang"))
+        try:
+            untrusted_codename = _one(await _small_form(request), "codename")
+            if untrusted_codename is None:
+                raise CodenameError("no codename")
+            conversation = await mailroom.open_conversation(untrusted_codename)
+        except CodenameError:
+            return html(pages.mailbox(lang, "mailbox_invalid"), 400)
+        except NoSuchMailboxError:
+            return html(pages.mailbox(lang, "mailbox_unknown"), 404)
+        except SubmissionError as exc:
+            if isinstance(exc, InternalError):
+                log.error("mailbox failed: %s", exc)
+            return html(pages.error(lang, exc.page, submission=False), exc.status)
+        return html(pages.conversation(lang, conversation))
+
+    @app.post("/mailbox/delete")
+    async def mailbox_delete(request: Request) -> Response:
+        lang = pick_lang(request.query_params.get("lang"))
+        try:
+            count = mailroom.delete_read(_one(await _small_form(request), "token"))
+        except TokenError:
+            return html(pages.error(lang, "token", submission=False), 400)
+        except SubmissionError as exc:
+            if isinstance(exc, InternalError):
+                log.error("mailbox delete failed: %s", exc)
+            return html(pages.error(lang, exc.page, submission=False), exc.status)
+        return html(pages.deleted(lang, count))
 
     @app.get("/static/style.css")
     async def style() -> Response:

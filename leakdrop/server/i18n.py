@@ -390,3 +390,126 @@ def human_size(lang: str, size: int) -> str:
             return f"{text} {unit}"
         value /= 1024
     raise AssertionError("unreachable")
+
+
+# Returning sources (codename, mailbox, follow-ups): kept apart so that each part of the
+# site's words can be read, and changed, on its own.
+_FR_MAILBOX: Final[dict[str, str]] = {
+    "receipt_codename_title": "Votre nom de code, pour revenir",
+    "receipt_codename_lead": (
+        "Avec ces sept mots, vous pourrez lire les réponses de la rédaction et lui écrire "
+        "de nouveau. Ils ne s'affichent qu'une fois\u00a0: le serveur ne les garde pas et "
+        "ne pourra jamais vous les redonner."
+    ),
+    "receipt_codename_advice": (
+        "Recopiez-les à la main sur papier, et gardez ce papier chez vous. Jamais sur un "
+        "appareil de votre employeur, ni dans un fichier, une note ou une photo."
+    ),
+    "receipt_codename_back": (
+        "Pour revenir dans quelques jours\u00a0: ouvrez cette adresse dans le Navigateur "
+        "Tor, puis «\u00a0Lire les réponses\u00a0»."
+    ),
+    "receipt_codename_no_switch": (
+        "Cette page n'a pas de lien vers l'anglais\u00a0: le quitter ferait perdre votre "
+        "nom de code."
+    ),
+    "receipt_mailbox_failed": (
+        "Aucune boîte aux lettres n'a pu être ouverte pour vous\u00a0: la rédaction ne "
+        "pourra pas vous répondre. Vos documents, eux, sont bien arrivés."
+    ),
+    "receipt_followup": (
+        "Cet envoi a été ajouté à votre conversation avec la rédaction\u00a0; votre nom de "
+        "code reste le même."
+    ),
+    "mailbox_link": "Vous avez déjà envoyé quelque chose\u00a0? Lire les réponses",
+    "mailbox_title": "Lire les réponses de la rédaction",
+    "mailbox_lead": (
+        "Tapez votre nom de code\u00a0: les sept mots reçus lors de votre premier envoi."
+    ),
+    "mailbox_label": "Nom de code",
+    "mailbox_hint": "Les majuscules, les accents et les tirets ne comptent pas.",
+    "mailbox_submit": "Ouvrir ma boîte",
+    "mailbox_unknown": (
+        "Aucune boîte aux lettres avec ce nom de code. Vérifiez les mots et leur ordre, "
+        "puis réessayez."
+    ),
+    "mailbox_invalid": "Un nom de code est fait de sept mots, séparés par des espaces.",
+    "conversation_title": "Votre conversation avec la rédaction",
+    "conversation_replies": "Réponses de la rédaction",
+    "conversation_reply_day": "Reçue le {day}",
+    "conversation_none": "Pas encore de réponse. Revenez dans quelques jours.",
+    "conversation_unreadable": "Cette réponse n'a pas pu être ouverte.",
+    "followup_title": "Écrire de nouveau à la rédaction",
+    "followup_lead": (
+        "Un message, des fichiers, ou les deux. Ce formulaire sert une seule fois, pendant "
+        "30\u00a0minutes."
+    ),
+    "delete_title": "Effacer les réponses lues",
+    "delete_lead": "Les réponses affichées ci-dessus seront effacées du serveur, définitivement.",
+    "delete_submit": "Effacer ces réponses",
+    "deleted_title": "Réponses effacées",
+    "deleted_none": "Aucune réponse n'était à effacer.",
+    "deleted_one": "1\u00a0réponse a été effacée du serveur.",
+    "deleted_many": "{count}\u00a0réponses ont été effacées du serveur.",
+    "err_token": (
+        "Ce formulaire a expiré ou a déjà servi. Rouvrez votre boîte avec votre nom de code."
+    ),
+}
+
+_EN_MAILBOX: Final[dict[str, str]] = {
+    "receipt_codename_title": "Your codename, to come back",
+    "receipt_codename_lead": (
+        "With these seven words you can read the newsroom's replies and write to it "
+        "again. They are shown only once: the server does not keep them and can never "
+        "give them back to you."
+    ),
+    "receipt_codename_advice": (
+        "Copy them by hand onto paper, and keep the paper at home. Never on a device of "
+        "your employer's, nor in a file, a note or a photo."
+    ),
+    "receipt_codename_back": (
+        "To come back in a few days: open this address in Tor Browser, then "
+        "\u201cRead the replies\u201d."
+    ),
+    "receipt_codename_no_switch": (
+        "This page has no link to French: leaving it would lose your codename."
+    ),
+    "receipt_mailbox_failed": (
+        "No mailbox could be opened for you: the newsroom will not be able to reply. Your "
+        "documents did arrive."
+    ),
+    "receipt_followup": (
+        "This submission was added to your conversation with the newsroom; your codename "
+        "stays the same."
+    ),
+    "mailbox_link": "Sent something before? Read the replies",
+    "mailbox_title": "Read the newsroom's replies",
+    "mailbox_lead": "Type your codename: the seven words you got with your first submission.",
+    "mailbox_label": "Codename",
+    "mailbox_hint": "Capitals, accents and hyphens do not matter.",
+    "mailbox_submit": "Open my mailbox",
+    "mailbox_unknown": (
+        "No mailbox with this codename. Check the words and their order, then try again."
+    ),
+    "mailbox_invalid": "A codename is seven words, separated by spaces.",
+    "conversation_title": "Your conversation with the newsroom",
+    "conversation_replies": "The newsroom's replies",
+    "conversation_reply_day": "Received on {day}",
+    "conversation_none": "No reply yet. Come back in a few days.",
+    "conversation_unreadable": "This reply could not be opened.",
+    "followup_title": "Write to the newsroom again",
+    "followup_lead": ("A message, files, or both. This form works once, for 30 minutes."),
+    "delete_title": "Delete the replies you read",
+    "delete_lead": "The replies shown above will be deleted from the server, for good.",
+    "delete_submit": "Delete these replies",
+    "deleted_title": "Replies deleted",
+    "deleted_none": "There was no reply to delete.",
+    "deleted_one": "1 reply was deleted from the server.",
+    "deleted_many": "{count} replies were deleted from the server.",
+    "err_token": (
+        "This form has expired or was already used. Open your mailbox again with your codename."
+    ),
+}
+
+_FR.update(_FR_MAILBOX)
+_EN.update(_EN_MAILBOX)

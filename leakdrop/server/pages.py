@@ -13,6 +13,7 @@ import markupsafe
 
 from leakdrop.server.config import ServerConfig
 from leakdrop.server.i18n import STRINGS, human_size, note_lines, other_lang, reason_text
+from leakdrop.server.mailroom import Conversation
 from leakdrop.server.pipeline import Receipt
 
 TEMPLATES: Final = Path(__file__).resolve().parent / "templates"
@@ -30,6 +31,7 @@ _ERRORS: Final = {
     "internal": "err_internal",
     "not_found": "err_not_found",
     "method": "err_method",
+    "token": "err_token",
 }
 
 
@@ -72,14 +74,16 @@ class Pages:
             for lang in STRINGS
         }
 
-    def _render(self, name: str, lang: str, path: str, **context: Any) -> str:
+    def _render(self, name: str, lang: str, path: str | None, **context: Any) -> str:
+        """`path`: where the language link leads (None: no link, the page cannot be left
+        without losing what it shows)."""
         other = other_lang(lang)
         return self._env.get_template(name).render(
             lang=lang,
             other=other,
             t=STRINGS[lang],
             site_name=self._config.name,
-            switch_href=f"{quote(path)}?lang={other}",
+            switch_href=None if path is None else f"{quote(path)}?lang={other}",
             **context,
         )
 
@@ -98,7 +102,15 @@ class Pages:
             max_chars=self._config.limits.max_message_chars,
         )
 
-    def receipt(self, lang: str, receipt: Receipt) -> str:
+    def receipt(
+        self,
+        lang: str,
+        receipt: Receipt,
+        *,
+        codename: str | None = None,
+        followup: bool = False,
+        mailbox_failed: bool = False,
+    ) -> str:
         strings = STRINGS[lang]
         files = [
             {
@@ -125,7 +137,11 @@ class Pages:
             "receipt.html",
             lang,
             # The language link of a receipt leads home: a POST cannot be re-done by a link.
-            "/",
+            # A receipt with a codename has none: leaving it would lose the codename.
+            None if codename else "/",
+            codename=codename,
+            followup=followup,
+            mailbox_failed=mailbox_failed,
             files=files,
             not_cleaned=[f for f in files if not f["cleaned"]],
             message_text=message_text,
@@ -143,3 +159,31 @@ class Pages:
             text=self._text(lang, _ERRORS.get(page, "err_internal")),
             submission=submission,
         )
+
+    def mailbox(self, lang: str, problem: str | None = None) -> str:
+        """The codename form; `problem`: the key of what went wrong with the last try."""
+        return self._render(
+            "mailbox.html",
+            lang,
+            "/mailbox",
+            problem=None if problem is None else STRINGS[lang][problem],
+        )
+
+    def conversation(self, lang: str, conversation: Conversation) -> str:
+        return self._render(
+            "conversation.html",
+            lang,
+            # The other language: the codename again (a POST is not re-done by a link).
+            "/mailbox",
+            replies=conversation.replies,
+            followup_token=conversation.followup_token,
+            delete_token=conversation.delete_token,
+            files_hint=self._text(lang, "files_hint"),
+            message_hint=self._text(lang, "message_hint"),
+            max_chars=self._config.limits.max_message_chars,
+        )
+
+    def deleted(self, lang: str, count: int) -> str:
+        strings = STRINGS[lang]
+        key = "deleted_none" if count == 0 else "deleted_one" if count == 1 else "deleted_many"
+        return self._render("deleted.html", lang, "/", text=strings[key].format(count=count))

@@ -39,6 +39,7 @@ from leakdrop.container import (
     BLOCK,
     MAX_MANIFEST_BYTES,
     FileEntry,
+    ReplyAddress,
     sanitise_name,
     submission_head,
     write_submission,
@@ -356,9 +357,18 @@ class Processor:
         return self._active
 
     async def submit(
-        self, receive: Receive, *, content_type: str | None, content_length: str | None
+        self,
+        receive: Receive,
+        *,
+        content_type: str | None,
+        content_length: str | None,
+        reply: ReplyAddress | Awaitable[ReplyAddress] | None = None,
     ) -> Receipt:
         """Receive, clean and seal one submission; raise `SubmissionError` on refusal.
+
+        `reply`: the source's reply address (returning sources), sealed into the manifest;
+        an awaitable is awaited only once the files are cleaned (the codename's Argon2 runs
+        while the upload arrives).
 
         A refusal that comes before the body was read still reads it (bounded, discarded)
         so that the browser gets to display the explanation instead of a reset connection.
@@ -379,7 +389,7 @@ class Processor:
                 raise BusyError("too many submissions at once")
             self._active += 1
             try:
-                return await self._ingest(body, boundary)
+                return await self._ingest(body, boundary, reply)
             finally:
                 self._active -= 1
         except SubmissionError as exc:
@@ -411,7 +421,12 @@ class Processor:
 
         return direct
 
-    async def _ingest(self, body: Body, boundary: bytes) -> Receipt:
+    async def _ingest(
+        self,
+        body: Body,
+        boundary: bytes,
+        reply: ReplyAddress | Awaitable[ReplyAddress] | None = None,
+    ) -> Receipt:
         upload = _Upload(self.storage.spool, SpoolKey(), self._direct_for(body.declared))
         form = StreamingForm(boundary, self.limits, upload)
         stored: list[_Stored] = []
@@ -422,16 +437,19 @@ class Processor:
                 if not upload.files:
                     raise NoFilesError("no file")
                 stored = await self._process_all(upload)
+                address = reply if reply is None or isinstance(reply, ReplyAddress) else await reply
                 submission_id = secrets.token_hex(16)
                 entries = [s.entry for s in stored]
                 first = stored[0].spool
                 if not (
                     isinstance(first, DirectFile)
                     and await anyio.to_thread.run_sync(
-                        self._seal_direct, first, submission_id, message, entries
+                        self._seal_direct, first, submission_id, message, entries, address
                     )
                 ):
-                    await anyio.to_thread.run_sync(self._seal, submission_id, message, entries)
+                    await anyio.to_thread.run_sync(
+                        self._seal, submission_id, message, entries, address
+                    )
             except SubmissionError:
                 raise
             except OSError as exc:
@@ -653,7 +671,13 @@ class Processor:
 
     # ------------------------------------------------------------------ sealing
 
-    def _seal(self, submission_id: str, message: str | None, entries: list[FileEntry]) -> None:
+    def _seal(
+        self,
+        submission_id: str,
+        message: str | None,
+        entries: list[FileEntry],
+        reply: ReplyAddress | None = None,
+    ) -> None:
         """Worker thread: tar + age to every editor into incoming/, then commit.
 
         Three threads share the work: the spool readers decrypt ahead, this one builds the
@@ -675,6 +699,7 @@ class Processor:
                         received_day=today(),
                         message=message,
                         files=entries,
+                        reply=reply,
                     )
                 disk.close()
             except BaseException:
@@ -691,6 +716,7 @@ class Processor:
         submission_id: str,
         message: str | None,
         entries: list[FileEntry],
+        reply: ReplyAddress | None = None,
     ) -> bool:
         """Worker thread: complete the submission whose first file is sealed in place
         (`leakdrop.server.direct`). False when its head does not fit the reserved room:
@@ -701,6 +727,7 @@ class Processor:
             message=message,
             files=entries,
             size=direct.head_size,
+            reply=reply,
         )
         if head is None:
             return False
