@@ -21,7 +21,7 @@ import zipfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from scrubbers._types import Attachment, Limits
+from scrubbers._types import Attachment, Limits, ScrubReport
 from scrubbers.errors import CorruptFileError, LimitExceededError, UnsupportedTypeError
 
 FIXED_DATE = (1980, 1, 1, 0, 0, 0)
@@ -157,6 +157,8 @@ class EmbeddedResult:
     data: bytes
     removed: tuple[str, ...]
     attachments: tuple[Attachment, ...] = ()
+    warnings: tuple[str, ...] = ()
+    links: tuple[str, ...] = ()
 
 
 def scrub_embedded(untrusted_data: bytes, limits: Limits, *, check_only: bool) -> EmbeddedResult:
@@ -190,4 +192,54 @@ def scrub_embedded(untrusted_data: bytes, limits: Limits, *, check_only: bool) -
         cleaned.data,
         tuple(f"embedded:{file_type.name}/{name}" for name in cleaned.removed),
         cleaned.attachments,
+        cleaned.warnings,
+        cleaned.links,
     )
+
+
+# What a part's bytes are, whatever the package declares ([Content_Types].xml, the manifest's
+# media type, the extension): a "font" holding a JPEG is a JPEG (issue 10).
+_FONT_SIGNATURES = (b"\x00\x01\x00\x00", b"true", b"typ1", b"OTTO", b"ttcf", b"wOFF", b"wOF2")
+_CFB_SIGNATURE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # OLE2 compound file (legacy binary)
+_GUID_HEX = re.compile(r"[0-9a-fA-F]{32}")
+
+
+def looks_like_xml(untrusted_data: bytes) -> bool:
+    """An XML document (any encoding Office and LibreOffice write: UTF-8 with or without a BOM,
+    UTF-16 with a BOM), judged from the first bytes."""
+    head = untrusted_data[:64]
+    if head.startswith((b"\xff\xfe<\x00", b"\xfe\xff\x00<")):
+        return True
+    return head.removeprefix(b"\xef\xbb\xbf").lstrip(b" \t\r\n").startswith(b"<")
+
+
+def is_cfb(untrusted_data: bytes) -> bool:
+    return untrusted_data.startswith(_CFB_SIGNATURE)
+
+
+def is_font(name: str, untrusted_data: bytes) -> bool:
+    """A TrueType/OpenType/WOFF font, an Embedded OpenType (PowerPoint's .fntdata), or Word's
+    obfuscated font (.odttf: the first 32 bytes XORed with the GUID of the part's name)."""
+    if untrusted_data.startswith(_FONT_SIGNATURES):
+        return True
+    # EOT: a fixed header whose magic number 0x504C sits at offset 34, and whose first field
+    # is the total size (the font data follows the header).
+    if len(untrusted_data) > 82 and untrusted_data[34:36] == b"LP":
+        declared = int.from_bytes(untrusted_data[0:4], "little")
+        if declared == len(untrusted_data):
+            return True
+    guid = _GUID_HEX.search(name.rsplit("/", 1)[-1].replace("-", ""))
+    if guid is not None and len(untrusted_data) >= 32:
+        key = bytes.fromhex(guid.group(0))[::-1]
+        head = bytes(untrusted_data[i] ^ key[i % 16] for i in range(32))
+        return head.startswith(_FONT_SIGNATURES)
+    return False
+
+
+def not_cleaned(untrusted_name: str, untrusted_data: bytes, reason: str) -> Attachment:
+    """A part taken out of a package because no scrubber can vouch for it, handed back on its
+    own, as received, marked not cleaned (nothing accepted is lost; the package stays clean)."""
+    from scrubbers._sniff import sniff
+
+    report = ScrubReport(sniff(untrusted_data), False, untrusted_data, reason=reason)
+    return Attachment(untrusted_name, report)

@@ -402,6 +402,12 @@ def make_docx(*, embedded_xlsx: bytes | None = None) -> bytes:
                 ),
                 ("rId10", f"{RT}/image", "media/image1.jpeg"),
                 ("rId11", f"{RT}/package", "embeddings/Microsoft_Excel_Worksheet.xlsx"),
+                (
+                    "rId12",
+                    f"{RT}/hyperlink",
+                    f"file:///C:/Users/{marker('HyperlinkUser')}/notes.docx",
+                    "External",
+                ),
             ),
         ),
         ("word/comments.xml", comments),

@@ -245,6 +245,7 @@ CASES: dict[str, tuple[Callable[[], bytes], str, set[str]]] = {
             "ooxml:permissions",
             "ooxml:image-file-name",
             "ooxml:local-path",
+            "ooxml:external-target",
             "zip:timestamps",
             "zip:comment",
         },
@@ -524,14 +525,23 @@ def test_nesting_bounded_by_max_depth() -> None:
     assert not report.cleaned and report.data == deep
 
 
-def test_unsupported_embedded_file_makes_document_not_cleaned() -> None:
-    # An OLE blob (unknown type) referenced from the document: we cannot vouch for it.
-    docx = make_docx(embedded_xlsx=b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 600)
-    with pytest.raises(UnsupportedTypeError):
-        OoxmlScrubber().remove_all(docx, Limits())
+def test_uncleanable_binary_part_handed_back_on_its_own() -> None:
+    # An OLE object (a legacy binary no scrubber reads): taken out of the document and
+    # handed back as received, marked not cleaned; the document around it is cleaned, as
+    # Office keeps a document whose legacy binary parts it drops.
+    blob = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 600
+    docx = make_docx(embedded_xlsx=blob)
     report = scrub(docx)
-    assert not report.cleaned
-    assert report.data == docx
+    assert report.cleaned, report.reason
+    assert "ooxml:uncleanable-part" in report.removed
+    assert "embedded-not-cleaned" in report.warnings
+    [attachment] = report.attachments
+    assert attachment.untrusted_name == "word/embeddings/Microsoft_Excel_Worksheet.xlsx"
+    assert not attachment.report.cleaned and attachment.report.data == blob
+    parts = members(report.data)
+    assert "word/embeddings/Microsoft_Excel_Worksheet.xlsx" not in parts
+    assert b"OLEObject" not in parts["word/document.xml"]  # pointed at the removed part
+    assert_ooxml_consistent(report.data)
 
 
 def test_unreferenced_part_dropped() -> None:
