@@ -370,6 +370,14 @@ class _Pass:
                         reachable.add(rel.target)
                         queue.append(rel.target)
 
+        for rel in rels_docs.get(PACKAGE_RELS, (None, []))[1]:
+            if rel.key == "officeDocument" and rel.target is not None:
+                if looks_like_xml(members[rel.target]):
+                    continue
+                if content_type(rel.target).casefold().endswith("xml"):
+                    raise CorruptFileError("main part declared as XML is not XML")
+                # XLSB and the like: a binary main part, which no scrubber here reads.
+                raise UnsupportedTypeError("binary office document")
         # Every reachable part's type comes from its bytes, never from the declaration. A
         # binary part that no scrubber can vouch for (OLE objects, ActiveX state, audio and
         # video) is taken out and handed back on its own, not cleaned: the document around it
