@@ -25,11 +25,17 @@ from fixtures_office import (
     DOCX_VISIBLE,
     MARK,
     ODT_VISIBLE,
+    RT,
+    jpeg_with_gps,
     make_docx,
     make_nested_docx,
     make_odt,
     make_pptx,
     make_xlsx,
+    marker,
+    minimal_docx,
+    minimal_odt,
+    png_plain,
     raw_zip,
     replace_member,
 )
@@ -39,6 +45,7 @@ from scrubbers import (
     LimitExceededError,
     Limits,
     ScrubError,
+    ScrubReport,
     UnsupportedTypeError,
     scrub,
 )
@@ -755,3 +762,363 @@ def test_odf_macros_and_their_event_bindings_removed() -> None:
     assert not any(n.startswith(("Basic/", "Scripts/")) for n in members(report.data))
     assert_odf_consistent(report.data)
     assert odf_text(report.data) == odf_text(scrub(make_odt()).data)
+
+
+# --- issue 10: one test per hiding place, each with its own canary ------------------------
+
+
+def assert_canaries_gone(report: ScrubReport, tmp_path: Path, suffix: str) -> None:
+    """Cleaned; no canary in any member (decompressed, recursively) nor in the zip's own
+    bytes; none in what ExifTool reads; the scrubber's re-read finds nothing left."""
+    assert report.cleaned, report.reason
+    assert markers_left(report.data) == []
+    path = tmp_path / f"out{suffix}"
+    path.write_bytes(report.data)
+    listing = subprocess.run(
+        ["exiftool", "-a", "-G1", "-s", "-ee", "-b", str(path)],
+        capture_output=True,
+        check=True,
+        timeout=60,
+    ).stdout
+    assert MARK.encode() not in listing
+    assert_exiftool_clean(report.data, tmp_path, suffix)
+    assert scrub(report.data).removed == ()
+
+
+PICTURE = (
+    '<w:p><w:r><w:drawing><wp:inline><wp:extent cx="100" cy="100"/><wp:docPr id="1" '
+    'name="Picture 1"/><a:graphic><a:graphicData '
+    'uri="http://schemas.openxmlformats.org/drawingml/2006/picture"><pic:pic><pic:nvPicPr>'
+    '<pic:cNvPr id="1" name="Picture 1"/><pic:cNvPicPr/></pic:nvPicPr><pic:blipFill>'
+    "<a:blip {blip}/></pic:blipFill></pic:pic></a:graphicData></a:graphic></wp:inline>"
+    "</w:drawing></w:r></w:p>"
+)
+TEXT_PARAGRAPH = "<w:p><w:r><w:t>Body text stays.</w:t></w:r></w:p>"
+
+
+def test_font_part_holding_a_jpeg_is_cleaned_as_a_jpeg(tmp_path: Path) -> None:
+    # Declared a font in [Content_Types].xml, by its name too: the bytes are a JPEG with GPS.
+    docx = minimal_docx(
+        TEXT_PARAGRAPH,
+        rels=(("rId1", f"{RT}/font", "fonts/font1.odttf"),),
+        parts=(("word/fonts/font1.odttf", jpeg_with_gps(), "application/vnd.openxmlformats-"
+                "officedocument.obfuscatedFont"),),
+    )  # fmt: skip
+    assert markers_left(docx)
+    report = scrub(docx)
+    assert any(name.startswith("embedded:jpeg/") for name in report.removed)
+    assert_canaries_gone(report, tmp_path, ".docx")
+
+
+def test_font_part_that_is_no_font_makes_the_document_not_cleaned() -> None:
+    docx = minimal_docx(
+        TEXT_PARAGRAPH,
+        rels=(("rId1", f"{RT}/font", "fonts/font1.odttf"),),
+        parts=(("word/fonts/font1.odttf", f"\x01\x02{marker('FontBlob')}".encode(),
+                "application/vnd.openxmlformats-officedocument.obfuscatedFont"),),
+    )  # fmt: skip
+    report = scrub(docx)
+    assert not report.cleaned and report.data == docx
+
+
+def test_real_obfuscated_font_kept() -> None:
+    # Word's obfuscation: the first 32 bytes XORed with the GUID of the part's name.
+    guid = "{0A1B2C3D-4E5F-6071-8293-A4B5C6D7E8F9}"
+    key = bytes.fromhex(guid.strip("{}").replace("-", ""))[::-1]
+    font = b"\x00\x01\x00\x00" + bytes(60)
+    obfuscated = bytes(b ^ key[i % 16] for i, b in enumerate(font[:32])) + font[32:]
+    docx = minimal_docx(
+        TEXT_PARAGRAPH,
+        rels=(("rId1", f"{RT}/font", f"fonts/{guid}.odttf"),),
+        parts=((f"word/fonts/{guid}.odttf", obfuscated,
+                "application/vnd.openxmlformats-officedocument.obfuscatedFont"),),
+    )  # fmt: skip
+    report = scrub(docx)
+    assert report.cleaned, report.reason
+    assert members(report.data)[f"word/fonts/{guid}.odttf"] == obfuscated
+
+
+@pytest.mark.parametrize(
+    ("rel_type", "body"),
+    [
+        ("image", PICTURE.format(blip='r:link="rIdX"')),  # linked picture: a beacon
+        ("oleObject", '<w:p><w:r><w:object><o:OLEObject Type="Link" r:id="rIdX"/>'
+         "</w:object></w:r></w:p>"),
+        ("frame", TEXT_PARAGRAPH),
+        ("subDocument", '<w:p><w:subDoc r:id="rIdX"/></w:p>'),
+    ],
+)  # fmt: skip
+def test_external_targets_removed(rel_type: str, body: str, tmp_path: Path) -> None:
+    url = f"https://tracker.example/{marker('Beacon' + rel_type)}.png"
+    docx = minimal_docx(
+        body + TEXT_PARAGRAPH, rels=(("rIdX", f"{RT}/{rel_type}", url, "External"),)
+    )
+    report = scrub(docx)
+    assert "ooxml:external-target" in report.removed
+    assert url not in report.links
+    assert_canaries_gone(report, tmp_path, ".docx")
+    assert "Body text stays." in docx_text(report.data)
+    assert_ooxml_consistent(report.data)
+
+
+def test_linked_picture_keeps_its_embedded_copy() -> None:
+    url = f"http://tracker.example/{marker('BlipLink')}.png"
+    docx = minimal_docx(
+        PICTURE.format(blip='r:embed="rId1" r:link="rId2"'),
+        rels=(
+            ("rId1", f"{RT}/image", "media/image1.png"),
+            ("rId2", f"{RT}/image", url, "External"),
+        ),
+        parts=(("word/media/image1.png", png_plain(), "image/png"),),
+    )
+    report = scrub(docx)
+    assert report.cleaned, report.reason
+    document = members(report.data)["word/document.xml"].decode()
+    assert 'r:embed="rId1"' in document and "r:link" not in document
+    assert markers_left(report.data) == []
+
+
+def test_attached_template_removed(tmp_path: Path) -> None:
+    # The settings part's template path usually holds the Windows user name; it is also
+    # fetched when the document opens (a beacon when it is a URL).
+    docx = scrub(make_docx())
+    assert "ooxml:attachedTemplate" in docx.removed
+    assert b"attachedTemplate" not in members(docx.data)["word/settings.xml"]
+    assert_canaries_gone(docx, tmp_path, ".docx")
+
+
+@pytest.mark.parametrize("word", ["INCLUDEPICTURE", "INCLUDETEXT", "LINK", "DDE", "DDEAUTO"])
+def test_simple_fields_that_load_from_elsewhere_removed(word: str, tmp_path: Path) -> None:
+    path = f"C:\\Users\\{marker('Field' + word)}\\x.docx"
+    docx = minimal_docx(
+        f'<w:p><w:fldSimple w:instr=" {word} &quot;{path}&quot; \\d">'
+        "<w:r><w:t>Last shown result.</w:t></w:r></w:fldSimple></w:p>"
+    )
+    report = scrub(docx)
+    assert "ooxml:external-field" in report.removed
+    assert docx_text(report.data) == "Last shown result."
+    assert b"fldSimple" not in members(report.data)["word/document.xml"]
+    assert_canaries_gone(report, tmp_path, ".docx")
+
+
+def test_complex_fields_across_runs_and_paragraphs_removed(tmp_path: Path) -> None:
+    # begin / instrText (split over runs, a nested field inside) / separate / result over
+    # two paragraphs / end; and a harmless PAGE field that stays.
+    def run(inner: str) -> str:
+        return f"<w:r>{inner}</w:r>"
+
+    begin = run('<w:fldChar w:fldCharType="begin"/>')
+    separate = run('<w:fldChar w:fldCharType="separate"/>')
+    end = run('<w:fldChar w:fldCharType="end"/>')
+    body = (
+        "<w:p>" + begin + run('<w:instrText xml:space="preserve"> INCLUDE</w:instrText>')
+        + run(f'<w:instrText>TEXT "\\\\server\\{marker("UncUser")}\\</w:instrText>')
+        + begin + run("<w:instrText> MERGEFIELD x </w:instrText>") + end
+        + run('<w:instrText>doc.docx" </w:instrText>') + separate
+        + run("<w:t>Result one.</w:t>") + "</w:p><w:p>" + run("<w:t>Result two.</w:t>")
+        + end + begin + run("<w:instrText> PAGE </w:instrText>") + separate
+        + run("<w:t>1</w:t>") + end + "</w:p>"
+    )  # fmt: skip
+    report = scrub(minimal_docx(body))
+    assert "ooxml:external-field" in report.removed
+    document = members(report.data)["word/document.xml"].decode()
+    assert "INCLUDE" not in document and "MERGEFIELD" not in document
+    assert document.count('w:fldCharType="begin"') == 1  # PAGE's
+    assert "PAGE" in document
+    assert docx_text(report.data) == "Result one.Result two.1"
+    assert_canaries_gone(report, tmp_path, ".docx")
+
+
+def test_hyperlinks_kept_and_listed(tmp_path: Path) -> None:
+    url = "https://news.example/story?utm_source=copy-17"
+    docx = minimal_docx(
+        '<w:p><w:hyperlink r:id="rId1"><w:r><w:t>the story</w:t></w:r></w:hyperlink>'
+        '<w:fldSimple w:instr=" HYPERLINK &quot;https://field.example/x&quot; ">'
+        "<w:r><w:t>field link</w:t></w:r></w:fldSimple></w:p>",
+        rels=(("rId1", f"{RT}/hyperlink", url, "External"),),
+    )
+    report = scrub(docx)
+    assert report.cleaned, report.reason
+    assert "hyperlinks" in report.warnings
+    assert url in report.links and "https://field.example/x" in report.links
+    assert url in members(report.data)["word/_rels/document.xml.rels"].decode()
+    assert docx_text(report.data) == "the storyfield link"
+
+
+def test_rsids_removed(tmp_path: Path) -> None:
+    docx = minimal_docx(
+        '<w:p w:rsidR="9C1E00AA" w:rsidRDefault="9C1E00AB"><w:r w:rsidRPr="9C1E00AC">'
+        "<w:t>Body text stays.</w:t></w:r></w:p>"
+    )
+    report = scrub(docx)
+    assert "ooxml:rsid" in report.removed
+    assert_canaries_gone(report, tmp_path, ".docx")
+
+
+def test_unknown_namespaces_removed_with_their_declarations(tmp_path: Path) -> None:
+    ns = f"urn:vendor:{marker('NamespaceUri')}"
+    docx = minimal_docx(
+        f'<w:p x:owner="{marker("ForeignAttribute")}"><x:note>{marker("ForeignElement")}'
+        "</x:note><w:r><w:t>Body text stays.</w:t></w:r></w:p>",
+        root_attributes=f' xmlns:x="{ns}" xmlns:mc="http://schemas.openxmlformats.org/'
+        'markup-compatibility/2006" mc:Ignorable="x"',
+    )
+    report = scrub(docx)
+    assert "ooxml:unknown-xml" in report.removed
+    assert_canaries_gone(report, tmp_path, ".docx")
+    document = members(report.data)["word/document.xml"].decode()
+    assert "mc:Ignorable" not in document  # its only prefix went with its declaration
+    assert docx_text(report.data) == "Body text stays."
+
+
+def _vml_pptx(vml: str) -> bytes:
+    base = make_pptx()
+    p_rel = "ppt/slides/_rels/slide1.xml.rels"
+    rels = (
+        members(base)[p_rel]
+        .decode()
+        .replace(
+            "</Relationships>",
+            f'<Relationship Id="rIdV" Type="{RT}/vmlDrawing" '
+            'Target="../drawings/vmlDrawing1.vml"/></Relationships>',
+        )
+    )
+    types = (
+        members(base)["[Content_Types].xml"]
+        .decode()
+        .replace(
+            "</Types>",
+            '<Default Extension="vml" ContentType="application/vnd.openxmlformats-officedocument.'
+            'vmlDrawing"/></Types>',
+        )
+    )
+    package = replace_member(base, p_rel, rels)
+    package = replace_member(package, "[Content_Types].xml", types)
+    return replace_member(package, "ppt/drawings/vmlDrawing1.vml", vml)
+
+
+def test_legacy_vml_with_conditional_sections_cleaned_not_refused(tmp_path: Path) -> None:
+    # What Office writes for OLE previews: not well-formed XML, read by a forgiving parser.
+    vml = (
+        '<xml xmlns:v="urn:schemas-microsoft-com:vml" xmlns:o="urn:schemas-microsoft-com:'
+        'office:office"><o:shapelayout v:ext="edit"><o:idmap v:ext="edit" data="1"/>'
+        '</o:shapelayout><v:shape id="_x0000_s1025" style="position:absolute">'
+        "<![if gte mso 9]>"
+        f'<v:imagedata src="file:///C:/Users/{marker("VmlSrc")}/pic.emf" o:title=""/>'
+        "<![endif]><v:textbox><div>one<br>two</div></v:textbox></v:shape></xml>"
+    )
+    report = scrub(_vml_pptx(vml))
+    assert "ooxml:external-target" in report.removed
+    assert_canaries_gone(report, tmp_path, ".pptx")
+    kept = members(report.data)["ppt/drawings/vmlDrawing1.vml"].decode()
+    assert "v:textbox" in kept and "<br/>" in kept
+
+
+def test_macro_enabled_document_kept_and_cleaned(tmp_path: Path) -> None:
+    vba = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + marker("VbaModule").encode() * 20
+    docm = minimal_docx(
+        TEXT_PARAGRAPH,
+        rels=(("rId1", "http://schemas.microsoft.com/office/2006/relationships/vbaProject",
+               "vbaProject.bin"),),
+        parts=(("word/vbaProject.bin", vba, "application/vnd.ms-office.vbaProject"),),
+        main_type="application/vnd.ms-word.document.macroEnabled.main+xml",
+    )  # fmt: skip
+    report = scrub(docm)
+    assert report.file_type.name == "docx"
+    assert "ooxml:macros" in report.removed
+    assert report.attachments == ()  # macros are removed, not handed back
+    assert_canaries_gone(report, tmp_path, ".docx")
+    types = members(report.data)["[Content_Types].xml"].decode()
+    assert "macroEnabled" not in types and "wordprocessingml.document.main+xml" in types
+
+
+def test_xlsx_dde_link_removed() -> None:
+    x = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+    link = (
+        f'<externalLink xmlns="{x}"><ddeLink ddeService="cmd" '
+        f'ddeTopic="/C {marker("DdeTopic")}"><ddeItems><ddeItem name="A0"/></ddeItems>'
+        "</ddeLink></externalLink>"
+    )
+    xlsx = _add_part(
+        make_xlsx(),
+        "xl/_rels/workbook.xml.rels",
+        f"{RT}/externalLink",
+        "externalLinks/externalLink1.xml",
+        "xl/externalLinks/externalLink1.xml",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.externalLink+xml",
+        link,
+    )
+    report = scrub(xlsx)
+    assert report.cleaned, report.reason
+    assert "ooxml:external-field" in report.removed
+    assert markers_left(report.data) == []
+
+
+@pytest.mark.parametrize(
+    "field",
+    ["author-name", "author-initials", "sender-firstname", "sender-email", "initial-creator",
+     "creator"],
+)  # fmt: skip
+def test_odf_author_fields_removed(field: str, tmp_path: Path) -> None:
+    odt = minimal_odt(
+        f"<text:p>Signed: <text:{field}>{marker('OdfField' + field)}</text:{field}>.</text:p>"
+    )
+    report = scrub(odt)
+    assert "odf:author-field" in report.removed
+    assert_canaries_gone(report, tmp_path, ".odt")
+    assert odf_text(report.data) == "Signed: ."
+
+
+@pytest.mark.parametrize("scheme", ["http://", "https://", "file:///home/", "../../"])
+def test_odf_external_images_and_objects_removed(scheme: str, tmp_path: Path) -> None:
+    odt = minimal_odt(
+        '<text:p>Body text stays.<draw:frame draw:name="A"><draw:image xlink:type="simple" '
+        f'xlink:href="{scheme}{marker("OdfImage")}/a.png"/></draw:frame>'
+        '<draw:frame draw:name="B"><draw:object xlink:type="simple" '
+        f'xlink:href="{scheme}{marker("OdfObject")}/b.odt"/></draw:frame>'
+        '<draw:frame draw:name="C"><draw:image xlink:href="Pictures/kept.png"/></draw:frame>'
+        "</text:p>",
+        extra=(("Pictures/kept.png", png_plain(), "image/png"),),
+    )
+    report = scrub(odt)
+    # A path on the author's disk is emptied as such; a URL is removed as a beacon.
+    assert {"odf:external-target", "odf:local-path"} & set(report.removed)
+    assert_canaries_gone(report, tmp_path, ".odt")
+    assert 'xlink:href="Pictures/kept.png"' in members(report.data)["content.xml"].decode()
+
+
+def test_odf_hyperlinks_kept_and_listed() -> None:
+    url = "https://news.example/story?ref=copy-17"
+    report = scrub(minimal_odt(f'<text:p><text:a xlink:href="{url}">story</text:a></text:p>'))
+    assert report.cleaned, report.reason
+    assert report.links == (url,) and "hyperlinks" in report.warnings
+    assert url in members(report.data)["content.xml"].decode()
+
+
+def test_odf_dde_and_unknown_namespaces_removed(tmp_path: Path) -> None:
+    odt = minimal_odt(
+        '<text:dde-connection-decls><text:dde-connection-decl office:name="L" '
+        f'office:dde-application="soffice" office:dde-topic="C:\\{marker("DdeTopic")}" '
+        'office:dde-item="x"/></text:dde-connection-decls>'
+        f'<text:p xmlns:v="urn:vendor:{marker("OdfNs")}" v:who="{marker("OdfAttr")}">'
+        f"Body<v:x>{marker('OdfElement')}</v:x> text.</text:p>"
+    )
+    report = scrub(odt)
+    assert {"odf:external-field", "odf:unknown-xml"} <= set(report.removed)
+    assert_canaries_gone(report, tmp_path, ".odt")
+    assert odf_text(report.data) == "Body text."
+
+
+def test_odf_uncleanable_member_handed_back() -> None:
+    blob = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(600)
+    odt = minimal_odt(
+        '<text:p>Body<draw:frame><draw:object-ole xlink:href="./Object 1"/></draw:frame></text:p>',
+        extra=(("Object 1", blob, "application/vnd.sun.star.oleobject"),),
+    )
+    report = scrub(odt)
+    assert report.cleaned, report.reason
+    assert "embedded-not-cleaned" in report.warnings
+    [attachment] = report.attachments
+    assert attachment.untrusted_name == "Object 1" and attachment.report.data == blob
+    assert "Object 1" not in members(report.data)
+    assert_odf_consistent(report.data)
