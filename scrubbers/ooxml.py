@@ -425,6 +425,10 @@ class _Pass:
                     gone.add(rel.rel_id)
                 elif not rel.external and rel.target is not None and rel.target in drop:
                     gone.add(rel.rel_id)
+                elif not rel.external and rel.target is None and rel.key != "hyperlink":
+                    # To a part the package does not have: Office repairs it away, and the
+                    # editors' tools may choke on it.
+                    gone.add(rel.rel_id)
                 elif rel.external and rel.key != "hyperlink":
                     # Loaded by itself when the file is opened (linked pictures, OLE links,
                     # frames, templates, sub-documents, external workbooks): a beacon that
