@@ -126,7 +126,47 @@ _REL_DROP = {
     "vbaProjectSignatureV3": MACROS,
     "keyMapCustomizations": MACROS,
     "attachedToolbars": MACROS,
+    "xlMacrosheet": MACROS,  # Excel 4 (XLM) macro sheets
+    "xlIntlMacrosheet": MACROS,
+    "metadata/auxThumbnail": "ooxml:thumbnail",
 }
+
+# Relationship types (keyed as above) whose parts are kept and cleaned: the part types of
+# ECMA-376 Part 1 §15 (document content, not document properties), those of the Microsoft
+# extensions Office writes ([MS-DOCX], [MS-XLSX], [MS-PPTX], [MS-ODRAWXML]) and the Visio
+# package ([MS-VSDX]), plus hyperlinks. A relationship of any other type, and the part it
+# reaches, is removed and reported as "ooxml:unknown-part": what Office does not know it
+# does not show, and it may hold anything.
+_REL_KEEP = frozenset(
+    {
+        # shared (§15.2)
+        "officeDocument", "image", "hyperlink", "oleObject", "package", "font", "theme",
+        "themeOverride", "chart", "chartUserShapes", "chartStyle", "chartColorStyle",
+        "diagramData", "diagramLayout", "diagramQuickStyle", "diagramColors", "diagramDrawing",
+        "drawing", "vmlDrawing", "media", "audio", "video", "control", "ctrlProp",
+        "activeXControl", "activeXControlBinary", "hdphoto", "model3d", "ink", "sourceObject",
+        "styles", "stylesWithEffects", "settings", "webSettings", "fontTable", "numbering",
+        # WordprocessingML (§15.3, [MS-DOCX])
+        "footnotes", "endnotes", "header", "footer", "glossaryDocument", "subDocument",
+        "aFChunk", "frame",
+        # SpreadsheetML (§15.4, [MS-XLSX])
+        "worksheet", "chartsheet", "dialogsheet", "sharedStrings", "calcChain", "table",
+        "tableSingleCells", "queryTable", "pivotTable", "pivotCacheDefinition",
+        "pivotCacheRecords", "externalLink", "externalLinkPath", "connections",
+        "volatileDependencies", "sheetMetadata", "slicer", "slicerCache", "timeline",
+        "timelineCache", "rdRichValue", "rdRichValueStructure", "rdRichValueTypes",
+        "richValueRel", "rdArray", "rdSupportingPropertyBag", "rdSupportingPropertyBagStructure",
+        "FeaturePropertyBag", "namedSheetView",
+        # PresentationML (§15.5, [MS-PPTX])
+        "slide", "slideLayout", "slideMaster", "notesSlide", "notesMaster", "handoutMaster",
+        "presProps", "viewProps", "tableStyles", "tags", "slideUpdateInfo",
+        "legacyDocTextInfo",
+        # Visio ([MS-VSDX]) and themes (.thmx)
+        "document", "masters", "master", "pages", "page", "windows", "solutions", "solution",
+        "validation", "recalcDocument", "themeManager",
+    }
+)  # fmt: skip
+UNKNOWN_PART = "ooxml:unknown-part"
 
 # Content types (suffix after the last '.', '+xml' removed) of parts removed wherever they
 # are, even when nothing references them by a relationship of the types above.
@@ -365,6 +405,8 @@ class _Pass:
                     continue
                 if rel.key in _REL_DROP and rel.target is not None:
                     drop.setdefault(rel.target, _REL_DROP[rel.key])
+                elif rel.key not in _REL_KEEP and rel.target is not None:
+                    drop.setdefault(rel.target, UNKNOWN_PART)
                 if rel.target is not None and rel.target not in drop:
                     if rel.target not in reachable:
                         reachable.add(rel.target)
@@ -422,6 +464,9 @@ class _Pass:
             for rel in rels:
                 if rel.key in _REL_DROP:
                     self.removed.add(_REL_DROP[rel.key])
+                    gone.add(rel.rel_id)
+                elif rel.key not in _REL_KEEP and not rel.external:
+                    self.removed.add(UNKNOWN_PART)
                     gone.add(rel.rel_id)
                 elif not rel.external and rel.target is not None and rel.target in drop:
                     gone.add(rel.rel_id)

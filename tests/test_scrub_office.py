@@ -1232,3 +1232,19 @@ def test_corpus_every_office_and_zip_file(shared_dir: Path | None, tmp_path: Pat
         for attachment in report.attachments:
             assert attachment.report.cleaned or attachment.report.reason, name
     assert refused == REFUSED
+
+
+def test_parts_of_unknown_relationship_types_removed(tmp_path: Path) -> None:
+    # The part allowlist: a relationship type no specification defines, to a part holding
+    # well-formed XML of a known namespace, goes with its part.
+    docx = minimal_docx(
+        TEXT_PARAGRAPH,
+        rels=(("rId1", "http://vendor.example/relationships/tracking", "tracking.xml"),),
+        parts=(("word/tracking.xml", f'<w:x xmlns:w="{W[1:-1]}">{marker("Vendor")}</w:x>',
+                "application/xml"),),
+    )  # fmt: skip
+    report = scrub(docx)
+    assert "ooxml:unknown-part" in report.removed
+    assert "word/tracking.xml" not in members(report.data)
+    assert_canaries_gone(report, tmp_path, ".docx")
+    assert_ooxml_consistent(report.data)
