@@ -825,6 +825,12 @@ def _filter_prefix_list(element: Element, name: str, known: set[str], removed: s
             del element.attrib[name]
 
 
+# OLE objects and controls whose part was taken out: the element stays without its reference
+# (the attribute is optional in the schemas), so that its preview picture (VML shape, p:pic
+# fallback, objectPr image) is still drawn where the object was.
+_KEPT_WITHOUT_TARGET = frozenset({"OLEObject", "oleObj", "oleObject", "control"})
+
+
 class _XmlCleaner:
     """Element-level removals; text and tails are re-joined so no visible text moves."""
 
@@ -865,7 +871,7 @@ class _XmlCleaner:
         if local != "pageSetup" and self.gone_ids:
             refs = [n for n in element.attrib if _xml.namespace(n) in _R]
             dead = [n for n in refs if element.attrib[n] in self.gone_ids]
-            if dead and len(dead) == len(refs):
+            if dead and len(dead) == len(refs) and local not in _KEPT_WITHOUT_TARGET:
                 return "drop", None  # points at a removed relationship only
             for name in dead:
                 del element.attrib[name]  # a:blip r:embed kept, its r:link to a URL gone
