@@ -295,3 +295,17 @@ def not_cleaned(untrusted_name: str, untrusted_data: bytes, reason: str) -> Atta
 
     report = ScrubReport(sniff(untrusted_data), False, untrusted_data, reason=reason)
     return Attachment(untrusted_name, report)
+
+
+def check_attachment_budget(attachments: Iterable[Attachment], limits: Limits) -> None:
+    """The worker's answer holds the attachments beside the cleaned file, within the input's
+    size (`_sandbox._max_answer`): past that, refuse here, with a reason, rather than have the
+    answer refused as too large."""
+    total = 0
+    pending = list(attachments)
+    while pending:
+        attachment = pending.pop()
+        total += len(attachment.report.data)
+        pending.extend(attachment.report.attachments)
+    if total > limits.max_input_bytes:
+        raise LimitExceededError("too much to hand back on its own")

@@ -35,6 +35,7 @@ from scrubbers._types import Attachment, Cleaned, Limits
 from scrubbers._zip import (
     ARCHIVE_METHODS,
     PackageWriter,
+    check_attachment_budget,
     checked_infos,
     is_symlink,
     not_cleaned,
@@ -182,6 +183,7 @@ class ArchiveScrubber:
             return OoxmlScrubber().remove_all(untrusted_data, limits)
         state = _Pass(limits, check_only=False)
         data = state.run(untrusted_data)
+        check_attachment_budget(state.attachments, limits)
         kept_out = len([a for a in state.attachments if not a.report.cleaned])
         note = f"{state.cleaned_members} file(s) inside cleaned"
         if kept_out:

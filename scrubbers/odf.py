@@ -34,6 +34,7 @@ from scrubbers._types import Attachment, Cleaned, Limits
 from scrubbers._xml import Element
 from scrubbers._zip import (
     Package,
+    check_attachment_budget,
     is_font,
     looks_like_xml,
     not_cleaned,
@@ -406,6 +407,7 @@ class OdfScrubber:
     def remove_all(self, untrusted_data: bytes, limits: Limits) -> Cleaned:
         state = _Pass(read_package(untrusted_data, limits), limits, check_only=False)
         output = state.run()
+        check_attachment_budget(state.attachments, limits)
         # The ODF rule: "mimetype" first and stored, so that the type can be read at a fixed
         # offset; the manifest next.
         data = write_package(output, first=(MIMETYPE, MANIFEST_PATH), stored=(MIMETYPE,))

@@ -40,6 +40,7 @@ from scrubbers._types import Attachment, Cleaned, Limits
 from scrubbers._xml import Element
 from scrubbers._zip import (
     Package,
+    check_attachment_budget,
     is_font,
     looks_like_xml,
     not_cleaned,
@@ -998,6 +999,7 @@ class OoxmlScrubber:
         package = read_package(untrusted_data, limits)
         state = _Pass(package, limits, check_only=False)
         output = state.run()
+        check_attachment_budget(state.attachments, limits)
         data = write_package(output, first=(CONTENT_TYPES, PACKAGE_RELS))
         return Cleaned(
             data,

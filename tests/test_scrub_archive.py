@@ -228,3 +228,10 @@ def test_get_meta_sees_what_cleaning_removes() -> None:
     assert any(n.startswith("embedded:jpeg/") for n in found)
     report = scrub(original)
     assert ArchiveScrubber().get_meta(report.data, Limits()) == []
+
+
+def test_what_is_handed_back_stays_within_the_answer_bound() -> None:
+    original = dirty_zip([("a.txt", b"x" * 5000), ("b.png", png_plain())])
+    assert scrub(original).cleaned
+    report = scrub(original, limits=Limits(max_input_bytes=len(original) + 100))
+    assert not report.cleaned and report.reason == LimitExceededError.reason
