@@ -122,7 +122,12 @@ def is_polyglot(untrusted_data: bytes, file_type: FileType) -> bool:
     lost), and an output that still parses as a second format could carry that format's
     metadata past the check, to whichever viewer an editor opens it with.
     """
-    if file_type not in (PDF, UNKNOWN) and b"%PDF-" in untrusted_data[:_PDF_WINDOW]:
+    # Not for a plain archive: there the header can only sit inside the zip's own structure
+    # (a member stored uncompressed, say a PDF, is the usual case); every member is cleaned
+    # by its own scrubber and the archive rewritten with deflated members, and the output is
+    # checked again.
+    pdf_header = b"%PDF-" in untrusted_data[:_PDF_WINDOW]
+    if file_type not in (PDF, UNKNOWN, ZIP) and pdf_header:
         return True
     # Zip readers start from the end of the file, so anything with a valid zip directory at
     # its end is also a zip (the classic "GIFAR" and PDF+zip polyglots).

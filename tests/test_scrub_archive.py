@@ -235,3 +235,25 @@ def test_what_is_handed_back_stays_within_the_answer_bound() -> None:
     assert scrub(original).cleaned
     report = scrub(original, limits=Limits(max_input_bytes=len(original) + 100))
     assert not report.cleaned and report.reason == LimitExceededError.reason
+
+
+def test_stored_pdf_member_cleaned_not_taken_for_a_polyglot(tmp_path: Path) -> None:
+    import pikepdf
+
+    pdf = pikepdf.new()
+    pdf.add_blank_page(page_size=(100, 100))
+    pdf.docinfo["/Author"] = marker("PdfAuthor")
+    sink = io.BytesIO()
+    pdf.save(sink)
+    archive_sink = io.BytesIO()
+    with zipfile.ZipFile(archive_sink, "w", zipfile.ZIP_STORED) as archive:
+        archive.writestr("memo.pdf", sink.getvalue())
+    original = archive_sink.getvalue()
+    assert b"%PDF-" in original[:1024]
+    report = scrub(original)
+    assert report.cleaned, report.reason
+    assert "embedded:pdf/pdf:Info/Author" in report.removed or any(
+        n.startswith("embedded:pdf/") for n in report.removed
+    )
+    assert markers_left(report.data) == []
+    assert b"%PDF-" not in report.data[:1024]
