@@ -493,6 +493,7 @@ class _Pass:
                 if child.get("Id") not in gone or _xml.local_name(child.tag) != "Relationship"
             ]
             dropped_ids[source] = gone
+            _keep_only(doc, REL_NS, {"Relationship": _REL_ATTRIBUTES}, self.removed)
             output[rels_name] = _xml.serialize(doc)
 
         # Content types: no entry for a part that is not in the package any more.
@@ -508,6 +509,7 @@ class _Pass:
             if _xml.local_name(child.tag) == "Override" and macro_free is not None:
                 child.set("ContentType", macro_free)
                 self.removed.add(MACROS)
+        _keep_only(types_doc, CT_NS, _TYPES_ATTRIBUTES, self.removed)
         output[CONTENT_TYPES] = _xml.serialize(types_doc)
 
         for name in list(output):
@@ -552,6 +554,44 @@ class _Pass:
         _clean_element_attributes(element, parent, self.removed, gone)
         for child in element:
             self._clean_attributes(child, element, gone)
+
+
+# The two package parts of OPC (ECMA-376 Part 2, §9.3 and §10.1), by element and attribute:
+# nothing else survives in them (an extra attribute or element is free text Office ignores).
+_REL_ATTRIBUTES = frozenset({"Id", "Type", "Target", "TargetMode"})
+_TYPES_ATTRIBUTES = {
+    "Default": frozenset({"Extension", "ContentType"}),
+    "Override": frozenset({"PartName", "ContentType"}),
+}
+
+
+def _keep_only(
+    doc: _xml.XmlDoc, ns: str, allowed: dict[str, frozenset[str]], removed: set[str]
+) -> None:
+    root = doc.root
+    before = (len(root), len(root.attrib), len(doc.namespaces))
+    root.attrib.clear()
+    root.text = None
+    root[:] = [
+        child
+        for child in root
+        if _xml.namespace(child.tag) == ns and _xml.local_name(child.tag) in allowed
+    ]
+    changed = (len(root), 0) != before[:2]
+    for child in root:
+        child.tail = None
+        child.text = None
+        names = allowed[_xml.local_name(child.tag)]
+        for name in list(child.attrib):
+            if name not in names:
+                del child.attrib[name]
+                changed = True
+        if len(child):
+            child[:] = []
+            changed = True
+    doc.namespaces = [("", ns)]
+    if changed or before[2] != 1:
+        removed.add(UNKNOWN_XML)
 
 
 def _content_types(doc: _xml.XmlDoc) -> tuple[dict[str, str], dict[str, str]]:

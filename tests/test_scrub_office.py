@@ -1250,3 +1250,24 @@ def test_parts_of_unknown_relationship_types_removed(tmp_path: Path) -> None:
     assert "word/tracking.xml" not in members(report.data)
     assert_canaries_gone(report, tmp_path, ".docx")
     assert_ooxml_consistent(report.data)
+
+
+def test_package_parts_kept_by_element_and_attribute(tmp_path: Path) -> None:
+    # [Content_Types].xml and the .rels parts have a closed grammar (OPC): anything beyond
+    # it is free text no reader shows.
+    docx = minimal_docx(
+        TEXT_PARAGRAPH, rels=(("rId1", f"{RT}/hyperlink", "https://x.example/", "External"),)
+    )
+    rels = members(docx)["word/_rels/document.xml.rels"].decode()
+    rels = rels.replace(
+        'TargetMode="External"/>',
+        f'TargetMode="External" Note="{marker("RelAttr")}"/><Extra>{marker("RelElement")}</Extra>',
+    )
+    types = members(docx)["[Content_Types].xml"].decode()
+    types = types.replace("<Default ", f'<Default Who="{marker("TypesAttr")}" ', 1)
+    docx = replace_member(docx, "word/_rels/document.xml.rels", rels)
+    docx = replace_member(docx, "[Content_Types].xml", types)
+    report = scrub(docx)
+    assert "ooxml:unknown-xml" in report.removed
+    assert_canaries_gone(report, tmp_path, ".docx")
+    assert_ooxml_consistent(report.data)
