@@ -144,7 +144,14 @@ class _Pass:
         manifest = _xml.parse(members[MANIFEST_PATH], self.limits)
         listed = _manifest_paths(manifest)
 
-        output: dict[str, bytes] = {MIMETYPE: members[MIMETYPE]}
+        # The media type alone: the sniffer reads only the member's first bytes, and
+        # anything after them would be free text nobody reads.
+        mimetype = (members[MIMETYPE].split() or [b""])[0]
+        if not mimetype.startswith(b"application/vnd.oasis.opendocument.") or len(mimetype) > 100:
+            raise CorruptFileError("bad ODF mimetype")
+        if mimetype != members[MIMETYPE]:
+            self.removed.add(UNKNOWN_XML)
+        output: dict[str, bytes] = {MIMETYPE: mimetype}
         for name, data in members.items():
             if name in (MIMETYPE, MANIFEST_PATH):
                 continue
@@ -172,6 +179,7 @@ class _Pass:
             for entry in manifest.root
             if _xml.local_name(entry.tag) != "file-entry" or kept(entry)
         ]
+        _manifest_grammar(manifest, self.removed)
         output[MANIFEST_PATH] = _xml.serialize(manifest)
         return output
 
@@ -319,6 +327,40 @@ def _keep_known_namespaces(doc: _xml.XmlDoc, removed: set[str]) -> None:
     if len(kept) != len(doc.namespaces):
         removed.add(UNKNOWN_XML)
     doc.namespaces = kept
+
+
+# The manifest's grammar (ODF 1.3 Part 2, §4): a root with a version, file entries with
+# these attributes. Encrypted entries (with children) are refused before this.
+_ENTRY_ATTRIBUTES = frozenset(
+    f"{{{MANIFEST}}}{name}"
+    for name in ("full-path", "media-type", "preferred-view-mode", "version", "size")
+)
+
+
+def _manifest_grammar(doc: _xml.XmlDoc, removed: set[str]) -> None:
+    root = doc.root
+    changed = bool(set(root.attrib) - {f"{{{MANIFEST}}}version"})
+    version = root.get(f"{{{MANIFEST}}}version")
+    root.attrib.clear()
+    if version is not None:
+        root.set(f"{{{MANIFEST}}}version", version)
+    entries = [child for child in root if child.tag == f"{{{MANIFEST}}}file-entry"]
+    changed = changed or len(entries) != len(root) or bool((root.text or "").strip())
+    for entry in entries:
+        for name in list(entry.attrib):
+            if name not in _ENTRY_ATTRIBUTES:
+                del entry.attrib[name]
+                changed = True
+        changed = changed or len(entry) > 0 or bool((entry.text or "").strip())
+        entry[:] = []
+        entry.text = None
+        entry.tail = None
+    root[:] = entries
+    root.text = None
+    if changed or doc.namespaces != [("manifest", MANIFEST)]:
+        if changed or any(uri != MANIFEST for _, uri in doc.namespaces):
+            removed.add(UNKNOWN_XML)
+    doc.namespaces = [("manifest", MANIFEST)]
 
 
 def _manifest_paths(doc: _xml.XmlDoc) -> set[str]:

@@ -1271,3 +1271,20 @@ def test_package_parts_kept_by_element_and_attribute(tmp_path: Path) -> None:
     assert "ooxml:unknown-xml" in report.removed
     assert_canaries_gone(report, tmp_path, ".docx")
     assert_ooxml_consistent(report.data)
+
+
+def test_odf_manifest_and_mimetype_kept_by_grammar(tmp_path: Path) -> None:
+    odt = minimal_odt("<text:p>Body text stays.</text:p>")
+    manifest = members(odt)["META-INF/manifest.xml"].decode()
+    manifest = manifest.replace(
+        'manifest:full-path="content.xml"',
+        f'manifest:full-path="content.xml" manifest:owner="{marker("ManifestAttr")}"',
+    ).replace("</manifest:manifest>", f"<!-- {marker('ManifestComment')} --></manifest:manifest>")
+    odt = replace_member(odt, "META-INF/manifest.xml", manifest)
+    padded = "application/vnd.oasis.opendocument.text" + " " * 300 + marker("MimetypeTail")
+    odt = replace_member(odt, "mimetype", padded)
+    report = scrub(odt)
+    assert "odf:unknown-xml" in report.removed
+    assert_canaries_gone(report, tmp_path, ".odt")
+    assert members(report.data)["mimetype"] == b"application/vnd.oasis.opendocument.text"
+    assert_odf_consistent(report.data)
