@@ -9,6 +9,7 @@ _REGISTRY: dict[str, Scrubber] | None = None
 
 def _build() -> dict[str, Scrubber]:
     # Imported here, not at module import, so that sniffing and the worker set-up stay cheap.
+    from scrubbers.archive import ArchiveScrubber
     from scrubbers.heif import HeifScrubber
     from scrubbers.images import ImageScrubber
     from scrubbers.jpeg import JpegScrubber
@@ -25,6 +26,7 @@ def _build() -> dict[str, Scrubber]:
         MetafileScrubber(),
         OoxmlScrubber(),
         OdfScrubber(),
+        ArchiveScrubber(),
     ]
     table: dict[str, Scrubber] = {}
     for scrubber in scrubbers:

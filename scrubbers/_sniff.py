@@ -101,6 +101,8 @@ def sniff(untrusted_data: bytes) -> FileType:
         return HEIF
     if head.startswith(_LOCAL_SIGNATURE):
         return _sniff_zip(untrusted_data)
+    if _is_empty_zip(untrusted_data):
+        return ZIP
     if _is_emf(head):
         return EMF
     if _is_wmf(head):
@@ -120,7 +122,12 @@ def is_polyglot(untrusted_data: bytes, file_type: FileType) -> bool:
     lost), and an output that still parses as a second format could carry that format's
     metadata past the check, to whichever viewer an editor opens it with.
     """
-    if file_type not in (PDF, UNKNOWN) and b"%PDF-" in untrusted_data[:_PDF_WINDOW]:
+    # Not for a plain archive: there the header can only sit inside the zip's own structure
+    # (a member stored uncompressed, say a PDF, is the usual case); every member is cleaned
+    # by its own scrubber and the archive rewritten with deflated members, and the output is
+    # checked again.
+    pdf_header = b"%PDF-" in untrusted_data[:_PDF_WINDOW]
+    if file_type not in (PDF, UNKNOWN, ZIP) and pdf_header:
         return True
     # Zip readers start from the end of the file, so anything with a valid zip directory at
     # its end is also a zip (the classic "GIFAR" and PDF+zip polyglots).
@@ -245,6 +252,21 @@ def _read_small_member(untrusted_data: bytes, method: int, compressed: int, loca
         except zlib.error:
             return b""
     return b""
+
+
+def _is_empty_zip(untrusted_data: bytes) -> bool:
+    # A zip of no member is its end record alone (and its comment).
+    if not untrusted_data.startswith(_EOCD_SIGNATURE) or len(untrusted_data) < _EOCD.size:
+        return False
+    fields = _EOCD.unpack_from(untrusted_data, 0)
+    entries, cd_size, comment_length = int(fields[4]), int(fields[5]), int(fields[7])
+    return entries == 0 and cd_size == 0 and _EOCD.size + comment_length == len(untrusted_data)
+
+
+def has_member(untrusted_data: bytes, name: str) -> bool:
+    """Whether the zip's central directory names this member (nothing is inflated)."""
+    entries = _zip_entries(untrusted_data)
+    return entries is not None and name in entries
 
 
 def _sniff_zip(untrusted_data: bytes) -> FileType:

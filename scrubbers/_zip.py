@@ -18,15 +18,18 @@ from __future__ import annotations
 import io
 import re
 import zipfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
+from lzma import LZMAError
 
-from scrubbers._types import Attachment, Limits
+from scrubbers._types import Attachment, Limits, ScrubReport
 from scrubbers.errors import CorruptFileError, LimitExceededError, UnsupportedTypeError
 
 FIXED_DATE = (1980, 1, 1, 0, 0, 0)
 _UNIX = 3
 _FILE_MODE = 0o100644 << 16
+_DIR_MODE = (0o40755 << 16) | 0x10  # and the MS-DOS directory bit
 _CHUNK = 1024 * 1024
 # Below this size a high compression ratio is normal (XML of repeated tags compresses very
 # well) and cannot hurt: the per-member and total caps still hold.
@@ -57,61 +60,87 @@ def _check_name(name: str) -> None:
         raise CorruptFileError("unsafe member name in zip")
 
 
-def read_package(untrusted_data: bytes, limits: Limits) -> Package:
-    """Read all members with every bound applied. Raises ScrubError subclasses only."""
+OFFICE_METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
+# What `zipfile` inflates itself; an archive may use any of them (office packages do not).
+ARCHIVE_METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA)
+_S_IFMT = 0o170000
+_S_IFLNK = 0o120000
+
+
+@contextmanager
+def zip_errors() -> Iterator[None]:
+    """Translate what `zipfile` and the inflaters raise on a broken archive."""
     try:
-        with zipfile.ZipFile(io.BytesIO(untrusted_data)) as archive:
-            infos = archive.infolist()
-            if len(infos) > limits.max_zip_members:
-                raise LimitExceededError("too many zip members")
-            traces: set[str] = set()
-            if archive.comment:
-                traces.add("zip:comment")
-            seen: set[str] = set()
-            total = 0
-            wanted: list[zipfile.ZipInfo] = []
-            for info in infos:
-                name = info.filename
-                _check_name(name)
-                # Two members with the same (case-folded) name: readers disagree on which one
-                # counts, so we could clean one while the editors' software shows the other.
-                folded = name.casefold()
-                if folded in seen:
-                    raise CorruptFileError("duplicate member name in zip")
-                seen.add(folded)
-                if info.flag_bits & 0x1:
-                    raise UnsupportedTypeError("encrypted zip member")
-                if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-                    raise UnsupportedTypeError("unsupported zip compression")
-                # Decompression bombs: check the declared sizes before inflating anything.
-                if info.file_size > limits.max_zip_member_bytes:
-                    raise LimitExceededError("zip member too large")
-                total += info.file_size
-                if total > limits.max_zip_total_bytes:
-                    raise LimitExceededError("zip package too large")
-                if info.file_size > _RATIO_FLOOR and (
-                    info.file_size > limits.max_zip_ratio * max(info.compress_size, 1)
-                ):
-                    raise LimitExceededError("zip member compression ratio too high")
-                if info.date_time != FIXED_DATE:
-                    traces.add("zip:timestamps")
-                if info.extra:
-                    traces.add("zip:extra-fields")
-                if info.comment:
-                    traces.add("zip:comment")
-                if not info.is_dir():
-                    wanted.append(info)
-            members: dict[str, bytes] = {}
-            for info in wanted:
-                members[info.filename] = _read_member(archive, info)
+        yield
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, KeyError) as exc:
         raise CorruptFileError("corrupt zip") from exc
-    except (ValueError, NotImplementedError, RuntimeError) as exc:
+    except (ValueError, NotImplementedError, RuntimeError, LZMAError) as exc:
         raise CorruptFileError("unreadable zip") from exc
-    return Package(members, tuple(sorted(traces)))
 
 
-def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
+def is_symlink(info: zipfile.ZipInfo) -> bool:
+    return info.create_system == _UNIX and (info.external_attr >> 16) & _S_IFMT == _S_IFLNK
+
+
+def checked_infos(
+    archive: zipfile.ZipFile, limits: Limits, methods: tuple[int, ...] = OFFICE_METHODS
+) -> tuple[list[zipfile.ZipInfo], tuple[str, ...]]:
+    """Every entry, directories included, after all the bounds were checked on what the
+    archive declares (nothing inflated yet); and the zip-level traces found."""
+    infos = archive.infolist()
+    if len(infos) > limits.max_zip_members:
+        raise LimitExceededError("too many zip members")
+    traces: set[str] = set()
+    if archive.comment:
+        traces.add("zip:comment")
+    seen: set[str] = set()
+    total = 0
+    for info in infos:
+        name = info.filename
+        _check_name(name)
+        # Two members with the same (case-folded) name: readers disagree on which one
+        # counts, so we could clean one while the editors' software shows the other.
+        folded = name.casefold()
+        if folded in seen:
+            raise CorruptFileError("duplicate member name in zip")
+        seen.add(folded)
+        if info.flag_bits & 0x1:
+            raise UnsupportedTypeError("encrypted zip member")
+        if info.compress_type not in methods:
+            raise UnsupportedTypeError("unsupported zip compression")
+        # Decompression bombs: check the declared sizes before inflating anything.
+        if info.file_size > limits.max_zip_member_bytes:
+            raise LimitExceededError("zip member too large")
+        total += info.file_size
+        if total > limits.max_zip_total_bytes:
+            raise LimitExceededError("zip package too large")
+        if info.file_size > _RATIO_FLOOR and (
+            info.file_size > limits.max_zip_ratio * max(info.compress_size, 1)
+        ):
+            raise LimitExceededError("zip member compression ratio too high")
+        if info.date_time != FIXED_DATE:
+            traces.add("zip:timestamps")
+        if info.extra:
+            traces.add("zip:extra-fields")
+        if info.comment:
+            traces.add("zip:comment")
+        if info.create_system != _UNIX or info.external_attr not in (_FILE_MODE, _DIR_MODE):
+            traces.add("zip:permissions")
+    return infos, tuple(sorted(traces))
+
+
+def read_package(untrusted_data: bytes, limits: Limits) -> Package:
+    """Read all members with every bound applied. Raises ScrubError subclasses only."""
+    with zip_errors(), zipfile.ZipFile(io.BytesIO(untrusted_data)) as archive:
+        infos, traces = checked_infos(archive, limits)
+        members: dict[str, bytes] = {}
+        for info in infos:
+            if not info.is_dir():
+                members[info.filename] = read_member(archive, info)
+    return Package(members, traces)
+
+
+def read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
     # The inflater stops at the declared size and checks the CRC at the end; the running
     # count is a second bound that does not depend on zipfile's internals.
     chunks: list[bytes] = []
@@ -128,6 +157,36 @@ def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
     return b"".join(chunks)
 
 
+class PackageWriter:
+    """Writes members one by one, deterministically: date 1980-01-01 00:00, no extra fields
+    (they carry timestamps and the writer's uid/gid), no comments, Unix creator, fixed
+    permissions (0644 files, 0755 directories)."""
+
+    def __init__(self) -> None:
+        self._sink = io.BytesIO()
+        self._archive = zipfile.ZipFile(self._sink, "w")
+        self.entries = 0
+
+    def add(self, name: str, data: bytes, *, stored: bool = False) -> None:
+        info = zipfile.ZipInfo(name, date_time=FIXED_DATE)
+        info.create_system = _UNIX
+        info.external_attr = _FILE_MODE
+        info.compress_type = zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED
+        self._archive.writestr(info, data, compresslevel=6)
+        self.entries += 1
+
+    def add_directory(self, name: str) -> None:
+        info = zipfile.ZipInfo(name.rstrip("/") + "/", date_time=FIXED_DATE)
+        info.create_system = _UNIX
+        info.external_attr = _DIR_MODE
+        self._archive.writestr(info, b"")
+        self.entries += 1
+
+    def finish(self) -> bytes:
+        self._archive.close()
+        return self._sink.getvalue()
+
+
 def write_package(
     members: Mapping[str, bytes],
     *,
@@ -139,17 +198,10 @@ def write_package(
     stored_names = set(stored)
     head = [name for name in first if name in members]
     order = head + sorted(name for name in members if name not in head)
-    sink = io.BytesIO()
-    with zipfile.ZipFile(sink, "w") as archive:
-        for name in order:
-            info = zipfile.ZipInfo(name, date_time=FIXED_DATE)
-            info.create_system = _UNIX
-            info.external_attr = _FILE_MODE
-            info.compress_type = (
-                zipfile.ZIP_STORED if name in stored_names else zipfile.ZIP_DEFLATED
-            )
-            archive.writestr(info, members[name], compresslevel=6)
-    return sink.getvalue()
+    writer = PackageWriter()
+    for name in order:
+        writer.add(name, members[name], stored=name in stored_names)
+    return writer.finish()
 
 
 @dataclass(frozen=True)
@@ -157,6 +209,8 @@ class EmbeddedResult:
     data: bytes
     removed: tuple[str, ...]
     attachments: tuple[Attachment, ...] = ()
+    warnings: tuple[str, ...] = ()
+    links: tuple[str, ...] = ()
 
 
 def scrub_embedded(untrusted_data: bytes, limits: Limits, *, check_only: bool) -> EmbeddedResult:
@@ -190,4 +244,68 @@ def scrub_embedded(untrusted_data: bytes, limits: Limits, *, check_only: bool) -
         cleaned.data,
         tuple(f"embedded:{file_type.name}/{name}" for name in cleaned.removed),
         cleaned.attachments,
+        cleaned.warnings,
+        cleaned.links,
     )
+
+
+# What a part's bytes are, whatever the package declares ([Content_Types].xml, the manifest's
+# media type, the extension): a "font" holding a JPEG is a JPEG (issue 10).
+_FONT_SIGNATURES = (b"\x00\x01\x00\x00", b"true", b"typ1", b"OTTO", b"ttcf", b"wOFF", b"wOF2")
+_CFB_SIGNATURE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # OLE2 compound file (legacy binary)
+_GUID_HEX = re.compile(r"[0-9a-fA-F]{32}")
+
+
+def looks_like_xml(untrusted_data: bytes) -> bool:
+    """An XML document (any encoding Office and LibreOffice write: UTF-8 with or without a BOM,
+    UTF-16 with a BOM), judged from the first bytes."""
+    head = untrusted_data[:64]
+    if head.startswith((b"\xff\xfe<\x00", b"\xfe\xff\x00<")):
+        return True
+    return head.removeprefix(b"\xef\xbb\xbf").lstrip(b" \t\r\n").startswith(b"<")
+
+
+def is_cfb(untrusted_data: bytes) -> bool:
+    return untrusted_data.startswith(_CFB_SIGNATURE)
+
+
+def is_font(name: str, untrusted_data: bytes) -> bool:
+    """A TrueType/OpenType/WOFF font, an Embedded OpenType (PowerPoint's .fntdata), or Word's
+    obfuscated font (.odttf: the first 32 bytes XORed with the GUID of the part's name)."""
+    if untrusted_data.startswith(_FONT_SIGNATURES):
+        return True
+    # EOT: a fixed header whose magic number 0x504C sits at offset 34, and whose first field
+    # is the total size (the font data follows the header).
+    if len(untrusted_data) > 82 and untrusted_data[34:36] == b"LP":
+        declared = int.from_bytes(untrusted_data[0:4], "little")
+        if declared == len(untrusted_data):
+            return True
+    guid = _GUID_HEX.search(name.rsplit("/", 1)[-1].replace("-", ""))
+    if guid is not None and len(untrusted_data) >= 32:
+        key = bytes.fromhex(guid.group(0))[::-1]
+        head = bytes(untrusted_data[i] ^ key[i % 16] for i in range(32))
+        return head.startswith(_FONT_SIGNATURES)
+    return False
+
+
+def not_cleaned(untrusted_name: str, untrusted_data: bytes, reason: str) -> Attachment:
+    """A part taken out of a package because no scrubber can vouch for it, handed back on its
+    own, as received, marked not cleaned (nothing accepted is lost; the package stays clean)."""
+    from scrubbers._sniff import sniff
+
+    report = ScrubReport(sniff(untrusted_data), False, untrusted_data, reason=reason)
+    return Attachment(untrusted_name, report)
+
+
+def check_attachment_budget(attachments: Iterable[Attachment], limits: Limits) -> None:
+    """The worker's answer holds the attachments beside the cleaned file, within the input's
+    size (`_sandbox._max_answer`): past that, refuse here, with a reason, rather than have the
+    answer refused as too large."""
+    total = 0
+    pending = list(attachments)
+    while pending:
+        attachment = pending.pop()
+        total += len(attachment.report.data)
+        pending.extend(attachment.report.attachments)
+    if total > limits.max_input_bytes:
+        raise LimitExceededError("too much to hand back on its own")

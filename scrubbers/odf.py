@@ -29,9 +29,19 @@ import re
 from dataclasses import dataclass, field
 
 from scrubbers import _xml
+from scrubbers._sniff import UNKNOWN, sniff
 from scrubbers._types import Attachment, Cleaned, Limits
 from scrubbers._xml import Element
-from scrubbers._zip import Package, read_package, scrub_embedded, write_package
+from scrubbers._zip import (
+    Package,
+    check_attachment_budget,
+    is_font,
+    looks_like_xml,
+    not_cleaned,
+    read_package,
+    scrub_embedded,
+    write_package,
+)
 from scrubbers.errors import CorruptFileError, UnsupportedTypeError
 
 OFFICE = "urn:oasis:names:tc:opendocument:xmlns:office:1.0"
@@ -44,6 +54,13 @@ DC = "http://purl.org/dc/elements/1.1/"
 OFFICEOOO = "http://openoffice.org/2009/office"
 XLINK = "http://www.w3.org/1999/xlink"
 SCRIPT = "urn:oasis:names:tc:opendocument:xmlns:script:1.0"
+
+DRAW = "urn:oasis:names:tc:opendocument:xmlns:drawing:1.0"
+AUTHOR_FIELD = "odf:author-field"
+EXTERNAL_FIELD = "odf:external-field"
+EXTERNAL = "odf:external-target"
+UNCLEANABLE = "odf:uncleanable-member"
+UNKNOWN_XML = "odf:unknown-xml"
 
 MIMETYPE = "mimetype"
 MANIFEST_PATH = "META-INF/manifest.xml"
@@ -74,7 +91,34 @@ _DROP_ELEMENTS = {
     (OFFICE, "change-info"): "odf:tracked-changes",
     # A binding of a document event to a macro (removed above); it names the macro library.
     (SCRIPT, "event-listener"): "odf:macros",
+    # Fields LibreOffice fills from the user's profile (Tools > Options > User Data) and
+    # from the document's creator: their text is the name itself.
+    (TEXT, "initial-creator"): AUTHOR_FIELD,
+    (TEXT, "creator"): AUTHOR_FIELD,
+    # DDE links: the application and file a value is fetched from, again on each update.
+    (OFFICE, "dde-source"): EXTERNAL_FIELD,
+    (TEXT, "dde-connection-decls"): EXTERNAL_FIELD,
+    (TEXT, "dde-connection-decl"): EXTERNAL_FIELD,
+    (TEXT, "dde-connection"): EXTERNAL_FIELD,
+    (TABLE, "dde-links"): EXTERNAL_FIELD,
+    (TABLE, "dde-link"): EXTERNAL_FIELD,
 }
+# Elements whose xlink:href is a link the reader clicks (content, listed for the editors);
+# on every other element an xlink:href is something loaded by itself (a picture, an object,
+# a linked section or table): kept only when it points inside the package.
+_HYPERLINK_ELEMENTS = {(TEXT, "a"), (DRAW, "a"), (OFFICE, "a")}
+_INTERNAL_HREF = re.compile(r"^(?:\./)?(?!\.\./)[^:/\\][^:\\]*$|^#")
+# Namespaces kept in content and styles: ODF's own, the W3C ones it uses (XLink, SVG,
+# MathML, XForms, XHTML, DOM events), OpenOffice/LibreOffice extensions, Dublin Core.
+_KNOWN_NS_PREFIXES = (
+    "urn:oasis:names:tc:opendocument:",
+    "http://www.w3.org/",
+    "http://openoffice.org/",
+    "urn:openoffice:names:experimental:",
+    "urn:org:documentfoundation:names:experimental:",
+    "http://purl.org/dc/",
+    "http://docs.oasis-open.org/ns/office/",
+)
 _NUMERIC_TYPES = {"boolean", "short", "int", "long", "double"}
 # String settings that change how the document is laid out, with a fixed set of values.
 _KEPT_STRING_SETTINGS = {"PrinterIndependentLayout"}
@@ -89,6 +133,8 @@ class _Pass:
     check_only: bool
     removed: set[str] = field(default_factory=set)
     attachments: list[Attachment] = field(default_factory=list)
+    warnings: set[str] = field(default_factory=set)
+    links: list[str] = field(default_factory=list)
 
     def run(self) -> dict[str, bytes]:
         members = self.package.members
@@ -98,7 +144,14 @@ class _Pass:
         manifest = _xml.parse(members[MANIFEST_PATH], self.limits)
         listed = _manifest_paths(manifest)
 
-        output: dict[str, bytes] = {MIMETYPE: members[MIMETYPE]}
+        # The media type alone: the sniffer reads only the member's first bytes, and
+        # anything after them would be free text nobody reads.
+        mimetype = (members[MIMETYPE].split() or [b""])[0]
+        if not mimetype.startswith(b"application/vnd.oasis.opendocument.") or len(mimetype) > 100:
+            raise CorruptFileError("bad ODF mimetype")
+        if mimetype != members[MIMETYPE]:
+            self.removed.add(UNKNOWN_XML)
+        output: dict[str, bytes] = {MIMETYPE: mimetype}
         for name, data in members.items():
             if name in (MIMETYPE, MANIFEST_PATH):
                 continue
@@ -110,7 +163,9 @@ class _Pass:
             if reason is not None:
                 self.removed.add(reason)
                 continue
-            output[name] = self._clean_member(name, data)
+            cleaned = self._clean_member(name, data)
+            if cleaned is not None:
+                output[name] = cleaned
 
         # The manifest lists exactly what is left (plus the root and kept directories).
         def kept(entry: Element) -> bool:
@@ -124,12 +179,15 @@ class _Pass:
             for entry in manifest.root
             if _xml.local_name(entry.tag) != "file-entry" or kept(entry)
         ]
+        _manifest_grammar(manifest, self.removed)
         output[MANIFEST_PATH] = _xml.serialize(manifest)
         return output
 
-    def _clean_member(self, name: str, data: bytes) -> bytes:
+    def _clean_member(self, name: str, data: bytes) -> bytes | None:
+        """The member cleaned, or None when it is taken out (handed back on its own)."""
+        # The member's type comes from its bytes, not its name or the manifest's media type.
         base = posixpath.basename(name)
-        if name.endswith((".xml", ".rdf")):
+        if not data.strip() or looks_like_xml(data):
             if not data.strip():
                 return data
             doc = _xml.parse(data, self.limits)
@@ -140,13 +198,35 @@ class _Pass:
             else:
                 self._clean_attributes(doc.root)
                 self._clean_tree(doc.root)
+                _keep_known_namespaces(doc, self.removed)
             return _xml.serialize(doc)
-        if _FONT.search(name):
-            return data  # typefaces, not a record of who wrote the document
+        if sniff(data) == UNKNOWN:
+            if is_font(name, data):
+                return data  # typefaces, not a record of who wrote the document
+            if _FONT.search(name):
+                raise UnsupportedTypeError("a member named as a font is not a font")
+            if name.endswith((".xml", ".rdf")):
+                raise CorruptFileError("a member named as XML is not XML")
+            # An OLE object or a medium no scrubber reads: handed back as received, marked
+            # not cleaned; the document around it is cleaned (LibreOffice shows an empty
+            # frame where it was).
+            self.removed.add(UNCLEANABLE)
+            self.warnings.add("embedded-not-cleaned")
+            if not self.check_only:
+                self.attachments.append(not_cleaned(name, data, UnsupportedTypeError.reason))
+            return None
         result = scrub_embedded(data, self.limits, check_only=self.check_only)
         self.removed.update(result.removed)
         self.attachments.extend(result.attachments)
+        self.warnings.update(result.warnings)
+        for link in result.links:
+            self._add_link(link)
         return result.data
+
+    def _add_link(self, target: str) -> None:
+        if target.strip() and target not in self.links:
+            self.links.append(target)
+        self.warnings.add("hyperlinks")
 
     def _clean_tree(self, parent: Element) -> None:
         pieces: list[Element | str | None] = [parent.text]
@@ -154,6 +234,8 @@ class _Pass:
             tail = child.tail
             key = (_xml.namespace(child.tag), _xml.local_name(child.tag))
             reason = _DROP_ELEMENTS.get(key)
+            if reason is None and key[0] == TEXT and key[1].startswith(("author-", "sender-")):
+                reason = AUTHOR_FIELD
             if reason is None and key[0] in (DC, META):
                 reason = "odf:author"  # Dublin Core/meta fields belong in meta.xml only
             if reason is not None:
@@ -161,6 +243,7 @@ class _Pass:
                 pieces.append(tail)
                 continue
             self._clean_attributes(child)
+            self._clean_href(child, key)
             if key == (OFFICE, "binary-data"):
                 self._clean_binary_data(child)
             else:
@@ -180,6 +263,19 @@ class _Pass:
                 element.attrib[name] = ""
                 self.removed.add("odf:local-path")
 
+    def _clean_href(self, element: Element, key: tuple[str, str]) -> None:
+        name = f"{{{XLINK}}}href"
+        target = element.get(name)
+        if target is None or target == "":
+            return
+        if key in _HYPERLINK_ELEMENTS:
+            self._add_link(target)  # a clickable link is content (local paths went above)
+        elif not _INTERNAL_HREF.match(target):
+            # A picture, object or linked section loaded from a server or a disk when the
+            # document is opened: a beacon, or the author's folders.
+            del element.attrib[name]
+            self.removed.add(EXTERNAL)
+
     def _clean_binary_data(self, element: Element) -> None:
         text = "".join(element.itertext())
         try:
@@ -191,6 +287,80 @@ class _Pass:
         self.attachments.extend(result.attachments)
         element[:] = []
         element.text = base64.b64encode(result.data).decode("ascii")
+
+
+def _keep_known_namespaces(doc: _xml.XmlDoc, removed: set[str]) -> None:
+    """Elements and attributes of namespaces outside the allowlist go, with their
+    declarations (a namespace URI is free text as well)."""
+
+    def known(uri: str) -> bool:
+        return uri.startswith(_KNOWN_NS_PREFIXES)
+
+    if not known(_xml.namespace(doc.root.tag)):
+        raise UnsupportedTypeError("an ODF member of an unknown kind")
+
+    def strip_attributes(element: Element) -> None:
+        for name in list(element.attrib):
+            uri = _xml.namespace(name)
+            if uri and not known(uri):
+                del element.attrib[name]
+                removed.add(UNKNOWN_XML)
+
+    def walk(parent: Element) -> None:
+        pieces: list[Element | str | None] = [parent.text]
+        changed = False
+        for child in list(parent):
+            if not known(_xml.namespace(child.tag)):
+                removed.add(UNKNOWN_XML)
+                pieces.append(child.tail)
+                changed = True
+                continue
+            strip_attributes(child)
+            walk(child)
+            pieces.extend((child, child.tail))
+        if changed:
+            _xml.splice(parent, pieces)
+
+    strip_attributes(doc.root)
+    walk(doc.root)
+    kept = [(p, uri) for p, uri in doc.namespaces if known(uri) or uri == ""]
+    if len(kept) != len(doc.namespaces):
+        removed.add(UNKNOWN_XML)
+    doc.namespaces = kept
+
+
+# The manifest's grammar (ODF 1.3 Part 2, §4): a root with a version, file entries with
+# these attributes. Encrypted entries (with children) are refused before this.
+_ENTRY_ATTRIBUTES = frozenset(
+    f"{{{MANIFEST}}}{name}"
+    for name in ("full-path", "media-type", "preferred-view-mode", "version", "size")
+)
+
+
+def _manifest_grammar(doc: _xml.XmlDoc, removed: set[str]) -> None:
+    root = doc.root
+    changed = bool(set(root.attrib) - {f"{{{MANIFEST}}}version"})
+    version = root.get(f"{{{MANIFEST}}}version")
+    root.attrib.clear()
+    if version is not None:
+        root.set(f"{{{MANIFEST}}}version", version)
+    entries = [child for child in root if child.tag == f"{{{MANIFEST}}}file-entry"]
+    changed = changed or len(entries) != len(root) or bool((root.text or "").strip())
+    for entry in entries:
+        for name in list(entry.attrib):
+            if name not in _ENTRY_ATTRIBUTES:
+                del entry.attrib[name]
+                changed = True
+        changed = changed or len(entry) > 0 or bool((entry.text or "").strip())
+        entry[:] = []
+        entry.text = None
+        entry.tail = None
+    root[:] = entries
+    root.text = None
+    if changed or doc.namespaces != [("manifest", MANIFEST)]:
+        if changed or any(uri != MANIFEST for _, uri in doc.namespaces):
+            removed.add(UNKNOWN_XML)
+    doc.namespaces = [("manifest", MANIFEST)]
 
 
 def _manifest_paths(doc: _xml.XmlDoc) -> set[str]:
@@ -279,7 +449,14 @@ class OdfScrubber:
     def remove_all(self, untrusted_data: bytes, limits: Limits) -> Cleaned:
         state = _Pass(read_package(untrusted_data, limits), limits, check_only=False)
         output = state.run()
+        check_attachment_budget(state.attachments, limits)
         # The ODF rule: "mimetype" first and stored, so that the type can be read at a fixed
         # offset; the manifest next.
         data = write_package(output, first=(MIMETYPE, MANIFEST_PATH), stored=(MIMETYPE,))
-        return Cleaned(data, tuple(sorted(state.removed)), attachments=tuple(state.attachments))
+        return Cleaned(
+            data,
+            tuple(sorted(state.removed)),
+            attachments=tuple(state.attachments),
+            warnings=tuple(sorted(state.warnings)),
+            links=tuple(state.links),
+        )

@@ -30,14 +30,25 @@ from __future__ import annotations
 
 import posixpath
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import unquote
 
 from scrubbers import _xml
+from scrubbers._sniff import UNKNOWN, sniff
 from scrubbers._types import Attachment, Cleaned, Limits
 from scrubbers._xml import Element
-from scrubbers._zip import Package, read_package, scrub_embedded, write_package
-from scrubbers.errors import CorruptFileError
+from scrubbers._zip import (
+    Package,
+    check_attachment_budget,
+    is_font,
+    looks_like_xml,
+    not_cleaned,
+    read_package,
+    scrub_embedded,
+    write_package,
+)
+from scrubbers.errors import CorruptFileError, UnsupportedTypeError
 
 CT_NS = "http://schemas.openxmlformats.org/package/2006/content-types"
 REL_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
@@ -67,6 +78,10 @@ _VML_O = "urn:schemas-microsoft-com:office:office"
 _VML_V = "urn:schemas-microsoft-com:vml"
 
 TRACKED = "ooxml:tracked-changes"
+EXTERNAL = "ooxml:external-target"  # something Office loads by itself from elsewhere
+EXTERNAL_FIELD = "ooxml:external-field"  # INCLUDEPICTURE, INCLUDETEXT, LINK, DDE, DDEAUTO
+UNCLEANABLE = "ooxml:uncleanable-part"  # taken out, handed back on its own, not cleaned
+UNKNOWN_XML = "ooxml:unknown-xml"  # elements/attributes of namespaces outside the allowlist
 COMMENTS = "ooxml:comments"
 RSID = "ooxml:rsid"
 MACROS = "ooxml:macros"
@@ -112,7 +127,47 @@ _REL_DROP = {
     "vbaProjectSignatureV3": MACROS,
     "keyMapCustomizations": MACROS,
     "attachedToolbars": MACROS,
+    "xlMacrosheet": MACROS,  # Excel 4 (XLM) macro sheets
+    "xlIntlMacrosheet": MACROS,
+    "metadata/auxThumbnail": "ooxml:thumbnail",
 }
+
+# Relationship types (keyed as above) whose parts are kept and cleaned: the part types of
+# ECMA-376 Part 1 §15 (document content, not document properties), those of the Microsoft
+# extensions Office writes ([MS-DOCX], [MS-XLSX], [MS-PPTX], [MS-ODRAWXML]) and the Visio
+# package ([MS-VSDX]), plus hyperlinks. A relationship of any other type, and the part it
+# reaches, is removed and reported as "ooxml:unknown-part": what Office does not know it
+# does not show, and it may hold anything.
+_REL_KEEP = frozenset(
+    {
+        # shared (§15.2)
+        "officeDocument", "image", "hyperlink", "oleObject", "package", "font", "theme",
+        "themeOverride", "chart", "chartUserShapes", "chartStyle", "chartColorStyle",
+        "diagramData", "diagramLayout", "diagramQuickStyle", "diagramColors", "diagramDrawing",
+        "drawing", "vmlDrawing", "media", "audio", "video", "control", "ctrlProp",
+        "activeXControl", "activeXControlBinary", "hdphoto", "model3d", "ink", "sourceObject",
+        "styles", "stylesWithEffects", "settings", "webSettings", "fontTable", "numbering",
+        # WordprocessingML (§15.3, [MS-DOCX])
+        "footnotes", "endnotes", "header", "footer", "glossaryDocument", "subDocument",
+        "aFChunk", "frame",
+        # SpreadsheetML (§15.4, [MS-XLSX])
+        "worksheet", "chartsheet", "dialogsheet", "sharedStrings", "calcChain", "table",
+        "tableSingleCells", "queryTable", "pivotTable", "pivotCacheDefinition",
+        "pivotCacheRecords", "externalLink", "externalLinkPath", "connections",
+        "volatileDependencies", "sheetMetadata", "slicer", "slicerCache", "timeline",
+        "timelineCache", "rdRichValue", "rdRichValueStructure", "rdRichValueTypes",
+        "richValueRel", "rdArray", "rdSupportingPropertyBag", "rdSupportingPropertyBagStructure",
+        "FeaturePropertyBag", "namedSheetView",
+        # PresentationML (§15.5, [MS-PPTX])
+        "slide", "slideLayout", "slideMaster", "notesSlide", "notesMaster", "handoutMaster",
+        "presProps", "viewProps", "tableStyles", "tags", "slideUpdateInfo",
+        "legacyDocTextInfo",
+        # Visio ([MS-VSDX]) and themes (.thmx)
+        "document", "masters", "master", "pages", "page", "windows", "solutions", "solution",
+        "validation", "recalcDocument", "themeManager",
+    }
+)  # fmt: skip
+UNKNOWN_PART = "ooxml:unknown-part"
 
 # Content types (suffix after the last '.', '+xml' removed) of parts removed wherever they
 # are, even when nothing references them by a relationship of the types above.
@@ -303,6 +358,8 @@ class _Pass:
     check_only: bool
     removed: set[str] = field(default_factory=set)
     attachments: list[Attachment] = field(default_factory=list)
+    warnings: set[str] = field(default_factory=set)
+    links: list[str] = field(default_factory=list)
 
     def run(self) -> dict[str, bytes]:
         members = self.package.members
@@ -349,10 +406,41 @@ class _Pass:
                     continue
                 if rel.key in _REL_DROP and rel.target is not None:
                     drop.setdefault(rel.target, _REL_DROP[rel.key])
+                elif rel.key not in _REL_KEEP and rel.target is not None:
+                    drop.setdefault(rel.target, UNKNOWN_PART)
                 if rel.target is not None and rel.target not in drop:
                     if rel.target not in reachable:
                         reachable.add(rel.target)
                         queue.append(rel.target)
+
+        for rel in rels_docs.get(PACKAGE_RELS, (None, []))[1]:
+            if rel.key == "officeDocument" and rel.target is not None:
+                if looks_like_xml(members[rel.target]):
+                    continue
+                if content_type(rel.target).casefold().endswith("xml"):
+                    raise CorruptFileError("main part declared as XML is not XML")
+                # XLSB and the like: a binary main part, which no scrubber here reads.
+                raise UnsupportedTypeError("binary office document")
+        # Every reachable part's type comes from its bytes, never from the declaration. A
+        # binary part that no scrubber can vouch for (OLE objects, ActiveX state, audio and
+        # video) is taken out and handed back on its own, not cleaned: the document around it
+        # (and the part's preview picture) stays and is cleaned, as Office itself keeps a
+        # document whose legacy binary parts it drops.
+        for name in sorted(reachable):
+            if name in drop or name not in members:
+                continue
+            data = members[name]
+            if _part_kind(name, data) != "unknown":
+                continue
+            if _declared_font(name, content_type(name)):
+                # The declaration lies about what the part is: refuse to call it clean.
+                raise UnsupportedTypeError("a part declared as a font is not a font")
+            if content_type(name).casefold().endswith("xml"):
+                raise CorruptFileError("a part declared as XML is not XML")
+            drop[name] = UNCLEANABLE
+            self.warnings.add("embedded-not-cleaned")
+            if not self.check_only:
+                self.attachments.append(not_cleaned(name, data, UnsupportedTypeError.reason))
 
         output: dict[str, bytes] = {}
         for name in members:
@@ -378,17 +466,34 @@ class _Pass:
                 if rel.key in _REL_DROP:
                     self.removed.add(_REL_DROP[rel.key])
                     gone.add(rel.rel_id)
+                elif rel.key not in _REL_KEEP and not rel.external:
+                    self.removed.add(UNKNOWN_PART)
+                    gone.add(rel.rel_id)
                 elif not rel.external and rel.target is not None and rel.target in drop:
+                    gone.add(rel.rel_id)
+                elif not rel.external and rel.target is None and rel.key != "hyperlink":
+                    # To a part the package does not have: Office repairs it away, and the
+                    # editors' tools may choke on it.
+                    gone.add(rel.rel_id)
+                elif rel.external and rel.key != "hyperlink":
+                    # Loaded by itself when the file is opened (linked pictures, OLE links,
+                    # frames, templates, sub-documents, external workbooks): a beacon that
+                    # tells whoever serves it which copy was opened, and where.
+                    self.removed.add(EXTERNAL)
                     gone.add(rel.rel_id)
                 elif rel.external and _is_local_path(rel.element.get("Target", "")):
                     self.removed.add("ooxml:local-path")
                     rel.element.set("Target", "NULL")
+                elif rel.external:
+                    # A clickable link is content; the editors check it for tracking tokens.
+                    self._add_link(rel.element.get("Target", ""))
             doc.root[:] = [
                 child
                 for child in doc.root
                 if child.get("Id") not in gone or _xml.local_name(child.tag) != "Relationship"
             ]
             dropped_ids[source] = gone
+            _keep_only(doc, REL_NS, {"Relationship": _REL_ATTRIBUTES}, self.removed)
             output[rels_name] = _xml.serialize(doc)
 
         # Content types: no entry for a part that is not in the package any more.
@@ -404,37 +509,89 @@ class _Pass:
             if _xml.local_name(child.tag) == "Override" and macro_free is not None:
                 child.set("ContentType", macro_free)
                 self.removed.add(MACROS)
+        _keep_only(types_doc, CT_NS, _TYPES_ATTRIBUTES, self.removed)
         output[CONTENT_TYPES] = _xml.serialize(types_doc)
 
         for name in list(output):
             if name == CONTENT_TYPES or _rels_source(name) is not None:
                 continue
             data = members[name]
-            ctype = content_type(name)
-            if _is_xml(name, ctype):
-                output[name] = self._clean_xml(data, dropped_ids.get(name, set()))
-            elif "font" in ctype.casefold() or name.casefold().endswith(".odttf"):
+            kind = _part_kind(name, data)
+            if kind == "xml":
+                vml = _is_vml(name, content_type(name))
+                output[name] = self._clean_xml(data, dropped_ids.get(name, set()), vml=vml)
+            elif kind == "font":
                 # Embedded fonts are typefaces, not a record of who wrote the document.
                 output[name] = data
             else:
                 result = scrub_embedded(data, self.limits, check_only=self.check_only)
                 self.removed.update(result.removed)
                 self.attachments.extend(result.attachments)
+                self.warnings.update(result.warnings)
+                for link in result.links:
+                    self._add_link(link)
                 output[name] = result.data
         return output
 
-    def _clean_xml(self, untrusted_xml: bytes, gone_ids: set[str]) -> bytes:
+    def _add_link(self, target: str) -> None:
+        if target.strip() and target not in self.links:
+            self.links.append(target)
+        self.warnings.add("hyperlinks")
+
+    def _clean_xml(self, untrusted_xml: bytes, gone_ids: set[str], *, vml: bool) -> bytes:
         if not untrusted_xml.strip():
             return untrusted_xml  # an empty part carries nothing (and Office tolerates it)
+        if vml:
+            untrusted_xml = _vml_as_xml(untrusted_xml)
         doc = _xml.parse(untrusted_xml, self.limits)
+        _neutralise_fields(doc.root, self.removed, self._add_link)
         _XmlCleaner(self.removed, gone_ids).clean_children(doc.root)
         self._clean_attributes(doc.root, None, gone_ids)
+        _keep_known_namespaces(doc, self.removed, unqualified_elements=vml)
         return _xml.serialize(doc)
 
     def _clean_attributes(self, element: Element, parent: Element | None, gone: set[str]) -> None:
         _clean_element_attributes(element, parent, self.removed, gone)
         for child in element:
             self._clean_attributes(child, element, gone)
+
+
+# The two package parts of OPC (ECMA-376 Part 2, §9.3 and §10.1), by element and attribute:
+# nothing else survives in them (an extra attribute or element is free text Office ignores).
+_REL_ATTRIBUTES = frozenset({"Id", "Type", "Target", "TargetMode"})
+_TYPES_ATTRIBUTES = {
+    "Default": frozenset({"Extension", "ContentType"}),
+    "Override": frozenset({"PartName", "ContentType"}),
+}
+
+
+def _keep_only(
+    doc: _xml.XmlDoc, ns: str, allowed: dict[str, frozenset[str]], removed: set[str]
+) -> None:
+    root = doc.root
+    before = (len(root), len(root.attrib), len(doc.namespaces))
+    root.attrib.clear()
+    root.text = None
+    root[:] = [
+        child
+        for child in root
+        if _xml.namespace(child.tag) == ns and _xml.local_name(child.tag) in allowed
+    ]
+    changed = (len(root), 0) != before[:2]
+    for child in root:
+        child.tail = None
+        child.text = None
+        names = allowed[_xml.local_name(child.tag)]
+        for name in list(child.attrib):
+            if name not in names:
+                del child.attrib[name]
+                changed = True
+        if len(child):
+            child[:] = []
+            changed = True
+    doc.namespaces = [("", ns)]
+    if changed or before[2] != 1:
+        removed.add(UNKNOWN_XML)
 
 
 def _content_types(doc: _xml.XmlDoc) -> tuple[dict[str, str], dict[str, str]]:
@@ -491,13 +648,228 @@ def _relationships(doc: _xml.XmlDoc, source: str, folded: dict[str, str]) -> lis
     return rels
 
 
-def _is_xml(name: str, content_type: str) -> bool:
+def _part_kind(name: str, untrusted_data: bytes) -> str:
+    """ "xml", "embedded" (a file type with a scrubber), "font" or "unknown", from the bytes."""
+    if not untrusted_data.strip() or looks_like_xml(untrusted_data):
+        return "xml"
+    if sniff(untrusted_data) != UNKNOWN:
+        return "embedded"
+    if is_font(name, untrusted_data):
+        return "font"
+    return "unknown"
+
+
+def _declared_font(name: str, content_type: str) -> bool:
     lowered = content_type.casefold()
-    return (
-        lowered.endswith("xml")
-        or "vmldrawing" in lowered
-        or name.casefold().endswith((".xml", ".vml", ".rels"))
-    )
+    return "font" in lowered or name.casefold().endswith((".odttf", ".fntdata", ".ttf", ".otf"))
+
+
+def _is_vml(name: str, content_type: str) -> bool:
+    return "vmldrawing" in content_type.casefold() or name.casefold().endswith(".vml")
+
+
+# Legacy VML as Office writes it is not well-formed XML: conditional sections for old
+# browsers (``<![if gte mso 9]>`` ... ``<![endif]>``, whose content Office reads) and HTML's
+# unclosed ``<br>`` in text boxes. Office reads it with a forgiving parser; so do we, by
+# turning it into the XML it means before the strict parse.
+_VML_CONDITIONAL = re.compile(rb"<!\[(?:if[^\]>]*|endif)\]>", re.I)
+_VML_BR = re.compile(rb"<br\s*>", re.I)
+
+
+def _vml_as_xml(untrusted_xml: bytes) -> bytes:
+    return _VML_BR.sub(b"<br/>", _VML_CONDITIONAL.sub(b"", untrusted_xml))
+
+
+# Field instructions that make Word fetch something when the document is opened or its
+# fields updated (IMPORT and INCLUDE are the old names of INCLUDEPICTURE and INCLUDETEXT).
+_EXTERNAL_FIELDS = {"INCLUDEPICTURE", "INCLUDETEXT", "LINK", "DDE", "DDEAUTO", "IMPORT", "INCLUDE"}
+_FIELD_WORD = re.compile(r"^\s*([A-Za-z]+)")
+_HYPERLINK_FIELD = re.compile(r'^\s*HYPERLINK\s+(?:\\[a-z]\s+)*"([^"]+)"', re.I)
+
+
+def _field_word(instruction: str) -> str:
+    match = _FIELD_WORD.match(instruction)
+    return match.group(1).upper() if match else ""
+
+
+@dataclass
+class _Field:
+    begin: int  # index in the document-order list of field markers
+    instruction: list[str] = field(default_factory=list)
+    separate: int | None = None
+
+
+def _neutralise_fields(root: Element, removed: set[str], add_link: Callable[[str], None]) -> None:
+    """Remove the instructions of fields that load from elsewhere, keeping their last result
+    (the text or picture Word showed) as plain content. Simple fields (``w:fldSimple``) are
+    unwrapped; complex ones (``w:fldChar`` begin/separate/end around ``w:instrText``, which
+    may span paragraphs and nest) lose their markers and instruction."""
+    markers: list[Element] = []
+    parents: dict[Element, Element] = {}
+    simple: list[Element] = []
+    for parent in root.iter():
+        for child in parent:
+            parents[child] = parent
+            tag = child.tag
+            if not isinstance(tag, str) or _xml.namespace(tag) not in _W:
+                continue
+            local = _xml.local_name(tag)
+            if local in ("fldChar", "instrText"):
+                markers.append(child)
+            elif local == "fldSimple":
+                simple.append(child)
+    # root.iter() is document order, so `markers` is too.
+    stack: list[_Field] = []
+    finished: list[tuple[_Field, int]] = []
+    for index, marker in enumerate(markers):
+        local = _xml.local_name(marker.tag)
+        if local == "instrText":
+            if stack and stack[-1].separate is None:
+                stack[-1].instruction.append(marker.text or "")
+            continue
+        kind = next(
+            (v for k, v in marker.attrib.items() if _xml.local_name(k) == "fldCharType"), ""
+        )
+        if kind == "begin":
+            stack.append(_Field(index))
+        elif kind == "separate" and stack:
+            stack[-1].separate = index
+        elif kind == "end" and stack:
+            finished.append((stack.pop(), index))
+    doomed: set[int] = set()
+    for fld, end in finished:
+        instruction = "".join(fld.instruction)
+        if _field_word(instruction) in _EXTERNAL_FIELDS:
+            last = fld.separate if fld.separate is not None else end
+            doomed.update(range(fld.begin, last + 1))
+            doomed.add(end)
+            removed.add(EXTERNAL_FIELD)
+        else:
+            link = _HYPERLINK_FIELD.match(instruction)
+            if link:
+                add_link(link.group(1))
+    for index in sorted(doomed):
+        marker = markers[index]
+        parents[marker].remove(marker)
+    for element in simple:
+        instruction = next(
+            (v for k, v in element.attrib.items() if _xml.local_name(k) == "instr"), ""
+        )
+        if _field_word(instruction) in _EXTERNAL_FIELDS:
+            removed.add(EXTERNAL_FIELD)
+            parent = parents[element]
+            pieces: list[Element | str | None] = [parent.text]
+            for sibling in list(parent):
+                if sibling is element:
+                    pieces.append(sibling.text)
+                    for grandchild in list(sibling):
+                        pieces.extend((grandchild, grandchild.tail))
+                else:
+                    pieces.append(sibling)
+                pieces.append(sibling.tail)
+            _xml.splice(parent, pieces)
+            for grandchild in parent:
+                parents[grandchild] = parent
+        else:
+            link = _HYPERLINK_FIELD.match(instruction)
+            if link:
+                add_link(link.group(1))
+
+
+# Namespaces whose elements and attributes are kept: those of ECMA-376 (both editions), the
+# Microsoft extensions Office writes (MS-DOCX, MS-XLSX, MS-PPTX, MS-ODRAWXML: all under
+# schemas.microsoft.com/office/), legacy VML, and the XML/XSI basics. Anything else is no
+# part of what Office renders (it ignores unknown markup declared ignorable, and refuses the
+# rest): removed, with the declaration of its namespace (whose URI is free text too).
+_KNOWN_NS_PREFIXES = (
+    "http://schemas.openxmlformats.org/",
+    "http://purl.oclc.org/ooxml/",
+    "http://schemas.microsoft.com/office/",
+    "urn:schemas-microsoft-com:",
+    "http://www.w3.org/XML/1998/namespace",
+    "http://www.w3.org/2001/XMLSchema-instance",
+    "http://www.w3.org/2001/XMLSchema",
+    "http://purl.org/dc/",
+    "http://schemas.microsoft.com/ink/",
+    "http://www.w3.org/2003/InkML",
+)
+_MC_PREFIX_LISTS = ("Ignorable", "ProcessContent", "PreserveElements", "PreserveAttributes")
+
+
+def _known_namespace(uri: str) -> bool:
+    return uri.startswith(_KNOWN_NS_PREFIXES)
+
+
+def _keep_known_namespaces(
+    doc: _xml.XmlDoc, removed: set[str], *, unqualified_elements: bool
+) -> None:
+    if not _known_namespace(_xml.namespace(doc.root.tag)) and not unqualified_elements:
+        raise UnsupportedTypeError("an office part of an unknown kind")
+    known_prefixes = {p for p, uri in doc.namespaces if _known_namespace(uri)}
+
+    def keep(element: Element) -> bool:
+        uri = _xml.namespace(element.tag)
+        if uri == "":
+            return unqualified_elements
+        if not _known_namespace(uri):
+            return False
+        if uri == _MC and _xml.local_name(element.tag) == "Choice":
+            # A branch that requires an unknown namespace is one Office skips anyway.
+            required = element.get("Requires", "").split()
+            return all(p in known_prefixes for p in required)
+        return True
+
+    def walk(parent: Element) -> None:
+        pieces: list[Element | str | None] = [parent.text]
+        changed = False
+        for child in list(parent):
+            if not keep(child):
+                removed.add(UNKNOWN_XML)
+                pieces.append(child.tail)
+                changed = True
+                continue
+            for name in list(child.attrib):
+                uri = _xml.namespace(name)
+                if uri and not _known_namespace(uri):
+                    del child.attrib[name]
+                    removed.add(UNKNOWN_XML)
+                elif uri == _MC and _xml.local_name(name) in _MC_PREFIX_LISTS:
+                    _filter_prefix_list(child, name, known_prefixes, removed)
+            walk(child)
+            pieces.extend((child, child.tail))
+        if changed:
+            _xml.splice(parent, pieces)
+
+    for name in list(doc.root.attrib):
+        uri = _xml.namespace(name)
+        if uri and not _known_namespace(uri):
+            del doc.root.attrib[name]
+            removed.add(UNKNOWN_XML)
+        elif uri == _MC and _xml.local_name(name) in _MC_PREFIX_LISTS:
+            _filter_prefix_list(doc.root, name, known_prefixes, removed)
+    walk(doc.root)
+    kept = [(p, uri) for p, uri in doc.namespaces if _known_namespace(uri) or uri == ""]
+    if len(kept) != len(doc.namespaces):
+        removed.add(UNKNOWN_XML)
+    doc.namespaces = kept
+
+
+def _filter_prefix_list(element: Element, name: str, known: set[str], removed: set[str]) -> None:
+    # mc:Ignorable="w14 x" names prefixes: one whose declaration goes must go from the list.
+    items = element.attrib[name].split()
+    kept = [item for item in items if item.split(":", 1)[0] in known]
+    if kept != items:
+        removed.add(UNKNOWN_XML)
+        if kept:
+            element.set(name, " ".join(kept))
+        else:
+            del element.attrib[name]
+
+
+# OLE objects and controls whose part was taken out: the element stays without its reference
+# (the attribute is optional in the schemas), so that its preview picture (VML shape, p:pic
+# fallback, objectPr image) is still drawn where the object was.
+_KEPT_WITHOUT_TARGET = frozenset({"OLEObject", "oleObj", "oleObject", "control"})
 
 
 class _XmlCleaner:
@@ -535,10 +907,15 @@ class _XmlCleaner:
         if any(_xml.local_name(name) in _HASH_ATTRIBUTES for name in element.attrib):
             # A password hash can be cracked offline into the author's own password.
             return "drop", "ooxml:password-hash"
+        if ns in _SML and local in ("ddeLink", "oleLink"):
+            return "drop", EXTERNAL_FIELD  # a DDE or OLE link Excel updates from elsewhere
         if local != "pageSetup" and self.gone_ids:
-            for name, value in element.attrib.items():
-                if _xml.namespace(name) in _R and value in self.gone_ids:
-                    return "drop", None  # points at a removed relationship
+            refs = [n for n in element.attrib if _xml.namespace(n) in _R]
+            dead = [n for n in refs if element.attrib[n] in self.gone_ids]
+            if dead and len(dead) == len(refs) and local not in _KEPT_WITHOUT_TARGET:
+                return "drop", None  # points at a removed relationship only
+            for name in dead:
+                del element.attrib[name]  # a:blip r:embed kept, its r:link to a URL gone
         return "keep", None
 
     def clean_children(self, parent: Element) -> None:
@@ -615,6 +992,14 @@ def _clean_element_attributes(
             reason = "ooxml:image-file-name"
         elif ns in _R and local_tag == "pageSetup" and element.attrib[name] in gone:
             reason = "ooxml:printerSettings"
+        elif (
+            _xml.namespace(element.tag) in (_VML_V, _VML_O)
+            and local in ("src", "href", "althref")
+            and ns in ("", _VML_O)
+        ):
+            # VML names a linked picture (or a click target) by URL or path directly, not
+            # through a relationship: fetched by itself when the shape is drawn.
+            reason = EXTERNAL
         if reason is not None:
             del element.attrib[name]
             removed.add(reason)
@@ -654,9 +1039,12 @@ class OoxmlScrubber:
         package = read_package(untrusted_data, limits)
         state = _Pass(package, limits, check_only=False)
         output = state.run()
+        check_attachment_budget(state.attachments, limits)
         data = write_package(output, first=(CONTENT_TYPES, PACKAGE_RELS))
         return Cleaned(
             data,
             tuple(sorted(state.removed)),
             attachments=tuple(state.attachments),
+            warnings=tuple(sorted(state.warnings)),
+            links=tuple(state.links),
         )

@@ -402,6 +402,12 @@ def make_docx(*, embedded_xlsx: bytes | None = None) -> bytes:
                 ),
                 ("rId10", f"{RT}/image", "media/image1.jpeg"),
                 ("rId11", f"{RT}/package", "embeddings/Microsoft_Excel_Worksheet.xlsx"),
+                (
+                    "rId12",
+                    f"{RT}/hyperlink",
+                    f"file:///C:/Users/{marker('HyperlinkUser')}/notes.docx",
+                    "External",
+                ),
             ),
         ),
         ("word/comments.xml", comments),
@@ -684,3 +690,71 @@ def raw_zip(members: list[tuple[str, bytes]]) -> bytes:
             info.compress_type = zipfile.ZIP_DEFLATED
             archive.writestr(info, data)
     return sink.getvalue()
+
+
+WORD_MAIN = f"{_OFD}.wordprocessingml.document.main+xml"
+DOCX_NS = (
+    f'xmlns:w="{W}" xmlns:r="{R}" '
+    'xmlns:wp="http://schemas.openxmlformats.org/drawingml/2006/wordprocessingDrawing" '
+    'xmlns:a="http://schemas.openxmlformats.org/drawingml/2006/main" '
+    'xmlns:pic="http://schemas.openxmlformats.org/drawingml/2006/picture" '
+    'xmlns:v="urn:schemas-microsoft-com:vml" xmlns:o="urn:schemas-microsoft-com:office:office"'
+)
+
+
+def minimal_docx(
+    body: str,
+    *,
+    rels: tuple[tuple[str, str, str] | tuple[str, str, str, str], ...] = (),
+    parts: tuple[tuple[str, bytes | str, str], ...] = (),
+    main_type: str = WORD_MAIN,
+    root_attributes: str = "",
+    package_rels: tuple[tuple[str, str, str], ...] = (),
+) -> bytes:
+    """A Word document of one body and the given relationships and parts (name, data,
+    content type), for tests of one hiding place each."""
+    document = (
+        XML_HEAD + f"<w:document {DOCX_NS}{root_attributes}><w:body>{body}</w:body></w:document>"
+    )
+    overrides = {"/word/document.xml": main_type, **{"/" + n: t for n, _, t in parts}}
+    members: list[tuple[str, bytes | str]] = [
+        ("[Content_Types].xml", _types(_DEFAULTS, overrides)),
+        (
+            "_rels/.rels",
+            _rels(("rId1", f"{RT}/officeDocument", "word/document.xml"), *package_rels),
+        ),
+        ("word/document.xml", document),
+        ("word/_rels/document.xml.rels", _rels(*rels)),
+        *((name, data) for name, data, _ in parts),
+    ]
+    return zip_bytes(members)
+
+
+def minimal_odt(body: str, *, extra: tuple[tuple[str, bytes | str, str], ...] = ()) -> bytes:
+    """An ODF text document of one body (office:text content) and extra members."""
+    content = (
+        XML_HEAD.replace(' standalone="yes"', "") + f"<office:document-content {ODF_NS}>"
+        f"<office:body><office:text>{body}</office:text></office:body>"
+        "</office:document-content>"
+    )
+    entries = [("/", "application/vnd.oasis.opendocument.text"), ("content.xml", "text/xml")]
+    entries += [(name, media) for name, _, media in extra]
+    manifest = (
+        XML_HEAD.replace(' standalone="yes"', "")
+        + '<manifest:manifest xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0"'
+        ' manifest:version="1.3">'
+        + "".join(
+            f'<manifest:file-entry manifest:full-path="{p}" manifest:media-type="{t}"/>'
+            for p, t in entries
+        )
+        + "</manifest:manifest>"
+    )
+    return zip_bytes(
+        [
+            ("mimetype", "application/vnd.oasis.opendocument.text"),
+            ("content.xml", content),
+            *((name, data) for name, data, _ in extra),
+            ("META-INF/manifest.xml", manifest),
+        ],
+        stored=("mimetype",),
+    )

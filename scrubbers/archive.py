@@ -1,0 +1,198 @@
+"""ZIP archives: every member cleaned by its own scrubber, the archive itself rewritten.
+
+Sources put many files in one ZIP. Each member goes through the scrubbers like a file of its
+own (recursively: a ZIP in a ZIP is an archive again), within the limits: depth
+(`Limits.max_depth`), member count, per-member size and compression ratio, checked on what the
+archive declares before anything is inflated, and one budget of inflated bytes
+(`Limits.max_zip_total_bytes`) shared by the whole tree of nested archives and packages, so
+that nesting cannot multiply it.
+
+The archive is written anew (`_zip.PackageWriter`): no archive or member comments, no extra
+fields (timestamps, uid/gid), fixed dates and permissions, members sorted by name. A member
+whose type changes when cleaned (HEIC becomes PNG) gets the new extension.
+
+A member that cannot be cleaned (no scrubber for its type, a corrupt file, a symbolic link,
+one too deeply nested) is taken out and handed back on its own, as received, marked not
+cleaned, under its name in the archive: the receipt and the manifest list it with its reason,
+and what is left in the archive is clean ("cleaned" stays a promise). Nothing is lost.
+
+Whole-archive refusals (kept as received, not cleaned): what `zipfile` cannot read, encrypted
+members, names that would escape the folder on extraction or that are ambiguous (duplicates),
+bounds exceeded (zip bombs), and zip-based formats that are no plain archive (EPUB, JAR-like
+packages with a ``mimetype`` member, and OOXML packages of kinds we do not clean): cleaning
+their members one by one would break them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import posixpath
+import zipfile
+from dataclasses import dataclass, field
+
+from scrubbers._types import Attachment, Cleaned, Limits
+from scrubbers._zip import (
+    ARCHIVE_METHODS,
+    PackageWriter,
+    check_attachment_budget,
+    checked_infos,
+    is_symlink,
+    not_cleaned,
+    read_member,
+    zip_errors,
+)
+from scrubbers.errors import ScrubError, UnsupportedTypeError
+
+UNCLEANABLE = "zip:uncleanable-member"
+
+
+@dataclass
+class _Pass:
+    limits: Limits
+    check_only: bool
+    removed: set[str] = field(default_factory=set)
+    attachments: list[Attachment] = field(default_factory=list)
+    warnings: set[str] = field(default_factory=set)
+    links: list[str] = field(default_factory=list)
+    cleaned_members: int = 0
+
+    def run(self, untrusted_data: bytes) -> bytes:
+        writer = PackageWriter()
+        with zip_errors(), zipfile.ZipFile(io.BytesIO(untrusted_data)) as archive:
+            infos, traces = checked_infos(archive, self.limits, ARCHIVE_METHODS)
+            self.removed.update(traces)
+            names = {info.filename for info in infos}
+            if "mimetype" in names:
+                # ODF is sniffed before this; anything else with a mimetype member (EPUB,
+                # ...) is a package format whose members cannot be cleaned one by one.
+                raise UnsupportedTypeError("zip-based package format")
+            # What is left of the budget after this archive's own members is all that the
+            # members may inflate in turn (nested archives, office packages).
+            declared = sum(info.file_size for info in infos)
+            inner = dataclasses.replace(
+                self.limits.deeper(),
+                max_zip_total_bytes=max(0, self.limits.max_zip_total_bytes - declared),
+            )
+            taken: set[str] = {name.casefold() for name in names}
+            for info in sorted(infos, key=lambda i: i.filename):
+                if info.is_dir():
+                    writer.add_directory(info.filename)
+                    continue
+                data = read_member(archive, info)
+                self._member(writer, info, data, inner, taken)
+        if infos and not writer.entries and not self.check_only:
+            # Nothing of it could be cleaned: the archive as received is the honest answer.
+            raise UnsupportedTypeError("no member of the archive could be cleaned")
+        return writer.finish()
+
+    def _member(
+        self,
+        writer: PackageWriter,
+        info: zipfile.ZipInfo,
+        untrusted_data: bytes,
+        limits: Limits,
+        taken: set[str],
+    ) -> None:
+        # Imported here: _core imports the registry, which imports this module.
+        from scrubbers._core import clean
+        from scrubbers._registry import scrubber_for
+        from scrubbers._sniff import sniff
+
+        name = info.filename
+        if not untrusted_data:
+            writer.add(name, b"")  # an empty file carries nothing
+            return
+        if is_symlink(info):
+            # Its "content" is a path on the author's machine, and extracting it would
+            # create a link: no file to clean.
+            self._not_cleaned(name, untrusted_data, UnsupportedTypeError.reason)
+            return
+        if self.check_only:
+            file_type = sniff(untrusted_data)
+            scrubber = scrubber_for(file_type.name)
+            if scrubber is None:
+                self.removed.add(UNCLEANABLE)
+                return
+            try:
+                left = scrubber.get_meta(untrusted_data, limits)
+            except ScrubError:
+                self.removed.add(UNCLEANABLE)
+                return
+            self.removed.update(f"embedded:{file_type.name}/{field}" for field in left)
+            return
+        try:
+            file_type, cleaned = clean(untrusted_data, limits)
+        except ScrubError as exc:
+            self._not_cleaned(name, untrusted_data, exc.reason)
+            return
+        self.cleaned_members += 1
+        self.removed.update(f"embedded:{file_type.name}/{field}" for field in cleaned.removed)
+        self.warnings.update(cleaned.warnings)
+        self.links.extend(link for link in cleaned.links if link not in self.links)
+        self.attachments.extend(
+            Attachment(f"{name}/{a.untrusted_name}", a.report) for a in cleaned.attachments
+        )
+        out_type = cleaned.output_type
+        if out_type is not None and out_type != file_type:
+            name = _renamed(name, out_type.extension, taken)
+        writer.add(name, cleaned.data)
+
+    def _not_cleaned(self, name: str, untrusted_data: bytes, reason: str) -> None:
+        self.removed.add(UNCLEANABLE)
+        self.warnings.add("embedded-not-cleaned")
+        if not self.check_only:
+            self.attachments.append(not_cleaned(name, untrusted_data, reason))
+
+
+def _renamed(name: str, extension: str, taken: set[str]) -> str:
+    stem = posixpath.splitext(name)[0]
+    candidate = stem + extension
+    number = 0
+    while candidate.casefold() in taken:
+        number += 1
+        candidate = f"{stem}-{number}{extension}"
+    taken.add(candidate.casefold())
+    return candidate
+
+
+def _is_office_package(untrusted_data: bytes) -> bool:
+    from scrubbers._sniff import has_member
+
+    return has_member(untrusted_data, "[Content_Types].xml")
+
+
+class ArchiveScrubber:
+    file_types = ("zip",)
+
+    def get_meta(self, untrusted_data: bytes, limits: Limits) -> list[str]:
+        if _is_office_package(untrusted_data):
+            from scrubbers.ooxml import OoxmlScrubber
+
+            return OoxmlScrubber().get_meta(untrusted_data, limits)
+        state = _Pass(limits, check_only=True)
+        state.run(untrusted_data)
+        return sorted(state.removed)
+
+    def remove_all(self, untrusted_data: bytes, limits: Limits) -> Cleaned:
+        if _is_office_package(untrusted_data):
+            # An OOXML package of another kind (Visio, a theme, a bare OPC package): its
+            # parts are cleaned as a package, never one by one as files.
+            from scrubbers.ooxml import OoxmlScrubber
+
+            return OoxmlScrubber().remove_all(untrusted_data, limits)
+        state = _Pass(limits, check_only=False)
+        data = state.run(untrusted_data)
+        check_attachment_budget(state.attachments, limits)
+        kept_out = len([a for a in state.attachments if not a.report.cleaned])
+        note = f"{state.cleaned_members} file(s) inside cleaned"
+        if kept_out:
+            note += f"; {kept_out} could not be cleaned: given as separate files, not cleaned"
+        return Cleaned(
+            data,
+            tuple(sorted(state.removed)),
+            note=note,
+            attachments=tuple(state.attachments),
+            warnings=tuple(sorted(state.warnings)),
+            links=tuple(state.links),
+        )
