@@ -50,8 +50,25 @@ def harden_process() -> None:
         libc.prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0)
 
 
-def header_deadline_protocol(seconds: float) -> type[asyncio.Protocol]:
-    """uvicorn's httptools HTTP protocol, plus a deadline on each request's headers.
+#: Request headers (request line included) a browser never comes near: a few KiB, a few
+#: dozen lines. Above either, the connection is closed.
+MAX_HEADER_BYTES: Final = 32 * 1024
+MAX_HEADER_LINES: Final = 64
+#: Seconds a connection is kept open, reading and discarding, after a response sent before
+#: the request's body was all read (see `header_deadline_protocol`).
+REFUSAL_LINGER: Final = 5.0
+
+
+def header_deadline_protocol(
+    seconds: float,
+    *,
+    max_header_bytes: int = MAX_HEADER_BYTES,
+    max_header_lines: int = MAX_HEADER_LINES,
+    linger: float = REFUSAL_LINGER,
+    max_linger_bytes: int = 1 << 62,
+) -> type[asyncio.Protocol]:
+    """uvicorn's httptools HTTP protocol, plus bounds on each request's headers and a
+    lingering close after an early answer.
 
     Slowloris: uvicorn waits for request headers forever (its keep-alive timer runs only
     between requests and stops at the first byte of the next one; the app's idle timeout
@@ -62,6 +79,19 @@ def header_deadline_protocol(seconds: float) -> type[asyncio.Protocol]:
     response sent on a kept-alive connection), is not reset by incoming bytes (a dribble
     counts as silence), stops when the headers are complete, and closes the connection
     when it runs out. The body is the app's business (`Limits.idle_timeout`).
+
+    Header floods: llhttp has no bound of its own on the headers, and uvicorn keeps every
+    line in a list until the request starts (27 MB of tiny lines in a second took 350 MiB).
+    Bytes received while the headers are incomplete, and header lines, are counted; above
+    `max_header_bytes` or `max_header_lines` the connection is closed, unanswered.
+
+    Early answers: a refusal ("busy", "too large") is sent before the body is read. Closing
+    right after it, with body bytes unread, makes the kernel reset the connection, and a
+    browser that gets the reset before it has read the page shows "connection reset". So
+    when a response completes while its request body is still coming, the connection stays
+    open for `linger` seconds (uvicorn discards the body bytes that arrive, up to
+    `max_linger_bytes`), then closes: long enough for the page to reach the browser, even
+    over Tor, and far shorter than reading up to the whole body.
     """
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
@@ -69,9 +99,15 @@ def header_deadline_protocol(seconds: float) -> type[asyncio.Protocol]:
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
             self._header_timer: asyncio.TimerHandle | None = None
+            self._header_bytes = 0
+            self._header_lines = 0
+            self._linger_timer: asyncio.TimerHandle | None = None
+            self._linger_bytes = 0
 
         def _arm_header_timer(self) -> None:
             self._cancel_header_timer()
+            self._header_bytes = 0
+            self._header_lines = 0
             self._header_timer = self.loop.call_later(seconds, self._headers_too_slow)
 
         def _cancel_header_timer(self) -> None:
@@ -79,21 +115,71 @@ def header_deadline_protocol(seconds: float) -> type[asyncio.Protocol]:
                 self._header_timer.cancel()
                 self._header_timer = None
 
-        def _headers_too_slow(self) -> None:
-            self._header_timer = None
-            # No answer: nobody is there to read one, and a 408 would invite a retry.
+        def _close_quietly(self) -> None:
+            # No answer: nobody is there to read one, and a 408 or 431 would invite a retry.
             if not self.transport.is_closing():
                 self.transport.close()
+
+        def _headers_too_slow(self) -> None:
+            self._header_timer = None
+            self._close_quietly()
 
         def connection_made(self, transport: asyncio.BaseTransport) -> None:
             super().connection_made(transport)  # type: ignore[arg-type]
             self._arm_header_timer()
 
+        def data_received(self, data: bytes) -> None:
+            if self.transport.is_closing():
+                return
+            if self._linger_timer is not None:
+                self._linger_bytes += len(data)
+                if self._linger_bytes > max_linger_bytes:
+                    self._close_quietly()
+                    return
+            waiting = self._header_timer is not None
+            super().data_received(data)
+            # Still waiting for the end of the headers after this piece: all of it was
+            # header bytes (a piece that completes them may carry body bytes: not counted).
+            if waiting and self._header_timer is not None:
+                self._header_bytes += len(data)
+                if self._header_bytes > max_header_bytes:
+                    self._cancel_header_timer()
+                    self._close_quietly()
+
+        def on_header(self, name: bytes, value: bytes) -> None:
+            self._header_lines += 1
+            if self._header_lines > max_header_lines:
+                self._cancel_header_timer()
+                self._close_quietly()
+                return
+            super().on_header(name, value)
+
         def on_headers_complete(self) -> None:
+            if self.transport.is_closing():
+                return
             self._cancel_header_timer()
             super().on_headers_complete()
 
+        # The rest of a piece is still parsed after a close in a callback above: nothing
+        # of it may start a request.
+        def on_body(self, body: bytes) -> None:
+            if not self.transport.is_closing():
+                super().on_body(body)
+
+        def on_message_complete(self) -> None:
+            if not self.transport.is_closing():
+                super().on_message_complete()
+
         def on_response_complete(self) -> None:
+            cycle = self.cycle
+            if cycle is not None and cycle.more_body and not self.transport.is_closing():
+                # Answered before the end of the body: linger, then close (see above).
+                self.server_state.total_requests += 1
+                self.flow.resume_reading()
+                self._cancel_header_timer()
+                if self._linger_timer is None:
+                    self._linger_timer = self.loop.call_later(linger, self._close_quietly)
+                return
             # A pipelined request already has its headers; else the connection now waits
             # for the next request's, under the same deadline.
             waits_for_headers = not self.pipeline
@@ -103,6 +189,9 @@ def header_deadline_protocol(seconds: float) -> type[asyncio.Protocol]:
 
         def connection_lost(self, exc: Exception | None) -> None:
             self._cancel_header_timer()
+            if self._linger_timer is not None:
+                self._linger_timer.cancel()
+                self._linger_timer = None
             super().connection_lost(exc)
 
     return HeaderDeadlineProtocol

@@ -83,7 +83,22 @@ def _build_parser() -> argparse.ArgumentParser:
         ),
         ("--max-files", "LEAKDROP_MAX_FILES", "files per submission (100)"),
         ("--max-message-chars", "LEAKDROP_MAX_MESSAGE_CHARS", "message length (100000)"),
-        ("--max-concurrent", "LEAKDROP_MAX_CONCURRENT", "submissions at once; more: busy (8)"),
+        (
+            "--max-concurrent",
+            "LEAKDROP_MAX_CONCURRENT",
+            "cap on uploads received at once; more: busy (none: the memory budget decides)",
+        ),
+        (
+            "--receive-memory-bytes",
+            "LEAKDROP_RECEIVE_MEMORY_BYTES",
+            "RAM for uploads in progress, 3 MiB each (768M: 256 at once)",
+        ),
+        (
+            "--min-upload-rate",
+            "LEAKDROP_MIN_UPLOAD_RATE",
+            "bytes/s an upload must average after the grace period (4K)",
+        ),
+        ("--rate-grace", "LEAKDROP_RATE_GRACE", "seconds before the rate is checked (30)"),
         ("--scrub-max-bytes", "LEAKDROP_SCRUB_MAX_BYTES", "bigger files are not cleaned (256M)"),
         ("--scrub-workers", "LEAKDROP_SCRUB_WORKERS", "cleaning processes at once (CPUs)"),
         ("--min-free-bytes", "LEAKDROP_MIN_FREE_BYTES", "free space kept; below: full (512M)"),

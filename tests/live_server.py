@@ -172,6 +172,17 @@ class LiveServer:
         except ProcessLookupError:
             pass
 
+    def open_sockets(self) -> int:
+        """How many sockets the server holds (its listener and every connection)."""
+        assert self.proc is not None
+        count = 0
+        for fd in Path(f"/proc/{self.proc.pid}/fd").iterdir():
+            try:
+                count += os.readlink(fd).startswith("socket:")
+            except OSError:
+                continue
+        return count
+
     def open_fds_under(self, root: Path) -> list[str]:
         """Targets of the server's open descriptors inside `root` (nameless spools too)."""
         assert self.proc is not None

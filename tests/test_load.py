@@ -1,4 +1,8 @@
-"""50 sources at once against the real server: all sealed, all open, no mix-ups.
+"""Many sources at once against the real server, with its default settings.
+
+50 sources at once: all sealed, all open, no mix-ups. And 50 connections that trickle a few
+bytes a second while 20 sources send at once: 20 receipts, and the trickling connections
+are cut (minimum upload rate after the grace period) without leaving anything.
 
 Each source sends a PDF, a phone photo, a text note and (one in three) a Word document, each
 carrying a marker unique to that source (visible text, pixels, bytes) and a message with
@@ -11,6 +15,7 @@ gets it (within a generous bound: this checks that the server answers, not how f
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import re
 import secrets
@@ -137,7 +142,7 @@ async def _run_load(
 
 
 def test_fifty_concurrent_sources(live_server: ServerFactory, tmp_path: Path) -> None:
-    server = live_server("--max-concurrent", str(SOURCES))
+    server = live_server()  # the defaults: nobody is refused for coming at the same time
     sources = [make_source(i) for i in range(SOURCES)]
     responses, (visit_status, visit_page, visit_seconds) = asyncio.run(_run_load(server, sources))
 
@@ -206,4 +211,97 @@ def test_fifty_concurrent_sources(live_server: ServerFactory, tmp_path: Path) ->
                 assert f"Clerk {source.marker}".encode() not in everything
     assert seen == set(by_marker)
     assert len(ids) == SOURCES, "submission ids must be unique"
+    assert server.healthy()
+
+
+TRICKLERS = 50
+TRICKLE_SOURCES = 20
+
+
+async def _trickle(port: int, stop: asyncio.Event) -> bytes:
+    """An upload that announces 10 MB and sends 8 bytes every half second (16 B/s) until
+    the server cuts it; returns what the server answered (possibly nothing)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    boundary = "trickle" + secrets.token_hex(8)
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="files"; '
+        f'filename="slow.bin"\r\nContent-Type: application/octet-stream\r\n\r\n'
+    ).encode()
+    writer.write(
+        (
+            "POST /submit?lang=en HTTP/1.1\r\nHost: drop\r\n"
+            f"Content-Type: multipart/form-data; boundary={boundary}\r\n"
+            "Content-Length: 10000000\r\n\r\n"
+        ).encode()
+        + head
+    )
+    answer = b""
+    try:
+        while not stop.is_set():
+            writer.write(b"\x00trickle")
+            await writer.drain()
+            try:
+                data = await asyncio.wait_for(reader.read(65536), timeout=0.5)
+            except TimeoutError:
+                continue
+            if not data:
+                break  # closed by the server
+            answer += data
+    except ConnectionError:
+        pass
+    finally:
+        writer.close()
+        with contextlib.suppress(ConnectionError):
+            await writer.wait_closed()
+    return answer
+
+
+async def _trickle_and_send(
+    server: LiveServer, sources: list[Source]
+) -> tuple[list[bytes], list[httpx.Response]]:
+    stop = asyncio.Event()
+    tricklers = [asyncio.create_task(_trickle(server.port, stop)) for _ in range(TRICKLERS)]
+    # Every trickling connection is open in the server (its headers were sent first)
+    # before the sources come.
+    deadline = time.monotonic() + 120
+    while server.open_sockets() < TRICKLERS + 1:  # and the listening socket
+        if time.monotonic() > deadline:
+            stop.set()
+            raise AssertionError("the trickling uploads never all reached the server")
+        await asyncio.sleep(0.05)
+    limits = httpx.Limits(max_connections=TRICKLE_SOURCES, max_keepalive_connections=0)
+    async with httpx.AsyncClient(timeout=300, limits=limits) as client:
+        responses = await asyncio.gather(*(_send(client, server.url, s) for s in sources))
+    # The tricklers end only when the server cuts them (a safety stop after 10 minutes).
+    done, pending = await asyncio.wait(tricklers, timeout=600)
+    stop.set()
+    assert not pending, f"{len(pending)} trickling connections were never cut"
+    return [t.result() for t in done], list(responses)
+
+
+def test_trickling_connections_do_not_lock_out_sources(
+    live_server: ServerFactory, tmp_path: Path
+) -> None:
+    server = live_server()  # the defaults
+    sources = [make_source(SOURCES + i) for i in range(TRICKLE_SOURCES)]
+    answers, responses = asyncio.run(_trickle_and_send(server, sources))
+
+    for source, response in zip(sources, responses, strict=True):
+        assert response.status_code == 200, (source.index, response.status_code)
+        assert f"report-{source.index:02d}.pdf" in response.text
+    # Cut by the server (too slow after the grace period), with nothing kept of them.
+    assert len(answers) == TRICKLERS
+    assert all(a == b"" or a.startswith(b"HTTP/1.1 400") for a in answers), answers[:3]
+    sealed = sealed_files(server.storage)
+    assert len(sealed) == TRICKLE_SOURCES
+    markers = {s.marker for s in sources}
+    for number, path in enumerate(sealed):
+        opened = open_submission(path, server.editor.identity, tmp_path / f"open{number}")
+        assert opened.message is not None
+        [owner] = [m for m in markers if m in opened.message]
+        markers.discard(owner)
+        assert all("slow.bin" != e["original_name"] for e in opened.entries)
+    assert markers == set()
+    assert storage_listing(server.storage)["incoming"] == []
+    assert server.open_fds_under(server.storage) == []
     assert server.healthy()

@@ -38,6 +38,7 @@ from test_server_support import (
 )
 
 from leakdrop.server import CSP, Limits, ServerConfig, create_app
+from leakdrop.server.i18n import STRINGS
 
 REPO = Path(__file__).resolve().parents[1]
 EMPTY_TREE = {"submissions": [], "incoming": [], "spool": []}
@@ -509,16 +510,37 @@ def test_message_too_long(make_server: Callable[..., Server]) -> None:
     "body",
     [
         f"--{BOUNDARY}--\r\n".encode(),  # no part at all
-        multipart([], message="only a message"),
-        # What a browser sends when no file was picked: an empty part with an empty name.
-        part_head("files", "") + b"\r\n" + f"--{BOUNDARY}--\r\n".encode(),
+        multipart([], message=" \r\n\t "),  # a blank message is no message
+        # What a browser sends when nothing was picked nor typed: an empty file part with
+        # an empty name, and an empty message.
+        part_head("files", "") + b"\r\n" + multipart([], message=""),
     ],
-    ids=["no-part", "message-only", "browser-empty-input"],
+    ids=["no-part", "blank-message", "browser-empty-form"],
 )
-def test_zero_files(server: Server, body: bytes) -> None:
-    assert_error_page(server.submit(body, lang="en"), 400, "en", "No file was chosen")
-    assert_error_page(server.submit(body), 400, "fr", "Aucun fichier")
+def test_empty_submission_is_refused(server: Server, body: bytes) -> None:
+    assert_error_page(server.submit(body, lang="en"), 400, "en", "Nothing was sent")
+    assert_error_page(server.submit(body), 400, "fr", "Rien n’a été envoyé")
     assert_nothing_stored(server)
+
+
+def test_message_only_tip_is_sealed_like_a_short_submission(server: Server, tmp_path: Path) -> None:
+    """A message alone is a submission (the form asks for files, a message, or both);
+    sealed, it is exactly as big as a submission of one small file."""
+    text = "Le marché de vidéosurveillance a été attribué sans appel d’offres."
+    # What a browser sends with no file picked: the empty file part, then the message.
+    body = part_head("files", "") + b"\r\n" + multipart([], message=text)
+    response = server.submit(body, lang="en")
+    assert response.status_code == 200, response.text
+    assert STRINGS["en"]["receipt_message"].format(chars=len(text)) in response.text
+    opened = open_only(server, tmp_path)
+    assert opened.message == text
+    assert opened.manifest["files"] == []
+    [message_only] = submissions(server.storage)
+    size = message_only.stat().st_size
+    message_only.rename(tmp_path / "message-only.age")
+    assert server.submit(multipart([("a.txt", b"short note")])).status_code == 200
+    [with_file] = submissions(server.storage)
+    assert with_file.stat().st_size == size
 
 
 MALFORMED: list[tuple[str, bytes, str]] = [

@@ -31,6 +31,15 @@ MAX_SECONDS: Final = 86_400
 MAX_RLIMIT_BYTES: Final = 1 << 50
 #: The admin's texts are shown on the landing page; they are small.
 MAX_ABOUT_BYTES: Final = 64 * KIB
+#: RAM one upload in progress may hold at most: the batch being gathered from the socket,
+#: the batch queued for the parser thread and the one it parses (`pipeline.FEED_BYTES`
+#: each); the spool's pieces are views into that last batch, and its cipher buffer is
+#: sized to the piece (`spool.SpoolFile`). A trickling upload holds far less. Measured:
+#: tests/test_memory.py.
+UPLOAD_MEMORY_BYTES: Final = 3 * MIB
+#: Connections beyond the uploads, for the pages (landing, stylesheet, receipts in flight)
+#: and connections still sending their headers (at most `max_header_bytes` each).
+PAGE_CONNECTIONS: Final = 64
 
 
 def parse_size(text: str) -> int:
@@ -50,8 +59,12 @@ class Limits:
     max_files: int = 100
     #: Characters of the message (also bounded in bytes while streaming: 4 per character).
     max_message_chars: int = 100_000
-    #: Submissions being received or processed at once; more get the "busy" page.
-    max_concurrent: int = 8
+    #: RAM set aside for uploads being received (`UPLOAD_MEMORY_BYTES` each): 768 MiB
+    #: receive 256 uploads at once. Receiving costs a socket and this memory, not CPU.
+    receive_memory_bytes: int = 768 * MIB
+    #: A cap on uploads received at once, below what `receive_memory_bytes` allows (None:
+    #: that budget alone decides). More get the "busy" page.
+    max_concurrent: int | None = None
     #: Files up to this size are read into RAM and cleaned; bigger ones are sealed as
     #: received and reported "too large to clean".
     scrub_max_bytes: int = 256 * MIB
@@ -68,6 +81,16 @@ class Limits:
     #: most `idle_timeout`. A request's headers are a few hundred bytes: a client that has
     #: not sent them by then is holding a socket (and a Tor circuit) open, not uploading.
     header_timeout: float = 30.0
+    #: After `rate_grace` seconds of waiting for the body, an upload must have arrived at
+    #: this average rate (bytes per second) or it is dropped, nothing kept. Tor circuits
+    #: carry tens to hundreds of KiB/s; 4 KiB/s is a circuit at its worst, and a client
+    #: that holds an upload slot open with a trickle is cut after the grace period.
+    min_upload_rate: int = 4 * KIB
+    rate_grace: float = 30.0
+    #: A request's headers (request line included): total bytes and number of lines.
+    #: Browsers send under 2 KiB in about 15 lines; above these, the connection is closed.
+    max_header_bytes: int = 32 * KIB
+    max_header_lines: int = 64
     #: Each cleaning worker's address space (RLIMIT_AS): a parser bomb dies there, not in
     #: the server. Lower it on a small machine (workers x this must fit in its RAM).
     scrub_memory_bytes: int = scrubbers.DEFAULT_LIMITS.memory_bytes
@@ -78,31 +101,49 @@ class Limits:
     #: One header line of a part (a long file name must fit: it is cut when stored).
     max_part_header_bytes: int = 64 * KIB
     max_part_headers: int = 8
-    #: Bytes of an upload that is refused early still read (and discarded) so that the
-    #: browser shows our error page instead of "connection reset".
+    #: After a refusal that comes before the end of the body, the page is sent at once and
+    #: the rest of the body is read and discarded for `refusal_linger` seconds (at most
+    #: `max_drain_bytes`), then the connection is closed: the browser has the page before
+    #: the close (closing with unread bytes resets the connection, and a browser that gets
+    #: the reset before reading the page shows "connection reset" instead).
     max_drain_bytes: int = 2 * GIB
+    refusal_linger: float = 5.0
 
     def __post_init__(self) -> None:
         for name in (
             "max_submission_bytes",
             "max_files",
             "max_message_chars",
-            "max_concurrent",
+            "receive_memory_bytes",
             "scrub_workers",
             "max_part_header_bytes",
             "max_part_headers",
             "scrub_memory_bytes",
             "scrub_cpu_seconds",
+            "max_header_bytes",
+            "max_header_lines",
         ):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1")
+        if self.max_concurrent is not None and self.max_concurrent < 1:
+            raise ConfigError("max_concurrent must be at least 1")
+        if self.receive_memory_bytes < UPLOAD_MEMORY_BYTES:
+            raise ConfigError(f"receive_memory_bytes must be at least {UPLOAD_MEMORY_BYTES}")
+        if self.min_upload_rate < 0:
+            raise ConfigError("min_upload_rate must not be negative")
         if self.scrub_max_bytes < 0 or self.min_free_bytes < 0 or self.max_drain_bytes < 0:
             raise ConfigError("sizes must not be negative")
         # `not x > 0` also refuses NaN, which compares false with everything and would
         # make a timer that never fires. The upper bounds keep values within what the
         # kernel (setrlimit) and socket timeouts accept: beyond them every worker would
         # fail to start and every file would silently go out "not cleaned".
-        for name in ("idle_timeout", "header_timeout", "scrub_wall_seconds"):
+        for name in (
+            "idle_timeout",
+            "header_timeout",
+            "scrub_wall_seconds",
+            "rate_grace",
+            "refusal_linger",
+        ):
             value = getattr(self, name)
             if not (value > 0 and value <= MAX_SECONDS):
                 raise ConfigError(f"{name} must be a number of seconds in (0, {MAX_SECONDS}]")
@@ -115,6 +156,21 @@ class Limits:
     def header_deadline(self) -> float:
         """Seconds to send a request's headers: never longer than a silence is allowed."""
         return min(self.header_timeout, self.idle_timeout)
+
+    @property
+    def upload_slots(self) -> int:
+        """Uploads received at once: what the memory budget holds, or the cap if lower.
+        (Free disk space bounds them too, per upload, as they come: `Processor`.)"""
+        slots = self.receive_memory_bytes // UPLOAD_MEMORY_BYTES
+        if self.max_concurrent is not None:
+            slots = min(slots, self.max_concurrent)
+        return slots
+
+    @property
+    def connection_limit(self) -> int:
+        """uvicorn's ``limit_concurrency``: the uploads plus the pages (above it uvicorn
+        answers 503 without running the app)."""
+        return self.upload_slots + PAGE_CONNECTIONS
 
     @property
     def max_message_bytes(self) -> int:
@@ -180,12 +236,16 @@ class ServerConfig:
             max_submission_bytes=size("max_submission_bytes", defaults.max_submission_bytes),
             max_files=number("max_files", defaults.max_files),
             max_message_chars=number("max_message_chars", defaults.max_message_chars),
-            max_concurrent=number("max_concurrent", defaults.max_concurrent),
+            receive_memory_bytes=size("receive_memory_bytes", defaults.receive_memory_bytes),
+            # 0 or unset: no cap beyond the memory budget.
+            max_concurrent=number("max_concurrent", 0) or None,
             scrub_max_bytes=size("scrub_max_bytes", defaults.scrub_max_bytes),
             scrub_workers=number("scrub_workers", defaults.scrub_workers),
             min_free_bytes=size("min_free_bytes", defaults.min_free_bytes),
             idle_timeout=seconds("idle_timeout", defaults.idle_timeout),
             header_timeout=seconds("header_timeout", defaults.header_timeout),
+            min_upload_rate=size("min_upload_rate", defaults.min_upload_rate),
+            rate_grace=seconds("rate_grace", defaults.rate_grace),
             scrub_memory_bytes=size("scrub_memory_bytes", defaults.scrub_memory_bytes),
             scrub_cpu_seconds=number("scrub_cpu_seconds", defaults.scrub_cpu_seconds),
             scrub_wall_seconds=seconds("scrub_wall_seconds", defaults.scrub_wall_seconds),

@@ -63,6 +63,7 @@ _FR: Final[dict[str, str]] = {
         "reçu vous dira ce qui n'a pas pu être nettoyé."
     ),
     "form_title": "Envoyer des documents",
+    "form_either": "Envoyez des fichiers, un message, ou les deux.",
     "files_label": "Fichiers (un ou plusieurs)",
     "files_hint": "Jusqu'à {max_files} fichiers, {max_size} au total.",
     "message_label": "Message (facultatif)",
@@ -119,7 +120,9 @@ _FR: Final[dict[str, str]] = {
         "La requête reçue était incomplète ou mal formée (connexion interrompue ?). "
         "Réessayez depuis le formulaire."
     ),
-    "err_no_files": "Aucun fichier n'a été choisi. Choisissez au moins un fichier.",
+    "err_no_files": (
+        "Rien n’a été envoyé\u00a0: choisissez au moins un fichier, ou écrivez un message."
+    ),
     "err_too_large": (
         "L'envoi dépasse la taille maximale ({max_size} au total). Envoyez les fichiers "
         "en plusieurs fois."
@@ -217,6 +220,7 @@ _EN: Final[dict[str, str]] = {
         "you what could not be cleaned."
     ),
     "form_title": "Send documents",
+    "form_either": "Send files, a message, or both.",
     "files_label": "Files (one or more)",
     "files_hint": "Up to {max_files} files, {max_size} in total.",
     "message_label": "Message (optional)",
@@ -270,7 +274,7 @@ _EN: Final[dict[str, str]] = {
         "The request we received was incomplete or malformed (connection interrupted?). "
         "Try again from the form."
     ),
-    "err_no_files": "No file was chosen. Choose at least one file.",
+    "err_no_files": "Nothing was sent: choose at least one file, or write a message.",
     "err_too_large": (
         "The submission is larger than allowed ({max_size} in total). Send the files in "
         "several parts."

@@ -167,31 +167,59 @@ class Body:
     """The request body from the ASGI ``receive`` channel, with the framing checks.
 
     Refuses a body longer or shorter than its Content-Length (LyingLengthError), one
-    longer than the limit (TooLargeError), a client that disconnects or goes silent for
-    longer than the idle timeout (ClientGoneError).
+    longer than the limit (TooLargeError), a client that disconnects, goes silent for
+    longer than the idle timeout, or, after `grace` seconds, has sent less than `min_rate`
+    bytes per second on average (ClientGoneError). The rate is measured over the time spent
+    waiting for the client only: while the server itself is slow to take the bytes (a busy
+    disk), the client is not blamed for it.
     """
 
     def __init__(
-        self, receive: Receive, *, declared: int | None, max_bytes: int, idle_timeout: float
+        self,
+        receive: Receive,
+        *,
+        declared: int | None,
+        max_bytes: int,
+        idle_timeout: float,
+        min_rate: int = 0,
+        grace: float = 0.0,
     ) -> None:
         self._receive = receive
         self.declared = declared
         self._max_bytes = max_bytes
         self._idle = idle_timeout
+        self._min_rate = min_rate
+        self._grace = grace
+        self._waited = 0.0
         self.received = 0
         self.done = False
         self.broken = False
 
+    def _gone(self, why: str) -> ClientGoneError:
+        self.broken = True
+        return ClientGoneError(why)
+
     async def _next(self) -> bytes:
+        wait = self._idle
+        too_slow = False
+        if self._min_rate:
+            # Waiting time this client may still use: the grace period, or as long as
+            # its bytes so far would take at the minimum rate, whichever is longer.
+            allowed = max(self._grace, self.received / self._min_rate) - self._waited
+            if allowed <= 0:
+                raise self._gone("too slow")
+            if allowed < wait:
+                wait, too_slow = allowed, True
+        started = anyio.current_time()
         try:
-            with anyio.fail_after(self._idle):
+            with anyio.fail_after(wait):
                 message = await self._receive()
         except TimeoutError as exc:
-            self.broken = True
-            raise ClientGoneError("idle") from exc
+            raise self._gone("too slow" if too_slow else "idle") from exc
+        finally:
+            self._waited += anyio.current_time() - started
         if message["type"] != "http.request":
-            self.broken = True
-            raise ClientGoneError("disconnected")
+            raise self._gone("disconnected")
         body = message.get("body", b"")
         self.received += len(body)
         if not message.get("more_body", False):
@@ -210,16 +238,6 @@ class Body:
                 raise TooLargeError("body too large")
             if chunk:
                 yield chunk
-
-    async def drain(self, limit: int) -> None:
-        """Read and discard the rest (so a browser shows the error page rather than a
-        reset connection), up to `limit` bytes; give up quietly on any trouble."""
-        start = self.received
-        while not self.done and not self.broken and self.received - start <= limit:
-            try:
-                await self._next()
-            except SubmissionError:
-                return
 
 
 # ----------------------------------------------------------------------------- upload
@@ -343,7 +361,12 @@ class Processor:
         self.limits = config.limits
         self.storage = storage
         self._active = 0
-        self._scrub_limiter = anyio.CapacityLimiter(self.limits.scrub_workers)
+        #: Disk space promised to the submissions in progress (see `_admit`).
+        self._reserved = 0
+        #: The cleaning and sealing queue: one worker per core, first come first served
+        #: (anyio wakes a limiter's waiters in the order they arrived). Files wait here,
+        #: with their bytes in the encrypted spool; nobody is refused for waiting.
+        self._work = anyio.CapacityLimiter(self.limits.scrub_workers)
         self._scrub_limits = dataclasses.replace(
             scrubbers.DEFAULT_LIMITS,
             max_input_bytes=max(1, self.limits.scrub_max_bytes),
@@ -370,36 +393,40 @@ class Processor:
         an awaitable is awaited only once the files are cleaned (the codename's Argon2 runs
         while the upload arrives).
 
-        A refusal that comes before the body was read still reads it (bounded, discarded)
-        so that the browser gets to display the explanation instead of a reset connection.
+        A refusal is raised as soon as it is known, without reading the rest of the body:
+        the listener sends the page, then reads and discards the rest for a short while
+        before closing (`leakdrop._listener`), so the browser shows it.
         """
         body = Body(
             receive,
-            declared=None,
+            declared=_parse_length(content_length),
             max_bytes=self.limits.max_body_bytes,
             idle_timeout=self.limits.idle_timeout,
+            min_rate=self.limits.min_upload_rate,
+            grace=self.limits.rate_grace,
         )
+        if body.declared is not None and body.declared > self.limits.max_body_bytes:
+            raise TooLargeError("Content-Length over the limit")
+        boundary = boundary_from(content_type)
+        # The spool and the sealed output both need the submission's size on disk.
+        reserve = 2 * (body.declared or 0)
+        self._admit(reserve)
+        self._active += 1
+        self._reserved += reserve
         try:
-            body.declared = _parse_length(content_length)
-            if body.declared is not None and body.declared > self.limits.max_body_bytes:
-                raise TooLargeError("Content-Length over the limit")
-            boundary = boundary_from(content_type)
-            self._check_space(body.declared or 0)
-            if self._active >= self.limits.max_concurrent:
-                raise BusyError("too many submissions at once")
-            self._active += 1
-            try:
-                return await self._ingest(body, boundary, reply)
-            finally:
-                self._active -= 1
-        except SubmissionError as exc:
-            if not isinstance(exc, ClientGoneError | MalformedRequestError):
-                await body.drain(self.limits.max_drain_bytes)
-            raise
+            return await self._ingest(body, boundary, reply)
+        finally:
+            self._active -= 1
+            self._reserved -= reserve
 
-    def _check_space(self, incoming_bytes: int) -> None:
-        # The spool and the sealed output both need the submission's size.
-        if self.storage.free_bytes() < self.limits.min_free_bytes + 2 * incoming_bytes:
+    def _admit(self, reserve: int) -> None:
+        """Busy only when the memory set aside for uploads is all taken; full when the
+        free space, less what the submissions in progress were promised, cannot hold
+        this one: each upload is bounded by what memory and disk really hold."""
+        if self._active >= self.limits.upload_slots:
+            raise BusyError("every upload slot is taken")
+        free = self.storage.free_bytes() - self._reserved
+        if free < self.limits.min_free_bytes + reserve:
             raise ServerFullError("free space below the threshold")
 
     def _direct_for(self, declared: int | None) -> Callable[[bytes], DirectFile | None] | None:
@@ -434,21 +461,28 @@ class Processor:
             try:
                 await self._receive_all(body, form)
                 message = form.message
-                if not upload.files:
-                    raise NoFilesError("no file")
+                if not upload.files and message is None:
+                    # A tip is files, a message, or both: this is neither.
+                    raise NoFilesError("no file and no message")
                 stored = await self._process_all(upload)
                 address = reply if reply is None or isinstance(reply, ReplyAddress) else await reply
                 submission_id = secrets.token_hex(16)
                 entries = [s.entry for s in stored]
-                first = stored[0].spool
+                first = stored[0].spool if stored else None
                 if not (
                     isinstance(first, DirectFile)
                     and await anyio.to_thread.run_sync(
-                        self._seal_direct, first, submission_id, message, entries, address
+                        self._seal_direct,
+                        first,
+                        submission_id,
+                        message,
+                        entries,
+                        address,
+                        limiter=self._work,
                     )
                 ):
                     await anyio.to_thread.run_sync(
-                        self._seal, submission_id, message, entries, address
+                        self._seal, submission_id, message, entries, address, limiter=self._work
                     )
             except SubmissionError:
                 raise
@@ -471,7 +505,9 @@ class Processor:
         """Move body chunks to the parser thread. Receiving the next bytes overlaps with
         parsing, hashing and encrypting the previous ones (a small bounded queue between
         them keeps memory flat whatever the upload size)."""
-        sender, receiver = anyio.create_memory_object_stream[bytes](max_buffer_size=4)
+        # One batch queued, one parsed: with the one being gathered, the RAM an upload holds
+        # (`config.UPLOAD_MEMORY_BYTES`).
+        sender, receiver = anyio.create_memory_object_stream[bytes](max_buffer_size=1)
 
         async def parse() -> None:
             async with receiver:
@@ -545,7 +581,7 @@ class Processor:
                 self._as_received(untrusted_name, spool, head_type, False, TOO_LARGE_TO_CLEAN, None)
             ]
         return await anyio.to_thread.run_sync(
-            self._scrub, untrusted_name, spool, limiter=self._scrub_limiter
+            self._scrub, untrusted_name, spool, limiter=self._work
         )
 
     def _as_received(

@@ -97,7 +97,14 @@ def run_serve(args: argparse.Namespace) -> int:
         config = ServerConfig.from_args(args, keys=keys, storage=storage)
         # The C parser, named: uvicorn's "auto" would fall back to h11 without a word, and
         # without the header deadline.
-        protocol = header_deadline_protocol(config.limits.header_deadline)
+        limits = config.limits
+        protocol = header_deadline_protocol(
+            limits.header_deadline,
+            max_header_bytes=limits.max_header_bytes,
+            max_header_lines=limits.max_header_lines,
+            linger=limits.refusal_linger,
+            max_linger_bytes=limits.max_drain_bytes,
+        )
         harden_process()
         tune_malloc()
         logging.config.dictConfig(LOG_CONFIG)
@@ -136,6 +143,9 @@ def run_serve(args: argparse.Namespace) -> int:
             # No WebSocket route exists: no upgrade code path for a client to reach.
             ws="none",
             timeout_keep_alive=5,
+            # From the same memory budget as the uploads (`Limits.connection_limit`): above
+            # it, uvicorn answers 503 without running the app.
+            limit_concurrency=config.limits.connection_limit,
             timeout_graceful_shutdown=30,
         )
     )

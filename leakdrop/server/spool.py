@@ -270,7 +270,8 @@ class _SpoolReader:
     def records(self) -> Iterator[bytearray]:
         """Each record's plaintext, in a new buffer that nothing else references."""
         aead = self._aead
-        sealed = bytearray(MAX_RECORD + aead.tag)
+        # Grown to the largest record met (a small file's reader stays small).
+        sealed = bytearray()
         header = bytearray(_LENGTH)
         offset = len(MAGIC)
         done = 0
@@ -283,6 +284,8 @@ class _SpoolReader:
                 raise SpoolIntegrityError("spool record length altered")
             if length == 0 and (index > 0 or self._size > 0):
                 raise SpoolIntegrityError("spool has an empty record")
+            if len(sealed) < length + aead.tag:
+                sealed = bytearray(length + aead.tag)
             view = memoryview(sealed)[: length + aead.tag]
             _pread_exact(self._fd, view, offset + _LENGTH)
             final = done + length == self._size
@@ -351,10 +354,12 @@ class SpoolFile(PlaintextIntake):
         self._key = key.file_key()
         self._fd = _open_unnamed(directory)
         # Writer thread state: the last piece is held back until it is known whether it
-        # is the final record; the output buffer is reused (writev copies it out).
+        # is the final record; the output buffer is reused (writev copies it out). It is
+        # sized to the largest record so far, not to `MAX_RECORD` up front: 99 tiny files
+        # held open must not cost 99 MiB.
         self._held: memoryview | None = None
         self._aead = key.aead
-        self._out = bytearray(MAX_RECORD + self._aead.tag)
+        self._out = bytearray()
         self._records = 0
         self._disk_bytes = 0
         self._queue: queue.Queue[object] = queue.Queue(maxsize=_QUEUE_DEPTH)
@@ -380,7 +385,10 @@ class SpoolFile(PlaintextIntake):
         if self._records >= _MAX_RECORDS:
             raise SpoolIntegrityError("spool record counter exhausted")
         aead = self._aead
-        sealed = memoryview(self._out)[: len(plaintext) + aead.tag]
+        need = len(plaintext) + aead.tag
+        if len(self._out) < need:
+            self._out = bytearray(need)
+        sealed = memoryview(self._out)[:need]
         aead.seal_into(sealed, plaintext, aead.nonce(self._records, final), self._key)
         self._records += 1
         self._disk_bytes += _write_all(self._fd, [len(plaintext).to_bytes(_LENGTH, "big"), sealed])
@@ -397,6 +405,7 @@ class SpoolFile(PlaintextIntake):
             item = self._queue.get()
             if item is _ABORT:
                 self._held = None
+                self._out = bytearray()
                 return
             if self._error is None:
                 try:
@@ -409,6 +418,7 @@ class SpoolFile(PlaintextIntake):
                     self._error = exc
             if item is _FINISH:
                 self._held = None
+                self._out = bytearray()
                 return
             # After an error, keep consuming so that the producer never blocks.
 
