@@ -94,8 +94,37 @@ class HeifScrubber:
         return Cleaned(primary, tuple(removed), note, attachments, output_type=PNG)
 
 
+def _check_boxes(untrusted_data: bytes) -> None:
+    """Every top-level ISO BMFF box ends inside the file (ISO/IEC 14496-12 §4.2).
+
+    libheif decodes an HEVC stream cut short without complaint, giving a picture with its
+    bottom rows grey: "cleaned" would then hand the editors a damaged copy as if it were the
+    source's. A truncated file is said to be corrupt instead, and kept as received.
+    """
+    at, end = 0, len(untrusted_data)
+    while at < end:
+        if end - at < 8:
+            raise CorruptFileError("truncated HEIF box header")
+        size = int.from_bytes(untrusted_data[at : at + 4], "big")
+        header = 8
+        if size == 1:  # 64-bit largesize follows the type
+            if end - at < 16:
+                raise CorruptFileError("truncated HEIF box header")
+            size = int.from_bytes(untrusted_data[at + 8 : at + 16], "big")
+            header = 16
+        elif size == 0:  # the box runs to the end of the file
+            return
+        if size < header:
+            raise CorruptFileError("malformed HEIF box size")
+        if size > end - at:
+            raise CorruptFileError("truncated HEIF")
+        at += size
+
+
 def _open(untrusted_data: bytes) -> Any:
     import pillow_heif
+
+    _check_boxes(untrusted_data)
 
     # libheif's own security limits (image size, box nesting, item counts) apply too:
     # pillow_heif.options.DISABLE_SECURITY_LIMITS is never set by this package.

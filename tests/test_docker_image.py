@@ -783,10 +783,11 @@ def test_server_seals_a_submission_and_writes_nothing_else(images: Images, tmp_p
                 "sha256": hashlib.sha256(ciphertext).hexdigest(),
             }
         ]
-        # Deleted: no file left in the volume, and nothing else written there by the pickup.
+        # Deleted: no file left in the volume but the drop's codename salt, and nothing else
+        # written there by the pickup.
         after = _tree(storage)
-        assert [path for path, kind in after.items() if kind == "file"] == [], after
-        assert set(after) == folders, after
+        assert [p for p, kind in after.items() if kind == "file"] == ["codename.secret"], after
+        assert set(after) == folders | {"codename.secret"}, after
 
     # No access log, no client address, nothing of the submission in the logs.
     assert marker not in logs

@@ -38,7 +38,7 @@ from leakdrop.server.errors import (
     TooLargeError,
 )
 from leakdrop.server.i18n import pick_lang
-from leakdrop.server.mailroom import Mailroom, TokenError
+from leakdrop.server.mailroom import Mailroom, PendingAddress, TokenError
 from leakdrop.server.pages import STATIC, Pages
 from leakdrop.server.pipeline import Processor
 from leakdrop.server.storage import Storage
@@ -201,7 +201,7 @@ def create_app(config: ServerConfig) -> ASGIApp:
         lang = pick_lang(request.query_params.get("lang"))
         untrusted_followup = request.query_params.get("followup")
         codename = derivation = None
-        reply: ReplyAddress | Awaitable[ReplyAddress]
+        reply: ReplyAddress | PendingAddress
         if untrusted_followup is not None:
             try:
                 reply = mailroom.take_followup(untrusted_followup)
@@ -226,10 +226,11 @@ def create_app(config: ServerConfig) -> ASGIApp:
                 log.error("submission failed: %s", exc)
             return html(pages.error(lang, exc.page, submission=True), exc.status)
         finally:
-            if derivation is not None and not derivation.done():
+            if derivation is not None and derivation.result() is None:
                 derivation.cancel()  # the submission failed before it needed the keys
         # The mailbox is made only now: a refused submission leaves nothing behind.
-        opened = derivation is not None and mailroom.open_mailbox(derivation.result())
+        address = derivation.result() if derivation is not None else None
+        opened = address is not None and mailroom.open_mailbox(address)
         return html(
             pages.receipt(
                 lang,

@@ -24,9 +24,10 @@ import io
 import secrets
 import time
 from collections import OrderedDict
+from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 from leakdrop.codename import SourceKeys, derive, new_codename, normalise
 from leakdrop.container import ReplyAddress
@@ -34,7 +35,14 @@ from leakdrop.mailboxes import MailboxError, Mailboxes, NoSuchMailboxError
 from leakdrop.sealing import AgeError, decrypt
 from leakdrop.server.errors import BusyError, InternalError
 
-__all__ = ["Conversation", "Mailroom", "ShownReply", "TokenError", "reply_address"]
+__all__ = [
+    "Conversation",
+    "Mailroom",
+    "PendingAddress",
+    "ShownReply",
+    "TokenError",
+    "reply_address",
+]
 
 MAX_DERIVATIONS: Final = 2
 #: Derivations waiting for a slot: 32 x 0.5 s is a 8-second wait at worst, past which a
@@ -100,12 +108,14 @@ class Mailroom:
 
     # ------------------------------------------------------------ first submission
 
-    def new_source(self, lang: str) -> tuple[str, asyncio.Task[ReplyAddress]]:
-        """A fresh codename and the derivation of its reply address, already running (the
-        mailbox is made by `open_mailbox` once the submission is stored: a failed one
-        leaves nothing)."""
+    def new_source(self, lang: str) -> tuple[str, PendingAddress]:
+        """A fresh codename and the derivation of its reply address, to be started once the
+        upload has fully arrived (`PendingAddress.start`): an upload held open, or one that
+        never ends, costs no Argon2 time or memory. The mailbox is made by `open_mailbox`
+        once the submission is stored: a failed one leaves nothing."""
         codename = new_codename(lang)
-        return codename, asyncio.ensure_future(self._address(normalise(codename)))
+        normalised = normalise(codename)
+        return codename, PendingAddress(lambda: self._address(normalised))
 
     async def _address(self, normalised: str) -> ReplyAddress:
         return reply_address(await self._derive(normalised))
@@ -193,3 +203,33 @@ class Mailroom:
             return 0
         except MailboxError as exc:
             raise InternalError(type(exc).__name__) from exc
+
+
+class PendingAddress:
+    """A new source's reply address, derived only when `start` is called (the pipeline
+    calls it when the body is complete, so that the derivation overlaps with cleaning)."""
+
+    def __init__(self, derive: Callable[[], Coroutine[Any, Any, ReplyAddress]]) -> None:
+        self._derive = derive
+        self._task: asyncio.Task[ReplyAddress] | None = None
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.ensure_future(self._derive())
+
+    async def get(self) -> ReplyAddress:
+        self.start()
+        assert self._task is not None
+        return await self._task
+
+    def cancel(self) -> None:
+        """Drop a derivation the submission no longer needs (it failed)."""
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+
+    def result(self) -> ReplyAddress | None:
+        """The address once derived, else None (not started, running, cancelled, failed)."""
+        task = self._task
+        if task is None or not task.done() or task.cancelled() or task.exception() is not None:
+            return None
+        return task.result()

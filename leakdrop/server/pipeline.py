@@ -60,6 +60,7 @@ from leakdrop.server.errors import (
     TooLargeError,
 )
 from leakdrop.server.form import StreamingForm, boundary_from
+from leakdrop.server.mailroom import PendingAddress
 from leakdrop.server.spool import (
     HEAD_BYTES,
     BackgroundWriter,
@@ -385,13 +386,14 @@ class Processor:
         *,
         content_type: str | None,
         content_length: str | None,
-        reply: ReplyAddress | Awaitable[ReplyAddress] | None = None,
+        reply: ReplyAddress | PendingAddress | None = None,
     ) -> Receipt:
         """Receive, clean and seal one submission; raise `SubmissionError` on refusal.
 
         `reply`: the source's reply address (returning sources), sealed into the manifest;
-        an awaitable is awaited only once the files are cleaned (the codename's Argon2 runs
-        while the upload arrives).
+        a new source's `PendingAddress` is started once the body is complete and awaited once
+        the files are cleaned (the codename's Argon2 runs while they are cleaned, and an
+        upload that never completes costs none).
 
         A refusal is raised as soon as it is known, without reading the rest of the body:
         the listener sends the page, then reads and discards the rest for a short while
@@ -452,7 +454,7 @@ class Processor:
         self,
         body: Body,
         boundary: bytes,
-        reply: ReplyAddress | Awaitable[ReplyAddress] | None = None,
+        reply: ReplyAddress | PendingAddress | None = None,
     ) -> Receipt:
         upload = _Upload(self.storage.spool, SpoolKey(), self._direct_for(body.declared))
         form = StreamingForm(boundary, self.limits, upload)
@@ -460,12 +462,14 @@ class Processor:
         try:
             try:
                 await self._receive_all(body, form)
+                if isinstance(reply, PendingAddress):
+                    reply.start()  # the body is complete: Argon2 overlaps with the cleaning
                 message = form.message
                 if not upload.files and message is None:
                     # A tip is files, a message, or both: this is neither.
                     raise NoFilesError("no file and no message")
                 stored = await self._process_all(upload)
-                address = reply if reply is None or isinstance(reply, ReplyAddress) else await reply
+                address = await reply.get() if isinstance(reply, PendingAddress) else reply
                 submission_id = secrets.token_hex(16)
                 entries = [s.entry for s in stored]
                 first = stored[0].spool if stored else None
