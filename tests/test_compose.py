@@ -157,6 +157,7 @@ def test_pickup_is_the_drops_image_running_leakdrop_pickup(config: dict[str, Any
     assert environment["LEAKDROP_PICKUP_HOST"] == "0.0.0.0"
     assert environment["LEAKDROP_PICKUP_PORT"] == "8081"
     assert environment["LEAKDROP_RETENTION_DAYS"] == "30"
+    assert environment["LEAKDROP_REPLY_RETENTION_DAYS"] == "90"
 
 
 def test_pickup_mounts(config: dict[str, Any]) -> None:
@@ -177,10 +178,13 @@ def test_pickup_mounts(config: dict[str, Any]) -> None:
 
 
 def test_retention_is_an_admin_setting() -> None:
-    result = _run_config(COMPOSE_FILE, LEAKDROP_RETENTION_DAYS="7")
+    result = _run_config(
+        COMPOSE_FILE, LEAKDROP_RETENTION_DAYS="7", LEAKDROP_REPLY_RETENTION_DAYS="14"
+    )
     assert result.returncode == 0, result.stderr
     pickup = json.loads(result.stdout)["services"]["pickup"]
     assert pickup["environment"]["LEAKDROP_RETENTION_DAYS"] == "7"
+    assert pickup["environment"]["LEAKDROP_REPLY_RETENTION_DAYS"] == "14"
 
 
 def test_pickup_healthcheck_asks_its_own_port(config: dict[str, Any]) -> None:
