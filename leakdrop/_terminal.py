@@ -11,9 +11,19 @@ import time
 from pathlib import Path
 from typing import Final, TextIO
 
-__all__ = ["PassphraseError", "Progress", "ask_passphrase", "read_passphrase_file"]
+__all__ = ["PassphraseError", "Progress", "ask_passphrase", "read_passphrase_file", "shown"]
 
 MAX_PASSPHRASE_BYTES: Final = 4096
+
+
+def shown(untrusted_text: str) -> str:
+    """Text from a file or the network, safe to print on a terminal: every character that is
+    not printable (escape sequences, carriage returns, bidirectional overrides) is written
+    as a visible escape. Why: a hostile name or server message could otherwise rewrite the
+    terminal's title or screen and fake a line such as "all submissions verified"."""
+    return "".join(
+        c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in untrusted_text
+    )
 
 
 class PassphraseError(Exception):

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import fcntl
 import functools
 import hashlib
 import http.client
@@ -45,7 +46,7 @@ from pathlib import Path
 from typing import Final, TypeVar
 from urllib.parse import urlsplit
 
-from leakdrop._terminal import Progress
+from leakdrop._terminal import Progress, shown
 from leakdrop.pickup.store import is_valid_id
 from leakdrop.sealing import HeaderError, NoIdentityMatchError, Stanza, decrypt
 from leakdrop.tokens import check_token_syntax
@@ -75,6 +76,15 @@ _DAY_RE: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _HEX64_RE: Final = re.compile(r"[0-9a-f]{64}")
 _CONTENT_RANGE_RE: Final = re.compile(r"bytes ([0-9]{1,19})-([0-9]{1,19})/([0-9]{1,19})")
 _MAX_WAIT: Final = 120.0
+_RETRY_AFTER_RE: Final = re.compile(r"[0-9]{1,9}")
+#: After `timeout` seconds of an answer, the server must have sent at least this many bytes
+#: per second on average, or the attempt is given up (and retried): a trickle of a byte
+#: now and then never trips a socket timeout, and would keep a fetch running for days.
+#: 4 KiB/s is a Tor circuit at its very worst.
+MIN_RATE: Final = 4 * 1024
+#: Free space always left on the stick, whatever the server announces.
+_FREE_MARGIN: Final = 64 * 1024 * 1024
+LOCK_FILE: Final = "fetch.lock"
 
 # age v1 layout (age-encryption.org/v1): header, 16-byte nonce, then STREAM chunks of
 # 64 KiB plaintext + 16-byte tag, the last one shorter (or full) and never empty unless it
@@ -309,10 +319,12 @@ class _Client:
             conn.close()
             raise AuthError("the server refused the token (wrong or revoked?)")
         if response.status == 429:
-            wait = response.getheader("Retry-After") or "1"
+            untrusted_wait = response.getheader("Retry-After") or ""
             conn.close()
-            seconds = float(wait) if wait.isdigit() else 1.0
-            raise _Throttled(seconds)
+            # RFC 9110 §10.2.3: delay-seconds is 1*DIGIT, ASCII digits only (str.isdigit
+            # also takes "²"); an HTTP date, or anything else, counts as one second.
+            match = _RETRY_AFTER_RE.fullmatch(untrusted_wait.strip())
+            raise _Throttled(min(_MAX_WAIT, float(match.group(0))) if match else 1.0)
         return conn, response
 
 
@@ -322,11 +334,34 @@ class _Throttled(_Retry):
         self.seconds = seconds
 
 
-def _read_small(response: http.client.HTTPResponse, limit: int) -> bytes:
-    data = response.read(limit + 1)
+class _RateGuard:
+    """The minimum average rate of one answer, after a grace period (`MIN_RATE`)."""
+
+    def __init__(self, grace: float, min_rate: int = MIN_RATE) -> None:
+        self._start = time.monotonic()
+        self._grace = grace
+        self._min_rate = min_rate
+        self.received = 0
+
+    def add(self, n: int) -> None:
+        self.received += n
+        elapsed = time.monotonic() - self._start
+        if elapsed > self._grace and self.received < self._min_rate * elapsed:
+            raise _Retry(f"the server sends too slowly ({self.received} bytes in {elapsed:.0f} s)")
+
+
+def _read_small(response: http.client.HTTPResponse, limit: int, grace: float) -> bytes:
+    guard = _RateGuard(grace)
+    data = bytearray()
+    while len(data) <= limit:
+        chunk = response.read1(min(_CHUNK, limit + 1 - len(data)))
+        if not chunk:
+            break
+        data += chunk
+        guard.add(len(chunk))
     if len(data) > limit:
         raise FetchError("the server's answer is too large")
-    return data
+    return bytes(data)
 
 
 # --------------------------------------------------------------------------- listing
@@ -478,7 +513,9 @@ def _size_text(n: int) -> str:
 
 
 def _say(text: str) -> None:
-    print(f"leakdrop fetch: {text}", file=sys.stderr, flush=True)
+    # Messages quote exceptions, and http.client's quote what the server sent (a status
+    # line, a header): escaped, so that a hostile pickup cannot write to the terminal.
+    print(f"leakdrop fetch: {shown(text)}", file=sys.stderr, flush=True)
 
 
 # --------------------------------------------------------------------------- download
@@ -519,6 +556,7 @@ def _download_once(client: _Client, item: Listed, part: Path, progress: Progress
         flags |= os.O_APPEND if mode == "ab" else os.O_TRUNC
         # Unbuffered: what was received is on the file as soon as it arrives, so a run
         # that is killed resumes from every byte it got.
+        guard = _RateGuard(client.endpoint.timeout)
         with os.fdopen(os.open(part, flags, 0o600), "wb", buffering=0) as fh:
             try:
                 while have < item.size:
@@ -530,6 +568,10 @@ def _download_once(client: _Client, item: Listed, part: Path, progress: Progress
                         view = view[fh.write(view) or 0 :]
                     have += len(chunk)
                     progress.advance(len(chunk))
+                    guard.add(len(chunk))
+            except _Retry:
+                os.fsync(fh.fileno())  # what arrived is kept: the next attempt resumes
+                raise
             except (OSError, http.client.HTTPException) as exc:
                 os.fsync(fh.fileno())
                 raise _Retry(f"connection broken at {_size_text(have)}: {exc}") from exc
@@ -544,7 +586,7 @@ def _confirm(client: _Client, item: Listed) -> str:
     body = json.dumps({"sha256": item.sha256}).encode()
     conn, response = client.request("POST", f"/submissions/{item.id}/confirm", body=body)
     try:
-        _read_small(response, _MAX_ERROR_BODY)
+        _read_small(response, _MAX_ERROR_BODY, client.endpoint.timeout)
         if response.status == 200:
             return "confirmed, deleted on the server"
         if response.status == 404:
@@ -585,9 +627,8 @@ def _fetch_one(client: _Client, item: Listed, out: Path, retries: int) -> str:
         # it is the same ciphertext, never overwrite it.
         _verify(final, item)
         return _with_retries(retries, item.id, lambda: _confirm(client, item))
-    have = part.stat().st_size if part.exists() else 0
-    need = item.size - min(have, item.size)
-    if shutil.disk_usage(out).free < need + 1024 * 1024:
+    need = _still_needed(out, item)
+    if shutil.disk_usage(out).free < need + _FREE_MARGIN:
         raise FetchError(f"not enough free space in {out} ({_size_text(need)} needed)")
     progress = Progress(item.id[:12], item.size)
     try:
@@ -604,6 +645,15 @@ def _fetch_one(client: _Client, item: Listed, out: Path, retries: int) -> str:
         raise
     _publish(part, final)
     return _with_retries(retries, item.id, lambda: _confirm(client, item))
+
+
+def _still_needed(out: Path, item: Listed) -> int:
+    """Bytes `item` will still add to OUT (nothing if it was saved before)."""
+    if os.path.lexists(out / f"{item.id}.age"):
+        return 0
+    part = out / PARTIAL_DIR / f"{item.id}{PART_SUFFIX}"
+    have = part.stat().st_size if part.exists() else 0
+    return item.size - min(have, item.size)
 
 
 def _drop_stale_parts(folder: Path, listed: set[str]) -> None:
@@ -623,6 +673,8 @@ class FetchResult:
     listed: int = 0
     fetched: int = 0
     failed: int = 0
+    #: Left on the server because the stick has no room for them.
+    skipped: int = 0
 
 
 def fetch_all(endpoint: Endpoint, token: str, out: Path, *, retries: int = 5) -> FetchResult:
@@ -635,7 +687,7 @@ def fetch_all(endpoint: Endpoint, token: str, out: Path, *, retries: int = 5) ->
             if response.status != 200:
                 raise FetchError(f"unexpected answer {response.status} to the listing")
             try:
-                data = _read_small(response, _MAX_LISTING)
+                data = _read_small(response, _MAX_LISTING, client.endpoint.timeout)
             except (OSError, http.client.HTTPException) as exc:
                 raise _Retry(f"connection broken during the listing: {exc}") from exc
             return parse_listing(data)
@@ -647,8 +699,23 @@ def fetch_all(endpoint: Endpoint, token: str, out: Path, *, retries: int = 5) ->
     result = FetchResult(listed=len(items))
     total = sum(i.size for i in items)
     _say(f"{len(items)} submission(s) on the server, {_size_text(total)}")
+    # The whole listing against the free space, once: sizes are the server's word, and a
+    # server must not be able to fill the stick (a margin is always left).
+    budget = shutil.disk_usage(out).free - _FREE_MARGIN
+    wanted = sum(_still_needed(out, i) for i in items)
+    if wanted > budget:
+        _say(
+            f"{_size_text(wanted)} to download but {_size_text(max(0, budget))} free in {out}"
+            " (less a margin): fetching what fits, the rest stays on the server"
+        )
     for n, item in enumerate(items, start=1):
         _say(f"[{n}/{len(items)}] {item.id} ({_size_text(item.size)}, {item.day})")
+        need = _still_needed(out, item)
+        if need > budget:
+            result.skipped += 1
+            _say(f"{item.id}: NOT FETCHED, no room for {_size_text(need)} (kept on the server)")
+            continue
+        budget -= need
         try:
             outcome = _fetch_one(client, item, out, retries)
         except AuthError:
@@ -699,7 +766,7 @@ def _send_one(client: _Client, path: Path) -> None:
         body=data,
     )
     try:
-        answer = _read_small(response, _MAX_ERROR_BODY)
+        answer = _read_small(response, _MAX_ERROR_BODY, client.endpoint.timeout)
     except (OSError, http.client.HTTPException) as exc:
         raise _Retry(f"connection broken while sending: {exc}") from exc
     finally:
@@ -767,6 +834,23 @@ def _read_token(path: str) -> str:
     return token
 
 
+def _lock(out: Path) -> io.BufferedWriter:
+    """Hold OUT for this run: two fetches writing the same partial files and confirming
+    the same submissions would corrupt each other's downloads."""
+    # In the working folder, next to the partial downloads it protects, out of sight.
+    (out / PARTIAL_DIR).mkdir(mode=0o700, exist_ok=True)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC
+    handle = os.fdopen(os.open(out / PARTIAL_DIR / LOCK_FILE, flags, 0o600), "ab")
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        handle.close()
+        raise FetchError(
+            f"another leakdrop fetch is running on {out}: wait for it to finish"
+        ) from exc
+    return handle
+
+
 def run_fetch(args: argparse.Namespace) -> int:
     try:
         if not args.server:
@@ -779,6 +863,7 @@ def run_fetch(args: argparse.Namespace) -> int:
         token = _read_token(args.token_file)
         out = Path(args.out)
         out.mkdir(mode=0o700, parents=True, exist_ok=True)
+        lock = _lock(out)
     except FetchError as exc:
         _say(str(exc))
         return 2
@@ -797,10 +882,13 @@ def run_fetch(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         _say("interrupted; run again to resume")
         return 130
+    finally:
+        lock.close()
     _say(
         f"{result.fetched} of {result.listed} fetched"
         + (f", {result.failed} FAILED" if result.failed else "")
+        + (f", {result.skipped} left for lack of room" if result.skipped else "")
         + (f"; {replies.sent} reply(ies) sent" if replies.sent or replies.failed else "")
         + (f", {replies.failed} NOT SENT" if replies.failed else "")
     )
-    return 1 if result.failed or replies.failed else 0
+    return 1 if result.failed or result.skipped or replies.failed else 0

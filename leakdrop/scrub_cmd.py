@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TextIO
 
 import scrubbers
+from leakdrop._terminal import shown
 from scrubbers import DEFAULT_LIMITS, ScrubReport
 
 _PARSERS = ("pikepdf", "PIL", "pillow_heif", "defusedxml")
@@ -173,11 +174,6 @@ def _write_new(out_dir: Path, stem: str, extension: str, data: bytes) -> Path:
     raise FileExistsError(f"no free name for {stem}{extension} in {out_dir}")
 
 
-def _shown(text: str) -> str:
-    # Names from inside a file are printed to the editor's terminal: no escape sequences.
-    return "".join(c if c.isprintable() else "?" for c in text)
-
-
 def _print_outcome(outcome: Outcome, out: TextIO, indent: str = "") -> None:
     report = outcome.report
     kind = report.file_type.name.upper()
@@ -190,13 +186,13 @@ def _print_outcome(outcome: Outcome, out: TextIO, indent: str = "") -> None:
         if outcome.write_error:
             reason = f"{reason} ({outcome.write_error})"
         status = f"NOT CLEANED: {reason} (not written)"
-    print(f"{indent}{_shown(outcome.label)}: {kind}, {status}", file=out)
+    print(f"{indent}{shown(outcome.label)}: {kind}, {status}", file=out)
     if report.removed:
         print(f"{indent}  removed: {', '.join(report.removed)}", file=out)
     elif report.cleaned:
         print(f"{indent}  removed: nothing found", file=out)
     if report.note:
-        print(f"{indent}  note: {_shown(report.note)}", file=out)
+        print(f"{indent}  note: {shown(report.note)}", file=out)
     for child in outcome.attachments:
         _print_outcome(child, out, indent + "  ")
 

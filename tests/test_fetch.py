@@ -102,7 +102,8 @@ def test_fetch_through_socks(env: Env) -> None:
     assert result.returncode == 0, result.stderr
     assert _fetched(env) == env.originals
     assert env.on_server() == set()  # confirmed, deleted
-    assert list(partial.iterdir()) == [other]
+    # The run's lock stays (empty, 0600); nothing else of the run is left.
+    assert sorted(p.name for p in partial.iterdir()) == ["fetch.lock", other.name]
     assert "removed 1 partial download(s)" in result.stderr
     # Tor got the onion *name* (never resolved here) and credentials isolating this run.
     assert {r for r in relay.requested} == {(ONION, 80)}
@@ -205,7 +206,8 @@ def test_corruption_is_never_confirmed(env: Env) -> None:
     assert "NOT VERIFIED, not confirmed" in result.stderr
     assert "SHA-256 differs" in result.stderr
     assert not (env.out / big.name).exists()
-    assert list((env.out / ".partial").iterdir()) == []  # no garbage to resume from
+    # No garbage to resume from (the lock file is the run's own, empty).
+    assert [p.name for p in (env.out / ".partial").iterdir()] == ["fetch.lock"]
     assert env.on_server() == {big.name}  # the other one went through
     assert (env.out / small.name).exists()
     relay.stop()

@@ -80,6 +80,8 @@ def _fetch_all(server: LiveServer) -> list[Fetched]:
         )
         add("receipt", _post(server, lang, body, ctype))
         body, ctype = multipart_body([], "only a message")
+        add("receipt-message-only", _post(server, lang, body, ctype))
+        body, ctype = multipart_body([])  # neither a file nor a message
         add("error-no-files", _post(server, lang, body, ctype))
         body, ctype = multipart_body([("big.bin", b"x" * 100_000)])
         add("error-too-large", _post(server, lang, body, ctype))
@@ -96,6 +98,7 @@ def _fetch_all(server: LiveServer) -> list[Fetched]:
 EXPECTED_STATUS = {
     "index": 200,
     "receipt": 200,
+    "receipt-message-only": 200,
     "error-no-files": 400,
     "error-too-large": 413,
     "error-too-many-files": 413,
