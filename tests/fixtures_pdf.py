@@ -440,11 +440,15 @@ def cyclic_pdf() -> bytes:
     """A document whose objects reference each other in a loop (and one references itself)."""
     pdf = pikepdf.new()
     _text_page(pdf, "Cyclic references")
-    a = pdf.make_indirect(Dictionary(Type=Name("/MarkerLoop")))
-    b = pdf.make_indirect(Dictionary(Next=a, Metadata=_xmp(pdf, "Marker-Cycle-XMP-6d8e")))
+    # Outline items are linked both ways (12.3.3): a loop through keys the standard defines.
+    outlines = pdf.make_indirect(Dictionary(Type=Name.Outlines))
+    a = pdf.make_indirect(Dictionary(Title=String("First"), Parent=outlines))
+    b = pdf.make_indirect(Dictionary(Title=String("Second"), Parent=outlines, Next=a, Prev=a))
+    b.Metadata = _xmp(pdf, "Marker-Cycle-XMP-6d8e")
     a.Next = b
-    a.Self = a
-    pdf.Root.Loop = a
+    a.Prev = a
+    outlines.First, outlines.Last = a, b
+    pdf.Root.Outlines = outlines
     out = io.BytesIO()
     pdf.save(out)
     return out.getvalue()

@@ -328,8 +328,8 @@ def test_cyclic_references() -> None:
     assert b"Marker-Cycle-XMP" in fx.all_bytes(data)
     assert b"Marker-Cycle-XMP" not in fx.all_bytes(report.data)
     with pikepdf.open(io.BytesIO(report.data)) as pdf:
-        loop = pdf.Root.Loop
-        assert loop.Next.Next.objgen == loop.objgen and loop.Self.objgen == loop.objgen
+        loop = pdf.Root.Outlines.First
+        assert loop.Next.Next.objgen == loop.objgen and loop.Prev.objgen == loop.objgen
 
 
 def test_object_count_limit() -> None:
