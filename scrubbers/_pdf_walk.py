@@ -436,9 +436,12 @@ def _device_space(icc: pikepdf.Object) -> pikepdf.Object:
 # A key's name is reported as it is when it looks like a name software writes; a key made of
 # digits or a long hexadecimal run (a GUID, a serial, a tenant id) is itself a value, and is
 # reported as "pdf:unknown-key" instead.
-_REPORTABLE_KEY = re.compile(r"[A-Za-z][A-Za-z0-9._-]{0,47}")
+_REPORTABLE_KEY = re.compile(r"[A-Za-z][A-Za-z0-9._:-]{0,47}")
 _VALUE_LIKE_KEY = re.compile(r"[0-9]{4}|[0-9A-Fa-f]{8}")
 _PAIRS = "pairs:"
+# Distinct key names reported per file; past it, "pdf:unknown-key" (the report has a bound,
+# and a file with thousands of invented keys must still be cleaned).
+_MAX_KEY_NAMES = 100
 
 
 def _key_report_name(key: str) -> str:
@@ -516,6 +519,7 @@ class _SchemaWalker:
         self.objects: dict[tuple[int, int], pikepdf.Object] = {}
         self.queue: deque[tuple[int, int]] = deque()
         self.typing = True
+        self.names: set[str] = set()
         self._rules_cache: dict[tuple[frozenset[str], bool], _Rules] = {}
 
     def run(self) -> None:
@@ -565,13 +569,21 @@ class _SchemaWalker:
                 child = rules.child_kinds(key)
                 if child is None:
                     if not self.typing:
-                        self.found.append(_key_report_name(key))
+                        self._report(key)
                         if self.fix:
                             del node[key]
                     continue
                 value = node.get(key)
                 if isinstance(value, (pikepdf.Dictionary, pikepdf.Stream, pikepdf.Array)):
                     self._child(value, child, stack)
+
+    def _report(self, key: str) -> None:
+        name = _key_report_name(key)
+        if name not in self.names:
+            if len(self.names) >= _MAX_KEY_NAMES:
+                name = "pdf:unknown-key"
+            self.names.add(name)
+        self.found.append(name)
 
     def _child(
         self,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import re
 import subprocess
+import tempfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,9 +14,12 @@ from pathlib import Path
 import fixtures_pdf as fx
 import pikepdf
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pikepdf import Array, Dictionary, Name
 
 from scrubbers import Limits, ScrubReport, scrub, scrub_sandboxed
+from scrubbers import _pdf_schema as schema
 from scrubbers._sniff import sniff
 from scrubbers.errors import CorruptFileError, LimitExceededError
 from scrubbers.pdf import EncryptedPdfError, PdfScrubber
@@ -656,3 +660,139 @@ def test_optional_content_configuration_creator_removed() -> None:
     assert b"Marker-OC" not in fx.all_bytes(report.data)
     with pikepdf.open(io.BytesIO(report.data)) as cleaned:
         assert len(cleaned.Root.OCProperties.OCGs) == 1  # the layers themselves stay
+
+
+# --- issue 10: keys kept by the standard's tables --------------------------------------------
+
+
+def qdf_bytes(data: bytes, tmp_path: Path) -> bytes:
+    """The file as `qpdf --qdf --object-streams=disable` writes it: every stream decoded,
+    every object in the clear (what a raw byte search must run over)."""
+    source, target = tmp_path / "qdf-in.pdf", tmp_path / "qdf-out.pdf"
+    source.write_bytes(data)
+    done = subprocess.run(
+        ["qpdf", "--qdf", "--object-streams=disable", str(source), str(target)],
+        capture_output=True,
+        check=False,
+    )
+    assert done.returncode in (0, 3), done.stderr  # 3: warnings only
+    return target.read_bytes()
+
+
+def exiftool_values(data: bytes, tmp_path: Path) -> str:
+    return "\n".join(v for _g, _t, v in exiftool_tags(data, tmp_path))
+
+
+@pytest.mark.parametrize("place", fx.HIDING_PLACES, ids=lambda p: p.name)
+def test_hiding_place_of_latex_and_private_keys(place: fx.HidingPlace, tmp_path: Path) -> None:
+    data = fx.hiding_place_pdf(place)
+    canary = place.canary.encode()
+    assert canary in qdf_bytes(data, tmp_path)  # the fixture really planted it
+    report = scrub(data)
+    assert report.cleaned, report.reason
+    assert place.removed in report.removed, report.removed
+    assert canary not in qdf_bytes(report.data, tmp_path)
+    assert canary not in report.data
+    assert exiftool_leftovers(report.data, tmp_path) == []
+    assert place.canary not in exiftool_values(report.data, tmp_path)
+    assert_content_preserved(data, report.data, tmp_path)
+    assert PdfScrubber().get_meta(report.data, LIMITS) == []
+
+
+def test_latex_figure_keeps_drawing_without_its_pdftex_keys(tmp_path: Path) -> None:
+    data = fx.hiding_place_pdf(fx.HIDING_PLACES[0])
+    report = scrub(data)
+    assert {"pdf:PTEX.FileName", "pdf:PTEX.PageNumber"} <= set(report.removed)
+    with pikepdf.open(io.BytesIO(report.data)) as pdf:
+        figure = pdf.pages[0].obj.Resources.XObject.Fig1
+        assert figure.Subtype == Name.Form and list(figure.BBox) == [0, 0, 50, 50]
+        assert not any(str(k).startswith("/PTEX") for k in figure.keys())
+    assert render(report.data, tmp_path, "after") == render(data, tmp_path, "before")
+
+
+def render(data: bytes, tmp_path: Path, name: str) -> list[bytes]:
+    """Each page rasterised by poppler (pdftoppm), as PPM bytes."""
+    source = tmp_path / f"{name}.pdf"
+    source.write_bytes(data)
+    subprocess.run(
+        ["pdftoppm", "-q", "-r", "36", str(source), str(tmp_path / name)],
+        check=True,
+        capture_output=True,
+    )
+    return [p.read_bytes() for p in sorted(tmp_path.glob(f"{name}-*.ppm"))]
+
+
+def test_rendering_unchanged_by_the_tables(dirty: Dirty, tmp_path: Path) -> None:
+    # The dirty fixture's colour space is ICC-based (replaced by its device space): compare
+    # the pages without images, and the self-made documents that draw with device colours.
+    for data in (
+        fx.unknown_keys_pdf([], "unused"),
+        fx.hiding_place_pdf(fx.HIDING_PLACES[1]),
+        fx.cyclic_pdf(),
+    ):
+        report = scrub(data)
+        assert report.cleaned, report.reason
+        before = render(data, tmp_path, "before")
+        assert before and render(report.data, tmp_path, "after") == before
+        for page in tmp_path.glob("*.ppm"):
+            page.unlink()
+
+
+def test_unreachable_objects_are_not_written(tmp_path: Path) -> None:
+    pdf = pikepdf.new()
+    fx._text_page(pdf, "Orphans")
+    orphan = pdf.make_indirect(Dictionary(Note=pikepdf.String("Marker-Orphan-2c4e")))
+    assert orphan.is_indirect
+    out = io.BytesIO()
+    pdf.save(out, object_stream_mode=pikepdf.ObjectStreamMode.disable)
+    # qpdf itself drops unreferenced objects on a rewrite: put one back by hand.
+    data = fx.append_update(out.getvalue(), {99: "<< /Note (Marker-Orphan-2c4e) >>"})
+    assert b"Marker-Orphan" in data
+    report = scrub(data)
+    assert report.cleaned, report.reason
+    assert b"Marker-Orphan" not in qdf_bytes(report.data, tmp_path)
+
+
+def test_too_many_invented_key_names_are_counted_not_named() -> None:
+    pdf = pikepdf.new()
+    fx._text_page(pdf, "Many keys")
+    for index in range(300):
+        pdf.Root[Name(f"/Private{chr(65 + index % 26)}{chr(65 + index // 26)}")] = index
+    out = io.BytesIO()
+    pdf.save(out)
+    report = scrub(out.getvalue())
+    assert report.cleaned, report.reason
+    assert "pdf:unknown-key" in report.removed
+    assert len(report.removed) < 150
+    report = scrub_sandboxed(out.getvalue())  # and the worker's answer stays within bounds
+    assert report.cleaned, report.reason
+
+
+_KNOWN_KEYS = frozenset(
+    key[1:] for table in (*schema.TABLES.values(), schema.STREAM) for key in table
+)
+
+
+@settings(max_examples=60, deadline=None, database=None)
+@given(
+    planted=st.lists(
+        st.tuples(
+            st.sampled_from(fx.UNKNOWN_KEY_PLACES),
+            st.from_regex(r"[A-Za-z][A-Za-z0-9._:]{0,20}", fullmatch=True).filter(
+                lambda key: key not in _KNOWN_KEYS
+            ),
+            st.sampled_from(("string", "dict", "stream")),
+        ),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_unknown_keys_at_random_places_never_survive(planted: list[tuple[str, str, str]]) -> None:
+    canary = "Marker-Planted-4e5f"
+    data = fx.unknown_keys_pdf(planted, canary)
+    assert canary.encode() in fx.all_bytes(data)
+    report = scrub(data)
+    assert report.cleaned, report.reason
+    with tempfile.TemporaryDirectory() as tmp:
+        assert canary.encode() not in qdf_bytes(report.data, Path(tmp))
+    assert page_count(report.data) == 1
