@@ -250,13 +250,15 @@ TABLES: dict[str, Keys] = {
         "/EndOfBlock": None,
         "/BlackIs1": None,
         "/DamagedRowsBeforeError": None,
-        "/JBIG2Globals": "content",
+        "/JBIG2Globals": "data",
         "/ColorTransform": None,
         "/Type": None,
         "/Name": None,
     },
-    # 7.3.8 / 7.8.2: content streams (page contents, glyph procedures): stream keys only.
+    # 7.8.2: content streams (page contents, glyph procedures): stream keys only.
     "content": {},
+    # 7.3.8: a stream of data that is not drawing (a CMap of CIDs, a script): keys only.
+    "data": {},
     "function": _FUNCTION,
     # 8.4.5, Table 57: graphics state parameter dictionaries.
     "extgstate": {
@@ -400,7 +402,7 @@ TABLES: dict[str, Keys] = {
         "/PtData": OPEN,
     },
     # 8.8.2: PostScript XObjects (deprecated, still defined).
-    "psxobject": {"/Type": None, "/Subtype": None, "/Level1": "content"},
+    "psxobject": {"/Type": None, "/Subtype": None, "/Level1": "data"},
     # 8.10.3 and 11.6.6, Tables 94 and 145: group attributes (transparency groups).
     "group": {"/Type": None, "/S": None, "/CS": "colorspace", "/I": None, "/K": None},
     # 14.3.2, Table 347: metadata streams (emptied by the walk; the keys are structure).
@@ -454,7 +456,7 @@ TABLES: dict[str, Keys] = {
         "/W": None,
         "/DW2": None,
         "/W2": None,
-        "/CIDToGIDMap": "content",
+        "/CIDToGIDMap": "data",
     },
     # 9.7.3, Table 114: CIDSystemInfo dictionaries.
     "cidsysteminfo": {"/Registry": None, "/Ordering": None, "/Supplement": None},
@@ -485,7 +487,7 @@ TABLES: dict[str, Keys] = {
         "/Style": "fontstyle",
         "/Lang": None,
         "/FD": "dictof:fontdescriptor",
-        "/CIDSet": "content",
+        "/CIDSet": "data",
     },
     "fontstyle": {"/Panose": None},
     # 9.9, Table 124: embedded font programs.
@@ -669,10 +671,10 @@ TABLES: dict[str, Keys] = {
     "action.ResetForm": _keys(_ACTION, {"/Fields": "field", "/Flags": None}),
     "action.ImportData": _keys(_ACTION, {"/F": "filespec"}),
     "action.SetOCGState": _keys(_ACTION, {"/State": "ocg", "/PreserveRB": None}),
-    "action.Rendition": _keys(_ACTION, {"/R": OPEN, "/AN": "annot", "/OP": None, "/JS": "content"}),
+    "action.Rendition": _keys(_ACTION, {"/R": OPEN, "/AN": "annot", "/OP": None, "/JS": "data"}),
     "action.Trans": _keys(_ACTION, {"/Trans": "transition"}),
     "action.GoTo3DView": _keys(_ACTION, {"/TA": "annot", "/V": OPEN}),
-    "action.JavaScript": _keys(_ACTION, {"/JS": "content"}),
+    "action.JavaScript": _keys(_ACTION, {"/JS": "data"}),
     "action.RichMediaExecute": _keys(_ACTION, {"/TA": "annot", "/TI": OPEN, "/CMD": OPEN}),
     "action.common": _ACTION,
     # 12.3.2.2: a named destination's dictionary form (its array form is typed in the walk).

@@ -21,7 +21,12 @@ from dataclasses import dataclass
 import pikepdf
 
 from scrubbers import _pdf_schema as schema
-from scrubbers._pdf_streams import strip_jpeg_stream, strip_jpx_stream
+from scrubbers._pdf_streams import (
+    join_contents,
+    rewrite_content,
+    strip_jpeg_stream,
+    strip_jpx_stream,
+)
 
 N = pikepdf.Name
 
@@ -105,12 +110,29 @@ _DEVICE_BY_N = {1: N.DeviceGray, 3: N.DeviceRGB, 4: N.DeviceCMYK}
 
 def scan(pdf: pikepdf.Pdf, *, fix: bool, max_stream_bytes: int, max_pixels: int) -> list[str]:
     """Names of the identifying fields in ``pdf``; with ``fix``, remove them in place."""
+    budget = max_stream_bytes  # all content streams together, decoded
+    if fix:
+        for page in _pages(pdf):
+            budget -= join_contents(pdf, page, budget)
     # The standard's tables first, on the file as it came: in both directions the same
     # objects are seen, so the verifier finds what the cleaner removed.
-    found = prune_to_schema(pdf, fix=fix)
+    schema_walker = _SchemaWalker(pdf, fix=fix)
+    schema_walker.run()
     walker = _Walker(pdf, fix=fix, max_stream_bytes=max_stream_bytes, max_pixels=max_pixels)
     walker.run()
-    return found + walker.found
+    found = schema_walker.found + walker.found
+    for stream in schema_walker.content:
+        names, size = rewrite_content(stream, budget, fix=fix)
+        found += names
+        budget -= size
+    return found
+
+
+def _pages(pdf: pikepdf.Pdf) -> list[pikepdf.Object]:
+    try:
+        return [page.obj for page in pdf.pages]
+    except (pikepdf.PdfError, RuntimeError, ValueError, TypeError):
+        return []  # no usable page tree: its content streams are still found by kind
 
 
 class _Walker:
@@ -469,6 +491,9 @@ class _Rules:
 
 
 _OPEN_KINDS = frozenset({schema.OPEN})
+# Streams of operators (7.8.2): page contents, glyph procedures, form XObjects (appearances
+# included) and tiling patterns. A shading pattern is a dictionary, never a stream.
+_CONTENT_KINDS = frozenset({"content", "form", "pattern"})
 _REMOVED_BY_WALK = frozenset({*_DROP_ANYWHERE, "/Metadata", "/EF"})
 _NONE_KINDS = frozenset({"none"})
 
@@ -520,6 +545,7 @@ class _SchemaWalker:
         self.queue: deque[tuple[int, int]] = deque()
         self.typing = True
         self.names: set[str] = set()
+        self.content: list[pikepdf.Object] = []  # streams of drawing operators
         self._rules_cache: dict[tuple[frozenset[str], bool], _Rules] = {}
 
     def run(self) -> None:
@@ -537,7 +563,12 @@ class _SchemaWalker:
             self._walk(self.objects[objgen], frozenset(self.kinds[objgen]))
         self.typing = False
         for objgen, kinds in self.kinds.items():
-            self._walk(self.objects[objgen], frozenset(kinds))
+            obj = self.objects[objgen]
+            self._walk(obj, frozenset(kinds))
+            if isinstance(obj, pikepdf.Stream) and not _CONTENT_KINDS.isdisjoint(
+                _resolve(kind, obj) for kind in kinds
+            ):
+                self.content.append(obj)
 
     def _note(self, obj: pikepdf.Object, kinds: frozenset[str]) -> None:
         objgen = obj.objgen
