@@ -25,7 +25,7 @@ _A85 = pikepdf.Name.ASCII85Decode
 # four bytes of one character, RunLength makes 128 of two, an LZW code (at most 12 bits)
 # stands for at most 4096 bytes. Through such a chain, decoding by qpdf after a size check
 # on the raw bytes is bounded. Flate has no such bound: it is inflated here, with a limit.
-_MAX_RATIO = {
+_MAX_RATIO: dict[pikepdf.Object, int] = {
     _AHX: 1,
     _A85: 4,
     pikepdf.Name.RunLengthDecode: 128,
