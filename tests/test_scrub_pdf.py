@@ -21,8 +21,9 @@ from pikepdf import Array, Dictionary, Name
 from scrubbers import Limits, ScrubReport, scrub, scrub_sandboxed
 from scrubbers import _pdf_schema as schema
 from scrubbers._sniff import sniff
+from scrubbers._types import MAX_LINK_CHARS, MAX_LINKS
 from scrubbers.errors import CorruptFileError, LimitExceededError
-from scrubbers.pdf import EncryptedPdfError, PdfScrubber
+from scrubbers.pdf import EncryptedPdfError, PdfScrubber, UncheckableLinksError
 
 LIMITS = Limits()
 MARKER_RE = re.compile(rb"Marker-[A-Za-z0-9-]+")
@@ -886,3 +887,75 @@ def test_percent_inside_a_string_is_text_not_a_comment(tmp_path: Path) -> None:
     assert report.cleaned, report.reason
     assert "pdf:content-comment" not in report.removed
     assert "12% a year" in pdftotext(report.data, tmp_path, "out.pdf")
+
+
+# --- issue 10: what stays but can identify, named to the editors ----------------------------
+
+
+def test_dirty_document_warns_of_its_link_and_comment(dirty: Dirty) -> None:
+    assert {"hyperlinks", "annotation-text"} <= set(dirty.report.warnings)
+    assert fx.KEPT_URI in dirty.report.links
+    assert scrub_sandboxed(dirty.data).links == dirty.report.links
+
+
+def _form_pdf(value: str | None, links: int = 0, link_length: int = 20) -> bytes:
+    pdf = pikepdf.new()
+    page = fx._text_page(pdf, "A form")
+    field = pdf.make_indirect(
+        Dictionary(
+            Type=Name.Annot,
+            Subtype=Name.Widget,
+            FT=Name.Tx,
+            T=pikepdf.String("name"),
+            Rect=Array([20, 20, 200, 40]),
+            P=page.obj,
+        )
+    )
+    if value is not None:
+        field.V = pikepdf.String(value)
+    annots = [field]
+    for index in range(links):
+        target = f"https://example.org/{index}/".ljust(link_length, "x")
+        annots.append(
+            pdf.make_indirect(
+                Dictionary(
+                    Type=Name.Annot,
+                    Subtype=Name.Link,
+                    Rect=Array([20, 60, 200, 80]),
+                    A=Dictionary(S=Name.URI, URI=pikepdf.String(target)),
+                )
+            )
+        )
+    page.obj.Annots = Array(annots)
+    pdf.Root.AcroForm = Dictionary(Fields=Array([field]))
+    out = io.BytesIO()
+    pdf.save(out)
+    return out.getvalue()
+
+
+def test_filled_form_field_is_kept_and_named_as_a_warning() -> None:
+    report = scrub(_form_pdf("Jane Marker-Typed-Name"))
+    assert report.cleaned, report.reason
+    assert report.warnings == ("form-values",)
+    assert b"Jane Marker-Typed-Name" in fx.all_bytes(report.data)  # content: kept
+    empty = scrub(_form_pdf(None))
+    assert empty.cleaned and empty.warnings == ()
+
+
+def test_links_listed_for_the_editors() -> None:
+    report = scrub(_form_pdf(None, links=3))
+    assert report.cleaned, report.reason
+    assert report.warnings == ("hyperlinks",)
+    assert set(report.links) == {f"https://example.org/{i}/".ljust(20, "x") for i in range(3)}
+    assert scrub_sandboxed(_form_pdf(None, links=3)).links == report.links
+
+
+@pytest.mark.parametrize(
+    ("links", "length"), [(MAX_LINKS + 1, 20), (1, MAX_LINK_CHARS + 1)], ids=["many", "long"]
+)
+def test_links_that_cannot_all_be_shown_mean_not_cleaned(links: int, length: int) -> None:
+    data = _form_pdf(None, links=links, link_length=length)
+    report = scrub(data)
+    assert not report.cleaned
+    assert report.reason == UncheckableLinksError.reason
+    assert report.data == data
