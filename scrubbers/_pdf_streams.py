@@ -8,6 +8,8 @@ segments are cut out of the raw bytes.
 
 from __future__ import annotations
 
+import base64
+import warnings
 import zlib
 
 import pikepdf
@@ -17,12 +19,31 @@ from scrubbers.errors import CorruptFileError, LimitExceededError
 
 _FLATE = pikepdf.Name.FlateDecode
 _DCT = pikepdf.Name.DCTDecode
-# Filters whose output is at most 128 times their input (RunLength's worst case): decoding
-# them through qpdf after a size check on the raw bytes is bounded.
-_SMALL_RATIO_FILTERS = frozenset(
-    {pikepdf.Name.ASCIIHexDecode, pikepdf.Name.ASCII85Decode, pikepdf.Name.RunLengthDecode}
-)
-_SMALL_RATIO = 128
+_AHX = pikepdf.Name.ASCIIHexDecode
+_A85 = pikepdf.Name.ASCII85Decode
+# The most each filter can expand its input (7.4): ASCIIHex halves it, ASCII85's "z" makes
+# four bytes of one character, RunLength makes 128 of two, an LZW code (at most 12 bits)
+# stands for at most 4096 bytes. Through such a chain, decoding by qpdf after a size check
+# on the raw bytes is bounded. Flate has no such bound: it is inflated here, with a limit.
+_MAX_RATIO: dict[pikepdf.Object, int] = {
+    _AHX: 1,
+    _A85: 4,
+    pikepdf.Name.RunLengthDecode: 128,
+    pikepdf.Name.LZWDecode: 4096,
+}
+_ASCII_FILTERS = frozenset({_AHX, _A85})
+
+
+# The abbreviations of inline images (8.9.7, Table 92), which some writers use on streams
+# too, and qpdf decodes.
+_ABBREVIATIONS = {
+    "/AHx": _AHX,
+    "/A85": _A85,
+    "/LZW": pikepdf.Name.LZWDecode,
+    "/Fl": _FLATE,
+    "/RL": pikepdf.Name.RunLengthDecode,
+    "/DCT": _DCT,
+}
 
 
 def filters_of(stream: pikepdf.Object) -> list[pikepdf.Object] | None:
@@ -30,12 +51,11 @@ def filters_of(stream: pikepdf.Object) -> list[pikepdf.Object] | None:
     value = stream.get(pikepdf.Name.Filter)
     if value is None:
         return []
-    if isinstance(value, pikepdf.Name):
-        return [value]
-    if isinstance(value, pikepdf.Array):
-        names = list(value)
-        if all(isinstance(n, pikepdf.Name) for n in names):
-            return names
+    names = [value] if isinstance(value, pikepdf.Name) else value
+    if isinstance(names, pikepdf.Array) or isinstance(value, pikepdf.Name):
+        found = list(names)
+        if all(isinstance(n, pikepdf.Name) for n in found):
+            return [_ABBREVIATIONS.get(str(n), n) for n in found]
     return None
 
 
@@ -74,23 +94,41 @@ def decoded_bytes(stream: pikepdf.Object, max_bytes: int) -> bytes:
     filters = filters_of(stream)
     if filters is None:
         raise CorruptFileError("malformed stream filter")
-    untrusted_raw = stream.read_raw_bytes()
+    untrusted_raw = bytes(stream.read_raw_bytes())
     if not filters:
         if len(untrusted_raw) > max_bytes:
             raise LimitExceededError("an embedded stream is too large")
         return untrusted_raw
-    if filters == [_FLATE]:
-        parms = parms_at(stream, 0)
-        inflated = inflate_bounded(untrusted_raw, max_bytes)
-        if parms is None:
+    if filters[-1] == _FLATE and all(f in _ASCII_FILTERS for f in filters[:-1]):
+        # ASCII layers (old Adobe files: ASCII85 over Flate) shrink: undone here first.
+        untrusted_flate = untrusted_raw
+        for name in filters[:-1]:
+            untrusted_flate = _ascii_decode(name, untrusted_flate)
+        inflated = inflate_bounded(untrusted_flate, max_bytes)
+        if parms_at(stream, len(filters) - 1) is None:
             return inflated
         # A PNG/TIFF predictor only shrinks the inflated data: the bound above holds.
         return _read_decoded(stream)
-    if all(f in _SMALL_RATIO_FILTERS for f in filters):
-        if len(untrusted_raw) * _SMALL_RATIO ** len(filters) > max_bytes:
+    if all(f in _MAX_RATIO for f in filters):
+        bound = len(untrusted_raw)
+        for name in filters:
+            bound *= _MAX_RATIO[name]
+        if bound > max_bytes:
             raise LimitExceededError("an embedded stream may expand beyond the limit")
         return _read_decoded(stream)
     raise LimitExceededError("an embedded stream uses a filter chain that cannot be bounded")
+
+
+def _ascii_decode(name: pikepdf.Object, untrusted_data: bytes) -> bytes:
+    """One ASCIIHex or ASCII85 layer (7.4.2, 7.4.3), up to its end-of-data marker."""
+    try:
+        if name == _AHX:
+            digits = bytes(untrusted_data.split(b">", 1)[0].translate(None, b" \t\r\n\f\0"))
+            return bytes.fromhex((digits + b"0" * (len(digits) % 2)).decode("ascii"))
+        body = untrusted_data.split(b"~>", 1)[0]
+        return base64.a85decode(body, ignorechars=b" \t\r\n\f\0")
+    except ValueError as exc:
+        raise CorruptFileError("bad ASCII-encoded stream") from exc
 
 
 def _read_decoded(stream: pikepdf.Object) -> bytes:
@@ -250,3 +288,65 @@ def strip_jpx_stream(stream: pikepdf.Object, max_bytes: int, *, fix: bool) -> li
     if removed and fix:
         stream.write(cleaned, filter=_JPX, decode_parms=parms_at(stream, len(filters) - 1))
     return ["pdf:" + name for name in removed]
+
+
+# Annex A, Table A.1: every operator of a content stream. Others (allowed only inside BX/EX,
+# and ignored by every reader) draw nothing: they go, with their operands.
+_OPERATORS = frozenset(
+    """b B b* B* BDC BI BMC BT BX c cm CS cs d d0 d1 Do DP EI EMC ET EX f F f* G g gs h i ID
+    j J K k l m M MP n q Q re RG rg ri s S SC sc SCN scn sh T* Tc Td TD Tf Tj TJ TL Tm Tr Ts
+    Tw Tz v w W W* y ' \"""".split()
+)
+
+
+def rewrite_content(stream: pikepdf.Object, max_bytes: int, *, fix: bool) -> tuple[list[str], int]:
+    """Names of what a content stream holds besides drawing; with ``fix``, the stream
+    re-serialised from its tokens (comments, stray operands and unknown operators gone,
+    drawing unchanged). Also returns the decoded size, for the caller's budget.
+
+    The decoded size is bounded before qpdf parses the stream. Without ``fix`` (checking a
+    file), a stream with no "%" and written by `rewrite_content` is not parsed again.
+    """
+    untrusted_data = decoded_bytes(stream, max_bytes)
+    if not fix and b"%" not in untrusted_data:
+        return [], len(untrusted_data)
+    with warnings.catch_warnings():
+        # qpdf reports a stream ending inside an operation; what it could not place is
+        # dropped, which is the point.
+        warnings.simplefilter("ignore")
+        try:
+            instructions = pikepdf.parse_content_stream(stream)
+        except pikepdf.PdfError as exc:
+            raise CorruptFileError("unparsable content stream") from exc
+    kept = [i for i in instructions if str(i.operator) in _OPERATORS or _is_inline(i)]
+    rewritten = pikepdf.unparse_content_stream(kept)
+    found = []
+    if untrusted_data.count(b"%") > rewritten.count(b"%"):
+        found.append("pdf:content-comment")
+    if len(kept) < len(instructions):
+        found.append("pdf:content-operator")
+    if fix:
+        stream.write(rewritten)
+    return found, len(untrusted_data)
+
+
+def _is_inline(instruction: object) -> bool:
+    return isinstance(instruction, pikepdf.ContentStreamInlineImage)
+
+
+def join_contents(pdf: pikepdf.Pdf, page: pikepdf.Object, max_bytes: int) -> int:
+    """A page whose /Contents is an array gets one stream with all of it (7.8.2: the
+    division between the streams is at a token boundary, not an operation's), so that it
+    can be parsed as one. Returns the decoded size."""
+    parts = page.get(pikepdf.Name.Contents)
+    if not isinstance(parts, pikepdf.Array):
+        return 0
+    untrusted_pieces = []
+    budget = max_bytes
+    for part in parts:
+        if isinstance(part, pikepdf.Stream):
+            untrusted_pieces.append(decoded_bytes(part, budget))
+            budget -= len(untrusted_pieces[-1])
+    joined = b"\n".join(untrusted_pieces)
+    page[pikepdf.Name.Contents] = pdf.make_stream(joined)
+    return len(joined)

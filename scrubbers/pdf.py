@@ -35,8 +35,8 @@ from pikepdf import sanitize
 
 from scrubbers._pdf_streams import decoded_bytes
 from scrubbers._pdf_walk import iter_reachable_dicts, scan
-from scrubbers._types import Attachment, Cleaned, Limits, ScrubReport
-from scrubbers.errors import CorruptFileError, LimitExceededError, VerificationError
+from scrubbers._types import MAX_LINK_CHARS, MAX_LINKS, Attachment, Cleaned, Limits, ScrubReport
+from scrubbers.errors import CorruptFileError, LimitExceededError, ScrubError, VerificationError
 
 N = pikepdf.Name
 
@@ -48,6 +48,13 @@ class EncryptedPdfError(CorruptFileError):
     """The PDF needs a password to be opened: its content cannot be read, so not cleaned."""
 
     reason = "encrypted with a password"
+
+
+class UncheckableLinksError(ScrubError):
+    """The document keeps more links, or longer ones, than the editors can be shown: a
+    per-recipient token could pass unseen, so the file is not called clean."""
+
+    reason = "too many or too long links to list for checking"
 
 
 class PdfScrubber:
@@ -66,11 +73,21 @@ class PdfScrubber:
             removed += _scan(pdf, limits, fix=True)
             _second_net(pdf)
             _drop_unused_resources(pdf)
+            warnings, links = _kept_but_identifying(pdf)
             data = _save(pdf)
         note = None
         if "pdf:ICC-description" in removed or "pdf:OutputIntents" in removed:
             note = "ICC colour profiles replaced by device colour spaces"
-        return Cleaned(data, tuple(removed), note=note, attachments=attachments)
+        if any(not a.report.cleaned for a in attachments):
+            warnings.add("embedded-not-cleaned")
+        return Cleaned(
+            data,
+            tuple(removed),
+            note=note,
+            attachments=attachments,
+            warnings=tuple(sorted(warnings)),
+            links=tuple(links),
+        )
 
 
 def _scan(pdf: pikepdf.Pdf, limits: Limits, *, fix: bool) -> list[str]:
@@ -144,6 +161,43 @@ def _extract_attachments(pdf: pikepdf.Pdf, limits: Limits) -> tuple[Attachment, 
         budget -= len(untrusted_data)
         found.append((_spec_name(spec), untrusted_data))
     return tuple(Attachment(name, _scrub_attached(data, limits)) for name, data in found)
+
+
+def _kept_but_identifying(pdf: pikepdf.Pdf) -> tuple[set[str], list[str]]:
+    """What stays because it is the document's content, yet can name the source: filled
+    form fields, annotation texts, hyperlinks (whose targets the editors must check for
+    per-recipient tokens). Read from the cleaned document, so only what is written."""
+    warnings: set[str] = set()
+    links: list[str] = []
+    for node in iter_reachable_dicts(pdf):
+        if N.FT in node and _has_text(node.get(N.V)):
+            warnings.add("form-values")
+        if node.get(N.Type) == N.Annot or (N.Rect in node and N.Subtype in node):
+            if _has_text(node.get(N.Contents)):
+                warnings.add("annotation-text")
+        if node.get(N.S) == N.URI:
+            target = node.get(N.URI)
+            if isinstance(target, pikepdf.String):
+                link = str(target)
+                if len(link) > MAX_LINK_CHARS:
+                    raise UncheckableLinksError
+                if link.strip() and link not in links:
+                    links.append(link)
+            warnings.add("hyperlinks")
+    if len(links) > MAX_LINKS:
+        raise UncheckableLinksError
+    return warnings, links
+
+
+def _has_text(value: pikepdf.Object | None) -> bool:
+    """A value someone typed: a non-empty string, a chosen name other than Off, a list."""
+    if isinstance(value, pikepdf.String):
+        return bool(bytes(value).strip())
+    if isinstance(value, pikepdf.Name):
+        return value != N.Off
+    if isinstance(value, pikepdf.Array):
+        return any(_has_text(item) for item in value)
+    return False
 
 
 def _spec_name(spec: pikepdf.Object) -> str:

@@ -440,11 +440,15 @@ def cyclic_pdf() -> bytes:
     """A document whose objects reference each other in a loop (and one references itself)."""
     pdf = pikepdf.new()
     _text_page(pdf, "Cyclic references")
-    a = pdf.make_indirect(Dictionary(Type=Name("/MarkerLoop")))
-    b = pdf.make_indirect(Dictionary(Next=a, Metadata=_xmp(pdf, "Marker-Cycle-XMP-6d8e")))
+    # Outline items are linked both ways (12.3.3): a loop through keys the standard defines.
+    outlines = pdf.make_indirect(Dictionary(Type=Name.Outlines))
+    a = pdf.make_indirect(Dictionary(Title=String("First"), Parent=outlines))
+    b = pdf.make_indirect(Dictionary(Title=String("Second"), Parent=outlines, Next=a, Prev=a))
+    b.Metadata = _xmp(pdf, "Marker-Cycle-XMP-6d8e")
     a.Next = b
-    a.Self = a
-    pdf.Root.Loop = a
+    a.Prev = a
+    outlines.First, outlines.Last = a, b
+    pdf.Root.Outlines = outlines
     out = io.BytesIO()
     pdf.save(out)
     return out.getvalue()
@@ -461,3 +465,145 @@ def all_bytes(data: bytes) -> bytes:
                 except pikepdf.PdfError:
                     parts.append(obj.read_raw_bytes())
     return b"\n".join(parts)
+
+
+# -- issue 10: what pdfLaTeX/XeLaTeX/LuaLaTeX and other writers leave in keys of their own -----
+
+
+@dataclass(frozen=True)
+class HidingPlace:
+    name: str  # test id
+    removed: str  # the report's field name
+    canary: str  # a value only that place holds
+
+
+HIDING_PLACES: tuple[HidingPlace, ...] = (
+    # pdfTeX's \includegraphics of a PDF: the figure's path on the author's disk...
+    HidingPlace("ptex-filename", "pdf:PTEX.FileName", "Marker-PtexHome-3f1a"),
+    # ...and the figure's own Info dictionary, copied whole.
+    HidingPlace("ptex-infodict", "pdf:PTEX.InfoDict", "Marker-PtexAuthor-8b2c"),
+    # hyperref's \hypersetup{baseurl}, and writers that default it to the file's folder.
+    HidingPlace("catalog-uri-base", "pdf:URI", "Marker-UriBase-5d7e"),
+    # Keys of no standard, on the page and on the catalog (prefixed or not).
+    HidingPlace("page-private", "pdf:ACME.PageOwner", "Marker-PagePrivate-6e8f"),
+    HidingPlace("catalog-private", "pdf:ACME:Owner", "Marker-CatalogPrivate-7f9a"),
+    # A comment inside the page's content stream (viewers never show it).
+    HidingPlace("content-comment", "pdf:content-comment", "Marker-ContentComment-9b1c"),
+)
+
+
+def hiding_place_pdf(place: HidingPlace) -> bytes:
+    """A two-page document with a pdfTeX-style figure, the canary in one hiding place."""
+    pdf = pikepdf.new()
+    figure = pdf.make_stream(b"0 0 1 rg 0 0 50 50 re f")
+    figure.Type, figure.Subtype, figure.BBox = Name.XObject, Name.Form, Array([0, 0, 50, 50])
+    figure.FormType = 1
+    home = "Marker-PtexHome-3f1a" if place.name == "ptex-filename" else "someone"
+    figure[Name("/PTEX.FileName")] = String(f"/home/{home}/paper/figures/plot.pdf")
+    figure[Name("/PTEX.PageNumber")] = 1
+    if place.name == "ptex-infodict":
+        figure[Name("/PTEX.InfoDict")] = pdf.make_indirect(
+            Dictionary(
+                Author=String(place.canary),
+                Creator=String("LaTeX with hyperref"),
+                Producer=String("pdfTeX-1.40.25"),
+                CreationDate=String("D:20240501100000+02'00'"),
+            )
+        )
+    comment = f"% {place.canary}\n".encode() if place.name == "content-comment" else b""
+    page = _text_page(
+        pdf, "A figure follows", comment + b"q 2 0 0 2 100 100 cm /Fig1 Do Q\n% pdfTeX end\n"
+    )
+    page.obj.Resources.XObject = Dictionary(Fig1=figure)
+    _text_page(pdf, "Second page")
+    if place.name == "catalog-uri-base":
+        pdf.Root.URI = Dictionary(Base=String(f"file:///home/{place.canary}/paper/"))
+    if place.name == "page-private":
+        page.obj[Name("/ACME.PageOwner")] = String(place.canary)
+    if place.name == "catalog-private":
+        pdf.Root[Name("/ACME:Owner")] = Dictionary(Who=String(place.canary))
+    out = io.BytesIO()
+    pdf.save(out)
+    return out.getvalue()
+
+
+# Where the property test plants unknown keys.
+UNKNOWN_KEY_PLACES = (
+    "catalog",
+    "pages",
+    "page",
+    "resources",
+    "form",
+    "image",
+    "annotation",
+    "font",
+    "font-descriptor",
+)
+
+
+def unknown_keys_pdf(planted: list[tuple[str, str, str]], canary: str) -> bytes:
+    """A document with a figure, an image, a link and an embedded-metrics font, where each
+    (place, key, form) of ``planted`` holds ``canary``: as a string ("string"), inside a
+    direct dictionary ("dict"), or in an indirect stream of its own ("stream")."""
+    pdf = pikepdf.new()
+    descriptor = pdf.make_indirect(
+        Dictionary(
+            Type=Name.FontDescriptor,
+            FontName=Name("/Helvetica"),
+            Flags=32,
+            FontBBox=Array([-166, -225, 1000, 931]),
+            ItalicAngle=0,
+            Ascent=718,
+            Descent=-207,
+            CapHeight=718,
+            StemV=88,
+        )
+    )
+    page = _text_page(pdf, "Unknown keys page", b"q 20 0 0 20 50 50 cm /Im1 Do Q /Fig1 Do\n")
+    font = page.obj.Resources.Font.F1
+    font.FontDescriptor = descriptor
+    font.FirstChar, font.LastChar = 32, 32
+    font.Widths = Array([278])
+    image = pdf.make_stream(bytes([0, 255, 255, 0]))
+    image.Type, image.Subtype = Name.XObject, Name.Image
+    image.Width, image.Height, image.ColorSpace, image.BitsPerComponent = (
+        2,
+        2,
+        Name.DeviceGray,
+        8,
+    )
+    figure = pdf.make_stream(b"1 0 0 rg 0 0 10 10 re f")
+    figure.Type, figure.Subtype, figure.BBox = Name.XObject, Name.Form, Array([0, 0, 10, 10])
+    page.obj.Resources.XObject = Dictionary(Im1=image, Fig1=figure)
+    link = pdf.make_indirect(
+        Dictionary(
+            Type=Name.Annot,
+            Subtype=Name.Link,
+            Rect=Array([10, 10, 100, 30]),
+            Border=Array([0, 0, 0]),
+            A=Dictionary(S=Name.URI, URI=String("https://example.org/")),
+        )
+    )
+    page.obj.Annots = Array([link])
+    targets = {
+        "catalog": pdf.Root,
+        "pages": pdf.Root.Pages,
+        "page": page.obj,
+        "resources": page.obj.Resources,
+        "form": figure,
+        "image": image,
+        "annotation": link,
+        "font": font,
+        "font-descriptor": descriptor,
+    }
+    for place, key, form in planted:
+        if form == "string":
+            value: pikepdf.Object = String(canary)
+        elif form == "dict":
+            value = Dictionary(Note=String(canary))
+        else:
+            value = pdf.make_stream(canary.encode())
+        targets[place][Name("/" + key)] = value
+    out = io.BytesIO()
+    pdf.save(out)
+    return out.getvalue()
