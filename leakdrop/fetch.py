@@ -827,7 +827,11 @@ def _read_token(path: str) -> str:
     except OSError as exc:
         raise FetchError(f"cannot read token file {path}: {exc.strerror}") from exc
     if stat.S_IMODE(st.st_mode) & 0o077:
-        _say(f"warning: {path} is readable by others; chmod 600 {path}")
+        # Refused, not warned: whoever can read it can fetch (and so delete from the
+        # server) every submission, as docker/PICKUP.md says.
+        raise FetchError(
+            f"{path} can be read or changed by others: run chmod 600 {path}, then again"
+        )
     token = untrusted_data.decode("ascii", "replace").strip()
     if not check_token_syntax(token):
         raise FetchError(f"{path} does not hold a leakdrop token (ldp1_...)")

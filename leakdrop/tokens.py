@@ -25,6 +25,7 @@ import contextlib
 import hashlib
 import hmac
 import json
+import math
 import os
 import re
 import secrets
@@ -278,7 +279,9 @@ class AuthThrottle:
 
     `free_failures` failures in a row are answered normally; each further one locks the
     listener for `base_delay * 2**k` seconds (capped at `max_delay`). A success while
-    unlocked resets the count.
+    unlocked resets the count. The count also leaks away, one failure per `decay_seconds`
+    of time (a leaky bucket): without it, one bad request every few minutes, forever, would
+    keep every editor locked out, since the lock is global.
     """
 
     def __init__(
@@ -287,13 +290,16 @@ class AuthThrottle:
         free_failures: int = 5,
         base_delay: float = 1.0,
         max_delay: float = 300.0,
+        decay_seconds: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._free = free_failures
         self._base = base_delay
         self._max = max_delay
+        self._decay = decay_seconds
         self._clock = clock
-        self._failures = 0
+        self._failures = 0.0
+        self._last = clock()
         self._locked_until = 0.0
         self._lock = threading.Lock()
 
@@ -304,15 +310,18 @@ class AuthThrottle:
 
     def failure(self) -> None:
         with self._lock:
-            self._failures += 1
-            excess = self._failures - self._free
+            now = self._clock()
+            leaked = (now - self._last) / self._decay if self._decay > 0 else 0.0
+            self._failures = max(0.0, self._failures - leaked) + 1
+            self._last = now
+            excess = math.ceil(self._failures) - self._free
             if excess > 0:
                 delay = min(self._max, self._base * 2 ** min(excess - 1, 30))
-                self._locked_until = self._clock() + delay
+                self._locked_until = now + delay
 
     def success(self) -> None:
         with self._lock:
-            self._failures = 0
+            self._failures = 0.0
 
 
 # --------------------------------------------------------------------------- command

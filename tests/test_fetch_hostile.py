@@ -217,3 +217,18 @@ def test_two_runs_on_one_folder_do_not_interleave(
     assert status == 2
     assert "another leakdrop fetch is running" in stderr
     assert state.requests == []
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o660, 0o604])
+def test_a_token_file_others_can_read_is_refused(
+    hostile: tuple[Hostile, str], tmp_path: Path, mode: int
+) -> None:
+    state, url = hostile
+    token_file = write_token_file(tmp_path / "token", TOKEN)
+    token_file.chmod(mode)
+    result = run_leakdrop(
+        "fetch", "--server", url, "--token-file", token_file, "--out", tmp_path / "usb"
+    )
+    assert result.returncode == 2, result.stderr
+    assert f"chmod 600 {token_file}" in result.stderr
+    assert state.requests == []  # the token never left the machine

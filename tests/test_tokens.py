@@ -104,6 +104,24 @@ def test_broken_or_unsafe_file_fails_closed(tmp_path: Path) -> None:
     assert store.check(alice) is None
 
 
+def test_throttle_forgets_failures_with_time() -> None:
+    # One bad request every five minutes, for a day: never a lock-out (the lock is global,
+    # so an attacker with no token could otherwise keep every editor out for ever).
+    now = [1000.0]
+    throttle = AuthThrottle(free_failures=3, base_delay=2, decay_seconds=60, clock=lambda: now[0])
+    for _ in range(24 * 12):
+        throttle.failure()
+        assert throttle.retry_after() == 0
+        now[0] += 300
+    # A burst is still throttled, and a quiet period after it clears the count.
+    for _ in range(4):
+        throttle.failure()
+    assert throttle.retry_after() > 0
+    now[0] += 4 * 60 + 2
+    throttle.failure()
+    assert throttle.retry_after() == 0
+
+
 def test_throttle_backs_off_globally() -> None:
     now = [1000.0]
     throttle = AuthThrottle(free_failures=3, base_delay=2, max_delay=10, clock=lambda: now[0])
