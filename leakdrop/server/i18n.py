@@ -152,6 +152,9 @@ _FR: Final[dict[str, str]] = {
         "trop grand ou trop complexe pour être nettoyé sans risque"
     ),
     "reason:cleaning timed out": "le nettoyage a pris trop de temps",
+    "reason:too many or too long links to list for checking": (
+        "trop de liens, ou des liens trop longs, pour qu’ils soient tous listés et vérifiés"
+    ),
     "reason:the cleaner crashed on this file": "le nettoyage a échoué sur ce fichier",
     "reason:metadata remained after cleaning": "des métadonnées restaient après nettoyage",
     "reason:could not be cleaned": "n'a pas pu être nettoyé",
@@ -302,6 +305,9 @@ _EN: Final[dict[str, str]] = {
     ),
     "reason:too large or too complex to clean safely": ("too large or too complex to clean safely"),
     "reason:cleaning timed out": "cleaning timed out",
+    "reason:too many or too long links to list for checking": (
+        "too many links, or links too long, to list them all for checking"
+    ),
     "reason:the cleaner crashed on this file": "the cleaner crashed on this file",
     "reason:metadata remained after cleaning": "metadata remained after cleaning",
     "reason:could not be cleaned": "could not be cleaned",
