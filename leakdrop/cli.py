@@ -201,6 +201,18 @@ def _add_editor_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser
         help="private key file to write, NAME.auth_private (for your tor's ClientOnionAuthDir)",
     )
 
+    p = sub.add_parser(
+        "onion-auth-add",
+        help="check an editor's client-authorization line and write NAME.auth for the pickup",
+    )
+    p.add_argument("name", help="the editor's name (the file is NAME.auth)")
+    p.add_argument("line", help="the descriptor:x25519:… line onion-auth-keygen printed")
+    p.add_argument(
+        "--dir",
+        default=None,
+        help="the pickup's authorized_clients folder (without it: print the checked line)",
+    )
+
     p = sub.add_parser("bundle", help="write an offline install bundle for the laptop")
     p.add_argument("--out", required=True, help="empty or new folder (e.g. a USB stick)")
     p.add_argument(
@@ -250,6 +262,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from leakdrop.fetch import run_fetch
 
         return run_fetch(args)
+    if args.command == "onion-auth-add":
+        from leakdrop.onion_auth import run_onion_auth_add
+
+        return run_onion_auth_add(args)
     if args.command == "onion-auth-keygen":
         from leakdrop.onion_auth import run_onion_auth_keygen
 

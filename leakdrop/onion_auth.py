@@ -34,8 +34,10 @@ from leakdrop._files import write_new_private_file
 __all__ = [
     "ClientAuthKeys",
     "OnionAuthError",
+    "authorized_client_line",
     "generate_client_auth",
     "onion_label",
+    "run_onion_auth_add",
     "run_onion_auth_keygen",
     "write_private_file",
 ]
@@ -121,4 +123,65 @@ def run_onion_auth_keygen(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     print(keys.public_line, flush=True)
+    return 0
+
+
+_PUBLIC_PREFIX: Final = "descriptor:x25519:"
+_NAME_CHARS: Final = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-_")
+
+
+def authorized_client_line(untrusted_line: str) -> str:
+    """An editor's public line, checked in full, as tor's ``authorized_clients/*.auth`` wants.
+
+    Takes what `onion-auth-keygen` printed (``descriptor:x25519:<key>``) or the bare key.
+    Why so strict: tor only logs "Unknown format of client authorization file" for a bad
+    file and goes on publishing the pickup, *without client authorization* if that was the
+    only file (a doubled prefix, from pasting the whole line after "descriptor:x25519:",
+    was exactly that).
+    """
+    line = untrusted_line.strip()
+    key = line.removeprefix(_PUBLIC_PREFIX)
+    if key.startswith(_PUBLIC_PREFIX) or key.lower().startswith("descriptor:"):
+        raise OnionAuthError(
+            "the line starts with descriptor:x25519: twice: give the line exactly as "
+            "onion-auth-keygen printed it"
+        )
+    if ":" in key:
+        raise OnionAuthError(
+            "this looks like a private key (address:descriptor:x25519:…): it never leaves "
+            "the editor's machine; give the public line onion-auth-keygen printed"
+        )
+    if len(key) != 52 or not all(c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567" for c in key):
+        raise OnionAuthError(
+            "not an x25519 public key (52 characters of A-Z and 2-7 after descriptor:x25519:)"
+        )
+    raw = base64.b32decode(key + "====")
+    if len(raw) != 32 or _b32(raw) != key:
+        raise OnionAuthError("not a canonical x25519 public key")
+    return _PUBLIC_PREFIX + key
+
+
+def run_onion_auth_add(args: argparse.Namespace) -> int:
+    """Validate an editor's line; write ``DIR/NAME.auth`` (0600), or print it for a pipe."""
+    try:
+        name = args.name
+        if not name or not set(name) <= _NAME_CHARS or len(name) > 64:
+            raise OnionAuthError("the name must be 1-64 of a-z, 0-9, - and _ (it names the file)")
+        line = authorized_client_line(args.line)
+        content = (line + "\n").encode("ascii")
+        if args.dir is None:
+            sys.stdout.write(line + "\n")
+            sys.stdout.flush()
+            return 0
+        path = Path(args.dir) / f"{name}.auth"
+        try:
+            write_new_private_file(path, lambda fh: fh.write(content))
+        except FileExistsError as exc:
+            raise OnionAuthError(f"{path} already exists: remove it first to replace it") from exc
+        except OSError as exc:
+            raise OnionAuthError(f"cannot write {path}: {exc.strerror}") from exc
+    except OnionAuthError as exc:
+        print(f"leakdrop onion-auth-add: {exc}", file=sys.stderr)
+        return 1
+    print(f"{path} written: restart tor to apply it", file=sys.stderr)
     return 0
