@@ -1,6 +1,7 @@
 """age v1 (age-encryption.org/v1) on PyNaCl: seal to editors' keys, open offline.
 
-Standard library + PyNaCl only: this package runs on the air-gapped laptop.
+Standard library, PyNaCl, and pyca/cryptography for the post-quantum recipient type
+(ML-KEM-768 + X25519 through HPKE): this package runs on the air-gapped laptop.
 
     with encrypt(dst, [X25519Recipient.parse("age1...")]) as w:
         w.write(data)                       # streamed, constant memory
@@ -11,15 +12,20 @@ Standard library + PyNaCl only: this package runs on the air-gapped laptop.
 from __future__ import annotations
 
 from ._age import (
+    AnyIdentity,
+    AnyRecipient,
     PreparedSeal,
     decrypt,
     encrypt,
     is_age_file,
     parse_identities_file,
+    parse_identity,
+    parse_recipient,
     parse_recipients_file,
     prepare,
 )
 from ._header import Identity, Recipient, Stanza
+from ._hybrid import HybridIdentity, HybridRecipient
 from ._scrypt import ScryptIdentity, ScryptRecipient
 from ._stream import CHUNK_SIZE, ENCRYPTED_CHUNK_SIZE, OpenReader, SealWriter
 from ._x25519 import X25519Identity, X25519Recipient
@@ -37,8 +43,12 @@ __all__ = [
     "CHUNK_SIZE",
     "ENCRYPTED_CHUNK_SIZE",
     "AgeError",
+    "AnyIdentity",
+    "AnyRecipient",
     "ArmorError",
     "HeaderError",
+    "HybridIdentity",
+    "HybridRecipient",
     "Identity",
     "KeyFormatError",
     "MacError",
@@ -57,6 +67,8 @@ __all__ = [
     "encrypt",
     "is_age_file",
     "parse_identities_file",
+    "parse_identity",
+    "parse_recipient",
     "parse_recipients_file",
     "prepare",
 ]

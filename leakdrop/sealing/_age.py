@@ -18,6 +18,10 @@ from ._header import (
     parse_header,
 )
 from ._hkdf import hkdf_sha256
+from ._hybrid import IDENTITY_HRP as _PQ_IDENTITY_HRP
+from ._hybrid import RECIPIENT_HRP as _PQ_RECIPIENT_HRP
+from ._hybrid import STANZA_TYPE as _HYBRID
+from ._hybrid import HybridIdentity, HybridRecipient
 from ._scrypt import STANZA_TYPE as _SCRYPT
 from ._source import ByteSource
 from ._stream import (
@@ -92,6 +96,14 @@ def prepare(recipients: Sequence[Recipient]) -> PreparedSeal:
         _check_scrypt_alone(stanzas)
     except HeaderError as exc:
         raise ValueError("a passphrase (scrypt) recipient must be the only recipient") from exc
+    kinds = {s.type == _HYBRID for s in stanzas}
+    if len(kinds) > 1:
+        # The specification: a file sealed to a post-quantum recipient SHOULD NOT also be
+        # sealed to a classical one, which a quantum computer would open; the protection
+        # would be only as strong as the weakest recipient.
+        raise ValueError(
+            "post-quantum (age1pq1...) and classical (age1...) recipients cannot be mixed"
+        )
     nonce = os.urandom(NONCE_SIZE)
     return PreparedSeal(
         encode_header(stanzas, file_key) + nonce, hkdf_sha256(file_key, nonce, _PAYLOAD_LABEL)
@@ -158,31 +170,52 @@ def _key_lines(text: str) -> list[tuple[int, str]]:
     return lines
 
 
-def parse_recipients_file(text: str) -> list[X25519Recipient]:
+AnyRecipient = X25519Recipient | HybridRecipient
+AnyIdentity = X25519Identity | HybridIdentity
+
+
+def parse_recipient(text: str) -> AnyRecipient:
+    """``age1pq1...`` (post-quantum) or ``age1...`` (X25519)."""
+    if text.startswith(_PQ_RECIPIENT_HRP + "1"):
+        return HybridRecipient.parse(text)
+    return X25519Recipient.parse(text)
+
+
+def parse_identity(text: str) -> AnyIdentity:
+    """``AGE-SECRET-KEY-PQ-1...`` (post-quantum) or ``AGE-SECRET-KEY-1...`` (X25519)."""
+    if text.upper().startswith(_PQ_IDENTITY_HRP + "1"):
+        return HybridIdentity.parse(text)
+    return X25519Identity.parse(text)
+
+
+def parse_recipients_file(text: str) -> list[AnyRecipient]:
     """Parse age's recipients-file format. Errors name the line, never its content."""
-    recipients: list[X25519Recipient] = []
+    recipients: list[AnyRecipient] = []
     for number, line in _key_lines(text):
         if line.strip().upper().startswith(_SECRET_KEY_PREFIX):
             # A private key on the server would defeat the offline-key design.
             raise KeyFormatError(f"line {number}: this is a SECRET key, not a recipient")
         try:
-            recipients.append(X25519Recipient.parse(line))
+            recipients.append(parse_recipient(line))
         except KeyFormatError as exc:
-            raise KeyFormatError(f"line {number}: not an age X25519 recipient (age1...)") from exc
+            raise KeyFormatError(
+                f"line {number}: not an age recipient (age1... or age1pq1...)"
+            ) from exc
     if not recipients:
         raise KeyFormatError("no recipients found")
     return recipients
 
 
-def parse_identities_file(text: str) -> list[X25519Identity]:
+def parse_identities_file(text: str) -> list[AnyIdentity]:
     """Parse an age identity file. Errors name the line, never its content (it is secret)."""
-    identities: list[X25519Identity] = []
+    identities: list[AnyIdentity] = []
     for number, line in _key_lines(text):
         try:
-            identities.append(X25519Identity.parse(line))
+            identities.append(parse_identity(line))
         except KeyFormatError as exc:
             raise KeyFormatError(
-                f"line {number}: not an age X25519 identity (AGE-SECRET-KEY-...)"
+                f"line {number}: not an age identity (AGE-SECRET-KEY-1... or "
+                "AGE-SECRET-KEY-PQ-1...)"
             ) from exc
     if not identities:
         raise KeyFormatError("no identities found")
