@@ -3,7 +3,7 @@
 Run on an online machine from a source checkout. Writes into DIR:
 
     leakdrop-<version>-py3-none-any.whl     the project, built from the source
-    PyNaCl, cffi, pycparser wheels          binary wheels for the laptop's platform
+    PyNaCl, cryptography, cffi, pycparser   binary wheels for the laptop's platform
     requirements.txt                        every wheel pinned with its SHA-256
     SHA256SUMS                              for `sha256sum -c` before installing
     INSTALL.txt                             the few commands to type on the laptop
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import re
 import shutil
 import subprocess
 import sys
@@ -47,6 +48,27 @@ def _default_source() -> Path:
             "with pyproject.toml)"
         )
     return root
+
+
+_MANYLINUX_RE = re.compile(r"manylinux_2_([0-9]+)_([a-z0-9_]+)")
+
+
+def _compatible_platforms(platforms: list[str]) -> list[str]:
+    """Each platform and the older ones its machines also run (PEP 600).
+
+    pip takes `--platform` literally: a laptop on manylinux_2_28 runs wheels built for
+    manylinux_2_17 (cffi 2, which pyca/cryptography needs, ships only those for ARM), but
+    pip would not pick them unless they are named too.
+    """
+    out: list[str] = []
+    for platform in platforms:
+        out.append(platform)
+        match = _MANYLINUX_RE.fullmatch(platform)
+        if match:
+            glibc, arch = int(match.group(1)), match.group(2)
+            out += [f"manylinux_2_{minor}_{arch}" for minor in range(glibc - 1, 4, -1)]
+            out += [f"manylinux2014_{arch}"]
+    return list(dict.fromkeys(out))
 
 
 def _pip(args: list[str], what: str) -> None:
@@ -146,7 +168,7 @@ def build_bundle(
     (project,) = out.glob("leakdrop-*.whl")
 
     download = ["download", "-q", "--only-binary=:all:", "--dest", str(out)]
-    for platform in platforms or []:
+    for platform in _compatible_platforms(platforms or []):
         download += ["--platform", platform]
     if python_version:
         download += ["--python-version", python_version, "--implementation", "cp"]
@@ -155,8 +177,9 @@ def build_bundle(
 
     wheels = sorted(out.glob("*.whl"))
     names = {_wheel_name_version(w)[0] for w in wheels}
-    if "pynacl" not in names:
-        raise BundleError("PyNaCl's wheel is missing from the bundle")
+    for needed, why in (("pynacl", "PyNaCl"), ("cryptography", "pyca/cryptography")):
+        if needed not in names:
+            raise BundleError(f"{why}'s wheel is missing from the bundle")
 
     hashes: dict[str, list[str]] = defaultdict(list)
     versions: dict[str, str] = {}

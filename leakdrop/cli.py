@@ -28,6 +28,11 @@ def _build_parser() -> argparse.ArgumentParser:
     g = p.add_mutually_exclusive_group()
     g.add_argument("--passphrase-file", help="read the passphrase from this file")
     g.add_argument("--no-passphrase", action="store_true", help="write the identity unencrypted")
+    p.add_argument(
+        "--pq",
+        action="store_true",
+        help="a post-quantum identity (ML-KEM-768 + X25519, age1pq1... recipient)",
+    )
 
     p = sub.add_parser("open", help="decrypt and extract submissions (offline)")
     p.add_argument(

@@ -37,7 +37,12 @@ from typing import Final
 
 import nacl.pwhash.argon2id
 
-from leakdrop.sealing import X25519Identity, X25519Recipient
+from leakdrop.sealing import (
+    AnyIdentity,
+    AnyRecipient,
+    HybridIdentity,
+    X25519Identity,
+)
 
 __all__ = [
     "MEMLIMIT",
@@ -127,11 +132,20 @@ class SourceKeys:
     mailbox_id: bytes
     reply_seed: bytes
 
-    def reply_identity(self) -> X25519Identity:
+    def reply_identity(self, *, post_quantum: bool = False) -> AnyIdentity:
+        """The source's reply key: the seed *is* the identity, X25519 or (when the editors'
+        keys are post-quantum, so that replies are protected as submissions are) the
+        hybrid ML-KEM-768 + X25519 one."""
+        if post_quantum:
+            return HybridIdentity(self.reply_seed)
         return X25519Identity(self.reply_seed)
 
-    def reply_recipient(self) -> X25519Recipient:
-        return self.reply_identity().recipient()
+    def reply_identities(self) -> list[AnyIdentity]:
+        """Both kinds, to open what was sealed before and after a move to post-quantum keys."""
+        return [self.reply_identity(post_quantum=True), self.reply_identity()]
+
+    def reply_recipient(self, *, post_quantum: bool = False) -> AnyRecipient:
+        return self.reply_identity(post_quantum=post_quantum).recipient()
 
     def __repr__(self) -> str:
         return "SourceKeys(<secret>)"

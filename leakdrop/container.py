@@ -528,7 +528,8 @@ _TOP_KEYS: Final = frozenset({"format", "version", "id", "received", "message", 
 #: Keys a manifest may have beside the required ones (added in later releases: a reader
 #: that predates them refuses the manifest rather than ignoring what it does not know).
 _OPTIONAL_TOP_KEYS: Final = frozenset({"reply"})
-_RECIPIENT_RE: Final = re.compile(r"age1[02-9ac-hj-np-z]{6,2000}")
+#: age1... (X25519, 62 characters) or age1pq1... (ML-KEM-768 + X25519, about 1,960).
+_RECIPIENT_RE: Final = re.compile(r"age1(?:pq1)?[02-9ac-hj-np-z]{6,2100}")
 _FILE_KEYS: Final = frozenset(
     {
         "name",

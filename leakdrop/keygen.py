@@ -17,7 +17,14 @@ from typing import BinaryIO
 from leakdrop._files import write_new_private_file
 from leakdrop._terminal import PassphraseError, ask_passphrase, read_passphrase_file
 from leakdrop.keys import fingerprint
-from leakdrop.sealing import AgeError, ScryptRecipient, X25519Identity, encrypt
+from leakdrop.sealing import (
+    AgeError,
+    AnyIdentity,
+    HybridIdentity,
+    ScryptRecipient,
+    X25519Identity,
+    encrypt,
+)
 
 __all__ = ["identity_text", "run_keygen", "write_identity"]
 
@@ -26,13 +33,13 @@ class KeygenError(Exception):
     """The identity could not be written (the message says why)."""
 
 
-def identity_text(identity: X25519Identity, *, day: str | None = None) -> str:
+def identity_text(identity: AnyIdentity, *, day: str | None = None) -> str:
     """The identity file's text, in age-keygen's layout (day-only creation stamp)."""
     created = day or datetime.now(UTC).date().isoformat()
     return f"# created: {created}\n# public key: {identity.recipient()}\n{identity}\n"
 
 
-def write_identity(path: Path, identity: X25519Identity, passphrase: bytes | None) -> None:
+def write_identity(path: Path, identity: AnyIdentity, passphrase: bytes | None) -> None:
     """Write `identity` to the new file `path`, sealed with `passphrase` unless None."""
     text = identity_text(identity).encode("ascii")
 
@@ -60,7 +67,7 @@ def run_keygen(args: argparse.Namespace) -> int:
             passphrase = read_passphrase_file(args.passphrase_file)
         else:
             passphrase = ask_passphrase("Passphrase to protect the new identity: ", confirm=True)
-        identity = X25519Identity.generate()
+        identity: AnyIdentity = HybridIdentity.generate() if args.pq else X25519Identity.generate()
         write_identity(out, identity, passphrase)
     except (KeygenError, PassphraseError, AgeError) as exc:
         print(f"leakdrop keygen: {exc}", file=sys.stderr)

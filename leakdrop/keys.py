@@ -22,7 +22,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from leakdrop.sealing import KeyFormatError, X25519Recipient, is_age_file
+from leakdrop.sealing import (
+    AnyRecipient,
+    HybridRecipient,
+    KeyFormatError,
+    is_age_file,
+    parse_recipient,
+)
 
 __all__ = [
     "DEMO_KEY_MARKER",
@@ -54,14 +60,14 @@ class EditorKey:
 
     file: Path
     line: int
-    recipient: X25519Recipient
+    recipient: AnyRecipient
 
     @property
     def fingerprint(self) -> str:
         return fingerprint(self.recipient)
 
 
-def fingerprint(recipient: X25519Recipient) -> str:
+def fingerprint(recipient: AnyRecipient) -> str:
     """A short fingerprint to read aloud: ``ABCD-EFGH-IJKL-MNOP`` (80 bits of SHA-256)."""
     digest = hashlib.sha256(_FINGERPRINT_DOMAIN + str(recipient).encode("ascii")).digest()
     text = base64.b32encode(digest[:10]).decode("ascii")  # 10 bytes = 80 bits = 16 chars
@@ -119,10 +125,10 @@ def _parse_key_file(path: Path, *, allow_demo: bool) -> list[EditorKey]:
         if not stripped or stripped.startswith("#"):
             continue
         try:
-            recipient = X25519Recipient.parse(stripped)
+            recipient = parse_recipient(stripped)
         except KeyFormatError as exc:
             raise KeysError(
-                f"{path} line {number}: not a valid age X25519 recipient (age1...): {exc}"
+                f"{path} line {number}: not a valid age recipient (age1... or age1pq1...): {exc}"
             ) from exc
         keys.append(EditorKey(file=path, line=number, recipient=recipient))
     if not keys:
@@ -164,9 +170,20 @@ def load_editor_keys(path: Path | str, *, allow_demo: bool = False) -> list[Edit
                 f"{key.file} line {key.line}: same key as {first.file} line {first.line}"
             )
         seen[text] = key
+    post_quantum = [k for k in keys if isinstance(k.recipient, HybridRecipient)]
+    if post_quantum and len(post_quantum) != len(keys):
+        classical = next(k for k in keys if not isinstance(k.recipient, HybridRecipient))
+        # The age specification: a file sealed to a post-quantum recipient should not also
+        # be sealed to a classical one (a quantum computer would open it through that one).
+        raise KeysError(
+            f"{folder}: post-quantum (age1pq1..., {post_quantum[0].file.name}) and classical "
+            f"(age1..., {classical.file.name}) keys mixed: every editor moves to "
+            "`leakdrop keygen --pq` at the same key ceremony; keep the old identities to open "
+            'what was sealed before (README, "Post-quantum keys")'
+        )
     return keys
 
 
-def load_recipients_dir(path: Path | str, *, allow_demo: bool = False) -> list[X25519Recipient]:
+def load_recipients_dir(path: Path | str, *, allow_demo: bool = False) -> list[AnyRecipient]:
     """The recipients the server seals to (see `load_editor_keys` for what is refused)."""
     return [key.recipient for key in load_editor_keys(path, allow_demo=allow_demo)]

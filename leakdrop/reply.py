@@ -38,12 +38,13 @@ from leakdrop.container import (
 from leakdrop.opener import OpenError, load_identities
 from leakdrop.sealing import (
     AgeError,
+    HybridRecipient,
     Identity,
     KeyFormatError,
     Recipient,
-    X25519Recipient,
     decrypt,
     encrypt,
+    parse_recipient,
 )
 
 __all__ = ["OUTBOX_NAME", "ReplyError", "reply_address", "run_reply", "seal_reply"]
@@ -90,11 +91,20 @@ def _editor_recipients(identities: Sequence[Identity]) -> list[Recipient]:
 def seal_reply(message: bytes, address: ReplyAddress, editors: Sequence[Recipient]) -> bytes:
     """The reply as one age file, for the source's reply key and every editor key."""
     try:
-        source = X25519Recipient.parse(address.recipient)
+        source = parse_recipient(address.recipient)
     except KeyFormatError as exc:
         raise ReplyError(f"the source's reply key is not usable: {exc}") from exc
+    # One kind per file (the age specification: never post-quantum and classical together).
+    # A source who wrote before the newsroom moved to post-quantum keys has a classical
+    # reply key: the copy for the newsroom then goes to the old identities, kept for that.
+    post_quantum = isinstance(source, HybridRecipient)
+    editors = [e for e in editors if isinstance(e, HybridRecipient) == post_quantum]
     if not editors:
-        raise ReplyError("the identity holds no key to keep a copy for the newsroom")
+        kind = "post-quantum (AGE-SECRET-KEY-PQ-1...)" if post_quantum else "X25519"
+        raise ReplyError(
+            f"the identity holds no {kind} key to keep a copy for the newsroom (the "
+            "source's reply key is of that kind: use the identity file that holds one)"
+        )
     sink = io.BytesIO()
     with encrypt(sink, [source, *editors]) as writer:
         writer.write(message)

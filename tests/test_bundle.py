@@ -65,7 +65,7 @@ def test_bundle_installs_offline(tmp_path: Path) -> None:
     assert made.returncode == 0, made.stderr
     wheels = sorted(p.name for p in bundle.glob("*.whl"))
     names = {w.split("-")[0].lower() for w in wheels}
-    assert names == {"leakdrop", "pynacl", "cffi", "pycparser"}, wheels
+    assert names == {"leakdrop", "pynacl", "cryptography", "cffi", "pycparser"}, wheels
     install_txt = (bundle / "INSTALL.txt").read_text()
     assert "pip install --no-index --find-links" in install_txt
     assert "sha256sum -c SHA256SUMS" in install_txt
@@ -103,6 +103,7 @@ def test_bundle_installs_offline(tmp_path: Path) -> None:
     assert {p["name"].lower() for p in listed} <= {
         "leakdrop",
         "pynacl",
+        "cryptography",
         "cffi",
         "pycparser",
         "pip",
@@ -150,6 +151,7 @@ def test_bundle_for_another_platform(tmp_path: Path) -> None:
     wheels = [p.name for p in bundle.glob("*.whl")]
     (nacl,) = [w for w in wheels if w.startswith("pynacl-")]
     (cffi,) = [w for w in wheels if w.startswith("cffi-")]
-    assert "aarch64" in nacl and "aarch64" in cffi and "cp312" in cffi
+    (crypto,) = [w for w in wheels if w.startswith("cryptography-")]
+    assert "aarch64" in nacl and "aarch64" in cffi and "cp312" in cffi and "aarch64" in crypto
     assert "x86_64" not in " ".join(wheels)
     assert "Python 3.12 on manylinux_2_28_aarch64" in (bundle / "INSTALL.txt").read_text()

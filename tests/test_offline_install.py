@@ -1,4 +1,5 @@
-"""The offline part installs and runs with PyNaCl as its only dependency.
+"""The offline part installs and runs with PyNaCl and pyca/cryptography as its only
+dependencies (cryptography for the post-quantum recipient type).
 
 This is what goes onto the air-gapped laptop: a wheel of the project in a fresh virtual
 environment (no system site-packages, nothing from the development venv), then `keygen`
@@ -36,7 +37,7 @@ SERVER_SIDE = {
     "multipart",
     "httpx",
 }
-ALLOWED = {"leakdrop", "pynacl", "cffi", "pycparser", "pip", "setuptools", "wheel"}
+ALLOWED = {"leakdrop", "pynacl", "cryptography", "cffi", "pycparser", "pip", "setuptools", "wheel"}
 _IGNORE = shutil.ignore_patterns(
     ".venv",
     ".git",

@@ -401,25 +401,27 @@ def test_random_corruption_raises_only_typed_errors(ident: X25519Identity) -> No
 
 
 def test_works_with_only_pynacl(tmp_path: Path) -> None:
-    """The air-gapped laptop has PyNaCl and nothing else: import and round-trip with a
-    path holding only nacl + its cffi backend and the leakdrop package, no site-packages."""
+    """The air-gapped laptop has PyNaCl and pyca/cryptography and nothing else: import and
+    round-trip (classical and post-quantum) with a path holding only nacl, cryptography, the
+    cffi backend and the leakdrop package, no site-packages."""
     import nacl
 
     site = Path(nacl.__file__).resolve().parents[1]
     only = tmp_path / "site"
     only.mkdir()
     (only / "nacl").symlink_to(site / "nacl")
+    (only / "cryptography").symlink_to(site / "cryptography")
     for backend in site.glob("_cffi_backend*"):
         (only / backend.name).symlink_to(backend)
     code = textwrap.dedent(
         """
         import io, sys
         import leakdrop.sealing as s
-        i = s.X25519Identity.generate()
-        out = io.BytesIO()
-        with s.encrypt(out, [i.recipient()]) as w:
-            w.write(b"x" * 100000)
-        assert s.decrypt(io.BytesIO(out.getvalue()), [i]).read() == b"x" * 100000
+        for i in (s.X25519Identity.generate(), s.HybridIdentity.generate()):
+            out = io.BytesIO()
+            with s.encrypt(out, [i.recipient()]) as w:
+                w.write(b"x" * 100000)
+            assert s.decrypt(io.BytesIO(out.getvalue()), [i]).read() == b"x" * 100000
         third = {m.split(".")[0] for m in sys.modules} - set(sys.stdlib_module_names)
         print(sorted(third))
         """
@@ -433,7 +435,17 @@ def test_works_with_only_pynacl(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     # nacl's compiled module registers itself as "_sodium"; "__main__" is the -c script.
-    assert set(eval(proc.stdout)) <= {"__main__", "leakdrop", "nacl", "_sodium", "_cffi_backend"}
+    # cryptography's compiled module registers itself as "_openssl".
+    allowed = {
+        "__main__",
+        "leakdrop",
+        "nacl",
+        "_sodium",
+        "_cffi_backend",
+        "cryptography",
+        "_openssl",
+    }
+    assert set(eval(proc.stdout)) <= allowed
 
 
 def test_scrypt_libsodium_path_matches_hashlib(monkeypatch: pytest.MonkeyPatch) -> None:

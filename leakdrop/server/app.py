@@ -28,6 +28,7 @@ from leakdrop._listener import security_headers
 from leakdrop.codename import CodenameError
 from leakdrop.container import ReplyAddress
 from leakdrop.mailboxes import MailboxError, Mailboxes, NoSuchMailboxError
+from leakdrop.sealing import HybridRecipient
 from leakdrop.server.config import ServerConfig
 from leakdrop.server.errors import (
     ClientGoneError,
@@ -154,7 +155,10 @@ def create_app(config: ServerConfig) -> ASGIApp:
         mailboxes.prepare()
     except MailboxError as exc:
         raise ConfigError(str(exc)) from exc
-    mailroom = Mailroom(mailboxes)
+    mailroom = Mailroom(
+        mailboxes,
+        post_quantum=all(isinstance(r, HybridRecipient) for r in config.recipients),
+    )
     pages = Pages(config)
     processor = Processor(config, storage)
     stylesheet = (STATIC / "style.css").read_bytes()

@@ -16,7 +16,7 @@ from typing import Final
 
 import scrubbers
 from leakdrop.keys import KeysError, load_recipients_dir
-from leakdrop.sealing import X25519Recipient
+from leakdrop.sealing import AnyRecipient
 from leakdrop.server.errors import ConfigError
 
 KIB: Final = 1024
@@ -186,7 +186,7 @@ class Limits:
 @dataclass(frozen=True)
 class ServerConfig:
     storage: Path
-    recipients: tuple[X25519Recipient, ...]
+    recipients: tuple[AnyRecipient, ...]
     host: str = "127.0.0.1"
     port: int = 8080
     limits: Limits = field(default_factory=Limits)

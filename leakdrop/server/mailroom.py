@@ -81,13 +81,16 @@ class _Grant:
     expires: float
 
 
-def reply_address(keys: SourceKeys) -> ReplyAddress:
-    return ReplyAddress(mailbox=keys.mailbox_id.hex(), recipient=str(keys.reply_recipient()))
+def reply_address(keys: SourceKeys, *, post_quantum: bool = False) -> ReplyAddress:
+    recipient = keys.reply_recipient(post_quantum=post_quantum)
+    return ReplyAddress(mailbox=keys.mailbox_id.hex(), recipient=str(recipient))
 
 
 class Mailroom:
-    def __init__(self, mailboxes: Mailboxes) -> None:
+    def __init__(self, mailboxes: Mailboxes, *, post_quantum: bool = False) -> None:
+        """`post_quantum`: the editors' keys are; sources' reply keys are made so too."""
         self._mailboxes = mailboxes
+        self._post_quantum = post_quantum
         # The pool's own queue is first-in first-out: its two threads bound the memory.
         self._threads = ThreadPoolExecutor(MAX_DERIVATIONS, thread_name_prefix="codename")
         self._lookups = 0
@@ -118,7 +121,7 @@ class Mailroom:
         return codename, PendingAddress(lambda: self._address(normalised))
 
     async def _address(self, normalised: str) -> ReplyAddress:
-        return reply_address(await self._derive(normalised))
+        return reply_address(await self._derive(normalised), post_quantum=self._post_quantum)
 
     def open_mailbox(self, address: ReplyAddress) -> bool:
         """Create the mailbox; False when it could not be (the receipt then says so)."""
@@ -142,18 +145,18 @@ class Mailroom:
             raise
         except MailboxError as exc:
             raise InternalError(type(exc).__name__) from exc
-        identity = keys.reply_identity()
+        identities = keys.reply_identities()
         shown: list[ShownReply] = []
         for reply in stored:
             text: str | None
             try:
-                with decrypt(io.BytesIO(reply.data), [identity]) as reader:
+                with decrypt(io.BytesIO(reply.data), identities) as reader:
                     data = reader.read(MAX_SHOWN_BYTES + 1)
                 text = data[:MAX_SHOWN_BYTES].decode("utf-8", "replace")
             except AgeError:
                 text = None
             shown.append(ShownReply(day=reply.day, text=text))
-        address = reply_address(keys)
+        address = reply_address(keys, post_quantum=self._post_quantum)
         names = tuple(r.name for r in stored)
         return Conversation(
             replies=tuple(shown),
