@@ -306,7 +306,7 @@ _EN: Final[dict[str, str]] = {
     "reason:too large or too complex to clean safely": ("too large or too complex to clean safely"),
     "reason:cleaning timed out": "cleaning timed out",
     "reason:too many or too long links to list for checking": (
-        "too many links, or links too long, to list them all for checking"
+        "too many or too long links to list for checking"
     ),
     "reason:the cleaner crashed on this file": "the cleaner crashed on this file",
     "reason:metadata remained after cleaning": "metadata remained after cleaning",
