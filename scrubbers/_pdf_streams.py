@@ -290,12 +290,13 @@ def strip_jpx_stream(stream: pikepdf.Object, max_bytes: int, *, fix: bool) -> li
     return ["pdf:" + name for name in removed]
 
 
-# Annex A, Table A.1: every operator of a content stream. Others (allowed only inside BX/EX,
-# and ignored by every reader) draw nothing: they go, with their operands.
-_OPERATORS = frozenset(
-    """b B b* B* BDC BI BMC BT BX c cm CS cs d d0 d1 Do DP EI EMC ET EX f F f* G g gs h i ID
-    j J K k l m M MP n q Q re RG rg ri s S SC sc SCN scn sh T* Tc Td TD Tf Tj TJ TL Tm Tr Ts
-    Tw Tz v w W W* y ' \"""".split()
+# Annex A, Table A.1: every operator of a content stream. qpdf keeps only these: any other
+# (allowed only inside BX/EX, and ignored by every reader) draws nothing, and goes with its
+# operands, as do operands left without an operator.
+_OPERATORS = " ".join(
+    """b B b* B* BDC BI BMC BT BX c cm CS cs d d0 d1 Do DP EI EMC ET EX f F f* G g gs h
+    i ID j J K k l m M MP n q Q re RG rg ri s S SC sc SCN scn sh T* Tc Td TD Tf Tj TJ TL Tm
+    Tr Ts Tw Tz v w W W* y ' \"""".split()
 )
 
 
@@ -305,7 +306,7 @@ def rewrite_content(stream: pikepdf.Object, max_bytes: int, *, fix: bool) -> tup
     drawing unchanged). Also returns the decoded size, for the caller's budget.
 
     The decoded size is bounded before qpdf parses the stream. Without ``fix`` (checking a
-    file), a stream with no "%" and written by `rewrite_content` is not parsed again.
+    file), a stream with no "%" (as `rewrite_content` writes them) is not parsed again.
     """
     untrusted_data = decoded_bytes(stream, max_bytes)
     if not fix and b"%" not in untrusted_data:
@@ -315,23 +316,15 @@ def rewrite_content(stream: pikepdf.Object, max_bytes: int, *, fix: bool) -> tup
         # dropped, which is the point.
         warnings.simplefilter("ignore")
         try:
-            instructions = pikepdf.parse_content_stream(stream)
+            instructions = pikepdf.parse_content_stream(stream, _OPERATORS)
         except pikepdf.PdfError as exc:
             raise CorruptFileError("unparsable content stream") from exc
-    kept = [i for i in instructions if str(i.operator) in _OPERATORS or _is_inline(i)]
-    rewritten = pikepdf.unparse_content_stream(kept)
-    found = []
-    if untrusted_data.count(b"%") > rewritten.count(b"%"):
-        found.append("pdf:content-comment")
-    if len(kept) < len(instructions):
-        found.append("pdf:content-operator")
+    rewritten = pikepdf.unparse_content_stream(instructions)
+    # A "%" that is not in a string (which the rewrite keeps) started a comment.
+    found = ["pdf:content-comment"] if untrusted_data.count(b"%") > rewritten.count(b"%") else []
     if fix:
         stream.write(rewritten)
     return found, len(untrusted_data)
-
-
-def _is_inline(instruction: object) -> bool:
-    return isinstance(instruction, pikepdf.ContentStreamInlineImage)
 
 
 def join_contents(pdf: pikepdf.Pdf, page: pikepdf.Object, max_bytes: int) -> int:

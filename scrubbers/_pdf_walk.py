@@ -9,6 +9,10 @@ well-known slots) and every direct object inside them. Keys that only ever carry
 are dropped wherever they appear; references to unwanted objects (scripts, signatures, ICC
 profiles) are cut at every place that holds them. A later full rewrite writes only the
 objects still reachable, so what was cut is gone from the output.
+
+Before it, `_SchemaWalker` keeps in each reachable object only the keys of
+`scrubbers._pdf_schema` for its kind, and collects the content streams, which are then
+re-serialised from their tokens (`scrubbers._pdf_streams.rewrite_content`).
 """
 
 from __future__ import annotations
@@ -544,6 +548,7 @@ class _SchemaWalker:
         self.objects: dict[tuple[int, int], pikepdf.Object] = {}
         self.queue: deque[tuple[int, int]] = deque()
         self.typing = True
+        self.unknown_seen = False
         self.names: set[str] = set()
         self.content: list[pikepdf.Object] = []  # streams of drawing operators
         self._rules_cache: dict[tuple[frozenset[str], bool], _Rules] = {}
@@ -558,17 +563,29 @@ class _SchemaWalker:
             self.typing = False
             self._walk(root, frozenset({"catalog"}))
             return
+        # An object is walked again only when its new kinds change its rules (its children's
+        # kinds follow from them), and pruned only when a walk met a key its rules lack.
+        walked: dict[tuple[int, int], tuple[frozenset[str], bool]] = {}
+        to_prune: set[tuple[int, int]] = set()
         while self.queue:
             objgen = self.queue.popleft()
-            self._walk(self.objects[objgen], frozenset(self.kinds[objgen]))
+            obj, kinds = self.objects[objgen], frozenset(self.kinds[objgen])
+            key = self._rules_key(obj, kinds)
+            if walked.get(objgen) == key:
+                continue
+            walked[objgen] = key
+            self.unknown_seen = False
+            self._walk(obj, kinds)
+            if self.unknown_seen:
+                to_prune.add(objgen)
+            else:
+                to_prune.discard(objgen)
         self.typing = False
-        for objgen, kinds in self.kinds.items():
-            obj = self.objects[objgen]
-            self._walk(obj, frozenset(kinds))
-            if isinstance(obj, pikepdf.Stream) and not _CONTENT_KINDS.isdisjoint(
-                _resolve(kind, obj) for kind in kinds
-            ):
-                self.content.append(obj)
+        for objgen, (resolved, is_stream) in walked.items():
+            if objgen in to_prune:
+                self._walk(self.objects[objgen], frozenset(self.kinds[objgen]))
+            if is_stream and not _CONTENT_KINDS.isdisjoint(resolved):
+                self.content.append(self.objects[objgen])
 
     def _note(self, obj: pikepdf.Object, kinds: frozenset[str]) -> None:
         objgen = obj.objgen
@@ -599,6 +616,7 @@ class _SchemaWalker:
                     continue  # the metadata walk removes it, under its own report name
                 child = rules.child_kinds(key)
                 if child is None:
+                    self.unknown_seen = True
                     if not self.typing:
                         self._report(key)
                         if self.fix:
@@ -628,14 +646,21 @@ class _SchemaWalker:
         else:
             stack.append((value, kinds))
 
-    def _rules(self, node: pikepdf.Object, kinds: frozenset[str]) -> _Rules:
+    def _rules_key(
+        self, node: pikepdf.Object, kinds: frozenset[str]
+    ) -> tuple[frozenset[str], bool]:
+        """The concrete kinds ``node`` has (open only when it has no other), and whether it
+        is a stream: all its rules depend on."""
         resolved = frozenset(_resolve(kind, node) for kind in kinds)
         concrete = resolved - _OPEN_KINDS
-        is_stream = isinstance(node, pikepdf.Stream)
-        cache_key = (concrete if concrete else resolved, is_stream)
+        return (concrete if concrete else resolved, isinstance(node, pikepdf.Stream))
+
+    def _rules(self, node: pikepdf.Object, kinds: frozenset[str]) -> _Rules:
+        cache_key = self._rules_key(node, kinds)
         rules = self._rules_cache.get(cache_key)
         if rules is None:
-            rules = _build_rules(concrete, is_stream)
+            concrete, is_stream = cache_key
+            rules = _build_rules(concrete - _OPEN_KINDS, is_stream)
             self._rules_cache[cache_key] = rules
         return rules
 

@@ -8,15 +8,22 @@ How a file is cleaned (each step closes a leak named in DESIGN.md / issue 3):
 2. Attached files (``/EF`` of any file specification: the EmbeddedFiles name tree, ``/AF``,
    FileAttachment annotations, media clips) are decoded with a bound, cleaned on their own
    by `scrubbers` and returned as separate results; they are then cut out of the PDF.
-3. One walk over every object removes the fields listed in `scrubbers._pdf_walk` (Info,
-   XMP everywhere, /ID, scripts and actions, annotation authorship, signatures, XFA,
-   thumbnails, private app data, web capture, ICC profiles) and strips the metadata
-   segments of JPEG images losslessly. `pikepdf.sanitize` then runs as a second net.
+3. Every object reachable from the catalog keeps only the keys ISO 32000-2 defines for its
+   kind (`scrubbers._pdf_schema`; any other key is removed and reported by name, e.g.
+   ``pdf:PTEX.FileName``). Then one walk over every object removes the fields listed in
+   `scrubbers._pdf_walk` (Info, XMP everywhere, /ID, scripts and actions, annotation
+   authorship, signatures, XFA, thumbnails, private app data, web capture, ICC profiles)
+   and strips the metadata segments of JPEG images losslessly; content streams are
+   re-serialised from their tokens (comments and what is not drawing gone).
+   `pikepdf.sanitize` then runs as a second net.
 4. Resources no page uses are dropped (an image removed from the page but kept in its
    resources is a classic leak), and the file is fully rewritten: only reachable objects
    are written, so earlier revisions (incremental updates), deleted objects and any bytes
-   around the PDF are gone. Streams are copied as they are (no decoding: no bombs).
+   around the PDF are gone. Image and font streams are copied as they are (no decoding: no
+   bombs); content streams are decoded within a bound to be re-serialised.
 5. qpdf always writes a trailer /ID; we blank it out of the output (see `_drop_trailer_id`).
+6. What stays because it is content but can name the source (filled form fields,
+   annotation texts, hyperlinks) is reported as warnings, with the link targets.
 
 ICC profiles: ``ICCBased`` colour spaces are replaced by their ``/Alternate`` device space
 (or the device space with as many components), and ``/OutputIntents`` are removed; a
