@@ -25,6 +25,8 @@ import pytest
 from conftest import EditorKeys
 from fixtures_office import jpeg_with_gps, make_docx
 from fixtures_pdf import small_pdf
+from html_tree import Node, by_class, text_of
+from html_tree import parse as parse_html
 from test_server_support import (
     BOUNDARY,
     CONTENT_TYPE,
@@ -268,9 +270,11 @@ def test_submission_is_cleaned_sealed_and_opens_with_age_and_leakdrop_open(
     assert b"Jean-Dupont" not in opened.file(files[1])
     assert files[2]["removed"]
     assert opened.file(files[3]) == text  # kept exactly as received
-    # The receipt says the same thing, names escaped, the not-cleaned file prominent.
-    assert response.text.count('class="not-cleaned"') == 1
-    assert "NOT CLEANED" in response.text and "unsupported file type" in response.text
+    # The receipt says the same thing, names escaped; the plain-text file is passed on as
+    # it is, without the not-cleaned alarm (it has no hidden metadata to clean).
+    assert response.text.count('class="plain-text"') == 1
+    assert "NOT CLEANED" not in response.text
+    assert STRINGS["en"]["receipt_plain_text"] in response.text
     assert "<code>exif:<wbr>GPS</code>" in response.text  # break opportunities only
     assert "contrat.pdf" in response.text
 
@@ -1125,3 +1129,119 @@ def test_change_times_do_not_date_each_submission(server: Server, tmp_path: Path
     midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     assert {p.stat().st_mtime for p in stored} == {midnight.timestamp()}
     assert {p.stat().st_atime for p in stored} == {midnight.timestamp()}
+
+
+# ------------------------------------------------------------------- receipt in plain words
+
+
+def _receipt_files(html: str) -> dict[str, Node]:
+    """The receipt's file entries, by the name the source gave."""
+    [files] = by_class(parse_html(html), "ol", "files")
+    entries = [c for c in files.children if c.tag == "li"]
+    return {text_of(by_class(e, "p", "name")[0]): e for e in entries}
+
+
+def test_field_categories_keep_every_name_and_have_words(tmp_path: Path) -> None:
+    """Every field the scrubbers remove from the fixtures has a plain category (none falls
+    to "other"); an unknown name is listed under "other", never dropped."""
+    from fixtures_images import dirty_heif, dirty_jpeg, dirty_png
+    from fixtures_pdf import dirty_pdf
+
+    import scrubbers
+    from leakdrop.server import fields
+    from scrubbers._types import WARNING_CODES
+
+    names: set[str] = set()
+    for data in (dirty_pdf(), dirty_jpeg(tmp_path), dirty_png(), dirty_heif(), make_docx()):
+        names |= set(scrubbers.scrub(data).removed)
+    assert len(names) > 60, names
+    # "Other" is for what is unknown by nature: private PNG chunks, unknown trailer keys.
+    other = sorted(n for n in names if fields.category(n) == fields.OTHER)
+    assert [n for n in other if not re.fullmatch(r"png:[a-z]\w+|pdf:trailer-extra", n)] == []
+    planted = ("zzz:never-seen", "embedded:docx/embedded:jpeg/exif:GPS", "exif:Make")
+    groups = fields.group(planted)
+    assert [key for key, _ in groups] == ["gps", "camera", fields.OTHER]
+    assert sorted(n for _, group in groups for n in group) == sorted(planted)
+    for lang in STRINGS:
+        for key in fields.CATEGORIES:
+            assert STRINGS[lang]["field:" + key], (lang, key)
+        for code in WARNING_CODES:
+            assert "warning:" + code in STRINGS[lang], (lang, code)
+
+
+@pytest.mark.parametrize("lang", ["fr", "en"])
+def test_receipt_says_what_was_removed_in_plain_words_per_file(server: Server, lang: str) -> None:
+    strings = STRINGS[lang]
+    body = multipart(
+        [
+            ("IMG_0042.jpg", jpeg_with_gps()),
+            ("contrat.pdf", small_pdf("Marker-PdfAuthor-Jean-Dupont")),
+            ("note.docx", make_docx()),
+        ]
+    )
+    response = server.submit(body, lang=lang)
+    assert response.status_code == 200, response.text
+    files = _receipt_files(response.text)
+    expected = {
+        "IMG_0042.jpg": ("gps", "camera", "author"),
+        "contrat.pdf": ("author", "ids"),
+        "note.docx": ("author", "properties", "comments", "dates", "paths"),
+    }
+    for name, categories in expected.items():
+        entry = files[name]
+        [plain] = by_class(entry, "ul", "removed-plain")
+        said = [text_of(li) for li in plain.children if li.tag == "li"]
+        for key in categories:
+            assert strings["field:" + key] in said, (name, key, said)
+        # Each category once, and the technical names only behind <details>.
+        assert len(said) == len(set(said))
+        [details] = [n for n in entry.walk() if n.tag == "details"]
+        codes = [text_of(c) for c in details.walk() if c.tag == "code"]
+        all_codes = [c for c in entry.walk() if c.tag == "code"]
+        assert codes and len(all_codes) == len(codes)
+        [summary] = [n for n in details.children if n.tag == "summary"]
+        count = len(codes)
+        assert text_of(summary) == strings["receipt_removed_details_many"].format(count=count)
+    jpeg_codes = [text_of(c) for c in files["IMG_0042.jpg"].walk() if c.tag == "code"]
+    assert "exif:GPS" in jpeg_codes
+    assert "Jean-Dupont" not in response.text
+
+
+def test_receipt_lists_what_no_cleaning_removes_and_the_files_warnings(server: Server) -> None:
+    for lang in STRINGS:
+        strings = STRINGS[lang]
+        body = multipart([("note.docx", make_docx()), ("IMG.jpg", jpeg_with_gps())])
+        root = parse_html(server.submit(body, lang=lang).text)
+        [section] = [
+            n
+            for n in root.walk()
+            if n.tag == "section" and n.attrs.get("aria-labelledby") == "cannot"
+        ]
+        said = text_of(section)
+        for key in ("cannot_content", "cannot_dots", "cannot_watermarks", "cannot_noise"):
+            assert strings[key] in said, (lang, key)
+        # The docx keeps its hyperlinks (content): said, with the file it is in.
+        [found] = by_class(section, "ul", "found")
+        [line] = [text_of(li) for li in found.children if li.tag == "li"]
+        assert line == f"{strings['warning:hyperlinks']} — note.docx", line
+
+
+def test_plain_text_is_no_alarm_and_unknown_binary_is(server: Server) -> None:
+    body = multipart([("notes.txt", "Réunion du 3 mai\n".encode()), ("data.bin", b"\x00\x01raw")])
+    for lang in STRINGS:
+        strings = STRINGS[lang]
+        html = server.submit(body, lang=lang).text
+        files = _receipt_files(html)
+        assert files["notes.txt"].attrs["class"] == "plain-text"
+        assert strings["receipt_plain_text"] in text_of(files["notes.txt"])
+        assert strings["receipt_not_cleaned"] not in text_of(files["notes.txt"])
+        assert files["data.bin"].attrs["class"] == "not-cleaned"
+        assert strings["receipt_not_cleaned"] in text_of(files["data.bin"])
+        # The red warning at the top names the binary file only.
+        [alert] = [n for n in by_class(parse_html(html), "div", "alert")]
+        assert "data.bin" in text_of(alert) and "notes.txt" not in text_of(alert)
+    # A text file with metadata of its own (RTF's author) is not called plain text.
+    rtf = multipart([("lettre.rtf", b"{\\rtf1{\\info{\\author Jean}}Bonjour}")])
+    assert _receipt_files(server.submit(rtf, lang="en").text)["lettre.rtf"].attrs["class"] == (
+        "not-cleaned"
+    )

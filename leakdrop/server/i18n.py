@@ -85,7 +85,6 @@ _FR: Final[dict[str, str]] = {
     "receipt_type": "type détecté",
     "type_unknown": "inconnu",
     "receipt_size": "taille",
-    "receipt_cleaned_removed": "Nettoyé. Métadonnées retirées :",
     "receipt_cleaned_none": "Nettoyé : aucune métadonnée identifiante trouvée.",
     "receipt_not_cleaned": "NON NETTOYÉ",
     "receipt_not_cleaned_why": "Raison :",
@@ -240,7 +239,6 @@ _EN: Final[dict[str, str]] = {
     "receipt_type": "detected type",
     "type_unknown": "unknown",
     "receipt_size": "size",
-    "receipt_cleaned_removed": "Cleaned. Metadata removed:",
     "receipt_cleaned_none": "Cleaned: no identifying metadata found.",
     "receipt_not_cleaned": "NOT CLEANED",
     "receipt_not_cleaned_why": "Reason:",
@@ -383,6 +381,14 @@ def note_lines(lang: str, note: str | None) -> list[str]:
     return lines
 
 
+def warning_lines(lang: str, codes: tuple[str, ...]) -> list[str]:
+    """The scrubbers' warning codes in the page's words; a code not known here (the wire
+    lets only `scrubbers.WARNING_CODES` through) is not shown."""
+    strings = STRINGS[lang]
+    lines = [strings["warning:" + code] for code in codes if "warning:" + code in strings]
+    return list(dict.fromkeys(lines))
+
+
 def human_size(lang: str, size: int) -> str:
     units = ("o", "Kio", "Mio", "Gio", "Tio") if lang == "fr" else ("B", "KiB", "MiB", "GiB", "TiB")
     value = float(size)
@@ -517,3 +523,134 @@ _EN_MAILBOX: Final[dict[str, str]] = {
 
 _FR.update(_FR_MAILBOX)
 _EN.update(_EN_MAILBOX)
+
+
+# The receipt's plain words: what each category of removed fields is (keys from
+# `leakdrop.server.fields`), what no cleaning removes, and the scrubbers' warnings.
+_FR_RECEIPT: Final[dict[str, str]] = {
+    "receipt_removed_lead": "Nettoyé. Retiré de ce fichier\u00a0:",
+    "receipt_removed_details_one": "Le nom technique du champ retiré",
+    "receipt_removed_details_many": "Les noms techniques des {count}\u00a0champs retirés",
+    "field:gps": "la position GPS (le lieu de la prise de vue)",
+    "field:camera": "la marque, le modèle et le numéro de série de l’appareil",
+    "field:author": "le nom de l’auteur et des autres personnes",
+    "field:paths": (
+        "des chemins de fichiers, des liens vers d’autres fichiers, le nom de l’ordinateur"
+    ),
+    "field:dates": "des dates et des heures",
+    "field:software": "le logiciel de création ou de retouche",
+    "field:properties": (
+        "les propriétés du document (titre, société, étiquettes, champs personnalisés)"
+    ),
+    "field:comments": "des commentaires et des descriptions",
+    "field:history": "l’historique des révisions et des modifications",
+    "field:ids": "des identifiants uniques, qui relient le fichier à ses autres versions",
+    "field:thumbnails": "des vignettes et des images cachées",
+    "field:attachments": "des pièces jointes intégrées (listées à part ci-dessous)",
+    "field:scripts": "des scripts, des macros et des actions automatiques",
+    "field:signatures": "des signatures numériques, des mots de passe et des droits d’édition",
+    "field:printer": "des réglages d’imprimante",
+    "field:colour": "des profils de couleur, qui peuvent nommer l’appareil",
+    "field:blocks": (
+        "des blocs de métadonnées (XMP, IPTC, EXIF), qui peuvent contenir auteur, lieu, "
+        "dates et logiciel"
+    ),
+    "field:settings": "des réglages de l’appareil et de l’image",
+    "field:filesystem": (
+        "des traces de l’ordinateur où il a été compressé (droits, numéros d’utilisateur)"
+    ),
+    "field:other": "d’autres données cachées",
+    "receipt_plain_text": (
+        "Texte brut\u00a0: ce type de fichier n’a pas de métadonnées cachées. Vérifiez "
+        "son contenu, qui est transmis tel quel."
+    ),
+    "warning:form-values": "les valeurs saisies dans des champs de formulaire",
+    "warning:annotation-text": "des commentaires et des annotations",
+    "warning:hyperlinks": (
+        "des liens cliquables, qui peuvent contenir un code de suivi propre à chaque destinataire"
+    ),
+    "warning:page-content": (
+        "le contenu d’une page web enregistrée, qui peut montrer qui était connecté"
+    ),
+    "warning:embedded-not-cleaned": "une partie du fichier qui n’a pas pu être nettoyée",
+    "cannot_title": "Ce qu’aucun nettoyage ne retire",
+    "cannot_lead": "Le nettoyage retire les métadonnées, pas le contenu. Il reste\u00a0:",
+    "cannot_content": (
+        "ce que disent les documents eux-mêmes\u00a0: noms, tournures, détails que peu de "
+        "personnes connaissent, et qui avait accès à quel document\u00a0;"
+    ),
+    "cannot_dots": (
+        "les points jaunes de traçage que les imprimantes laissent sur une page imprimée "
+        "puis scannée\u00a0;"
+    ),
+    "cannot_watermarks": (
+        "les filigranes propres à chaque exemplaire, et les liens de suivi propres à "
+        "chaque destinataire\u00a0;"
+    ),
+    "cannot_noise": (
+        "le «\u00a0bruit\u00a0» du capteur, qui relie une photo à l’appareil qui l’a prise."
+    ),
+    "cannot_found": "Trouvé dans vos fichiers, et transmis tel quel\u00a0:",
+}
+
+_EN_RECEIPT: Final[dict[str, str]] = {
+    "receipt_removed_lead": "Cleaned. Removed from this file:",
+    "receipt_removed_details_one": "The technical name of the removed field",
+    "receipt_removed_details_many": "The technical names of the {count} removed fields",
+    "field:gps": "the GPS position (where the photo was taken)",
+    "field:camera": "the camera’s make, model and serial number",
+    "field:author": "the author’s name and other people’s names",
+    "field:paths": "file paths, links to other files, the computer’s name",
+    "field:dates": "dates and times",
+    "field:software": "the software used to make or edit it",
+    "field:properties": "document properties (title, company, labels, custom fields)",
+    "field:comments": "comments and descriptions",
+    "field:history": "the history of revisions and changes",
+    "field:ids": "unique identifiers, which link the file to its other versions",
+    "field:thumbnails": "thumbnails and hidden images",
+    "field:attachments": "embedded attachments (listed separately below)",
+    "field:scripts": "scripts, macros and automatic actions",
+    "field:signatures": "digital signatures, passwords and editing permissions",
+    "field:printer": "printer settings",
+    "field:colour": "colour profiles, which can name the device",
+    "field:blocks": (
+        "metadata blocks (XMP, IPTC, EXIF), which can hold author, place, dates and software"
+    ),
+    "field:settings": "camera and image settings",
+    "field:filesystem": ("traces of the computer it was zipped on (permissions, user numbers)"),
+    "field:other": "other hidden data",
+    "receipt_plain_text": (
+        "Plain text: this kind of file has no hidden metadata. Check its content, which is "
+        "passed on as it is."
+    ),
+    "warning:form-values": "values typed into form fields",
+    "warning:annotation-text": "comments and annotations",
+    "warning:hyperlinks": (
+        "clickable links, which can carry a tracking code made for each recipient"
+    ),
+    "warning:page-content": "the content of a saved web page, which can show who was logged in",
+    "warning:embedded-not-cleaned": "a part of the file that could not be cleaned",
+    "cannot_title": "What no cleaning removes",
+    "cannot_lead": "Cleaning removes metadata, not content. What remains:",
+    "cannot_content": (
+        "what the documents themselves say: names, wording, details few people know, and "
+        "who had access to which document;"
+    ),
+    "cannot_dots": "the yellow tracking dots printers leave on a page printed then scanned;",
+    "cannot_watermarks": (
+        "watermarks made for each copy, and tracking links made for each recipient;"
+    ),
+    "cannot_noise": (
+        "the sensor’s \u201cnoise\u201d, which ties a photo to the camera that took it."
+    ),
+    "cannot_found": "Found in your files, and passed on as it is:",
+}
+
+_FR.update(_FR_RECEIPT)
+_EN.update(_EN_RECEIPT)
+
+
+def plural(lang: str, count: int, one: str, many: str) -> str:
+    """`one` or `many` (formatted with `count`): French puts 0 and 1 in the singular."""
+    singular = count in (0, 1) if lang == "fr" else count == 1
+    return (one if singular else many).format(count=count)
