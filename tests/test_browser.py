@@ -84,7 +84,8 @@ def shot(page: Page, name: str) -> Path:
 
 
 def text_of(page: Page) -> str:
-    return re.sub(r"\s+", " ", page.inner_text("body"))
+    # ASCII white space only: the non-breaking spaces of French typography are kept.
+    return re.sub(r"[ \t\r\n]+", " ", page.inner_text("body"))
 
 
 def assert_no_horizontal_scroll(page: Page, name: str) -> None:

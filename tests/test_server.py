@@ -60,6 +60,9 @@ class Server:
 
         return anyio.run(go)
 
+    def submit_to(self, url: str, body: bytes) -> httpx.Response:
+        return self.request("POST", url, content=body, headers={"Content-Type": CONTENT_TYPE})
+
     def submit(
         self, body: bytes, *, lang: str | None = None, headers: dict[str, str] | None = None
     ) -> httpx.Response:
@@ -386,7 +389,7 @@ def test_pdf_attachments_become_files_of_their_own(server: Server, tmp_path: Pat
 def test_empty_file_is_accepted_and_flagged(server: Server, tmp_path: Path) -> None:
     response = server.submit(multipart([("vide.pdf", b""), ("b.txt", b"data")]))
     assert response.status_code == 200
-    assert "est vide (0 octet)" in response.text
+    assert "est vide (0\u00a0octet)" in response.text
     files = open_only(server, tmp_path).manifest["files"]
     assert files[0]["size"] == 0 and files[0]["cleaned"] is True
     assert files[0]["note"] == "empty file (0 bytes)"
@@ -873,8 +876,8 @@ def test_internal_failure_is_a_page_and_logs_no_name(
     marker = "Marker-internal-" + os.urandom(4).hex()
     with caplog.at_level("DEBUG"):
         response = server.submit(multipart([(f"{marker}.txt", marker.encode())], marker))
-    assert_error_page(response, 500, "fr", "Une erreur s&#39;est produite")
-    assert "Rien de cet envoi n&#39;a été conservé." in response.text
+    assert_error_page(response, 500, "fr", "Une erreur s’est produite")
+    assert "Rien de cet envoi n’a été conservé." in response.text
     assert "submission failed: FileNotFoundError" in caplog.text
     assert marker not in caplog.text and "incoming" not in caplog.text
     assert list((server.storage / "submissions").iterdir()) == []
@@ -993,7 +996,7 @@ def test_worker_limits_reach_the_worker(
     server = make_server(**limit)
     response = server.submit(multipart([("big.png", png), ("note.txt", b"text")]))
     assert response.status_code == 200, response.text
-    assert f"NON NETTOYÉ</strong> — Raison : {fr_reason}" in response.text
+    assert f"NON NETTOYÉ</strong> — Raison\u00a0: {fr_reason}" in response.text
     opened = open_only(server, tmp_path)
     entry = opened.manifest["files"][0]
     assert entry["cleaned"] is False and entry["reason"] == en_reason
@@ -1013,14 +1016,14 @@ def test_receipt_notes_and_reasons_are_in_the_page_language(server: Server) -> N
     jpeg = dirty_jpeg(server.storage.parent, orientation=6)
     body = multipart([("photo.jpg", jpeg), ("data.bin", b"\x00\x01raw")])
     fr = server.submit(body, lang="fr").text
-    assert "Remarque : L&#39;image elle-même est intacte" in fr
-    assert "L&#39;orientation de la photo a été gardée" in fr
-    assert "Raison : type de fichier non pris en charge" in fr
+    assert "Remarque\u00a0: L’image elle-même est intacte" in fr
+    assert "L’orientation de la photo a été gardée" in fr
+    assert "Raison\u00a0: type de fichier non pris en charge" in fr
     for english in ("lossless", "byte for byte", "orientation kept", "unsupported"):
         assert english not in fr, english
     en = server.submit(body, lang="en").text
     assert "Note: The image itself is untouched (not re-compressed)" in en
-    assert "The photo&#39;s orientation was kept" in en
+    assert "The photo’s orientation was kept" in en
     assert "Reason: unsupported file type" in en
     assert "byte for byte" not in en
 
@@ -1031,7 +1034,7 @@ def test_unknown_notes_and_reasons_are_never_shown_verbatim() -> None:
 
     planted = "Send your name to evil@example.org"
     for lang, generic_note, generic_reason in (
-        ("fr", "Une remarque technique sur ce fichier", "n'a pas pu être nettoyé"),
+        ("fr", "Une remarque technique sur ce fichier", "n’a pas pu être nettoyé"),
         ("en", "A technical note about this file", "could not be cleaned"),
     ):
         assert reason_text(lang, planted) == generic_reason
@@ -1245,3 +1248,131 @@ def test_plain_text_is_no_alarm_and_unknown_binary_is(server: Server) -> None:
     assert _receipt_files(server.submit(rtf, lang="en").text)["lettre.rtf"].attrs["class"] == (
         "not-cleaned"
     )
+
+
+# ------------------------------------------------------------------------ typography
+
+
+def every_page(make_server: Callable[..., Server], lang: str) -> dict[str, httpx.Response]:
+    """Every page a source can meet, in `lang`: landing, receipts (first, with every kind
+    of file line, follow-up), mailbox, conversation, deletion, and each error page."""
+    server = make_server(max_files=6, max_submission_bytes=64 * 1024, max_message_chars=200)
+    q = f"?lang={lang}"
+    pages: dict[str, httpx.Response] = {}
+    pages["index"] = server.request("GET", "/" + q)
+    kinds = [
+        ("IMG_0042.jpg", jpeg_with_gps()),
+        ("note.docx", make_docx()),
+        ("notes.txt", b"plain notes\n"),
+        ("data.bin", b"\x00\x01raw"),
+        ("empty.txt", b""),
+    ]
+    pages["receipt"] = server.submit(multipart(kinds, "m"), lang=lang)
+    codename = re.search(r'<p id="codename"[^>]*>([^<]+)</p>', pages["receipt"].text)
+    assert codename, pages["receipt"].text
+    pages["mailbox"] = server.request("GET", "/mailbox" + q)
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    pages["mailbox-invalid"] = server.request(
+        "POST", "/mailbox" + q, content=b"codename=x", headers=form
+    )
+    pages["conversation"] = server.request(
+        "POST", "/mailbox" + q, content=f"codename={codename.group(1)}".encode(), headers=form
+    )
+    followup = re.search(r"followup=([^\"&]+)\"", pages["conversation"].text)
+    assert followup, pages["conversation"].text
+    pages["receipt-followup"] = server.submit_to(
+        f"/submit{q}&followup={followup.group(1)}", multipart([("a.txt", b"x")], "two")
+    )
+    delete = re.search(r'name="token" value="([^"]+)"', pages["conversation"].text)
+    token = delete.group(1) if delete else "none"
+    pages["deleted"] = server.request(
+        "POST", "/mailbox/delete" + q, content=f"token={token}".encode(), headers=form
+    )
+    pages["error-token"] = server.submit_to(f"/submit{q}&followup=forged", multipart([], "m"))
+    pages["error-no-files"] = server.submit(multipart([]), lang=lang)
+    pages["error-too-large"] = server.submit(multipart([("big.bin", b"x" * 100_000)]), lang=lang)
+    pages["error-too-many-files"] = server.submit(
+        multipart([(f"f{i}.bin", b"x") for i in range(7)]), lang=lang
+    )
+    pages["error-message-too-long"] = server.submit(multipart([], "m" * 500), lang=lang)
+    pages["error-malformed"] = server.submit(b"garbage", lang=lang)
+    pages["error-not-found"] = server.request("GET", "/nowhere" + q)
+    pages["error-method"] = server.request("DELETE", "/" + q)
+    for name, response in pages.items():
+        assert response.headers["content-type"].startswith("text/html"), name
+    return pages
+
+
+def visible_text(html: str) -> str:
+    """The page's text in document order, without code (field names are technical) or
+    markup."""
+    import html as html_module
+
+    text = re.sub(r"<code>.*?</code>", " ", html, flags=re.DOTALL)
+    return html_module.unescape(re.sub(r"<[^>]+>", "", text))
+
+
+_NBSP = "\u00a0\u202f"
+
+
+def typography_problems(lang: str, text: str) -> list[str]:
+    problems = [
+        f"straight apostrophe: {m.group()!r}" for m in re.finditer(r".{0,20}'.{0,20}", text)
+    ]
+    if lang == "fr":
+        problems += [
+            f"no non-breaking space before {m.group(1)!r}: {m.group(0)!r}"
+            for m in re.finditer(rf".{{0,20}}[^{_NBSP}]([:;?!])", text)
+        ]
+        problems += ["« without a non-breaking space" for m in re.finditer(rf"«[^{_NBSP}]", text)]
+        problems += ["» without a non-breaking space" for m in re.finditer(rf"[^{_NBSP}]»", text)]
+        problems += [
+            f"English unit {m.group()!r}"
+            for m in re.finditer(r"\b(?:[KMGT]i?B|[KMGT]io|bytes?)\b", text)
+        ]
+    else:
+        problems += [f"'can not': {m.group()!r}" for m in re.finditer(r"\bcan not\b", text, re.I)]
+        problems += [
+            f"French unit {m.group()!r}"
+            for m in re.finditer(r"\b(?:[KMG]o|[KMGT]io|octets?|[KMGT]iB)\b", text)
+        ]
+    return problems
+
+
+@pytest.mark.parametrize("lang", ["fr", "en"])
+def test_typography_of_every_page_and_string(make_server: Callable[..., Server], lang: str) -> None:
+    problems = [
+        f"{name}: {problem}"
+        for name, response in every_page(make_server, lang).items()
+        for problem in typography_problems(lang, visible_text(response.text))
+    ]
+    # Strings no page above shows (other reasons, notes, categories) are checked as text.
+    problems += [
+        f"{key}: {problem}"
+        for key, value in STRINGS[lang].items()
+        for problem in typography_problems(lang, value)
+    ]
+    assert problems == [], "\n".join(problems)
+    # The checker is live: each rule finds its fault.
+    assert len(typography_problems("fr", "Raison : l'envoi « x » 2 GB ; ok!")) == 7
+    assert len(typography_problems("en", "It can not be 2 Go")) == 2
+
+
+def test_sizes_and_plurals_in_each_language() -> None:
+    from leakdrop.server.i18n import human_size
+
+    assert human_size("fr", 0) == "0\u00a0octet" and human_size("en", 1) == "1\u00a0byte"
+    assert human_size("fr", 2 * 1024**3) == "2\u00a0Go"
+    assert human_size("en", 2 * 1024**3) == "2\u00a0GB"
+    assert human_size("fr", 1536 * 1024) == "1,5\u00a0Mo"
+    assert human_size("en", 1536) == "1.5\u00a0KB"
+    assert human_size("en", 700) == "700\u00a0bytes"
+
+
+def test_method_page_is_not_page_not_found(server: Server) -> None:
+    for lang in STRINGS:
+        response = server.request("DELETE", f"/?lang={lang}")
+        assert response.status_code == 405
+        title = re.search(r"<title>(.*?) · ", response.text)
+        assert title and title.group(1) == STRINGS[lang]["method_title"]
+        assert STRINGS[lang]["not_found_title"] not in response.text

@@ -148,7 +148,7 @@ class Pages:
                     len(f.removed),
                     strings["receipt_removed_details_one"],
                     strings["receipt_removed_details_many"],
-                ),
+                ).format(count=len(f.removed)),
                 "warning_lines": warning_lines(lang, f.warnings),
                 "note_lines": note_lines(lang, f.note),
                 "size_text": human_size(lang, f.size),
@@ -160,7 +160,12 @@ class Pages:
         if receipt.message_chars is None:
             message_text = STRINGS[lang]["receipt_no_message"]
         else:
-            message_text = STRINGS[lang]["receipt_message"].format(chars=receipt.message_chars)
+            message_text = plural(
+                lang,
+                receipt.message_chars,
+                strings["receipt_message_one"],
+                strings["receipt_message"],
+            ).format(chars=receipt.message_chars)
         return self._render(
             "receipt.html",
             lang,
@@ -178,8 +183,7 @@ class Pages:
 
     def error(self, lang: str, page: str, *, submission: bool) -> str:
         strings = STRINGS[lang]
-        lost = page in ("not_found", "method")
-        title = strings["not_found_title"] if lost else strings["error_title"]
+        title = strings.get(f"{page}_title", strings["error_title"])
         return self._render(
             "error.html",
             lang,
