@@ -11,7 +11,7 @@ their values, and says plainly when a file was not cleaned and why.
 
 from scrubbers._core import scrub
 from scrubbers._sandbox import scrub_sandboxed
-from scrubbers._sniff import sniff
+from scrubbers._sniff import is_plain_text, sniff
 from scrubbers._types import (
     DEFAULT_LIMITS,
     Attachment,
@@ -48,6 +48,7 @@ __all__ = [
     "UnsupportedTypeError",
     "VerificationError",
     "WorkerCrashedError",
+    "is_plain_text",
     "scrub",
     "scrub_sandboxed",
     "sniff",

@@ -12,6 +12,7 @@ cost gigabytes of memory in the server).
 
 from __future__ import annotations
 
+import re
 import struct
 import zlib
 
@@ -283,3 +284,27 @@ def _sniff_zip(untrusted_data: bytes) -> FileType:
         if part in entries:
             return file_type
     return ZIP
+
+
+#: Text formats that carry metadata of their own (RTF's \info group, HTML/SVG/XML <meta>
+#: and comments, PostScript's %%Creator, an e-mail's headers with addresses and relays):
+#: text, but not "plain".
+_NOT_PLAIN_STARTS = (b"{\\rtf", b"<", b"%!", b"%PDF", b"From ")
+_HEADER_LINES = re.compile(
+    rb"[A-Za-z][A-Za-z0-9-]{0,60}:[^\n]*\r?\n(?:[ \t]|[A-Za-z][A-Za-z0-9-]{0,60}:)"
+)
+_CONTROL = re.compile(rb"[\x00-\x08\x0b\x0e-\x1f\x7f]")
+
+
+def is_plain_text(head: bytes) -> bool:
+    """Whether a file whose first bytes are `head` reads as plain text: no control
+    characters (any 8-bit text encoding, UTF-8 or not), no markup or header block in front.
+    Such a file has no hidden metadata. Only the head is judged, so a caller says "check
+    its content", never "clean"."""
+    text = head.removeprefix(b"\xef\xbb\xbf").lstrip()
+    return not (
+        not text
+        or _CONTROL.search(head)
+        or text.startswith(_NOT_PLAIN_STARTS)
+        or _HEADER_LINES.match(text)
+    )

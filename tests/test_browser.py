@@ -84,7 +84,8 @@ def shot(page: Page, name: str) -> Path:
 
 
 def text_of(page: Page) -> str:
-    return re.sub(r"\s+", " ", page.inner_text("body"))
+    # ASCII white space only: the non-breaking spaces of French typography are kept.
+    return re.sub(r"[ \t\r\n]+", " ", page.inner_text("body"))
 
 
 def assert_no_horizontal_scroll(page: Page, name: str) -> None:
@@ -155,6 +156,14 @@ def test_source_visit_french_to_english_submit_and_open(
     assert en["next_title"] in body
     for name in source_files:
         assert name in body, f"{name} not on the receipt"
+    # What was removed, in plain words, visible at once; the technical names behind a
+    # <details> that opens without script.
+    plain = page.locator("ul.removed-plain li").all_inner_texts()
+    for key in ("gps", "camera", "author", "dates", "software"):
+        assert en["field:" + key] in plain, f"{key} not said: {plain}"
+    assert page.locator("ul.removed code").first.is_hidden()
+    for summary in page.locator("details.removed-details summary").all():
+        summary.click()
     removed = page.locator("ul.removed code").all_inner_texts()
     for field in ("exif:GPS", "pdf:Info/Author", "ooxml:docProps/core"):
         assert field in removed, f"{field} not listed as removed: {removed}"

@@ -16,13 +16,13 @@ import json
 import re
 import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from html.parser import HTMLParser
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 from fixtures_office import jpeg_with_gps
+from html_tree import Node, parse
 from live_server import LiveServer, ServerPool, multipart_body
 from playwright.sync_api import Browser, Page, Route, sync_playwright
 
@@ -132,59 +132,6 @@ def pages(server: LiveServer) -> list[Fetched]:
 
 def _ids(pages: list[Fetched]) -> list[str]:
     return [p.name for p in pages]
-
-
-# ----------------------------------------------------------------------------- a small DOM
-
-
-@dataclass
-class Node:
-    tag: str
-    attrs: dict[str, str]
-    parent: Node | None
-    children: list[Node] = field(default_factory=list)
-    text: str = ""
-
-    def all_text(self) -> str:
-        return self.text + "".join(c.all_text() for c in self.children)
-
-    def walk(self) -> Iterator[Node]:
-        yield self
-        for child in self.children:
-            yield from child.walk()
-
-
-_VOID = {"meta", "link", "input", "br", "img", "hr", "source", "wbr", "area", "base", "col"}
-
-
-class _TreeBuilder(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.root = Node("#root", {}, None)
-        self.current = self.root
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        node = Node(tag, {k: v or "" for k, v in attrs}, self.current)
-        self.current.children.append(node)
-        if tag not in _VOID:
-            self.current = node
-
-    def handle_endtag(self, tag: str) -> None:
-        node: Node | None = self.current
-        while node is not None and node.tag != tag:
-            node = node.parent
-        if node is not None and node.parent is not None:
-            self.current = node.parent
-
-    def handle_data(self, data: str) -> None:
-        self.current.text += data
-
-
-def parse(html: str) -> Node:
-    builder = _TreeBuilder()
-    builder.feed(html)
-    builder.close()
-    return builder.root
 
 
 # ----------------------------------------------------------------------------- HTML checks

@@ -25,6 +25,8 @@ import pytest
 from conftest import EditorKeys
 from fixtures_office import jpeg_with_gps, make_docx
 from fixtures_pdf import small_pdf
+from html_tree import Node, by_class, text_of
+from html_tree import parse as parse_html
 from test_server_support import (
     BOUNDARY,
     CONTENT_TYPE,
@@ -57,6 +59,9 @@ class Server:
                 return await c.request(method, url, **kwargs)
 
         return anyio.run(go)
+
+    def submit_to(self, url: str, body: bytes) -> httpx.Response:
+        return self.request("POST", url, content=body, headers={"Content-Type": CONTENT_TYPE})
 
     def submit(
         self, body: bytes, *, lang: str | None = None, headers: dict[str, str] | None = None
@@ -268,9 +273,11 @@ def test_submission_is_cleaned_sealed_and_opens_with_age_and_leakdrop_open(
     assert b"Jean-Dupont" not in opened.file(files[1])
     assert files[2]["removed"]
     assert opened.file(files[3]) == text  # kept exactly as received
-    # The receipt says the same thing, names escaped, the not-cleaned file prominent.
-    assert response.text.count('class="not-cleaned"') == 1
-    assert "NOT CLEANED" in response.text and "unsupported file type" in response.text
+    # The receipt says the same thing, names escaped; the plain-text file is passed on as
+    # it is, without the not-cleaned alarm (it has no hidden metadata to clean).
+    assert response.text.count('class="plain-text"') == 1
+    assert "NOT CLEANED" not in response.text
+    assert STRINGS["en"]["receipt_plain_text"] in response.text
     assert "<code>exif:<wbr>GPS</code>" in response.text  # break opportunities only
     assert "contrat.pdf" in response.text
 
@@ -382,7 +389,7 @@ def test_pdf_attachments_become_files_of_their_own(server: Server, tmp_path: Pat
 def test_empty_file_is_accepted_and_flagged(server: Server, tmp_path: Path) -> None:
     response = server.submit(multipart([("vide.pdf", b""), ("b.txt", b"data")]))
     assert response.status_code == 200
-    assert "est vide (0 octet)" in response.text
+    assert "est vide (0\u00a0octet)" in response.text
     files = open_only(server, tmp_path).manifest["files"]
     assert files[0]["size"] == 0 and files[0]["cleaned"] is True
     assert files[0]["note"] == "empty file (0 bytes)"
@@ -869,8 +876,8 @@ def test_internal_failure_is_a_page_and_logs_no_name(
     marker = "Marker-internal-" + os.urandom(4).hex()
     with caplog.at_level("DEBUG"):
         response = server.submit(multipart([(f"{marker}.txt", marker.encode())], marker))
-    assert_error_page(response, 500, "fr", "Une erreur s&#39;est produite")
-    assert "Rien de cet envoi n&#39;a été conservé." in response.text
+    assert_error_page(response, 500, "fr", "Une erreur s’est produite")
+    assert "Rien de cet envoi n’a été conservé." in response.text
     assert "submission failed: FileNotFoundError" in caplog.text
     assert marker not in caplog.text and "incoming" not in caplog.text
     assert list((server.storage / "submissions").iterdir()) == []
@@ -989,7 +996,7 @@ def test_worker_limits_reach_the_worker(
     server = make_server(**limit)
     response = server.submit(multipart([("big.png", png), ("note.txt", b"text")]))
     assert response.status_code == 200, response.text
-    assert f"NON NETTOYÉ</strong> — Raison : {fr_reason}" in response.text
+    assert f"NON NETTOYÉ</strong> — Raison\u00a0: {fr_reason}" in response.text
     opened = open_only(server, tmp_path)
     entry = opened.manifest["files"][0]
     assert entry["cleaned"] is False and entry["reason"] == en_reason
@@ -1009,14 +1016,14 @@ def test_receipt_notes_and_reasons_are_in_the_page_language(server: Server) -> N
     jpeg = dirty_jpeg(server.storage.parent, orientation=6)
     body = multipart([("photo.jpg", jpeg), ("data.bin", b"\x00\x01raw")])
     fr = server.submit(body, lang="fr").text
-    assert "Remarque : L&#39;image elle-même est intacte" in fr
-    assert "L&#39;orientation de la photo a été gardée" in fr
-    assert "Raison : type de fichier non pris en charge" in fr
+    assert "Remarque\u00a0: L’image elle-même est intacte" in fr
+    assert "L’orientation de la photo a été gardée" in fr
+    assert "Raison\u00a0: type de fichier non pris en charge" in fr
     for english in ("lossless", "byte for byte", "orientation kept", "unsupported"):
         assert english not in fr, english
     en = server.submit(body, lang="en").text
     assert "Note: The image itself is untouched (not re-compressed)" in en
-    assert "The photo&#39;s orientation was kept" in en
+    assert "The photo’s orientation was kept" in en
     assert "Reason: unsupported file type" in en
     assert "byte for byte" not in en
 
@@ -1027,7 +1034,7 @@ def test_unknown_notes_and_reasons_are_never_shown_verbatim() -> None:
 
     planted = "Send your name to evil@example.org"
     for lang, generic_note, generic_reason in (
-        ("fr", "Une remarque technique sur ce fichier", "n'a pas pu être nettoyé"),
+        ("fr", "Une remarque technique sur ce fichier", "n’a pas pu être nettoyé"),
         ("en", "A technical note about this file", "could not be cleaned"),
     ):
         assert reason_text(lang, planted) == generic_reason
@@ -1125,3 +1132,247 @@ def test_change_times_do_not_date_each_submission(server: Server, tmp_path: Path
     midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     assert {p.stat().st_mtime for p in stored} == {midnight.timestamp()}
     assert {p.stat().st_atime for p in stored} == {midnight.timestamp()}
+
+
+# ------------------------------------------------------------------- receipt in plain words
+
+
+def _receipt_files(html: str) -> dict[str, Node]:
+    """The receipt's file entries, by the name the source gave."""
+    [files] = by_class(parse_html(html), "ol", "files")
+    entries = [c for c in files.children if c.tag == "li"]
+    return {text_of(by_class(e, "p", "name")[0]): e for e in entries}
+
+
+def test_field_categories_keep_every_name_and_have_words(tmp_path: Path) -> None:
+    """Every field the scrubbers remove from the fixtures has a plain category (none falls
+    to "other"); an unknown name is listed under "other", never dropped."""
+    from fixtures_images import dirty_heif, dirty_jpeg, dirty_png
+    from fixtures_pdf import dirty_pdf
+
+    import scrubbers
+    from leakdrop.server import fields
+    from scrubbers._types import WARNING_CODES
+
+    names: set[str] = set()
+    for data in (dirty_pdf(), dirty_jpeg(tmp_path), dirty_png(), dirty_heif(), make_docx()):
+        names |= set(scrubbers.scrub(data).removed)
+    assert len(names) > 60, names
+    # "Other" is for what is unknown by nature: private PNG chunks, unknown trailer keys.
+    other = sorted(n for n in names if fields.category(n) == fields.OTHER)
+    assert [n for n in other if not re.fullmatch(r"png:[a-z]\w+|pdf:trailer-extra", n)] == []
+    planted = ("zzz:never-seen", "embedded:docx/embedded:jpeg/exif:GPS", "exif:Make")
+    groups = fields.group(planted)
+    assert [key for key, _ in groups] == ["gps", "camera", fields.OTHER]
+    assert sorted(n for _, group in groups for n in group) == sorted(planted)
+    for lang in STRINGS:
+        for key in fields.CATEGORIES:
+            assert STRINGS[lang]["field:" + key], (lang, key)
+        for code in WARNING_CODES:
+            assert "warning:" + code in STRINGS[lang], (lang, code)
+
+
+@pytest.mark.parametrize("lang", ["fr", "en"])
+def test_receipt_says_what_was_removed_in_plain_words_per_file(server: Server, lang: str) -> None:
+    strings = STRINGS[lang]
+    body = multipart(
+        [
+            ("IMG_0042.jpg", jpeg_with_gps()),
+            ("contrat.pdf", small_pdf("Marker-PdfAuthor-Jean-Dupont")),
+            ("note.docx", make_docx()),
+        ]
+    )
+    response = server.submit(body, lang=lang)
+    assert response.status_code == 200, response.text
+    files = _receipt_files(response.text)
+    expected = {
+        "IMG_0042.jpg": ("gps", "camera", "author"),
+        "contrat.pdf": ("author", "ids"),
+        "note.docx": ("author", "properties", "comments", "dates", "paths"),
+    }
+    for name, categories in expected.items():
+        entry = files[name]
+        [plain] = by_class(entry, "ul", "removed-plain")
+        said = [text_of(li) for li in plain.children if li.tag == "li"]
+        for key in categories:
+            assert strings["field:" + key] in said, (name, key, said)
+        # Each category once, and the technical names only behind <details>.
+        assert len(said) == len(set(said))
+        [details] = [n for n in entry.walk() if n.tag == "details"]
+        codes = [text_of(c) for c in details.walk() if c.tag == "code"]
+        all_codes = [c for c in entry.walk() if c.tag == "code"]
+        assert codes and len(all_codes) == len(codes)
+        [summary] = [n for n in details.children if n.tag == "summary"]
+        count = len(codes)
+        assert text_of(summary) == strings["receipt_removed_details_many"].format(count=count)
+    jpeg_codes = [text_of(c) for c in files["IMG_0042.jpg"].walk() if c.tag == "code"]
+    assert "exif:GPS" in jpeg_codes
+    assert "Jean-Dupont" not in response.text
+
+
+def test_receipt_lists_what_no_cleaning_removes_and_the_files_warnings(server: Server) -> None:
+    for lang in STRINGS:
+        strings = STRINGS[lang]
+        body = multipart([("note.docx", make_docx()), ("IMG.jpg", jpeg_with_gps())])
+        root = parse_html(server.submit(body, lang=lang).text)
+        [section] = [
+            n
+            for n in root.walk()
+            if n.tag == "section" and n.attrs.get("aria-labelledby") == "cannot"
+        ]
+        said = text_of(section)
+        for key in ("cannot_content", "cannot_dots", "cannot_watermarks", "cannot_noise"):
+            assert strings[key] in said, (lang, key)
+        # The docx keeps its hyperlinks (content): said, with the file it is in.
+        [found] = by_class(section, "ul", "found")
+        [line] = [text_of(li) for li in found.children if li.tag == "li"]
+        assert line == f"{strings['warning:hyperlinks']} — note.docx", line
+
+
+def test_plain_text_is_no_alarm_and_unknown_binary_is(server: Server) -> None:
+    body = multipart([("notes.txt", "Réunion du 3 mai\n".encode()), ("data.bin", b"\x00\x01raw")])
+    for lang in STRINGS:
+        strings = STRINGS[lang]
+        html = server.submit(body, lang=lang).text
+        files = _receipt_files(html)
+        assert files["notes.txt"].attrs["class"] == "plain-text"
+        assert strings["receipt_plain_text"] in text_of(files["notes.txt"])
+        assert strings["receipt_not_cleaned"] not in text_of(files["notes.txt"])
+        assert files["data.bin"].attrs["class"] == "not-cleaned"
+        assert strings["receipt_not_cleaned"] in text_of(files["data.bin"])
+        # The red warning at the top names the binary file only.
+        [alert] = [n for n in by_class(parse_html(html), "div", "alert")]
+        assert "data.bin" in text_of(alert) and "notes.txt" not in text_of(alert)
+    # A text file with metadata of its own (RTF's author) is not called plain text.
+    rtf = multipart([("lettre.rtf", b"{\\rtf1{\\info{\\author Jean}}Bonjour}")])
+    assert _receipt_files(server.submit(rtf, lang="en").text)["lettre.rtf"].attrs["class"] == (
+        "not-cleaned"
+    )
+
+
+# ------------------------------------------------------------------------ typography
+
+
+def every_page(make_server: Callable[..., Server], lang: str) -> dict[str, httpx.Response]:
+    """Every page a source can meet, in `lang`: landing, receipts (first, with every kind
+    of file line, follow-up), mailbox, conversation, deletion, and each error page."""
+    server = make_server(max_files=6, max_submission_bytes=64 * 1024, max_message_chars=200)
+    q = f"?lang={lang}"
+    pages: dict[str, httpx.Response] = {}
+    pages["index"] = server.request("GET", "/" + q)
+    kinds = [
+        ("IMG_0042.jpg", jpeg_with_gps()),
+        ("note.docx", make_docx()),
+        ("notes.txt", b"plain notes\n"),
+        ("data.bin", b"\x00\x01raw"),
+        ("empty.txt", b""),
+    ]
+    pages["receipt"] = server.submit(multipart(kinds, "m"), lang=lang)
+    codename = re.search(r'<p id="codename"[^>]*>([^<]+)</p>', pages["receipt"].text)
+    assert codename, pages["receipt"].text
+    pages["mailbox"] = server.request("GET", "/mailbox" + q)
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    pages["mailbox-invalid"] = server.request(
+        "POST", "/mailbox" + q, content=b"codename=x", headers=form
+    )
+    pages["conversation"] = server.request(
+        "POST", "/mailbox" + q, content=f"codename={codename.group(1)}".encode(), headers=form
+    )
+    followup = re.search(r"followup=([^\"&]+)\"", pages["conversation"].text)
+    assert followup, pages["conversation"].text
+    pages["receipt-followup"] = server.submit_to(
+        f"/submit{q}&followup={followup.group(1)}", multipart([("a.txt", b"x")], "two")
+    )
+    delete = re.search(r'name="token" value="([^"]+)"', pages["conversation"].text)
+    token = delete.group(1) if delete else "none"
+    pages["deleted"] = server.request(
+        "POST", "/mailbox/delete" + q, content=f"token={token}".encode(), headers=form
+    )
+    pages["error-token"] = server.submit_to(f"/submit{q}&followup=forged", multipart([], "m"))
+    pages["error-no-files"] = server.submit(multipart([]), lang=lang)
+    pages["error-too-large"] = server.submit(multipart([("big.bin", b"x" * 100_000)]), lang=lang)
+    pages["error-too-many-files"] = server.submit(
+        multipart([(f"f{i}.bin", b"x") for i in range(7)]), lang=lang
+    )
+    pages["error-message-too-long"] = server.submit(multipart([], "m" * 500), lang=lang)
+    pages["error-malformed"] = server.submit(b"garbage", lang=lang)
+    pages["error-not-found"] = server.request("GET", "/nowhere" + q)
+    pages["error-method"] = server.request("DELETE", "/" + q)
+    for name, response in pages.items():
+        assert response.headers["content-type"].startswith("text/html"), name
+    return pages
+
+
+def visible_text(html: str) -> str:
+    """The page's text in document order, without code (field names are technical) or
+    markup."""
+    import html as html_module
+
+    text = re.sub(r"<code>.*?</code>", " ", html, flags=re.DOTALL)
+    return html_module.unescape(re.sub(r"<[^>]+>", "", text))
+
+
+_NBSP = "\u00a0\u202f"
+
+
+def typography_problems(lang: str, text: str) -> list[str]:
+    problems = [
+        f"straight apostrophe: {m.group()!r}" for m in re.finditer(r".{0,20}'.{0,20}", text)
+    ]
+    if lang == "fr":
+        problems += [
+            f"no non-breaking space before {m.group(1)!r}: {m.group(0)!r}"
+            for m in re.finditer(rf".{{0,20}}[^{_NBSP}]([:;?!])", text)
+        ]
+        problems += ["« without a non-breaking space" for m in re.finditer(rf"«[^{_NBSP}]", text)]
+        problems += ["» without a non-breaking space" for m in re.finditer(rf"[^{_NBSP}]»", text)]
+        problems += [
+            f"English unit {m.group()!r}"
+            for m in re.finditer(r"\b(?:[KMGT]i?B|[KMGT]io|bytes?)\b", text)
+        ]
+    else:
+        problems += [f"'can not': {m.group()!r}" for m in re.finditer(r"\bcan not\b", text, re.I)]
+        problems += [
+            f"French unit {m.group()!r}"
+            for m in re.finditer(r"\b(?:[KMG]o|[KMGT]io|octets?|[KMGT]iB)\b", text)
+        ]
+    return problems
+
+
+@pytest.mark.parametrize("lang", ["fr", "en"])
+def test_typography_of_every_page_and_string(make_server: Callable[..., Server], lang: str) -> None:
+    problems = [
+        f"{name}: {problem}"
+        for name, response in every_page(make_server, lang).items()
+        for problem in typography_problems(lang, visible_text(response.text))
+    ]
+    # Strings no page above shows (other reasons, notes, categories) are checked as text.
+    problems += [
+        f"{key}: {problem}"
+        for key, value in STRINGS[lang].items()
+        for problem in typography_problems(lang, value)
+    ]
+    assert problems == [], "\n".join(problems)
+    # The checker is live: each rule finds its fault.
+    assert len(typography_problems("fr", "Raison : l'envoi « x » 2 GB ; ok!")) == 7
+    assert len(typography_problems("en", "It can not be 2 Go")) == 2
+
+
+def test_sizes_and_plurals_in_each_language() -> None:
+    from leakdrop.server.i18n import human_size
+
+    assert human_size("fr", 0) == "0\u00a0octet" and human_size("en", 1) == "1\u00a0byte"
+    assert human_size("fr", 2 * 1024**3) == "2\u00a0Go"
+    assert human_size("en", 2 * 1024**3) == "2\u00a0GB"
+    assert human_size("fr", 1536 * 1024) == "1,5\u00a0Mo"
+    assert human_size("en", 1536) == "1.5\u00a0KB"
+    assert human_size("en", 700) == "700\u00a0bytes"
+
+
+def test_method_page_is_not_page_not_found(server: Server) -> None:
+    for lang in STRINGS:
+        response = server.request("DELETE", f"/?lang={lang}")
+        assert response.status_code == 405
+        title = re.search(r"<title>(.*?) · ", response.text)
+        assert title and title.group(1) == STRINGS[lang]["method_title"]
+        assert STRINGS[lang]["not_found_title"] not in response.text

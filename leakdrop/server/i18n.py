@@ -26,56 +26,56 @@ _FR: Final[dict[str, str]] = {
     "lang_name": "Français",
     "switch_to": "English",
     "skip": "Aller au formulaire",
-    "about_title": "Qui sommes-nous ?",
+    "about_title": "Qui sommes-nous\u00a0?",
     "about_default": (
         "Ce site est une boîte aux lettres anonyme pour les documents qui montrent "
-        "comment la police et les collectivités surveillent la population : "
+        "comment la police et les collectivités surveillent la population\u00a0: "
         "reconnaissance faciale, vidéosurveillance algorithmique, plateformes «\u00a0ville "
         "sûre\u00a0».\n\nLes documents sont chiffrés dès leur arrivée pour les seuls "
-        "journalistes de la rédaction ; le serveur ne peut pas les relire."
+        "journalistes de la rédaction\u00a0; le serveur ne peut pas les relire."
     ),
-    "safety_title": "Avant d'envoyer : restez en sécurité",
+    "safety_title": "Avant d’envoyer\u00a0: restez en sécurité",
     "safety_tor": (
         "Utilisez le Navigateur Tor, réglé au niveau de sécurité «\u00a0Le plus sûr\u00a0» "
         "(bouclier en haut à droite). Cette page fonctionne sans JavaScript."
     ),
     "safety_device": (
-        "N'envoyez rien depuis un appareil ou un réseau de votre employeur (ordinateur, "
-        "téléphone, Wi-Fi du bureau) : ils peuvent être surveillés. Utilisez un appareil "
+        "N’envoyez rien depuis un appareil ou un réseau de votre employeur (ordinateur, "
+        "téléphone, Wi-Fi du bureau)\u00a0: ils peuvent être surveillés. Utilisez un appareil "
         "personnel, depuis un autre lieu."
     ),
     "safety_removes": (
         "Ce serveur retire les métadonnées des PDF, des photos (JPEG, PNG, HEIC, WebP, "
         "TIFF, GIF) et des documents bureautiques (Word, Excel, PowerPoint, "
-        "LibreOffice) : auteur, appareil, position GPS, dates, historique des "
-        "révisions, commentaires."
+        "LibreOffice) et de chaque fichier d’une archive ZIP\u00a0: auteur, appareil, "
+        "position GPS, dates, historique des révisions, commentaires."
     ),
-    "safety_cannot_lead": "Il ne peut PAS retirer :",
+    "safety_cannot_lead": "Il ne peut PAS retirer\u00a0:",
     "safety_cannot": (
         "les points jaunes de traçage que les imprimantes "
-        "laissent sur les pages imprimées puis scannées ; ce que dit le contenu lui-même "
+        "laissent sur les pages imprimées puis scannées\u00a0; ce que dit le contenu lui-même "
         "(noms, tournures, détails que peu de personnes connaissent, filigranes propres "
-        "à chaque destinataire) ; le «\u00a0bruit\u00a0» du capteur qui relie une photo à "
-        "l'appareil qui l'a prise. Pensez aussi à qui avait accès au document."
+        "à chaque destinataire)\u00a0; le «\u00a0bruit\u00a0» du capteur qui relie une photo à "
+        "l’appareil qui l’a prise. Pensez aussi à qui avait accès au document."
     ),
     "safety_other_types": (
-        "Les autres types de fichiers sont acceptés mais gardés tels quels : la page de "
-        "reçu vous dira ce qui n'a pas pu être nettoyé."
+        "Les autres types de fichiers sont acceptés mais gardés tels quels\u00a0: la page de "
+        "reçu vous dira ce qui n’a pas pu être nettoyé."
     ),
     "form_title": "Envoyer des documents",
     "form_either": "Envoyez des fichiers, un message, ou les deux.",
     "files_label": "Fichiers (un ou plusieurs)",
-    "files_hint": "Jusqu'à {max_files} fichiers, {max_size} au total.",
+    "files_hint": "Jusqu’à {max_files} fichiers, {max_size} au total.",
     "message_label": "Message (facultatif)",
     "message_hint": (
-        "Dites-nous ce que sont ces documents et pourquoi ils comptent. N'écrivez pas "
+        "Dites-nous ce que sont ces documents et pourquoi ils comptent. N’écrivez pas "
         "votre nom. {max_chars} caractères au plus."
     ),
     "submit": "Envoyer",
     "submit_hint": (
-        "L'envoi peut prendre du temps sur Tor : gardez cette page ouverte jusqu'au reçu."
+        "L’envoi peut prendre du temps sur Tor\u00a0: gardez cette page ouverte jusqu’au reçu."
     ),
-    "receipt_title": "Reçu : vos documents sont arrivés",
+    "receipt_title": "Reçu\u00a0: vos documents sont arrivés",
     "receipt_lead": (
         "Votre envoi a été reçu et chiffré pour la rédaction. Le serveur ne garde "
         "aucune copie lisible."
@@ -85,23 +85,23 @@ _FR: Final[dict[str, str]] = {
     "receipt_type": "type détecté",
     "type_unknown": "inconnu",
     "receipt_size": "taille",
-    "receipt_cleaned_removed": "Nettoyé. Métadonnées retirées :",
-    "receipt_cleaned_none": "Nettoyé : aucune métadonnée identifiante trouvée.",
+    "receipt_cleaned_none": "Nettoyé\u00a0: aucune métadonnée identifiante trouvée.",
     "receipt_not_cleaned": "NON NETTOYÉ",
-    "receipt_not_cleaned_why": "Raison :",
+    "receipt_not_cleaned_why": "Raison\u00a0:",
     "receipt_not_cleaned_kept": (
         "Le fichier a été transmis tel quel. Ses métadonnées (auteur, dates, appareil, "
-        "position) peuvent vous identifier : la rédaction en est prévenue."
+        "position) peuvent vous identifier\u00a0: la rédaction en est prévenue."
     ),
-    "receipt_empty": "Ce fichier est vide (0 octet). Si ce n'est pas voulu, renvoyez-le.",
+    "receipt_empty": "Ce fichier est vide (0\u00a0octet). Si ce n’est pas voulu, renvoyez-le.",
     "receipt_attached_to": "pièce jointe trouvée dans",
-    "receipt_note": "Remarque :",
-    "receipt_warning_title": "Attention : certains fichiers n'ont pas pu être nettoyés",
-    "receipt_message": "Votre message ({chars} caractères) a été reçu.",
-    "receipt_no_message": "Aucun message n'a été envoyé.",
-    "next_title": "Et maintenant ?",
+    "receipt_note": "Remarque\u00a0:",
+    "receipt_warning_title": "Attention\u00a0: certains fichiers n’ont pas pu être nettoyés",
+    "receipt_message": "Votre message ({chars}\u00a0caractères) a été reçu.",
+    "receipt_message_one": "Votre message ({chars}\u00a0caractère) a été reçu.",
+    "receipt_no_message": "Aucun message n’a été envoyé.",
+    "next_title": "Et maintenant\u00a0?",
     "next_close": (
-        "Fermez le Navigateur Tor. Il n'y a aucun code de reçu à garder : ne conservez "
+        "Fermez le Navigateur Tor. Il n’y a aucun code de reçu à garder\u00a0: ne conservez "
         "aucune trace de cet envoi."
     ),
     "next_no_resend": (
@@ -109,40 +109,42 @@ _FR: Final[dict[str, str]] = {
         "faites un nouvel envoi plus tard, de la même façon."
     ),
     "next_no_talk": (
-        "N'en parlez pas, et ne changez pas vos habitudes : la rédaction vérifiera les "
+        "N’en parlez pas, et ne changez pas vos habitudes\u00a0: la rédaction vérifiera les "
         "documents avant toute publication."
     ),
-    "back": "Retour à l'accueil",
-    "error_title": "L'envoi n'a pas abouti",
-    "error_nothing_kept": "Rien de cet envoi n'a été conservé.",
+    "back": "Retour à l’accueil",
+    "error_title": "L’envoi n’a pas abouti",
+    "error_nothing_kept": "Rien de cet envoi n’a été conservé.",
     "error_retry": "Revenir au formulaire",
     "err_malformed": (
-        "La requête reçue était incomplète ou mal formée (connexion interrompue ?). "
+        "La requête reçue était incomplète ou mal formée (connexion interrompue\u00a0?). "
         "Réessayez depuis le formulaire."
     ),
     "err_no_files": (
         "Rien n’a été envoyé\u00a0: choisissez au moins un fichier, ou écrivez un message."
     ),
     "err_too_large": (
-        "L'envoi dépasse la taille maximale ({max_size} au total). Envoyez les fichiers "
+        "L’envoi dépasse la taille maximale ({max_size} au total). Envoyez les fichiers "
         "en plusieurs fois."
     ),
     "err_too_many_files": (
         "Trop de fichiers (au plus {max_files} par envoi). Envoyez-les en plusieurs fois, "
-        "ou regroupez-les dans une archive ZIP."
+        "ou regroupez-les dans une archive ZIP\u00a0: chaque fichier qu’elle contient est "
+        "nettoyé à son tour."
     ),
     "err_message_too_long": (
         "Le message est trop long (au plus {max_chars} caractères). Raccourcissez-le ou "
         "joignez-le comme fichier texte."
     ),
     "err_full": (
-        "Le serveur n'a plus assez de place pour recevoir cet envoi. Réessayez dans quelques jours."
+        "Le serveur n’a plus assez de place pour recevoir cet envoi. Réessayez dans quelques jours."
     ),
-    "err_busy": ("Le serveur reçoit déjà beaucoup d'envois. Réessayez dans quelques minutes."),
-    "err_internal": "Une erreur s'est produite sur le serveur. Réessayez plus tard.",
-    "err_not_found": "Cette page n'existe pas.",
-    "err_method": "Cette adresse ne s'utilise pas ainsi.",
+    "err_busy": ("Le serveur reçoit déjà beaucoup d’envois. Réessayez dans quelques minutes."),
+    "err_internal": "Une erreur s’est produite sur le serveur. Réessayez plus tard.",
+    "err_not_found": "Cette page n’existe pas.",
+    "err_method": "Cette adresse ne s’utilise pas ainsi.",
     "not_found_title": "Page introuvable",
+    "method_title": "Requête non prise en charge",
     "reason:unsupported file type": "type de fichier non pris en charge",
     "reason:corrupt or unreadable file": "fichier corrompu ou illisible",
     "reason:ambiguous file type (readable as two formats)": (
@@ -157,15 +159,15 @@ _FR: Final[dict[str, str]] = {
     ),
     "reason:the cleaner crashed on this file": "le nettoyage a échoué sur ce fichier",
     "reason:metadata remained after cleaning": "des métadonnées restaient après nettoyage",
-    "reason:could not be cleaned": "n'a pas pu être nettoyé",
+    "reason:could not be cleaned": "n’a pas pu être nettoyé",
     "reason:too large to clean": "trop grand pour être nettoyé",
     "reason:encrypted with a password": "protégé par un mot de passe",
     "note_image_kept": (
-        "L'image elle-même est intacte (pas recompressée) : seules ses métadonnées ont "
+        "L’image elle-même est intacte (pas recompressée)\u00a0: seules ses métadonnées ont "
         "été retirées."
     ),
     "note_orientation_kept": (
-        "L'orientation de la photo a été gardée : c'est la seule donnée EXIF restante."
+        "L’orientation de la photo a été gardée\u00a0: c’est la seule donnée EXIF restante."
     ),
     "note_converted_png": "Converti en PNG, sans perte de qualité.",
     "note_more_images_one": (
@@ -174,13 +176,15 @@ _FR: Final[dict[str, str]] = {
     "note_more_images": (
         "{count} autres images contenues dans ce fichier sont transmises comme fichiers séparés."
     ),
-    "note_drawing_kept": "Le dessin est gardé à l'identique.",
-    "note_emf_plus_dropped": "La couche EMF+ a été retirée ; le dessin de base (GDI) est gardé.",
+    "note_drawing_kept": "Le dessin est gardé à l’identique.",
+    "note_emf_plus_dropped": (
+        "La couche EMF+ a été retirée\u00a0; le dessin de base (GDI) est gardé."
+    ),
     "note_icc_replaced": (
         "Les profils de couleur (ICC) ont été remplacés par des espaces de couleur "
-        "standard : les teintes peuvent changer légèrement."
+        "standard\u00a0: les teintes peuvent changer légèrement."
     ),
-    "note_empty": "Fichier vide (0 octet).",
+    "note_empty": "Fichier vide (0\u00a0octet).",
     "note_other": "Une remarque technique sur ce fichier a été transmise à la rédaction.",
 }
 
@@ -193,7 +197,7 @@ _EN: Final[dict[str, str]] = {
         "This site is an anonymous drop box for documents that show how police and "
         "local governments watch people: facial recognition, algorithmic video "
         "surveillance, \u201csafe city\u201d platforms.\n\nDocuments are encrypted on "
-        "arrival for the newsroom's journalists only; this server cannot read them back."
+        "arrival for the newsroom’s journalists only; this server cannot read them back."
     ),
     "safety_title": "Before you send: stay safe",
     "safety_tor": (
@@ -207,10 +211,11 @@ _EN: Final[dict[str, str]] = {
     ),
     "safety_removes": (
         "This server removes the metadata of PDFs, photos (JPEG, PNG, HEIC, WebP, TIFF, "
-        "GIF) and office documents (Word, Excel, PowerPoint, LibreOffice): author, "
+        "GIF), office documents (Word, Excel, PowerPoint, LibreOffice) and each file "
+        "in a ZIP archive: author, "
         "device, GPS location, dates, revision history, comments."
     ),
-    "safety_cannot_lead": "It can NOT remove:",
+    "safety_cannot_lead": "It cannot remove:",
     "safety_cannot": (
         "the yellow tracking dots printers leave on pages that were "
         "printed then scanned; what the content itself says (names, wording, details "
@@ -243,7 +248,6 @@ _EN: Final[dict[str, str]] = {
     "receipt_type": "detected type",
     "type_unknown": "unknown",
     "receipt_size": "size",
-    "receipt_cleaned_removed": "Cleaned. Metadata removed:",
     "receipt_cleaned_none": "Cleaned: no identifying metadata found.",
     "receipt_not_cleaned": "NOT CLEANED",
     "receipt_not_cleaned_why": "Reason:",
@@ -256,6 +260,7 @@ _EN: Final[dict[str, str]] = {
     "receipt_note": "Note:",
     "receipt_warning_title": "Warning: some files could not be cleaned",
     "receipt_message": "Your message ({chars} characters) was received.",
+    "receipt_message_one": "Your message ({chars} character) was received.",
     "receipt_no_message": "No message was sent.",
     "next_title": "What now?",
     "next_close": (
@@ -284,7 +289,7 @@ _EN: Final[dict[str, str]] = {
     ),
     "err_too_many_files": (
         "Too many files (at most {max_files} per submission). Send them in several "
-        "parts, or put them in a ZIP archive."
+        "parts, or put them in a ZIP archive: each file in it is cleaned in turn."
     ),
     "err_message_too_long": (
         "The message is too long (at most {max_chars} characters). Shorten it or attach "
@@ -298,6 +303,7 @@ _EN: Final[dict[str, str]] = {
     "err_not_found": "This page does not exist.",
     "err_method": "This address is not used that way.",
     "not_found_title": "Page not found",
+    "method_title": "Request not supported",
     "reason:unsupported file type": "unsupported file type",
     "reason:corrupt or unreadable file": "corrupt or unreadable file",
     "reason:ambiguous file type (readable as two formats)": (
@@ -316,7 +322,7 @@ _EN: Final[dict[str, str]] = {
     "note_image_kept": (
         "The image itself is untouched (not re-compressed): only its metadata was removed."
     ),
-    "note_orientation_kept": "The photo's orientation was kept: it is the only EXIF data left.",
+    "note_orientation_kept": "The photo’s orientation was kept: it is the only EXIF data left.",
     "note_converted_png": "Converted to PNG, without loss of quality.",
     "note_more_images_one": "One more image in this file is passed on as a separate file.",
     "note_more_images": "{count} more images in this file are passed on as separate files.",
@@ -389,15 +395,31 @@ def note_lines(lang: str, note: str | None) -> list[str]:
     return lines
 
 
+def warning_lines(lang: str, codes: tuple[str, ...]) -> list[str]:
+    """The scrubbers' warning codes in the page's words; a code not known here (the wire
+    lets only `scrubbers.WARNING_CODES` through) is not shown."""
+    strings = STRINGS[lang]
+    lines = [strings["warning:" + code] for code in codes if "warning:" + code in strings]
+    return list(dict.fromkeys(lines))
+
+
 def human_size(lang: str, size: int) -> str:
-    units = ("o", "Kio", "Mio", "Gio", "Tio") if lang == "fr" else ("B", "KiB", "MiB", "GiB", "TiB")
+    """`size` as people read it in their file manager: powers of 1024 named Ko/Mo/Go in
+    French and KB/MB/GB in English (as Windows shows them), the number and its unit held
+    together by a non-breaking space."""
+    if lang == "fr":
+        units = ("octet" if size in (0, 1) else "octets", "Ko", "Mo", "Go", "To")
+    else:
+        units = ("byte" if size == 1 else "bytes", "KB", "MB", "GB", "TB")
     value = float(size)
     for unit in units:
         if value < 1024 or unit == units[-1]:
             text = f"{value:.0f}" if unit == units[0] or value >= 100 else f"{value:.1f}"
+            if text.endswith(".0"):
+                text = text[:-2]
             if lang == "fr":
                 text = text.replace(".", ",")
-            return f"{text} {unit}"
+            return f"{text}\u00a0{unit}"
         value /= 1024
     raise AssertionError("unreachable")
 
@@ -408,7 +430,7 @@ _FR_MAILBOX: Final[dict[str, str]] = {
     "receipt_codename_title": "Votre nom de code, pour revenir",
     "receipt_codename_lead": (
         "Avec ces sept mots, vous pourrez lire les réponses de la rédaction et lui écrire "
-        "de nouveau. Ils ne s'affichent qu'une fois\u00a0: le serveur ne les garde pas et "
+        "de nouveau. Ils ne s’affichent qu’une fois\u00a0: le serveur ne les garde pas et "
         "ne pourra jamais vous les redonner."
     ),
     "receipt_codename_advice": (
@@ -420,11 +442,11 @@ _FR_MAILBOX: Final[dict[str, str]] = {
         "Tor, puis «\u00a0Lire les réponses\u00a0»."
     ),
     "receipt_codename_no_switch": (
-        "Cette page n'a pas de lien vers l'anglais\u00a0: le quitter ferait perdre votre "
+        "Cette page n’a pas de lien vers l’anglais\u00a0: le quitter ferait perdre votre "
         "nom de code."
     ),
     "receipt_mailbox_failed": (
-        "Aucune boîte aux lettres n'a pu être ouverte pour vous\u00a0: la rédaction ne "
+        "Aucune boîte aux lettres n’a pu être ouverte pour vous\u00a0: la rédaction ne "
         "pourra pas vous répondre. Vos documents, eux, sont bien arrivés."
     ),
     "receipt_followup": (
@@ -448,7 +470,7 @@ _FR_MAILBOX: Final[dict[str, str]] = {
     "conversation_replies": "Réponses de la rédaction",
     "conversation_reply_day": "Reçue le {day}",
     "conversation_none": "Pas encore de réponse. Revenez dans quelques jours.",
-    "conversation_unreadable": "Cette réponse n'a pas pu être ouverte.",
+    "conversation_unreadable": "Cette réponse n’a pas pu être ouverte.",
     "followup_title": "Écrire de nouveau à la rédaction",
     "followup_lead": (
         "Un message, des fichiers, ou les deux. Ce formulaire sert une seule fois, pendant "
@@ -458,7 +480,7 @@ _FR_MAILBOX: Final[dict[str, str]] = {
     "delete_lead": "Les réponses affichées ci-dessus seront effacées du serveur, définitivement.",
     "delete_submit": "Effacer ces réponses",
     "deleted_title": "Réponses effacées",
-    "deleted_none": "Aucune réponse n'était à effacer.",
+    "deleted_none": "Aucune réponse n’était à effacer.",
     "deleted_one": "1\u00a0réponse a été effacée du serveur.",
     "deleted_many": "{count}\u00a0réponses ont été effacées du serveur.",
     "err_token": (
@@ -469,13 +491,13 @@ _FR_MAILBOX: Final[dict[str, str]] = {
 _EN_MAILBOX: Final[dict[str, str]] = {
     "receipt_codename_title": "Your codename, to come back",
     "receipt_codename_lead": (
-        "With these seven words you can read the newsroom's replies and write to it "
+        "With these seven words you can read the newsroom’s replies and write to it "
         "again. They are shown only once: the server does not keep them and can never "
         "give them back to you."
     ),
     "receipt_codename_advice": (
         "Copy them by hand onto paper, and keep the paper at home. Never on a device of "
-        "your employer's, nor in a file, a note or a photo."
+        "your employer’s, nor in a file, a note or a photo."
     ),
     "receipt_codename_back": (
         "To come back in a few days: open this address in Tor Browser, then "
@@ -493,7 +515,7 @@ _EN_MAILBOX: Final[dict[str, str]] = {
         "stays the same."
     ),
     "mailbox_link": "Sent something before? Read the replies",
-    "mailbox_title": "Read the newsroom's replies",
+    "mailbox_title": "Read the newsroom’s replies",
     "mailbox_lead": "Type your codename: the seven words you got with your first submission.",
     "mailbox_label": "Codename",
     "mailbox_hint": "Capitals, accents and hyphens do not matter.",
@@ -503,7 +525,7 @@ _EN_MAILBOX: Final[dict[str, str]] = {
     ),
     "mailbox_invalid": "A codename is seven words, separated by spaces.",
     "conversation_title": "Your conversation with the newsroom",
-    "conversation_replies": "The newsroom's replies",
+    "conversation_replies": "The newsroom’s replies",
     "conversation_reply_day": "Received on {day}",
     "conversation_none": "No reply yet. Come back in a few days.",
     "conversation_unreadable": "This reply could not be opened.",
@@ -523,3 +545,134 @@ _EN_MAILBOX: Final[dict[str, str]] = {
 
 _FR.update(_FR_MAILBOX)
 _EN.update(_EN_MAILBOX)
+
+
+# The receipt's plain words: what each category of removed fields is (keys from
+# `leakdrop.server.fields`), what no cleaning removes, and the scrubbers' warnings.
+_FR_RECEIPT: Final[dict[str, str]] = {
+    "receipt_removed_lead": "Nettoyé. Retiré de ce fichier\u00a0:",
+    "receipt_removed_details_one": "Le nom technique du champ retiré",
+    "receipt_removed_details_many": "Les noms techniques des {count}\u00a0champs retirés",
+    "field:gps": "la position GPS (le lieu de la prise de vue)",
+    "field:camera": "la marque, le modèle et le numéro de série de l’appareil",
+    "field:author": "le nom de l’auteur et des autres personnes",
+    "field:paths": (
+        "des chemins de fichiers, des liens vers d’autres fichiers, le nom de l’ordinateur"
+    ),
+    "field:dates": "des dates et des heures",
+    "field:software": "le logiciel de création ou de retouche",
+    "field:properties": (
+        "les propriétés du document (titre, société, étiquettes, champs personnalisés)"
+    ),
+    "field:comments": "des commentaires et des descriptions",
+    "field:history": "l’historique des révisions et des modifications",
+    "field:ids": "des identifiants uniques, qui relient le fichier à ses autres versions",
+    "field:thumbnails": "des vignettes et des images cachées",
+    "field:attachments": "des pièces jointes intégrées (listées à part ci-dessous)",
+    "field:scripts": "des scripts, des macros et des actions automatiques",
+    "field:signatures": "des signatures numériques, des mots de passe et des droits d’édition",
+    "field:printer": "des réglages d’imprimante",
+    "field:colour": "des profils de couleur, qui peuvent nommer l’appareil",
+    "field:blocks": (
+        "des blocs de métadonnées (XMP, IPTC, EXIF), qui peuvent contenir auteur, lieu, "
+        "dates et logiciel"
+    ),
+    "field:settings": "des réglages de l’appareil et de l’image",
+    "field:filesystem": (
+        "des traces de l’ordinateur où il a été compressé (droits, numéros d’utilisateur)"
+    ),
+    "field:other": "d’autres données cachées",
+    "receipt_plain_text": (
+        "Texte brut\u00a0: ce type de fichier n’a pas de métadonnées cachées. Vérifiez "
+        "son contenu, qui est transmis tel quel."
+    ),
+    "warning:form-values": "les valeurs saisies dans des champs de formulaire",
+    "warning:annotation-text": "des commentaires et des annotations",
+    "warning:hyperlinks": (
+        "des liens cliquables, qui peuvent contenir un code de suivi propre à chaque destinataire"
+    ),
+    "warning:page-content": (
+        "le contenu d’une page web enregistrée, qui peut montrer qui était connecté"
+    ),
+    "warning:embedded-not-cleaned": "une partie du fichier qui n’a pas pu être nettoyée",
+    "cannot_title": "Ce qu’aucun nettoyage ne retire",
+    "cannot_lead": "Le nettoyage retire les métadonnées, pas le contenu. Il reste\u00a0:",
+    "cannot_content": (
+        "ce que disent les documents eux-mêmes\u00a0: noms, tournures, détails que peu de "
+        "personnes connaissent, et qui avait accès à quel document\u00a0;"
+    ),
+    "cannot_dots": (
+        "les points jaunes de traçage que les imprimantes laissent sur une page imprimée "
+        "puis scannée\u00a0;"
+    ),
+    "cannot_watermarks": (
+        "les filigranes propres à chaque exemplaire, et les liens de suivi propres à "
+        "chaque destinataire\u00a0;"
+    ),
+    "cannot_noise": (
+        "le «\u00a0bruit\u00a0» du capteur, qui relie une photo à l’appareil qui l’a prise."
+    ),
+    "cannot_found": "Trouvé dans vos fichiers, et transmis tel quel\u00a0:",
+}
+
+_EN_RECEIPT: Final[dict[str, str]] = {
+    "receipt_removed_lead": "Cleaned. Removed from this file:",
+    "receipt_removed_details_one": "The technical name of the removed field",
+    "receipt_removed_details_many": "The technical names of the {count} removed fields",
+    "field:gps": "the GPS position (where the photo was taken)",
+    "field:camera": "the camera’s make, model and serial number",
+    "field:author": "the author’s name and other people’s names",
+    "field:paths": "file paths, links to other files, the computer’s name",
+    "field:dates": "dates and times",
+    "field:software": "the software used to make or edit it",
+    "field:properties": "document properties (title, company, labels, custom fields)",
+    "field:comments": "comments and descriptions",
+    "field:history": "the history of revisions and changes",
+    "field:ids": "unique identifiers, which link the file to its other versions",
+    "field:thumbnails": "thumbnails and hidden images",
+    "field:attachments": "embedded attachments (listed separately below)",
+    "field:scripts": "scripts, macros and automatic actions",
+    "field:signatures": "digital signatures, passwords and editing permissions",
+    "field:printer": "printer settings",
+    "field:colour": "colour profiles, which can name the device",
+    "field:blocks": (
+        "metadata blocks (XMP, IPTC, EXIF), which can hold author, place, dates and software"
+    ),
+    "field:settings": "camera and image settings",
+    "field:filesystem": ("traces of the computer it was zipped on (permissions, user numbers)"),
+    "field:other": "other hidden data",
+    "receipt_plain_text": (
+        "Plain text: this kind of file has no hidden metadata. Check its content, which is "
+        "passed on as it is."
+    ),
+    "warning:form-values": "values typed into form fields",
+    "warning:annotation-text": "comments and annotations",
+    "warning:hyperlinks": (
+        "clickable links, which can carry a tracking code made for each recipient"
+    ),
+    "warning:page-content": "the content of a saved web page, which can show who was logged in",
+    "warning:embedded-not-cleaned": "a part of the file that could not be cleaned",
+    "cannot_title": "What no cleaning removes",
+    "cannot_lead": "Cleaning removes metadata, not content. What remains:",
+    "cannot_content": (
+        "what the documents themselves say: names, wording, details few people know, and "
+        "who had access to which document;"
+    ),
+    "cannot_dots": "the yellow tracking dots printers leave on a page printed then scanned;",
+    "cannot_watermarks": (
+        "watermarks made for each copy, and tracking links made for each recipient;"
+    ),
+    "cannot_noise": (
+        "the sensor’s \u201cnoise\u201d, which ties a photo to the camera that took it."
+    ),
+    "cannot_found": "Found in your files, and passed on as it is:",
+}
+
+_FR.update(_FR_RECEIPT)
+_EN.update(_EN_RECEIPT)
+
+
+def plural(lang: str, count: int, one: str, many: str) -> str:
+    """The template `one` or `many` for `count`: French puts 0 and 1 in the singular."""
+    singular = count in (0, 1) if lang == "fr" else count == 1
+    return one if singular else many

@@ -11,8 +11,17 @@ from urllib.parse import quote
 import jinja2
 import markupsafe
 
+from leakdrop.server import fields
 from leakdrop.server.config import ServerConfig
-from leakdrop.server.i18n import STRINGS, human_size, note_lines, other_lang, reason_text
+from leakdrop.server.i18n import (
+    STRINGS,
+    human_size,
+    note_lines,
+    other_lang,
+    plural,
+    reason_text,
+    warning_lines,
+)
 from leakdrop.server.mailroom import Conversation
 from leakdrop.server.pipeline import Receipt
 
@@ -45,6 +54,15 @@ def breakable(text: str) -> markupsafe.Markup:
     return markupsafe.Markup("<wbr>").join(
         markupsafe.escape(part) for part in _BREAK_AFTER.split(text)
     )
+
+
+def _found(files: list[dict[str, Any]]) -> list[tuple[str, list[str]]]:
+    """Each warning found in the source's files, with the files it was found in."""
+    found: dict[str, list[str]] = {}
+    for f in files:
+        for line in f["warning_lines"]:
+            found.setdefault(line, []).append(f["display_name"])
+    return list(found.items())
 
 
 def _paragraphs(text: str) -> list[str]:
@@ -120,8 +138,18 @@ class Pages:
                 # does not.
                 "type_name": strings["type_unknown"] if f.type_name == "unknown" else f.type_name,
                 "cleaned": f.cleaned,
+                # A plain-text file has nothing hidden to clean: not the not-cleaned alarm.
+                "plain_text": f.plain_text and not f.cleaned,
                 "reason_text": reason_text(lang, f.reason),
                 "removed": f.removed,
+                "removed_plain": [strings["field:" + key] for key, _ in fields.group(f.removed)],
+                "removed_details": plural(
+                    lang,
+                    len(f.removed),
+                    strings["receipt_removed_details_one"],
+                    strings["receipt_removed_details_many"],
+                ).format(count=len(f.removed)),
+                "warning_lines": warning_lines(lang, f.warnings),
                 "note_lines": note_lines(lang, f.note),
                 "size_text": human_size(lang, f.size),
                 "empty": f.size == 0,
@@ -132,7 +160,12 @@ class Pages:
         if receipt.message_chars is None:
             message_text = STRINGS[lang]["receipt_no_message"]
         else:
-            message_text = STRINGS[lang]["receipt_message"].format(chars=receipt.message_chars)
+            message_text = plural(
+                lang,
+                receipt.message_chars,
+                strings["receipt_message_one"],
+                strings["receipt_message"],
+            ).format(chars=receipt.message_chars)
         return self._render(
             "receipt.html",
             lang,
@@ -143,14 +176,14 @@ class Pages:
             followup=followup,
             mailbox_failed=mailbox_failed,
             files=files,
-            not_cleaned=[f for f in files if not f["cleaned"]],
+            not_cleaned=[f for f in files if not f["cleaned"] and not f["plain_text"]],
+            found=_found(files),
             message_text=message_text,
         )
 
     def error(self, lang: str, page: str, *, submission: bool) -> str:
         strings = STRINGS[lang]
-        lost = page in ("not_found", "method")
-        title = strings["not_found_title"] if lost else strings["error_title"]
+        title = strings.get(f"{page}_title", strings["error_title"])
         return self._render(
             "error.html",
             lang,

@@ -123,6 +123,11 @@ class ReceiptFile:
     note: str | None
     size: int
     attached_to: str | None = None
+    #: Codes from `scrubbers.WARNING_CODES`: what the file still holds because it is content.
+    warnings: tuple[str, ...] = ()
+    #: Not cleaned for want of a scrubber, and its first bytes read as plain text: there is
+    #: no hidden metadata to remove, only content to check.
+    plain_text: bool = False
 
 
 @dataclass(frozen=True)
@@ -621,6 +626,8 @@ class Processor:
             removed=(),
             note=note,
             size=spool.size,
+            plain_text=reason == scrubbers.UnsupportedTypeError.reason
+            and scrubbers.is_plain_text(spool.head),
         )
         return _Stored(entry, receipt, spool)
 
@@ -706,6 +713,7 @@ class Processor:
             note=report.note,
             size=cleaned_spool.size,
             attached_to=parent,
+            warnings=report.warnings,
         )
         result.append(_Stored(entry, receipt, cleaned_spool))
 
