@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import html
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import urllib.parse
@@ -16,7 +18,7 @@ from typing import Any
 
 from pickup_support import OfflinePage, check_offline_page
 
-from leakdrop.container import FileEntry, write_submission
+from leakdrop.container import FileEntry, ReplyAddress, write_submission
 from leakdrop.sealing import ScryptRecipient, X25519Identity, X25519Recipient, encrypt
 
 LEAKDROP = [sys.executable, "-m", "leakdrop.cli"]
@@ -51,14 +53,18 @@ def _plaintext(
     sub_id: str = "abc123",
     message: str | None = "look at p. 4\n",
     files: list[FileEntry] | None = None,
+    *,
+    day: str = "2024-05-01",
+    reply: ReplyAddress | None = None,
 ) -> bytes:
     buf = io.BytesIO()
     write_submission(
         buf,
         submission_id=sub_id,
-        received_day="2024-05-01",
+        received_day=day,
         message=message,
         files=_files(make) if files is None else files,
+        reply=reply,
     )
     return buf.getvalue()
 
@@ -89,6 +95,12 @@ def _open(
         start_new_session=True,
         timeout=300,
     )
+
+
+def _failed_rows(page: str) -> list[tuple[str, str]]:
+    """The red rows of index.html: (file name, reason), as a person reads them."""
+    rows = re.findall(r'<tr class="failed"><td>(.*?)</td><td>(.*?)</td></tr>', page)
+    return [(html.unescape(name), html.unescape(reason)) for name, reason in rows]
 
 
 def _visible(out: Path) -> list[str]:
@@ -125,10 +137,10 @@ def test_opens_a_submission(
     assert "message: yes" in text
     assert "1 of 1 opened" in text
 
-    # Opening again never overwrites: a new folder.
+    # Opening again neither overwrites nor duplicates (see test_open_again_is_idempotent).
     again = _open(editor_identity.identity_file, out, sub)
     assert again.returncode == 0, again.stderr
-    assert _visible(out) == ["abc123", "abc123-2"]
+    assert _visible(out) == ["abc123"]
 
 
 def test_opens_a_submission_sealed_by_age(
@@ -148,7 +160,10 @@ def test_opens_a_submission_sealed_by_age(
     out = tmp_path / "out"
     result = _open(editor_identity.identity_file, out, sub, armored)
     assert result.returncode == 0, result.stderr
-    assert _visible(out) == ["from-age", "from-age-2"]
+    # The same submission twice (binary and armored): opened once, both files named.
+    assert _visible(out) == ["from-age"]
+    assert "already opened: " in result.stdout and "1 already opened (skipped)" in result.stdout
+    assert json.loads((out / "from-age/.opened-from.json").read_text()) == ["x.age", "y.age"]
     assert (out / "from-age/files/02-scan.heic").read_bytes() == RAW
     assert "message: none" in result.stdout
 
@@ -379,7 +394,7 @@ def test_index_lists_every_submission(
         [editor_identity.recipient],
     )
     out = tmp_path / "out"
-    result = _open(editor_identity.identity_file, out, first)
+    result = _open(editor_identity.identity_file, out, first, extra=("--lang", "en"))
     assert result.returncode == 0, result.stderr
     assert f"overview: {out / 'index.html'}" in result.stdout
 
@@ -389,12 +404,12 @@ def test_index_lists_every_submission(
         _plaintext(make_file_entry, sub_id="second", message=None),
         [editor_identity.recipient],
     )
-    result = _open(editor_identity.identity_file, out, second)
+    result = _open(editor_identity.identity_file, out, second, extra=("--lang", "en"))
     assert result.returncode == 0, result.stderr
     page = (out / "index.html").read_text()
     parsed = OfflinePage()
     parsed.feed(page)
-    assert parsed.tags.count("tr") == 3  # the header row and one per submission
+    assert parsed.tags.count("article") == 2  # one per submission
     # Everything a source wrote is text, never markup...
     assert "<script>alert" not in page and "<img src=x" not in page
     assert "&lt;script&gt;alert(&#x27;m&#x27;)&lt;/script&gt;" in page
@@ -430,7 +445,7 @@ def test_index_is_an_offline_page(
     out = tmp_path / "out"
     (out / "not-a-submission").mkdir(parents=True)
     (out / "not-a-submission" / "manifest.json").write_text("{}")
-    result = _open(editor_identity.identity_file, out, sub)
+    result = _open(editor_identity.identity_file, out, sub, extra=("--lang", "en"))
     assert result.returncode == 0, result.stderr
     page = (out / "index.html").read_text()
     parsed = check_offline_page(page)
@@ -452,7 +467,9 @@ def test_index_written_even_when_nothing_opens(tmp_path: Path, editor_identity: 
     assert result.returncode == 1
     page = (out / "index.html").read_text()
     check_offline_page(page)
-    assert "No submission in this folder." in page
+    assert "Aucun envoi dans ce dossier." in page  # French unless --lang en
+    [(name, reason)] = _failed_rows(page)
+    assert name == "junk.age" and reason.startswith("not a valid age file")
 
 
 def test_index_links_only_passive_kinds(
@@ -477,3 +494,84 @@ def test_index_links_only_passive_kinds(
     assert 'href="links/files/01-notes"' not in page and "01-notes" in page
     assert 'href="links/files/02-dump.bin"' not in page and "02-dump.bin" in page
     assert 'href="links/files/03-photo.jpg"' in page
+
+
+def test_index_shows_each_failure_as_a_red_row(
+    tmp_path: Path, editor_identity: Any, make_file_entry: MakeEntry
+) -> None:
+    # The trip: five broken or truncated files gave "0 submission(s)" and nothing else.
+    usb = tmp_path / "usb"
+    usb.mkdir()
+    me = [editor_identity.recipient]
+    data = _seal(tmp_path / "w.age", _plaintext(make_file_entry, sub_id="whole"), me).read_bytes()
+    (usb / "a-truncated.age").write_bytes(data[: len(data) - 70_000])
+    (usb / "b-header-only.age").write_bytes(data[: data.index(b"\n---") + 60])
+    (usb / "c-empty.age").write_bytes(b"")
+    (usb / "d-not-age.age").write_bytes(b"%PDF-1.7 not sealed")
+    _seal(usb / "e-other-key.age", data, [X25519Identity.generate().recipient()])
+    _seal(usb / "f-good.age", _plaintext(make_file_entry, sub_id="good"), me)
+    out = tmp_path / "out"
+    result = _open(editor_identity.identity_file, out, usb, tmp_path / "gone.age")
+    assert result.returncode == 1
+    page = (out / "index.html").read_text()
+    check_offline_page(page)
+    rows = dict(_failed_rows(page))
+    assert set(rows) == {
+        "a-truncated.age",
+        "b-header-only.age",
+        "c-empty.age",
+        "d-not-age.age",
+        "e-other-key.age",
+        str(tmp_path / "gone.age"),
+    }
+    assert "truncated" in rows["a-truncated.age"]
+    assert "truncated" in rows["b-header-only.age"]
+    assert "not a valid age file" in rows["d-not-age.age"]
+    assert "wrong key" in rows["e-other-key.age"]
+    assert rows[str(tmp_path / "gone.age")] == "no such file or folder"
+    assert "6 fichier(s) n'ont pas pu être ouverts" in page
+    assert "1 envoi(s)" in page and page.count('<article class="submission') == 1
+    # The red rows say what the terminal said, one for one.
+    assert result.stderr.count("FAILED") == 6
+
+
+def test_open_again_is_idempotent(
+    tmp_path: Path, editor_identity: Any, make_file_entry: MakeEntry
+) -> None:
+    # The trip: `open` run again on the same stick gave "-2" folders and "4 submissions" for 2.
+    usb = tmp_path / "usb"
+    usb.mkdir()
+    me = [editor_identity.recipient]
+    _seal(usb / "one.age", _plaintext(make_file_entry, sub_id="one"), me)
+    _seal(usb / "two.age", _plaintext(make_file_entry, sub_id="two"), me)
+    _seal(usb / "notes.txt.age", b"plain notes", me)
+    out = tmp_path / "out"
+    first = _open(editor_identity.identity_file, out, usb)
+    assert first.returncode == 0, first.stderr
+    assert "3 of 3 opened" in first.stdout
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file() and p.name != "index.html"}
+
+    again = _open(editor_identity.identity_file, out, usb)
+    assert again.returncode == 0, again.stderr
+    assert _visible(out) == ["notes.txt", "one", "two"]
+    assert {p: p.read_bytes() for p in before} == before  # nothing rewritten
+    assert again.stdout.count("already opened: ") == 3
+    assert f"already opened: {usb / 'one.age'} is in {out / 'one'} (submission one)" in (
+        again.stdout
+    )
+    assert "0 of 3 opened, 3 already opened (skipped)" in again.stdout
+
+    # A new submission on the stick is added; the index is rebuilt from all of them.
+    _seal(usb / "three.age", _plaintext(make_file_entry, sub_id="three"), me)
+    third = _open(editor_identity.identity_file, out, usb)
+    assert third.returncode == 0, third.stderr
+    assert _visible(out) == ["notes.txt", "one", "three", "two"]
+    assert "1 of 4 opened, 3 already opened (skipped)" in third.stdout
+    page = (out / "index.html").read_text()
+    assert "3 envoi(s)" in page and page.count('<article class="submission') == 3
+
+    # Same id but other content is not "the same submission": it is opened, never hidden.
+    _seal(usb / "one-bis.age", _plaintext(make_file_entry, sub_id="one", message="other\n"), me)
+    fourth = _open(editor_identity.identity_file, out, usb / "one-bis.age")
+    assert fourth.returncode == 0, fourth.stderr
+    assert (out / "one-2/message.txt").read_text() == "other\n"
