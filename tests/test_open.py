@@ -9,6 +9,8 @@ import io
 import json
 import os
 import re
+import shlex
+import stat
 import subprocess
 import sys
 import urllib.parse
@@ -575,3 +577,196 @@ def test_open_again_is_idempotent(
     fourth = _open(editor_identity.identity_file, out, usb / "one-bis.age")
     assert fourth.returncode == 0, fourth.stderr
     assert (out / "one-2/message.txt").read_text() == "other\n"
+
+
+def test_index_names_age_files_decodes_names_and_follows_the_language(
+    tmp_path: Path, editor_identity: Any, make_file_entry: MakeEntry
+) -> None:
+    # Chromium and Firefox send `Rapport "final".pdf` as `Rapport %22final%22.pdf`.
+    quoted = make_file_entry("Rapport _final_.pdf", b"%PDF x", detected_type="pdf")
+    quoted = FileEntry(**{**quoted.__dict__, "original_name": "Rapport %22final%22%0A<b>.pdf"})
+    literal = make_file_entry("100%20.txt", b"x")  # a real "%20" in a name stays as it is
+    sub = _seal(
+        tmp_path / "2024-05-01-k7q.age",
+        _plaintext(make_file_entry, sub_id="named", files=[quoted, literal]),
+        [editor_identity.recipient],
+    )
+    out = tmp_path / "out"
+    result = _open(editor_identity.identity_file, out, sub)
+    assert result.returncode == 0, result.stderr
+    page = (out / "index.html").read_text()
+    check_offline_page(page)
+    # Decoded for reading, still escaped (the line break is made visible, the tag is text).
+    assert "Rapport &quot;final&quot;\\x0a&lt;b&gt;.pdf" in page and "%22" not in page
+    assert "100%20.txt" in page
+    assert 'original name: Rapport "final"\\x0a<b>.pdf' in result.stdout
+    # The link is the stored, sanitised name, never the decoded one.
+    assert 'href="named/files/01-Rapport%20_final_.pdf"' in page
+    # The row names the .age file it came from.
+    assert "depuis <code>2024-05-01-k7q.age</code>" in page
+    assert '<html lang="fr">' in page and "<title>Envois</title>" in page
+    assert "nom d&#x27;origine" in page or "nom d'origine" in page
+
+    english = _open(editor_identity.identity_file, out, sub, extra=("--lang", "en"))
+    assert english.returncode == 0, english.stderr
+    page = (out / "index.html").read_text()
+    assert '<html lang="en">' in page and "<title>Submissions</title>" in page
+    assert "from <code>2024-05-01-k7q.age</code>" in page
+    assert "Envois" not in page
+    bad = _open(editor_identity.identity_file, out, sub, extra=("--lang", "de"))
+    assert bad.returncode == 2 and "invalid choice" in bad.stderr
+
+
+def test_index_message_reads_as_prose_in_a_browser(
+    tmp_path: Path, editor_identity: Any, make_file_entry: MakeEntry
+) -> None:
+    from playwright.sync_api import sync_playwright
+
+    prose = (
+        (
+            "Bonjour, voici le contrat signé avec la préfecture en mars ; la page 4 montre le "
+            "nombre de caméras et le prix unitaire. " * 6
+        )
+        + "\nUn mot très long: "
+        + "x" * 400
+        + "\n"
+    )
+    sub = _seal(
+        tmp_path / "s.age",
+        _plaintext(make_file_entry, sub_id="prose", message=prose),
+        [editor_identity.recipient],
+    )
+    out = tmp_path / "out"
+    result = _open(editor_identity.identity_file, out, sub)
+    assert result.returncode == 0, result.stderr
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium", args=["--no-sandbox", "--disable-gpu"]
+        )
+        try:
+            context = browser.new_context(
+                java_script_enabled=False, viewport={"width": 1280, "height": 800}
+            )
+            page = context.new_page()
+            page.goto((out / "index.html").as_uri())
+            measured = page.evaluate(
+                """() => {
+                  const m = document.querySelector('.message');
+                  const s = getComputedStyle(m);
+                  return {family: s.fontFamily, width: m.getBoundingClientRect().width,
+                          body: document.body.getBoundingClientRect().width,
+                          lineHeight: parseFloat(s.lineHeight) || 20,
+                          height: m.getBoundingClientRect().height,
+                          scroll: m.scrollWidth, client: m.clientWidth,
+                          page: document.documentElement.scrollWidth};
+                }"""
+            )
+            artifacts = Path(__file__).resolve().parents[1] / "test-artifacts" / "screenshots"
+            artifacts.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(artifacts / "open-index-fr.png"), full_page=True)
+        finally:
+            browser.close()
+    assert "monospace" not in measured["family"]
+    assert measured["width"] >= 0.9 * measured["body"]  # the full width, not a column
+    assert measured["scroll"] <= measured["client"]  # wrapped, even the 400-letter word
+    assert measured["page"] <= 1280
+    # About 6 long sentences across the page: a handful of lines, not a narrow column.
+    assert measured["height"] < 20 * measured["lineHeight"]
+
+
+def _reply_address(seed: int) -> ReplyAddress:
+    return ReplyAddress(
+        mailbox=f"{seed:02x}" * 32, recipient=str(X25519Identity.generate().recipient())
+    )
+
+
+def test_submissions_sharing_a_reply_address_are_one_conversation(
+    tmp_path: Path, editor_identity: Any, make_file_entry: MakeEntry
+) -> None:
+    me = [editor_identity.recipient]
+    usb = tmp_path / "usb"
+    usb.mkdir()
+    alice, bob = _reply_address(0xA1), _reply_address(0xB0)
+    for name, day, addr, message in (
+        ("a1", "2024-05-01", alice, "premier envoi d'Alice"),
+        ("a2", "2024-05-01", alice, "l'annexe, même jour"),
+        ("a3", "2024-05-09", alice, "la suite, une semaine après"),
+        ("b1", "2024-05-03", bob, "Bob, seul envoi"),
+        ("x1", "2024-05-05", None, "sans codename"),
+    ):
+        _seal(
+            usb / f"{name}.age",
+            _plaintext(make_file_entry, sub_id=name, message=message, day=day, reply=addr),
+            me,
+        )
+    out = tmp_path / "out"
+    result = _open(editor_identity.identity_file, out, usb)
+    assert result.returncode == 0, result.stderr
+    page = (out / "index.html").read_text()
+    check_offline_page(page)
+    assert "2 conversation(s)" in page
+    sections = re.findall(r'<section class="conversation".*?</section>', page, re.S)
+    assert len(sections) == 2
+    # The conversation with the newest message comes first; inside, oldest first, by day.
+    first, second = sections
+    assert re.findall(r"<h3>(.*?)</h3>", first) == ["2024-05-01", "2024-05-09"]
+    assert [m for m in ("premier envoi", "l&#x27;annexe", "la suite") if m in first] == [
+        "premier envoi",
+        "l&#x27;annexe",
+        "la suite",
+    ]
+    assert first.index("premier envoi") < first.index("l&#x27;annexe") < first.index("la suite")
+    assert "3 envoi(s) de la même source" in first
+    assert "Bob, seul envoi" in second and "1 envoi(s) de la même source" in second
+    # Standing alone: the submission without a reply address, said to allow no reply.
+    rest = page.split(second, 1)[1]
+    assert "sans codename" in rest and "pas de réponse possible" in rest
+    assert "sans codename" not in first + second
+
+    # The command shown works as shown (outbox and message file filled in).
+    [shown] = re.findall(r'<p class="reply">Réponse possible : <code>(.*?)</code>', first)
+    argv = shlex.split(html.unescape(shown))
+    assert argv[:2] == ["leakdrop", "reply"] and argv[argv.index("--to") + 1] == str(
+        out.absolute() / "a3"
+    )
+    (tmp_path / "reponse.txt").write_text("Merci, pouvez-vous envoyer la page 5 ?\n")
+    argv[argv.index("--out") + 1] = str(tmp_path / "outbox")
+    reply = subprocess.run(
+        [*LEAKDROP, *argv[1:]], capture_output=True, text=True, cwd=tmp_path, timeout=120
+    )
+    assert reply.returncode == 0, reply.stderr
+    [sent] = (tmp_path / "outbox").iterdir()
+    assert sent.name.startswith(f"reply-{alice.mailbox}-")
+
+
+def test_open_creates_private_folders_all_the_way(
+    tmp_path: Path, editor_identity: Any, make_file_entry: MakeEntry
+) -> None:
+    # The trip: with the usual umask 022, files/ came out 0755 inside a 0700 parent.
+    sub = _seal(tmp_path / "s.age", _plaintext(make_file_entry), [editor_identity.recipient])
+    notes = _seal(tmp_path / "n.txt.age", b"notes", [editor_identity.recipient])
+    top = tmp_path / "new"
+    out = top / "deeper" / "opened"
+    result = subprocess.run(
+        [
+            *LEAKDROP,
+            "open",
+            "--identity",
+            str(editor_identity.identity_file),
+            "--out",
+            str(out),
+            str(sub),
+            str(notes),
+        ],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        umask=0o022,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    seen = [top, *top.rglob("*")]
+    assert any(p.name == "files" for p in seen) and len(seen) > 8
+    for path in seen:
+        mode = stat.S_IMODE(path.lstat().st_mode)
+        assert mode == (0o700 if path.is_dir() else 0o600), (path, oct(mode))
