@@ -40,6 +40,12 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--passphrase-file", help="passphrase of the identity file")
     p.add_argument("--out", required=True, help="folder to extract into")
+    p.add_argument(
+        "--lang",
+        choices=("fr", "en"),
+        default=_env("LEAKDROP_LANG", "fr"),
+        help="language of index.html: fr or en (fr) [env LEAKDROP_LANG]",
+    )
     p.add_argument("paths", nargs="+", metavar="PATH", help="submission files or folders")
 
     p = sub.add_parser("reply", help="seal a reply to a source, into the outbox (offline)")

@@ -56,6 +56,7 @@ __all__ = [
     "parse_manifest",
     "peek_submission",
     "read_manifest",
+    "read_manifest_and_message_digest",
     "sanitise_name",
     "submission_head",
     "write_submission",
@@ -909,13 +910,38 @@ def read_manifest(reader: BinaryIO) -> Manifest:
     The rest of the stream is not read, so a truncation after the manifest goes unnoticed:
     use it to learn where to reply, never to vouch for the files (`extract_submission`).
     """
-    blocks = _Blocks(reader)
+    return _read_first_member(_Blocks(reader))
+
+
+def _read_first_member(blocks: _Blocks) -> Manifest:
     first = _read_member_header(blocks)
     if first is None or first.name != MANIFEST_NAME:
         raise MemberError("the first member is not manifest.json")
     if first.size > MAX_MANIFEST_BYTES:
         raise ManifestError("manifest.json too large")
-    return parse_manifest(blocks.read_exact(first.size, MANIFEST_NAME))
+    manifest = parse_manifest(blocks.read_exact(first.size, MANIFEST_NAME))
+    blocks.read_exact(_blocks_for(first.size) - first.size, MANIFEST_NAME)
+    return manifest
+
+
+def read_manifest_and_message_digest(reader: BinaryIO) -> tuple[Manifest, str | None]:
+    """The manifest and the SHA-256 of message.txt (None without a message), nothing written.
+
+    The manifest lists each file's hash but not the message's: this is what tells two
+    submissions apart without reading their files. Like `read_manifest`, it vouches for
+    nothing after the message.
+    """
+    blocks = _Blocks(reader)
+    manifest = _read_first_member(blocks)
+    if manifest.message is None:
+        return manifest, None
+    member = _read_member_header(blocks)
+    if member is None or member.name != MESSAGE_NAME:
+        raise MemberError(f"{MESSAGE_NAME} is listed but missing from the archive")
+    digest = hashlib.sha256()
+    for chunk in blocks.chunks(member.size, MESSAGE_NAME):
+        digest.update(chunk)
+    return manifest, digest.hexdigest()
 
 
 def extract_submission(reader: BinaryIO, dest: Path) -> Manifest:
@@ -953,7 +979,9 @@ def extract_submission(reader: BinaryIO, dest: Path) -> Manifest:
         expected.append((MESSAGE_NAME, None))
     expected.extend((f.name, f) for f in manifest.files)
     if manifest.files:
-        (dest / FILES_DIR).mkdir()
+        # Plaintext from a source: no other user of the laptop may list it.
+        (dest / FILES_DIR).mkdir(mode=0o700)
+        os.chmod(dest / FILES_DIR, 0o700)
 
     for want_name, want in expected:
         member = _read_member_header(blocks)

@@ -168,6 +168,8 @@ def test_sources_submit_editor_fetches_and_opens(
             str(editor_identity.identity_file),
             "--out",
             str(laptop),
+            "--lang",
+            "en",
             str(usb),
         ],
         capture_output=True,
@@ -185,7 +187,7 @@ def test_sources_submit_editor_fetches_and_opens(
 
     page = (laptop / "index.html").read_text()
     parsed = check_offline_page(page)
-    assert parsed.tags.count("tr") == 3
+    assert parsed.tags.count("article") == 2
     assert "Premier envoi &lt;b&gt;gras&lt;/b&gt;" in page and "Second envoi" in page
     text = " ".join(parsed.text)
     # The photo was cleaned; the text files and the random blob could not be: each is

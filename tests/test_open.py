@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import html
 import io
 import json
 import os
+import re
+import shlex
+import stat
 import subprocess
 import sys
 import urllib.parse
@@ -16,7 +20,7 @@ from typing import Any
 
 from pickup_support import OfflinePage, check_offline_page
 
-from leakdrop.container import FileEntry, write_submission
+from leakdrop.container import FileEntry, ReplyAddress, write_submission
 from leakdrop.sealing import ScryptRecipient, X25519Identity, X25519Recipient, encrypt
 
 LEAKDROP = [sys.executable, "-m", "leakdrop.cli"]
@@ -51,14 +55,18 @@ def _plaintext(
     sub_id: str = "abc123",
     message: str | None = "look at p. 4\n",
     files: list[FileEntry] | None = None,
+    *,
+    day: str = "2024-05-01",
+    reply: ReplyAddress | None = None,
 ) -> bytes:
     buf = io.BytesIO()
     write_submission(
         buf,
         submission_id=sub_id,
-        received_day="2024-05-01",
+        received_day=day,
         message=message,
         files=_files(make) if files is None else files,
+        reply=reply,
     )
     return buf.getvalue()
 
@@ -89,6 +97,12 @@ def _open(
         start_new_session=True,
         timeout=300,
     )
+
+
+def _failed_rows(page: str) -> list[tuple[str, str]]:
+    """The red rows of index.html: (file name, reason), as a person reads them."""
+    rows = re.findall(r'<tr class="failed"><td>(.*?)</td><td>(.*?)</td></tr>', page)
+    return [(html.unescape(name), html.unescape(reason)) for name, reason in rows]
 
 
 def _visible(out: Path) -> list[str]:
@@ -125,10 +139,10 @@ def test_opens_a_submission(
     assert "message: yes" in text
     assert "1 of 1 opened" in text
 
-    # Opening again never overwrites: a new folder.
+    # Opening again neither overwrites nor duplicates (see test_open_again_is_idempotent).
     again = _open(editor_identity.identity_file, out, sub)
     assert again.returncode == 0, again.stderr
-    assert _visible(out) == ["abc123", "abc123-2"]
+    assert _visible(out) == ["abc123"]
 
 
 def test_opens_a_submission_sealed_by_age(
@@ -148,7 +162,10 @@ def test_opens_a_submission_sealed_by_age(
     out = tmp_path / "out"
     result = _open(editor_identity.identity_file, out, sub, armored)
     assert result.returncode == 0, result.stderr
-    assert _visible(out) == ["from-age", "from-age-2"]
+    # The same submission twice (binary and armored): opened once, both files named.
+    assert _visible(out) == ["from-age"]
+    assert "already opened: " in result.stdout and "1 already opened (skipped)" in result.stdout
+    assert json.loads((out / "from-age/.opened-from.json").read_text()) == ["x.age", "y.age"]
     assert (out / "from-age/files/02-scan.heic").read_bytes() == RAW
     assert "message: none" in result.stdout
 
@@ -379,7 +396,7 @@ def test_index_lists_every_submission(
         [editor_identity.recipient],
     )
     out = tmp_path / "out"
-    result = _open(editor_identity.identity_file, out, first)
+    result = _open(editor_identity.identity_file, out, first, extra=("--lang", "en"))
     assert result.returncode == 0, result.stderr
     assert f"overview: {out / 'index.html'}" in result.stdout
 
@@ -389,12 +406,12 @@ def test_index_lists_every_submission(
         _plaintext(make_file_entry, sub_id="second", message=None),
         [editor_identity.recipient],
     )
-    result = _open(editor_identity.identity_file, out, second)
+    result = _open(editor_identity.identity_file, out, second, extra=("--lang", "en"))
     assert result.returncode == 0, result.stderr
     page = (out / "index.html").read_text()
     parsed = OfflinePage()
     parsed.feed(page)
-    assert parsed.tags.count("tr") == 3  # the header row and one per submission
+    assert parsed.tags.count("article") == 2  # one per submission
     # Everything a source wrote is text, never markup...
     assert "<script>alert" not in page and "<img src=x" not in page
     assert "&lt;script&gt;alert(&#x27;m&#x27;)&lt;/script&gt;" in page
@@ -430,7 +447,7 @@ def test_index_is_an_offline_page(
     out = tmp_path / "out"
     (out / "not-a-submission").mkdir(parents=True)
     (out / "not-a-submission" / "manifest.json").write_text("{}")
-    result = _open(editor_identity.identity_file, out, sub)
+    result = _open(editor_identity.identity_file, out, sub, extra=("--lang", "en"))
     assert result.returncode == 0, result.stderr
     page = (out / "index.html").read_text()
     parsed = check_offline_page(page)
@@ -452,7 +469,9 @@ def test_index_written_even_when_nothing_opens(tmp_path: Path, editor_identity: 
     assert result.returncode == 1
     page = (out / "index.html").read_text()
     check_offline_page(page)
-    assert "No submission in this folder." in page
+    assert "Aucun envoi dans ce dossier." in page  # French unless --lang en
+    [(name, reason)] = _failed_rows(page)
+    assert name == "junk.age" and reason.startswith("not a valid age file")
 
 
 def test_index_links_only_passive_kinds(
@@ -477,3 +496,277 @@ def test_index_links_only_passive_kinds(
     assert 'href="links/files/01-notes"' not in page and "01-notes" in page
     assert 'href="links/files/02-dump.bin"' not in page and "02-dump.bin" in page
     assert 'href="links/files/03-photo.jpg"' in page
+
+
+def test_index_shows_each_failure_as_a_red_row(
+    tmp_path: Path, editor_identity: Any, make_file_entry: MakeEntry
+) -> None:
+    # The trip: five broken or truncated files gave "0 submission(s)" and nothing else.
+    usb = tmp_path / "usb"
+    usb.mkdir()
+    me = [editor_identity.recipient]
+    data = _seal(tmp_path / "w.age", _plaintext(make_file_entry, sub_id="whole"), me).read_bytes()
+    (usb / "a-truncated.age").write_bytes(data[: len(data) - 70_000])
+    (usb / "b-header-only.age").write_bytes(data[: data.index(b"\n---") + 60])
+    (usb / "c-empty.age").write_bytes(b"")
+    (usb / "d-not-age.age").write_bytes(b"%PDF-1.7 not sealed")
+    _seal(usb / "e-other-key.age", data, [X25519Identity.generate().recipient()])
+    _seal(usb / "f-good.age", _plaintext(make_file_entry, sub_id="good"), me)
+    out = tmp_path / "out"
+    result = _open(editor_identity.identity_file, out, usb, tmp_path / "gone.age")
+    assert result.returncode == 1
+    page = (out / "index.html").read_text()
+    check_offline_page(page)
+    rows = dict(_failed_rows(page))
+    assert set(rows) == {
+        "a-truncated.age",
+        "b-header-only.age",
+        "c-empty.age",
+        "d-not-age.age",
+        "e-other-key.age",
+        str(tmp_path / "gone.age"),
+    }
+    assert "truncated" in rows["a-truncated.age"]
+    assert "truncated" in rows["b-header-only.age"]
+    assert "not a valid age file" in rows["d-not-age.age"]
+    assert "wrong key" in rows["e-other-key.age"]
+    assert rows[str(tmp_path / "gone.age")] == "no such file or folder"
+    assert "6 fichier(s) n'ont pas pu être ouverts" in page
+    assert "1 envoi(s)" in page and page.count('<article class="submission') == 1
+    # The red rows say what the terminal said, one for one.
+    assert result.stderr.count("FAILED") == 6
+
+
+def test_open_again_is_idempotent(
+    tmp_path: Path, editor_identity: Any, make_file_entry: MakeEntry
+) -> None:
+    # The trip: `open` run again on the same stick gave "-2" folders and "4 submissions" for 2.
+    usb = tmp_path / "usb"
+    usb.mkdir()
+    me = [editor_identity.recipient]
+    _seal(usb / "one.age", _plaintext(make_file_entry, sub_id="one"), me)
+    _seal(usb / "two.age", _plaintext(make_file_entry, sub_id="two"), me)
+    _seal(usb / "notes.txt.age", b"plain notes", me)
+    out = tmp_path / "out"
+    first = _open(editor_identity.identity_file, out, usb)
+    assert first.returncode == 0, first.stderr
+    assert "3 of 3 opened" in first.stdout
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file() and p.name != "index.html"}
+
+    again = _open(editor_identity.identity_file, out, usb)
+    assert again.returncode == 0, again.stderr
+    assert _visible(out) == ["notes.txt", "one", "two"]
+    assert {p: p.read_bytes() for p in before} == before  # nothing rewritten
+    assert again.stdout.count("already opened: ") == 3
+    assert f"already opened: {usb / 'one.age'} is in {out / 'one'} (submission one)" in (
+        again.stdout
+    )
+    assert "0 of 3 opened, 3 already opened (skipped)" in again.stdout
+
+    # A new submission on the stick is added; the index is rebuilt from all of them.
+    _seal(usb / "three.age", _plaintext(make_file_entry, sub_id="three"), me)
+    third = _open(editor_identity.identity_file, out, usb)
+    assert third.returncode == 0, third.stderr
+    assert _visible(out) == ["notes.txt", "one", "three", "two"]
+    assert "1 of 4 opened, 3 already opened (skipped)" in third.stdout
+    page = (out / "index.html").read_text()
+    assert "3 envoi(s)" in page and page.count('<article class="submission') == 3
+
+    # Same id but other content is not "the same submission": it is opened, never hidden.
+    _seal(usb / "one-bis.age", _plaintext(make_file_entry, sub_id="one", message="other\n"), me)
+    fourth = _open(editor_identity.identity_file, out, usb / "one-bis.age")
+    assert fourth.returncode == 0, fourth.stderr
+    assert (out / "one-2/message.txt").read_text() == "other\n"
+
+
+def test_index_names_age_files_decodes_names_and_follows_the_language(
+    tmp_path: Path, editor_identity: Any, make_file_entry: MakeEntry
+) -> None:
+    # Chromium and Firefox send `Rapport "final".pdf` as `Rapport %22final%22.pdf`.
+    quoted = make_file_entry("Rapport _final_.pdf", b"%PDF x", detected_type="pdf")
+    quoted = FileEntry(**{**quoted.__dict__, "original_name": "Rapport %22final%22%0A<b>.pdf"})
+    literal = make_file_entry("100%20.txt", b"x")  # a real "%20" in a name stays as it is
+    sub = _seal(
+        tmp_path / "2024-05-01-k7q.age",
+        _plaintext(make_file_entry, sub_id="named", files=[quoted, literal]),
+        [editor_identity.recipient],
+    )
+    out = tmp_path / "out"
+    result = _open(editor_identity.identity_file, out, sub)
+    assert result.returncode == 0, result.stderr
+    page = (out / "index.html").read_text()
+    check_offline_page(page)
+    # Decoded for reading, still escaped (the line break is made visible, the tag is text).
+    assert "Rapport &quot;final&quot;\\x0a&lt;b&gt;.pdf" in page and "%22" not in page
+    assert "100%20.txt" in page
+    assert 'original name: Rapport "final"\\x0a<b>.pdf' in result.stdout
+    # The link is the stored, sanitised name, never the decoded one.
+    assert 'href="named/files/01-Rapport%20_final_.pdf"' in page
+    # The row names the .age file it came from.
+    assert "depuis <code>2024-05-01-k7q.age</code>" in page
+    assert '<html lang="fr">' in page and "<title>Envois</title>" in page
+    assert "nom d&#x27;origine" in page or "nom d'origine" in page
+
+    english = _open(editor_identity.identity_file, out, sub, extra=("--lang", "en"))
+    assert english.returncode == 0, english.stderr
+    page = (out / "index.html").read_text()
+    assert '<html lang="en">' in page and "<title>Submissions</title>" in page
+    assert "from <code>2024-05-01-k7q.age</code>" in page
+    assert "Envois" not in page
+    bad = _open(editor_identity.identity_file, out, sub, extra=("--lang", "de"))
+    assert bad.returncode == 2 and "invalid choice" in bad.stderr
+
+
+def test_index_message_reads_as_prose_in_a_browser(
+    tmp_path: Path, editor_identity: Any, make_file_entry: MakeEntry
+) -> None:
+    from playwright.sync_api import sync_playwright
+
+    prose = (
+        (
+            "Bonjour, voici le contrat signé avec la préfecture en mars ; la page 4 montre le "
+            "nombre de caméras et le prix unitaire. " * 6
+        )
+        + "\nUn mot très long: "
+        + "x" * 400
+        + "\n"
+    )
+    sub = _seal(
+        tmp_path / "s.age",
+        _plaintext(make_file_entry, sub_id="prose", message=prose),
+        [editor_identity.recipient],
+    )
+    out = tmp_path / "out"
+    result = _open(editor_identity.identity_file, out, sub)
+    assert result.returncode == 0, result.stderr
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium", args=["--no-sandbox", "--disable-gpu"]
+        )
+        try:
+            context = browser.new_context(
+                java_script_enabled=False, viewport={"width": 1280, "height": 800}
+            )
+            page = context.new_page()
+            page.goto((out / "index.html").as_uri())
+            measured = page.evaluate(
+                """() => {
+                  const m = document.querySelector('.message');
+                  const s = getComputedStyle(m);
+                  return {family: s.fontFamily, width: m.getBoundingClientRect().width,
+                          body: document.body.getBoundingClientRect().width,
+                          lineHeight: parseFloat(s.lineHeight) || 20,
+                          height: m.getBoundingClientRect().height,
+                          scroll: m.scrollWidth, client: m.clientWidth,
+                          page: document.documentElement.scrollWidth};
+                }"""
+            )
+            artifacts = Path(__file__).resolve().parents[1] / "test-artifacts" / "screenshots"
+            artifacts.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(artifacts / "open-index-fr.png"), full_page=True)
+        finally:
+            browser.close()
+    assert "monospace" not in measured["family"]
+    assert measured["width"] >= 0.9 * measured["body"]  # the full width, not a column
+    assert measured["scroll"] <= measured["client"]  # wrapped, even the 400-letter word
+    assert measured["page"] <= 1280
+    # About 6 long sentences across the page: a handful of lines, not a narrow column.
+    assert measured["height"] < 20 * measured["lineHeight"]
+
+
+def _reply_address(seed: int) -> ReplyAddress:
+    return ReplyAddress(
+        mailbox=f"{seed:02x}" * 32, recipient=str(X25519Identity.generate().recipient())
+    )
+
+
+def test_submissions_sharing_a_reply_address_are_one_conversation(
+    tmp_path: Path, editor_identity: Any, make_file_entry: MakeEntry
+) -> None:
+    me = [editor_identity.recipient]
+    usb = tmp_path / "usb"
+    usb.mkdir()
+    alice, bob = _reply_address(0xA1), _reply_address(0xB0)
+    for name, day, addr, message in (
+        ("a1", "2024-05-01", alice, "premier envoi d'Alice"),
+        ("a2", "2024-05-01", alice, "l'annexe, même jour"),
+        ("a3", "2024-05-09", alice, "la suite, une semaine après"),
+        ("b1", "2024-05-03", bob, "Bob, seul envoi"),
+        ("x1", "2024-05-05", None, "sans codename"),
+    ):
+        _seal(
+            usb / f"{name}.age",
+            _plaintext(make_file_entry, sub_id=name, message=message, day=day, reply=addr),
+            me,
+        )
+    out = tmp_path / "out"
+    result = _open(editor_identity.identity_file, out, usb)
+    assert result.returncode == 0, result.stderr
+    page = (out / "index.html").read_text()
+    check_offline_page(page)
+    assert "2 conversation(s)" in page
+    sections = re.findall(r'<section class="conversation".*?</section>', page, re.S)
+    assert len(sections) == 2
+    # The conversation with the newest message comes first; inside, oldest first, by day.
+    first, second = sections
+    assert re.findall(r"<h3>(.*?)</h3>", first) == ["2024-05-01", "2024-05-09"]
+    assert [m for m in ("premier envoi", "l&#x27;annexe", "la suite") if m in first] == [
+        "premier envoi",
+        "l&#x27;annexe",
+        "la suite",
+    ]
+    assert first.index("premier envoi") < first.index("l&#x27;annexe") < first.index("la suite")
+    assert "3 envoi(s) de la même source" in first
+    assert "Bob, seul envoi" in second and "1 envoi(s) de la même source" in second
+    # Standing alone: the submission without a reply address, said to allow no reply.
+    rest = page.split(second, 1)[1]
+    assert "sans codename" in rest and "pas de réponse possible" in rest
+    assert "sans codename" not in first + second
+
+    # The command shown works as shown (outbox and message file filled in).
+    [shown] = re.findall(r'<p class="reply">Réponse possible : <code>(.*?)</code>', first)
+    argv = shlex.split(html.unescape(shown))
+    assert argv[:2] == ["leakdrop", "reply"] and argv[argv.index("--to") + 1] == str(
+        out.absolute() / "a3"
+    )
+    (tmp_path / "reponse.txt").write_text("Merci, pouvez-vous envoyer la page 5 ?\n")
+    argv[argv.index("--out") + 1] = str(tmp_path / "outbox")
+    reply = subprocess.run(
+        [*LEAKDROP, *argv[1:]], capture_output=True, text=True, cwd=tmp_path, timeout=120
+    )
+    assert reply.returncode == 0, reply.stderr
+    [sent] = (tmp_path / "outbox").iterdir()
+    assert sent.name.startswith(f"reply-{alice.mailbox}-")
+
+
+def test_open_creates_private_folders_all_the_way(
+    tmp_path: Path, editor_identity: Any, make_file_entry: MakeEntry
+) -> None:
+    # The trip: with the usual umask 022, files/ came out 0755 inside a 0700 parent.
+    sub = _seal(tmp_path / "s.age", _plaintext(make_file_entry), [editor_identity.recipient])
+    notes = _seal(tmp_path / "n.txt.age", b"notes", [editor_identity.recipient])
+    top = tmp_path / "new"
+    out = top / "deeper" / "opened"
+    result = subprocess.run(
+        [
+            *LEAKDROP,
+            "open",
+            "--identity",
+            str(editor_identity.identity_file),
+            "--out",
+            str(out),
+            str(sub),
+            str(notes),
+        ],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        umask=0o022,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    seen = [top, *top.rglob("*")]
+    assert any(p.name == "files" for p in seen) and len(seen) > 8
+    for path in seen:
+        mode = stat.S_IMODE(path.lstat().st_mode)
+        assert mode == (0o700 if path.is_dir() else 0o600), (path, oct(mode))
