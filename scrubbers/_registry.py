@@ -12,6 +12,7 @@ def _build() -> dict[str, Scrubber]:
     from scrubbers.archive import ArchiveScrubber
     from scrubbers.heif import HeifScrubber
     from scrubbers.images import ImageScrubber
+    from scrubbers.isobmff import IsoBmffScrubber
     from scrubbers.jpeg import JpegScrubber
     from scrubbers.metafile import MetafileScrubber
     from scrubbers.odf import OdfScrubber
@@ -23,6 +24,7 @@ def _build() -> dict[str, Scrubber]:
         JpegScrubber(),
         ImageScrubber(),
         HeifScrubber(),
+        IsoBmffScrubber(),
         MetafileScrubber(),
         OoxmlScrubber(),
         OdfScrubber(),
