@@ -87,8 +87,9 @@ class _Walk:
 
 
 def _name(kind: bytes) -> str:
+    # Report names travel in a closed ASCII alphabet (scrubbers._wire): © is spelt (c).
     if all(b in _PRINTABLE for b in kind):
-        return "quicktime:" + kind.decode("latin-1")
+        return "quicktime:" + kind.decode("latin-1").replace("©", "(c)")
     return "quicktime:" + kind.hex()
 
 
@@ -161,7 +162,35 @@ def _scan(walk: _Walk) -> tuple[list[_Box], list[_Box]]:
         dropped.append(box)
     for box in dropped:
         walk.note(_name(box.kind))
+        _note_inside(walk, box, 0)
     return kept, dropped
+
+
+def _note_inside(walk: _Walk, box: _Box, depth: int) -> None:
+    """Name what a dropped ``udta``/``meta`` held (``©xyz``, Apple keys), for the report."""
+    if box.kind not in (b"udta", b"meta", b"keys", b"ilst") or depth > _MAX_DEPTH - 2:
+        return
+    start = box.payload
+    if box.kind == b"meta" and walk.data[start + 4 : start + 8] != b"hdlr":
+        start += 4  # ISO's meta is a full box; QuickTime's is not
+    if box.kind == b"keys":
+        start += 8  # version, flags and entry count
+    try:
+        children = _children(walk, start, box.end, depth + 1)
+    except CorruptFileError:
+        return  # dropped whole anyway: only the report is shorter
+    for child in children:
+        if box.kind == b"keys":
+            key = walk.data[child.payload : child.end]
+            if 0 < len(key) <= 64 and all(0x21 <= b < 0x7F for b in key):
+                walk.note("quicktime:" + key.decode("ascii"))
+            continue
+        if child.kind in (b"hdlr", b"free", b"ilst") or not all(b in _PRINTABLE for b in child.kind):
+            if child.kind == b"ilst":
+                _note_inside(walk, child, depth + 1)
+            continue
+        walk.note(_name(child.kind))
+        _note_inside(walk, child, depth + 1)
 
 
 def _has(walk: _Walk, box: _Box, kind: bytes) -> bool:
@@ -182,6 +211,7 @@ def _rewrite(walk: _Walk, box: _Box, depth: int) -> bytes:
                 parts.append(_rewrite(walk, child, depth + 1))
             else:
                 walk.note(_name(child.kind))
+                _note_inside(walk, child, depth + 1)
         joined = b"".join(parts)
         return _header(box.kind, len(joined)) + joined
     payload = bytearray(data[box.payload : box.end])
