@@ -185,10 +185,11 @@ def _note_inside(walk: _Walk, box: _Box, depth: int) -> None:
             if 0 < len(key) <= 64 and all(0x21 <= b < 0x7F for b in key):
                 walk.note("quicktime:" + key.decode("ascii"))
             continue
-        if child.kind in (b"hdlr", b"free", b"ilst") or not all(b in _PRINTABLE for b in child.kind):
-            if child.kind == b"ilst":
-                _note_inside(walk, child, depth + 1)
+        if child.kind == b"ilst":
+            _note_inside(walk, child, depth + 1)
             continue
+        if child.kind in (b"hdlr", b"free") or not all(b in _PRINTABLE for b in child.kind):
+            continue  # ilst items of mdta files are numbered, not named: keys named them
         walk.note(_name(child.kind))
         _note_inside(walk, child, depth + 1)
 

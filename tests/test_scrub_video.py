@@ -290,7 +290,8 @@ def test_removed_fields_reported_by_name(made: dict[str, Made]) -> None:
         "quicktime:HandlerName",
     ):
         assert name in phone
-    assert {"quicktime:udta", "quicktime:(c)xyz", "quicktime:loci"} <= set(made["android.mp4"].report.removed)
+    android = set(made["android.mp4"].report.removed)
+    assert {"quicktime:udta", "quicktime:(c)xyz", "quicktime:loci"} <= android
     assert "quicktime:uuid" in made["late.mp4"].report.removed
     # Values never reach a report.
     for case in made.values():
