@@ -142,6 +142,57 @@ def _clip_3gp(tmp: Path) -> tuple[Path, list[str]]:
     return path, ["Canary3gpTitle51"]
 
 
+def _camera_avi(tmp: Path) -> tuple[Path, list[str]]:
+    """AVI with ffmpeg's INFO list (title, artist, ISFT software) and a stream name (strn)."""
+    path = tmp / "camera.avi"
+    _ffmpeg(
+        path, *_AV, "-c:v", "mpeg4", "-c:a", "pcm_s16le",
+        "-metadata", "title=CanaryAviTitle61",
+        "-metadata", "artist=CanaryAviArtist62",
+        "-metadata", "comment=CanaryAviComment63",
+        "-metadata:s:v", "title=CanaryAviStream64",
+    )  # fmt: skip
+    return path, [
+        "CanaryAviTitle61",
+        "CanaryAviArtist62",
+        "CanaryAviComment63",
+        "CanaryAviStream64",
+    ]
+
+
+def _tagged_mkv(tmp: Path) -> tuple[Path, list[str]]:
+    """Matroska with Tags, Title, DateUTC, track names and an attached file."""
+    attached = tmp / "notes.txt"
+    attached.write_text("CanaryMkvAttached75 kept as a separate file\n")
+    path = tmp / "tagged.mkv"
+    _ffmpeg(
+        path, *_AV, *_H264_AAC,
+        "-metadata", "title=CanaryMkvTitle71",
+        "-metadata", "artist=CanaryMkvArtist72",
+        "-metadata", "creation_time=2024-05-01T10:00:00Z",
+        "-metadata:s:v", "title=CanaryMkvTrack73",
+        "-metadata:s:a", "title=CanaryMkvTrack74",
+        "-attach", str(attached), "-metadata:s:t", "mimetype=text/plain",
+    )  # fmt: skip
+    return path, [f"CanaryMkv{c}" for c in ("Title71", "Artist72", "Track73", "Track74")] + [
+        "CanaryMkvAttached75"
+    ]
+
+
+def _live_webm(tmp: Path) -> tuple[Path, list[str]]:
+    """WebM written to a pipe, as a live recorder does: a segment of unknown size, no Cues."""
+    path = tmp / "live.webm"
+    result = subprocess.run(
+        ["ffmpeg", "-v", "error", *_AV, "-c:v", "libvpx", "-c:a", "libopus",
+         "-metadata", "title=CanaryWebmTitle81",
+         "-metadata", "creation_time=2024-05-01T10:00:00Z",
+         "-f", "webm", "-"],
+        check=True, timeout=120, capture_output=True,
+    )  # fmt: skip
+    path.write_bytes(result.stdout)
+    return path, ["CanaryWebmTitle81"]
+
+
 MAKERS: dict[str, Callable[[Path], tuple[Path, list[str]]]] = {
     "phone.mov": _phone_mov,
     "android.mp4": _android_mp4,
@@ -149,6 +200,9 @@ MAKERS: dict[str, Callable[[Path], tuple[Path, list[str]]]] = {
     "fragmented.mp4": _fragmented_mp4,
     "voice.m4a": _voice_m4a,
     "clip.3gp": _clip_3gp,
+    "camera.avi": _camera_avi,
+    "tagged.mkv": _tagged_mkv,
+    "live.webm": _live_webm,
 }
 EXPECTED_TYPE = {
     "phone.mov": "mov",
@@ -157,6 +211,9 @@ EXPECTED_TYPE = {
     "fragmented.mp4": "mp4",
     "voice.m4a": "m4a",
     "clip.3gp": "3gp",
+    "camera.avi": "avi",
+    "tagged.mkv": "mkv",
+    "live.webm": "webm",
 }
 
 
@@ -220,10 +277,13 @@ def packets(path: Path) -> list[str]:
 
 
 def probe(path: Path) -> tuple[float, int]:
-    """(duration in seconds, number of media streams, cover art aside), as ffprobe reads."""
+    """(duration in seconds, number of media streams), as ffprobe reads them.
+
+    Cover art and attached files are not media streams: they are removed on purpose.
+    """
     result = subprocess.run(
         ["ffprobe", "-v", "error", "-show_entries",
-         "format=duration:stream=index:stream_disposition=attached_pic", "-of", "json",
+         "format=duration:stream=index,codec_type:stream_disposition=attached_pic", "-of", "json",
          str(path)],
         capture_output=True,
         timeout=120,
@@ -231,7 +291,9 @@ def probe(path: Path) -> tuple[float, int]:
     )  # fmt: skip
     info = json.loads(result.stdout)
     streams = [
-        s for s in info.get("streams", []) if not s.get("disposition", {}).get("attached_pic")
+        s
+        for s in info.get("streams", [])
+        if not s.get("disposition", {}).get("attached_pic") and s["codec_type"] != "attachment"
     ]
     return float(info["format"].get("duration", 0)), len(streams)
 
@@ -316,13 +378,34 @@ def test_cleaning_again_finds_nothing(made: dict[str, Made]) -> None:
 
 @pytest.mark.parametrize("cut", [0.5, 0.9, 0.999])
 def test_truncated_video_is_not_cleaned(cut: float, made: dict[str, Made]) -> None:
-    for name in ("android.mp4", "late.mp4"):
+    for name in ("android.mp4", "late.mp4", "camera.avi", "tagged.mkv"):
         raw = made[name].original.read_bytes()
         piece = raw[: int(len(raw) * cut)]
         report = scrub_sandboxed(piece)
         assert not report.cleaned, name
         assert report.reason == CorruptFileError.reason
         assert report.data == piece  # kept as received
+
+
+def test_avi_and_matroska_blanked_in_place(made: dict[str, Made]) -> None:
+    # Same size, so every index offset (idx1, indx, Cues, SeekHead) still points true.
+    for name in ("camera.avi", "tagged.mkv", "live.webm"):
+        case = made[name]
+        assert len(case.output.read_bytes()) == len(case.original.read_bytes()), name
+    assert {"avi:INFO", "avi:INFO/ISFT", "avi:INFO/INAM", "avi:strn"} <= set(
+        made["camera.avi"].report.removed
+    )
+    mkv = set(made["tagged.mkv"].report.removed)
+    for field in ("Tags", "Tags/ARTIST", "Title", "DateUTC", "MuxingApp", "WritingApp", "Name"):
+        assert f"mkv:{field}" in mkv
+    assert "mkv:Attachments" in mkv
+
+
+def test_matroska_attachment_comes_back_as_a_file(made: dict[str, Made]) -> None:
+    # Nothing accepted is lost: the attached file is handed back on its own.
+    report = made["tagged.mkv"].report
+    assert [a.untrusted_name for a in report.attachments] == ["notes.txt"]
+    assert b"CanaryMkvAttached75" in report.attachments[0].report.data
 
 
 def test_heif_brands_are_not_claimed() -> None:
@@ -348,6 +431,10 @@ CORPUS_VIDEO = (
 CORPUS_NOT_CLEANED = {
     # ASF is not a format of the issue: kept as received, said so.
     "mat2-dirty.wmv": UnsupportedTypeError.reason,
+    # ExifTool's test files are headers only: the RIFF or Segment size runs past the end.
+    "exiftool-Matroska.mkv": CorruptFileError.reason,
+    "exiftool-RIFF.avi": CorruptFileError.reason,
+    "exiftool-Pentax.avi": CorruptFileError.reason,
 }
 
 
@@ -369,6 +456,28 @@ def test_corpus_video(name: str, shared_dir: Path | None, tmp_path: Path) -> Non
     assert identifying(out) == []
     assert packets(out) == packets(source)
     assert probe(out) == probe(source)
+
+
+@pytest.mark.parametrize("name", ["exiftool-RIFF.avi", "exiftool-Pentax.avi"])
+def test_corpus_avi_headers_cleaned_once_whole(
+    name: str, shared_dir: Path | None, tmp_path: Path
+) -> None:
+    # The same headers with the RIFF size made to fit: Canon's IDIT date and ISFT, the XMP
+    # of ``_PMX``, Pentax's maker notes (serial numbers) in ``hydt``, all blanked.
+    if shared_dir is None:
+        return
+    raw = bytearray((shared_dir / "corpus" / "media" / name).read_bytes())
+    raw[4:8] = (len(raw) - 8).to_bytes(4, "little")
+    source = tmp_path / f"whole-{name}"
+    source.write_bytes(raw)
+    assert identifying(source)
+    report = scrub_sandboxed(bytes(raw))
+    assert report.cleaned, report.reason
+    assert {"avi:IDIT", "avi:INFO/ISFT"} <= set(report.removed)
+    out = tmp_path / name
+    out.write_bytes(report.data)
+    assert identifying(out) == []
+    assert probe(out)[1] == probe(source)[1]
 
 
 def test_tools_present() -> None:
