@@ -2,7 +2,8 @@
 
     .venv/bin/python bench/bench_scrub.py [--corpus DIR] [--pages 50] [--only pdf,jpeg]
 
-Per file (the shared corpus, plus a generated 50-page text PDF):
+Per file (the shared corpus, plus a generated 50-page text PDF and a generated phone-style
+100 MB MP4 — H.264/AAC, moov first, Apple location/make keys — when ffmpeg is present):
 - leakdrop, warm: `scrub_sandboxed` as the server runs it (a worker forked from a pre-loaded
   fork server), wall time;
 - leakdrop, cold: a fresh Python process that imports `scrubbers` and cleans the file, wall
@@ -137,6 +138,32 @@ def make_text_pdf(pages: int) -> bytes:
     out = io.BytesIO()
     pdf.save(out)
     return out.getvalue()
+
+
+def make_phone_video(megabytes: int) -> bytes | None:
+    """An MP4 of about this size as a phone writes it (moov first, location and make keys).
+
+    Noisy 720p frames at a phone's bitrate, cut at the size (``-fs``); None without ffmpeg.
+    """
+    if shutil.which("ffmpeg") is None:
+        return None
+    with tempfile.TemporaryDirectory(prefix="bench-video-") as tmp:
+        out = Path(tmp) / "phone.mp4"
+        subprocess.run(
+            ["ffmpeg", "-v", "error", "-y",
+             "-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=30,noise=alls=30:allf=t",
+             "-f", "lavfi", "-i", "sine=frequency=440",
+             "-t", "600", "-fs", str(megabytes * 1_000_000),
+             "-c:v", "libx264", "-preset", "ultrafast", "-b:v", "16M", "-c:a", "aac",
+             "-metadata", "location=+48.8566+002.3522/",
+             "-metadata", "creation_time=2024-05-01T10:00:00Z",
+             "-metadata", "com.apple.quicktime.make=PhoneCorp",
+             "-metadata", "com.apple.quicktime.model=PC-1",
+             "-movflags", "+faststart+use_metadata_tags", str(out)],
+            check=True,
+            timeout=900,
+        )  # fmt: skip
+        return out.read_bytes()
 
 
 def _mat2_output(folder: Path, name: str) -> Path | None:
@@ -286,6 +313,9 @@ def main() -> int:
     parser.add_argument("--corpus", type=Path, default=REPO.parent / "shared" / "corpus")
     parser.add_argument("--pages", type=int, default=50, help="pages of the generated PDF")
     parser.add_argument("--only", default="", help="comma-separated types (pdf,jpeg,...)")
+    parser.add_argument(
+        "--video-mb", type=int, default=100, help="size of the generated MP4 (0: none)"
+    )
     args = parser.parse_args()
     if shutil.which("mat2") is None or shutil.which("exiftool") is None:
         print("needs mat2 and exiftool (Debian: mat2 libimage-exiftool-perl)", file=sys.stderr)
@@ -293,13 +323,17 @@ def main() -> int:
     inputs: list[tuple[str, bytes]] = [
         (f"generated/text-{args.pages}p.pdf", make_text_pdf(args.pages))
     ]
+    only = {t for t in args.only.split(",") if t}
+    if args.video_mb and (not only or "mp4" in only):
+        video = make_phone_video(args.video_mb)
+        if video is not None:
+            inputs.append((f"generated/phone-{args.video_mb}MB.mp4", video))
     if args.corpus.is_dir():
         for path in sorted(args.corpus.glob("*/*")):
             if path.is_file() and path.suffix != ".md":
                 inputs.append((f"{path.parent.name}/{path.name}", path.read_bytes()))
     else:
-        print(f"(no corpus at {args.corpus}: generated PDF only)", file=sys.stderr)
-    only = {t for t in args.only.split(",") if t}
+        print(f"(no corpus at {args.corpus}: generated files only)", file=sys.stderr)
     scrub_sandboxed(b"warm up the fork server")
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-scrub-") as tmp:

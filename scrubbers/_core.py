@@ -98,3 +98,13 @@ def scrub(untrusted_data: bytes, *, limits: Limits = DEFAULT_LIMITS) -> ScrubRep
         warnings=tuple(sorted(set(cleaned.warnings) & WARNING_CODES)),
         links=tuple(dict.fromkeys(cleaned.links))[:MAX_LINKS],
     )
+
+
+def scrub_embedded(untrusted_data: bytes, limits: Limits) -> ScrubReport:
+    """Clean a file found inside another one (a PDF's attachment, a Matroska attachment)."""
+    try:
+        deeper = limits.deeper()
+    except LimitExceededError as exc:
+        # Too deeply nested to clean: kept, and said to be not cleaned (never dropped).
+        return ScrubReport(sniff(untrusted_data), False, untrusted_data, reason=exc.reason)
+    return scrub(untrusted_data, limits=deeper)

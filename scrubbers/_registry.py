@@ -10,9 +10,12 @@ _REGISTRY: dict[str, Scrubber] | None = None
 def _build() -> dict[str, Scrubber]:
     # Imported here, not at module import, so that sniffing and the worker set-up stay cheap.
     from scrubbers.archive import ArchiveScrubber
+    from scrubbers.avi import AviScrubber
     from scrubbers.heif import HeifScrubber
     from scrubbers.images import ImageScrubber
+    from scrubbers.isobmff import IsoBmffScrubber
     from scrubbers.jpeg import JpegScrubber
+    from scrubbers.matroska import MatroskaScrubber
     from scrubbers.metafile import MetafileScrubber
     from scrubbers.odf import OdfScrubber
     from scrubbers.ooxml import OoxmlScrubber
@@ -23,6 +26,9 @@ def _build() -> dict[str, Scrubber]:
         JpegScrubber(),
         ImageScrubber(),
         HeifScrubber(),
+        IsoBmffScrubber(),
+        AviScrubber(),
+        MatroskaScrubber(),
         MetafileScrubber(),
         OoxmlScrubber(),
         OdfScrubber(),

@@ -43,6 +43,13 @@ ODS = FileType("ods", "application/vnd.oasis.opendocument.spreadsheet", ".ods")
 ODP = FileType("odp", "application/vnd.oasis.opendocument.presentation", ".odp")
 ODG = FileType("odg", "application/vnd.oasis.opendocument.graphics", ".odg")
 ZIP = FileType("zip", "application/zip", ".zip")
+MP4 = FileType("mp4", "video/mp4", ".mp4")
+MOV = FileType("mov", "video/quicktime", ".mov")
+M4A = FileType("m4a", "audio/mp4", ".m4a")
+THREE_GP = FileType("3gp", "video/3gpp", ".3gp")
+MKV = FileType("mkv", "video/x-matroska", ".mkv")
+WEBM = FileType("webm", "video/webm", ".webm")
+AVI = FileType("avi", "video/x-msvideo", ".avi")
 UNKNOWN = FileType("unknown", "application/octet-stream", ".bin")
 
 _ODF_MIMETYPES = {t.media_type: t for t in (ODT, ODS, ODP, ODG)}
@@ -54,9 +61,31 @@ _OOXML_MAIN_PARTS = (
     ("ppt/presentation.xml", PPTX),
 )
 _HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"}
+# ISO BMFF brands of movies and sound (the major brand decides; else the first compatible
+# one known). Still-image brands (HEIF's above, AVIF, JPEG 2000, Canon CR3) are not here:
+# an ftyp naming none of these is not a movie.
+_MOVIE_BRANDS = {
+    b"qt  ": MOV,
+    **{b: M4A for b in (b"M4A ", b"M4B ", b"M4P ", b"F4A ", b"F4B ")},
+    **{b: THREE_GP for b in (
+        b"3gp4", b"3gp5", b"3gp6", b"3gp7", b"3gp8", b"3gp9", b"3g2a", b"3g2b", b"3g2c",
+        b"3ge6", b"3ge7", b"3gg6", b"3gs7", b"3gr6", b"kddi",
+    )},
+    **{b: MP4 for b in (
+        b"isom", b"iso2", b"iso3", b"iso4", b"iso5", b"iso6", b"iso7", b"iso8", b"iso9",
+        b"mp41", b"mp42", b"mp71", b"avc1", b"M4V ", b"M4VH", b"M4VP", b"F4V ", b"f4v ",
+        b"F4P ", b"dash", b"msdh", b"msix", b"cmfc", b"cmf2", b"MSNV", b"XAVC", b"mmp4",
+        b"MQT ", b"NDAS", b"NDSC", b"NDSH", b"NDSM", b"NDSP", b"NDSS", b"NDXC", b"NDXH",
+        b"NDXM", b"NDXP", b"NDXS", b"CAEP", b"caqv", b"iso ", b"hvc1", b"av01",
+    )},
+}  # fmt: skip
+# A QuickTime movie older than ftyp starts with one of its top-level atoms.
+_QT_FIRST_ATOMS = {b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot"}
+_EBML_MAGIC = b"\x1a\x45\xdf\xa3"
 
 ALL_TYPES = (
-    PDF, JPEG, PNG, GIF, WEBP, TIFF, BMP, HEIF, EMF, WMF, DOCX, XLSX, PPTX, ODT, ODS, ODP, ODG, ZIP
+    PDF, JPEG, PNG, GIF, WEBP, TIFF, BMP, HEIF, EMF, WMF, DOCX, XLSX, PPTX, ODT, ODS, ODP, ODG, ZIP,
+    MP4, MOV, M4A, THREE_GP, MKV, WEBM, AVI,
 )  # fmt: skip
 _ZIP_FAMILY = frozenset({DOCX, XLSX, PPTX, ODT, ODS, ODP, ODG, ZIP})
 
@@ -100,6 +129,14 @@ def sniff(untrusted_data: bytes) -> FileType:
         return BMP
     if head[4:8] == b"ftyp" and _is_heif(head):
         return HEIF
+    if head[4:8] == b"ftyp":
+        return _movie_brand(head)
+    if head[4:8] in _QT_FIRST_ATOMS and int.from_bytes(head[0:4], "big") not in range(2, 8):
+        return MOV
+    if head[:4] == b"RIFF" and head[8:12] == b"AVI ":
+        return AVI
+    if head.startswith(_EBML_MAGIC):
+        return _ebml_doctype(head)
     if head.startswith(_LOCAL_SIGNATURE):
         return _sniff_zip(untrusted_data)
     if _is_empty_zip(untrusted_data):
@@ -143,6 +180,28 @@ def _is_heif(head: bytes) -> bool:
     end = min(size, len(head))
     brands.update(head[i : i + 4] for i in range(16, end - 3, 4))
     return bool(brands & _HEIF_BRANDS)
+
+
+def _movie_brand(head: bytes) -> FileType:
+    size = int.from_bytes(head[0:4], "big")
+    brands = [head[8:12]] + [head[i : i + 4] for i in range(16, min(size, len(head)) - 3, 4)]
+    for brand in brands:
+        if brand in _MOVIE_BRANDS:
+            return _MOVIE_BRANDS[brand]
+    return UNKNOWN
+
+
+def _ebml_doctype(head: bytes) -> FileType:
+    # The EBML header's DocType (ID 0x4282) says which Matroska profile this is; a fixed
+    # window is enough (the header is a few dozen bytes).
+    at = head.find(b"\x42\x82", 4, 64)
+    if at < 0 or at + 3 > len(head):
+        return UNKNOWN
+    length_byte = head[at + 2]
+    if not length_byte & 0x80:
+        return UNKNOWN
+    doctype = head[at + 3 : at + 3 + (length_byte & 0x7F)].rstrip(b"\x00")
+    return {b"matroska": MKV, b"webm": WEBM}.get(doctype, UNKNOWN)
 
 
 def _is_emf(head: bytes) -> bool:

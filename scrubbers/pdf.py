@@ -217,15 +217,9 @@ def _spec_name(spec: pikepdf.Object) -> str:
 
 def _scrub_attached(untrusted_data: bytes, limits: Limits) -> ScrubReport:
     # Imported here: `_core` imports the registry, which imports this module.
-    from scrubbers._core import scrub
-    from scrubbers._sniff import sniff
+    from scrubbers._core import scrub_embedded
 
-    try:
-        deeper = limits.deeper()
-    except LimitExceededError as exc:
-        # Too deeply nested to clean: kept, and said to be not cleaned (never dropped).
-        return ScrubReport(sniff(untrusted_data), False, untrusted_data, reason=exc.reason)
-    return scrub(untrusted_data, limits=deeper)
+    return scrub_embedded(untrusted_data, limits)
 
 
 def _second_net(pdf: pikepdf.Pdf) -> None:

@@ -381,6 +381,10 @@ def forbidden_tags(tags: dict[str, object], shipped_icc: list[dict[str, object]]
         family1 = parts[1] if len(parts) == 3 else parts[0]
         if family0 == "ExifTool" or family1 == "System":
             continue  # the tool's version; this copy's file-system dates and name
+        if value == "0000:00:00 00:00:00":
+            continue  # a date zeroed by the cleaner (QuickTime's "unknown") dates nothing
+        if family0 == "QuickTime" and name in ("PreviewTime", "PreviewDuration"):
+            continue  # movie-header timings (where a preview would start), not a preview
         if family0 == "XMP":
             if f"{family1}:{name}" not in XMP_ALLOWED:
                 left.append(key)

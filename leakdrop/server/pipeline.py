@@ -104,6 +104,10 @@ _EXT_ALIASES: Final = {
     "jpeg": (".jpg", ".jpeg", ".jpe", ".jfif"),
     "tiff": (".tif", ".tiff"),
     "heif": (".heic", ".heif", ".hif"),
+    "mp4": (".mp4", ".m4v"),
+    "mov": (".mov", ".qt"),
+    "m4a": (".m4a", ".m4b"),
+    "3gp": (".3gp", ".3g2"),
 }
 
 

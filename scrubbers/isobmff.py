@@ -1,0 +1,407 @@
+"""MP4, MOV, M4V, 3GP and M4A (ISO BMFF, ISO/IEC 14496-12, and QuickTime): the box tree
+rebuilt from an allowlist, every media sample kept byte for byte.
+
+Nothing is decoded or re-encoded: the top-level boxes are copied in their order, minus the
+ones not needed to play (``udta``, ``meta``/``ilst``/Apple ``mdta`` keys, XMP ``uuid``,
+``free``/``skip``/``wide``, …), and ``moov`` is rewritten keeping only the boxes a player
+needs. A phone's location (``©xyz``, ``com.apple.quicktime.location.ISO6709``), make, model
+and software all live in ``udta`` or ``meta``, so none of them can follow. What the kept boxes
+themselves carry is neutralised in place: creation and modification times of
+``mvhd``/``tkhd``/``mdhd`` set to zero (the format's "unknown"), ``hdlr`` names (they carry
+the encoder or the camera maker) and vendor codes emptied, the compressor name of video
+sample descriptions blanked, and data references rebuilt as "in this file" (a QuickTime
+alias can hold the path of the file on the recording machine).
+
+When ``moov`` shrinks and sits before ``mdat``, or a dropped box preceded ``mdat``, the media
+moves up in the file: every chunk offset (``stco``/``co64``) and explicit fragment base
+(``tfhd``) is moved by the same amount, and an offset that points outside the media data
+is a corrupt file, never guessed at.
+"""
+
+from __future__ import annotations
+
+import array
+import bisect
+import sys
+from dataclasses import dataclass, field
+
+from scrubbers._types import Cleaned, Limits
+from scrubbers.errors import CorruptFileError, LimitExceededError, UnsupportedTypeError
+
+_MAX_DEPTH = 12
+_MAX_BOXES = 1_000_000  # top-level plus moov's boxes; a fragmented file has 2 per fragment
+_MAX_DREF_ENTRIES = 1_000
+
+# Top-level boxes copied (``moov`` rewritten, ``moof`` patched). ``sidx``/``ssix`` address
+# fragments by distance, so they are kept only while nothing after them is dropped.
+_TOP_KEEP = frozenset({b"ftyp", b"moov", b"mdat", b"moof", b"styp", b"sidx", b"ssix"})
+_SAMPLE_TABLE = (
+    b"stsd", b"stts", b"ctts", b"cslg", b"stss", b"stps", b"stsc", b"stsz", b"stz2",
+    b"stco", b"co64", b"sdtp", b"sgpd", b"sbgp", b"subs", b"padb",
+)  # fmt: skip
+# Container -> the children kept. A child not listed is dropped and named in the report.
+_CHILDREN: dict[bytes, frozenset[bytes]] = {
+    b"moov": frozenset({b"mvhd", b"trak", b"mvex"}),
+    b"trak": frozenset({b"tkhd", b"tref", b"edts", b"mdia", b"tapt"}),
+    b"edts": frozenset({b"elst"}),
+    b"mdia": frozenset({b"mdhd", b"hdlr", b"minf", b"elng"}),
+    b"minf": frozenset(
+        {b"vmhd", b"smhd", b"hmhd", b"nmhd", b"sthd", b"gmhd", b"hdlr", b"dinf", b"stbl"}
+    ),
+    b"dinf": frozenset({b"dref"}),
+    b"stbl": frozenset(_SAMPLE_TABLE),
+    b"mvex": frozenset({b"mehd", b"trex", b"leva"}),
+}
+_TIMES = frozenset({b"mvhd", b"tkhd", b"mdhd"})
+_TIME_NAMES = {b"mvhd": "CreateDate", b"tkhd": "TrackCreateDate", b"mdhd": "MediaCreateDate"}
+# A self-contained data reference: 'url ' with flag 1 ("the media is in this file").
+_SELF_URL = (12).to_bytes(4, "big") + b"url " + b"\x00\x00\x00\x01"
+_PRINTABLE = frozenset(range(0x20, 0x7F)) | {0xA9}  # QuickTime's user-data types start with ©
+
+
+@dataclass
+class _Box:
+    kind: bytes
+    start: int  # of the header
+    payload: int
+    end: int
+
+
+@dataclass
+class _Walk:
+    data: bytes
+    removed: list[str] = field(default_factory=list)
+    boxes: int = 0
+    handler: bytes = b""
+    # (old start, old end, new start) of each kept mdat/moof, sorted by old start.
+    moved: list[tuple[int, int, int, bytes]] = field(default_factory=list)
+    starts: list[int] = field(default_factory=list)
+
+    def place(self, moved: list[tuple[int, int, int, bytes]]) -> None:
+        self.moved = moved
+        self.starts = [m[0] for m in moved]
+
+    def note(self, name: str) -> None:
+        if name not in self.removed:
+            self.removed.append(name)
+
+
+def _name(kind: bytes) -> str:
+    # Report names travel in a closed ASCII alphabet (scrubbers._wire): © is spelt (c).
+    if all(b in _PRINTABLE for b in kind):
+        return "quicktime:" + kind.decode("latin-1").replace("©", "(c)")
+    return "quicktime:" + kind.hex()
+
+
+def _children(walk: _Walk, start: int, end: int, depth: int, top: bool = False) -> list[_Box]:
+    """The boxes between two offsets (ISO/IEC 14496-12 §4.2), each checked to fit."""
+    if depth > _MAX_DEPTH:
+        raise LimitExceededError("boxes nested too deeply")
+    data = walk.data
+    boxes: list[_Box] = []
+    at = start
+    while at < end:
+        walk.boxes += 1
+        if walk.boxes > _MAX_BOXES:
+            raise LimitExceededError("too many boxes")
+        if end - at < 8:
+            if not top and data[at:end] == b"\x00" * (end - at):
+                break  # QuickTime pads some containers with a zero terminator
+            raise CorruptFileError("truncated box header")
+        size = int.from_bytes(data[at : at + 4], "big")
+        kind = data[at + 4 : at + 8]
+        header = 8
+        if size == 1:
+            if end - at < 16:
+                raise CorruptFileError("truncated box header")
+            size = int.from_bytes(data[at + 8 : at + 16], "big")
+            header = 16
+        elif size == 0:
+            if not top and kind == b"\x00\x00\x00\x00":
+                break  # the QuickTime terminator inside a container
+            size = end - at  # the box runs to the end of the file (or of its parent)
+        if kind == b"uuid":
+            header += 16
+        if size < header:
+            raise CorruptFileError("malformed box size")
+        if size > end - at:
+            raise CorruptFileError("truncated file (a box ends past its end)")
+        boxes.append(_Box(kind, at, at + header, at + size))
+        at += size
+    return boxes
+
+
+def _header(kind: bytes, payload_size: int) -> bytes:
+    size = payload_size + 8
+    if size < 1 << 32:
+        return size.to_bytes(4, "big") + kind
+    return (1).to_bytes(4, "big") + kind + (size + 8).to_bytes(8, "big")
+
+
+def _scan(walk: _Walk) -> tuple[list[_Box], list[_Box]]:
+    """The top-level boxes, split into kept and dropped (dropped ones named in the report)."""
+    top = _children(walk, 0, len(walk.data), 0, top=True)
+    kinds = [box.kind for box in top]
+    if b"moov" not in kinds:
+        # A fragmented file still has its moov (the codec set-up); a file without one is
+        # cut short or not a movie.
+        raise CorruptFileError("no movie header (moov)")
+    if kinds.count(b"moov") > 1:
+        raise CorruptFileError("two movie headers")
+    kept: list[_Box] = []
+    dropped: list[_Box] = []
+    for box in top:
+        (kept if box.kind in _TOP_KEEP else dropped).append(box)
+    last_drop = max((box.start for box in dropped), default=-1)
+    index_boxes = [b for b in kept if b.kind in (b"sidx", b"ssix") and b.start < last_drop]
+    for box in index_boxes:
+        # Its references are distances past its own end: with a box removed after it they
+        # would land in the wrong place. The file plays without it (fragments are found
+        # by walking the boxes).
+        kept.remove(box)
+        dropped.append(box)
+    for box in dropped:
+        walk.note(_name(box.kind))
+        _note_inside(walk, box, 0)
+    return kept, dropped
+
+
+def _note_inside(walk: _Walk, box: _Box, depth: int) -> None:
+    """Name what a dropped ``udta``/``meta`` held (``©xyz``, Apple keys), for the report."""
+    if box.kind not in (b"udta", b"meta", b"keys", b"ilst") or depth > _MAX_DEPTH - 2:
+        return
+    start = box.payload
+    if box.kind == b"meta" and walk.data[start + 4 : start + 8] != b"hdlr":
+        start += 4  # ISO's meta is a full box; QuickTime's is not
+    if box.kind == b"keys":
+        start += 8  # version, flags and entry count
+    try:
+        children = _children(walk, start, box.end, depth + 1)
+    except CorruptFileError:
+        return  # dropped whole anyway: only the report is shorter
+    for child in children:
+        if box.kind == b"keys":
+            key = walk.data[child.payload : child.end]
+            if 0 < len(key) <= 64 and all(0x21 <= b < 0x7F for b in key):
+                walk.note("quicktime:" + key.decode("ascii"))
+            continue
+        if child.kind == b"ilst":
+            _note_inside(walk, child, depth + 1)
+            continue
+        if child.kind in (b"hdlr", b"free") or not all(b in _PRINTABLE for b in child.kind):
+            continue  # ilst items of mdta files are numbered, not named: keys named them
+        walk.note(_name(child.kind))
+        _note_inside(walk, child, depth + 1)
+
+
+def _has(walk: _Walk, box: _Box, kind: bytes) -> bool:
+    return any(c.kind == kind for c in _children(walk, box.payload, box.end, 1))
+
+
+def _rewrite(walk: _Walk, box: _Box, depth: int) -> bytes:
+    """A kept box, rewritten: containers from their allowlist, leaves neutralised."""
+    data = walk.data
+    if box.kind in _CHILDREN:
+        allowed = _CHILDREN[box.kind]
+        children = _children(walk, box.payload, box.end, depth + 1)
+        if box.kind == b"trak":
+            walk.handler = _handler_of(walk, children, depth + 1)
+        parts: list[bytes] = []
+        for child in children:
+            if child.kind in allowed:
+                parts.append(_rewrite(walk, child, depth + 1))
+            else:
+                walk.note(_name(child.kind))
+                _note_inside(walk, child, depth + 1)
+        joined = b"".join(parts)
+        return _header(box.kind, len(joined)) + joined
+    payload = bytearray(data[box.payload : box.end])
+    if box.kind in _TIMES:
+        _zero_times(walk, box.kind, payload)
+    elif box.kind == b"hdlr":
+        payload = _blank_handler(walk, payload)
+    elif box.kind == b"dref":
+        payload = _self_contained(walk, payload)
+    elif box.kind == b"stsd":
+        _blank_sample_entries(walk, payload)
+    elif box.kind in (b"stco", b"co64"):
+        payload = _move_offsets(walk, payload, 8 if box.kind == b"co64" else 4)
+    return _header(box.kind, len(payload)) + bytes(payload)
+
+
+def _handler_of(walk: _Walk, trak_children: list[_Box], depth: int) -> bytes:
+    for child in trak_children:
+        if child.kind == b"mdia":
+            for grand in _children(walk, child.payload, child.end, depth + 1):
+                if grand.kind == b"hdlr" and grand.end - grand.payload >= 12:
+                    return walk.data[grand.payload + 8 : grand.payload + 12]
+    return b""
+
+
+def _zero_times(walk: _Walk, kind: bytes, payload: bytearray) -> None:
+    # Version 1 has 64-bit times, version 0 32-bit ones, right after version and flags.
+    width = 8 if payload[:1] == b"\x01" else 4
+    if len(payload) < 4 + 2 * width:
+        raise CorruptFileError(f"short {kind.decode()} box")
+    span = slice(4, 4 + 2 * width)
+    if any(payload[span]):
+        walk.note("quicktime:" + _TIME_NAMES[kind])
+        payload[span] = bytes(2 * width)
+
+
+def _blank_handler(walk: _Walk, payload: bytearray) -> bytearray:
+    # version/flags, pre_defined (QuickTime: component type), handler type, 12 reserved
+    # bytes (QuickTime: manufacturer, flags, mask), then the name.
+    if len(payload) < 24:
+        raise CorruptFileError("short hdlr box")
+    if any(payload[12:24]):
+        walk.note("quicktime:HandlerVendorID")
+    if bytes(payload[24:]) not in (b"", b"\x00"):
+        walk.note("quicktime:HandlerName")
+    return payload[:12] + bytearray(12) + bytearray(b"\x00")
+
+
+def _self_contained(walk: _Walk, payload: bytearray) -> bytearray:
+    if len(payload) < 8:
+        raise CorruptFileError("short dref box")
+    count = int.from_bytes(payload[4:8], "big")
+    if count > _MAX_DREF_ENTRIES:
+        raise LimitExceededError("too many data references")
+    at = 8
+    for _ in range(count):
+        if at + 12 > len(payload):
+            raise CorruptFileError("short data reference")
+        size = int.from_bytes(payload[at : at + 4], "big")
+        if size < 12 or at + size > len(payload):
+            raise CorruptFileError("malformed data reference")
+        if not payload[at + 11] & 1:
+            raise UnsupportedTypeError("media kept in another file")
+        at += size
+    rebuilt = bytearray(payload[:8]) + bytearray(_SELF_URL * count)
+    if rebuilt != payload:
+        walk.note("quicktime:DataReference")
+    return rebuilt
+
+
+def _blank_sample_entries(walk: _Walk, payload: bytearray) -> None:
+    # A sample entry: 6 reserved bytes and a data reference index, then (QuickTime's
+    # version, revision and) a 4-byte vendor code at +12, for video a 32-byte compressor
+    # name at +42. In ISO files those bytes are reserved zeros; in QuickTime files they name
+    # the encoder ("FFmpeg", "Lavc…") or the camera maker.
+    if len(payload) < 8:
+        raise CorruptFileError("short stsd box")
+    count = int.from_bytes(payload[4:8], "big")
+    at = 8
+    for _ in range(count):
+        if at + 8 > len(payload):
+            raise CorruptFileError("short sample description")
+        size = int.from_bytes(payload[at : at + 4], "big")
+        if size < 8 or at + size > len(payload):
+            raise CorruptFileError("malformed sample description")
+        body = at + 8
+        if (
+            walk.handler in (b"vide", b"soun")
+            and size - 8 >= 16
+            and any(payload[body + 12 : body + 16])
+        ):
+            walk.note("quicktime:VendorID")
+            payload[body + 12 : body + 16] = bytes(4)
+        if walk.handler == b"vide" and size - 8 >= 74 and any(payload[body + 42 : body + 74]):
+            walk.note("quicktime:CompressorName")
+            payload[body + 42 : body + 74] = bytes(32)
+        at += size
+
+
+def _remap(walk: _Walk, offset: int, kinds: tuple[bytes, ...]) -> int:
+    i = bisect.bisect_right(walk.starts, offset) - 1
+    if i >= 0:
+        old_start, old_end, new_start, kind = walk.moved[i]
+        if offset < old_end and kind in kinds:
+            return offset - old_start + new_start
+    raise CorruptFileError("an offset points outside the media data")
+
+
+def _move_offsets(walk: _Walk, payload: bytearray, width: int) -> bytearray:
+    if len(payload) < 8:
+        raise CorruptFileError("short chunk offset box")
+    count = int.from_bytes(payload[4:8], "big")
+    if 8 + count * width > len(payload):
+        raise CorruptFileError("short chunk offset table")
+    table = array.array("I" if width == 4 else "Q")
+    if table.itemsize != width:
+        raise UnsupportedTypeError("platform integer sizes")
+    table.frombytes(bytes(payload[8 : 8 + count * width]))
+    if sys.byteorder == "little":
+        table.byteswap()
+    for i, offset in enumerate(table):
+        table[i] = _remap(walk, offset, (b"mdat",))
+    if sys.byteorder == "little":
+        table.byteswap()
+    return payload[:8] + bytearray(table.tobytes()) + payload[8 + count * width :]
+
+
+def _patch_fragment(walk: _Walk, box: _Box, depth: int) -> bytes:
+    """A movie fragment, copied, with an explicit ``tfhd`` base offset moved with the media."""
+    out = bytearray(walk.data[box.start : box.end])
+    for traf in _children(walk, box.payload, box.end, depth + 1):
+        if traf.kind != b"traf":
+            continue
+        for tfhd in _children(walk, traf.payload, traf.end, depth + 2):
+            if tfhd.kind != b"tfhd" or tfhd.end - tfhd.payload < 16:
+                continue
+            flags = int.from_bytes(walk.data[tfhd.payload + 1 : tfhd.payload + 4], "big")
+            if flags & 1:  # base-data-offset-present: an absolute file offset
+                at = tfhd.payload + 8
+                old = int.from_bytes(walk.data[at : at + 8], "big")
+                new = _remap(walk, old, (b"mdat", b"moof"))
+                rel = at - box.start
+                out[rel : rel + 8] = new.to_bytes(8, "big")
+    return bytes(out)
+
+
+def _clean(data: bytes, build: bool) -> tuple[bytes, list[str]]:
+    walk = _Walk(data)
+    kept, _ = _scan(walk)
+    moov = next(box for box in kept if box.kind == b"moov")
+    if _has(walk, moov, b"cmov"):
+        raise UnsupportedTypeError("compressed movie header")
+    media = [box for box in kept if box.kind in (b"mdat", b"moof")]
+    # First pass with the media where it is: checks every offset, names every field, and
+    # gives the new moov's size (offsets are numbers of a fixed width: they do not change it).
+    walk.place([(box.start, box.end, box.start, box.kind) for box in media])
+    sized = _rewrite(walk, moov, 0)
+    if not build:
+        return b"", walk.removed
+    moved = []
+    position = 0
+    for box in kept:
+        if box.kind in (b"mdat", b"moof"):
+            moved.append((box.start, box.end, position, box.kind))
+        position += len(sized) if box.kind == b"moov" else box.end - box.start
+    walk.place(moved)
+    new_moov = _rewrite(walk, moov, 0)
+    if len(new_moov) != len(sized):
+        raise CorruptFileError("movie header changed size while moving offsets")
+    view = memoryview(data)
+    parts: list[bytes | memoryview] = []
+    for box in kept:
+        if box.kind == b"moov":
+            parts.append(new_moov)
+        elif box.kind == b"moof":
+            parts.append(_patch_fragment(walk, box, 0))
+        else:
+            parts.append(view[box.start : box.end])
+    return b"".join(parts), walk.removed
+
+
+class IsoBmffScrubber:
+    file_types = ("mp4", "mov", "m4a", "3gp")
+
+    def get_meta(self, untrusted_data: bytes, limits: Limits) -> list[str]:
+        del limits  # the sandbox bounds memory and time; the walk bounds its own work
+        return _clean(untrusted_data, build=False)[1]
+
+    def remove_all(self, untrusted_data: bytes, limits: Limits) -> Cleaned:
+        del limits
+        data, removed = _clean(untrusted_data, build=True)
+        return Cleaned(data, tuple(removed))
