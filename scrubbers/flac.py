@@ -37,10 +37,83 @@ _STREAMINFO_SIZE = 34
 def block_name(block_type: int, body: bytes) -> list[str]:
     """Report names for a metadata block that is not kept."""
     if block_type == _VORBIS_COMMENT:
-        return vorbis_comment_names(body) or ["flac:vorbis-comment"]
+        return vorbis_comment_names(body)  # an empty one (no vendor, no field) held nothing
     if block_type == 1 and not body.strip(b"\x00"):
         return []  # zeros: nothing was in it
     return [_BLOCK_NAMES.get(block_type, f"flac:block-{block_type}")]
+
+
+# Where the last frame may start, counted back from the end: far more than any real frame
+# (STREAMINFO's maximum frame size, when known, bounds it more tightly).
+_MAX_FRAME_BYTES = 4 * 1024 * 1024
+
+
+def _crc_table(polynomial: int, width: int) -> tuple[int, ...]:
+    top = 1 << (width - 1)
+    mask = (1 << width) - 1
+    table = []
+    for byte in range(256):
+        crc = byte << (width - 8)
+        for _ in range(8):
+            crc = ((crc << 1) ^ polynomial) & mask if crc & top else (crc << 1) & mask
+        table.append(crc)
+    return tuple(table)
+
+
+_CRC8 = _crc_table(0x07, 8)
+_CRC16 = _crc_table(0x8005, 16)
+
+
+def _crc8(data: bytes) -> int:
+    crc = 0
+    for byte in data:
+        crc = _CRC8[crc ^ byte]
+    return crc
+
+
+def _crc16(data: bytes) -> int:
+    crc = 0
+    for byte in data:
+        crc = ((crc << 8) & 0xFFFF) ^ _CRC16[(crc >> 8) ^ byte]
+    return crc
+
+
+def _frame_header_ok(frames: bytes, offset: int) -> bool:
+    """Whether a valid frame header (its CRC-8 included) starts at `offset`."""
+    header = frames[offset : offset + 16]
+    if len(header) < 6 or header[0] != 0xFF or header[1] & 0xFE != 0xF8:
+        return False
+    block_code, rate_code = header[2] >> 4, header[2] & 0x0F
+    if block_code == 0 or rate_code == 15 or header[3] & 0x01 or (header[3] >> 4) > 10:
+        return False
+    # The frame or sample number, UTF-8 style: the first byte's leading ones give the
+    # length (none: one byte; a single one is a continuation byte, invalid here).
+    ones = (~header[4] & 0xFF).bit_length()
+    leading = 8 - ones
+    if leading == 1 or leading > 7:
+        return False
+    length = max(leading, 1)
+    position = 4 + length
+    position += {6: 1, 7: 2}.get(block_code, 0) + {12: 1, 13: 2, 14: 2}.get(rate_code, 0)
+    if position >= len(header):
+        return False
+    return _crc8(header[:position]) == header[position]
+
+
+def _check_last_frame(frames: bytes, max_frame: int) -> None:
+    """A file cut inside its last frame fails that frame's CRC-16: not cleaned then."""
+    window = max_frame + 16 if max_frame else _MAX_FRAME_BYTES
+    offset = len(frames)
+    floor = max(0, len(frames) - window)
+    while offset > floor:
+        offset = frames.rfind(b"\xff", floor, offset)
+        if offset < 0:
+            break
+        if _frame_header_ok(frames, offset) and _crc16(frames[offset:-2]) == int.from_bytes(
+            frames[-2:], "big"
+        ):
+            return
+    raise CorruptFileError("truncated: the last frame is cut")
 
 
 def _clean(untrusted_data: bytes) -> tuple[bytes, list[str]]:
@@ -80,6 +153,7 @@ def _clean(untrusted_data: bytes) -> tuple[bytes, list[str]]:
     # Every frame header starts with the 14-bit sync code 0b11111111111110.
     if len(frames) < 2 or frames[0] != 0xFF or frames[1] & 0xFE != 0xF8:
         raise CorruptFileError("truncated: no audio frames after the metadata")
+    _check_last_frame(frames, int.from_bytes(kept[0][1][7:10], "big"))
     out = [b"fLaC"]
     for index, (block_type, body) in enumerate(kept):
         flag = 0x80 if index == len(kept) - 1 else 0

@@ -9,7 +9,9 @@ The first frame of most files is not sound but a Xing/Info (or VBRI) header with
 count and seek table players need for the duration of a variable-bitrate file, and LAME's tag
 (encoder delays for gapless playback). It is kept, rebuilt from its known fields; the
 encoder's version string in it (``LAME3.100``, ``Lavc60.31``: an install fingerprint) keeps
-only its family, and the tag's checksum is computed again.
+only its family (``LAME``, which players check before reading the delays), and the tag's
+checksum is computed again. LAME also fills the unused bits of some frames with its version
+string: that is inside the sound frames, which are kept byte for byte.
 """
 
 from __future__ import annotations
@@ -63,7 +65,7 @@ def _rebuild_info_frame(frame: bytes) -> tuple[bytes, list[str]] | None:
         removed: list[str] = []
         lame = frame[fields_end : fields_end + _LAME_TAG_SIZE]
         if len(lame) == _LAME_TAG_SIZE and lame[:4] in _LAME_FAMILIES:
-            version = lame[:4] + b"\x00" * 5
+            version = lame[:4] + b" " * 5
             if lame[:9] != version:
                 removed.append("mp3:encoder-version")
             rebuilt = version + lame[9:34]
