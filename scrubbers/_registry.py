@@ -10,16 +10,21 @@ _REGISTRY: dict[str, Scrubber] | None = None
 def _build() -> dict[str, Scrubber]:
     # Imported here, not at module import, so that sniffing and the worker set-up stay cheap.
     from scrubbers.archive import ArchiveScrubber
+    from scrubbers.audio_riff import RiffAudioScrubber
     from scrubbers.avi import AviScrubber
+    from scrubbers.flac import FlacScrubber
     from scrubbers.heif import HeifScrubber
     from scrubbers.images import ImageScrubber
     from scrubbers.isobmff import IsoBmffScrubber
     from scrubbers.jpeg import JpegScrubber
     from scrubbers.matroska import MatroskaScrubber
     from scrubbers.metafile import MetafileScrubber
+    from scrubbers.mp3 import Mp3Scrubber
     from scrubbers.odf import OdfScrubber
+    from scrubbers.ogg import OggScrubber
     from scrubbers.ooxml import OoxmlScrubber
     from scrubbers.pdf import PdfScrubber
+    from scrubbers.text import TextScrubber
 
     scrubbers: list[Scrubber] = [
         PdfScrubber(),
@@ -33,6 +38,11 @@ def _build() -> dict[str, Scrubber]:
         OoxmlScrubber(),
         OdfScrubber(),
         ArchiveScrubber(),
+        Mp3Scrubber(),
+        FlacScrubber(),
+        OggScrubber(),
+        RiffAudioScrubber(),
+        TextScrubber(),
     ]
     table: dict[str, Scrubber] = {}
     for scrubber in scrubbers:

@@ -12,7 +12,6 @@ cost gigabytes of memory in the server).
 
 from __future__ import annotations
 
-import re
 import struct
 import zlib
 
@@ -50,6 +49,16 @@ THREE_GP = FileType("3gp", "video/3gpp", ".3gp")
 MKV = FileType("mkv", "video/x-matroska", ".mkv")
 WEBM = FileType("webm", "video/webm", ".webm")
 AVI = FileType("avi", "video/x-msvideo", ".avi")
+MP3 = FileType("mp3", "audio/mpeg", ".mp3")
+FLAC = FileType("flac", "audio/flac", ".flac")
+# Ogg Vorbis and FLAC-in-Ogg share the container's media type; Opus has its own extension.
+OGG = FileType("ogg", "audio/ogg", ".ogg")
+OPUS = FileType("opus", "audio/ogg", ".opus")
+WAV = FileType("wav", "audio/wav", ".wav")
+AIFF = FileType("aiff", "audio/aiff", ".aif")
+# Written out as .txt whatever the source called it (.csv, .md): an editor then sees it in a
+# text viewer, where nothing (a Markdown comment, say) can be hidden by rendering.
+TEXT = FileType("text", "text/plain", ".txt")
 UNKNOWN = FileType("unknown", "application/octet-stream", ".bin")
 
 _ODF_MIMETYPES = {t.media_type: t for t in (ODT, ODS, ODP, ODG)}
@@ -86,6 +95,7 @@ _EBML_MAGIC = b"\x1a\x45\xdf\xa3"
 ALL_TYPES = (
     PDF, JPEG, PNG, GIF, WEBP, TIFF, BMP, HEIF, EMF, WMF, DOCX, XLSX, PPTX, ODT, ODS, ODP, ODG, ZIP,
     MP4, MOV, M4A, THREE_GP, MKV, WEBM, AVI,
+    MP3, FLAC, OGG, OPUS, WAV, AIFF, TEXT,
 )  # fmt: skip
 _ZIP_FAMILY = frozenset({DOCX, XLSX, PPTX, ODT, ODS, ODP, ODG, ZIP})
 
@@ -149,6 +159,11 @@ def sniff(untrusted_data: bytes) -> FileType:
     # junk bytes: it must still be cleaned as a PDF.
     if b"%PDF-" in head:
         return PDF
+    audio = _sniff_audio(untrusted_data)
+    if audio is not None:
+        return audio
+    if is_plain_text(untrusted_data[:_TEXT_WINDOW]):
+        return TEXT
     return UNKNOWN
 
 
@@ -345,25 +360,158 @@ def _sniff_zip(untrusted_data: bytes) -> FileType:
     return ZIP
 
 
-#: Text formats that carry metadata of their own (RTF's \info group, HTML/SVG/XML <meta>
-#: and comments, PostScript's %%Creator, an e-mail's headers with addresses and relays):
-#: text, but not "plain".
-_NOT_PLAIN_STARTS = (b"{\\rtf", b"<", b"%!", b"%PDF", b"From ")
-_HEADER_LINES = re.compile(
-    rb"[A-Za-z][A-Za-z0-9-]{0,60}:[^\n]*\r?\n(?:[ \t]|[A-Za-z][A-Za-z0-9-]{0,60}:)"
-)
-_CONTROL = re.compile(rb"[\x00-\x08\x0b\x0e-\x1f\x7f]")
+# --- audio ---------------------------------------------------------------------------------
+
+# Bounds a chain of ID3v2 tags before the audio (taggers sometimes leave two or three).
+_MAX_ID3_CHAIN = 8
 
 
-def is_plain_text(head: bytes) -> bool:
-    """Whether a file whose first bytes are `head` reads as plain text: no control
-    characters (any 8-bit text encoding, UTF-8 or not), no markup or header block in front.
-    Such a file has no hidden metadata. Only the head is judged, so a caller says "check
-    its content", never "clean"."""
-    text = head.removeprefix(b"\xef\xbb\xbf").lstrip()
-    return not (
-        not text
-        or _CONTROL.search(head)
-        or text.startswith(_NOT_PLAIN_STARTS)
-        or _HEADER_LINES.match(text)
-    )
+def id3v2_size(untrusted_data: bytes, offset: int) -> int | None:
+    """Length of the ID3v2 tag at `offset` (header, body and footer), or None if none is."""
+    header = untrusted_data[offset : offset + 10]
+    if len(header) < 10 or header[:3] != b"ID3" or header[3] not in (2, 3, 4):
+        return None
+    if header[4] == 0xFF or any(b & 0x80 for b in header[6:10]):
+        return None
+    body = (header[6] << 21) | (header[7] << 14) | (header[8] << 7) | header[9]
+    footer = 10 if header[3] == 4 and header[5] & 0x10 else 0
+    return 10 + body + footer
+
+
+def skip_id3v2(untrusted_data: bytes) -> int:
+    """Offset of the first byte after the ID3v2 tags at the start (0 when there is none)."""
+    offset = 0
+    for _ in range(_MAX_ID3_CHAIN):
+        size = id3v2_size(untrusted_data, offset)
+        if size is None:
+            break
+        offset += size
+    return offset
+
+
+_MPEG_BITRATES = {
+    # (MPEG-1?, layer) -> kbit/s by index 1..14
+    (True, 1): (32, 64, 96, 128, 160, 192, 224, 256, 288, 320, 352, 384, 416, 448),
+    (True, 2): (32, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384),
+    (True, 3): (32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320),
+    (False, 1): (32, 48, 56, 64, 80, 96, 112, 128, 144, 160, 176, 192, 224, 256),
+    (False, 2): (8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160),
+    (False, 3): (8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160),
+}
+_MPEG_RATES = {3: (44100, 48000, 32000), 2: (22050, 24000, 16000), 0: (11025, 12000, 8000)}
+
+
+def mpeg_frame_length(untrusted_data: bytes, offset: int) -> int | None:
+    """Length of the MPEG audio frame whose header starts at `offset`, or None if none does.
+
+    Free-format frames (bitrate index 0) have no length in their header: not accepted.
+    """
+    header = untrusted_data[offset : offset + 4]
+    if len(header) < 4 or header[0] != 0xFF or header[1] & 0xE0 != 0xE0:
+        return None
+    version = (header[1] >> 3) & 3  # 3: MPEG-1, 2: MPEG-2, 0: MPEG-2.5, 1: reserved
+    layer = 4 - ((header[1] >> 1) & 3)  # 4 would be the reserved value 0
+    bitrate_index = header[2] >> 4
+    rate_index = (header[2] >> 2) & 3
+    if version == 1 or layer == 4 or bitrate_index in (0, 15) or rate_index == 3:
+        return None
+    mpeg1 = version == 3
+    bitrate = _MPEG_BITRATES[(mpeg1, layer)][bitrate_index - 1] * 1000
+    rate = _MPEG_RATES[version][rate_index]
+    padding = (header[2] >> 1) & 1
+    if layer == 1:
+        return (12 * bitrate // rate + padding) * 4
+    if layer == 3 and not mpeg1:
+        return 72 * bitrate // rate + padding
+    return 144 * bitrate // rate + padding
+
+
+def _sniff_audio(untrusted_data: bytes) -> FileType | None:
+    head = untrusted_data[:12]
+    if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
+        return WAV
+    if head[:4] == b"FORM" and head[8:12] in (b"AIFF", b"AIFC"):
+        return AIFF
+    if head[:4] == b"OggS":
+        return _sniff_ogg(untrusted_data)
+    # Taggers put ID3v2 in front of FLAC files too; what follows tells the format.
+    start = skip_id3v2(untrusted_data)
+    if untrusted_data[start : start + 4] == b"fLaC":
+        return FLAC
+    length = mpeg_frame_length(untrusted_data, start)
+    if length is not None:
+        # One plausible header is 11 bits of chance: the next frame must follow it (or the
+        # file end there, or a tag start).
+        after = start + length
+        following = untrusted_data[after : after + 3]
+        if mpeg_frame_length(untrusted_data, after) is not None or following in (b"", b"TAG"):
+            return MP3
+    if start > 0:
+        # ID3v2 in front of something that is not MPEG audio at once: a stream with junk
+        # before its first frame, still an MP3 for the scrubber to judge.
+        return MP3
+    return None
+
+
+def _sniff_ogg(untrusted_data: bytes) -> FileType | None:
+    # The first page holds the first stream's identification packet alone.
+    if len(untrusted_data) < 28 or untrusted_data[5] & 0x02 == 0:
+        return None
+    segments = untrusted_data[26]
+    packet = untrusted_data[27 + segments : 27 + segments + 8]
+    if packet[:7] == b"\x01vorbis" or packet[:5] == b"\x7fFLAC":
+        return OGG
+    if packet.startswith(b"OpusHead"):
+        return OPUS
+    return None
+
+
+# --- plain text ----------------------------------------------------------------------------
+
+# What sniffing looks at; the scrubber checks the whole file in its worker.
+_TEXT_WINDOW = 64 * 1024
+# C0 controls a text file may hold: tab, line feed, vertical tab, form feed, carriage
+# return, and the DOS end-of-file mark. Anything else below 0x20 (NUL first) is binary.
+_TEXT_CONTROLS = b"\t\n\x0b\x0c\r\x1a"
+_BINARY_BYTES = bytes(b for b in range(0x20) if b not in _TEXT_CONTROLS) + b"\x7f"
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+# Formats made of text that do hide things from their reader (HTML and XML comments and
+# metadata, RTF info groups, PostScript comments): never "plain text".
+_MARKUP_STARTS = ("<", "{\\rtf", "%!", "\\documentclass")
+# A PDF's header past the first KiB is no PDF for most readers, but some still find it.
+_MARKUP_INSIDE = (
+    "<html", "<svg", "<?xml", "<!doctype", "<head", "<body", "<meta", "<script", "%pdf-"
+)  # fmt: skip
+
+
+def is_plain_text(untrusted_data: bytes, *, whole: bool = False) -> bool:
+    """Whether these bytes are text with no markup: ASCII, UTF-8, a Latin code page, UTF-16.
+
+    `whole`: the bytes are the whole file, not its first window (which may cut a UTF-16
+    character in two). An odd number of bytes in a whole UTF-16 file is a cut-off file.
+    """
+    if not untrusted_data:
+        return False
+    text: str
+    if untrusted_data[:2] in _UTF16_BOMS:
+        if whole and len(untrusted_data) % 2:
+            return False
+        body = untrusted_data if whole else untrusted_data[: len(untrusted_data) // 4 * 4 - 4]
+        try:
+            text = (body or untrusted_data[:2]).decode("utf-16")
+        except UnicodeDecodeError:
+            return False
+        if any(ord(c) < 0x20 and c not in "\t\n\x0b\x0c\r\x1a" for c in text):
+            return False
+        if any(0xFDD0 <= ord(c) <= 0xFDEF or ord(c) in (0xFFFE, 0xFFFF) for c in text):
+            return False
+    else:
+        if untrusted_data.translate(None, _BINARY_BYTES) != untrusted_data:
+            return False
+        # Any 8-bit code page decodes; only markup matters below.
+        text = untrusted_data.decode("latin-1")
+    start = text.lstrip("\ufeff\xef\xbb\xbf \t\r\n\x0b\x0c").lower()
+    if start.startswith(_MARKUP_STARTS):
+        return False
+    lowered = text.lower()
+    return not any(marker in lowered for marker in _MARKUP_INSIDE)

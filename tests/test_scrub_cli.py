@@ -82,7 +82,7 @@ def test_not_cleaned_files_are_not_written(tmp_path: Path) -> None:
     good = tmp_path / "good.png"
     good.write_bytes(_png())
     text = tmp_path / "letter.txt"
-    text.write_bytes(b"plain text")
+    text.write_bytes(b"\x00\x01 no format a scrubber knows")
     result = _run(good, text, "--out", tmp_path / "out", cwd=tmp_path)
     assert result.returncode == 1
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["good.png"]
@@ -94,7 +94,7 @@ def test_json_report(tmp_path: Path) -> None:
     good = tmp_path / "good.png"
     good.write_bytes(_png())
     text = tmp_path / "letter.txt"
-    text.write_bytes(b"plain text")
+    text.write_bytes(b"\x00\x01 no format a scrubber knows")
     result = _run(good, text, "--out", tmp_path / "out", "--json", cwd=tmp_path)
     assert result.returncode == 1
     document = json.loads(result.stdout)

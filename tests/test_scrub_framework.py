@@ -110,8 +110,9 @@ FIXTURES: dict[str, Callable[[], bytes]] = {
     "ods": lambda: _odf("application/vnd.oasis.opendocument.spreadsheet"),
     "odp": lambda: _odf("application/vnd.oasis.opendocument.presentation"),
     "odg": lambda: _odf("application/vnd.oasis.opendocument.graphics"),
-    "zip": lambda: _zip([("notes.txt", b"hello"), ("photo.bin", b"\x00" * 10)]),
-    "unknown": lambda: b"Dear editors,\nplain text is not a format we clean.\n",
+    "zip": lambda: _zip([("notes.bin", b"\x00hello"), ("photo.bin", b"\x00" * 10)]),
+    "text": lambda: b"Dear editors,\nplain text has nothing hidden to clean.\n",
+    "unknown": lambda: b"\x00\x01 a format no scrubber knows \x02\x03",
 }
 
 
@@ -468,7 +469,7 @@ def no_leftover_processes() -> Iterator[None]:
 
 
 def _parent_still_works() -> None:
-    untrusted = b"plain text after a bad worker"
+    untrusted = b"\x00\x01 no known format, after a bad worker"
     report = scrub_sandboxed(untrusted)
     # "unsupported", not "crashed": a real worker answered in full.
     assert (report.cleaned, report.reason, report.data) == (

@@ -676,3 +676,34 @@ def plural(lang: str, count: int, one: str, many: str) -> str:
     """The template `one` or `many` for `count`: French puts 0 and 1 in the singular."""
     singular = count in (0, 1) if lang == "fr" else count == 1
     return one if singular else many
+
+
+# Notes of the audio and plain-text scrubbers (issue 11): kept apart, like the mailbox words.
+_FR_MEDIA_NOTES: Final[dict[str, str]] = {
+    "note_audio_kept": (
+        "Le son lui-même est intact (pas réencodé) : seules ses étiquettes (titre, auteur, "
+        "logiciel, dates, images) ont été retirées."
+    ),
+    "note_plain_text": (
+        "Rien n’est caché dans ce type de fichier : relisez son contenu, c'est lui qui "
+        "pourrait vous identifier."
+    ),
+}
+_EN_MEDIA_NOTES: Final[dict[str, str]] = {
+    "note_audio_kept": (
+        "The sound itself is untouched (not re-encoded): only its tags (title, author, "
+        "software, dates, pictures) were removed."
+    ),
+    "note_plain_text": (
+        "Nothing is hidden in this kind of file: check its content, which is what could "
+        "identify you."
+    ),
+}
+_FR.update(_FR_MEDIA_NOTES)
+_EN.update(_EN_MEDIA_NOTES)
+_NOTE_KEYS.update(
+    {
+        "audio data kept byte for byte, only tags removed": "note_audio_kept",
+        "nothing hidden in this kind of file — check its content": "note_plain_text",
+    }
+)
