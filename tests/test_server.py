@@ -1376,3 +1376,37 @@ def test_method_page_is_not_page_not_found(server: Server) -> None:
         title = re.search(r"<title>(.*?) · ", response.text)
         assert title and title.group(1) == STRINGS[lang]["method_title"]
         assert STRINGS[lang]["not_found_title"] not in response.text
+
+
+# ------------------------------------------------------------------- response sizes
+
+
+def test_every_page_has_the_size_of_its_bucket(
+    make_server: Callable[..., Server], tmp_path: Path
+) -> None:
+    """Over Tor an observer next to the source sees how many bytes come back: a receipt
+    for a PDF, a photo with GPS and a text file, every error page and every other page
+    have the same size."""
+    from leakdrop.server.pages import PAGE_BUCKET_BYTES
+
+    sizes: dict[str, int] = {}
+    for lang in STRINGS:
+        for name, response in every_page(make_server, lang).items():
+            sizes[f"{name}-{lang}"] = len(response.content)
+            assert int(response.headers["content-length"]) == len(response.content)
+        server = make_server()
+        for name, files in {
+            "pdf": [("rapport.pdf", small_pdf("Marker-Author"))],
+            "photo": [("IMG_20240506_070809.jpg", jpeg_with_gps())],
+            "text": [("notes.txt", b"plain notes\n")],
+        }.items():
+            response = server.submit(multipart(files), lang=lang)
+            assert response.status_code == 200
+            sizes[f"receipt-{name}-{lang}"] = len(response.content)
+    assert set(sizes.values()) == {PAGE_BUCKET_BYTES}, sizes
+    # Past the first bucket, sizes double: a long receipt tells little of its length.
+    from leakdrop.server.pages import padded
+
+    # Counted in UTF-8 bytes, as sent.
+    assert len(padded("é" * (PAGE_BUCKET_BYTES // 2 + 1)).encode()) == 2 * PAGE_BUCKET_BYTES
+    assert len(padded("x" * (2 * PAGE_BUCKET_BYTES + 1)).encode()) == 4 * PAGE_BUCKET_BYTES
