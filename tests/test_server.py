@@ -1410,3 +1410,51 @@ def test_every_page_has_the_size_of_its_bucket(
     # Counted in UTF-8 bytes, as sent.
     assert len(padded("é" * (PAGE_BUCKET_BYTES // 2 + 1)).encode()) == 2 * PAGE_BUCKET_BYTES
     assert len(padded("x" * (2 * PAGE_BUCKET_BYTES + 1)).encode()) == 4 * PAGE_BUCKET_BYTES
+
+
+def test_demo_pages_say_so_and_real_ones_do_not(
+    tmp_path: Path, editor_identity: EditorKeys
+) -> None:
+    for demo in (True, False):
+        config = ServerConfig(
+            storage=tmp_path / f"storage-{demo}",
+            recipients=(editor_identity.recipient,),
+            limits=Limits(min_free_bytes=0),
+            demo=demo,
+        )
+        server = Server(create_app(config), config.storage, editor_identity)
+        for lang in STRINGS:
+            pages = [
+                server.request("GET", f"/?lang={lang}"),
+                server.request("GET", f"/mailbox?lang={lang}"),
+                server.request("GET", f"/nowhere?lang={lang}"),
+                server.submit(multipart([("a.txt", b"x")]), lang=lang),
+            ]
+            for page in pages:
+                banner = by_class(parse_html(page.text), "p", "demo-banner")
+                if demo:
+                    assert len(banner) == 1, page.text[:400]
+                    assert STRINGS[lang]["demo_text"] in text_of(banner[0])
+                else:
+                    assert banner == []
+
+
+def test_name_and_about_from_the_environment_compose_sets(
+    tmp_path: Path, editor_identity: EditorKeys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What docker/compose.yaml passes: LEAKDROP_NAME, and LEAKDROP_ABOUT empty (no folder
+    set: the built-in text) or the mounted folder."""
+    storage = tmp_path / "st"
+    monkeypatch.setenv("LEAKDROP_NAME", "")
+    monkeypatch.setenv("LEAKDROP_ABOUT", "")
+    config = ServerConfig.from_args(serve_args([]), keys=editor_identity.keys_dir, storage=storage)
+    assert config.name == "Technopoleaks" and config.about == {}
+    about = tmp_path / "about"
+    about.mkdir()
+    (about / "fr.txt").write_text("Tenue par la rédaction de <Métropole>.\n\nAdresse : …")
+    monkeypatch.setenv("LEAKDROP_NAME", "Fuites de la Métropole")
+    monkeypatch.setenv("LEAKDROP_ABOUT", str(about))
+    config = ServerConfig.from_args(serve_args([]), keys=editor_identity.keys_dir, storage=storage)
+    page = Server(create_app(config), storage, editor_identity).request("GET", "/?lang=en").text
+    assert "<title>Send documents · Fuites de la Métropole</title>" in page
+    assert "Tenue par la rédaction de &lt;Métropole&gt;." in page

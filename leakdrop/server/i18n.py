@@ -607,6 +607,11 @@ _FR_RECEIPT: Final[dict[str, str]] = {
         "le «\u00a0bruit\u00a0» du capteur, qui relie une photo à l’appareil qui l’a prise."
     ),
     "cannot_found": "Trouvé dans vos fichiers, et transmis tel quel\u00a0:",
+    "demo_title": "Démonstration.",
+    "demo_text": (
+        "Ce site n’est pas une vraie boîte aux lettres\u00a0: la clé qui ouvre les envois "
+        "est sur ce serveur même. N’envoyez aucun vrai document."
+    ),
 }
 
 _EN_RECEIPT: Final[dict[str, str]] = {
@@ -660,6 +665,11 @@ _EN_RECEIPT: Final[dict[str, str]] = {
         "the sensor’s \u201cnoise\u201d, which ties a photo to the camera that took it."
     ),
     "cannot_found": "Found in your files, and passed on as it is:",
+    "demo_title": "Demonstration.",
+    "demo_text": (
+        "This site is not a real drop box: the key that opens the submissions is on this "
+        "very server. Do not send any real document."
+    ),
 }
 
 _FR.update(_FR_RECEIPT)

@@ -117,6 +117,7 @@ class Pages:
             other=other,
             t=STRINGS[lang],
             site_name=self._config.name,
+            demo=self._config.demo,
             switch_href=None if path is None else f"{quote(path)}?lang={other}",
             **context,
         )
