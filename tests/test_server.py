@@ -1237,6 +1237,7 @@ def test_plain_text_is_no_alarm_and_unknown_binary_is(server: Server) -> None:
         files = _receipt_files(html)
         assert files["notes.txt"].attrs["class"] == "plain-text"
         assert strings["receipt_plain_text"] in text_of(files["notes.txt"])
+        assert f"{strings['receipt_type']} {strings['type_text']}" in text_of(files["notes.txt"])
         assert strings["receipt_not_cleaned"] not in text_of(files["notes.txt"])
         assert files["data.bin"].attrs["class"] == "not-cleaned"
         assert strings["receipt_not_cleaned"] in text_of(files["data.bin"])

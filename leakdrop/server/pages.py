@@ -154,7 +154,13 @@ class Pages:
                 "stored_name": f.stored_name,
                 # Type names (pdf, jpeg, docx) read the same in both languages; "unknown"
                 # does not.
-                "type_name": strings["type_unknown"] if f.type_name == "unknown" else f.type_name,
+                "type_name": (
+                    strings["type_text"]
+                    if f.plain_text
+                    else strings["type_unknown"]
+                    if f.type_name == "unknown"
+                    else f.type_name
+                ),
                 "cleaned": f.cleaned,
                 # A plain-text file has nothing hidden to clean: not the not-cleaned alarm.
                 "plain_text": f.plain_text and not f.cleaned,
