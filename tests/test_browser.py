@@ -28,7 +28,14 @@ from live_server import (
     sealed_files,
     storage_listing,
 )
-from playwright.sync_api import Browser, BrowserContext, Page, ViewportSize, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    Locator,
+    Page,
+    ViewportSize,
+    sync_playwright,
+)
 
 from leakdrop.server.i18n import STRINGS
 
@@ -261,3 +268,74 @@ def test_oversize_upload_shows_error_in_chosen_language(
         context.close()
     assert sealed_files(server.storage) == []
     assert storage_listing(server.storage)["incoming"] == []
+
+
+@pytest.mark.parametrize("lang", ["fr", "en"])
+def test_receipt_speaks_plainly_in_each_language(
+    live_server: ServerFactory, browser: Browser, tmp_path: Path, lang: str
+) -> None:
+    """The receipt as a source reads it, JavaScript off: what was removed in plain words
+    per file, the technical names one click away (a <details>, no script), what no
+    cleaning removes with the warnings found in the files, a plain-text file without the
+    red alarm, and the codename without a language link that would lose it."""
+    server = live_server()
+    strings = STRINGS[lang]
+    folder = tmp_path / "files"
+    folder.mkdir()
+    files = {
+        "rapport-conseil.pdf": dirty_pdf(),
+        "IMG_20240506_070809.jpg": dirty_jpeg(tmp_path),
+        "note-interne.docx": make_docx(),
+        "notes.txt": "Réunion du 3 mai : contrat signé.\n".encode(),
+    }
+    for name, data in files.items():
+        (folder / name).write_bytes(data)
+    context = new_context(browser, DESKTOP)
+    page = context.new_page()
+    page.goto(f"{server.url}/")
+    if lang == "en":
+        page.get_by_role("link", name=STRINGS["fr"]["switch_to"]).click()
+        page.wait_for_load_state()
+    page.get_by_label(strings["files_label"]).set_input_files([folder / n for n in files])
+    page.get_by_role("button", name=strings["submit"]).click()
+    page.wait_for_load_state()
+
+    assert page.get_attribute("html", "lang") == lang
+    assert page.inner_text("h1") == strings["receipt_title"]
+    assert page.locator("#codename").is_visible()
+    assert page.locator("a[hreflang]").count() == 0
+    body = text_of(page)
+    assert strings["receipt_codename_no_switch"] in body
+
+    entries = {name: page.locator("ol.files > li").filter(has_text=name) for name in files}
+    photo = entries["IMG_20240506_070809.jpg"]
+    said = photo.locator("ul.removed-plain li").all_inner_texts()
+    for key in ("gps", "camera", "author", "dates", "software"):
+        assert strings["field:" + key] in said, (key, said)
+    pdf_said = entries["rapport-conseil.pdf"].locator("ul.removed-plain li").all_inner_texts()
+    for key in ("author", "software", "scripts"):
+        assert strings["field:" + key] in pdf_said, (key, pdf_said)
+    # The technical names are there, hidden until the source opens them.
+    code = photo.locator("ul.removed code", has_text="exif:GPS")
+    assert code.count() == 1 and code.is_hidden()
+    photo.locator("details summary").click()
+    assert code.is_visible()
+
+    text_file = entries["notes.txt"]
+    assert strings["receipt_plain_text"] in text_of_locator(text_file)
+    assert strings["receipt_not_cleaned"] not in body
+    assert page.locator("div.alert").count() == 0
+
+    cannot = page.locator("section[aria-labelledby=cannot]")
+    assert cannot.is_visible()
+    cannot_text = text_of_locator(cannot)
+    for key in ("cannot_content", "cannot_dots", "cannot_watermarks", "cannot_noise"):
+        assert strings[key] in cannot_text, key
+    assert f"{strings['warning:hyperlinks']} — note-interne.docx" in cannot_text
+    shot(page, f"receipt-plain-{lang}")
+    context.close()
+    assert len(sealed_files(server.storage)) == 1
+
+
+def text_of_locator(locator: Locator) -> str:
+    return re.sub(r"[ \t\r\n]+", " ", locator.inner_text())

@@ -26,6 +26,7 @@ COMPOSE_FILE = DOCKER / "compose.yaml"
 KEYS_TARGET = "/etc/leakdrop/keys"
 STORAGE_TARGET = "/var/lib/leakdrop"
 TOKENS_TARGET = "/var/lib/leakdrop-pickup"
+ABOUT_TARGET = "/etc/leakdrop/about"
 SERVICES = ("leakdrop", "pickup", "tor")
 
 
@@ -126,7 +127,11 @@ def test_memory_limit_override_keeps_swap_off() -> None:
 def test_leakdrop_mounts(config: dict[str, Any]) -> None:
     service = _service(config, "leakdrop")
     mounts = {mount["target"]: mount for mount in service["volumes"]}
-    assert set(mounts) == {KEYS_TARGET, STORAGE_TARGET}
+    assert set(mounts) == {KEYS_TARGET, STORAGE_TARGET, ABOUT_TARGET}
+    # The admin's about text, read-only (docker/about/ holds only a README until one is set).
+    about = mounts[ABOUT_TARGET]
+    assert about["type"] == "bind" and about["read_only"] is True
+    assert Path(about["source"]) == DOCKER / "about"
     # The editors' public keys: the server can read them, never change who can decrypt.
     keys = mounts[KEYS_TARGET]
     assert keys["type"] == "bind" and keys["read_only"] is True
@@ -138,6 +143,36 @@ def test_leakdrop_mounts(config: dict[str, Any]) -> None:
     environment = service["environment"]
     assert environment["LEAKDROP_KEYS"] == KEYS_TARGET
     assert environment["LEAKDROP_STORAGE"] == STORAGE_TARGET
+
+
+def test_name_and_about_default_to_the_built_in_ones(config: dict[str, Any]) -> None:
+    environment = _service(config, "leakdrop")["environment"]
+    assert environment["LEAKDROP_NAME"] == "Technopoleaks"
+    # Empty: `leakdrop serve` shows its built-in about text (an unset option).
+    assert environment["LEAKDROP_ABOUT"] == ""
+
+
+def test_name_and_about_set_from_docker_env(tmp_path: Path) -> None:
+    """An admin writes docker/.env: Compose reads it from the compose file's folder, and
+    the server gets the name and the folder of its about text."""
+    compose = tmp_path / "compose.yaml"
+    compose.write_text(COMPOSE_FILE.read_text())
+    (tmp_path / ".env").write_text(
+        "LEAKDROP_NAME=Fuites de la Métropole\nLEAKDROP_ABOUT_DIR=/srv/drop-about\n"
+    )
+    result = _run_config(compose)
+    assert result.returncode == 0, result.stderr
+    service = json.loads(result.stdout)["services"]["leakdrop"]
+    assert service["environment"]["LEAKDROP_NAME"] == "Fuites de la Métropole"
+    assert service["environment"]["LEAKDROP_ABOUT"] == ABOUT_TARGET
+    (about,) = [m for m in service["volumes"] if m["target"] == ABOUT_TARGET]
+    assert about["source"] == "/srv/drop-about" and about["read_only"] is True
+
+
+def test_deploy_guide_documents_name_and_about() -> None:
+    guide = (DOCKER / "DEPLOY.md").read_text()
+    for needle in ("LEAKDROP_NAME", "LEAKDROP_ABOUT_DIR", "--name", "--about", "fr.txt"):
+        assert needle in guide, needle
 
 
 def test_pickup_is_the_drops_image_running_leakdrop_pickup(config: dict[str, Any]) -> None:

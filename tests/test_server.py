@@ -1237,6 +1237,7 @@ def test_plain_text_is_no_alarm_and_unknown_binary_is(server: Server) -> None:
         files = _receipt_files(html)
         assert files["notes.txt"].attrs["class"] == "plain-text"
         assert strings["receipt_plain_text"] in text_of(files["notes.txt"])
+        assert f"{strings['receipt_type']} {strings['type_text']}" in text_of(files["notes.txt"])
         assert strings["receipt_not_cleaned"] not in text_of(files["notes.txt"])
         assert files["data.bin"].attrs["class"] == "not-cleaned"
         assert strings["receipt_not_cleaned"] in text_of(files["data.bin"])
@@ -1376,3 +1377,85 @@ def test_method_page_is_not_page_not_found(server: Server) -> None:
         title = re.search(r"<title>(.*?) · ", response.text)
         assert title and title.group(1) == STRINGS[lang]["method_title"]
         assert STRINGS[lang]["not_found_title"] not in response.text
+
+
+# ------------------------------------------------------------------- response sizes
+
+
+def test_every_page_has_the_size_of_its_bucket(
+    make_server: Callable[..., Server], tmp_path: Path
+) -> None:
+    """Over Tor an observer next to the source sees how many bytes come back: a receipt
+    for a PDF, a photo with GPS and a text file, every error page and every other page
+    have the same size."""
+    from leakdrop.server.pages import PAGE_BUCKET_BYTES
+
+    sizes: dict[str, int] = {}
+    for lang in STRINGS:
+        for name, response in every_page(make_server, lang).items():
+            sizes[f"{name}-{lang}"] = len(response.content)
+            assert int(response.headers["content-length"]) == len(response.content)
+        server = make_server()
+        for name, files in {
+            "pdf": [("rapport.pdf", small_pdf("Marker-Author"))],
+            "photo": [("IMG_20240506_070809.jpg", jpeg_with_gps())],
+            "text": [("notes.txt", b"plain notes\n")],
+        }.items():
+            response = server.submit(multipart(files), lang=lang)
+            assert response.status_code == 200
+            sizes[f"receipt-{name}-{lang}"] = len(response.content)
+    assert set(sizes.values()) == {PAGE_BUCKET_BYTES}, sizes
+    # Past the first bucket, sizes double: a long receipt tells little of its length.
+    from leakdrop.server.pages import padded
+
+    # Counted in UTF-8 bytes, as sent.
+    assert len(padded("é" * (PAGE_BUCKET_BYTES // 2 + 1)).encode()) == 2 * PAGE_BUCKET_BYTES
+    assert len(padded("x" * (2 * PAGE_BUCKET_BYTES + 1)).encode()) == 4 * PAGE_BUCKET_BYTES
+
+
+def test_demo_pages_say_so_and_real_ones_do_not(
+    tmp_path: Path, editor_identity: EditorKeys
+) -> None:
+    for demo in (True, False):
+        config = ServerConfig(
+            storage=tmp_path / f"storage-{demo}",
+            recipients=(editor_identity.recipient,),
+            limits=Limits(min_free_bytes=0),
+            demo=demo,
+        )
+        server = Server(create_app(config), config.storage, editor_identity)
+        for lang in STRINGS:
+            pages = [
+                server.request("GET", f"/?lang={lang}"),
+                server.request("GET", f"/mailbox?lang={lang}"),
+                server.request("GET", f"/nowhere?lang={lang}"),
+                server.submit(multipart([("a.txt", b"x")]), lang=lang),
+            ]
+            for page in pages:
+                banner = by_class(parse_html(page.text), "p", "demo-banner")
+                if demo:
+                    assert len(banner) == 1, page.text[:400]
+                    assert STRINGS[lang]["demo_text"] in text_of(banner[0])
+                else:
+                    assert banner == []
+
+
+def test_name_and_about_from_the_environment_compose_sets(
+    tmp_path: Path, editor_identity: EditorKeys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What docker/compose.yaml passes: LEAKDROP_NAME, and LEAKDROP_ABOUT empty (no folder
+    set: the built-in text) or the mounted folder."""
+    storage = tmp_path / "st"
+    monkeypatch.setenv("LEAKDROP_NAME", "")
+    monkeypatch.setenv("LEAKDROP_ABOUT", "")
+    config = ServerConfig.from_args(serve_args([]), keys=editor_identity.keys_dir, storage=storage)
+    assert config.name == "Technopoleaks" and config.about == {}
+    about = tmp_path / "about"
+    about.mkdir()
+    (about / "fr.txt").write_text("Tenue par la rédaction de <Métropole>.\n\nAdresse : …")
+    monkeypatch.setenv("LEAKDROP_NAME", "Fuites de la Métropole")
+    monkeypatch.setenv("LEAKDROP_ABOUT", str(about))
+    config = ServerConfig.from_args(serve_args([]), keys=editor_identity.keys_dir, storage=storage)
+    page = Server(create_app(config), storage, editor_identity).request("GET", "/?lang=en").text
+    assert "<title>Send documents · Fuites de la Métropole</title>" in page
+    assert "Tenue par la rédaction de &lt;Métropole&gt;." in page

@@ -31,6 +31,7 @@ from test_server_support import (
     tree_state,
 )
 
+from leakdrop.server.i18n import STRINGS
 from leakdrop.server.spool import MAGIC as SPOOL_MAGIC
 
 REPO = Path(__file__).resolve().parents[1]
@@ -314,6 +315,8 @@ def test_demo_mode(start_server: Callable[..., Running], tmp_path: Path) -> None
     assert "DEMO MODE" in banner and str(identity.resolve()) in banner
     status, text = server.post(multipart([("demo.txt", b"hello demo")]), lang="fr")
     assert status == 200 and '<html lang="fr">' in text
+    # The pages say so: nobody mistakes the demo for a real drop.
+    assert 'class="demo-banner"' in text and STRINGS["fr"]["demo_text"] in text
     found = submissions(demo / "storage")
     assert len(found) == 1
     opened = age_open(found[0], identity, tmp_path / "opened")

@@ -194,6 +194,8 @@ class ServerConfig:
     name: str = "Technopoleaks"
     #: Admin's "who runs this drop and why" per language (plain text, blank-line paragraphs).
     about: dict[str, str] = field(default_factory=dict)
+    #: ``--demo``: every page says, visibly, that this drop is a demonstration.
+    demo: bool = False
 
     @staticmethod
     def from_args(args: argparse.Namespace, *, keys: Path, storage: Path) -> ServerConfig:
@@ -259,6 +261,7 @@ class ServerConfig:
             limits=limits,
             name=getattr(args, "name", None) or "Technopoleaks",
             about=load_about(Path(about_dir)) if about_dir else {},
+            demo=demo,
         )
 
 

@@ -84,6 +84,7 @@ _FR: Final[dict[str, str]] = {
     "receipt_saved_as": "enregistré sous",
     "receipt_type": "type détecté",
     "type_unknown": "inconnu",
+    "type_text": "texte brut",
     "receipt_size": "taille",
     "receipt_cleaned_none": "Nettoyé\u00a0: aucune métadonnée identifiante trouvée.",
     "receipt_not_cleaned": "NON NETTOYÉ",
@@ -247,6 +248,7 @@ _EN: Final[dict[str, str]] = {
     "receipt_saved_as": "saved as",
     "receipt_type": "detected type",
     "type_unknown": "unknown",
+    "type_text": "plain text",
     "receipt_size": "size",
     "receipt_cleaned_none": "Cleaned: no identifying metadata found.",
     "receipt_not_cleaned": "NOT CLEANED",
@@ -613,6 +615,11 @@ _FR_RECEIPT: Final[dict[str, str]] = {
         "le «\u00a0bruit\u00a0» du capteur, qui relie une photo à l’appareil qui l’a prise."
     ),
     "cannot_found": "Trouvé dans vos fichiers, et transmis tel quel\u00a0:",
+    "demo_title": "Démonstration.",
+    "demo_text": (
+        "Ce site n’est pas une vraie boîte aux lettres\u00a0: la clé qui ouvre les envois "
+        "est sur ce serveur même. N’envoyez aucun vrai document."
+    ),
 }
 
 _EN_RECEIPT: Final[dict[str, str]] = {
@@ -666,6 +673,11 @@ _EN_RECEIPT: Final[dict[str, str]] = {
         "the sensor’s \u201cnoise\u201d, which ties a photo to the camera that took it."
     ),
     "cannot_found": "Found in your files, and passed on as it is:",
+    "demo_title": "Demonstration.",
+    "demo_text": (
+        "This site is not a real drop box: the key that opens the submissions is on this "
+        "very server. Do not send any real document."
+    ),
 }
 
 _FR.update(_FR_RECEIPT)

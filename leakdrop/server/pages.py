@@ -44,6 +44,12 @@ _ERRORS: Final = {
 }
 
 
+#: Every page is padded to this many bytes, or to the next power of two above it: over Tor,
+#: an observer next to the source sees how large the answer is, and a receipt's size would
+#: tell the kind and number of files and fields. The receipts of one to a few files, each
+#: error page and the landing page all fit in the first bucket, so all look alike.
+PAGE_BUCKET_BYTES: Final = 16 * 1024
+
 _BREAK_AFTER: Final = re.compile(r"(?<=[/:])")
 
 
@@ -63,6 +69,16 @@ def _found(files: list[dict[str, Any]]) -> list[tuple[str, list[str]]]:
         for line in f["warning_lines"]:
             found.setdefault(line, []).append(f["display_name"])
     return list(found.items())
+
+
+def padded(page: str) -> str:
+    """`page` with white space after ``</html>`` (where it changes nothing) up to its size
+    bucket, counted in UTF-8 bytes as it is sent."""
+    size = len(page.encode("utf-8"))
+    bucket = PAGE_BUCKET_BYTES
+    while bucket < size:
+        bucket *= 2
+    return page + "\n" * (bucket - size)
 
 
 def _paragraphs(text: str) -> list[str]:
@@ -96,14 +112,16 @@ class Pages:
         """`path`: where the language link leads (None: no link, the page cannot be left
         without losing what it shows)."""
         other = other_lang(lang)
-        return self._env.get_template(name).render(
+        page = self._env.get_template(name).render(
             lang=lang,
             other=other,
             t=STRINGS[lang],
             site_name=self._config.name,
+            demo=self._config.demo,
             switch_href=None if path is None else f"{quote(path)}?lang={other}",
             **context,
         )
+        return padded(page)
 
     def _text(self, lang: str, key: str) -> str:
         return STRINGS[lang][key].format(**self._numbers[lang])
@@ -136,7 +154,13 @@ class Pages:
                 "stored_name": f.stored_name,
                 # Type names (pdf, jpeg, docx) read the same in both languages; "unknown"
                 # does not.
-                "type_name": strings["type_unknown"] if f.type_name == "unknown" else f.type_name,
+                "type_name": (
+                    strings["type_text"]
+                    if f.plain_text
+                    else strings["type_unknown"]
+                    if f.type_name == "unknown"
+                    else f.type_name
+                ),
                 "cleaned": f.cleaned,
                 # A plain-text file has nothing hidden to clean: not the not-cleaned alarm.
                 "plain_text": f.plain_text and not f.cleaned,
