@@ -59,15 +59,21 @@ def _have_tty() -> bool:
     return True
 
 
-def ask_passphrase(prompt: str, *, confirm: bool = False) -> bytes:
-    """Ask on the controlling terminal (never echoed); twice when `confirm`."""
+def ask_passphrase(prompt: str, *, confirm: bool = False, allow_empty: bool = False) -> bytes:
+    """Ask on the controlling terminal (never echoed); twice when `confirm`.
+
+    `allow_empty`: an empty answer is returned as b"" at once (not confirmed), for the
+    caller to generate one; otherwise it is refused.
+    """
     # getpass silently falls back to reading stdin, with echo, when there is no terminal:
     # refuse instead, so a passphrase is never read from a pipe or shown on screen.
     if not _have_tty():
         raise PassphraseError("no terminal to ask the passphrase on: use --passphrase-file")
     try:
         first = getpass.getpass(prompt)
-        if confirm and getpass.getpass("Repeat the passphrase: ") != first:
+        if not first and allow_empty:
+            return b""
+        if confirm and first and getpass.getpass("Repeat the passphrase: ") != first:
             raise PassphraseError("the two passphrases differ")
     except EOFError as exc:
         raise PassphraseError("no passphrase given") from exc

@@ -3,7 +3,9 @@
 The identity file is the text `age-keygen` writes (a "# created:" line holding only the day,
 so the file does not record when exactly the key was made, a "# public key:" line and the
 `AGE-SECRET-KEY-...` line). By default it is sealed with a passphrase in exactly the format
-of `age -p` (an age file with a single scrypt stanza), so `age -d` opens it too.
+of `age -p` (an age file with a single scrypt stanza), so `age -d` opens it too. Left
+empty at the prompt, a passphrase of words is generated and printed once (as `age -p` does);
+a weak one is refused with the reason (the rule: `leakdrop.passphrase`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import BinaryIO
 from leakdrop._files import write_new_private_file
 from leakdrop._terminal import PassphraseError, ask_passphrase, read_passphrase_file
 from leakdrop.keys import fingerprint
+from leakdrop.passphrase import WeakPassphraseError, check_strength, generate
 from leakdrop.sealing import (
     AgeError,
     AnyIdentity,
@@ -60,21 +63,39 @@ def write_identity(path: Path, identity: AnyIdentity, passphrase: bytes | None) 
 
 def run_keygen(args: argparse.Namespace) -> int:
     out = Path(args.out)
+    generated: str | None = None
     try:
         if args.no_passphrase:
             passphrase = None
         elif args.passphrase_file:
             passphrase = read_passphrase_file(args.passphrase_file)
+            check_strength(passphrase)
         else:
-            passphrase = ask_passphrase("Passphrase to protect the new identity: ", confirm=True)
+            passphrase = ask_passphrase(
+                "Passphrase to protect the new identity (leave empty to generate one): ",
+                confirm=True,
+                allow_empty=True,
+            )
+            if passphrase:
+                check_strength(passphrase)
+            else:
+                generated = generate()
+                passphrase = generated.encode("ascii")
         identity: AnyIdentity = HybridIdentity.generate() if args.pq else X25519Identity.generate()
         write_identity(out, identity, passphrase)
+    except WeakPassphraseError as exc:
+        print(f"leakdrop keygen: {exc}; no identity written", file=sys.stderr)
+        return 1
     except (KeygenError, PassphraseError, AgeError) as exc:
         print(f"leakdrop keygen: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("leakdrop keygen: interrupted, no identity written", file=sys.stderr)
         return 130
+    if generated is not None:
+        # Shown once, here, and kept nowhere: the identity is useless without it.
+        print("Generated passphrase (write it down now, on paper; it is shown only once):")
+        print(f"    {generated}")
     recipient = identity.recipient()
     protection = "passphrase-protected" if passphrase is not None else "NOT passphrase-protected"
     print(f"Identity written to {out} ({protection}). Keep it on this offline machine.")

@@ -15,7 +15,10 @@ import pytest
 
 from leakdrop.opener import load_identities
 
+REPO = Path(__file__).resolve().parents[1]
+
 LEAKDROP = [sys.executable, "-m", "leakdrop.cli"]
+TYPED = b"typed pass, seven rivers 42%"
 
 
 def _keygen(*args: str | Path, **kw: object) -> subprocess.CompletedProcess[str]:
@@ -59,7 +62,7 @@ def _age_roundtrip(tmp_path: Path, recipient: str, identity_file: Path) -> None:
 
 def test_encrypted_identity_opens_with_age(tmp_path: Path, run_in_pty: Any) -> None:
     pw = tmp_path / "pw"
-    pw.write_text("correct horse battery\n")  # the final newline is not part of it
+    pw.write_text("correct horse battery 7#Kq staple\n")  # the final newline is not part of it
     out = tmp_path / "identity.age"
     result = _keygen("--out", out, "--passphrase-file", pw)
     assert result.returncode == 0, result.stderr
@@ -78,7 +81,7 @@ def test_encrypted_identity_opens_with_age(tmp_path: Path, run_in_pty: Any) -> N
     decrypted = tmp_path / "identity.txt"
     res = run_in_pty(
         ["age", "-d", "-o", str(decrypted), str(out)],
-        [(b"passphrase", b"correct horse battery\r")],
+        [(b"passphrase", b"correct horse battery 7#Kq staple\r")],
     )
     assert res.returncode == 0, res.output
     _check_identity_text(decrypted.read_text(), recipient)
@@ -89,12 +92,12 @@ def test_prompts_twice_on_the_terminal(tmp_path: Path, run_in_pty: Any) -> None:
     out = tmp_path / "identity.age"
     res = run_in_pty(
         [*LEAKDROP, "keygen", "--out", str(out)],
-        [(b"Passphrase to protect", b"typed pass\r"), (b"Repeat", b"typed pass\r")],
+        [(b"Passphrase to protect", TYPED + b"\r"), (b"Repeat", TYPED + b"\r")],
     )
     assert res.returncode == 0, res.output
-    assert b"typed pass" not in res.output  # never echoed
+    assert TYPED not in res.output  # never echoed
     pw = tmp_path / "pw"
-    pw.write_text("typed pass")
+    pw.write_bytes(TYPED)
     identities = load_identities(out, str(pw))
     recipient, _ = _printed(res.output.decode().replace("\r\n", "\n"))
     assert str(identities[0].recipient()) == recipient
@@ -102,7 +105,7 @@ def test_prompts_twice_on_the_terminal(tmp_path: Path, run_in_pty: Any) -> None:
     mismatch = tmp_path / "other.age"
     res = run_in_pty(
         [*LEAKDROP, "keygen", "--out", str(mismatch)],
-        [(b"Passphrase to protect", b"one\r"), (b"Repeat", b"two\r")],
+        [(b"Passphrase to protect", TYPED + b"\r"), (b"Repeat", TYPED + b"x\r")],
     )
     assert res.returncode == 1 and b"differ" in res.output
     assert not mismatch.exists()
@@ -151,3 +154,61 @@ def test_mode_is_0600_whatever_the_umask(tmp_path: Path, umask: int) -> None:
     result = _keygen("--out", out, "--no-passphrase", preexec_fn=lambda: os.umask(umask))
     assert result.returncode == 0, result.stderr
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
+
+
+def test_empty_passphrase_generates_a_strong_one_shown_once(
+    tmp_path: Path, run_in_pty: Any
+) -> None:
+    out = tmp_path / "identity.age"
+    res = run_in_pty([*LEAKDROP, "keygen", "--out", str(out)], [(b"leave empty", b"\r")])
+    assert res.returncode == 0, res.output
+    text = res.output.decode().replace("\r\n", "\n")
+    assert "Repeat" not in text  # nothing to confirm: it is generated
+    found = re.findall(r"^    ([a-z]+(?:-[a-z]+)+)$", text, re.M)
+    assert len(found) == 1, text  # printed once
+    generated = found[0]
+    words = generated.split("-")
+    listed = set((REPO / "leakdrop/wordlists/eff_large_wordlist.txt").read_text().split())
+    assert len(words) == 8 and set(words) <= listed
+    assert "write it down" in text and generated.encode() not in out.read_bytes()
+    # It is the identity's passphrase, for `age -d` as for `open`.
+    decrypted = tmp_path / "identity.txt"
+    res = run_in_pty(
+        ["age", "-d", "-o", str(decrypted), str(out)], [(b"passphrase", generated.encode() + b"\r")]
+    )
+    assert res.returncode == 0, res.output
+    recipient, _ = _printed(text)
+    _check_identity_text(decrypted.read_text(), recipient)
+    # Two runs, two passphrases.
+    other = tmp_path / "other.age"
+    res = run_in_pty([*LEAKDROP, "keygen", "--out", str(other)], [(b"leave empty", b"\r")])
+    assert res.returncode == 0 and generated.encode() not in res.output
+
+
+@pytest.mark.parametrize(
+    ("weak", "reason"),
+    [
+        (b"a", "too short (1 characters, at least 12)"),
+        (b"aaaaaaaaaaaaaaaaaaaa", "too easy to guess"),
+        (b"password123456", "too easy to guess"),
+        (b"correct horse battery staple", "too easy to guess"),
+    ],
+)
+def test_weak_passphrase_is_refused_with_its_reason(
+    tmp_path: Path, run_in_pty: Any, weak: bytes, reason: str
+) -> None:
+    out = tmp_path / "identity.age"
+    res = run_in_pty(
+        [*LEAKDROP, "keygen", "--out", str(out)],
+        [(b"leave empty", weak + b"\r"), (b"Repeat", weak + b"\r")],
+    )
+    assert res.returncode == 1, res.output
+    assert reason.encode() in res.output and b"no identity written" in res.output
+    assert b"leave it empty to get a generated one" in res.output
+    assert not out.exists()
+    # The same rule for a passphrase file.
+    pw = tmp_path / "pw"
+    pw.write_bytes(weak + b"\n")
+    result = _keygen("--out", out, "--passphrase-file", pw)
+    assert result.returncode == 1 and reason in result.stderr
+    assert not out.exists()
