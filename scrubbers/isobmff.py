@@ -28,6 +28,9 @@ from dataclasses import dataclass, field
 from scrubbers._types import Cleaned, Limits
 from scrubbers.errors import CorruptFileError, LimitExceededError, UnsupportedTypeError
 
+# Field names reported per file: a hostile file could hold thousands of distinct ones.
+_MAX_NAMES = 200
+
 _MAX_DEPTH = 12
 _MAX_BOXES = 1_000_000  # top-level plus moov's boxes; a fragmented file has 2 per fragment
 _MAX_DREF_ENTRIES = 1_000
@@ -62,6 +65,8 @@ _TIMES = frozenset({b"mvhd", b"tkhd", b"mdhd"})
 _TIME_NAMES = {b"mvhd": "CreateDate", b"tkhd": "TrackCreateDate", b"mdhd": "MediaCreateDate"}
 # A self-contained data reference: 'url ' with flag 1 ("the media is in this file").
 _SELF_URL = (12).to_bytes(4, "big") + b"url " + b"\x00\x00\x00\x01"
+# Apple key names as reported ("com.apple.quicktime.location.ISO6709"); others go unnamed.
+_KEY_CHARS = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
 _PRINTABLE = frozenset(range(0x20, 0x7F)) | {0xA9}  # QuickTime's user-data types start with ©
 
 
@@ -90,7 +95,7 @@ class _Walk:
         self.starts = [m[0] for m in moved]
 
     def note(self, name: str) -> None:
-        if name not in self.removed:
+        if name not in self.removed and len(self.removed) < _MAX_NAMES:
             self.removed.append(name)
 
 
@@ -190,7 +195,7 @@ def _note_inside(walk: _Walk, box: _Box, depth: int) -> None:
     for child in children:
         if box.kind == b"keys":
             key = walk.data[child.payload : child.end]
-            if 0 < len(key) <= 64 and all(0x21 <= b < 0x7F for b in key):
+            if 0 < len(key) <= 64 and all(b in _KEY_CHARS for b in key):
                 walk.note("quicktime:" + key.decode("ascii"))
             continue
         if child.kind == b"ilst":
