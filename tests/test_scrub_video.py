@@ -466,6 +466,30 @@ def test_avi_and_matroska_blanked_in_place(made: dict[str, Made]) -> None:
     assert "mkv:Attachments" in mkv
 
 
+def test_webm_of_unknown_size_clusters(made: dict[str, Made], tmp_path: Path) -> None:
+    # MediaRecorder (browsers) writes clusters whose size is "unknown" (all ones): each ends
+    # where the next level-1 element starts. Same file with every cluster size made unknown.
+    raw = bytearray(made["live.webm"].original.read_bytes())
+    cluster_id = bytes.fromhex("1f43b675")
+    at, patched = raw.find(cluster_id), 0
+    while at >= 0:
+        width = 9 - raw[at + 4].bit_length()  # the size's length marker
+        # All value bits set after the marker: "unknown size" (RFC 8794 §6.2).
+        raw[at + 4 : at + 4 + width] = ((1 << (7 * width + 1)) - 1).to_bytes(width, "big")
+        patched += 1
+        at = raw.find(cluster_id, at + 4)
+    assert patched
+    source = tmp_path / "recorder.webm"
+    source.write_bytes(raw)
+    report = scrub_sandboxed(bytes(raw))
+    assert report.cleaned, report.reason
+    out = tmp_path / "clean.webm"
+    out.write_bytes(report.data)
+    assert b"CanaryWebmTitle81" not in report.data
+    assert packets(out) == packets(source) != []
+    assert decode_errors(out) == ""
+
+
 def test_matroska_attachment_comes_back_as_a_file(made: dict[str, Made]) -> None:
     # Nothing accepted is lost: the attached file is handed back on its own.
     report = made["tagged.mkv"].report
