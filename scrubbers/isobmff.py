@@ -305,6 +305,9 @@ def _sample_ranges(walk: _Walk, stbl: dict[bytes, _Box]) -> list[tuple[int, int]
         at = stsc.payload + 8 + i * 12
         first, samples = _u32(data, at), _u32(data, at + 4)
         last = _u32(data, at + 12) if i + 1 < runs else count + 1
+        if last <= first:
+            # Runs must ascend (14496-12 §8.7.4); overlapping ones would cost n² here.
+            raise CorruptFileError("malformed sample-to-chunk table")
         for chunk in range(max(first, 1), min(last, count + 1)):
             per_chunk[chunk - 1] = samples
     ranges = []
