@@ -17,6 +17,9 @@ from dataclasses import dataclass, field
 from scrubbers._types import Cleaned, Limits
 from scrubbers.errors import CorruptFileError, LimitExceededError
 
+# Field names reported per file: a hostile file could hold thousands of distinct ones.
+_MAX_NAMES = 200
+
 _MAX_CHUNKS = 100_000  # outside movi, whose frames are not walked
 _MAX_DEPTH = 6
 # In a RIFF part ('AVI ' or 'AVIX'), in hdrl, in a stream list: what is kept.
@@ -36,7 +39,7 @@ class _Walk:
 
     def drop(self, start: int, end: int, name: str) -> None:
         self.blank.append((start, end))
-        if name not in self.removed:
+        if name not in self.removed and len(self.removed) < _MAX_NAMES:
             self.removed.append(name)
 
 

@@ -28,6 +28,9 @@ from dataclasses import dataclass, field
 from scrubbers._types import Cleaned, Limits
 from scrubbers.errors import CorruptFileError, LimitExceededError, UnsupportedTypeError
 
+# Field names reported per file: a hostile file could hold thousands of distinct ones.
+_MAX_NAMES = 200
+
 _MAX_DEPTH = 12
 _MAX_BOXES = 1_000_000  # top-level plus moov's boxes; a fragmented file has 2 per fragment
 _MAX_DREF_ENTRIES = 1_000
@@ -52,10 +55,18 @@ _CHILDREN: dict[bytes, frozenset[bytes]] = {
     b"stbl": frozenset(_SAMPLE_TABLE),
     b"mvex": frozenset({b"mehd", b"trex", b"leva"}),
 }
+# Track handlers kept: pictures, sound, subtitles and chapter text, timecode. Any other
+# (``meta`` timed metadata, GoPro/dashcam telemetry, ``camm`` camera motion) is a stream of
+# positions and sensor readings: dropped, its samples zeroed.
+_MEDIA = frozenset(
+    {b"vide", b"soun", b"subt", b"sbtl", b"text", b"clcp", b"tmcd", b"subp", b"auxv"}
+)
 _TIMES = frozenset({b"mvhd", b"tkhd", b"mdhd"})
 _TIME_NAMES = {b"mvhd": "CreateDate", b"tkhd": "TrackCreateDate", b"mdhd": "MediaCreateDate"}
 # A self-contained data reference: 'url ' with flag 1 ("the media is in this file").
 _SELF_URL = (12).to_bytes(4, "big") + b"url " + b"\x00\x00\x00\x01"
+# Apple key names as reported ("com.apple.quicktime.location.ISO6709"); others go unnamed.
+_KEY_CHARS = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
 _PRINTABLE = frozenset(range(0x20, 0x7F)) | {0xA9}  # QuickTime's user-data types start with ©
 
 
@@ -76,13 +87,15 @@ class _Walk:
     # (old start, old end, new start) of each kept mdat/moof, sorted by old start.
     moved: list[tuple[int, int, int, bytes]] = field(default_factory=list)
     starts: list[int] = field(default_factory=list)
+    # (old start, old end) of the samples of dropped metadata tracks, zeroed in the output.
+    hidden: list[tuple[int, int]] = field(default_factory=list)
 
     def place(self, moved: list[tuple[int, int, int, bytes]]) -> None:
         self.moved = moved
         self.starts = [m[0] for m in moved]
 
     def note(self, name: str) -> None:
-        if name not in self.removed:
+        if name not in self.removed and len(self.removed) < _MAX_NAMES:
             self.removed.append(name)
 
 
@@ -182,7 +195,7 @@ def _note_inside(walk: _Walk, box: _Box, depth: int) -> None:
     for child in children:
         if box.kind == b"keys":
             key = walk.data[child.payload : child.end]
-            if 0 < len(key) <= 64 and all(0x21 <= b < 0x7F for b in key):
+            if 0 < len(key) <= 64 and all(b in _KEY_CHARS for b in key):
                 walk.note("quicktime:" + key.decode("ascii"))
             continue
         if child.kind == b"ilst":
@@ -205,10 +218,12 @@ def _rewrite(walk: _Walk, box: _Box, depth: int) -> bytes:
         allowed = _CHILDREN[box.kind]
         children = _children(walk, box.payload, box.end, depth + 1)
         if box.kind == b"trak":
-            walk.handler = _handler_of(walk, children, depth + 1)
+            walk.handler = _handler_of(walk, box, depth)
         parts: list[bytes] = []
         for child in children:
-            if child.kind in allowed:
+            if child.kind == b"trak" and _handler_of(walk, child, depth + 1) not in _MEDIA:
+                _drop_metadata_track(walk, child, depth + 1)
+            elif child.kind in allowed:
                 parts.append(_rewrite(walk, child, depth + 1))
             else:
                 walk.note(_name(child.kind))
@@ -229,13 +244,111 @@ def _rewrite(walk: _Walk, box: _Box, depth: int) -> bytes:
     return _header(box.kind, len(payload)) + bytes(payload)
 
 
-def _handler_of(walk: _Walk, trak_children: list[_Box], depth: int) -> bytes:
-    for child in trak_children:
+def _handler_of(walk: _Walk, trak: _Box, depth: int) -> bytes:
+    for child in _children(walk, trak.payload, trak.end, depth + 1):
         if child.kind == b"mdia":
-            for grand in _children(walk, child.payload, child.end, depth + 1):
+            for grand in _children(walk, child.payload, child.end, depth + 2):
                 if grand.kind == b"hdlr" and grand.end - grand.payload >= 12:
                     return walk.data[grand.payload + 8 : grand.payload + 12]
     return b""
+
+
+def _find(walk: _Walk, box: _Box, path: tuple[bytes, ...], depth: int) -> dict[bytes, _Box]:
+    """The children of the container at ``path`` under ``box``, by type (first of each)."""
+    current = box
+    for kind in path:
+        found = [
+            c for c in _children(walk, current.payload, current.end, depth + 1) if c.kind == kind
+        ]
+        if not found:
+            raise CorruptFileError(f"track without {kind.decode()}")
+        current, depth = found[0], depth + 1
+    table: dict[bytes, _Box] = {}
+    for child in _children(walk, current.payload, current.end, depth + 1):
+        table.setdefault(child.kind, child)
+    return table
+
+
+def _drop_metadata_track(walk: _Walk, trak: _Box, depth: int) -> None:
+    """A timed-metadata track (GoPro GPMF, Apple mebx, camm): its GPS fixes, face boxes and
+    sensor readings are samples in mdat. The track goes, and its samples are zeroed where
+    they lie (nothing else moves)."""
+    walk.note("quicktime:track/" + _name(_handler_of(walk, trak, depth)).partition(":")[2])
+    stbl = _find(walk, trak, (b"mdia", b"minf", b"stbl"), depth)
+    walk.hidden.extend(_sample_ranges(walk, stbl))
+
+
+def _u32(data: bytes, at: int) -> int:
+    return int.from_bytes(data[at : at + 4], "big")
+
+
+def _sample_ranges(walk: _Walk, stbl: dict[bytes, _Box]) -> list[tuple[int, int]]:
+    """(start, end) of each chunk of a track, from stsc, stsz/stz2 and stco/co64."""
+    data = walk.data
+    offsets_box = stbl.get(b"stco") or stbl.get(b"co64")
+    if offsets_box is None or b"stsc" not in stbl:
+        return []
+    width = 8 if offsets_box.kind == b"co64" else 4
+    count = _u32(data, offsets_box.payload + 4)
+    if offsets_box.payload + 8 + count * width > offsets_box.end:
+        raise CorruptFileError("short chunk offset table")
+    base = offsets_box.payload + 8
+    offsets = [int.from_bytes(data[base + i * width : base + (i + 1) * width], "big")
+               for i in range(count)]  # fmt: skip
+    sizes = _sample_sizes(walk, stbl)
+    stsc = stbl[b"stsc"]
+    runs = _u32(data, stsc.payload + 4)
+    if stsc.payload + 8 + runs * 12 > stsc.end:
+        raise CorruptFileError("short sample-to-chunk table")
+    per_chunk = [0] * count
+    for i in range(runs):
+        at = stsc.payload + 8 + i * 12
+        first, samples = _u32(data, at), _u32(data, at + 4)
+        last = _u32(data, at + 12) if i + 1 < runs else count + 1
+        if last <= first:
+            # Runs must ascend (14496-12 §8.7.4); overlapping ones would cost n² here.
+            raise CorruptFileError("malformed sample-to-chunk table")
+        for chunk in range(max(first, 1), min(last, count + 1)):
+            per_chunk[chunk - 1] = samples
+    ranges = []
+    sample = 0
+    for offset, samples in zip(offsets, per_chunk, strict=True):
+        if sample + samples > len(sizes):
+            raise CorruptFileError("more samples in chunks than sizes")
+        length = sum(sizes[sample : sample + samples])
+        sample += samples
+        if length:
+            ranges.append((offset, offset + length))
+    return ranges
+
+
+def _sample_sizes(walk: _Walk, stbl: dict[bytes, _Box]) -> list[int]:
+    data = walk.data
+    if b"stsz" in stbl:
+        box = stbl[b"stsz"]
+        uniform, count = _u32(data, box.payload + 4), _u32(data, box.payload + 8)
+        if uniform:
+            if count > _MAX_BOXES * 10:
+                raise LimitExceededError("too many samples")
+            return [uniform] * count
+        if box.payload + 12 + count * 4 > box.end:
+            raise CorruptFileError("short sample size table")
+        return [_u32(data, box.payload + 12 + i * 4) for i in range(count)]
+    if b"stz2" in stbl:
+        box = stbl[b"stz2"]
+        field_size, count = data[box.payload + 7], _u32(data, box.payload + 8)
+        if (
+            field_size not in (4, 8, 16)
+            or box.payload + 12 + (count * field_size + 7) // 8 > box.end
+        ):
+            raise CorruptFileError("malformed compact sample size table")
+        at = box.payload + 12
+        if field_size == 16:
+            return [int.from_bytes(data[at + 2 * i : at + 2 * i + 2], "big") for i in range(count)]
+        if field_size == 8:
+            return list(data[at : at + count])
+        return [(data[at + i // 2] >> (4 if i % 2 == 0 else 0)) & 0xF for i in range(count)]
+    raise CorruptFileError("track without sample sizes")
 
 
 def _zero_times(walk: _Walk, kind: bytes, payload: bytearray) -> None:
@@ -379,19 +492,40 @@ def _clean(data: bytes, build: bool) -> tuple[bytes, list[str]]:
             moved.append((box.start, box.end, position, box.kind))
         position += len(sized) if box.kind == b"moov" else box.end - box.start
     walk.place(moved)
+    walk.hidden.clear()
     new_moov = _rewrite(walk, moov, 0)
+    if walk.hidden and any(box.kind == b"moof" for box in kept):
+        # Its fragments would still name the dropped track: not guessed at.
+        raise UnsupportedTypeError("timed metadata in a fragmented movie")
+    hidden = _hidden_by_box(walk, media)
     if len(new_moov) != len(sized):
         raise CorruptFileError("movie header changed size while moving offsets")
     view = memoryview(data)
-    parts: list[bytes | memoryview] = []
+    parts: list[bytes | bytearray | memoryview] = []
     for box in kept:
         if box.kind == b"moov":
             parts.append(new_moov)
         elif box.kind == b"moof":
             parts.append(_patch_fragment(walk, box, 0))
+        elif box.start in hidden:
+            blanked = bytearray(view[box.start : box.end])
+            for start, end in hidden[box.start]:
+                blanked[start - box.start : end - box.start] = bytes(end - start)
+            parts.append(blanked)
         else:
             parts.append(view[box.start : box.end])
     return b"".join(parts), walk.removed
+
+
+def _hidden_by_box(walk: _Walk, media: list[_Box]) -> dict[int, list[tuple[int, int]]]:
+    """The metadata samples to zero, grouped by the mdat that holds each (by its start)."""
+    by_box: dict[int, list[tuple[int, int]]] = {}
+    for start, end in walk.hidden:
+        holder = next((b for b in media if b.kind == b"mdat" and b.start <= start < b.end), None)
+        if holder is None or end > holder.end:
+            raise CorruptFileError("metadata samples outside the media data")
+        by_box.setdefault(holder.start, []).append((start, end))
+    return by_box
 
 
 class IsoBmffScrubber:

@@ -19,6 +19,9 @@ from dataclasses import dataclass, field
 from scrubbers._types import Attachment, Cleaned, Limits
 from scrubbers.errors import CorruptFileError, LimitExceededError, UnsupportedTypeError
 
+# Field names reported per file: a hostile file could hold thousands of distinct ones.
+_MAX_NAMES = 200
+
 _MAX_ELEMENTS = 5_000_000
 _MAX_DEPTH = 16
 _MAX_ATTACHMENTS = 1_000
@@ -75,11 +78,11 @@ class _Walk:
     def drop(self, el: _El, name: str | None = None) -> None:
         self.blank.append((el.start, el.end))
         label = "mkv:" + (name or _NAMES.get(el.eid, f"{el.eid:X}"))
-        if label not in self.removed:
+        if label not in self.removed and len(self.removed) < _MAX_NAMES:
             self.removed.append(label)
 
     def note(self, name: str) -> None:
-        if name not in self.removed:
+        if name not in self.removed and len(self.removed) < _MAX_NAMES:
             self.removed.append(name)
 
 

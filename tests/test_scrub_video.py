@@ -387,6 +387,71 @@ def test_truncated_video_is_not_cleaned(cut: float, made: dict[str, Made]) -> No
         assert report.data == piece  # kept as received
 
 
+def _box(kind: bytes, *payload: bytes) -> bytes:
+    body = b"".join(payload)
+    return (8 + len(body)).to_bytes(4, "big") + kind + body
+
+
+def _u32(*values: int) -> bytes:
+    return b"".join(v.to_bytes(4, "big") for v in values)
+
+
+def _with_gps_track(movie: bytes, fixes: list[bytes]) -> bytes:
+    """The movie plus a timed-metadata track (handler ``meta``) of GPS fixes, in an mdat of
+    its own at the end: how action cameras and dashcams record the route."""
+    at = 0
+    top = []
+    while at < len(movie):
+        size = int.from_bytes(movie[at : at + 4], "big")
+        top.append((movie[at + 4 : at + 8], movie[at : at + size]))
+        at += size
+    assert [k for k, _ in top][-1] == b"moov", "expected ffmpeg's moov-last layout"
+    before = b"".join(raw for kind, raw in top if kind != b"moov")
+    moov = dict(top)[b"moov"]
+
+    def trak(offset: int) -> bytes:
+        matrix = _u32(0x10000, 0, 0, 0, 0x10000, 0, 0, 0, 0x40000000)
+        tkhd = _box(b"tkhd", _u32(1, 0, 0, 9, 0, 2000, 0, 0), bytes(8), matrix, _u32(0, 0))
+        mdhd = _box(b"mdhd", _u32(0, 0, 0, 1000, 2000), b"\x55\xc4\x00\x00")
+        hdlr = _box(b"hdlr", _u32(0, 0), b"meta", bytes(12), b"GpsHandler\x00")
+        mett = _box(b"mett", bytes(6), b"\x00\x01", b"\x00application/x-gps\x00")
+        stbl = _box(
+            b"stbl",
+            _box(b"stsd", _u32(0, 1), mett),
+            _box(b"stts", _u32(0, 1, len(fixes), 1000)),
+            _box(b"stsc", _u32(0, 1, 1, len(fixes), 1)),
+            _box(b"stsz", _u32(0, 0, len(fixes)), *(_u32(len(f)) for f in fixes)),
+            _box(b"stco", _u32(0, 1, offset)),
+        )
+        dinf = _box(b"dinf", _box(b"dref", _u32(0, 1), _box(b"url ", _u32(1))))
+        minf = _box(b"minf", _box(b"nmhd", _u32(0)), dinf, stbl)
+        return _box(b"trak", tkhd, _box(b"mdia", mdhd, hdlr, minf))
+
+    def new_moov(offset: int) -> bytes:
+        return _box(b"moov", moov[8:], trak(offset))
+
+    samples_at = len(before) + len(new_moov(0)) + 8
+    return before + new_moov(samples_at) + _box(b"mdat", *fixes)
+
+
+def test_gps_metadata_track_dropped_and_its_samples_zeroed(tmp_path: Path) -> None:
+    plain = tmp_path / "plain.mp4"
+    _ffmpeg(plain, *_AV, *_H264_AAC)
+    fixes = [b"CanaryGpsFix91 +48.8566+002.3522/", b"CanaryGpsFix92 +48.8570+002.3530/"]
+    source = tmp_path / "dashcam.mp4"
+    source.write_bytes(_with_gps_track(plain.read_bytes(), fixes))
+    assert probe(source)[1] == 3  # video, audio and the GPS data stream
+    report = scrub_sandboxed(source.read_bytes())
+    assert report.cleaned, report.reason
+    assert "quicktime:track/meta" in report.removed
+    out = tmp_path / "clean.mp4"
+    out.write_bytes(report.data)
+    assert b"CanaryGpsFix" not in report.data and b"48.85" not in report.data
+    assert probe(out) == (probe(source)[0], 2)
+    assert packets(out) == packets(source)
+    assert decode_errors(out) == ""
+
+
 def test_avi_and_matroska_blanked_in_place(made: dict[str, Made]) -> None:
     # Same size, so every index offset (idx1, indx, Cues, SeekHead) still points true.
     for name in ("camera.avi", "tagged.mkv", "live.webm"):
@@ -399,6 +464,30 @@ def test_avi_and_matroska_blanked_in_place(made: dict[str, Made]) -> None:
     for field in ("Tags", "Tags/ARTIST", "Title", "DateUTC", "MuxingApp", "WritingApp", "Name"):
         assert f"mkv:{field}" in mkv
     assert "mkv:Attachments" in mkv
+
+
+def test_webm_of_unknown_size_clusters(made: dict[str, Made], tmp_path: Path) -> None:
+    # MediaRecorder (browsers) writes clusters whose size is "unknown" (all ones): each ends
+    # where the next level-1 element starts. Same file with every cluster size made unknown.
+    raw = bytearray(made["live.webm"].original.read_bytes())
+    cluster_id = bytes.fromhex("1f43b675")
+    at, patched = raw.find(cluster_id), 0
+    while at >= 0:
+        width = 9 - raw[at + 4].bit_length()  # the size's length marker
+        # All value bits set after the marker: "unknown size" (RFC 8794 §6.2).
+        raw[at + 4 : at + 4 + width] = ((1 << (7 * width + 1)) - 1).to_bytes(width, "big")
+        patched += 1
+        at = raw.find(cluster_id, at + 4)
+    assert patched
+    source = tmp_path / "recorder.webm"
+    source.write_bytes(raw)
+    report = scrub_sandboxed(bytes(raw))
+    assert report.cleaned, report.reason
+    out = tmp_path / "clean.webm"
+    out.write_bytes(report.data)
+    assert b"CanaryWebmTitle81" not in report.data
+    assert packets(out) == packets(source) != []
+    assert decode_errors(out) == ""
 
 
 def test_matroska_attachment_comes_back_as_a_file(made: dict[str, Made]) -> None:
