@@ -402,11 +402,16 @@ def test_markup_and_binary_are_not_plain_text(name: str) -> None:
 
 
 def test_binary_after_a_text_start_is_not_passed_as_text() -> None:
-    untrusted = b"a" * (70 * 1024) + b"\x00\x00binary"
-    assert sniff(untrusted).name == "text"  # the sniffer sees the first window only
-    report = scrub_sandboxed(untrusted)
-    assert (report.cleaned, report.reason) == (False, UnsupportedTypeError.reason)
-    assert report.data == untrusted
+    assert sniff(b"a" * (70 * 1024) + b"\x00\x00binary").name == "unknown"  # its end
+    # The sniffer reads a file's start and end; the worker checks every byte.
+    for untrusted in (
+        b"a" * (70 * 1024) + b"\x00\x00binary" + b"b" * (70 * 1024),
+        "a".encode("utf-16") + "b".encode("utf-16-le") * 40_000 + b"\x00\xd8",
+    ):
+        assert sniff(untrusted).name == "text"
+        report = scrub_sandboxed(untrusted)
+        assert (report.cleaned, report.reason) == (False, UnsupportedTypeError.reason)
+        assert report.data == untrusted
 
 
 def test_receipt_lines_for_the_notes() -> None:
