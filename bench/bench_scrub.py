@@ -139,6 +139,24 @@ def make_text_pdf(pages: int) -> bytes:
     return out.getvalue()
 
 
+def make_tagged_audio(seconds: int, work: Path) -> list[tuple[str, bytes]]:
+    """Tagged MP3, FLAC and Ogg Vorbis files written by ffmpeg (none without ffmpeg)."""
+    if shutil.which("ffmpeg") is None:
+        return []
+    made = []
+    for codec, ext in (("libmp3lame", "mp3"), ("flac", "flac"), ("libvorbis", "ogg")):
+        out = work / f"tagged-{seconds}s.{ext}"
+        subprocess.run(
+            ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i",
+             f"sine=frequency=440:duration={seconds}", "-ac", "2", "-c:a", codec,
+             "-metadata", "artist=Jane Source", "-metadata", "comment=recorded at the office",
+             "-metadata", "date=2024-05-01", str(out)],
+            check=True,
+        )  # fmt: skip
+        made.append((f"generated/{out.name}", out.read_bytes()))
+    return made
+
+
 def _mat2_output(folder: Path, name: str) -> Path | None:
     stem, dot, ext = name.rpartition(".")
     candidate = folder / f"{stem}.cleaned.{ext}" if dot else folder / f"{name}.cleaned"
@@ -286,6 +304,9 @@ def main() -> int:
     parser.add_argument("--corpus", type=Path, default=REPO.parent / "shared" / "corpus")
     parser.add_argument("--pages", type=int, default=50, help="pages of the generated PDF")
     parser.add_argument("--only", default="", help="comma-separated types (pdf,jpeg,...)")
+    parser.add_argument(
+        "--audio-seconds", type=int, default=600, help="length of the generated audio files"
+    )
     args = parser.parse_args()
     if shutil.which("mat2") is None or shutil.which("exiftool") is None:
         print("needs mat2 and exiftool (Debian: mat2 libimage-exiftool-perl)", file=sys.stderr)
@@ -293,6 +314,8 @@ def main() -> int:
     inputs: list[tuple[str, bytes]] = [
         (f"generated/text-{args.pages}p.pdf", make_text_pdf(args.pages))
     ]
+    with tempfile.TemporaryDirectory(prefix="bench-audio-") as audio_tmp:
+        inputs += make_tagged_audio(args.audio_seconds, Path(audio_tmp))
     if args.corpus.is_dir():
         for path in sorted(args.corpus.glob("*/*")):
             if path.is_file() and path.suffix != ".md":
