@@ -183,21 +183,24 @@ def _make_wav(tmp: Path) -> Path:
     return path
 
 
-def _make_aiff(tmp: Path) -> Path:
-    path = tmp / "dirty.aiff"
-    _ffmpeg(path, "-c:a", "pcm_s16be", "-write_id3v2", "1", *_metadata("aiff"))
+def _make_aiff(tmp: Path, *, kind: str = "aiff") -> Path:
+    path = tmp / f"dirty.{kind}"
+    # AIFF-C: little-endian samples ('sowt'), with a compression name and a version chunk.
+    codec = "pcm_s16le" if kind == "aifc" else "pcm_s16be"
+    _ffmpeg(path, "-c:a", codec, "-f", "aiff", "-write_id3v2", "1", *_metadata(kind))
     data = path.read_bytes()
 
     def chunk(chunk_id: bytes, body: bytes) -> bytes:
         return chunk_id + struct.pack(">I", len(body)) + body + (b"\x00" if len(body) & 1 else b"")
 
-    comt = struct.pack(">HIHH", 1, 0, 0, 14) + b"cnryaiffextraq7"[:14]
+    comment = _canary(kind, "extra").encode()
+    comt = struct.pack(">HIHH", 1, 0, 0, len(comment)) + comment
     extra = (
-        chunk(b"NAME", b"cnryaiffnameq7")
-        + chunk(b"AUTH", b"cnryaiffauthq7")
-        + chunk(b"ANNO", b"cnryaiffannoq7")
+        chunk(b"NAME", f"cnry{kind}nameq7".encode())
+        + chunk(b"AUTH", f"cnry{kind}authq7".encode())
+        + chunk(b"ANNO", f"cnry{kind}annoq7".encode())
         + chunk(b"COMT", comt)
-        + chunk(b"(c) ", b"cnryaiffpictureq7")
+        + chunk(b"(c) ", _canary(kind, "picture").encode())
     )
     body = data[12:] + extra
     path.write_bytes(b"FORM" + struct.pack(">I", 4 + len(body)) + data[8:12] + body)
@@ -212,8 +215,9 @@ MAKERS: dict[str, Callable[[Path], Path]] = {
     "oggflac": _make_flac_in_ogg,
     "wav": _make_wav,
     "aiff": _make_aiff,
+    "aifc": lambda tmp: _make_aiff(tmp, kind="aifc"),
 }
-_SNIFFED = {"oggflac": "ogg"}
+_SNIFFED = {"oggflac": "ogg", "aifc": "aiff"}
 
 
 # --- outside readers -----------------------------------------------------------------------
