@@ -166,6 +166,24 @@ def make_phone_video(megabytes: int) -> bytes | None:
         return out.read_bytes()
 
 
+def make_tagged_audio(seconds: int, work: Path) -> list[tuple[str, bytes]]:
+    """Tagged MP3, FLAC and Ogg Vorbis files written by ffmpeg (none without ffmpeg)."""
+    if shutil.which("ffmpeg") is None:
+        return []
+    made = []
+    for codec, ext in (("libmp3lame", "mp3"), ("flac", "flac"), ("libvorbis", "ogg")):
+        out = work / f"tagged-{seconds}s.{ext}"
+        subprocess.run(
+            ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i",
+             f"sine=frequency=440:duration={seconds}", "-ac", "2", "-c:a", codec,
+             "-metadata", "artist=Jane Source", "-metadata", "comment=recorded at the office",
+             "-metadata", "date=2024-05-01", str(out)],
+            check=True,
+        )  # fmt: skip
+        made.append((f"generated/{out.name}", out.read_bytes()))
+    return made
+
+
 def _mat2_output(folder: Path, name: str) -> Path | None:
     stem, dot, ext = name.rpartition(".")
     candidate = folder / f"{stem}.cleaned.{ext}" if dot else folder / f"{name}.cleaned"
@@ -316,6 +334,9 @@ def main() -> int:
     parser.add_argument(
         "--video-mb", type=int, default=100, help="size of the generated MP4 (0: none)"
     )
+    parser.add_argument(
+        "--audio-seconds", type=int, default=600, help="length of the generated audio files"
+    )
     args = parser.parse_args()
     if shutil.which("mat2") is None or shutil.which("exiftool") is None:
         print("needs mat2 and exiftool (Debian: mat2 libimage-exiftool-perl)", file=sys.stderr)
@@ -328,6 +349,8 @@ def main() -> int:
         video = make_phone_video(args.video_mb)
         if video is not None:
             inputs.append((f"generated/phone-{args.video_mb}MB.mp4", video))
+    with tempfile.TemporaryDirectory(prefix="bench-audio-") as audio_tmp:
+        inputs += make_tagged_audio(args.audio_seconds, Path(audio_tmp))
     if args.corpus.is_dir():
         for path in sorted(args.corpus.glob("*/*")):
             if path.is_file() and path.suffix != ".md":

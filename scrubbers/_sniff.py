@@ -12,6 +12,7 @@ cost gigabytes of memory in the server).
 
 from __future__ import annotations
 
+import re
 import struct
 import zlib
 
@@ -162,7 +163,12 @@ def sniff(untrusted_data: bytes) -> FileType:
     audio = _sniff_audio(untrusted_data)
     if audio is not None:
         return audio
-    if is_plain_text(untrusted_data[:_TEXT_WINDOW]):
+    if is_plain_text(untrusted_data[:_TEXT_WINDOW]) and (
+        untrusted_data[:2] in _UTF16_BOMS
+        or _BINARY_BYTE.search(untrusted_data, max(0, len(untrusted_data) - _TEXT_WINDOW)) is None
+    ):
+        # The start and the end only, to stay cheap on a large file: the scrubber checks
+        # every byte in its worker (and decodes all of a UTF-16 file).
         return TEXT
     return UNKNOWN
 
@@ -474,6 +480,7 @@ _TEXT_WINDOW = 64 * 1024
 # return, and the DOS end-of-file mark. Anything else below 0x20 (NUL first) is binary.
 _TEXT_CONTROLS = b"\t\n\x0b\x0c\r\x1a"
 _BINARY_BYTES = bytes(b for b in range(0x20) if b not in _TEXT_CONTROLS) + b"\x7f"
+_BINARY_BYTE = re.compile(b"[" + re.escape(_BINARY_BYTES) + b"]")
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 # Formats made of text that do hide things from their reader (HTML and XML comments and
 # metadata, RTF info groups, PostScript comments): never "plain text".

@@ -115,8 +115,9 @@ def _clean_aiff(untrusted_data: bytes) -> tuple[bytes, list[str]]:
         name_length = comm[22] if len(comm) > 22 else 0
         if name_length:
             removed.append("aiff:COMM/compressionName")
-        # The code says what the samples are; the name after it is display text.
-        kept[b"COMM"] = comm[:22] + b"\x00"
+        # The code says what the samples are; the name after it is display text: written as
+        # the empty Pascal string (its count byte and the pad byte to an even length).
+        kept[b"COMM"] = comm[:22] + b"\x00\x00"
         if b"FVER" in kept and kept[b"FVER"] != struct.pack(">I", _AIFC_VERSION):
             removed.append("aiff:FVER")
         kept[b"FVER"] = struct.pack(">I", _AIFC_VERSION)

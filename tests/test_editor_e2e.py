@@ -190,10 +190,11 @@ def test_sources_submit_editor_fetches_and_opens(
     assert parsed.tags.count("article") == 2
     assert "Premier envoi &lt;b&gt;gras&lt;/b&gt;" in page and "Second envoi" in page
     text = " ".join(parsed.text)
-    # The photo was cleaned; the text files and the random blob could not be: each is
-    # marked, with the server's reason, and counted at the top.
-    assert text.count("NOT CLEANED: unsupported file type") == 3
-    assert "3 file(s) NOT CLEANED." in text
+    # The photo was cleaned; the random blob could not be: it is marked, with the server's
+    # reason, and counted at the top. The text files have nothing hidden, and say so.
+    assert text.count("NOT CLEANED: unsupported file type") == 1
+    assert "1 file(s) NOT CLEANED." in text
+    assert page.count("note: nothing hidden in this kind of file — check its content") == 2
     assert "cleaned" in parsed.text and "exif:Artist" in page
     assert "Source Name" not in page
     for folder in folders:

@@ -109,7 +109,7 @@ def test_every_member_cleaned_and_archive_normalised(tmp_path: Path) -> None:
 
 
 def test_uncleanable_members_handed_back_as_received() -> None:
-    text = f"Meet me. {marker('PlainText')}\n".encode()
+    text = f"\x00\x01 no format a scrubber knows. {marker('PlainText')}\n".encode()
     broken = b"\xff\xd8\xff\xe0" + b"\x00" * 40  # a JPEG signature, then nothing readable
     original = dirty_zip(
         [("a/letter.txt", text), ("b/broken.jpg", broken), ("c.jpg", jpeg_with_gps())]
@@ -222,7 +222,7 @@ def test_empty_and_broken_archives() -> None:
 
 
 def test_get_meta_sees_what_cleaning_removes() -> None:
-    original = dirty_zip([("a.jpg", jpeg_with_gps()), ("b.txt", b"hello")])
+    original = dirty_zip([("a.jpg", jpeg_with_gps()), ("b.bin", b"\x00hello")])
     found = set(ArchiveScrubber().get_meta(original, Limits()))
     assert "zip:comment" in found and "zip:uncleanable-member" in found
     assert any(n.startswith("embedded:jpeg/") for n in found)

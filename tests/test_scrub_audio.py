@@ -183,21 +183,24 @@ def _make_wav(tmp: Path) -> Path:
     return path
 
 
-def _make_aiff(tmp: Path) -> Path:
-    path = tmp / "dirty.aiff"
-    _ffmpeg(path, "-c:a", "pcm_s16be", "-write_id3v2", "1", *_metadata("aiff"))
+def _make_aiff(tmp: Path, *, kind: str = "aiff") -> Path:
+    path = tmp / f"dirty.{kind}"
+    # AIFF-C: little-endian samples ('sowt'), with a compression name and a version chunk.
+    codec = "pcm_s16le" if kind == "aifc" else "pcm_s16be"
+    _ffmpeg(path, "-c:a", codec, "-f", "aiff", "-write_id3v2", "1", *_metadata(kind))
     data = path.read_bytes()
 
     def chunk(chunk_id: bytes, body: bytes) -> bytes:
         return chunk_id + struct.pack(">I", len(body)) + body + (b"\x00" if len(body) & 1 else b"")
 
-    comt = struct.pack(">HIHH", 1, 0, 0, 14) + b"cnryaiffextraq7"[:14]
+    comment = _canary(kind, "extra").encode()
+    comt = struct.pack(">HIHH", 1, 0, 0, len(comment)) + comment
     extra = (
-        chunk(b"NAME", b"cnryaiffnameq7")
-        + chunk(b"AUTH", b"cnryaiffauthq7")
-        + chunk(b"ANNO", b"cnryaiffannoq7")
+        chunk(b"NAME", f"cnry{kind}nameq7".encode())
+        + chunk(b"AUTH", f"cnry{kind}authq7".encode())
+        + chunk(b"ANNO", f"cnry{kind}annoq7".encode())
         + chunk(b"COMT", comt)
-        + chunk(b"(c) ", b"cnryaiffpictureq7")
+        + chunk(b"(c) ", _canary(kind, "picture").encode())
     )
     body = data[12:] + extra
     path.write_bytes(b"FORM" + struct.pack(">I", 4 + len(body)) + data[8:12] + body)
@@ -212,8 +215,9 @@ MAKERS: dict[str, Callable[[Path], Path]] = {
     "oggflac": _make_flac_in_ogg,
     "wav": _make_wav,
     "aiff": _make_aiff,
+    "aifc": lambda tmp: _make_aiff(tmp, kind="aifc"),
 }
-_SNIFFED = {"oggflac": "ogg"}
+_SNIFFED = {"oggflac": "ogg", "aifc": "aiff"}
 
 
 # --- outside readers -----------------------------------------------------------------------
@@ -402,11 +406,16 @@ def test_markup_and_binary_are_not_plain_text(name: str) -> None:
 
 
 def test_binary_after_a_text_start_is_not_passed_as_text() -> None:
-    untrusted = b"a" * (70 * 1024) + b"\x00\x00binary"
-    assert sniff(untrusted).name == "text"  # the sniffer sees the first window only
-    report = scrub_sandboxed(untrusted)
-    assert (report.cleaned, report.reason) == (False, UnsupportedTypeError.reason)
-    assert report.data == untrusted
+    assert sniff(b"a" * (70 * 1024) + b"\x00\x00binary").name == "unknown"  # its end
+    # The sniffer reads a file's start and end; the worker checks every byte.
+    for untrusted in (
+        b"a" * (70 * 1024) + b"\x00\x00binary" + b"b" * (70 * 1024),
+        "a".encode("utf-16") + "b".encode("utf-16-le") * 40_000 + b"\x00\xd8",
+    ):
+        assert sniff(untrusted).name == "text"
+        report = scrub_sandboxed(untrusted)
+        assert (report.cleaned, report.reason) == (False, UnsupportedTypeError.reason)
+        assert report.data == untrusted
 
 
 def test_receipt_lines_for_the_notes() -> None:
@@ -465,3 +474,30 @@ def test_corpus_media_audio_and_text(tmp_path: Path, shared_dir: Path | None) ->
         before, after = _probe(path), _probe(out)
         assert after[0] == before[0], path.name
         assert after[1] == [t for t in before[1] if t == "audio"], path.name
+
+
+@pytest.mark.parametrize("kind", sorted(MAKERS))
+def test_damaged_files_fail_with_a_typed_reason(tmp_path: Path, kind: str) -> None:
+    # Hostile input is normal: flipped bytes, cuts, insertions. Every outcome is a clean
+    # file or one of the scrubbers' own reasons, never a parser bug ("could not be
+    # cleaned" is what an unexpected exception becomes).
+    import random
+
+    from scrubbers import ScrubError, scrub
+
+    data = MAKERS[kind](tmp_path).read_bytes()
+    rng = random.Random(kind)
+    for _ in range(150):
+        damaged = bytearray(data)
+        position = rng.randrange(min(len(damaged), 8192))
+        action = rng.randrange(3)
+        if action == 0:
+            damaged[position] ^= 1 << rng.randrange(8)
+        elif action == 1:
+            del damaged[position:]
+        else:
+            damaged[position:position] = rng.randbytes(rng.randrange(1, 40))
+        report = scrub(bytes(damaged))
+        assert report.reason != ScrubError.reason
+        if not report.cleaned:
+            assert report.data == damaged

@@ -214,7 +214,7 @@ def test_submission_is_cleaned_sealed_and_opens_with_age_and_leakdrop_open(
     jpeg = jpeg_with_gps()
     pdf = small_pdf("Marker-PdfAuthor-Jean-Dupont")
     docx = make_docx()
-    text = b"plain text notes\n"
+    text = b"\x00\x01 notes in a format no scrubber knows\n"
     message = "Bonjour,\r\nvoici les documents du marché « vidéoprotection ».\r\n"
     body = multipart(
         [
@@ -1028,6 +1028,25 @@ def test_receipt_notes_and_reasons_are_in_the_page_language(server: Server) -> N
     assert "byte for byte" not in en
 
 
+def _tagged_wav() -> bytes:
+    info = b"INFO" + b"IART" + (10).to_bytes(4, "little") + b"Jane Doe\x00\x00"
+    fmt = (1).to_bytes(2, "little") * 2 + (8000).to_bytes(4, "little") * 2 + b"\x01\x00\x08\x00"
+    chunks = b"".join(
+        cid + len(body).to_bytes(4, "little") + body
+        for cid, body in ((b"fmt ", fmt), (b"LIST", info), (b"data", b"\x80" * 800))
+    )
+    return b"RIFF" + (4 + len(chunks)).to_bytes(4, "little") + b"WAVE" + chunks
+
+
+def test_receipt_says_audio_kept_and_text_hides_nothing(server: Server) -> None:
+    body = multipart([("memo.wav", _tagged_wav()), ("notes.md", b"# Notes\n- met V.\n")])
+    for lang in ("fr", "en"):
+        page = server.submit(body, lang=lang).text
+        for key in ("note_audio_kept", "note_plain_text"):
+            assert STRINGS[lang][key].replace("'", "&#39;") in page, (lang, key)
+        assert STRINGS[lang]["note_other"] not in page
+
+
 def test_unknown_notes_and_reasons_are_never_shown_verbatim() -> None:
     """They come from a worker that parsed a hostile file: only known texts are shown."""
     from leakdrop.server.i18n import note_lines, reason_text
@@ -1078,6 +1097,8 @@ def test_every_scrubber_reason_and_note_has_words_in_both_languages(tmp_path: Pa
             dirty_png(),
             dirty_heif(),
             dirty_pdf(),
+            _tagged_wav(),
+            b"plain text\n",
         )
     }
     assert len(notes - {None}) >= 4, notes
