@@ -1480,3 +1480,12 @@ def test_name_and_about_from_the_environment_compose_sets(
     page = Server(create_app(config), storage, editor_identity).request("GET", "/?lang=en").text
     assert "<title>Send documents · Fuites de la Métropole</title>" in page
     assert "Tenue par la rédaction de &lt;Métropole&gt;." in page
+
+
+def test_file_limit_of_one_reads_in_the_singular(make_server: Callable[..., Server]) -> None:
+    server = make_server(max_files=1)
+    for lang in STRINGS:
+        page = server.request("GET", f"/?lang={lang}").text
+        hint = re.search(r'<p class="hint" id="files-hint">(.*?)</p>', page)
+        assert hint, page
+        assert hint.group(1).startswith(STRINGS[lang]["files_hint_one"].split("{")[0])

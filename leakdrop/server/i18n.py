@@ -66,6 +66,7 @@ _FR: Final[dict[str, str]] = {
     "form_either": "Envoyez des fichiers, un message, ou les deux.",
     "files_label": "Fichiers (un ou plusieurs)",
     "files_hint": "Jusqu’à {max_files} fichiers, {max_size} au total.",
+    "files_hint_one": "Un seul fichier, {max_size} au plus.",
     "message_label": "Message (facultatif)",
     "message_hint": (
         "Dites-nous ce que sont ces documents et pourquoi ils comptent. N’écrivez pas "
@@ -232,6 +233,7 @@ _EN: Final[dict[str, str]] = {
     "form_either": "Send files, a message, or both.",
     "files_label": "Files (one or more)",
     "files_hint": "Up to {max_files} files, {max_size} in total.",
+    "files_hint_one": "One file only, {max_size} at most.",
     "message_label": "Message (optional)",
     "message_hint": (
         "Tell us what these documents are and why they matter. Do not write your name. "

@@ -126,6 +126,12 @@ class Pages:
     def _text(self, lang: str, key: str) -> str:
         return STRINGS[lang][key].format(**self._numbers[lang])
 
+    def _files_hint(self, lang: str) -> str:
+        strings = STRINGS[lang]
+        many = self._config.limits.max_files
+        hint = plural(lang, many, strings["files_hint_one"], strings["files_hint"])
+        return hint.format(**self._numbers[lang])
+
     def index(self, lang: str) -> str:
         about = self._config.about.get(lang) or next(iter(self._config.about.values()), None)
         return self._render(
@@ -133,7 +139,7 @@ class Pages:
             lang,
             "/",
             about=_paragraphs(about or STRINGS[lang]["about_default"]),
-            files_hint=self._text(lang, "files_hint"),
+            files_hint=self._files_hint(lang),
             message_hint=self._text(lang, "message_hint"),
             max_chars=self._config.limits.max_message_chars,
         )
@@ -235,7 +241,7 @@ class Pages:
             replies=conversation.replies,
             followup_token=conversation.followup_token,
             delete_token=conversation.delete_token,
-            files_hint=self._text(lang, "files_hint"),
+            files_hint=self._files_hint(lang),
             message_hint=self._text(lang, "message_hint"),
             max_chars=self._config.limits.max_message_chars,
         )
