@@ -153,6 +153,12 @@ _FR: Final[dict[str, str]] = {
     ),
     "reason:cleaning timed out": "le nettoyage a pris trop de temps",
     "reason:the cleaner crashed on this file": "le nettoyage a échoué sur ce fichier",
+    "reason:the cleaner tried a forbidden operation": (
+        "le nettoyage a tenté une opération interdite"
+    ),
+    "reason:the cleaner's sandbox is not available on this server": (
+        "l'isolement du nettoyage n'est pas disponible sur ce serveur"
+    ),
     "reason:metadata remained after cleaning": "des métadonnées restaient après nettoyage",
     "reason:could not be cleaned": "n'a pas pu être nettoyé",
     "reason:too large to clean": "trop grand pour être nettoyé",
@@ -303,6 +309,10 @@ _EN: Final[dict[str, str]] = {
     "reason:too large or too complex to clean safely": ("too large or too complex to clean safely"),
     "reason:cleaning timed out": "cleaning timed out",
     "reason:the cleaner crashed on this file": "the cleaner crashed on this file",
+    "reason:the cleaner tried a forbidden operation": "the cleaner tried a forbidden operation",
+    "reason:the cleaner's sandbox is not available on this server": (
+        "the cleaner's sandbox is not available on this server"
+    ),
     "reason:metadata remained after cleaning": "metadata remained after cleaning",
     "reason:could not be cleaned": "could not be cleaned",
     "reason:too large to clean": "too large to clean",
