@@ -4,7 +4,9 @@ qpdf, libjpeg, libheif and zlib are C/C++ parsing hostile bytes. Each file is cl
 own process forked from a pre-loaded fork server, with limits on address space, CPU time and
 wall time, no core dumps (a core file would hold plaintext on disk) and no right to write any
 file (RLIMIT_FSIZE = 0). A crash, hang or memory blow-up kills that worker only; the file is
-then reported as not cleaned and kept as received.
+then reported as not cleaned and kept as received. Each worker is also walled off from the
+other workers and from the server (`_confine`: not dumpable, no capabilities, a seccomp
+filter that kills it on a forbidden call); the server and the fork server are not dumpable.
 
 The worker is assumed compromised once it has parsed the file, so the parent:
 - bounds every read and write on the socket by the wall-time deadline (a worker that sends
@@ -27,11 +29,13 @@ import time
 from collections.abc import Callable
 from multiprocessing.context import ForkServerContext
 
-from scrubbers import _wire
+from scrubbers import _confine, _wire
 from scrubbers._sniff import sniff
 from scrubbers._types import DEFAULT_LIMITS, Limits, ScrubReport
 from scrubbers.errors import (
+    ForbiddenOperationError,
     LimitExceededError,
+    SandboxUnavailableError,
     ScrubError,
     ScrubTimeoutError,
     WorkerCrashedError,
@@ -47,6 +51,7 @@ _FRAME = 8  # big-endian length before each message
 _CHUNK = 1024 * 1024
 _EXIT_OUT_OF_MEMORY = 3
 _EXIT_FAILED = 4
+_EXIT_NO_SANDBOX = 5
 
 _context: ForkServerContext | None = None
 _context_lock = threading.Lock()
@@ -56,6 +61,9 @@ def _get_context() -> ForkServerContext:
     global _context
     with _context_lock:
         if _context is None:
+            # The server holds every upload in RAM, in clear, while it is processed: no
+            # process of its uid (a compromised worker is one) may read its memory either.
+            _confine.make_undumpable()
             context = multiprocessing.get_context("forkserver")
             # Workers fork from a server that already imported the parsers: a fork costs
             # milliseconds instead of re-importing pikepdf and Pillow for every file.
@@ -122,6 +130,12 @@ def _worker_main(sock: socket.socket, limits: Limits, target: WorkerTarget) -> N
         # (a compromised parser could) dies with it.
         os.setpgid(0, 0)
         _silence_output()
+        try:
+            # Before the address-space limit: building the filter needs some memory, and a
+            # small RLIMIT_AS must fail the parse, not the walls.
+            _confine.confine_worker()
+        except _confine.ConfinementError:
+            os._exit(_EXIT_NO_SANDBOX)
         _limit_self(limits)
         target(sock, limits)
         sock.close()
@@ -190,6 +204,10 @@ def _reason_from_exit(exitcode: int | None) -> ScrubError:
     if exitcode in (_EXIT_OUT_OF_MEMORY, -signal.SIGKILL):
         # RLIMIT_AS hit in Python, or the kernel's OOM killer.
         return LimitExceededError()
+    if exitcode == -_confine.FORBIDDEN_SIGNAL:
+        return ForbiddenOperationError()  # killed by its seccomp filter
+    if exitcode == _EXIT_NO_SANDBOX:
+        return SandboxUnavailableError()
     return WorkerCrashedError()
 
 

@@ -1,7 +1,18 @@
 """Imported once by the fork server so that each worker starts with the parsers loaded."""
 
+from scrubbers import _confine
 from scrubbers import _core as _core
 from scrubbers._registry import scrubber_for
+
+# The fork server is started by exec, which makes it dumpable again: it holds no file, but
+# every worker is a copy of its memory until it sets its own walls.
+_confine.make_undumpable()
+
+try:
+    # Loaded here, not in each worker: the binding finds and loads libseccomp (ctypes).
+    import pyseccomp as _pyseccomp  # noqa: F401
+except (ImportError, RuntimeError):  # pragma: no cover - each worker then reports it
+    pass
 
 try:
     # Building the registry imports pikepdf, Pillow and pillow-heif in the fork server.

@@ -42,6 +42,19 @@ class WorkerCrashedError(ScrubError):
     reason = "the cleaner crashed on this file"
 
 
+class ForbiddenOperationError(WorkerCrashedError):
+    """The worker was killed by its seccomp filter: the file made it run foreign code."""
+
+    reason = "the cleaner tried a forbidden operation"
+
+
+class SandboxUnavailableError(WorkerCrashedError):
+    """The worker's walls (seccomp, capabilities) could not be set up on this machine: it
+    refused to parse the file rather than parse it unconfined."""
+
+    reason = "the cleaner's sandbox is not available on this server"
+
+
 class VerificationError(ScrubError):
     """The cleaned output, re-read, still carries fields the scrubber knows of."""
 

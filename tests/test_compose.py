@@ -75,7 +75,7 @@ def _service(config: dict[str, Any], name: str) -> dict[str, Any]:
 def test_compose_binary_rejects_an_invalid_file(tmp_path: Path) -> None:
     """The exit code is meaningful: the binary fails on a file it cannot accept."""
     broken = tmp_path / "compose.yaml"
-    broken.write_text(COMPOSE_FILE.read_text().replace("pids_limit: 128", "pids_limit: many", 1))
+    broken.write_text(COMPOSE_FILE.read_text().replace("pids_limit: 256", "pids_limit: many", 1))
     assert broken.read_text() != COMPOSE_FILE.read_text()
     result = _run_config(broken)
     assert result.returncode != 0, result.stdout
@@ -335,3 +335,62 @@ def test_services_build_from_the_shipped_dockerfile(config: dict[str, Any], name
     # BuildKit picks the per-Dockerfile ignore file up; it keeps keys and venvs out of the
     # build context.
     assert (DOCKER / "Dockerfile.dockerignore").is_file()
+
+
+# What the server holds besides the workers, the uploads and the codenames: Python, the
+# parsers loaded, the pages (measured idle: about 120 MiB resident; twice that for margin).
+SERVER_BASE_BYTES = 256 * 1024**2
+# Threads of the server itself: uvicorn, anyio's default thread pool (40), the codename pool.
+SERVER_TASKS = 64
+
+
+def _memory_budget(service: dict[str, Any]) -> tuple[int, int]:
+    from leakdrop.codename import MEMLIMIT
+    from leakdrop.server.config import Limits, parse_size
+    from leakdrop.server.mailroom import MAX_DERIVATIONS
+
+    env = service["environment"]
+    workers = int(env["LEAKDROP_SCRUB_WORKERS"])
+    per_worker = (
+        parse_size(env["LEAKDROP_SCRUB_MEMORY_BYTES"])
+        # The server's own copies, while the worker cleans: the file and the cleaned file.
+        + 2 * Limits().scrub_max_bytes
+    )
+    needed = (
+        workers * per_worker
+        + parse_size(env["LEAKDROP_RECEIVE_MEMORY_BYTES"])
+        + MAX_DERIVATIONS * MEMLIMIT
+        + SERVER_BASE_BYTES
+    )
+    return needed, workers
+
+
+def test_drop_memory_limit_covers_workers_uploads_and_codenames(config: dict[str, Any]) -> None:
+    from leakdrop.server.config import Limits
+
+    leakdrop = _service(config, "leakdrop")
+    needed, workers = _memory_budget(leakdrop)
+    assert int(leakdrop["mem_limit"]) >= needed
+    # Set, not left to the image's defaults: the default worker count is the host's CPUs,
+    # which the memory limit cannot know.
+    assert workers >= 1
+    assert leakdrop["environment"]["LEAKDROP_RECEIVE_MEMORY_BYTES"] == "768m"
+    assert Limits().receive_memory_bytes == 768 * 1024**2  # the server's own default
+
+
+def test_drop_pids_limit_covers_the_workers_threads(config: dict[str, Any]) -> None:
+    from scrubbers._confine import THREAD_ALLOWANCE
+
+    leakdrop = _service(config, "leakdrop")
+    _, workers = _memory_budget(leakdrop)
+    assert int(leakdrop["pids_limit"]) >= SERVER_TASKS + workers * (1 + THREAD_ALLOWANCE)
+
+
+def test_one_worker_on_a_small_machine_fits_the_documented_limit() -> None:
+    # docker/DEPLOY.md: one worker and LEAKDROP_MEM_LIMIT=5g.
+    result = _run_config(COMPOSE_FILE, LEAKDROP_SCRUB_WORKERS="1", LEAKDROP_MEM_LIMIT="5g")
+    assert result.returncode == 0, result.stderr
+    leakdrop = json.loads(result.stdout)["services"]["leakdrop"]
+    needed, workers = _memory_budget(leakdrop)
+    assert workers == 1
+    assert int(leakdrop["mem_limit"]) == 5 * 1024**3 >= needed

@@ -10,14 +10,15 @@ as usual.
 from __future__ import annotations
 
 import ctypes
+import errno
 import io
 import json
 import os
 import re
-import select
 import signal
 import socket
 import threading
+import time
 import tracemalloc
 import zipfile
 from collections.abc import Callable, Iterator
@@ -32,12 +33,14 @@ from PIL import Image
 
 from scrubbers import (
     AmbiguousTypeError,
+    ForbiddenOperationError,
     LimitExceededError,
     Limits,
     ScrubReport,
     ScrubTimeoutError,
     UnsupportedTypeError,
     WorkerCrashedError,
+    _confine,
     _sniff,
     _wire,
     scrub,
@@ -544,16 +547,128 @@ def target_swaps_the_original(sock: socket.socket, limits: Limits) -> None:
     send_frame(sock, _wire.encode(lie))
 
 
-def target_forks_then_hangs(sock: socket.socket, limits: Limits) -> None:
-    # The input names a FIFO on which the test learns the grandchild's pid.
-    fifo = recv_frame(sock).decode()
-    pid = os.fork()
-    if pid == 0:
-        while True:
-            signal.pause()
-    with open(fifo, "w") as report_pid:
-        report_pid.write(str(pid))
+def _report_back(sock: socket.socket, reason: str) -> None:
+    # A test worker's finding travels back as a not-cleaned reason (the parent passes the
+    # worker's reason through, and keeps its own copy of the file).
+    send_frame(sock, _wire.encode(ScrubReport(_sniff.UNKNOWN, False, b"", reason=reason)))
+
+
+def target_forks(sock: socket.socket, limits: Limits) -> None:
+    recv_frame(sock)
+    if os.fork() == 0:
+        os._exit(0)
+    _report_back(sock, "forked")
+
+
+def target_execs(sock: socket.socket, limits: Limits) -> None:
+    recv_frame(sock)
+    os.execv("/bin/true", ["true"])
+
+
+def target_opens_a_socket(sock: socket.socket, limits: Limits) -> None:
+    recv_frame(sock)
+    socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    _report_back(sock, "socket opened")
+
+
+def target_opens_for_writing(sock: socket.socket, limits: Limits) -> None:
+    path = recv_frame(sock).decode()
+    with open(path, "ab"):
+        pass
+    _report_back(sock, "opened for writing")
+
+
+def target_deletes(sock: socket.socket, limits: Limits) -> None:
+    os.unlink(recv_frame(sock).decode())
+    _report_back(sock, "deleted")
+
+
+def target_signals_its_parent(sock: socket.socket, limits: Limits) -> None:
+    recv_frame(sock)
+    os.kill(os.getppid(), 0)  # signal 0 only asks whether it may; even that is refused
+    _report_back(sock, "may signal")
+
+
+def target_ptraces_its_parent(sock: socket.socket, limits: Limits) -> None:
+    recv_frame(sock)
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.ptrace(16, os.getppid(), 0, 0)  # PTRACE_ATTACH
+    _report_back(sock, "ptrace returned")
+
+
+class _IoVec(ctypes.Structure):
+    _fields_ = (("base", ctypes.c_void_p), ("length", ctypes.c_size_t))
+
+
+def _process_vm_readv(pid: int, address: int, size: int) -> int:
+    libc = ctypes.CDLL(None, use_errno=True)
+    buffer = ctypes.create_string_buffer(size)
+    local = _IoVec(ctypes.cast(buffer, ctypes.c_void_p), size)
+    remote = _IoVec(address, size)
+    result: int = libc.process_vm_readv(pid, ctypes.byref(local), 1, ctypes.byref(remote), 1, 0)
+    return result
+
+
+HOLDER_NAME = b"ld-holder"
+
+
+def target_holds_a_secret(sock: socket.socket, limits: Limits) -> None:
+    # Another source's file, being cleaned: in this worker's memory until it is killed. Its
+    # name tells its peer (and the test) that the secret is in place.
+    secret = recv_frame(sock)
+    ctypes.CDLL(None).prctl(15, HOLDER_NAME, 0, 0, 0)  # PR_SET_NAME
     threading.Event().wait()
+    del secret
+
+
+def _holder(exclude: int) -> int | None:
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and int(entry) != exclude:
+            try:
+                if Path("/proc", entry, "comm").read_bytes().strip() == HOLDER_NAME:
+                    return int(entry)
+            except OSError:
+                continue
+    return None
+
+
+def target_reads_its_peers_memory(sock: socket.socket, limits: Limits) -> None:
+    # What a parser exploit would do: find a sibling worker and read its memory.
+    recv_frame(sock)
+    peer = _holder(os.getpid())
+    if peer is None:
+        _report_back(sock, "no peer")
+        return
+    try:
+        with open(f"/proc/{peer}/mem", "rb") as memory:
+            memory.read(1)
+    except OSError as exc:
+        _report_back(sock, f"mem: {errno.errorcode.get(exc.errno or 0, '?')}")
+        return
+    _report_back(sock, "mem: opened")
+
+
+def target_process_vm_readv_its_peer(sock: socket.socket, limits: Limits) -> None:
+    recv_frame(sock)
+    peer = _holder(os.getpid())
+    _process_vm_readv(peer or 1, 0x400000, 16)
+    _report_back(sock, "process_vm_readv returned")
+
+
+def target_reports_its_walls(sock: socket.socket, limits: Limits) -> None:
+    recv_frame(sock)
+    status = dict(
+        line.split(":\t", 1) for line in Path("/proc/self/status").read_text().splitlines()
+    )
+    started = threading.Event()
+    thread = threading.Thread(target=started.set)
+    thread.start()  # threads stay allowed (libheif decodes with them)
+    thread.join()
+    _report_back(
+        sock,
+        f"dumpable={_confine.is_dumpable()} CapEff={status['CapEff'].strip()} "
+        f"Seccomp={status['Seccomp'].strip()} thread={started.is_set()}",
+    )
 
 
 # --- sandbox: tests ------------------------------------------------------------------------
@@ -611,31 +726,107 @@ def test_not_cleaned_answer_always_returns_the_original() -> None:
     assert report.file_type.name == "pdf"  # the parent's own sniff, not the worker's claim
 
 
+FORBIDDEN_CALLS = {
+    "fork": target_forks,
+    "exec": target_execs,
+    "new socket": target_opens_a_socket,
+    "signal another process": target_signals_its_parent,
+    "ptrace": target_ptraces_its_parent,
+    "process_vm_readv": target_process_vm_readv_its_peer,
+}
+
+
 @pytest.mark.usefixtures("no_leftover_processes")
-def test_what_a_worker_forks_dies_with_it(tmp_path: Path) -> None:
-    fifo = tmp_path / "pid"
-    os.mkfifo(fifo)
-    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
-    try:
-        report = scrub_sandboxed(
-            str(fifo).encode(),
-            limits=Limits(wall_seconds=2.0),
-            _worker_target=target_forks_then_hangs,
+@pytest.mark.parametrize("case", sorted(FORBIDDEN_CALLS))
+def test_a_forbidden_call_kills_the_worker_with_a_clear_reason(case: str) -> None:
+    untrusted = _pdf()
+    report = scrub_sandboxed(untrusted, limits=QUICK, _worker_target=FORBIDDEN_CALLS[case])
+    assert (report.cleaned, report.reason) == (False, ForbiddenOperationError.reason)
+    assert report.data == untrusted
+    assert report.file_type.name == "pdf"
+    _parent_still_works()
+
+
+@pytest.mark.usefixtures("no_leftover_processes")
+def test_a_worker_cannot_create_nor_change_files(tmp_path: Path) -> None:
+    new = tmp_path / "written-by-a-worker"
+    report = scrub_sandboxed(
+        str(new).encode(), limits=QUICK, _worker_target=target_opens_for_writing
+    )
+    assert report.reason == ForbiddenOperationError.reason
+    assert not new.exists()
+    kept = tmp_path / "sealed-submission"
+    kept.write_bytes(b"ciphertext")
+    for target in (target_opens_for_writing, target_deletes):
+        report = scrub_sandboxed(str(kept).encode(), limits=QUICK, _worker_target=target)
+        assert report.reason == ForbiddenOperationError.reason
+        assert kept.read_bytes() == b"ciphertext"
+    _parent_still_works()
+
+
+def test_worker_walls_are_up() -> None:
+    report = scrub_sandboxed(b"x", limits=QUICK, _worker_target=target_reports_its_walls)
+    # Seccomp 2: a filter is loaded. CapEff 0: not even a root server's worker keeps
+    # CAP_SYS_PTRACE, which would open every other process's memory to it.
+    assert report.reason == "dumpable=False CapEff=0000000000000000 Seccomp=2 thread=True"
+    # The server itself (this process) holds the uploads in clear: not dumpable either.
+    assert not _confine.is_dumpable()
+
+
+def _secret_in_memory(pid: int, secret: bytes) -> bool:
+    # Only a process with CAP_SYS_PTRACE may do this (the test as root): proof that the
+    # secret really was there for the peer to find.
+    with open(f"/proc/{pid}/maps") as maps, open(f"/proc/{pid}/mem", "rb") as memory:
+        for line in maps:
+            addresses, perms = line.split()[:2]
+            if not perms.startswith("r"):
+                continue
+            start, end = (int(a, 16) for a in addresses.split("-"))
+            try:
+                memory.seek(start)
+                if secret in memory.read(end - start):
+                    return True
+            except OSError:
+                continue
+    return False
+
+
+@pytest.mark.usefixtures("no_leftover_processes")
+def test_a_worker_cannot_read_another_workers_memory() -> None:
+    secret = b"another source's file: " + os.urandom(16).hex().encode()
+    held: list[ScrubReport] = []
+    holder = threading.Thread(
+        target=lambda: held.append(
+            scrub_sandboxed(
+                secret, limits=Limits(wall_seconds=20.0), _worker_target=target_holds_a_secret
+            )
         )
-        grandchild = int(os.read(reader, 64))
-    finally:
-        os.close(reader)
-    assert (report.cleaned, report.reason) == (False, ScrubTimeoutError.reason)
+    )
+    holder.start()
+    pid: int | None = None
     try:
-        handle = os.pidfd_open(grandchild)
-    except ProcessLookupError:
-        return  # already gone and reaped
-    try:
-        # The pidfd becomes readable when the process has exited (no sleep: a bounded wait
-        # on the event itself).
-        assert select.select([handle], [], [], 10.0)[0], "grandchild survived its worker"
+        # A bounded wait for the holder to have its secret (its name changes then).
+        deadline = time.monotonic() + 15
+        while (pid := _holder(os.getpid())) is None:
+            assert time.monotonic() < deadline, "the holding worker never started"
+            time.sleep(0.01)
+        if os.geteuid() == 0:
+            assert _secret_in_memory(pid, secret)
+        report = scrub_sandboxed(b"x", limits=QUICK, _worker_target=target_reads_its_peers_memory)
+        # EACCES: the kernel's answer for a process that is not dumpable, to a reader
+        # without CAP_SYS_PTRACE (the same uid is not enough).
+        assert report.reason == "mem: EACCES"
+        report = scrub_sandboxed(
+            b"x", limits=QUICK, _worker_target=target_process_vm_readv_its_peer
+        )
+        assert report.reason == ForbiddenOperationError.reason
+        assert _holder(os.getpid()) == pid, "the holder died with its peer"
     finally:
-        os.close(handle)
+        if pid is not None:
+            os.kill(pid, signal.SIGTERM)  # the holder's time is up
+        holder.join()
+    assert held[0].reason == WorkerCrashedError.reason  # killed: not cleaned, file kept
+    assert held[0].data == secret
 
 
 def _big_pdf(stream_bytes: int) -> bytes:

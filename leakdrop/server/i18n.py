@@ -160,6 +160,12 @@ _FR: Final[dict[str, str]] = {
         "trop de liens, ou des liens trop longs, pour qu’ils soient tous listés et vérifiés"
     ),
     "reason:the cleaner crashed on this file": "le nettoyage a échoué sur ce fichier",
+    "reason:the cleaner tried a forbidden operation": (
+        "le nettoyage a tenté une opération interdite"
+    ),
+    "reason:the cleaner's sandbox is not available on this server": (
+        "l'isolement du nettoyage n'est pas disponible sur ce serveur"
+    ),
     "reason:metadata remained after cleaning": "des métadonnées restaient après nettoyage",
     "reason:could not be cleaned": "n’a pas pu être nettoyé",
     "reason:too large to clean": "trop grand pour être nettoyé",
@@ -319,6 +325,10 @@ _EN: Final[dict[str, str]] = {
         "too many or too long links to list for checking"
     ),
     "reason:the cleaner crashed on this file": "the cleaner crashed on this file",
+    "reason:the cleaner tried a forbidden operation": "the cleaner tried a forbidden operation",
+    "reason:the cleaner's sandbox is not available on this server": (
+        "the cleaner's sandbox is not available on this server"
+    ),
     "reason:metadata remained after cleaning": "metadata remained after cleaning",
     "reason:could not be cleaned": "could not be cleaned",
     "reason:too large to clean": "too large to clean",

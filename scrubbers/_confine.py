@@ -1,0 +1,225 @@
+"""Walls between a cleaning worker and everything else on the machine.
+
+Every worker runs under the same uid as the server and as the other workers: a memory bug in
+a parser that lets the file run code must not become reading the plaintext of the other
+files being cleaned at that moment (nor of the server, which holds every upload in RAM),
+changing what is stored, or reaching the network. Three walls, each set in the worker before
+it reads a byte of the file (and the first one in the server and the fork server too):
+
+- Not dumpable (``PR_SET_DUMPABLE`` 0): the kernel then refuses ``/proc/<pid>/mem``,
+  ``process_vm_readv`` and ``ptrace`` on the process to anyone without ``CAP_SYS_PTRACE``,
+  same uid or not, and writes no core file of it.
+- No capabilities: a server run as root (the tests, an admin's quick try) would otherwise
+  keep ``CAP_SYS_PTRACE`` in its workers, and the first wall would not hold for them.
+- A seccomp filter (libseccomp, through `pyseccomp`), see `_FORBIDDEN`.
+
+Why the filter *kills* (``SCMP_ACT_KILL_PROCESS``) instead of returning ``EPERM``: no parser
+does any of these things on a file, so a call is proof that the worker runs someone else's
+code. An error would let that code try the next way round; death gives it no second try, and
+its exit status (``SIGSYS``) is a reason the parent names without trusting the worker.
+Two calls get ``ENOSYS`` instead: ``clone3`` and ``openat2`` pass their arguments in memory,
+where a filter cannot look, and glibc (threads) and other libraries fall back from ``ENOSYS``
+to ``clone`` and ``openat``, whose flags the filter does check.
+
+Why forks are stopped by the filter and not by ``RLIMIT_NPROC`` alone: that limit counts
+every task of the uid (the server's threads, the other workers, every container sharing the
+uid), is not enforced at all for root, and counts threads too, which libheif needs to decode
+HEIF: a limit of 0 would refuse every photo from a phone. The worker still gets an
+``RLIMIT_NPROC`` (`limit_tasks`): a bound on the uid's tasks a little above what it counts at
+start, so that even a broken filter could not turn a worker into a fork bomb.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+import resource
+import signal
+from typing import Final
+
+#: How a worker killed by its seccomp filter exits (``-SIGSYS`` as multiprocessing reports).
+FORBIDDEN_SIGNAL: Final = signal.SIGSYS
+#: Tasks a worker may add to its uid's count: decoder threads (libheif starts a few per
+#: image), never processes (the filter kills those).
+THREAD_ALLOWANCE: Final = 64
+
+_PR_SET_DUMPABLE: Final = 4
+_CAPABILITY_VERSION_3: Final = 0x20080522
+_SYS_CAPSET: Final = {"x86_64": 126, "aarch64": 91}
+_CLONE_THREAD: Final = 0x00010000
+# Flags of open/openat that write, create or truncate. O_TMPFILE needs O_WRONLY or O_RDWR.
+_WRITE_FLAGS: Final = (
+    (os.O_ACCMODE, os.O_WRONLY),
+    (os.O_ACCMODE, os.O_RDWR),
+    (os.O_CREAT, os.O_CREAT),
+    (os.O_TRUNC, os.O_TRUNC),
+)
+
+#: Killed whatever their arguments. Besides the issue's list (other processes' memory, new
+#: sockets, exec, new processes): the calls that change or remove stored files (a worker
+#: has the server's uid and could otherwise delete sealed submissions), and those that open
+#: ways around the filter or the kernel's checks (io_uring runs opens the filter never sees).
+_FORBIDDEN: Final = (
+    "ptrace",
+    "process_vm_readv",
+    "process_vm_writev",
+    "socket",
+    "socketpair",
+    "connect",
+    "bind",
+    "listen",
+    "execve",
+    "execveat",
+    "fork",
+    "vfork",
+    "creat",
+    "truncate",
+    "unlink",
+    "unlinkat",
+    "rename",
+    "renameat",
+    "renameat2",
+    "rmdir",
+    "mkdir",
+    "mkdirat",
+    "link",
+    "linkat",
+    "symlink",
+    "symlinkat",
+    "mknod",
+    "mknodat",
+    "chmod",
+    "fchmodat",
+    "chown",
+    "lchown",
+    "fchownat",
+    "tkill",
+    "pidfd_open",
+    "pidfd_getfd",
+    "pidfd_send_signal",
+    "io_uring_setup",
+    "io_uring_enter",
+    "io_uring_register",
+    "userfaultfd",
+    "bpf",
+    "perf_event_open",
+    "mount",
+    "umount2",
+    "unshare",
+    "setns",
+    "keyctl",
+    "add_key",
+    "request_key",
+)
+#: Signals only to itself: a worker must not stop or kill another worker (or the server).
+_SIGNALS_TO_SELF_ONLY: Final = ("kill", "tgkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo")
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+class ConfinementError(OSError):
+    """A wall could not be set up: the worker must not touch the file."""
+
+
+def _check(result: int, what: str) -> None:
+    if result != 0:
+        code = ctypes.get_errno()
+        raise ConfinementError(code, f"{what}: {os.strerror(code)}")
+
+
+def make_undumpable() -> None:
+    """``PR_SET_DUMPABLE`` 0 for the calling process (kept across fork, reset by exec)."""
+    _check(_libc.prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0), "prctl(PR_SET_DUMPABLE)")
+
+
+def is_dumpable() -> bool:
+    return bool(_libc.prctl(3, 0, 0, 0, 0))  # PR_GET_DUMPABLE
+
+
+class _CapHeader(ctypes.Structure):
+    _fields_ = (("version", ctypes.c_uint32), ("pid", ctypes.c_int))
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = (
+        ("effective", ctypes.c_uint32),
+        ("permitted", ctypes.c_uint32),
+        ("inheritable", ctypes.c_uint32),
+    )
+
+
+def drop_capabilities() -> None:
+    """Empty the effective, permitted and inheritable sets (and with them the ambient one)."""
+    number = _SYS_CAPSET.get(os.uname().machine)
+    if number is None:
+        raise ConfinementError(errno.ENOSYS, f"capset: unknown machine {os.uname().machine}")
+    header = _CapHeader(_CAPABILITY_VERSION_3, 0)
+    data = (_CapData * 2)()  # all zero: no capability at all
+    _check(_libc.syscall(number, ctypes.byref(header), ctypes.byref(data)), "capset")
+
+
+def _tasks_of(uid: int) -> int:
+    tasks = 0
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/status", "rb") as status:
+                fields = dict(
+                    line.split(b":", 1) for line in status.read().splitlines() if b":" in line
+                )
+        except OSError:
+            continue  # exited while counted, or hidden
+        if int(fields[b"Uid"].split()[0]) == uid:
+            tasks += int(fields[b"Threads"])
+    return tasks
+
+
+def limit_tasks() -> None:
+    """``RLIMIT_NPROC``: the uid's tasks seen now plus `THREAD_ALLOWANCE`.
+
+    Only an outer bound (see the module's text): it is what the kernel checks at every clone
+    of this process, against every task of the uid, and root is exempt from it."""
+    ceiling = _tasks_of(os.getuid()) + THREAD_ALLOWANCE
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NPROC)
+    if hard != resource.RLIM_INFINITY:
+        ceiling = min(ceiling, hard)
+    resource.setrlimit(resource.RLIMIT_NPROC, (ceiling, ceiling))
+
+
+def load_filter() -> None:
+    """Install the worker's seccomp filter (irreversible; inherited by its threads)."""
+    try:
+        import pyseccomp as seccomp
+    except (ImportError, RuntimeError) as exc:  # the package, or libseccomp, is missing
+        raise ConfinementError(errno.ENOSYS, f"seccomp: {exc}") from exc
+
+    me = os.getpid()
+    rules = seccomp.SyscallFilter(defaction=seccomp.ALLOW)
+    kill = seccomp.KILL_PROCESS
+    try:
+        for name in _FORBIDDEN:
+            rules.add_rule(kill, name)
+        rules.add_rule(kill, "clone", seccomp.Arg(0, seccomp.MASKED_EQ, _CLONE_THREAD, 0))
+        rules.add_rule(seccomp.ERRNO(errno.ENOSYS), "clone3")
+        rules.add_rule(seccomp.ERRNO(errno.ENOSYS), "openat2")
+        for mask, value in _WRITE_FLAGS:
+            rules.add_rule(kill, "open", seccomp.Arg(1, seccomp.MASKED_EQ, mask, value))
+            rules.add_rule(kill, "openat", seccomp.Arg(2, seccomp.MASKED_EQ, mask, value))
+        for name in _SIGNALS_TO_SELF_ONLY:
+            rules.add_rule(kill, name, seccomp.Arg(0, seccomp.NE, me))
+        # Staying non-dumpable is part of the wall.
+        rules.add_rule(kill, "prctl", seccomp.Arg(0, seccomp.EQ, _PR_SET_DUMPABLE))
+        rules.load()
+    except OSError as exc:
+        raise ConfinementError(exc.errno, f"seccomp: {exc.strerror}") from exc
+
+
+def confine_worker() -> None:
+    """All the walls, in the order they can still be set: the filter last (after it, the
+    process could no longer read /proc to count, nor is there anything left to set)."""
+    limit_tasks()
+    make_undumpable()
+    drop_capabilities()
+    load_filter()
