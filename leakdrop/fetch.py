@@ -33,6 +33,7 @@ import json
 import os
 import re
 import secrets
+import shlex
 import shutil
 import socket
 import ssl
@@ -760,7 +761,12 @@ def _read_token(path: str) -> str:
     except OSError as exc:
         raise FetchError(f"cannot read token file {path}: {exc.strerror}") from exc
     if stat.S_IMODE(st.st_mode) & 0o077:
-        _say(f"warning: {path} is readable by others; chmod 600 {path}")
+        # Refused, not warned about: a token others can read is a token others can use,
+        # and a warning scrolls past in a script.
+        raise FetchError(
+            f"refusing the token file {path}: group or others may read it "
+            f"(mode {stat.S_IMODE(st.st_mode):04o}); fix: chmod 600 {shlex.quote(path)}"
+        )
     token = untrusted_data.decode("ascii", "replace").strip()
     if not check_token_syntax(token):
         raise FetchError(f"{path} does not hold a leakdrop token (ldp1_...)")

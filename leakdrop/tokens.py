@@ -276,9 +276,11 @@ class TokenStore:
 class AuthThrottle:
     """Global backoff after failed authentications (see the module docstring).
 
-    `free_failures` failures in a row are answered normally; each further one locks the
-    listener for `base_delay * 2**k` seconds (capped at `max_delay`). A success while
-    unlocked resets the count.
+    After `free_failures` failures in a row (each answered normally) the listener is locked
+    for `base_delay` seconds, then `base_delay * 2**k` after each further failure (capped at
+    `max_delay`), as docker/PICKUP.md says: with the default 5, the 6th request is refused.
+    A success while unlocked resets the count. The lock is the listener's, so it stops
+    every editor, not only whoever failed.
     """
 
     def __init__(
@@ -306,8 +308,8 @@ class AuthThrottle:
         with self._lock:
             self._failures += 1
             excess = self._failures - self._free
-            if excess > 0:
-                delay = min(self._max, self._base * 2 ** min(excess - 1, 30))
+            if excess >= 0:
+                delay = min(self._max, self._base * 2 ** min(excess, 30))
                 self._locked_until = self._clock() + delay
 
     def success(self) -> None:
