@@ -34,6 +34,7 @@ import json
 import os
 import re
 import secrets
+import shlex
 import shutil
 import socket
 import ssl
@@ -827,10 +828,11 @@ def _read_token(path: str) -> str:
     except OSError as exc:
         raise FetchError(f"cannot read token file {path}: {exc.strerror}") from exc
     if stat.S_IMODE(st.st_mode) & 0o077:
-        # Refused, not warned: whoever can read it can fetch (and so delete from the
-        # server) every submission, as docker/PICKUP.md says.
+        # Refused, not warned about: a token others can read is a token others can use,
+        # and a warning scrolls past in a script.
         raise FetchError(
-            f"{path} can be read or changed by others: run chmod 600 {path}, then again"
+            f"refusing the token file {path}: group or others may read it "
+            f"(mode {stat.S_IMODE(st.st_mode):04o}); fix: chmod 600 {shlex.quote(path)}"
         )
     token = untrusted_data.decode("ascii", "replace").strip()
     if not check_token_syntax(token):

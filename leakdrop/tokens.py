@@ -277,11 +277,13 @@ class TokenStore:
 class AuthThrottle:
     """Global backoff after failed authentications (see the module docstring).
 
-    `free_failures` failures in a row are answered normally; each further one locks the
-    listener for `base_delay * 2**k` seconds (capped at `max_delay`). A success while
-    unlocked resets the count. The count also leaks away, one failure per `decay_seconds`
-    of time (a leaky bucket): without it, one bad request every few minutes, forever, would
-    keep every editor locked out, since the lock is global.
+    After `free_failures` failures in a row (each answered normally) the listener is locked
+    for `base_delay` seconds, then `base_delay * 2**k` after each further failure (capped at
+    `max_delay`), as docker/PICKUP.md says: with the default 5, the 6th request is refused.
+    A success while unlocked resets the count. The lock is the listener's, so it stops
+    every editor, not only whoever failed.
+    The count also leaks away, one failure per `decay_seconds` of quiet (a leaky bucket):
+    without it, one bad request every few minutes, forever, would keep every editor out.
     """
 
     def __init__(
@@ -315,8 +317,8 @@ class AuthThrottle:
             self._failures = max(0.0, self._failures - leaked) + 1
             self._last = now
             excess = math.ceil(self._failures) - self._free
-            if excess > 0:
-                delay = min(self._max, self._base * 2 ** min(excess - 1, 30))
+            if excess >= 0:
+                delay = min(self._max, self._base * 2 ** min(excess, 30))
                 self._locked_until = now + delay
 
     def success(self) -> None:

@@ -153,6 +153,27 @@ def test_refusals(env: Env) -> None:
     relay.stop()
 
 
+def test_token_file_readable_by_others_is_refused(env: Env) -> None:
+    # docker/PICKUP.md: "`fetch` refuses a token file others can read" (it used to warn).
+    before = env.on_server()
+    relay = env.relay()
+    try:
+        for mode in (0o644, 0o640, 0o604):
+            env.token_file.chmod(mode)
+            result = run_leakdrop(*env.argv(relay))
+            assert result.returncode == 2, result.stderr
+            assert f"refusing the token file {env.token_file}" in result.stderr
+            assert f"(mode {mode:04o}); fix: chmod 600 {env.token_file}" in result.stderr
+            assert relay.requested == []  # refused before anything is sent
+            assert not env.out.exists()
+        env.token_file.chmod(0o600)  # the fix, as printed
+        fixed = run_leakdrop(*env.argv(relay))
+        assert fixed.returncode == 0, fixed.stderr
+        assert before and env.on_server() == set()
+    finally:
+        relay.stop()
+
+
 def test_broken_connection_resumes_with_range(env: Env) -> None:
     relay = env.relay(cut_after=200_000)
     result = run_leakdrop(*env.argv(relay))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,6 +25,8 @@ from pickup_support import (
 )
 
 from leakdrop.pickup.app import parse_range
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 @dataclass
@@ -216,7 +219,7 @@ def throttled(tmp_path: Path, editor_identity: Any) -> Iterator[Setup]:
 
 def test_throttling_after_repeated_failures(throttled: Setup) -> None:
     p, token = throttled.pickup, throttled.token
-    for _ in range(4):
+    for _ in range(3):  # --auth-free-failures 3: three answered, then the lock
         assert p.get("/submissions", "ldp1_" + "A" * 43).status_code == 401
     # Locked: every request is refused without looking at the token (no oracle).
     locked = p.get("/submissions", token)
@@ -225,6 +228,22 @@ def test_throttling_after_repeated_failures(throttled: Setup) -> None:
     assert p.get("/submissions", "ldp1_" + "B" * 43).status_code == 429
     # The lock ends by itself; the valid token works again.
     wait_until(lambda: p.get("/submissions", token).status_code == 200, 10, "lock end")
+
+
+def test_lockout_starts_where_the_documentation_says(setup: Setup) -> None:
+    # docker/PICKUP.md is what admins and editors read: the code must do what it says.
+    doc = (REPO / "docker/PICKUP.md").read_text()
+    documented = re.search(r"After (\d+) failed attempts in a row", doc)
+    assert documented, "PICKUP.md no longer states the lock-out threshold"
+    assert "A lock-out affects every editor" in doc.replace("**", "")
+    p, alice = setup.pickup, setup.token
+    bob = add_token(setup.tokens, "bob")
+    for _ in range(int(documented.group(1))):  # the defaults, as the doc states them
+        assert p.get("/submissions", "ldp1_" + "A" * 43).status_code == 401
+    # The next request is refused, whoever sends it: every editor is locked out.
+    assert p.get("/submissions", alice).status_code == 429
+    assert p.get("/submissions", bob).status_code == 429
+    wait_until(lambda: p.get("/submissions", bob).status_code == 200, 10, "lock end")
 
 
 def test_retention_runs_inside_the_listener(tmp_path: Path, editor_identity: Any) -> None:

@@ -125,10 +125,10 @@ def test_throttle_forgets_failures_with_time() -> None:
 def test_throttle_backs_off_globally() -> None:
     now = [1000.0]
     throttle = AuthThrottle(free_failures=3, base_delay=2, max_delay=10, clock=lambda: now[0])
-    for _ in range(3):
+    for _ in range(2):
         throttle.failure()
         assert throttle.retry_after() == 0
-    throttle.failure()  # the 4th in a row
+    throttle.failure()  # the 3rd in a row: "after 3 failed attempts" the lock starts
     assert throttle.retry_after() == 2
     now[0] += 2
     assert throttle.retry_after() == 0
