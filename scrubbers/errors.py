@@ -52,7 +52,7 @@ class SandboxUnavailableError(WorkerCrashedError):
     """The worker's walls (seccomp, capabilities) could not be set up on this machine: it
     refused to parse the file rather than parse it unconfined."""
 
-    reason = "the cleaner's sandbox is not available on this server"
+    reason = "the cleaning sandbox is not available on this server"
 
 
 class VerificationError(ScrubError):

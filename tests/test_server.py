@@ -273,11 +273,10 @@ def test_submission_is_cleaned_sealed_and_opens_with_age_and_leakdrop_open(
     assert b"Jean-Dupont" not in opened.file(files[1])
     assert files[2]["removed"]
     assert opened.file(files[3]) == text  # kept exactly as received
-    # The receipt says the same thing, names escaped; the plain-text file is passed on as
-    # it is, without the not-cleaned alarm (it has no hidden metadata to clean).
-    assert response.text.count('class="plain-text"') == 1
-    assert "NOT CLEANED" not in response.text
-    assert STRINGS["en"]["receipt_plain_text"] in response.text
+    # The receipt says the same thing, names escaped: the unknown binary file is passed on
+    # as it is, under the not-cleaned alarm (plain text has its own test).
+    assert response.text.count('class="not-cleaned"') == 1
+    assert response.text.count('class="plain-text"') == 0
     assert "<code>exif:<wbr>GPS</code>" in response.text  # break opportunities only
     assert "contrat.pdf" in response.text
 

@@ -163,8 +163,8 @@ _FR: Final[dict[str, str]] = {
     "reason:the cleaner tried a forbidden operation": (
         "le nettoyage a tenté une opération interdite"
     ),
-    "reason:the cleaner's sandbox is not available on this server": (
-        "l'isolement du nettoyage n'est pas disponible sur ce serveur"
+    "reason:the cleaning sandbox is not available on this server": (
+        "l’isolement du nettoyage n’est pas disponible sur ce serveur"
     ),
     "reason:metadata remained after cleaning": "des métadonnées restaient après nettoyage",
     "reason:could not be cleaned": "n’a pas pu être nettoyé",
@@ -326,8 +326,8 @@ _EN: Final[dict[str, str]] = {
     ),
     "reason:the cleaner crashed on this file": "the cleaner crashed on this file",
     "reason:the cleaner tried a forbidden operation": "the cleaner tried a forbidden operation",
-    "reason:the cleaner's sandbox is not available on this server": (
-        "the cleaner's sandbox is not available on this server"
+    "reason:the cleaning sandbox is not available on this server": (
+        "the cleaning sandbox is not available on this server"
     ),
     "reason:metadata remained after cleaning": "metadata remained after cleaning",
     "reason:could not be cleaned": "could not be cleaned",
@@ -709,7 +709,7 @@ _FR_MEDIA_NOTES: Final[dict[str, str]] = {
         "logiciel, dates, images) ont été retirées."
     ),
     "note_plain_text": (
-        "Rien n’est caché dans ce type de fichier : relisez son contenu, c'est lui qui "
+        "Rien n’est caché dans ce type de fichier : relisez son contenu, c’est lui qui "
         "pourrait vous identifier."
     ),
 }

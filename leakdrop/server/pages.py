@@ -154,6 +154,9 @@ class Pages:
         mailbox_failed: bool = False,
     ) -> str:
         strings = STRINGS[lang]
+        # Plain text: judged from its first bytes when no scrubber took it, or passed by
+        # the text scrubber (which checked every byte); either way nothing is hidden in it.
+        plain = {id(f): f.plain_text or f.type_name == "text" for f in receipt.files}
         files = [
             {
                 "display_name": f.display_name,
@@ -162,14 +165,14 @@ class Pages:
                 # does not.
                 "type_name": (
                     strings["type_text"]
-                    if f.plain_text
+                    if plain[id(f)]
                     else strings["type_unknown"]
                     if f.type_name == "unknown"
                     else f.type_name
                 ),
                 "cleaned": f.cleaned,
                 # A plain-text file has nothing hidden to clean: not the not-cleaned alarm.
-                "plain_text": f.plain_text and not f.cleaned,
+                "plain_text": plain[id(f)],
                 "reason_text": reason_text(lang, f.reason),
                 "removed": f.removed,
                 "removed_plain": [strings["field:" + key] for key, _ in fields.group(f.removed)],
