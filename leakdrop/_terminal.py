@@ -8,6 +8,7 @@ from __future__ import annotations
 import getpass
 import os
 import time
+import unicodedata
 from pathlib import Path
 from typing import Final, TextIO
 
@@ -17,13 +18,19 @@ MAX_PASSPHRASE_BYTES: Final = 4096
 
 
 def shown(untrusted_text: str) -> str:
-    """Text from a file or the network, safe to print on a terminal: every character that is
-    not printable (escape sequences, carriage returns, bidirectional overrides) is written
-    as a visible escape. Why: a hostile name or server message could otherwise rewrite the
-    terminal's title or screen and fake a line such as "all submissions verified"."""
-    return "".join(
-        c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in untrusted_text
-    )
+    """Text from a file or the network, safe to print on a terminal: control and format
+    characters (escape sequences, carriage returns, bidirectional overrides) and line or
+    paragraph separators are written as visible escapes. Why: a hostile name or server
+    message could otherwise rewrite the terminal's title or screen and fake a line such as
+    "all submissions verified"."""
+    out = []
+    for ch in untrusted_text:
+        category = unicodedata.category(ch)
+        if category[0] == "C" or category in ("Zl", "Zp"):
+            out.append(f"\\u{ord(ch):04x}" if ord(ch) > 0xFF else f"\\x{ord(ch):02x}")
+        else:
+            out.append(ch)
+    return "".join(out)
 
 
 class PassphraseError(Exception):

@@ -25,7 +25,6 @@ import shutil
 import stat
 import sys
 import tempfile
-import unicodedata
 import urllib.parse
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -33,6 +32,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, Final
 
 from leakdrop._terminal import PassphraseError, Progress, ask_passphrase, read_passphrase_file
+from leakdrop._terminal import shown as _shown
 from leakdrop.container import (
     MANIFEST_NAME,
     MAX_MANIFEST_BYTES,
@@ -396,18 +396,6 @@ def open_path(
 
 
 # --------------------------------------------------------------------------- report
-
-
-def _shown(untrusted_text: str) -> str:
-    """Text from a submission made safe for a terminal (no escape sequences, no bidi)."""
-    out = []
-    for ch in untrusted_text:
-        cat = unicodedata.category(ch)
-        if cat[0] == "C" or cat in ("Zl", "Zp"):
-            out.append(f"\\u{ord(ch):04x}" if ord(ch) > 0xFF else f"\\x{ord(ch):02x}")
-        else:
-            out.append(ch)
-    return "".join(out)
 
 
 def _size(n: int) -> str:

@@ -191,7 +191,7 @@ def test_fifty_concurrent_sources(live_server: ServerFactory, tmp_path: Path) ->
             assert source.marker.encode() in expanded(name, sent)
             assert not any(o.encode() in everything for o in others), f"{name}: another source"
             if name.endswith(".txt"):
-                assert stored == sent and entry["cleaned"] is False
+                assert stored == sent and entry["cleaned"] is True and entry["removed"] == []
             elif name.endswith(".pdf"):
                 assert entry["cleaned"] is True and "pdf:Info/Author" in entry["removed"]
                 text = pdf_text(opened.path(entry))

@@ -452,6 +452,47 @@ def test_gps_metadata_track_dropped_and_its_samples_zeroed(tmp_path: Path) -> No
     assert decode_errors(out) == ""
 
 
+def _with_box_in_sample_entries(movie: bytes, extra: bytes) -> bytes:
+    """The movie with `extra` appended inside every picture and sound sample entry, box
+    sizes above it fixed up: where an encoder or a phone maker may add a box of its own."""
+    fixed = {b"avc1": 78, b"mp4a": 28}
+
+    def walk(data: bytes) -> bytes:
+        out = b""
+        at = 0
+        while at < len(data):
+            size = int.from_bytes(data[at : at + 4], "big")
+            kind, payload = data[at + 4 : at + 8], data[at + 8 : at + size]
+            if kind in (b"moov", b"trak", b"mdia", b"minf", b"stbl"):
+                payload = walk(payload)
+            elif kind == b"stsd":
+                payload = payload[:8] + walk(payload[8:])
+            elif kind in fixed:
+                payload = payload + extra
+            out += _box(kind, payload)
+            at += size
+        return out
+
+    return walk(movie)
+
+
+def test_vendor_box_inside_a_sample_entry_is_dropped(tmp_path: Path) -> None:
+    """Inside a sample entry only decoder configuration and signalling boxes are kept."""
+    plain = tmp_path / "plain.mp4"
+    _ffmpeg(plain, *_AV, *_H264_AAC)  # moov last: the media offsets do not move
+    source = tmp_path / "vendor.mp4"
+    source.write_bytes(_with_box_in_sample_entries(plain.read_bytes(), _box(b"cnry", b"Cnry88")))
+    assert source.read_bytes().count(b"Cnry88") == 2
+    report = scrub_sandboxed(source.read_bytes())
+    assert report.cleaned, report.reason
+    assert b"Cnry88" not in report.data
+    assert "quicktime:cnry" in report.removed
+    out = tmp_path / "clean.mp4"
+    out.write_bytes(report.data)
+    assert packets(out) == packets(plain)
+    assert decode_errors(out) == ""
+
+
 def test_avi_and_matroska_blanked_in_place(made: dict[str, Made]) -> None:
     # Same size, so every index offset (idx1, indx, Cues, SeekHead) still points true.
     for name in ("camera.avi", "tagged.mkv", "live.webm"):

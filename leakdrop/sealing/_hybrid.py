@@ -21,13 +21,13 @@ from collections.abc import Sequence
 from typing import Final
 
 import nacl.bindings
-import nacl.exceptions
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hpke
 from cryptography.hazmat.primitives.asymmetric import mlkem, x25519
 
 from . import _bech32
 from ._header import FILE_KEY_SIZE, Stanza, b64decode_unpadded, b64encode_unpadded
+from ._x25519 import _scalarmult
 from .errors import HeaderError, KeyFormatError
 
 STANZA_TYPE: Final = "mlkem768x25519"
@@ -48,10 +48,10 @@ _SUITE: Final = hpke.Suite(
 def _is_low_order(point: bytes) -> bool:
     """Whether an X25519 point gives the all-zero shared secret with every scalar."""
     try:
-        shared = nacl.bindings.crypto_scalarmult(os.urandom(_X25519_SIZE), point)
-    except nacl.exceptions.RuntimeError:
+        _scalarmult(os.urandom(_X25519_SIZE), point)
+    except HeaderError:
         return True
-    return bytes(shared) == bytes(_X25519_SIZE)
+    return False
 
 
 class HybridRecipient:
