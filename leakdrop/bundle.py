@@ -1,8 +1,9 @@
 """`leakdrop bundle --out DIR`: everything the air-gapped laptop needs, in one folder.
 
-Run on an online machine from a source checkout. Writes into DIR:
+Run on an online machine. Writes into DIR:
 
-    leakdrop-<version>-py3-none-any.whl     the project, built from the source
+    leakdrop-<version>-py3-none-any.whl     the project: built from the source checkout, or
+                                            rebuilt from the installed distribution
     PyNaCl, cryptography, cffi, pycparser   binary wheels for the laptop's platform
     requirements.txt                        every wheel pinned with its SHA-256
     SHA256SUMS                              for `sha256sum -c` before installing
@@ -11,24 +12,41 @@ Run on an online machine from a source checkout. Writes into DIR:
 On the laptop, `pip install --no-index --find-links DIR leakdrop` needs no network. The
 platform defaults to this machine's; `--platform` (repeatable) and `--python-version` pick
 another (pip then accepts binary wheels only: nothing is compiled on either machine).
+
+Where the project's wheel comes from, first match wins:
+
+1. `--source DIR`;
+2. the current folder or one of its parents, when it is a leakdrop checkout (a
+   pyproject.toml whose project is named leakdrop): the README's command, typed in the
+   checkout after a plain `pip install .`;
+3. the checkout this module runs from (an editable install);
+4. the installed distribution itself, when there is no checkout at all (leakdrop installed
+   from a wheel): its files, each checked against the SHA-256 its RECORD holds, are packed
+   back into the wheel they were installed from (pip regenerates the console script from
+   entry_points.txt, so it is left out). A file changed since the install is refused.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import hashlib
+import importlib.metadata
+import json
 import re
 import shutil
 import subprocess
 import sys
 import sysconfig
 import tempfile
+import tomllib
+import zipfile
 from collections import defaultdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
-__all__ = ["BundleError", "build_bundle", "run_bundle"]
+__all__ = ["BundleError", "build_bundle", "find_checkout", "rebuild_installed_wheel", "run_bundle"]
 
 #: What a wheel build needs from the checkout (the rest, .venv and tests, stays out).
 _SOURCE_ITEMS: Final = ("pyproject.toml", "README.md", "LICENSE", "leakdrop", "scrubbers")
@@ -39,15 +57,151 @@ class BundleError(Exception):
     """The bundle could not be made (the message says why)."""
 
 
-def _default_source() -> Path:
-    root = Path(__file__).resolve().parents[1]
-    pyproject = root / "pyproject.toml"
-    if not pyproject.is_file() or 'name = "leakdrop"' not in pyproject.read_text("utf-8"):
+def _is_checkout(folder: Path) -> bool:
+    """Whether `folder` holds leakdrop's pyproject.toml (its [project] name is leakdrop)."""
+    pyproject = folder / "pyproject.toml"
+    try:
+        project = tomllib.loads(pyproject.read_text("utf-8")).get("project", {})
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return False
+    name = project.get("name") if isinstance(project, dict) else None
+    return isinstance(name, str) and re.sub(r"[-_.]+", "-", name).lower() == "leakdrop"
+
+
+def find_checkout(cwd: Path | None = None) -> Path | None:
+    """The leakdrop checkout to build from, or None when there is none.
+
+    The current folder or its nearest parent that is a checkout comes first (the README
+    says to run the command in the checkout, which works with a plain `pip install .`),
+    then the checkout this module is imported from (an editable install).
+    """
+    here = (cwd if cwd is not None else Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if _is_checkout(folder):
+            return folder
+    own = Path(__file__).resolve().parents[1]
+    return own if _is_checkout(own) else None
+
+
+#: What an installer adds to a dist-info folder: never part of the wheel it installed.
+_INSTALLER_FILES: Final = frozenset({"INSTALLER", "REQUESTED", "direct_url.json", "RECORD"})
+#: A fixed time for every member: the same installed files give the same wheel, byte for byte.
+_ZIP_TIME: Final = (1980, 1, 1, 0, 0, 0)
+
+
+def _record_hash(data: bytes) -> str:
+    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=")
+    return "sha256=" + digest.decode("ascii")
+
+
+def _wheel_tag(wheel_metadata: str) -> str:
+    """The file-name tag (PEP 425 compressed) from the WHEEL file's Tag lines."""
+    tags = [
+        line.partition(":")[2].strip()
+        for line in wheel_metadata.splitlines()
+        if line.lower().startswith("tag:")
+    ]
+    parts = [tag.split("-") for tag in tags]
+    if not parts or any(len(p) != 3 for p in parts):
+        raise BundleError(f"the installed WHEEL file has no usable Tag line: {tags}")
+    return "-".join(".".join(dict.fromkeys(p[i] for p in parts)) for i in range(3))
+
+
+def rebuild_installed_wheel(wheel_dir: Path, name: str = "leakdrop") -> Path:
+    """Pack the installed distribution `name` back into a wheel in `wheel_dir`.
+
+    Every file comes from the installation's RECORD and must still have the SHA-256 it was
+    installed with; bytecode and the installer's own files stay out, and so do the console
+    scripts (pip writes them again from entry_points.txt). Refused when a file cannot be
+    placed back (data files outside site-packages) or the install is an editable one.
+    """
+    try:
+        dist = importlib.metadata.distribution(name)
+    except importlib.metadata.PackageNotFoundError:
         raise BundleError(
-            "not running from a leakdrop source checkout: pass --source DIR (the folder "
-            "with pyproject.toml)"
+            f"no leakdrop checkout here and no installed {name} distribution: pass --source "
+            "DIR (the folder with pyproject.toml)"
+        ) from None
+    if not _is_installed_wheel(dist):
+        raise BundleError(
+            f"no leakdrop checkout here, and the installed {name} is not one installed from a "
+            "wheel: run the command in the checkout, or pass --source DIR"
         )
-    return root
+    files = dist.files
+    if not files:
+        raise BundleError(f"the installed {name} has no RECORD: reinstall it, or pass --source")
+    root = Path(str(dist.locate_file(""))).resolve()
+    if name == "leakdrop" and (root / "leakdrop").resolve() != Path(__file__).resolve().parent:
+        # Another copy first on the path: the bundle would not hold the code that runs.
+        raise BundleError(
+            f"the installed leakdrop ({root}) is not the one running ({Path(__file__).parent}):"
+            " pass --source DIR"
+        )
+    scripts = {
+        ep.name for ep in dist.entry_points if ep.group in ("console_scripts", "gui_scripts")
+    }
+    members: dict[str, bytes] = {}
+    wheel_metadata: str | None = None
+    for entry in files:
+        parts = entry.parts
+        if ".." in parts:
+            if parts[-1].removesuffix(".exe") in scripts:
+                continue
+            raise BundleError(
+                f"the installed {name} has a file outside site-packages ({entry}) that a "
+                "rebuilt wheel cannot place: pass --source DIR"
+            )
+        if "__pycache__" in parts or entry.suffix in (".pyc", ".pyo"):
+            continue
+        if len(parts) == 2 and parts[0].endswith(".dist-info") and parts[1] in _INSTALLER_FILES:
+            continue
+        if entry.hash is None or entry.hash.mode != "sha256":
+            raise BundleError(f"the installed {name}'s RECORD gives no SHA-256 for {entry}")
+        data = (root / Path(*parts)).read_bytes()
+        if _record_hash(data) != f"sha256={entry.hash.value}":
+            raise BundleError(
+                f"{root / Path(*parts)} changed since it was installed (its SHA-256 differs "
+                f"from the RECORD's): reinstall {name}, or pass --source DIR"
+            )
+        member = "/".join(parts)
+        members[member] = data
+        if len(parts) == 2 and parts[0].endswith(".dist-info") and parts[1] == "WHEEL":
+            wheel_metadata = data.decode("utf-8")
+    dist_info = [m for m in members if m.split("/")[0].endswith(".dist-info")]
+    if wheel_metadata is None or not dist_info:
+        raise BundleError(f"the installed {name} has no WHEEL file: pass --source DIR")
+    if not any(m.startswith("leakdrop/") for m in members):
+        raise BundleError(f"the installed {name} holds no leakdrop package: pass --source DIR")
+    info_dir = dist_info[0].split("/")[0]
+
+    version = dist.version
+    stem = f"{re.sub(r'[-_.]+', '_', dist.metadata['Name']).lower()}-{version}"
+    wheel = wheel_dir / f"{stem}-{_wheel_tag(wheel_metadata)}.whl"
+    record_name = f"{info_dir}/RECORD"
+    # The dist-info folder goes last, as the wheel format recommends.
+    order = sorted(members, key=lambda m: (m.split("/")[0] == info_dir, m))
+    record = "".join(f"{m},{_record_hash(members[m])},{len(members[m])}\n" for m in order)
+    record += f"{record_name},,\n"
+    with zipfile.ZipFile(wheel, "x", zipfile.ZIP_DEFLATED) as zf:
+        for member, data in [*((m, members[m]) for m in order), (record_name, record.encode())]:
+            info = zipfile.ZipInfo(member, date_time=_ZIP_TIME)
+            info.external_attr = 0o644 << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            zf.writestr(info, data)
+    return wheel
+
+
+def _is_installed_wheel(dist: importlib.metadata.Distribution) -> bool:
+    """Installed from a wheel (or a plain `pip install .`), not in editable mode."""
+    direct_url = dist.read_text("direct_url.json")
+    if direct_url:
+        try:
+            dir_info = json.loads(direct_url).get("dir_info", {})
+        except (ValueError, AttributeError):
+            return False
+        if isinstance(dir_info, dict) and dir_info.get("editable"):
+            return False
+    return dist.read_text("WHEEL") is not None
 
 
 _MANYLINUX_RE = re.compile(r"manylinux_2_([0-9]+)_([a-z0-9_]+)")
@@ -145,26 +299,33 @@ def build_bundle(
     platforms: list[str] | None = None,
     python_version: str | None = None,
 ) -> list[Path]:
-    """Write the bundle into `out` (new or empty); returns the wheels written."""
-    src = source if source is not None else _default_source()
-    if not (src / "pyproject.toml").is_file():
+    """Write the bundle into `out` (new or empty); returns the wheels written.
+
+    Without `source`, the wheel is built from the checkout `find_checkout` finds, else
+    rebuilt from the installed distribution (`rebuild_installed_wheel`).
+    """
+    src = source if source is not None else find_checkout()
+    if src is not None and not (src / "pyproject.toml").is_file():
         raise BundleError(f"{src}: no pyproject.toml")
     if out.exists() and any(out.iterdir()):
         # Old wheels next to new ones would make the install pick whichever pip prefers.
         raise BundleError(f"{out} is not empty: give a new or empty folder")
     out.mkdir(parents=True, exist_ok=True)
 
-    with tempfile.TemporaryDirectory(prefix="leakdrop-bundle-") as tmp:
-        # Build from a copy: an in-tree build leaves build/ and *.egg-info in the checkout.
-        copy = Path(tmp) / "src"
-        copy.mkdir()
-        for item in _SOURCE_ITEMS:
-            path = src / item
-            if path.is_dir():
-                shutil.copytree(path, copy / item, ignore=_IGNORE)
-            elif path.is_file():
-                shutil.copy2(path, copy / item)
-        _pip(["wheel", "--no-deps", "-q", "--wheel-dir", str(out), str(copy)], "building")
+    if src is None:
+        rebuild_installed_wheel(out)
+    else:
+        with tempfile.TemporaryDirectory(prefix="leakdrop-bundle-") as tmp:
+            # Build from a copy: an in-tree build leaves build/ and *.egg-info in the checkout.
+            copy = Path(tmp) / "src"
+            copy.mkdir()
+            for item in _SOURCE_ITEMS:
+                path = src / item
+                if path.is_dir():
+                    shutil.copytree(path, copy / item, ignore=_IGNORE)
+                elif path.is_file():
+                    shutil.copy2(path, copy / item)
+            _pip(["wheel", "--no-deps", "-q", "--wheel-dir", str(out), str(copy)], "building")
     (project,) = out.glob("leakdrop-*.whl")
 
     download = ["download", "-q", "--only-binary=:all:", "--dest", str(out)]
