@@ -394,3 +394,42 @@ def test_one_worker_on_a_small_machine_fits_the_documented_limit() -> None:
     needed, workers = _memory_budget(leakdrop)
     assert workers == 1
     assert int(leakdrop["mem_limit"]) == 5 * 1024**3 >= needed
+
+
+def _lock_pins(lock: Path) -> dict[str, str]:
+    """name -> version of every `name==version` entry that carries at least one sha256 hash."""
+    text = lock.read_text().replace("\\\n", " ")
+    pins: dict[str, str] = {}
+    for line in text.splitlines():
+        match = re.match(r"^([A-Za-z0-9._-]+)==(\S+)\s+(.*)$", line)
+        if match:
+            assert re.search(r"--hash=sha256:[0-9a-f]{64}", match.group(3)), line
+            pins[re.sub(r"[-_.]+", "-", match.group(1)).lower()] = match.group(2)
+    return pins
+
+
+def _requirement_name(requirement: str) -> str:
+    name = re.match(r"^\s*([A-Za-z0-9._-]+)", requirement)
+    assert name, requirement
+    return re.sub(r"[-_.]+", "-", name.group(1)).lower()
+
+
+def test_lock_file_pins_every_server_dependency_with_hashes() -> None:
+    import tomllib
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    wanted = {
+        _requirement_name(r)
+        for r in project["dependencies"] + project["optional-dependencies"]["server"]
+    }
+    pins = _lock_pins(DOCKER / "requirements.lock")
+    assert wanted <= set(pins), sorted(wanted - set(pins))
+    assert "scripts/dev lock" in (DOCKER / "requirements.lock").read_text()
+
+
+def test_build_lock_pins_the_build_backend_and_pip() -> None:
+    import tomllib
+
+    requires = tomllib.loads((REPO / "pyproject.toml").read_text())["build-system"]["requires"]
+    pins = _lock_pins(DOCKER / "build-requirements.lock")
+    assert {_requirement_name(r) for r in requires} | {"pip"} <= set(pins)
