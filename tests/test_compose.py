@@ -433,3 +433,11 @@ def test_build_lock_pins_the_build_backend_and_pip() -> None:
     requires = tomllib.loads((REPO / "pyproject.toml").read_text())["build-system"]["requires"]
     pins = _lock_pins(DOCKER / "build-requirements.lock")
     assert {_requirement_name(r) for r in requires} | {"pip"} <= set(pins)
+
+
+def test_images_are_tagged_with_the_project_version(config: dict[str, Any]) -> None:
+    import tomllib
+
+    version = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
+    for name, base in (("leakdrop", "leakdrop"), ("pickup", "leakdrop"), ("tor", "leakdrop-tor")):
+        assert _service(config, name)["image"] == f"{base}:{version}", name
