@@ -441,3 +441,19 @@ def test_images_are_tagged_with_the_project_version(config: dict[str, Any]) -> N
     version = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
     for name, base in (("leakdrop", "leakdrop"), ("pickup", "leakdrop"), ("tor", "leakdrop-tor")):
         assert _service(config, name)["image"] == f"{base}:{version}", name
+
+
+def test_files_copied_into_the_runtime_images_have_explicit_modes() -> None:
+    """A checkout made under umask 077 gives 0600 files: without --chmod, tor (uid 10002)
+    could not read its torrc nor the server (uid 10001) its health check. The builder stage
+    runs as root and ships only wheels (pip sets the installed modes), so it is exempt."""
+    stage = ""
+    copies = []
+    for line in (DOCKER / "Dockerfile").read_text().splitlines():
+        if match := re.match(r"^FROM\s+\S+\s+AS\s+(\S+)", line, re.I):
+            stage = match.group(1)
+        elif line.startswith("COPY ") and stage in ("tor", "leakdrop"):
+            copies.append(line)
+    assert len(copies) >= 4, copies
+    for line in copies:
+        assert re.search(r"--chmod=0[0-7]{3}\b", line), line
