@@ -457,3 +457,15 @@ def test_files_copied_into_the_runtime_images_have_explicit_modes() -> None:
     assert len(copies) >= 4, copies
     for line in copies:
         assert re.search(r"--chmod=0[0-7]{3}\b", line), line
+
+
+def test_tor_healthcheck_needs_both_hostnames(config: dict[str, Any], tmp_path: Path) -> None:
+    test = _service(config, "tor")["healthcheck"]["test"]
+    assert test == ["CMD", "/usr/local/bin/tor-health"]
+    assert "docker/tor-health" in (DOCKER / "Dockerfile").read_text()
+    script = DOCKER / "tor-health"
+    (tmp_path / "leakdrop").mkdir()
+    (tmp_path / "leakdrop" / "hostname").write_text("x.onion\n")
+    env = {"PATH": "/usr/bin:/bin", "LEAKDROP_TOR_DATA": str(tmp_path)}
+    result = subprocess.run(["sh", str(script)], env=env, capture_output=True, text=True)
+    assert result.returncode == 1 and "pickup/hostname" in result.stderr
