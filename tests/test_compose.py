@@ -394,3 +394,78 @@ def test_one_worker_on_a_small_machine_fits_the_documented_limit() -> None:
     needed, workers = _memory_budget(leakdrop)
     assert workers == 1
     assert int(leakdrop["mem_limit"]) == 5 * 1024**3 >= needed
+
+
+def _lock_pins(lock: Path) -> dict[str, str]:
+    """name -> version of every `name==version` entry that carries at least one sha256 hash."""
+    text = lock.read_text().replace("\\\n", " ")
+    pins: dict[str, str] = {}
+    for line in text.splitlines():
+        match = re.match(r"^([A-Za-z0-9._-]+)==(\S+)\s+(.*)$", line)
+        if match:
+            assert re.search(r"--hash=sha256:[0-9a-f]{64}", match.group(3)), line
+            pins[re.sub(r"[-_.]+", "-", match.group(1)).lower()] = match.group(2)
+    return pins
+
+
+def _requirement_name(requirement: str) -> str:
+    name = re.match(r"^\s*([A-Za-z0-9._-]+)", requirement)
+    assert name, requirement
+    return re.sub(r"[-_.]+", "-", name.group(1)).lower()
+
+
+def test_lock_file_pins_every_server_dependency_with_hashes() -> None:
+    import tomllib
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    wanted = {
+        _requirement_name(r)
+        for r in project["dependencies"] + project["optional-dependencies"]["server"]
+    }
+    pins = _lock_pins(DOCKER / "requirements.lock")
+    assert wanted <= set(pins), sorted(wanted - set(pins))
+    assert "scripts/dev lock" in (DOCKER / "requirements.lock").read_text()
+
+
+def test_build_lock_pins_the_build_backend_and_pip() -> None:
+    import tomllib
+
+    requires = tomllib.loads((REPO / "pyproject.toml").read_text())["build-system"]["requires"]
+    pins = _lock_pins(DOCKER / "build-requirements.lock")
+    assert {_requirement_name(r) for r in requires} | {"pip"} <= set(pins)
+
+
+def test_images_are_tagged_with_the_project_version(config: dict[str, Any]) -> None:
+    import tomllib
+
+    version = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
+    for name, base in (("leakdrop", "leakdrop"), ("pickup", "leakdrop"), ("tor", "leakdrop-tor")):
+        assert _service(config, name)["image"] == f"{base}:{version}", name
+
+
+def test_files_copied_into_the_runtime_images_have_explicit_modes() -> None:
+    """A checkout made under umask 077 gives 0600 files: without --chmod, tor (uid 10002)
+    could not read its torrc nor the server (uid 10001) its health check. The builder stage
+    runs as root and ships only wheels (pip sets the installed modes), so it is exempt."""
+    stage = ""
+    copies = []
+    for line in (DOCKER / "Dockerfile").read_text().splitlines():
+        if match := re.match(r"^FROM\s+\S+\s+AS\s+(\S+)", line, re.I):
+            stage = match.group(1)
+        elif line.startswith("COPY ") and stage in ("tor", "leakdrop"):
+            copies.append(line)
+    assert len(copies) >= 4, copies
+    for line in copies:
+        assert re.search(r"--chmod=0[0-7]{3}\b", line), line
+
+
+def test_tor_healthcheck_needs_both_hostnames(config: dict[str, Any], tmp_path: Path) -> None:
+    test = _service(config, "tor")["healthcheck"]["test"]
+    assert test == ["CMD", "/usr/local/bin/tor-health"]
+    assert "docker/tor-health" in (DOCKER / "Dockerfile").read_text()
+    script = DOCKER / "tor-health"
+    (tmp_path / "leakdrop").mkdir()
+    (tmp_path / "leakdrop" / "hostname").write_text("x.onion\n")
+    env = {"PATH": "/usr/bin:/bin", "LEAKDROP_TOR_DATA": str(tmp_path)}
+    result = subprocess.run(["sh", str(script)], env=env, capture_output=True, text=True)
+    assert result.returncode == 1 and "pickup/hostname" in result.stderr
