@@ -16,11 +16,33 @@ def _env(name: str, default: str | None = None) -> str | None:
     return os.environ.get(name, default)
 
 
+def _port(text: str) -> int:
+    # Checked here so that a port out of range is one line of usage, not an OverflowError
+    # from the socket layer after the server said it was starting.
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"port out of range (1-65535): {port}")
+    return port
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("leakdrop")
+    except PackageNotFoundError:  # running from a checkout that was never installed
+        return "unknown"
+
+
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="leakdrop",
         description="Technopoleaks: anonymous document drop (server and offline tools).",
     )
+    parser.add_argument("--version", action="version", version=f"leakdrop {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("keygen", help="create an editor identity (run on the offline laptop)")
@@ -63,7 +85,7 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="outbox folder (normally USB/outbox)")
 
     p = sub.add_parser("scrub", help="remove metadata from local files")
-    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("files", nargs="+", metavar="FILE", help="files to clean (left unchanged)")
     p.add_argument("--out", required=True, help="folder for the cleaned files")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
 
@@ -76,10 +98,16 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--storage", default=_env("LEAKDROP_STORAGE"), help="storage folder [env LEAKDROP_STORAGE]"
     )
-    p.add_argument("--host", default=_env("LEAKDROP_HOST", "127.0.0.1"), help="[env LEAKDROP_HOST]")
+    p.add_argument(
+        "--host",
+        default=_env("LEAKDROP_HOST", "127.0.0.1"),
+        help="address to listen on [env LEAKDROP_HOST]",
+    )
     # argparse applies `type` to a string default too, so a bad LEAKDROP_PORT is reported by
     # `serve` as a usage error instead of crashing every sub-command while the parser is built.
-    p.add_argument("--port", type=int, default=_env("LEAKDROP_PORT", "8080"))
+    p.add_argument(
+        "--port", type=_port, default=_env("LEAKDROP_PORT", "8080"), help="[env LEAKDROP_PORT]"
+    )
     p.add_argument(
         "--demo",
         action="store_true",
@@ -155,7 +183,7 @@ def _add_editor_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser
     ):
         tp = tsub.add_parser(action, help=text)
         if action != "list":
-            tp.add_argument("name", metavar="NAME")
+            tp.add_argument("name", metavar="NAME", help="the editor the token is for")
         tp.add_argument("--tokens", default=_env("LEAKDROP_TOKENS"), help=tokens_help)
 
     p = sub.add_parser("pickup", help="serve the editors' pickup listener (ciphertext only)")
@@ -163,8 +191,16 @@ def _add_editor_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser
         "--storage", default=_env("LEAKDROP_STORAGE"), help="storage folder [env LEAKDROP_STORAGE]"
     )
     p.add_argument("--tokens", default=_env("LEAKDROP_TOKENS"), help=tokens_help)
-    p.add_argument("--host", default=_env("LEAKDROP_PICKUP_HOST", "127.0.0.1"))
-    p.add_argument("--port", default=_env("LEAKDROP_PICKUP_PORT", "8081"))
+    p.add_argument(
+        "--host",
+        default=_env("LEAKDROP_PICKUP_HOST", "127.0.0.1"),
+        help="address to listen on [env LEAKDROP_PICKUP_HOST]",
+    )
+    p.add_argument(
+        "--port",
+        default=_env("LEAKDROP_PICKUP_PORT", "8081"),
+        help="[env LEAKDROP_PICKUP_PORT]",
+    )
     for option, env, text in (
         ("--retention-days", "LEAKDROP_RETENTION_DAYS", "delete submissions after N days (30)"),
         (
@@ -190,8 +226,16 @@ def _add_editor_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser
     )
 
     p = sub.add_parser("fetch", help="download new submissions from the pickup listener")
-    p.add_argument("--server", default=_env("LEAKDROP_PICKUP_URL"), help="http://….onion/")
-    p.add_argument("--token-file", default=_env("LEAKDROP_TOKEN_FILE"), help="file with the token")
+    p.add_argument(
+        "--server",
+        default=_env("LEAKDROP_PICKUP_URL"),
+        help="the pickup's address, http://….onion/ [env LEAKDROP_PICKUP_URL]",
+    )
+    p.add_argument(
+        "--token-file",
+        default=_env("LEAKDROP_TOKEN_FILE"),
+        help="file with the token [env LEAKDROP_TOKEN_FILE]",
+    )
     p.add_argument("--out", required=True, help="folder to download into (e.g. a USB stick)")
     p.add_argument(
         "--socks",
