@@ -10,6 +10,7 @@ from __future__ import annotations
 import http.client
 import os
 import re
+import shlex
 import socket
 import subprocess
 import time
@@ -321,6 +322,15 @@ def test_demo_mode(start_server: Callable[..., Running], tmp_path: Path) -> None
     assert len(found) == 1
     opened = age_open(found[0], identity, tmp_path / "opened")
     assert opened.file(opened.manifest["files"][0]) == b"hello demo"
+    # The banner's command works as printed, from another folder and with no PATH set up.
+    line = next(x for x in banner.splitlines() if "Open them:" in x)
+    words = shlex.split(line.split("Open them:", 1)[1])
+    assert Path(words[0]).is_absolute() and Path(words[0]).is_file()
+    out = tmp_path / "banner-open"
+    words[words.index("OUT")] = str(out)
+    done = subprocess.run(words, cwd=tmp_path, capture_output=True, text=True, env={})
+    assert done.returncode == 0, done.stderr
+    assert any(p.read_bytes() == b"hello demo" for p in out.rglob("*") if p.is_file())
     # A second start reuses the same identity (earlier demo submissions stay readable).
     before = identity.read_text()
     server.proc.terminate()

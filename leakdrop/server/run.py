@@ -54,14 +54,18 @@ def prepare_demo(folder: Path) -> tuple[Path, Path]:
     # The mark makes every non-demo server refuse this key (leakdrop.keys.DEMO_KEY_MARKER).
     (keys / "demo.txt").write_text(f"{DEMO_KEY_MARKER}\n{identity.recipient()}\n")
     banner = "=" * 72
+    # The command is printed so that it works as printed: the venv's own `leakdrop` (which is
+    # seldom on the PATH) and absolute folders.
+    script = Path(sys.executable).parent / "leakdrop"
+    command = str(script) if script.is_file() else "leakdrop"
     print(
         f"{banner}\n"
         "  DEMO MODE - NOT FOR REAL USE\n"
         f"  The demo PRIVATE key is in {identity_path.resolve()}\n"
         "  (unprotected, next to the server): anyone with it reads every submission.\n"
         f"  Submissions go to {(storage / 'submissions').resolve()}\n"
-        f"  Open them: leakdrop open --identity {identity_path} --out OUT "
-        f"{storage / 'submissions'}\n"
+        f"  Open them: {command} open --identity {identity_path.resolve()} --out OUT "
+        f"{(storage / 'submissions').resolve()}\n"
         f"{banner}",
         file=sys.stderr,
         flush=True,
