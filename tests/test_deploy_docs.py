@@ -133,3 +133,35 @@ def test_gitignore_keeps_deployment_secrets_out(path: str) -> None:
 @pytest.mark.parametrize("path", ["docker/.env.example", "keys/README.md", "docker/compose.yaml"])
 def test_gitignore_keeps_the_templates(path: str) -> None:
     assert _git("check-ignore", "-q", "--no-index", path).returncode == 1, path
+
+
+def _dockerfile_secrets() -> set[str]:
+    text = (DOCKER / "Dockerfile").read_text()
+    return set(re.findall(r"--mount=type=secret,(?:[^\s]*,)?id=([A-Za-z0-9_.-]+)", text))
+
+
+def test_compose_builds_get_the_dockerfiles_build_secrets() -> None:
+    """`docker compose up --build` behind a TLS proxy: every build secret the Dockerfile
+    mounts is declared on both builds, from a file the admin names in docker/.env."""
+    wanted = _dockerfile_secrets()
+    assert "extra_ca" in wanted
+    result = _run_config(COMPOSE_FILE, LEAKDROP_EXTRA_CA="/etc/proxy-ca.pem")
+    assert result.returncode == 0, result.stderr
+    config = json.loads(result.stdout)
+    for name in ("leakdrop", "tor"):
+        declared = {
+            entry if isinstance(entry, str) else entry["source"]
+            for entry in config["services"][name]["build"].get("secrets", [])
+        }
+        assert wanted <= declared, name
+        # Build secrets only: no running service gets the CA.
+        assert not config["services"][name].get("secrets"), name
+    assert config["secrets"]["extra_ca"]["file"] == "/etc/proxy-ca.pem"
+
+
+def test_without_a_proxy_ca_the_build_secret_is_empty() -> None:
+    result = _run_config(COMPOSE_FILE)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["secrets"]["extra_ca"]["file"] == "/dev/null"
+    # The Dockerfile uses the secret only when it is not empty (an empty one: no CA added).
+    assert "[ -s /run/secrets/extra_ca ]" in (DOCKER / "Dockerfile").read_text()
