@@ -165,3 +165,150 @@ def test_without_a_proxy_ca_the_build_secret_is_empty() -> None:
     assert json.loads(result.stdout)["secrets"]["extra_ca"]["file"] == "/dev/null"
     # The Dockerfile uses the secret only when it is not empty (an empty one: no CA added).
     assert "[ -s /run/secrets/extra_ca ]" in (DOCKER / "Dockerfile").read_text()
+
+
+def _section(path: Path, title: str) -> str:
+    text = path.read_text()
+    start = text.index(f"\n## {title}\n")
+    end = text.find("\n## ", start + 1)
+    return text[start : end if end != -1 else len(text)]
+
+
+def _shell_blocks(text: str) -> list[str]:
+    return re.findall(r"^```sh\n(.*?)^```$", text, re.M | re.S)
+
+
+def _commands(block: str) -> list[str]:
+    """Logical commands: continuation lines (a trailing backslash or pipe) joined."""
+    commands: list[str] = []
+    current = ""
+    for raw in block.splitlines():
+        line = raw.split(" #", 1)[0].rstrip() if not raw.lstrip().startswith("#") else ""
+        if not line.strip():
+            continue
+        current += " " + line.rstrip("\\").strip()
+        if line.endswith(("\\", "|", "&&")):
+            continue
+        commands.append(current.strip())
+        current = ""
+    assert not current, current
+    return commands
+
+
+def _inline_commands(text: str) -> list[str]:
+    return [code for code in re.findall(r"`([^`\n]+)`", text) if code.startswith("docker ")]
+
+
+BACKUP = _section(DOCKER / "DEPLOY.md", "Backup and restore")
+ONION_VOLUME = "leakdrop_tor-data"
+
+
+def test_backup_blocks_are_valid_shell() -> None:
+    blocks = _shell_blocks(BACKUP)
+    assert len(blocks) >= 2
+    bash = shutil.which("bash")
+    assert bash is not None
+    for block in blocks:
+        result = subprocess.run([bash, "-n"], input=block, capture_output=True, text=True)
+        assert result.returncode == 0, (block, result.stderr)
+
+
+def test_every_volume_of_compose_has_a_backup_and_a_restore() -> None:
+    result = _run_config(COMPOSE_FILE)
+    assert result.returncode == 0, result.stderr
+    config = json.loads(result.stdout)
+    commands = [c for block in _shell_blocks(BACKUP) for c in _commands(block)]
+    for volume in config["volumes"]:
+        name = f"{config['name']}_{volume}"
+        backups = [c for c in commands if f"{name}:/v:ro" in c and "tar -C /v -cf -" in c]
+        restores = [c for c in commands if f"{name}:/v " in c and "tar -C /v -xf -" in c]
+        assert backups and restores, name
+
+
+def _owner(config: dict[str, object], service: str) -> str:
+    services = config["services"]
+    assert isinstance(services, dict)
+    user: str = services[service]["user"]
+    return user
+
+
+def test_restores_give_each_volume_the_owner_its_service_runs_as() -> None:
+    result = _run_config(COMPOSE_FILE)
+    assert result.returncode == 0, result.stderr
+    config = json.loads(result.stdout)
+    commands = [c for block in _shell_blocks(BACKUP) for c in _commands(block)]
+    # tor's uid in compose.yaml is the one the image's /var/lib/tor belongs to.
+    assert (
+        f"install -d -o {_owner(config, 'tor').split(':')[0]} "
+        in (DOCKER / "Dockerfile").read_text()
+    )
+    owners = {
+        "tor-data": _owner(config, "tor"),
+        "storage": _owner(config, "leakdrop"),
+        "pickup-tokens": _owner(config, "pickup"),
+    }
+    for volume, owner in owners.items():
+        (restore,) = [c for c in commands if f"_{volume}:/v " in c and "-xf -" in c]
+        assert f"chown -R {owner} /v" in restore, restore
+        # Private to that user: tor refuses a key folder that others can read.
+        assert "chmod -R u=rwX,go= /v" in restore, restore
+
+
+def test_onion_keys_are_never_written_in_clear() -> None:
+    """Every command of the section that reads the onion-keys volume with tar pipes tar's
+    standard output straight into `age -p` (or `age -r`), and writes nowhere else."""
+    commands = [c for block in _shell_blocks(BACKUP) for c in _commands(block)]
+    commands += _inline_commands(BACKUP)
+    reading = [c for c in commands if ONION_VOLUME in c and re.search(r"\btar\b[^|]*-c", c)]
+    assert reading, "no backup command for the onion keys"
+    for command in reading:
+        producer, pipe, rest = command.partition("|")
+        assert pipe, command
+        # tar writes to its standard output, nothing to a file, and no host folder is mounted
+        # where a clear copy could land.
+        assert re.search(r"\btar -C /v -cf - ", producer), command
+        assert ">" not in producer, command
+        assert producer.count(" -v ") == 1 and ":ro " in producer, command
+        assert re.match(r"\s*age (-p|-r \S+) > \S+\.age$", rest), command
+    # Nothing else takes the keys out: no `docker compose cp tor:…`, no clear tar file.
+    assert "cp tor:" not in BACKUP
+    assert not re.search(r"onion[^\s]*\.tar\b(?!\.age)", BACKUP)
+
+
+def test_onion_key_backup_pipeline_really_encrypts(tmp_path: Path) -> None:
+    """The documented pipeline, run with the volume as a folder (the container's part is
+    the same tar): the archive is age ciphertext, and it holds the key once decrypted."""
+    age = shutil.which("age")
+    if age is None:
+        pytest.skip("age is not installed")
+    (command,) = [
+        c
+        for block in _shell_blocks(BACKUP)
+        for c in _commands(block)
+        if ONION_VOLUME in c and "-cf -" in c
+    ]
+    producer, _, _ = command.partition("|")
+    tar_part = producer[producer.index("tar -C /v") :].strip()
+    volume = tmp_path / "v"
+    (volume / "leakdrop").mkdir(parents=True)
+    (volume / "pickup" / "authorized_clients").mkdir(parents=True)
+    secret = b"== ed25519v1-secret: type0 ==\x00\x00\x00" + bytes(range(64))
+    (volume / "leakdrop" / "hs_ed25519_secret_key").write_bytes(secret)
+    (volume / "pickup" / "hs_ed25519_secret_key").write_bytes(secret[::-1])
+    identity = tmp_path / "backup-key.txt"
+    subprocess.run(["age-keygen", "-o", str(identity)], capture_output=True, check=True)
+    recipient = subprocess.run(
+        ["age-keygen", "-y", str(identity)], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    # `age -p` asks for the passphrase on the terminal; `age -r` is the documented
+    # alternative and encrypts the same way.
+    out = tmp_path / "onion-keys.tar.age"
+    pipeline = f"{tar_part.replace('/v', str(volume), 1)} | {age} -r {recipient} > {out}"
+    subprocess.run(["bash", "-o", "pipefail", "-c", pipeline], check=True, timeout=60)
+    data = out.read_bytes()
+    assert data.startswith(b"age-encryption.org/v1\n")
+    assert bytes(range(64)) not in data
+    clear = subprocess.run(
+        [age, "-d", "-i", str(identity), str(out)], capture_output=True, check=True
+    ).stdout
+    assert bytes(range(64)) in clear and b"leakdrop/hs_ed25519_secret_key" in clear
