@@ -312,3 +312,50 @@ def test_onion_key_backup_pipeline_really_encrypts(tmp_path: Path) -> None:
         [age, "-d", "-i", str(identity), str(out)], capture_output=True, check=True
     ).stdout
     assert bytes(range(64)) in clear and b"leakdrop/hs_ed25519_secret_key" in clear
+
+
+def _internal_subnets() -> list[str]:
+    result = _run_config(COMPOSE_FILE)
+    assert result.returncode == 0, result.stderr
+    networks = json.loads(result.stdout)["networks"]
+    subnets = [
+        pool["subnet"]
+        for network in networks.values()
+        if network.get("internal")
+        for pool in network["ipam"]["config"]
+    ]
+    assert len(subnets) == 2
+    return subnets
+
+
+def test_deploy_guide_has_the_host_firewall_rule_for_the_compose_subnets() -> None:
+    isolation = _section(DOCKER / "DEPLOY.md", "Isolation")
+    subnets = _internal_subnets()
+    assert f"ip saddr {{ {', '.join(subnets)} }} drop" in isolation
+    assert "type filter hook input" in isolation
+    for subnet in subnets:
+        assert f"iptables -I INPUT -s {subnet} -j DROP" in isolation, subnet
+    for block in _shell_blocks(isolation)[1:]:
+        assert subprocess.run(["bash", "-n"], input=block, text=True).returncode == 0
+
+
+@pytest.mark.parametrize("path", ["README.md", "docker/DEPLOY.md", "docker/compose.yaml"])
+def test_no_sentence_overclaims_the_isolation(path: str) -> None:
+    text = " ".join((REPO / path).read_text().split())
+    for claim in ("reach anything outside", "cannot reach the internet at all", "no route out"):
+        assert claim not in text, (path, claim)
+
+
+_PYPI_INSTALL = re.compile(r"pip3? install\b[^`\n]*?(?<![/=.\w-])leakdrop(?![\w/.-])")
+
+
+def test_no_install_instruction_asks_pypi_for_leakdrop() -> None:
+    """There is no `leakdrop` on PyPI: `pip install leakdrop` would install whatever someone
+    registers under that name. Installs use the checkout or the offline bundle."""
+    for md in REPO.rglob("*.md"):
+        if any(part in (".venv", "node_modules") for part in md.parts):
+            continue
+        for line in md.read_text().splitlines():
+            assert "pip install leakdrop" not in line, (md, line)
+            for match in _PYPI_INSTALL.finditer(line):
+                assert "--no-index" in match.group(0), (md, line)
