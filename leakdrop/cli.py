@@ -7,6 +7,7 @@ laptop where only PyNaCl is installed, so nothing from the server side may be im
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from collections.abc import Sequence
@@ -300,7 +301,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "serve":
         from leakdrop.server.run import run_serve
 
-        return run_serve(args)
+        # Ctrl+C is how an admin stops a server in a terminal: an exit, not a traceback.
+        with contextlib.suppress(KeyboardInterrupt):
+            return run_serve(args)
+        return 0
     if args.command == "token":
         from leakdrop.tokens import run_token
 
@@ -308,7 +312,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "pickup":
         from leakdrop.pickup.run import run_pickup
 
-        return run_pickup(args)
+        with contextlib.suppress(KeyboardInterrupt):
+            return run_pickup(args)
+        return 0
     if args.command == "expire":
         from leakdrop.expiry import run_expire
 

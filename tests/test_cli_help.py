@@ -4,7 +4,10 @@ its environment variable, and a bad port refused in one line before anything sta
 from __future__ import annotations
 
 import argparse
+import os
 import re
+import signal
+import socket
 import subprocess
 import sys
 from importlib.metadata import version
@@ -76,3 +79,51 @@ def test_bad_port_is_one_line_before_anything_starts(port: str) -> None:
     assert done.returncode == 2
     assert "Traceback" not in done.stderr and "listening" not in done.stdout + done.stderr
     assert done.stderr.strip().splitlines()[-1].startswith("leakdrop serve: error: argument --port")
+
+
+def test_port_in_use_is_one_line_and_nothing_listens(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [*LEAKDROP, "serve", "--demo", "--port", str(port)],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr and "listening" not in done.stderr
+    assert done.stderr.strip().splitlines()[-1] == (
+        f"leakdrop serve: refusing to start: port {port} on 127.0.0.1 is already in use"
+    )
+
+
+@pytest.mark.parametrize("when", ["at once", "while serving"])
+def test_ctrl_c_stops_serve_without_a_traceback(when: str, tmp_path: Path) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    # A terminal's Ctrl+C goes to the whole foreground process group: so does this one.
+    proc = subprocess.Popen(
+        [*LEAKDROP, "serve", "--demo", "--port", str(port)],
+        cwd=tmp_path,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    assert proc.stderr is not None
+    seen = []
+    for line in proc.stderr:
+        seen.append(line)
+        if "listening on" in line:
+            break
+    if when == "while serving":
+        with socket.create_connection(("127.0.0.1", port), timeout=60) as client:
+            client.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            assert client.recv(100).startswith(b"HTTP/1.1")
+    os.killpg(proc.pid, signal.SIGINT)
+    rest = proc.stderr.read()
+    assert proc.wait(60) == 0
+    assert "Traceback" not in "".join(seen) + rest

@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import ctypes
+import errno
 import logging
 import logging.config
+import socket
 import sys
 import threading
 from pathlib import Path
@@ -123,6 +125,18 @@ def run_serve(args: argparse.Namespace) -> int:
         text = str(exc) if isinstance(exc, ConfigError) else f"{exc.strerror}"
         print(f"leakdrop serve: refusing to start: {text}", file=sys.stderr)
         return 1
+    # Bound here, before anything says "listening": a port in use is one line and a non-zero
+    # status, not a banner followed by uvicorn's error.
+    try:
+        family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
+        listener = socket.create_server((config.host, config.port), family=family)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            text = f"port {config.port} on {config.host} is already in use"
+        else:
+            text = f"cannot listen on {config.host}:{config.port}: {exc.strerror}"
+        print(f"leakdrop serve: refusing to start: {text}", file=sys.stderr)
+        return 1
     print(f"leakdrop serve: sealing to {len(config.recipients)} editor key(s):", file=sys.stderr)
     for recipient in config.recipients:
         print(f"  {recipient}  fingerprint {fingerprint(recipient)}", file=sys.stderr)
@@ -153,5 +167,8 @@ def run_serve(args: argparse.Namespace) -> int:
             timeout_graceful_shutdown=30,
         )
     )
-    server.run()
+    try:
+        server.run(sockets=[listener])
+    except KeyboardInterrupt:  # a second Ctrl+C during the graceful shutdown
+        pass
     return 0
