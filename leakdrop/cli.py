@@ -277,7 +277,10 @@ def _add_editor_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser
         help="laptop platform tag, e.g. manylinux_2_28_x86_64 (repeatable; default: this one)",
     )
     p.add_argument("--python-version", help="laptop Python, e.g. 3.11 (default: this one)")
-    p.add_argument("--source", help="project source folder (default: this checkout)")
+    p.add_argument(
+        "--source",
+        help="project source folder (default: the checkout here, else the installed copy)",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

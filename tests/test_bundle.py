@@ -155,3 +155,46 @@ def test_bundle_for_another_platform(tmp_path: Path) -> None:
     assert "aarch64" in nacl and "aarch64" in cffi and "cp312" in cffi and "aarch64" in crypto
     assert "x86_64" not in " ".join(wheels)
     assert "Python 3.12 on manylinux_2_28_aarch64" in (bundle / "INSTALL.txt").read_text()
+
+
+def test_bundle_as_the_readme_writes_it_after_a_plain_install(tmp_path: Path) -> None:
+    """`pip install .` (not editable), then `leakdrop bundle --out DIR` from the checkout and
+    from a folder with no checkout: both bundles install on a laptop cut off the network."""
+    from test_offline_install import _IGNORE
+
+    checkout = tmp_path / "checkout"
+    shutil.copytree(Path(__file__).resolve().parents[1], checkout, ignore=_IGNORE)
+    online = tmp_path / "online-venv"
+    venv.EnvBuilder(with_pip=True, clear=True).create(online)
+    pip_env = {k: v for k, v in os.environ.items() if not k.startswith("VIRTUAL_ENV")}
+    done = subprocess.run(
+        [str(online / "bin" / "python"), "-m", "pip", "install", "-q", "."],
+        cwd=checkout,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=pip_env,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    for cwd in (checkout, elsewhere):
+        bundle = tmp_path / f"bundle-{cwd.name}"
+        made = subprocess.run(
+            [str(online / "bin" / "leakdrop"), "bundle", "--out", str(bundle)],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            env=pip_env,
+        )
+        assert made.returncode == 0, made.stderr
+        laptop = tmp_path / f"laptop-{cwd.name}"
+        venv.EnvBuilder(with_pip=True, clear=True).create(laptop)
+        pip = [laptop / "bin" / "python", "-m", "pip", "install", "--no-index"]
+        installed = _run([*pip, "--find-links", bundle, "leakdrop"])
+        assert installed.returncode == 0, installed.stdout + installed.stderr
+        identity = tmp_path / f"id-{cwd.name}.txt"
+        keygen = _run([laptop / "bin" / "leakdrop", "keygen", "--no-passphrase", "--out", identity])
+        assert keygen.returncode == 0, keygen.stderr
+        assert re.search(r"^public key: age1\w+$", keygen.stdout, re.M)
