@@ -6,7 +6,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import errno
 import resource
+import socket
+import sys
 from typing import Any, Final
 
 _PR_SET_DUMPABLE: Final = 4
@@ -215,3 +218,18 @@ def security_headers(csp: str) -> tuple[tuple[bytes, bytes], ...]:
             b"microphone=(), payment=(), usb=(), interest-cohort=()",
         ),
     )
+
+
+def open_listener(command: str, host: str, port: int) -> socket.socket | None:
+    """The listening socket, bound before anything says "listening"; None after one line on
+    stderr saying why not (a port in use is a mistake an admin fixes, not a traceback)."""
+    try:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        return socket.create_server((host, port), family=family)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            text = f"port {port} on {host} is already in use"
+        else:
+            text = f"cannot listen on {host}:{port}: {exc.strerror}"
+        print(f"leakdrop {command}: refusing to start: {text}", file=sys.stderr)
+        return None

@@ -81,13 +81,20 @@ def test_bad_port_is_one_line_before_anything_starts(port: str) -> None:
     assert done.stderr.strip().splitlines()[-1].startswith("leakdrop serve: error: argument --port")
 
 
-def test_port_in_use_is_one_line_and_nothing_listens(tmp_path: Path) -> None:
+SERVERS = {
+    "serve": ["serve", "--demo"],
+    "pickup": ["pickup", "--storage", "storage", "--tokens", "tokens.json"],
+}
+
+
+@pytest.mark.parametrize("command", sorted(SERVERS))
+def test_port_in_use_is_one_line_and_nothing_listens(command: str, tmp_path: Path) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
         done = subprocess.run(
-            [*LEAKDROP, "serve", "--demo", "--port", str(port)],
+            [*LEAKDROP, *SERVERS[command], "--port", str(port)],
             cwd=tmp_path,
             capture_output=True,
             text=True,
@@ -96,18 +103,19 @@ def test_port_in_use_is_one_line_and_nothing_listens(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert "Traceback" not in done.stderr and "listening" not in done.stderr
     assert done.stderr.strip().splitlines()[-1] == (
-        f"leakdrop serve: refusing to start: port {port} on 127.0.0.1 is already in use"
+        f"leakdrop {command}: refusing to start: port {port} on 127.0.0.1 is already in use"
     )
 
 
+@pytest.mark.parametrize("command", sorted(SERVERS))
 @pytest.mark.parametrize("when", ["at once", "while serving"])
-def test_ctrl_c_stops_serve_without_a_traceback(when: str, tmp_path: Path) -> None:
+def test_ctrl_c_stops_without_a_traceback(command: str, when: str, tmp_path: Path) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     # A terminal's Ctrl+C goes to the whole foreground process group: so does this one.
     proc = subprocess.Popen(
-        [*LEAKDROP, "serve", "--demo", "--port", str(port)],
+        [*LEAKDROP, *SERVERS[command], "--port", str(port)],
         cwd=tmp_path,
         stderr=subprocess.PIPE,
         text=True,

@@ -13,7 +13,12 @@ import threading
 from pathlib import Path
 from typing import Any, Final
 
-from leakdrop._listener import LOG_CONFIG, harden_process, header_deadline_protocol
+from leakdrop._listener import (
+    LOG_CONFIG,
+    harden_process,
+    header_deadline_protocol,
+    open_listener,
+)
 from leakdrop.expiry import parse_days
 from leakdrop.tokens import TokenError
 
@@ -100,6 +105,9 @@ def run_pickup(args: argparse.Namespace) -> int:
             f"`leakdrop token add NAME --tokens {config.tokens}` (no restart needed)",
             file=sys.stderr,
         )
+    listener = open_listener("pickup", args.host, port)
+    if listener is None:
+        return 1
     stop = threading.Event()
     threading.Thread(
         target=_expiry_loop, args=(app, days, every, stop), name="retention", daemon=True
@@ -128,7 +136,7 @@ def run_pickup(args: argparse.Namespace) -> int:
         )
     )
     try:
-        server.run()
+        server.run(sockets=[listener])
     finally:
         stop.set()
     return 0

@@ -5,16 +5,19 @@ from __future__ import annotations
 import argparse
 import contextlib
 import ctypes
-import errno
 import logging
 import logging.config
-import socket
 import sys
 import threading
 from pathlib import Path
 from typing import Final
 
-from leakdrop._listener import LOG_CONFIG, harden_process, header_deadline_protocol
+from leakdrop._listener import (
+    LOG_CONFIG,
+    harden_process,
+    header_deadline_protocol,
+    open_listener,
+)
 from leakdrop.keys import DEMO_KEY_MARKER, fingerprint
 from leakdrop.server.errors import ConfigError
 
@@ -125,17 +128,8 @@ def run_serve(args: argparse.Namespace) -> int:
         text = str(exc) if isinstance(exc, ConfigError) else f"{exc.strerror}"
         print(f"leakdrop serve: refusing to start: {text}", file=sys.stderr)
         return 1
-    # Bound here, before anything says "listening": a port in use is one line and a non-zero
-    # status, not a banner followed by uvicorn's error.
-    try:
-        family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
-        listener = socket.create_server((config.host, config.port), family=family)
-    except OSError as exc:
-        if exc.errno == errno.EADDRINUSE:
-            text = f"port {config.port} on {config.host} is already in use"
-        else:
-            text = f"cannot listen on {config.host}:{config.port}: {exc.strerror}"
-        print(f"leakdrop serve: refusing to start: {text}", file=sys.stderr)
+    listener = open_listener("serve", config.host, config.port)
+    if listener is None:
         return 1
     print(f"leakdrop serve: sealing to {len(config.recipients)} editor key(s):", file=sys.stderr)
     for recipient in config.recipients:
