@@ -488,7 +488,9 @@ def _blank_sample_entries(walk: _Walk, payload: bytearray) -> bytearray:
         fixed = None
         if walk.handler == b"vide":
             fixed = body + _VIDEO_FIXED
-        elif walk.handler == b"soun" and size >= body + _AUDIO_FIXED:
+        elif walk.handler == b"soun":
+            if size < body + _AUDIO_FIXED:
+                raise CorruptFileError("short sound description")
             version = int.from_bytes(entry[body + 8 : body + 10], "big")
             if version not in _AUDIO_EXTRA:
                 raise CorruptFileError("unknown sound description version")
