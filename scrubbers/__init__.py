@@ -7,10 +7,18 @@ their values, and says plainly when a file was not cleaned and why.
 
     report = scrub_sandboxed(untrusted_bytes)   # in a limited worker process
     report = scrub(untrusted_bytes)             # in this process (already sandboxed callers)
+
+A file too large for RAM (a phone video, a scanned PDF: `Limits.stream_above_bytes`) is
+read by ranges and its output written as it goes, with worker memory that does not grow
+with the file's size:
+
+    report = scrub_streamed_sandboxed(size, read_at, output)
 """
 
-from scrubbers._core import scrub
-from scrubbers._sandbox import scrub_sandboxed
+from scrubbers._core import scrub, scrub_streamed
+from scrubbers._ranges import BytesSink, RangeSource
+from scrubbers._registry import STREAMED_TYPES
+from scrubbers._sandbox import StreamTarget, scrub_sandboxed, scrub_streamed_sandboxed
 from scrubbers._sniff import is_plain_text, sniff
 from scrubbers._types import (
     DEFAULT_LIMITS,
@@ -36,24 +44,30 @@ from scrubbers.errors import (
 
 __all__ = [
     "DEFAULT_LIMITS",
+    "STREAMED_TYPES",
     "AmbiguousTypeError",
     "Attachment",
+    "BytesSink",
     "Cleaned",
     "CorruptFileError",
     "FileType",
     "ForbiddenOperationError",
     "LimitExceededError",
     "Limits",
+    "RangeSource",
     "SandboxUnavailableError",
     "ScrubError",
     "ScrubReport",
     "ScrubTimeoutError",
     "Scrubber",
+    "StreamTarget",
     "UnsupportedTypeError",
     "VerificationError",
     "WorkerCrashedError",
     "is_plain_text",
     "scrub",
     "scrub_sandboxed",
+    "scrub_streamed",
+    "scrub_streamed_sandboxed",
     "sniff",
 ]

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from scrubbers._registry import scrubber_for
-from scrubbers._sniff import is_polyglot, sniff
+from scrubbers._ranges import Output, RangeSource
+from scrubbers._registry import scrubber_for, streaming_scrubber_for
+from scrubbers._sniff import SNIFF_HEAD_BYTES, is_polyglot, is_polyglot_source, sniff
 from scrubbers._types import (
     DEFAULT_LIMITS,
     MAX_LINKS,
@@ -108,3 +109,59 @@ def scrub_embedded(untrusted_data: bytes, limits: Limits) -> ScrubReport:
         # Too deeply nested to clean: kept, and said to be not cleaned (never dropped).
         return ScrubReport(sniff(untrusted_data), False, untrusted_data, reason=exc.reason)
     return scrub(untrusted_data, limits=deeper)
+
+
+def scrub_streamed(source: RangeSource, output: Output, *, limits: Limits) -> ScrubReport:
+    """Clean a large file read by ranges, writing the result to `output`.
+
+    The same promise as `scrub`: never raises for what the file contains. The report carries
+    no data: the cleaned file is what went to `output` (when ``cleaned``; otherwise the
+    caller keeps the file as received and discards whatever the output holds).
+    """
+    file_type = sniff(source[:SNIFF_HEAD_BYTES])
+    try:
+        cleaned = _clean_streamed(source, output, file_type, limits)
+    except ScrubError as exc:
+        return ScrubReport(file_type, False, b"", reason=exc.reason)
+    except MemoryError:
+        return ScrubReport(file_type, False, b"", reason=LimitExceededError.reason)
+    except RecursionError:
+        return ScrubReport(file_type, False, b"", reason=CorruptFileError.reason)
+    except Exception:  # noqa: BLE001 - a parser bug on a hostile file: never "cleaned"
+        return ScrubReport(file_type, False, b"", reason=ScrubError.reason)
+    return ScrubReport(
+        file_type,
+        True,
+        b"",
+        removed=tuple(sorted(set(cleaned.removed))),
+        note=cleaned.note,
+        attachments=cleaned.attachments,
+        warnings=tuple(sorted(set(cleaned.warnings) & WARNING_CODES)),
+        links=tuple(dict.fromkeys(cleaned.links))[:MAX_LINKS],
+    )
+
+
+def _clean_streamed(
+    source: RangeSource, output: Output, file_type: FileType, limits: Limits
+) -> Cleaned:
+    scrubber = streaming_scrubber_for(file_type.name)
+    if scrubber is None:
+        raise LimitExceededError("too large to clean for this file type")
+    if len(source) > limits.max_streamed_bytes:
+        raise LimitExceededError("input too large")
+    if is_polyglot_source(source, file_type):
+        raise AmbiguousTypeError(file_type.name)
+    cleaned = scrubber.remove_all_to(source, output, limits)
+    result = output.finish()
+    if cleaned.output_type not in (None, file_type):
+        raise VerificationError("a streamed file changed type")
+    # The same checks as `_verify`, on the output read back by ranges.
+    out_type = sniff(result[:SNIFF_HEAD_BYTES])
+    if out_type != file_type:
+        raise VerificationError(f"output sniffed as {out_type.name}, expected {file_type.name}")
+    if is_polyglot_source(result, out_type):
+        raise VerificationError("output readable as two formats")
+    left = scrubber.get_meta_from(result, limits)
+    if left:
+        raise VerificationError("fields left: " + ", ".join(sorted(set(left))))
+    return cleaned

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from scrubbers._types import Scrubber
+from scrubbers._types import Scrubber, StreamingScrubber
 
 _REGISTRY: dict[str, Scrubber] | None = None
+_STREAMING: dict[str, StreamingScrubber] | None = None
+#: The types `streaming_scrubber_for` knows, without importing their parsers (the server
+#: asks, and keeps pikepdf out of its own process).
+STREAMED_TYPES = frozenset({"pdf", "mp4", "mov", "m4a", "3gp"})
 
 
 def _build() -> dict[str, Scrubber]:
@@ -58,3 +62,27 @@ def scrubber_for(file_type_name: str) -> Scrubber | None:
     if _REGISTRY is None:
         _REGISTRY = _build()
     return _REGISTRY.get(file_type_name)
+
+
+def _build_streaming() -> dict[str, StreamingScrubber]:
+    from scrubbers.isobmff import IsoBmffScrubber
+    from scrubbers.pdf import PdfScrubber
+
+    # The formats whose large files are routinely sent (phone videos, scanned documents) and
+    # whose structure can be walked by offsets; each is also in `_build`, for small files.
+    streaming: list[tuple[tuple[str, ...], StreamingScrubber]] = [
+        (PdfScrubber.file_types, PdfScrubber()),
+        (IsoBmffScrubber.file_types, IsoBmffScrubber()),
+    ]
+    table = {name: scrubber for names, scrubber in streaming for name in names}
+    if set(table) != STREAMED_TYPES:
+        raise RuntimeError("STREAMED_TYPES does not list the streaming scrubbers")
+    return table
+
+
+def streaming_scrubber_for(file_type_name: str) -> StreamingScrubber | None:
+    """The scrubber that cleans this type as a stream, if any (`Limits.stream_above_bytes`)."""
+    global _STREAMING
+    if _STREAMING is None:
+        _STREAMING = _build_streaming()
+    return _STREAMING.get(file_type_name)

@@ -24,13 +24,16 @@ import os
 import resource
 import signal
 import socket
+import struct
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from multiprocessing.context import ForkServerContext
+from typing import Protocol
 
 from scrubbers import _confine, _wire
-from scrubbers._sniff import sniff
+from scrubbers._ranges import RangeSource, ReadAt
+from scrubbers._sniff import SNIFF_HEAD_BYTES, sniff
 from scrubbers._types import DEFAULT_LIMITS, Limits, ScrubReport
 from scrubbers.errors import (
     ForbiddenOperationError,
@@ -49,6 +52,14 @@ WorkerTarget = Callable[[socket.socket, Limits], None]
 
 _FRAME = 8  # big-endian length before each message
 _CHUNK = 1024 * 1024
+# A streamed clean's read or copy request: offset and size.
+_RANGE = struct.Struct(">QQ")
+_INPUT, _OUTPUT = 0, 1
+# The largest read a worker may ask for at once (its reads are blocks of `_ranges`).
+_MAX_READ = 4 * _CHUNK
+# A streamed output may be larger than its input by this much (a PDF rewritten with fresh
+# cross-reference tables), never more: a worker cannot fill the disk.
+_STREAM_SLACK = 64 * 1024 * 1024
 _EXIT_OUT_OF_MEMORY = 3
 _EXIT_FAILED = 4
 _EXIT_NO_SANDBOX = 5
@@ -106,6 +117,51 @@ def _serve(sock: socket.socket, limits: Limits) -> None:
     report = scrub(untrusted_data, limits=limits)
     del untrusted_data
     send_frame(sock, _wire.encode(report))
+
+
+class _Channel:
+    """Worker side of a streamed clean: the input and the output, both through the socket.
+
+    Messages to the parent are frames whose first byte says what they are: ``R`` a read
+    (which file, offset, size: the answer is one frame of exactly those bytes), ``W`` output
+    bytes, ``C`` a range of the input to copy to the output, ``F`` the output is complete
+    (it may then be read back with ``R``), ``D`` the report, last.
+    """
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+        self._written = 0
+
+    def reader(self, which: int) -> ReadAt:
+        def read_at(offset: int, size: int) -> bytes:
+            send_frame(self._sock, b"R" + bytes([which]) + _RANGE.pack(offset, size))
+            return recv_frame(self._sock)
+
+        return read_at
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        view = memoryview(data).cast("B")
+        for start in range(0, len(view), _CHUNK):
+            piece = view[start : start + _CHUNK]
+            send_frame(self._sock, b"W" + bytes(piece))
+            self._written += len(piece)
+
+    def copy(self, offset: int, size: int) -> None:
+        send_frame(self._sock, b"C" + _RANGE.pack(offset, size))
+        self._written += size
+
+    def finish(self) -> RangeSource:
+        send_frame(self._sock, b"F")
+        return RangeSource(self._written, self.reader(_OUTPUT))
+
+
+def _serve_streamed(sock: socket.socket, limits: Limits) -> None:
+    from scrubbers._core import scrub_streamed
+
+    size = int.from_bytes(recv_frame(sock), "big")
+    channel = _Channel(sock)
+    report = scrub_streamed(RangeSource(size, channel.reader(_INPUT)), channel, limits=limits)
+    send_frame(sock, b"D" + _wire.encode(report))
 
 
 def _limit_self(limits: Limits) -> None:
@@ -283,3 +339,155 @@ def _kill(worker: multiprocessing.process.BaseProcess) -> None:
     worker.kill()
     worker.join()
     worker.close()
+
+
+# --- streamed cleaning of large files (parent side) -------------------------------------
+
+
+class StreamTarget(Protocol):
+    """Where the parent puts a streamed clean's output (the server: an encrypted spool)."""
+
+    def write(self, data: bytes | memoryview) -> None: ...
+
+    def finish(self) -> None: ...
+
+    def read_at(self, offset: int, size: int) -> bytes: ...
+
+
+def _recv_message(sock: socket.socket, deadline: float, limit: int) -> bytes:
+    size = int.from_bytes(_recv(sock, _FRAME, deadline), "big")
+    if size == 0 or size > limit:
+        raise _wire.WireError("bad message size")
+    return _recv(sock, size, deadline)
+
+
+def _stream_exchange(
+    sock: socket.socket,
+    size: int,
+    read_at: ReadAt,
+    output: StreamTarget,
+    limits: Limits,
+    deadline: float,
+) -> ScrubReport:
+    """Serve one worker's reads and take its output until its report (bounded throughout:
+    the worker is assumed compromised)."""
+    _send(sock, (8).to_bytes(_FRAME, "big") + size.to_bytes(8, "big"), deadline)
+    written = 0
+    finished = False
+    max_output = min(size, limits.max_streamed_bytes) + _STREAM_SLACK
+    limit = max(_max_answer(limits), _CHUNK + 1)
+    while True:
+        message = _recv_message(sock, deadline, limit)
+        tag, body = message[:1], memoryview(message)[1:]
+        if tag == b"R" and len(body) == 1 + _RANGE.size:
+            which = body[0]
+            offset, length = _RANGE.unpack(body[1:])
+            if length > _MAX_READ or which not in (_INPUT, _OUTPUT):
+                raise _wire.WireError("bad read")
+            if which == _OUTPUT and not finished:
+                raise _wire.WireError("output read before it was finished")
+            end = size if which == _INPUT else written
+            if offset > end:
+                raise _wire.WireError("read outside the file")
+            length = min(length, end - offset)
+            data = (read_at if which == _INPUT else output.read_at)(offset, length)
+            _send(sock, len(data).to_bytes(_FRAME, "big"), deadline)
+            _send(sock, data, deadline)
+        elif tag in (b"W", b"C") and not finished:
+            if tag == b"W":
+                pieces: Iterable[bytes | memoryview] = (body,)
+                written += len(body)
+            else:
+                if len(body) != _RANGE.size:
+                    raise _wire.WireError("bad copy")
+                offset, length = _RANGE.unpack(body)
+                if offset + length > size:
+                    raise _wire.WireError("copy outside the input")
+                written += length
+                pieces = _ranges_of(read_at, offset, length)
+            if written > max_output:
+                raise LimitExceededError("output too large")
+            for piece in pieces:
+                _remaining(deadline)
+                output.write(piece)
+        elif tag == b"F" and not finished and len(body) == 0:
+            output.finish()
+            finished = True
+        elif tag == b"D":
+            report = _wire.decode(bytes(body))
+            if report.cleaned and (not finished or report.data):
+                raise _wire.WireError("a streamed report claims an output it did not finish")
+            return report
+        else:
+            raise _wire.WireError("unexpected message")
+
+
+def _ranges_of(read_at: ReadAt, offset: int, length: int) -> Iterator[bytes]:
+    end = offset + length
+    while offset < end:
+        data = read_at(offset, min(_CHUNK, end - offset))
+        if not data:
+            raise _wire.WireError("input shorter than its size")
+        offset += len(data)
+        yield data
+
+
+def scrub_streamed_sandboxed(
+    size: int,
+    read_at: ReadAt,
+    output: StreamTarget,
+    *,
+    limits: Limits = DEFAULT_LIMITS,
+) -> ScrubReport:
+    """Clean a large file read by ranges in a limited worker; its output goes to `output`.
+
+    `read_at(offset, size)` gives the input's bytes (the server decrypts them from its
+    spool); the worker never holds the whole file. The report carries no data: when it says
+    cleaned, `output` holds the cleaned file, checked by the worker's own re-read and, here,
+    by its sniffed type; otherwise the caller keeps the file as received and drops
+    `output`. Never raises for what the file contains. Blocking, like `scrub_sandboxed`.
+    """
+    head = read_at(0, min(size, SNIFF_HEAD_BYTES))
+    file_type = sniff(head)
+
+    def failed(error: ScrubError) -> ScrubReport:
+        return ScrubReport(file_type, False, b"", reason=error.reason)
+
+    deadline = time.monotonic() + limits.wall_seconds
+    parent, child = socket.socketpair()
+    try:
+        worker = _get_context().Process(
+            target=_worker_main, args=(child, limits, _serve_streamed), daemon=True
+        )
+        worker.start()
+    except OSError:
+        parent.close()
+        child.close()
+        return failed(WorkerCrashedError())
+    child.close()
+    try:
+        try:
+            answer = _stream_exchange(parent, size, read_at, output, limits, deadline)
+        except ScrubError as exc:
+            return failed(exc)
+        except TimeoutError:
+            return failed(ScrubTimeoutError())
+        except _wire.WireError:
+            return failed(WorkerCrashedError())
+        except (EOFError, OSError):
+            worker.join(max(0.0, min(5.0, deadline - time.monotonic())))
+            return failed(_reason_from_exit(worker.exitcode))
+        if not answer.cleaned:
+            return ScrubReport(file_type, False, b"", reason=answer.reason, note=answer.note)
+        if answer.file_type != file_type:
+            return failed(WorkerCrashedError())
+        try:
+            out_head = output.read_at(0, SNIFF_HEAD_BYTES)
+        except (OSError, ValueError):
+            return failed(WorkerCrashedError())
+        if sniff(out_head) != file_type:
+            return failed(WorkerCrashedError())
+        return answer
+    finally:
+        parent.close()
+        _kill(worker)

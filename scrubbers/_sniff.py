@@ -12,6 +12,11 @@ cost gigabytes of memory in the server).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from scrubbers._ranges import RangeSource
+
 import re
 import struct
 import zlib
@@ -193,6 +198,27 @@ def is_polyglot(untrusted_data: bytes, file_type: FileType) -> bool:
     return (
         file_type not in _ZIP_FAMILY and file_type != UNKNOWN and _has_zip_directory(untrusted_data)
     )
+
+
+#: What `sniff` needs of a large file read by ranges: every type decided from the start
+#: (all the streamed ones are) is decided within this many bytes.
+SNIFF_HEAD_BYTES = 64 * 1024
+
+
+def is_polyglot_source(source: RangeSource, file_type: FileType) -> bool:
+    """`is_polyglot` for a large file read by ranges: its start and its end only."""
+    if is_polyglot(source[:_PDF_WINDOW], file_type):
+        return True
+    if file_type in _ZIP_FAMILY or file_type == UNKNOWN:
+        return False
+    tail_start = max(0, len(source) - (_EOCD.size + 0xFFFF))
+    tail = source[tail_start:]
+    found = _find_eocd(tail)
+    if found is None:
+        return False
+    cd_end, entries, cd_size, _ = found
+    start = tail_start + cd_end - cd_size
+    return entries != 0 and start >= 0 and source[start : start + 4] == _CENTRAL_SIGNATURE
 
 
 def _is_heif(head: bytes) -> bool:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from scrubbers._ranges import RangeSource, Sink
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,10 @@ class Limits:
     max_xml_bytes: int = 64 * 1024 * 1024
     max_depth: int = 4  # embedded documents inside embedded documents
     max_pdf_objects: int = 1_000_000
+    # Larger files of the formats that can be cleaned as a stream (`StreamingScrubber`) are
+    # read by ranges instead of whole: worker memory then does not grow with the file.
+    stream_above_bytes: int = 32 * 1024 * 1024
+    max_streamed_bytes: int = 4 * 1024 * 1024 * 1024
 
     def deeper(self) -> Limits:
         """The limits for a document embedded in this one."""
@@ -112,6 +119,18 @@ class ScrubReport:
                 {"name": a.untrusted_name, **a.report.to_json()} for a in self.attachments
             ],
         }
+
+
+class StreamingScrubber(Protocol):
+    """A format cleaned from a `RangeSource` into a `Sink`, for files too large for RAM.
+
+    The same cleaning as the scrubber's ``remove_all``, and the same errors; the `Cleaned`
+    returned carries no data (the output went to the sink).
+    """
+
+    def get_meta_from(self, source: RangeSource, limits: Limits) -> list[str]: ...
+
+    def remove_all_to(self, source: RangeSource, sink: Sink, limits: Limits) -> Cleaned: ...
 
 
 class Scrubber(Protocol):

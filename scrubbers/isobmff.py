@@ -25,6 +25,7 @@ import bisect
 import sys
 from dataclasses import dataclass, field
 
+from scrubbers._ranges import RangeSource, Sink
 from scrubbers._types import Cleaned, Limits
 from scrubbers.errors import CorruptFileError, LimitExceededError, UnsupportedTypeError
 
@@ -80,7 +81,7 @@ class _Box:
 
 @dataclass
 class _Walk:
-    data: bytes
+    data: bytes | RangeSource
     removed: list[str] = field(default_factory=list)
     boxes: int = 0
     handler: bytes = b""
@@ -278,7 +279,7 @@ def _drop_metadata_track(walk: _Walk, trak: _Box, depth: int) -> None:
     walk.hidden.extend(_sample_ranges(walk, stbl))
 
 
-def _u32(data: bytes, at: int) -> int:
+def _u32(data: bytes | RangeSource, at: int) -> int:
     return int.from_bytes(data[at : at + 4], "big")
 
 
@@ -553,7 +554,11 @@ def _patch_fragment(walk: _Walk, box: _Box, depth: int) -> bytes:
     return bytes(out)
 
 
-def _clean(data: bytes, build: bool) -> tuple[bytes, list[str]]:
+#: A piece of the cleaned file: new bytes, or a range (start, end) of the input copied as is.
+_Piece = bytes | tuple[int, int]
+
+
+def _clean(data: bytes | RangeSource, build: bool) -> tuple[list[_Piece], list[str]]:
     walk = _Walk(data)
     kept, _ = _scan(walk)
     moov = next(box for box in kept if box.kind == b"moov")
@@ -565,7 +570,7 @@ def _clean(data: bytes, build: bool) -> tuple[bytes, list[str]]:
     walk.place([(box.start, box.end, box.start, box.kind) for box in media])
     sized = _rewrite(walk, moov, 0)
     if not build:
-        return b"", walk.removed
+        return [], walk.removed
     moved = []
     position = 0
     for box in kept:
@@ -581,21 +586,27 @@ def _clean(data: bytes, build: bool) -> tuple[bytes, list[str]]:
     hidden = _hidden_by_box(walk, media)
     if len(new_moov) != len(sized):
         raise CorruptFileError("movie header changed size while moving offsets")
-    view = memoryview(data)
-    parts: list[bytes | bytearray | memoryview] = []
+    pieces: list[_Piece] = []
     for box in kept:
         if box.kind == b"moov":
-            parts.append(new_moov)
+            pieces.append(new_moov)
         elif box.kind == b"moof":
-            parts.append(_patch_fragment(walk, box, 0))
-        elif box.start in hidden:
-            blanked = bytearray(view[box.start : box.end])
-            for start, end in hidden[box.start]:
-                blanked[start - box.start : end - box.start] = bytes(end - start)
-            parts.append(blanked)
+            pieces.append(_patch_fragment(walk, box, 0))
+        elif box.kind == b"mdat":
+            # The media samples: copied, never read here (a large file's are not in RAM);
+            # the samples of a dropped metadata track become zeros.
+            at = box.start
+            for start, end in sorted(hidden.get(box.start, [])):
+                if start > at:
+                    pieces.append((at, start))
+                if end > max(at, start):
+                    pieces.append(bytes(end - max(at, start)))
+                at = max(at, end)
+            if box.end > at:
+                pieces.append((at, box.end))
         else:
-            parts.append(view[box.start : box.end])
-    return b"".join(parts), walk.removed
+            pieces.append((box.start, box.end))
+    return pieces, walk.removed
 
 
 def _hidden_by_box(walk: _Walk, media: list[_Box]) -> dict[int, list[tuple[int, int]]]:
@@ -618,5 +629,21 @@ class IsoBmffScrubber:
 
     def remove_all(self, untrusted_data: bytes, limits: Limits) -> Cleaned:
         del limits
-        data, removed = _clean(untrusted_data, build=True)
+        pieces, removed = _clean(untrusted_data, build=True)
+        view = memoryview(untrusted_data)
+        data = b"".join(p if isinstance(p, bytes) else view[p[0] : p[1]] for p in pieces)
         return Cleaned(data, tuple(removed))
+
+    def get_meta_from(self, source: RangeSource, limits: Limits) -> list[str]:
+        del limits
+        return _clean(source, build=False)[1]
+
+    def remove_all_to(self, source: RangeSource, sink: Sink, limits: Limits) -> Cleaned:
+        del limits
+        pieces, removed = _clean(source, build=True)
+        for piece in pieces:
+            if isinstance(piece, bytes):
+                sink.write(piece)
+            else:
+                sink.copy(piece[0], piece[1] - piece[0])
+        return Cleaned(b"", tuple(removed))

@@ -32,16 +32,19 @@ profile's description, copyright and device fields are free text.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import BinaryIO, cast
 
 import pikepdf
 from pikepdf import sanitize
 
 from scrubbers._pdf_streams import decoded_bytes
 from scrubbers._pdf_walk import iter_reachable_dicts, scan
+from scrubbers._ranges import RangeSource, Sink, SourceReader
 from scrubbers._types import MAX_LINK_CHARS, MAX_LINKS, Attachment, Cleaned, Limits, ScrubReport
 from scrubbers.errors import CorruptFileError, LimitExceededError, ScrubError, VerificationError
 
@@ -49,6 +52,11 @@ N = pikepdf.Name
 
 _STARTXREF = re.compile(rb"startxref\s+\d+\s*%%EOF")
 _FILESPEC_NAME_KEYS = ("/UF", "/F", "/Unix", "/Mac", "/DOS")
+#: A streamed output keeps its last bytes in RAM until the end, where the trailer's /ID is
+#: blanked (`_drop_trailer_id`): the trailer and the last cross-reference section must fit.
+_STREAM_TAIL = 32 * 1024 * 1024
+#: The longest "startxref <offset> %%EOF" looked at in a streamed input.
+_STARTXREF_WINDOW = 4096
 
 
 class EncryptedPdfError(CorruptFileError):
@@ -68,33 +76,77 @@ class PdfScrubber:
     file_types = ("pdf",)
 
     def get_meta(self, untrusted_data: bytes, limits: Limits) -> list[str]:
-        with _open(untrusted_data, limits) as pdf:
-            found = _revision_fields(untrusted_data, pdf)
+        return self.get_meta_from(untrusted_data, limits)
+
+    def get_meta_from(self, source: bytes | RangeSource, limits: Limits) -> list[str]:
+        with _open(source, limits) as pdf:
+            found = _revision_fields(source, pdf)
             found += _scan(pdf, limits, fix=False)
         return found
 
     def remove_all(self, untrusted_data: bytes, limits: Limits) -> Cleaned:
-        with _open(untrusted_data, limits) as pdf:
-            removed = _revision_fields(untrusted_data, pdf)
+        out = io.BytesIO()
+        cleaned = self._clean(untrusted_data, out, limits)
+        return dataclasses.replace(cleaned, data=_drop_trailer_id(out.getvalue()))
+
+    def remove_all_to(self, source: RangeSource, sink: Sink, limits: Limits) -> Cleaned:
+        out = _TailHeldBack(sink)
+        # A raw file object is what pikepdf writes to; its stubs ask for the wider BinaryIO.
+        cleaned = self._clean(source, cast(BinaryIO, out), limits)
+        out.finish()
+        return cleaned
+
+    def _clean(self, source: bytes | RangeSource, out: BinaryIO, limits: Limits) -> Cleaned:
+        with _open(source, limits) as pdf:
+            removed = _revision_fields(source, pdf)
             attachments = _extract_attachments(pdf, limits)
             removed += _scan(pdf, limits, fix=True)
             _second_net(pdf)
             _drop_unused_resources(pdf)
             warnings, links = _kept_but_identifying(pdf)
-            data = _save(pdf)
+            _save(pdf, out)
         note = None
         if "pdf:ICC-description" in removed or "pdf:OutputIntents" in removed:
             note = "ICC colour profiles replaced by device colour spaces"
         if any(not a.report.cleaned for a in attachments):
             warnings.add("embedded-not-cleaned")
         return Cleaned(
-            data,
+            b"",
             tuple(removed),
             note=note,
             attachments=attachments,
             warnings=tuple(sorted(warnings)),
             links=tuple(links),
         )
+
+
+class _TailHeldBack(io.RawIOBase):
+    """The writer qpdf writes a streamed output into: everything but the last
+    `_STREAM_TAIL` bytes goes to the sink at once; the tail, once the trailer's /ID is
+    blanked in it, at the end."""
+
+    def __init__(self, sink: Sink) -> None:
+        super().__init__()
+        self._sink = sink
+        self._tail = bytearray()
+        self._flushed = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: object) -> int:
+        view = memoryview(data).cast("B")  # type: ignore[arg-type]
+        self._tail += view
+        if len(self._tail) > 2 * _STREAM_TAIL:
+            cut = len(self._tail) - _STREAM_TAIL
+            self._sink.write(bytes(self._tail[:cut]))
+            del self._tail[:cut]
+            self._flushed += cut
+        return len(view)
+
+    def finish(self) -> None:
+        self._sink.write(_drop_trailer_id(bytes(self._tail), base=self._flushed))
+        self._tail = bytearray()
 
 
 def _scan(pdf: pikepdf.Pdf, limits: Limits, *, fix: bool) -> list[str]:
@@ -104,11 +156,16 @@ def _scan(pdf: pikepdf.Pdf, limits: Limits, *, fix: bool) -> list[str]:
 
 
 @contextmanager
-def _open(untrusted_data: bytes, limits: Limits) -> Iterator[pikepdf.Pdf]:
-    """Open from RAM with qpdf; translate its errors once, here."""
+def _open(source: bytes | RangeSource, limits: Limits) -> Iterator[pikepdf.Pdf]:
+    """Open with qpdf, from RAM or by ranges; translate its errors once, here."""
+    stream: BinaryIO = (
+        io.BytesIO(source)
+        if isinstance(source, bytes)
+        else cast(BinaryIO, io.BufferedReader(SourceReader(source), buffer_size=256 * 1024))
+    )
     try:
         pdf = pikepdf.open(
-            io.BytesIO(untrusted_data),
+            stream,
             password="",
             conversion_mode="explicit",  # every value a pikepdf.Object: type checks hold
         )
@@ -135,10 +192,18 @@ def _check_object_count(pdf: pikepdf.Pdf, limits: Limits) -> None:
         raise LimitExceededError("too many PDF objects")
 
 
-def _revision_fields(untrusted_data: bytes, pdf: pikepdf.Pdf) -> list[str]:
+def _revision_fields(source: bytes | RangeSource, pdf: pikepdf.Pdf) -> list[str]:
     """An incremental update keeps the previous revision (with its old values) in the file."""
     expected = 2 if pdf.is_linearized else 1  # a linearized file has two xref sections
-    if len(_STARTXREF.findall(untrusted_data)) > expected:
+    if isinstance(source, bytes):
+        found = len(_STARTXREF.findall(source))
+    else:
+        found, at = 0, source.find(b"startxref")
+        while at >= 0:
+            if _STARTXREF.match(source[at : at + _STARTXREF_WINDOW]):
+                found += 1
+            at = source.find(b"startxref", at + 9)
+    if found > expected:
         return ["pdf:incremental-updates"]
     return []
 
@@ -254,8 +319,7 @@ def _has_page_tree(pdf: pikepdf.Pdf) -> bool:
         return False
 
 
-def _save(pdf: pikepdf.Pdf) -> bytes:
-    out = io.BytesIO()
+def _save(pdf: pikepdf.Pdf, out: BinaryIO) -> None:
     pdf.save(
         out,
         fix_metadata_version=False,  # would touch XMP; there is none left
@@ -270,17 +334,17 @@ def _save(pdf: pikepdf.Pdf) -> bytes:
         encryption=False,  # an owner password is dropped with its restrictions
         deterministic_id=True,  # no clock or randomness in the bytes (the ID is removed)
     )
-    return _drop_trailer_id(out.getvalue())
 
 
-def _drop_trailer_id(data: bytes) -> bytes:
+def _drop_trailer_id(data: bytes, base: int = 0) -> bytes:
     """Blank the /ID qpdf always writes, in place, with spaces of the same length.
 
     qpdf offers no way to omit it. With deterministic_id it is a hash of the output, not
     of the input, but `get_meta` cannot tell a fresh ID from an inherited one; writing none
     (the PDF 1.7 rule: optional unless encrypted) makes the verification exact. Spaces
     keep every byte offset in the cross-reference table valid. The dictionary edited is
-    the trailer that `startxref` points at, in the file qpdf just wrote.
+    the trailer that `startxref` points at, in the file qpdf just wrote. `data` is the end
+    of that file from offset `base` (all of it when 0).
     """
     end = data.rfind(b"startxref")
     if end < 0:
@@ -288,7 +352,9 @@ def _drop_trailer_id(data: bytes) -> bytes:
     match = re.match(rb"startxref\s+(\d+)", data[end:])
     if match is None:
         raise VerificationError("bad startxref in the rewritten PDF")
-    xref = int(match.group(1))
+    xref = int(match.group(1)) - base
+    if xref < 0:
+        raise LimitExceededError("cross-reference section too large to clean as a stream")
     if data[xref : xref + 4] == b"xref":
         start, stop = data.find(b"trailer", xref, end), end  # classic table + trailer
     else:

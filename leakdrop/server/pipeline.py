@@ -589,6 +589,15 @@ class Processor:
             # first KiB to be told apart): keep it as received without loading it in RAM.
             reason = scrubbers.UnsupportedTypeError.reason
             return [self._as_received(untrusted_name, spool, head_type, False, reason, None)]
+        if (
+            spool.size > self._scrub_limits.stream_above_bytes
+            and head_type.name in scrubbers.STREAMED_TYPES
+        ):
+            # A phone video or a scanned document of any size up to the upload limit:
+            # cleaned by ranges, never whole in RAM.
+            return await anyio.to_thread.run_sync(
+                self._scrub_streamed, untrusted_name, spool, limiter=self._work
+            )
         if spool.size > self.limits.scrub_max_bytes:
             return [
                 self._as_received(untrusted_name, spool, head_type, False, TOO_LARGE_TO_CLEAN, None)
@@ -655,6 +664,35 @@ class Processor:
             _close_all(result)
             raise
         # The cleaned bytes replace the original: free its spool (and descriptor) now.
+        spool.close()
+        return result
+
+    def _scrub_streamed(self, untrusted_name: str, spool: SpoolFile) -> list[_Stored]:
+        """Worker thread: clean by ranges read from the spool, into a new spool."""
+        output = SpoolFile(self.storage.spool, spool.key)
+        result: list[_Stored] = []
+        try:
+            report = scrubbers.scrub_streamed_sandboxed(
+                spool.size, spool.read_at, output, limits=self._scrub_limits
+            )
+            if not report.cleaned:
+                output.close()
+                return [
+                    self._as_received(
+                        untrusted_name, spool, report.file_type, False, report.reason, report.note
+                    )
+                ]
+            self._describe(result, untrusted_name, report, output, None)
+            name = result[-1].receipt.stored_name
+            for attachment in report.attachments:
+                self._add_report(
+                    result, attachment.untrusted_name, attachment.report, spool.key, name, 1
+                )
+        except BaseException:
+            if not result:
+                output.close()
+            _close_all(result)
+            raise
         spool.close()
         return result
 

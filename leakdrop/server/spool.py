@@ -28,6 +28,8 @@ being sealed as the source's file.
 
 from __future__ import annotations
 
+import array
+import bisect
 import contextlib
 import errno
 import hashlib
@@ -267,6 +269,20 @@ class _SpoolReader:
         self._size = size
         self._disk_bytes = disk_bytes
 
+    def record(self, index: int, disk_offset: int, length: int, *, final: bool) -> bytearray:
+        """One record's plaintext, from the place and length RAM recorded for it."""
+        header = bytearray(_LENGTH)
+        _pread_exact(self._fd, memoryview(header), disk_offset)
+        if int.from_bytes(header, "big") != length:
+            raise SpoolIntegrityError("spool record length altered")
+        sealed = bytearray(length + self._aead.tag)
+        _pread_exact(self._fd, memoryview(sealed), disk_offset + _LENGTH)
+        plaintext = bytearray(length)
+        self._aead.open_into(
+            memoryview(plaintext), memoryview(sealed), self._aead.nonce(index, final), self._key
+        )
+        return plaintext
+
     def records(self) -> Iterator[bytearray]:
         """Each record's plaintext, in a new buffer that nothing else references."""
         aead = self._aead
@@ -362,6 +378,12 @@ class SpoolFile(PlaintextIntake):
         self._out = bytearray()
         self._records = 0
         self._disk_bytes = 0
+        # Where each record starts, in the plaintext and on disk (RAM only, like the key):
+        # what lets `read_at` decrypt any record alone, for the cleaning of large files.
+        self._plain_starts = array.array("Q")
+        self._disk_starts = array.array("Q")
+        self._plain_written = 0
+        self._recent: tuple[int, bytearray] | None = None
         self._queue: queue.Queue[object] = queue.Queue(maxsize=_QUEUE_DEPTH)
         self._error: BaseException | None = None
         self.closed = False
@@ -390,6 +412,9 @@ class SpoolFile(PlaintextIntake):
             self._out = bytearray(need)
         sealed = memoryview(self._out)[:need]
         aead.seal_into(sealed, plaintext, aead.nonce(self._records, final), self._key)
+        self._plain_starts.append(self._plain_written)
+        self._disk_starts.append(self._disk_bytes)
+        self._plain_written += len(plaintext)
         self._records += 1
         self._disk_bytes += _write_all(self._fd, [len(plaintext).to_bytes(_LENGTH, "big"), sealed])
 
@@ -456,6 +481,38 @@ class SpoolFile(PlaintextIntake):
     def read_all(self) -> bytes:
         return b"".join(self._reader().records())
 
+    def read_at(self, offset: int, size: int) -> bytes:
+        """Up to `size` plaintext bytes from `offset`: only the records they lie in are read
+        and decrypted, each checked as in `open` (its index and last-record flag are in its
+        nonce, its length and place come from RAM), so a large file is read in any order
+        with one record in memory at a time."""
+        reader = self._reader()
+        if offset < 0 or size < 0:
+            raise ValueError("negative offset or size")
+        end = min(self.size, offset + size)
+        pieces: list[bytes] = []
+        position = offset
+        while position < end:
+            index = bisect.bisect_right(self._plain_starts, position) - 1
+            record = self._record(reader, index)
+            start = position - self._plain_starts[index]
+            piece = record[start : start + end - position]
+            pieces.append(bytes(piece))
+            position += len(piece)
+        return b"".join(pieces)
+
+    def _record(self, reader: _SpoolReader, index: int) -> bytearray:
+        recent = self._recent
+        if recent is not None and recent[0] == index:
+            return recent[1]
+        final = index == self._records - 1
+        end = self.size if final else self._plain_starts[index + 1]
+        plaintext = reader.record(
+            index, self._disk_starts[index], end - self._plain_starts[index], final=final
+        )
+        self._recent = (index, plaintext)
+        return plaintext
+
     def close(self) -> None:
         """Drop the ciphertext (the file has no name: closing frees it)."""
         if self.closed:
@@ -465,6 +522,7 @@ class SpoolFile(PlaintextIntake):
             self._queue.put(_ABORT)
             self._writer.join()
             self._writer = None
+        self._recent = None
         os.close(self._fd)
 
 
