@@ -9,7 +9,16 @@ from the first byte sent to the receipt (which is only sent after the submission
 fsync'ed and renamed into place). Meanwhile it samples the server's resident memory
 (server process plus its children). Next to each upload, `age -e` seals the same bytes,
 read from a pipe, into a file on the same file system (timed without, then with, an fsync
-of its output). Each size runs `--repeat` times, alternating which of the two goes first;
+of its output).
+
+With `--real-files`, it instead uploads files that are cleaned (not only sealed), with the
+server's default settings: a phone-style MP4 (H.264 + AAC, location, make and title tags)
+just under the 1 GiB upload limit, a 700 MB scanned PDF (one JPEG per page, an author in
+its Info), and a 10 MB MP4 for reference; each receipt must say "cleaned", and the peak
+memory of the server and its cleaning workers is printed per file (target: under 64 MiB more
+than for the 10 MB file).
+
+Each size runs `--repeat` times, alternating which of the two goes first;
 prints every run, the median ratio for the large size (target >= 0.5) and the peak RSS for
 the small and the large upload (target: no growth with size). The machine may be shared:
 compare medians, not single runs. `--profile FILE` records the server with py-spy.
@@ -192,8 +201,184 @@ def median(values: list[float]) -> float:
     return statistics.median(values)
 
 
+def make_video(path: Path, size: int) -> None:
+    """Phone-style: H.264 (lossless noise, so that the size is reached fast) and AAC, with
+    the tags a phone writes."""
+    # Lossless noise: about 1.5 bytes per pixel (measured), so the size is reached fast.
+    frames = max(2, int(size / (1280 * 720 * 1.51)))
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-y", "-f", "rawvideo", "-s", "1280x720", "-pix_fmt", "gray",
+         "-r", "30", "-i", "/dev/urandom", "-f", "lavfi", "-i", "sine=frequency=440",
+         "-frames:v", str(frames), "-c:v", "libx264", "-preset", "ultrafast", "-qp", "0",
+         "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest",
+         "-metadata", "location=+48.8566+002.3522/", "-metadata", "make=BenchPhone",
+         "-metadata", "title=bench", "-movflags", "+use_metadata_tags", str(path)],
+        check=True,
+    )  # fmt: skip
+
+
+def make_scanned_pdf(path: Path, size: int) -> None:
+    """One noise JPEG (an A4 page at 300 dpi) per page, as a scanner writes them."""
+    import io
+
+    import pikepdf
+    from PIL import Image
+
+    width, height = 2480, 3508
+    buffer = io.BytesIO()
+    Image.frombytes("L", (width, height), os.urandom(width * height)).save(
+        buffer, "JPEG", quality=90
+    )
+    jpeg = buffer.getvalue()
+    pdf = pikepdf.new()
+    pdf.docinfo["/Author"] = "Bench Scanner"
+    for _ in range(max(1, size // len(jpeg))):
+        image = pikepdf.Stream(pdf, jpeg)
+        image.Type, image.Subtype = pikepdf.Name.XObject, pikepdf.Name.Image
+        image.Width, image.Height, image.BitsPerComponent = width, height, 8
+        image.ColorSpace, image.Filter = pikepdf.Name.DeviceGray, pikepdf.Name.DCTDecode
+        page = pikepdf.Dictionary(
+            Type=pikepdf.Name.Page,
+            MediaBox=[0, 0, 595, 842],
+            Resources=pikepdf.Dictionary(XObject=pikepdf.Dictionary(Im0=image)),
+            Contents=pikepdf.Stream(pdf, b"q 595 0 0 842 0 0 cm /Im0 Do Q"),
+        )
+        pdf.pages.append(pikepdf.Page(page))
+    pdf.save(path)
+
+
+def upload_file(port: int, path: Path) -> tuple[float, int, str]:
+    """POST one file, streamed from disk; the receipt page's text comes back."""
+    head = (
+        f"--{BOUNDARY}\r\n"
+        f'Content-Disposition: form-data; name="files"; filename="{path.name}"\r\n'
+        "Content-Type: application/octet-stream\r\n\r\n"
+    ).encode()
+    tail = f"\r\n--{BOUNDARY}--\r\n".encode()
+
+    def body() -> Iterator[bytes]:
+        yield head
+        with path.open("rb") as f:
+            while chunk := f.read(CHUNK):
+                yield chunk
+        yield tail
+
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=900)
+    start = time.perf_counter()
+    conn.request(
+        "POST",
+        "/submit?lang=en",
+        body=body(),
+        headers={
+            "Content-Type": f"multipart/form-data; boundary={BOUNDARY}",
+            "Content-Length": str(len(head) + path.stat().st_size + len(tail)),
+        },
+    )
+    response = conn.getresponse()
+    text = response.read().decode("utf-8", "replace")
+    elapsed = time.perf_counter() - start
+    conn.close()
+    return elapsed, response.status, text
+
+
+def start_server(work: Path, extra: list[str]) -> tuple[subprocess.Popen[bytes], int, str]:
+    keys = work / "keys"
+    keys.mkdir()
+    ident = subprocess.run(["age-keygen"], capture_output=True, text=True, check=True).stdout
+    recipient = next(x.split(": ")[1] for x in ident.splitlines() if "public key" in x)
+    (keys / "bench.txt").write_text(recipient + "\n")
+    tmp = work / "tmp"
+    tmp.mkdir()
+    port = free_port()
+    env = {**os.environ, "TMPDIR": str(tmp)}
+    # A file, not a pipe nobody reads: a chatty server must not block on its stderr.
+    with (work / "server.log").open("wb") as server_log:
+        server = subprocess.Popen(
+            [str(LEAKDROP), "serve", "--keys", str(keys), "--storage", str(work / "storage"),
+             "--port", str(port), *extra],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=server_log,
+        )  # fmt: skip
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+            c.request("GET", "/healthz")
+            if c.getresponse().status == 200:
+                break
+        except OSError:
+            if time.monotonic() > deadline or server.poll() is not None:
+                log = (work / "server.log").read_text(errors="replace")[-2000:]
+                raise SystemExit(f"server did not start:\n{log}") from None
+            time.sleep(0.1)
+    time.sleep(1.0)  # let the scrubbers' fork server finish starting
+    return server, port, recipient
+
+
+def real_files(repeat: int) -> int:
+    mib = 1024 * 1024
+    work = Path(
+        tempfile.mkdtemp(
+            prefix="leakdrop-bench-", dir=ROOT / "build" if (ROOT / "build").is_dir() else None
+        )
+    )
+    try:
+        files = work / "files"
+        files.mkdir()
+        reference = files / "phone-10MB.mp4"
+        video = files / "phone-1GiB.mp4"
+        scan = files / "scan-700MB.pdf"
+        make_video(reference, 10 * 1000 * 1000)
+        make_video(video, 1024 * mib - 16 * mib)  # under the default upload limit
+        make_scanned_pdf(scan, 700 * 1000 * 1000)
+        # Default settings: only where the keys and the storage are.
+        server, port, _ = start_server(work, [])
+        rows = []
+        try:
+            idle = tree_rss(server.pid)
+            for _ in range(repeat):
+                for path in (reference, video, scan):
+                    sampler = Sampler(server.pid)
+                    sampler.start()
+                    elapsed, status, text = upload_file(port, path)
+                    sampler.stop.set()
+                    sampler.join()
+                    if status != 200:
+                        raise SystemExit(f"{path.name}: upload answered {status}")
+                    cleaned = 'class="cleaned"' in text and 'class="not-cleaned"' not in text
+                    for f in (work / "storage" / "submissions").iterdir():
+                        f.unlink()
+                    rows.append((path, elapsed, sampler.peak, cleaned))
+        finally:
+            server.terminate()
+            server.wait(30)
+        print(f"server idle RSS (with children): {idle / mib:.0f} MiB")
+        print(f"{'file':>18} {'size':>8} {'seconds':>8} {'peak RSS':>9} {'receipt':>12}")
+        for path, elapsed, peak, cleaned in rows:
+            print(
+                f"{path.name:>18} {path.stat().st_size / mib:>6.0f}Mi {elapsed:>8.1f}"
+                f" {peak / mib:>5.0f} MiB {'cleaned' if cleaned else 'NOT CLEANED':>12}"
+            )
+        base = max(peak for path, _, peak, _ in rows if path == reference)
+        for big in (video, scan):
+            peak = max(p for path, _, p, _ in rows if path == big)
+            print(
+                f"{big.name}: peak {peak / mib:.0f} MiB, {(peak - base) / mib:+.0f} MiB"
+                " next to the 10 MB file (target: under +64 MiB)"
+            )
+        return 0 if all(cleaned for *_, cleaned in rows) else 1
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--real-files",
+        action="store_true",
+        help="upload a 1 GiB phone video, a 700 MB scanned PDF and a 10 MB video, cleaned",
+    )
     parser.add_argument("--size", default="1G", help="large upload (default 1G)")
     parser.add_argument("--small", default="64M", help="small upload, for memory growth")
     parser.add_argument(
@@ -203,6 +388,8 @@ def main() -> int:
         "--profile", type=Path, help="py-spy raw profile of the server during all runs"
     )
     args = parser.parse_args()
+    if args.real_files:
+        return real_files(args.repeat)
     size, small = parse_size(args.size), parse_size(args.small)
     work = Path(
         tempfile.mkdtemp(

@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 #: Reads `size` bytes at `offset` (fewer only at the end of the file).
 ReadAt = Callable[[int, int], bytes]
 
+#: The largest single read asked of the parent (it refuses more: a bound on its buffers).
+MAX_READ = 4 * 1024 * 1024
 _BLOCK = 256 * 1024
 _BLOCKS = 32  # 8 MiB of cache, whatever the file's size
 #: Above this, a single slice is not cached (it is read straight through).
@@ -115,11 +117,15 @@ class RangeSource:
 
     def _fetch(self, offset: int, size: int) -> bytes:
         size = max(0, min(size, self._size - offset))
-        data = self._read_at(offset, size)
-        if len(data) != size:
-            # The parent gives exactly what was asked; anything else is a broken channel.
-            raise CorruptFileError("short read from the source")
-        return data
+        pieces = []
+        for start in range(offset, offset + size, MAX_READ):
+            length = min(MAX_READ, offset + size - start)
+            data = self._read_at(start, length)
+            if len(data) != length:
+                # The parent gives exactly what was asked; anything else is a broken channel.
+                raise CorruptFileError("short read from the source")
+            pieces.append(data)
+        return pieces[0] if len(pieces) == 1 else b"".join(pieces)
 
 
 class SourceReader(io.RawIOBase):

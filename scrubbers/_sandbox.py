@@ -32,7 +32,7 @@ from multiprocessing.context import ForkServerContext
 from typing import Protocol
 
 from scrubbers import _confine, _wire
-from scrubbers._ranges import RangeSource, ReadAt
+from scrubbers._ranges import MAX_READ, RangeSource, ReadAt
 from scrubbers._sniff import SNIFF_HEAD_BYTES, sniff
 from scrubbers._types import DEFAULT_LIMITS, Limits, ScrubReport
 from scrubbers.errors import (
@@ -55,8 +55,6 @@ _CHUNK = 1024 * 1024
 # A streamed clean's read or copy request: offset and size.
 _RANGE = struct.Struct(">QQ")
 _INPUT, _OUTPUT = 0, 1
-# The largest read a worker may ask for at once (its reads are blocks of `_ranges`).
-_MAX_READ = 4 * _CHUNK
 # A streamed output may be larger than its input by this much (a PDF rewritten with fresh
 # cross-reference tables), never more: a worker cannot fill the disk.
 _STREAM_SLACK = 64 * 1024 * 1024
@@ -382,7 +380,7 @@ def _stream_exchange(
         if tag == b"R" and len(body) == 1 + _RANGE.size:
             which = body[0]
             offset, length = _RANGE.unpack(body[1:])
-            if length > _MAX_READ or which not in (_INPUT, _OUTPUT):
+            if length > MAX_READ or which not in (_INPUT, _OUTPUT):
                 raise _wire.WireError("bad read")
             if which == _OUTPUT and not finished:
                 raise _wire.WireError("output read before it was finished")
