@@ -436,6 +436,7 @@ def scrub_streamed_sandboxed(
     output: StreamTarget,
     *,
     limits: Limits = DEFAULT_LIMITS,
+    _worker_target: WorkerTarget = _serve_streamed,
 ) -> ScrubReport:
     """Clean a large file read by ranges in a limited worker; its output goes to `output`.
 
@@ -443,7 +444,8 @@ def scrub_streamed_sandboxed(
     spool); the worker never holds the whole file. The report carries no data: when it says
     cleaned, `output` holds the cleaned file, checked by the worker's own re-read and, here,
     by its sniffed type; otherwise the caller keeps the file as received and drops
-    `output`. Never raises for what the file contains. Blocking, like `scrub_sandboxed`.
+    `output`. Never raises for what the file contains. Blocking, like `scrub_sandboxed`
+    (whose ``_worker_target`` this one's mirrors, for tests).
     """
     head = read_at(0, min(size, SNIFF_HEAD_BYTES))
     file_type = sniff(head)
@@ -455,7 +457,7 @@ def scrub_streamed_sandboxed(
     parent, child = socket.socketpair()
     try:
         worker = _get_context().Process(
-            target=_worker_main, args=(child, limits, _serve_streamed), daemon=True
+            target=_worker_main, args=(child, limits, _worker_target), daemon=True
         )
         worker.start()
     except OSError:
