@@ -6,7 +6,9 @@ hostile) and written to DIR under its own stem and the extension of its *real* t
 is ever overwritten (``O_EXCL``; ``-1``, ``-2`` ... suffixes), and a file that could not be
 cleaned is **not** written to DIR at all: DIR only ever holds cleaned files, so nobody
 publishes a dirty file from it by mistake. Attachments found in a file (PDF attachments) are
-cleaned on their own and written next to it, under the same rule.
+cleaned on their own and written next to it, under the same rule. A large PDF or video
+(above `Limits.stream_above_bytes`) is cleaned by ranges, as on the server, into a nameless
+file in DIR that gets its name only once the clean is verified.
 
 Exit status: 0 when every file (and attachment) was cleaned, 1 when some were not (or could
 not be written), 2 on usage errors (nothing done). Needs the ``server`` extra (the parsers),
@@ -113,8 +115,81 @@ def _check_usage(args: argparse.Namespace) -> tuple[list[Path], Path]:
     return inputs, out_dir
 
 
+class _PendingOutput:
+    """A streamed clean's output, in DIR but nameless (``O_TMPFILE``) until it is known to
+    be clean: DIR never shows a file that was not cleaned, even half-written."""
+
+    def __init__(self, out_dir: Path) -> None:
+        self._fd = os.open(out_dir, os.O_TMPFILE | os.O_WRONLY | os.O_CLOEXEC, 0o600)
+        self._fd_read = os.open(f"/proc/self/fd/{self._fd}", os.O_RDONLY | os.O_CLOEXEC)
+
+    def write(self, data: bytes | memoryview) -> None:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self._fd, view) :]
+
+    def finish(self) -> None:
+        os.fsync(self._fd)
+
+    def read_at(self, offset: int, size: int) -> bytes:
+        return os.pread(self._fd_read, size, offset)
+
+    def name(self, out_dir: Path, stem: str, extension: str) -> Path:
+        """Give the file its name (never replacing one), as `_write_new` does."""
+        for n in range(_MAX_SUFFIX):
+            path = out_dir / (f"{stem}{extension}" if n == 0 else f"{stem}-{n}{extension}")
+            # linkat(AT_SYMLINK_FOLLOW) through /proc: the documented way to name an
+            # O_TMPFILE file without privileges (a plain link() would link the symlink).
+            proc = os.open("/proc/self/fd", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            try:
+                os.link(str(self._fd), path, src_dir_fd=proc, follow_symlinks=True)
+            except FileExistsError:
+                continue
+            finally:
+                os.close(proc)
+            return path
+        raise FileExistsError(f"no free name for {stem}{extension} in {out_dir}")
+
+    def close(self) -> None:
+        os.close(self._fd_read)
+        os.close(self._fd)
+
+
+def _scrub_streamed(path: Path, out_dir: Path, size: int) -> Outcome:
+    """A large PDF or video: read by ranges, cleaned into DIR without being whole in RAM."""
+    with path.open("rb") as handle:
+        fd = handle.fileno()
+        output = _PendingOutput(out_dir)
+        try:
+            report = scrubbers.scrub_streamed_sandboxed(
+                size, lambda offset, length: os.pread(fd, length, offset), output
+            )
+            outcome = Outcome(str(path), report)
+            if report.cleaned:
+                try:
+                    outcome.output = output.name(
+                        out_dir, path.stem or "file", report.file_type.extension
+                    )
+                except OSError as exc:
+                    outcome.write_error = exc.strerror or str(exc)
+        finally:
+            output.close()
+    # The attachments came in RAM (they are bounded): written as for a small file.
+    _write_attachments(outcome, out_dir, path.stem or "file")
+    return outcome
+
+
 def _scrub_one(path: Path, out_dir: Path) -> Outcome:
     try:
+        size = path.stat().st_size
+        with path.open("rb") as handle:
+            head = handle.read(scrubbers.SNIFF_HEAD_BYTES)
+        if (
+            size > DEFAULT_LIMITS.stream_above_bytes
+            and scrubbers.sniff(head).name in scrubbers.STREAMED_TYPES
+            and _can_hold_nameless(out_dir)
+        ):
+            return _scrub_streamed(path, out_dir, size)
         with path.open("rb") as handle:
             # One byte more than the cleaners accept, and no more: a 10 GiB file is
             # reported too large without being read into memory.
@@ -129,6 +204,16 @@ def _scrub_one(path: Path, out_dir: Path) -> Outcome:
     return outcome
 
 
+def _can_hold_nameless(out_dir: Path) -> bool:
+    # Not every file system has O_TMPFILE: there a large file is cleaned in RAM, up to
+    # the limit of `DEFAULT_LIMITS.max_input_bytes`, and reported too large beyond it.
+    try:
+        os.close(os.open(out_dir, os.O_TMPFILE | os.O_WRONLY | os.O_CLOEXEC, 0o600))
+    except OSError:
+        return False
+    return True
+
+
 def _write(outcome: Outcome, out_dir: Path, stem: str) -> None:
     report = outcome.report
     if report.cleaned:
@@ -136,7 +221,11 @@ def _write(outcome: Outcome, out_dir: Path, stem: str) -> None:
             outcome.output = _write_new(out_dir, stem, report.file_type.extension, report.data)
         except OSError as exc:
             outcome.write_error = exc.strerror or str(exc)
-    for number, attachment in enumerate(report.attachments, start=1):
+    _write_attachments(outcome, out_dir, stem)
+
+
+def _write_attachments(outcome: Outcome, out_dir: Path, stem: str) -> None:
+    for number, attachment in enumerate(outcome.report.attachments, start=1):
         child = Outcome(
             f"attachment {attachment.untrusted_name}",
             attachment.report,

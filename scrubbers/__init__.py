@@ -19,7 +19,7 @@ from scrubbers._core import scrub, scrub_streamed
 from scrubbers._ranges import BytesSink, RangeSource
 from scrubbers._registry import STREAMED_TYPES
 from scrubbers._sandbox import StreamTarget, scrub_sandboxed, scrub_streamed_sandboxed
-from scrubbers._sniff import is_plain_text, sniff
+from scrubbers._sniff import SNIFF_HEAD_BYTES, is_plain_text, sniff
 from scrubbers._types import (
     DEFAULT_LIMITS,
     Attachment,
@@ -44,6 +44,7 @@ from scrubbers.errors import (
 
 __all__ = [
     "DEFAULT_LIMITS",
+    "SNIFF_HEAD_BYTES",
     "STREAMED_TYPES",
     "AmbiguousTypeError",
     "Attachment",

@@ -23,6 +23,8 @@ import io
 import os
 import random
 import socket
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -422,3 +424,40 @@ def test_large_video_and_scan_cleaned_through_the_server(
         assert len(pdf.pages) == len(original.pages)
         first = pdf.pages[0].Resources.XObject.Im0.read_raw_bytes()
         assert first == original.pages[0].Resources.XObject.Im0.read_raw_bytes()
+
+
+# --- `leakdrop scrub` on large files -------------------------------------------------------
+
+
+def _leakdrop_scrub(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "leakdrop.cli", "scrub", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_scrub_command_cleans_a_large_scan_by_ranges(tmp_path: Path) -> None:
+    scan = tmp_path / "scan.pdf"
+    scan.write_bytes(_scanned_pdf(40 * 1000 * 1000))
+    out = tmp_path / "out"
+    result = _leakdrop_scrub(scan, "--out", out, "--json")
+    assert result.returncode == 0, result.stderr
+    [written] = list(out.iterdir())
+    assert written.name == "scan.pdf" and (written.stat().st_mode & 0o777) == 0o600
+    data = written.read_bytes()
+    assert b"CanaryScan" not in data
+    assert data == scrub(scan.read_bytes(), limits=Limits(max_input_bytes=1 << 30)).data
+
+
+def test_scrub_command_leaves_nothing_for_a_large_file_it_cannot_clean(tmp_path: Path) -> None:
+    broken = tmp_path / "locked.pdf"
+    with pikepdf.open(io.BytesIO(_scanned_pdf(40 * 1000 * 1000))) as pdf:
+        # A user password: its content cannot be read, so it cannot be cleaned.
+        pdf.save(broken, encryption=pikepdf.Encryption(user="secret", owner="secret"))
+    out = tmp_path / "out"
+    result = _leakdrop_scrub(broken, "--out", out)
+    assert result.returncode == 1
+    assert "encrypted with a password" in result.stdout
+    assert list(out.iterdir()) == []
