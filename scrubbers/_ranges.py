@@ -202,3 +202,55 @@ class BytesSink:
 
     def getvalue(self) -> bytes:
         return bytes(self._out)
+
+
+#: A piece of a cleaned file: new bytes, or a range (start, end) of the input copied as is.
+Piece = bytes | tuple[int, int]
+
+
+def overlay(size: int, patches: list[tuple[int, bytes]]) -> list[Piece]:
+    """The input of `size` bytes with each patch written over it at its offset, in order
+    (a later patch wins where two overlap, as successive writes into a buffer would)."""
+    # Disjoint (start, end, bytes) segments of new content, sorted by start.
+    segments: list[tuple[int, int, bytes]] = []
+    for start, data in patches:
+        end = start + len(data)
+        if start < 0 or end > size:
+            raise CorruptFileError("patch outside the file")
+        kept: list[tuple[int, int, bytes]] = []
+        for s_start, s_end, s_data in segments:
+            if s_end <= start or s_start >= end:
+                kept.append((s_start, s_end, s_data))
+                continue
+            if s_start < start:
+                kept.append((s_start, start, s_data[: start - s_start]))
+            if s_end > end:
+                kept.append((end, s_end, s_data[end - s_start :]))
+        kept.append((start, end, data))
+        segments = sorted(kept)
+    pieces: list[Piece] = []
+    at = 0
+    for start, end, data in segments:
+        if start > at:
+            pieces.append((at, start))
+        if data:
+            pieces.append(data)
+        at = end
+    if at < size:
+        pieces.append((at, size))
+    return pieces
+
+
+def join(pieces: list[Piece], untrusted_data: bytes) -> bytes:
+    """The pieces as one file, for an input held in RAM."""
+    view = memoryview(untrusted_data)
+    return b"".join(p if isinstance(p, bytes) else view[p[0] : p[1]] for p in pieces)
+
+
+def emit(pieces: list[Piece], sink: Sink) -> None:
+    """The pieces into a sink: ranges of the input as copies (never through this process)."""
+    for piece in pieces:
+        if isinstance(piece, bytes):
+            sink.write(piece)
+        elif piece[1] > piece[0]:
+            sink.copy(piece[0], piece[1] - piece[0])

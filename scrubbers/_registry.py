@@ -8,7 +8,7 @@ _REGISTRY: dict[str, Scrubber] | None = None
 _STREAMING: dict[str, StreamingScrubber] | None = None
 #: The types `streaming_scrubber_for` knows, without importing their parsers (the server
 #: asks, and keeps pikepdf out of its own process).
-STREAMED_TYPES = frozenset({"pdf", "mp4", "mov", "m4a", "3gp"})
+STREAMED_TYPES = frozenset({"pdf", "mp4", "mov", "m4a", "3gp", "mkv", "webm", "avi"})
 
 
 def _build() -> dict[str, Scrubber]:
@@ -65,7 +65,9 @@ def scrubber_for(file_type_name: str) -> Scrubber | None:
 
 
 def _build_streaming() -> dict[str, StreamingScrubber]:
+    from scrubbers.avi import AviScrubber
     from scrubbers.isobmff import IsoBmffScrubber
+    from scrubbers.matroska import MatroskaScrubber
     from scrubbers.pdf import PdfScrubber
 
     # The formats whose large files are routinely sent (phone videos, scanned documents) and
@@ -73,6 +75,8 @@ def _build_streaming() -> dict[str, StreamingScrubber]:
     streaming: list[tuple[tuple[str, ...], StreamingScrubber]] = [
         (PdfScrubber.file_types, PdfScrubber()),
         (IsoBmffScrubber.file_types, IsoBmffScrubber()),
+        (MatroskaScrubber.file_types, MatroskaScrubber()),
+        (AviScrubber.file_types, AviScrubber()),
     ]
     table = {name: scrubber for names, scrubber in streaming for name in names}
     if set(table) != STREAMED_TYPES:

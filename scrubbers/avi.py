@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from scrubbers._ranges import Piece, RangeSource, Sink, emit, join, overlay
 from scrubbers._types import Cleaned, Limits
 from scrubbers.errors import CorruptFileError, LimitExceededError
 
@@ -32,7 +33,7 @@ _JUNK = b"JUNK"
 
 @dataclass
 class _Walk:
-    data: bytes
+    data: bytes | RangeSource
     blank: list[tuple[int, int]] = field(default_factory=list)  # (chunk start, chunk end)
     removed: list[str] = field(default_factory=list)
     chunks: int = 0
@@ -102,7 +103,7 @@ def _drop(walk: _Walk, fourcc: bytes, list_type: bytes, chunk: int, body: int, e
         walk.drop(chunk, end, "avi:" + _fourcc(fourcc))
 
 
-def _scan(data: bytes) -> _Walk:
+def _scan(data: bytes | RangeSource) -> _Walk:
     walk = _Walk(data)
     parts = _chunks(walk, 0, len(data))
     if not parts:
@@ -140,9 +141,23 @@ class AviScrubber:
     def remove_all(self, untrusted_data: bytes, limits: Limits) -> Cleaned:
         del limits
         walk = _scan(untrusted_data)
-        out = bytearray(untrusted_data)
-        for start, end in walk.blank:
-            # Same size, so every offset in idx1/indx still points at its frame.
-            out[start : start + 4] = _JUNK
-            out[start + 8 : end] = bytes(end - start - 8)
-        return Cleaned(bytes(out), tuple(walk.removed))
+        return Cleaned(join(_pieces(walk), untrusted_data), tuple(walk.removed))
+
+    def get_meta_from(self, source: RangeSource, limits: Limits) -> list[str]:
+        del limits
+        return _scan(source).removed
+
+    def remove_all_to(self, source: RangeSource, sink: Sink, limits: Limits) -> Cleaned:
+        del limits
+        walk = _scan(source)
+        emit(_pieces(walk), sink)
+        return Cleaned(b"", tuple(walk.removed))
+
+
+def _pieces(walk: _Walk) -> list[Piece]:
+    patches = []
+    for start, end in walk.blank:
+        # Same size, so every offset in idx1/indx still points at its frame. The chunk's
+        # size field (bytes 4-8) stays.
+        patches += [(start, _JUNK), (start + 8, bytes(end - start - 8))]
+    return overlay(len(walk.data), patches)

@@ -25,7 +25,7 @@ import bisect
 import sys
 from dataclasses import dataclass, field
 
-from scrubbers._ranges import RangeSource, Sink
+from scrubbers._ranges import Piece, RangeSource, Sink, emit, join
 from scrubbers._types import Cleaned, Limits
 from scrubbers.errors import CorruptFileError, LimitExceededError, UnsupportedTypeError
 
@@ -554,11 +554,7 @@ def _patch_fragment(walk: _Walk, box: _Box, depth: int) -> bytes:
     return bytes(out)
 
 
-#: A piece of the cleaned file: new bytes, or a range (start, end) of the input copied as is.
-_Piece = bytes | tuple[int, int]
-
-
-def _clean(data: bytes | RangeSource, build: bool) -> tuple[list[_Piece], list[str]]:
+def _clean(data: bytes | RangeSource, build: bool) -> tuple[list[Piece], list[str]]:
     walk = _Walk(data)
     kept, _ = _scan(walk)
     moov = next(box for box in kept if box.kind == b"moov")
@@ -586,7 +582,7 @@ def _clean(data: bytes | RangeSource, build: bool) -> tuple[list[_Piece], list[s
     hidden = _hidden_by_box(walk, media)
     if len(new_moov) != len(sized):
         raise CorruptFileError("movie header changed size while moving offsets")
-    pieces: list[_Piece] = []
+    pieces: list[Piece] = []
     for box in kept:
         if box.kind == b"moov":
             pieces.append(new_moov)
@@ -630,9 +626,7 @@ class IsoBmffScrubber:
     def remove_all(self, untrusted_data: bytes, limits: Limits) -> Cleaned:
         del limits
         pieces, removed = _clean(untrusted_data, build=True)
-        view = memoryview(untrusted_data)
-        data = b"".join(p if isinstance(p, bytes) else view[p[0] : p[1]] for p in pieces)
-        return Cleaned(data, tuple(removed))
+        return Cleaned(join(pieces, untrusted_data), tuple(removed))
 
     def get_meta_from(self, source: RangeSource, limits: Limits) -> list[str]:
         del limits
@@ -641,9 +635,5 @@ class IsoBmffScrubber:
     def remove_all_to(self, source: RangeSource, sink: Sink, limits: Limits) -> Cleaned:
         del limits
         pieces, removed = _clean(source, build=True)
-        for piece in pieces:
-            if isinstance(piece, bytes):
-                sink.write(piece)
-            else:
-                sink.copy(piece[0], piece[1] - piece[0])
+        emit(pieces, sink)
         return Cleaned(b"", tuple(removed))

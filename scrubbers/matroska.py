@@ -14,8 +14,10 @@ a muxer attached). An attachment is not lost: it comes back as a separate, clean
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
+from scrubbers._ranges import Piece, RangeSource, Sink, emit, join, overlay
 from scrubbers._types import Attachment, Cleaned, Limits
 from scrubbers.errors import CorruptFileError, LimitExceededError, UnsupportedTypeError
 
@@ -69,7 +71,7 @@ class _El:
 
 @dataclass
 class _Walk:
-    data: bytes
+    data: bytes | RangeSource
     blank: list[tuple[int, int]] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     count: int = 0
@@ -86,7 +88,7 @@ class _Walk:
             self.removed.append(name)
 
 
-def _vint(data: bytes, at: int, end: int, *, is_id: bool) -> tuple[int, int, bool]:
+def _vint(data: bytes | RangeSource, at: int, end: int, *, is_id: bool) -> tuple[int, int, bool]:
     """(value, length, all ones) of an EBML variable-length integer (RFC 8794 §4)."""
     if at >= end:
         raise CorruptFileError("truncated EBML element")
@@ -250,7 +252,7 @@ def _segment(walk: _Walk, segment: _El) -> None:
         walk.blank.extend((c.start, c.end) for c in crcs)
 
 
-def _scan(data: bytes) -> _Walk:
+def _scan(data: bytes | RangeSource) -> _Walk:
     walk = _Walk(data)
     top = _children(walk, 0, len(data), 0)
     if not top or top[0].eid != EBML:
@@ -288,16 +290,33 @@ class MatroskaScrubber:
 
     def remove_all(self, untrusted_data: bytes, limits: Limits) -> Cleaned:
         walk = _scan(untrusted_data)
-        out = bytearray(untrusted_data)
-        for start, end in walk.blank:
-            out[start:end] = _void(end - start)  # same size: every position stays true
-        # Imported here: `_core` imports the registry, which imports this module.
-        from scrubbers._core import scrub_embedded
+        cleaned = _cleaned(walk, limits)
+        return dataclasses.replace(cleaned, data=join(_pieces(walk), untrusted_data))
 
-        attachments = tuple(
-            Attachment(name, scrub_embedded(payload, limits)) for name, payload in walk.attached
-        )
-        note = None
-        if attachments:
-            note = f"{len(attachments)} attached file(s) given as separate files"
-        return Cleaned(bytes(out), tuple(walk.removed), note, attachments)
+    def get_meta_from(self, source: RangeSource, limits: Limits) -> list[str]:
+        del limits
+        return _scan(source).removed
+
+    def remove_all_to(self, source: RangeSource, sink: Sink, limits: Limits) -> Cleaned:
+        walk = _scan(source)
+        cleaned = _cleaned(walk, limits)
+        emit(_pieces(walk), sink)
+        return cleaned
+
+
+def _pieces(walk: _Walk) -> list[Piece]:
+    # Same size: every position stays true.
+    return overlay(len(walk.data), [(start, _void(end - start)) for start, end in walk.blank])
+
+
+def _cleaned(walk: _Walk, limits: Limits) -> Cleaned:
+    # Imported here: `_core` imports the registry, which imports this module.
+    from scrubbers._core import scrub_embedded
+
+    attachments = tuple(
+        Attachment(name, scrub_embedded(payload, limits)) for name, payload in walk.attached
+    )
+    note = None
+    if attachments:
+        note = f"{len(attachments)} attached file(s) given as separate files"
+    return Cleaned(b"", tuple(walk.removed), note, attachments)

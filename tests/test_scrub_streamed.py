@@ -1,8 +1,9 @@
 """Large files cleaned by ranges (issue 11, "any size up to the submission limit").
 
-Above `Limits.stream_above_bytes` (32 MiB by default), a PDF or an MP4/MOV/M4A/3GP is not
-loaded whole: the worker reads the ranges it needs through the parent, which decrypts them
-from the encrypted spool, and streams its output back (media samples as "copy this range").
+Above `Limits.stream_above_bytes` (32 MiB by default), a PDF or a video (MP4/MOV/M4A/3GP,
+Matroska/WebM, AVI) is not loaded whole: the worker reads the ranges it needs through the
+parent, which decrypts them from the encrypted spool, and streams its output back (media
+samples as "copy this range").
 What is proved here:
 - the streamed clean gives the very bytes and the very report of the in-RAM clean, for every
   self-made video and PDF and the corpus's (so everything the other scrubber tests prove of
@@ -61,7 +62,8 @@ __all__ = ["live_server"]  # the fixture
 
 def streamed_corpus(shared: Path) -> list[Path]:
     corpus = shared / "corpus"
-    videos = [p for p in (corpus / "media").glob("*") if p.suffix in (".mov", ".mp4", ".m4a")]
+    kinds = (".mov", ".mp4", ".m4a", ".mkv", ".webm", ".avi")
+    videos = [p for p in (corpus / "media").glob("*") if p.suffix in kinds]
     pdfs = [*(corpus / "pikepdf").glob("*.pdf"), *(corpus / "mat2").glob("*.pdf")]
     return sorted(videos) + sorted(pdfs)
 
@@ -108,12 +110,17 @@ def assert_same_as_in_ram(data: bytes) -> None:
 
 # --- the same output as the in-RAM clean ---------------------------------------------------
 
+STREAMED_VIDEOS = [
+    *("phone.mov", "android.mp4", "late.mp4", "fragmented.mp4", "voice.m4a", "clip.3gp"),
+    *("camera.avi", "tagged.mkv", "live.webm", "dashcam.mp4"),
+]
+
 
 @pytest.fixture(scope="module")
 def videos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
     tmp = tmp_path_factory.mktemp("streamed-video")
     made = {}
-    for name in ("phone.mov", "android.mp4", "late.mp4", "fragmented.mp4", "voice.m4a"):
+    for name in STREAMED_VIDEOS[:-1]:
         path, _ = MAKERS[name](tmp)
         made[name] = path.read_bytes()
     plain = tmp / "plain.mp4"
@@ -124,9 +131,7 @@ def videos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
     return made
 
 
-@pytest.mark.parametrize(
-    "name", ["phone.mov", "android.mp4", "late.mp4", "fragmented.mp4", "voice.m4a", "dashcam.mp4"]
-)
+@pytest.mark.parametrize("name", STREAMED_VIDEOS)
 def test_streamed_video_is_the_in_ram_clean(name: str, videos: dict[str, bytes]) -> None:
     assert_same_as_in_ram(videos[name])
 
