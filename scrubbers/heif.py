@@ -17,6 +17,8 @@ import array
 import io
 import sys
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from scrubbers._jpeg_segments import exif_field_names
@@ -47,6 +49,9 @@ class HeifScrubber:
     file_types = ("heif",)
 
     def get_meta(self, untrusted_data: bytes, limits: Limits) -> list[str]:
+        if _is_avif(untrusted_data):
+            with _open_avif(untrusted_data, limits) as image:
+                return _image_meta(image.info)
         heif = _open(untrusted_data)
         names: list[str] = []
         try:
@@ -62,6 +67,8 @@ class HeifScrubber:
         return names
 
     def remove_all(self, untrusted_data: bytes, limits: Limits) -> Cleaned:
+        if _is_avif(untrusted_data):
+            return _avif_to_png(untrusted_data, limits)
         removed = self.get_meta(untrusted_data, limits)
         if "heif:extra-images" in removed:
             removed.remove("heif:extra-images")  # not removed: given back as attachments
@@ -92,6 +99,67 @@ class HeifScrubber:
         if attachments:
             note += f"; {len(attachments)} more image(s) given as separate files"
         return Cleaned(primary, tuple(removed), note, attachments, output_type=PNG)
+
+
+# AV1 still images. This build of libheif (pillow-heif's wheels) has no AV1 decoder, so AVIF
+# is read with Pillow's own AVIF plugin (libavif). Any HEVC brand sends a file to libheif.
+_AVIF_BRANDS = frozenset({b"avif", b"avis"})
+_HEVC_BRANDS = frozenset({b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx"})
+_AVIF_NOTE = "converted to PNG (lossless, 8 bits per channel as decoded)"
+
+
+def _brands(untrusted_data: bytes) -> set[bytes]:
+    size = min(int.from_bytes(untrusted_data[0:4], "big"), len(untrusted_data), 4096)
+    brands = {untrusted_data[8:12]}
+    brands.update(untrusted_data[i : i + 4] for i in range(16, size - 3, 4))
+    return brands
+
+
+def _is_avif(untrusted_data: bytes) -> bool:
+    brands = _brands(untrusted_data)
+    return bool(brands & _AVIF_BRANDS) and not brands & _HEVC_BRANDS
+
+
+@contextmanager
+def _open_avif(untrusted_data: bytes, limits: Limits) -> Iterator[Any]:
+    from PIL import Image, UnidentifiedImageError, features
+
+    if not features.check("avif"):
+        raise UnsupportedTypeError("AVIF is not supported (no AVIF decoder)")
+    _check_boxes(untrusted_data)
+    try:
+        image = Image.open(io.BytesIO(untrusted_data), formats=["AVIF"])
+    except (UnidentifiedImageError, *_HEIF_ERRORS) as exc:
+        raise CorruptFileError("unreadable AVIF") from exc
+    with image:
+        if int(getattr(image, "n_frames", 1)) > 1:
+            # An animation: each frame would have to become an image of its own.
+            raise UnsupportedTypeError("AVIF image sequences are not supported")
+        if image.size[0] * image.size[1] > limits.max_pixels:
+            raise LimitExceededError("image dimensions too large")
+        yield image
+
+
+def _avif_to_png(untrusted_data: bytes, limits: Limits) -> Cleaned:
+    from PIL import Image, ImageOps
+
+    with _open_avif(untrusted_data, limits) as image:
+        removed = _image_meta(image.info)
+        try:
+            image.load()
+            # The rotation and mirroring (irot/imir) come to Pillow as an EXIF orientation:
+            # applied to the pixels, since the EXIF does not follow.
+            upright = ImageOps.exif_transpose(image)
+            mode = upright.mode if upright.mode in ("L", "LA", "RGB", "RGBA") else "RGBA"
+            pixels = upright.convert(mode)
+        except _HEIF_ERRORS as exc:
+            raise CorruptFileError("unreadable AVIF") from exc
+    # A new image from the pixel buffer alone: Pillow's PNG writer would otherwise copy the
+    # ICC profile it finds in `info`.
+    bare = Image.frombytes(pixels.mode, pixels.size, pixels.tobytes())
+    out = io.BytesIO()
+    bare.save(out, "PNG", optimize=False, compress_level=6)
+    return Cleaned(out.getvalue(), tuple(removed), _AVIF_NOTE, output_type=PNG)
 
 
 def _check_boxes(untrusted_data: bytes) -> None:

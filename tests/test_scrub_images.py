@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import os
+import subprocess
 import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
@@ -12,7 +13,7 @@ from pathlib import Path
 import fixtures_images as fx
 import pillow_heif
 import pytest
-from PIL import Image, ImageSequence
+from PIL import Image, ImageOps, ImageSequence
 
 from scrubbers import (
     DEFAULT_LIMITS,
@@ -503,3 +504,62 @@ def test_jpeg_text_hidden_in_kept_segment_slack_is_refused(marker: int) -> None:
     report = scrub(data)
     assert not report.cleaned
     assert report.data == data  # kept as received, and said to be not cleaned
+
+
+# --- AVIF (issue 10): read with Pillow's AVIF plugin, given as a lossless PNG -------------
+
+
+def _avif_with_gps(tmp_path: Path) -> bytes:
+    image = Image.new("RGB", (64, 48))
+    image.putdata([(x * 4, y * 5, 128) for y in range(48) for x in range(64)])
+    exif = Image.Exif()
+    exif[0x010F] = "CanaryAvifMake"
+    exif[0x0110] = "CanaryAvifModel"
+    exif.get_ifd(0x8825)[2] = (48.0, 51.0, 23.0)  # GPSLatitude
+    out = io.BytesIO()
+    image.save(out, "AVIF", exif=exif.tobytes(), quality=100)
+    path = tmp_path / "photo.avif"
+    path.write_bytes(out.getvalue())
+    return out.getvalue()
+
+
+def test_avif_converted_to_png_with_nothing_but_its_pixels(tmp_path: Path) -> None:
+    data = _avif_with_gps(tmp_path)
+    assert sniff(data).name == "heif"
+    report = scrub_sandboxed(data)
+    assert report.cleaned, report.reason
+    assert report.file_type.name == "png" and "PNG" in (report.note or "")
+    assert any(name.startswith("exif:") for name in report.removed)
+    assert b"CanaryAvif" not in report.data
+    out = tmp_path / "clean.png"
+    out.write_bytes(report.data)
+    dump = subprocess.run(
+        ["exiftool", "-a", "-G1", "-s", str(out)], capture_output=True, text=True, check=True
+    ).stdout
+    assert "Canary" not in dump and "GPS" not in dump and "EXIF" not in dump, dump
+    with Image.open(io.BytesIO(data)) as original, Image.open(out) as cleaned:
+        assert cleaned.size == original.size
+        assert cleaned.convert("RGB").tobytes() == original.convert("RGB").tobytes()
+
+
+def test_corpus_avif(shared_dir: Path | None) -> None:
+    """Pillow's AVIF test files: each still image cleaned, pixels as Pillow decodes them; the
+    animated one refused as unsupported, never as "corrupt"."""
+    if shared_dir is None:
+        pytest.skip("../shared is absent here (CI=true fails instead)")
+    files = sorted((shared_dir / "corpus" / "wild").glob("pillow-avif*"))
+    assert len(files) >= 5
+    for path in files:
+        data = path.read_bytes()
+        report = scrub_sandboxed(data)
+        with Image.open(path) as original:
+            animated = int(getattr(original, "n_frames", 1)) > 1
+            if animated:
+                assert not report.cleaned and report.reason == "unsupported file type", path
+                continue
+            assert report.cleaned, (path.name, report.reason)
+            upright = ImageOps.exif_transpose(original)
+            with Image.open(io.BytesIO(report.data)) as cleaned:
+                assert not cleaned.info.get("icc_profile") and not cleaned.info.get("exif")
+                assert cleaned.size == upright.size, path.name
+                assert cleaned.tobytes() == upright.convert(cleaned.mode).tobytes(), path.name
