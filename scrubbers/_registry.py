@@ -28,6 +28,7 @@ def _build() -> dict[str, Scrubber]:
     from scrubbers.ogg import OggScrubber
     from scrubbers.ooxml import OoxmlScrubber
     from scrubbers.pdf import PdfScrubber
+    from scrubbers.svg import SvgScrubber
     from scrubbers.text import TextScrubber
 
     scrubbers: list[Scrubber] = [
@@ -46,6 +47,7 @@ def _build() -> dict[str, Scrubber]:
         FlacScrubber(),
         OggScrubber(),
         RiffAudioScrubber(),
+        SvgScrubber(),
         TextScrubber(),
     ]
     table: dict[str, Scrubber] = {}

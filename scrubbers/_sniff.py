@@ -65,6 +65,7 @@ AIFF = FileType("aiff", "audio/aiff", ".aif")
 # Written out as .txt whatever the source called it (.csv, .md): an editor then sees it in a
 # text viewer, where nothing (a Markdown comment, say) can be hidden by rendering.
 TEXT = FileType("text", "text/plain", ".txt")
+SVG = FileType("svg", "image/svg+xml", ".svg")
 UNKNOWN = FileType("unknown", "application/octet-stream", ".bin")
 
 _ODF_MIMETYPES = {t.media_type: t for t in (ODT, ODS, ODP, ODG)}
@@ -101,7 +102,7 @@ _EBML_MAGIC = b"\x1a\x45\xdf\xa3"
 ALL_TYPES = (
     PDF, JPEG, PNG, GIF, WEBP, TIFF, BMP, HEIF, EMF, WMF, DOCX, XLSX, PPTX, ODT, ODS, ODP, ODG, ZIP,
     MP4, MOV, M4A, THREE_GP, MKV, WEBM, AVI,
-    MP3, FLAC, OGG, OPUS, WAV, AIFF, TEXT,
+    MP3, FLAC, OGG, OPUS, WAV, AIFF, SVG, TEXT,
 )  # fmt: skip
 _ZIP_FAMILY = frozenset({DOCX, XLSX, PPTX, ODT, ODS, ODP, ODG, ZIP})
 
@@ -168,6 +169,8 @@ def sniff(untrusted_data: bytes) -> FileType:
     audio = _sniff_audio(untrusted_data)
     if audio is not None:
         return audio
+    if _is_svg(untrusted_data[:SVG_WINDOW]):
+        return SVG
     if is_plain_text(untrusted_data[:_TEXT_WINDOW]) and (
         untrusted_data[:2] in _UTF16_BOMS
         or _BINARY_BYTE.search(untrusted_data, max(0, len(untrusted_data) - _TEXT_WINDOW)) is None
@@ -548,3 +551,47 @@ def is_plain_text(untrusted_data: bytes, *, whole: bool = False) -> bool:
         return False
     lowered = text.lower()
     return not any(marker in lowered for marker in _MARKUP_INSIDE)
+
+
+# --- SVG -----------------------------------------------------------------------------------
+
+SVG_NS = "http://www.w3.org/2000/svg"
+#: The root's start tag must begin within this many bytes (after the XML declaration,
+#: comments, processing instructions and a doctype: editors write all of them first).
+SVG_WINDOW = 64 * 1024
+_XML_PROLOG_ITEM = re.compile(
+    r"\s+|<\?.*?\?>|<!--.*?-->|<!DOCTYPE\s[^\[>]*(?:\[.*?\]\s*)?>", re.S | re.I
+)
+_START_TAG = re.compile(r"<(?:([A-Za-z_][\w.-]*):)?svg(?=[\s/>])([^<>]*)>", re.S)
+_NS_DECLARATION = re.compile(r"""\sxmlns(?::([A-Za-z_][\w.-]*))?\s*=\s*(?:"([^"]*)"|'([^']*)')""")
+
+
+def _decode_head(head: bytes) -> str:
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        body = head[: len(head) // 2 * 2]
+        return body.decode("utf-16", "ignore")
+    # Cut anywhere, so a character may be cut in two at the end: ignored.
+    return head.removeprefix(b"\xef\xbb\xbf").decode("utf-8", "ignore")
+
+
+def _is_svg(head: bytes) -> bool:
+    """An XML document whose root element is {http://www.w3.org/2000/svg}svg (with or without
+    an XML declaration): judged from the root's start tag, which must declare the namespace
+    itself (nothing outside the root can)."""
+    text = _decode_head(head)
+    position = 0
+    while True:
+        item = _XML_PROLOG_ITEM.match(text, position)
+        if item is None or item.end() == position:
+            break
+        position = item.end()
+    tag = _START_TAG.match(text, position)
+    if tag is None:
+        return False
+    prefix = tag.group(1) or ""
+    for declared in _NS_DECLARATION.finditer(tag.group(2)):
+        if (declared.group(1) or "") == prefix:
+            return (
+                declared.group(2) if declared.group(2) is not None else declared.group(3)
+            ) == SVG_NS
+    return False

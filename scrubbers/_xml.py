@@ -36,6 +36,10 @@ class XmlDoc:
     root: Element
     # (prefix, uri) in the order the document declared them, on any element ("" = default).
     namespaces: list[tuple[str, str]] = field(default_factory=list)
+    # Comments and processing instructions met (and dropped): counted, so that a scrubber
+    # can report them (SVG: "svg:comment"), never kept.
+    comments: int = 0
+    instructions: int = 0
 
 
 def parse(untrusted_xml: bytes, limits: Limits) -> XmlDoc:
@@ -44,11 +48,12 @@ def parse(untrusted_xml: bytes, limits: Limits) -> XmlDoc:
         raise LimitExceededError("XML part too large")
     namespaces: list[tuple[str, str]] = []
     depth = 0
+    comments = instructions = 0
     root: Element | None = None
     try:
         events = DET.iterparse(
             io.BytesIO(untrusted_xml),
-            events=("start", "end", "start-ns"),
+            events=("start", "end", "start-ns", "comment", "pi"),
             forbid_dtd=True,
             forbid_entities=True,
             forbid_external=True,
@@ -57,6 +62,10 @@ def parse(untrusted_xml: bytes, limits: Limits) -> XmlDoc:
             if event == "start-ns":
                 prefix, uri = item
                 namespaces.append((prefix or "", uri))
+            elif event == "comment":
+                comments += 1
+            elif event == "pi":
+                instructions += 1
             elif event == "start":
                 depth += 1
                 if depth > MAX_DEPTH:
@@ -70,7 +79,7 @@ def parse(untrusted_xml: bytes, limits: Limits) -> XmlDoc:
         raise CorruptFileError("malformed XML") from exc
     if root is None:
         raise CorruptFileError("empty XML")
-    return XmlDoc(root, namespaces)
+    return XmlDoc(root, namespaces, comments, instructions)
 
 
 def _escape_text(text: str) -> str:
