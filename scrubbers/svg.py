@@ -219,7 +219,7 @@ _SAFE_FUNCTIONS = frozenset(
      "translatey", "scale", "scalex", "scaley", "rotate", "skewx", "skewy", "min", "max"}
 )  # fmt: skip
 _CSS_URL = re.compile(r"url\(\s*(?:\"([^\"]*)\"|'([^']*)'|([^)\s]*))\s*\)", re.I)
-_CSS_RULE = re.compile(r"\s*([^{}@\\<>]+?)\s*\{([^{}]*)\}", re.S)
+_CSS_RULE = re.compile(r"\s*([^{}@\\<]+?)\s*\{([^{}]*)\}", re.S)
 _SELECTOR = re.compile(r"[\w\s.#,>*:+~()\[\]=\"'|^$-]+\Z")
 
 
@@ -286,6 +286,11 @@ class _Pass:
                 self._clean_children(child, local)
             pieces.extend((child, tail))
         _xml.splice(parent, pieces)
+        if not drawn_text:
+            # One line break between elements, whatever was there (and was removed).
+            parent.text = "\n" if len(parent) else None
+            for child in parent:
+                child.tail = "\n"
 
     def _text(self, text: str | None, drawn: bool) -> str | None:
         if not text or drawn:
@@ -421,7 +426,7 @@ class _Pass:
                 break
             position = rule.end()
             selector = rule.group(1)
-            if not _SELECTOR.match(selector) or not self._css_safe(selector):
+            if not _SELECTOR.match(selector) or "url" in selector.lower():
                 self.removed.add("svg:style")
                 return False
             declarations = self._clean_declarations(rule.group(2))

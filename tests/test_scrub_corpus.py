@@ -33,7 +33,6 @@ from PIL import Image, ImageOps
 from scrubbers import (
     CorruptFileError,
     ScrubReport,
-    UnsupportedTypeError,
     scrub_sandboxed,
 )
 
@@ -110,7 +109,6 @@ ICC_TEXT = frozenset(
 
 _CORRUPT = {CorruptFileError.reason}
 EXPECTED_NOT_CLEANED: dict[str, set[str]] = {
-    "mat2/dirty.svg": {UnsupportedTypeError.reason},  # SVG is not a supported format
     # Broken packages that must fail cleanly (mat2 refuses them as well).
     "mat2/broken_xml_content_types.docx": _CORRUPT,
     "mat2/malformed_content_types.docx": _CORRUPT,
