@@ -508,6 +508,8 @@ _LINKED_EXTENSIONS: Final = frozenset(
         "wmf",
     }
 )
+#: Linked only when their scrubber cleaned them (uncleaned, they are active content).
+_LINKED_IF_CLEANED: Final = frozenset({"svg"})
 _INDEX_STYLE: Final = """
 body { font: 15px/1.45 system-ui, sans-serif; margin: 1.5em; color: #111; background: #fff; }
 h1 { font-size: 1.5em; margin: 0 0 .3em; }
@@ -657,7 +659,10 @@ def _read_listed(folder: Path) -> _Listed | None:
 def _file_item(folder: str, f: ManifestFile, t: dict[str, str]) -> str:
     ext = f.name.rpartition(".")[2].lower() if "." in f.name else ""
     label = _html(f.name)
-    if ext not in _LINKED_EXTENSIONS:
+    # A cleaned SVG has no script, event, external reference or foreign content left (the
+    # scrubber's allowlist), so a browser shows it passively; one not cleaned may run script.
+    linked = ext in _LINKED_EXTENSIONS or (ext in _LINKED_IF_CLEANED and f.cleaned)
+    if not linked:
         shown = f'<code>{label}</code> <span class="muted">{t["not_linked"]}</span>'
     else:
         shown = f'<a href="{_href(folder, *f.name.split("/"))}">{label}</a>'

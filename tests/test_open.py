@@ -498,6 +498,29 @@ def test_index_links_only_passive_kinds(
     assert 'href="links/files/03-photo.jpg"' in page
 
 
+def test_index_links_svg_only_when_cleaned(
+    tmp_path: Path, editor_identity: Any, make_file_entry: MakeEntry
+) -> None:
+    # A cleaned SVG has no script or external reference left (issue 11); one not cleaned
+    # may run script when a browser opens it: listed, not linked.
+    svg = b'<svg xmlns="http://www.w3.org/2000/svg"><rect width="1" height="1"/></svg>'
+    files = [
+        make_file_entry("clean.svg", svg, detected_type="svg"),
+        make_file_entry("dirty.svg", svg, detected_type="svg", cleaned=False, reason="x"),
+    ]
+    sub = _seal(
+        tmp_path / "s.age",
+        _plaintext(make_file_entry, sub_id="svgs", message=None, files=files),
+        [editor_identity.recipient],
+    )
+    out = tmp_path / "out"
+    result = _open(editor_identity.identity_file, out, sub)
+    assert result.returncode == 0, result.stderr
+    page = (out / "index.html").read_text()
+    assert 'href="svgs/files/01-clean.svg"' in page
+    assert 'href="svgs/files/02-dirty.svg"' not in page and "02-dirty.svg" in page
+
+
 def test_index_shows_each_failure_as_a_red_row(
     tmp_path: Path, editor_identity: Any, make_file_entry: MakeEntry
 ) -> None:
