@@ -201,6 +201,7 @@ _KNOWN_FOREIGN_NAMES = frozenset(
 )
 _NAME = re.compile(r"[A-Za-z_][\w.-]{0,63}\Z")
 _INTERNAL = re.compile(r"#[A-Za-z_][\w.:-]*\Z")
+_TARGETS = frozenset({"_blank", "_self", "_parent", "_top"})
 _LINK_SCHEMES = re.compile(r"(?:https?:|mailto:)", re.I)
 _DATA_URI = re.compile(r"data:([\w.+/-]*)((?:;[\w.+-]+=[\w.+-]+)*)(;base64)?,(.*)\Z", re.S | re.I)
 _DOCTYPE = re.compile(
@@ -315,7 +316,11 @@ class _Pass:
             if uri == XML_NS and attr in ("space", "lang"):
                 continue
             if uri == "" and attr in allowed:
-                if attr == "style":
+                if attr == "target" and value not in _TARGETS:
+                    # A window name is free text nobody sees.
+                    del element.attrib[name]
+                    self.removed.add("svg:unknown-attribute")
+                elif attr == "style":
                     cleaned = self._clean_declarations(value)
                     if cleaned != value:
                         element.attrib[name] = cleaned

@@ -324,3 +324,19 @@ def test_damaged_svg_fails_with_a_typed_reason() -> None:
         assert report.reason != ScrubError.reason
         if report.cleaned:
             assert not [c for c in CANARIES if c.encode() in report.data]
+
+
+def test_links_other_than_web_and_mail_removed() -> None:
+    data = (
+        b'<svg xmlns="http://www.w3.org/2000/svg">'
+        b'<a href="javascript:alert(1)" target="CANARYwin"><rect id="a" width="1" height="1"/></a>'
+        b'<a href="file:///home/CANARYuser/x.pdf"><rect id="b" width="1" height="1"/></a>'
+        b'<a href="mailto:desk@example.org" target="_blank"><rect width="1" height="1"/></a>'
+        b"</svg>"
+    )
+    report = scrub(data)
+    assert report.cleaned
+    assert b"CANARY" not in report.data and b"javascript" not in report.data
+    assert report.links == ("mailto:desk@example.org",) and report.warnings == ("hyperlinks",)
+    assert b'target="_blank"' in report.data
+    assert {"svg:external-reference", "svg:unknown-attribute"} <= set(report.removed)
