@@ -12,7 +12,7 @@ and a message — each file is cleaned in a sandboxed worker, the whole sealed t
 key, fsync'ed and renamed. Latency is from the first byte sent to the end of the receipt.
 
 Reference, same run: the same files cleaned with `scrubbers.scrub_sandboxed` and sealed
-(`container.write_submission` through `sealing.encrypt`, to a file, fsync'ed), one after
+(`submission.seal_submission`, to a file, fsync'ed), one after
 the other in this process: what one submission costs without HTTP, multipart parsing or
 the spool. Ratios: server submissions/s / reference submissions/s (how much of the bare
 work rate the server keeps), and the scaling with concurrency.
@@ -83,8 +83,8 @@ def reference_seconds(
 ) -> float:
     """Median seconds for clean + seal of one submission, in process, no HTTP."""
     import scrubbers
-    from leakdrop.container import FileEntry, write_submission
-    from leakdrop.sealing import X25519Recipient, encrypt
+    from leakdrop.sealing import X25519Recipient
+    from leakdrop.submission import FileEntry, seal_submission
 
     recipients = [X25519Recipient.parse(recipient)]
     scrubbers.scrub_sandboxed(b"warm up the fork server")
@@ -116,14 +116,14 @@ def reference_seconds(
             )
         path = out_dir / f"ref-{n}.age"
         with path.open("wb") as sink:
-            with encrypt(sink, recipients) as sealed:
-                write_submission(
-                    sealed,  # type: ignore[arg-type]
-                    submission_id=os.urandom(16).hex(),
-                    received_day="2024-01-01",
-                    message=message,
-                    files=entries,
-                )
+            seal_submission(
+                sink,
+                recipients,
+                submission_id=os.urandom(16).hex(),
+                received_day="2024-01-01",
+                message=message,
+                files=entries,
+            )
             sink.flush()
             os.fsync(sink.fileno())
         path.unlink()

@@ -33,19 +33,6 @@ from typing import Any, BinaryIO, Final
 
 from leakdrop._terminal import PassphraseError, Progress, ask_passphrase, read_passphrase_file
 from leakdrop._terminal import shown as _shown
-from leakdrop.container import (
-    MANIFEST_NAME,
-    MAX_MANIFEST_BYTES,
-    MESSAGE_NAME,
-    ContainerError,
-    Manifest,
-    ManifestFile,
-    extract_submission,
-    parse_manifest,
-    peek_submission,
-    read_manifest_and_message_digest,
-    sanitise_name,
-)
 from leakdrop.sealing import (
     AgeError,
     ArmorError,
@@ -59,6 +46,19 @@ from leakdrop.sealing import (
     decrypt,
     is_age_file,
     parse_identities_file,
+)
+from leakdrop.submission import (
+    MANIFEST_NAME,
+    MAX_MANIFEST_BYTES,
+    MESSAGE_NAME,
+    ContainerError,
+    Manifest,
+    ManifestFile,
+    extract_submission,
+    parse_manifest,
+    peek_submission,
+    read_manifest_and_message_digest,
+    sanitise_name,
 )
 
 __all__ = ["OpenError", "load_identities", "open_path", "render_index", "run_open", "write_index"]
@@ -305,7 +305,7 @@ def _already_opened(
     never hidden.
     """
     with source.open("rb") as raw, decrypt(raw, identities) as reader:
-        is_submission, stream = peek_submission(reader)  # type: ignore[arg-type]
+        is_submission, stream = peek_submission(reader)
         if not is_submission:
             return None
         manifest, message_digest = read_manifest_and_message_digest(stream)
@@ -384,7 +384,7 @@ def open_path(
         with source.open("rb") as raw:
             src = io.BufferedReader(_CountingRaw(raw, progress), buffer_size=_CHUNK)
             with decrypt(src, identities) as reader:
-                is_submission, stream = peek_submission(reader)  # type: ignore[arg-type]
+                is_submission, stream = peek_submission(reader)
                 if is_submission:
                     opened = _extract(stream, source, out)
                     assert opened.manifest is not None

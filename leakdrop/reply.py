@@ -1,7 +1,7 @@
 """`leakdrop reply`: seal an editor's answer to a source, on the offline laptop.
 
 Standard library + PyNaCl (the offline install). The reply goes to the reply address that the
-source's submission carries in its sealed manifest (`leakdrop.container.ReplyAddress`): it is
+source's submission carries in its sealed manifest (`leakdrop.submission.ReplyAddress`): it is
 sealed to the source's reply key **and** to the editors' own keys (so the newsroom can read
 what it said), as one plain age file, written into the outbox folder on the USB stick. The
 online machine's `leakdrop fetch` sends what is in the outbox through the pickup, which files
@@ -28,13 +28,6 @@ from typing import Final
 
 from leakdrop._files import fsync_dir, write_new_private_file
 from leakdrop._terminal import PassphraseError
-from leakdrop.container import (
-    MANIFEST_NAME,
-    ContainerError,
-    ReplyAddress,
-    parse_manifest,
-    read_manifest,
-)
 from leakdrop.opener import OpenError, load_identities
 from leakdrop.sealing import (
     AgeError,
@@ -45,6 +38,13 @@ from leakdrop.sealing import (
     decrypt,
     encrypt,
     parse_recipient,
+)
+from leakdrop.submission import (
+    MANIFEST_NAME,
+    ContainerError,
+    ReplyAddress,
+    parse_manifest,
+    read_manifest,
 )
 
 __all__ = ["OUTBOX_NAME", "ReplyError", "reply_address", "run_reply", "seal_reply"]
@@ -67,7 +67,7 @@ def reply_address(submission: Path, identities: Sequence[Identity]) -> ReplyAddr
                 manifest = parse_manifest(fh.read())
         else:
             with submission.open("rb") as fh, decrypt(fh, identities) as reader:
-                manifest = read_manifest(reader)  # type: ignore[arg-type]
+                manifest = read_manifest(reader)
     except FileNotFoundError as exc:
         raise ReplyError(f"{submission}: no such submission (file or opened folder)") from exc
     except OSError as exc:

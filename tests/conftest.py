@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from leakdrop.container import FileEntry
 from leakdrop.sealing import X25519Identity, X25519Recipient
+from leakdrop.submission import FileEntry
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -3,8 +3,8 @@
 
 Everything a test needs to treat the server as a black box: start it (with a fresh editor
 key, its own TMPDIR and log files), wait for it by polling, kill it, send multipart bodies,
-open what it sealed with the editor's identity (`leakdrop.sealing.decrypt` +
-`leakdrop.container.extract_submission`, the code of `leakdrop open`), and look for
+open what it sealed with the editor's identity (`leakdrop.submission.open_submission`, the
+code of `leakdrop open`), and look for
 plaintext where none may be.
 """
 
@@ -27,8 +27,8 @@ from typing import Any
 import httpx
 import pytest
 
-from leakdrop.container import extract_submission
-from leakdrop.sealing import X25519Identity, decrypt
+from leakdrop import submission
+from leakdrop.sealing import X25519Identity
 
 REPO = Path(__file__).resolve().parents[1]
 LEAKDROP = str(REPO / ".venv" / "bin" / "leakdrop")
@@ -311,8 +311,8 @@ class Opened:
 def open_submission(sealed: Path, identity: X25519Identity, dest: Path) -> Opened:
     """Decrypt and extract as `leakdrop open` does (any tampering or truncation raises)."""
     dest.mkdir(parents=True)
-    with sealed.open("rb") as src, decrypt(src, [identity]) as reader:
-        extract_submission(reader, dest)  # type: ignore[arg-type]
+    with sealed.open("rb") as src:
+        submission.open_submission(src, [identity], dest)
     manifest = json.loads((dest / "manifest.json").read_text("utf-8"))
     return Opened(manifest, dest)
 

@@ -31,8 +31,8 @@ from typing import Any
 
 import httpx
 
-from leakdrop.container import FileEntry, write_submission
 from leakdrop.sealing import X25519Recipient, encrypt
+from leakdrop.submission import FileEntry, write_submission
 
 LEAKDROP = [sys.executable, "-m", "leakdrop.cli"]
 

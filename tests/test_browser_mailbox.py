@@ -21,10 +21,10 @@ from playwright.sync_api import Browser
 from test_browser import assert_no_horizontal_scroll, browser, new_context, shot, text_of
 
 from leakdrop.codename import derive, normalise
-from leakdrop.container import Manifest, read_manifest
 from leakdrop.mailboxes import Mailboxes
 from leakdrop.sealing import X25519Identity, decrypt
 from leakdrop.server.i18n import STRINGS
+from leakdrop.submission import Manifest, read_manifest
 
 __all__ = ["browser", "live_server"]
 

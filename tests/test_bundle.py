@@ -15,8 +15,8 @@ from typing import Any
 
 from pickup_support import check_offline_page, entry, run_leakdrop
 
-from leakdrop.container import write_submission
 from leakdrop.sealing import X25519Recipient, encrypt
+from leakdrop.submission import write_submission
 
 #: Only loopback, and a port nothing listens on: any attempt to reach an index fails fast.
 DEAD_PROXY = "http://127.0.0.1:9"

@@ -27,15 +27,15 @@ from leakdrop.codename import (
     normalise,
     word_list,
 )
-from leakdrop.container import (
+from leakdrop.mailboxes import MailboxError, Mailboxes, NoSuchMailboxError
+from leakdrop.sealing import X25519Identity, decrypt, encrypt
+from leakdrop.submission import (
     ContainerError,
     ReplyAddress,
     parse_manifest,
     read_manifest,
     write_submission,
 )
-from leakdrop.mailboxes import MailboxError, Mailboxes, NoSuchMailboxError
-from leakdrop.sealing import X25519Identity, decrypt, encrypt
 
 LEAKDROP = [sys.executable, "-m", "leakdrop.cli"]
 SALT = bytes(range(SALT_BYTES))

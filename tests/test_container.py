@@ -16,14 +16,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from leakdrop import container
-from leakdrop.container import (
+from leakdrop import submission
+from leakdrop.submission import (
     ContainerError,
     FileEntry,
     IntegrityError,
     ManifestError,
     MemberError,
     TruncatedError,
+    _format,
+    _reader,
     extract_submission,
     padded_size,
     padme,
@@ -69,7 +71,7 @@ def test_padme_bounds(n: int) -> None:
     assert n <= p <= n + n // 8  # at most 12.5% (the README says <= 12%, in practice less)
     assert padme(p) == p  # padded sizes are fixed points
     s = padded_size(n)
-    assert s % 512 == 0 and s >= max(n, container.MIN_PADDED)
+    assert s % 512 == 0 and s >= max(n, _format.MIN_PADDED)
 
 
 def test_padme_leaks_few_sizes() -> None:
@@ -155,7 +157,7 @@ def test_member_order_and_fixed_metadata(make_file_entry: MakeEntry) -> None:
 
 def test_no_message_and_no_files(tmp_path: Path) -> None:
     data = _submission([], message=None)
-    assert len(data) == container.MIN_PADDED
+    assert len(data) == _format.MIN_PADDED
     manifest = extract_submission(io.BytesIO(data), tmp_path)
     assert manifest.message is None and manifest.files == ()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["manifest.json"]
@@ -596,7 +598,7 @@ def test_writer_keeps_text_within_reader_limits(tmp_path: Path, make_file_entry:
     )
     manifest = extract_submission(io.BytesIO(_submission([entry])), tmp_path)
     (f,) = manifest.files
-    assert f.reason is not None and len(f.reason) == container.MAX_TEXT_CHARS
+    assert f.reason is not None and len(f.reason) == _format.MAX_TEXT_CHARS
     assert f.reason.endswith("…") and f.note == "bad ? surrogate"
     assert f.removed == ("f" * 511 + "…", "Author")
 
@@ -607,5 +609,93 @@ def test_reader_takes_huge_sizes_from_pax() -> None:
     info.size = 2**34 + 5
     header = info.tobuf(tarfile.PAX_FORMAT, "utf-8", "strict")
     assert len(header) > 512  # a pax header block precedes the ustar one
-    member = container._read_member_header(container._Blocks(io.BytesIO(header)))
+    member = _reader._read_member_header(_reader._Blocks(io.BytesIO(header)))
     assert member is not None and (member.name, member.size) == ("files/01-huge.bin", 2**34 + 5)
+
+
+# --- the two library calls: seal_submission / open_submission -------------------------------
+
+
+def test_seal_and_open_submission_round_trip_and_interop_with_age(
+    tmp_path: Path, make_file_entry: MakeEntry
+) -> None:
+    """What the server writes with `seal_submission` opens with `open_submission`, and the
+    Debian `age` tool decrypts the same file to the same tar."""
+    from leakdrop.sealing import X25519Identity
+
+    identity = X25519Identity.generate()
+    entries = [make_file_entry("01-a.txt", b"alpha\n"), make_file_entry("02-b.bin", bytes(70_000))]
+    sealed = tmp_path / "s.age"
+    with sealed.open("wb") as dst:
+        size = submission.seal_submission(
+            dst,
+            [identity.recipient()],
+            submission_id="abc",
+            received_day="2024-05-01",
+            message="hello\n",
+            files=entries,
+        )
+    assert size == padded_size(size)
+    out = tmp_path / "out"
+    out.mkdir()
+    with sealed.open("rb") as src:
+        manifest = submission.open_submission(src, [identity], out)
+    assert [f.name for f in manifest.files] == ["files/01-01-a.txt", "files/02-02-b.bin"]
+    assert (out / "message.txt").read_text() == "hello\n"
+    assert (out / "files" / "02-02-b.bin").read_bytes() == bytes(70_000)
+    key = tmp_path / "key.txt"
+    key.write_text(f"{identity}\n")
+    plain = subprocess.run(
+        ["age", "-d", "-i", str(key), str(sealed)], capture_output=True, check=True
+    ).stdout
+    assert len(plain) == size
+    with tarfile.open(fileobj=io.BytesIO(plain)) as tar:
+        assert tar.getnames()[:2] == ["manifest.json", "message.txt"]
+
+
+def test_seal_submission_leaves_no_valid_age_file_on_a_bad_file(
+    tmp_path: Path, make_file_entry: MakeEntry
+) -> None:
+    from leakdrop.sealing import X25519Identity, decrypt
+    from leakdrop.sealing.errors import PayloadError
+
+    identity = X25519Identity.generate()
+    good = make_file_entry("01-a.txt", b"alpha\n")
+    lying = FileEntry(**{**good.__dict__, "sha256": "0" * 64})
+    sink = io.BytesIO()
+    with pytest.raises(IntegrityError):
+        submission.seal_submission(
+            sink,
+            [identity.recipient()],
+            submission_id="abc",
+            received_day="2024-05-01",
+            message=None,
+            files=[lying],
+        )
+    # The final STREAM chunk was never written: the partial file does not decrypt.
+    with pytest.raises(PayloadError):
+        with decrypt(io.BytesIO(sink.getvalue()), [identity]) as reader:
+            while reader.read(1 << 16):
+                pass
+
+
+def test_open_submission_refuses_a_truncated_file(
+    tmp_path: Path, make_file_entry: MakeEntry
+) -> None:
+    from leakdrop.sealing import X25519Identity
+    from leakdrop.sealing.errors import AgeError
+
+    identity = X25519Identity.generate()
+    sink = io.BytesIO()
+    submission.seal_submission(
+        sink,
+        [identity.recipient()],
+        submission_id="abc",
+        received_day="2024-05-01",
+        message="m",
+        files=[make_file_entry("01-a.txt", b"alpha\n" * 20_000)],
+    )
+    out = tmp_path / "out"
+    out.mkdir()
+    with pytest.raises((AgeError, ContainerError)):
+        submission.open_submission(io.BytesIO(sink.getvalue()[:-100]), [identity], out)

@@ -31,7 +31,7 @@ from test_server_support import (
     tree_state,
 )
 
-from leakdrop import container
+from leakdrop import submission
 from leakdrop.sealing import decrypt, encrypt, parse_identities_file, prepare
 from leakdrop.server import Limits, ServerConfig, create_app
 from leakdrop.server.pipeline import DIRECT_MIN_FACTOR, direct_head_size
@@ -127,7 +127,7 @@ def test_large_unknown_first_file_is_sealed_in_place(drop: Drop, tmp_path: Path)
         "files/01-dump.bin",
         "files/02-photo.jpg",
     ]
-    assert len(plain) == container.padded_size(len(plain))
+    assert len(plain) == submission.padded_size(len(plain))
 
     opened = age_open(submissions(drop.storage)[0], drop.editor.identity_file, tmp_path / "o")
     raw_manifest = (opened.root / "manifest.json").read_bytes()
@@ -191,7 +191,7 @@ def test_head_that_does_not_fit_falls_back_to_reading_the_sealed_chunks(
     out = tmp_path / "leakdrop-open"
     result = leakdrop_open(submissions(drop.storage)[0], drop.editor.identity_file, out)
     assert result.returncode == 0, result.stderr
-    manifest = container.parse_manifest((next(out.rglob("manifest.json"))).read_bytes())
+    manifest = submission.parse_manifest((next(out.rglob("manifest.json"))).read_bytes())
     assert len(manifest.files) == 41
     assert manifest.files[0].sha256 == hashlib.sha256(big).hexdigest()
     assert next(out.rglob("01-dump.bin")).read_bytes() == big
@@ -294,7 +294,7 @@ def test_head_and_tail_make_a_submission_the_strict_reader_accepts(
     tmp_path: Path, message: str | None
 ) -> None:
     data = os.urandom(3 * 65536 + 7)
-    entry = container.FileEntry(
+    entry = submission.FileEntry(
         stored_name="x.bin",
         original_name="x.bin",
         detected_type="unknown",
@@ -314,17 +314,17 @@ def test_head_and_tail_make_a_submission_the_strict_reader_accepts(
         "files": [entry],
     }
     # Too small for the manifest: None (the caller takes the usual path).
-    assert container.submission_head(**common, size=1024) is None
-    head = container.submission_head(**common, size=65536)
+    assert submission.submission_head(**common, size=1024) is None
+    head = submission.submission_head(**common, size=65536)
     assert head is not None and len(head) == 65536
     out = io.BytesIO()
     out.write(head + data)
-    container.write_submission_tail(out, head_size=len(head), files=[entry])
+    submission.write_submission_tail(out, head_size=len(head), files=[entry])
     plain = out.getvalue()
-    assert len(plain) == container.padded_size(len(plain))
+    assert len(plain) == submission.padded_size(len(plain))
     dest = tmp_path / "x"
     dest.mkdir()
-    manifest = container.extract_submission(io.BytesIO(plain), dest)
+    manifest = submission.extract_submission(io.BytesIO(plain), dest)
     assert manifest.message == (None if message is None else "message.txt")
     assert (dest / manifest.files[0].name).read_bytes() == data
     # tar agrees.

@@ -19,8 +19,8 @@ import venv
 from collections.abc import Callable
 from pathlib import Path
 
-from leakdrop.container import FileEntry, write_submission
 from leakdrop.sealing import X25519Recipient, encrypt
+from leakdrop.submission import FileEntry, write_submission
 
 REPO = Path(__file__).resolve().parents[1]
 SERVER_SIDE = {
@@ -101,7 +101,7 @@ def test_offline_part_needs_only_pynacl(
     # comes from the installed wheel, not from the work tree.
     probe = (
         "import sys, leakdrop, leakdrop.cli, leakdrop.opener, leakdrop.keygen, leakdrop.keys,"
-        " leakdrop.container, leakdrop.sealing;"
+        " leakdrop.submission, leakdrop.sealing;"
         "print(leakdrop.__file__);"
         "print(' '.join(sorted({m.split('.')[0].lower() for m in sys.modules})))"
     )

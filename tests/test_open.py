@@ -20,8 +20,8 @@ from typing import Any
 
 from pickup_support import OfflinePage, check_offline_page
 
-from leakdrop.container import FileEntry, ReplyAddress, write_submission
 from leakdrop.sealing import ScryptRecipient, X25519Identity, X25519Recipient, encrypt
+from leakdrop.submission import FileEntry, ReplyAddress, write_submission
 
 LEAKDROP = [sys.executable, "-m", "leakdrop.cli"]
 MakeEntry = Callable[..., FileEntry]

@@ -28,7 +28,6 @@ from live_server import (
 from pickup_support import run_leakdrop
 
 from leakdrop.codename import derive, normalise
-from leakdrop.container import ReplyAddress
 from leakdrop.mailboxes import Mailboxes
 from leakdrop.reply import ReplyError, seal_reply
 from leakdrop.sealing import (
@@ -39,6 +38,7 @@ from leakdrop.sealing import (
     encrypt,
     parse_identities_file,
 )
+from leakdrop.submission import ReplyAddress
 
 __all__ = ["live_server"]
 

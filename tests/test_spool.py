@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from leakdrop.container import FileEntry, IntegrityError, write_submission
 from leakdrop.sealing import _stream
 from leakdrop.server import spool as spool_mod
 from leakdrop.server.spool import (
@@ -25,6 +24,7 @@ from leakdrop.server.spool import (
     SpoolKey,
     spool_bytes,
 )
+from leakdrop.submission import FileEntry, IntegrityError, write_submission
 
 AEAD_NAMES = list(AEADS)
 

@@ -27,7 +27,8 @@ from ._age import (
 from ._header import Identity, Recipient, Stanza
 from ._hybrid import HybridIdentity, HybridRecipient
 from ._scrypt import ScryptIdentity, ScryptRecipient
-from ._stream import CHUNK_SIZE, ENCRYPTED_CHUNK_SIZE, OpenReader, SealWriter
+from ._source import Readable
+from ._stream import CHUNK_SIZE, ENCRYPTED_CHUNK_SIZE, OpenReader, SealWriter, Writable
 from ._x25519 import X25519Identity, X25519Recipient
 from .errors import (
     AgeError,
@@ -56,11 +57,13 @@ __all__ = [
     "OpenReader",
     "PayloadError",
     "PreparedSeal",
+    "Readable",
     "Recipient",
     "ScryptIdentity",
     "ScryptRecipient",
     "SealWriter",
     "Stanza",
+    "Writable",
     "X25519Identity",
     "X25519Recipient",
     "decrypt",

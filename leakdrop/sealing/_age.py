@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING
 
 from . import _armor
 from ._header import (
@@ -23,7 +23,7 @@ from ._hybrid import RECIPIENT_HRP as _PQ_RECIPIENT_HRP
 from ._hybrid import STANZA_TYPE as _HYBRID
 from ._hybrid import HybridIdentity, HybridRecipient
 from ._scrypt import STANZA_TYPE as _SCRYPT
-from ._source import ByteSource
+from ._source import ByteSource, Readable
 from ._stream import (
     ENCRYPTED_CHUNK_SIZE,
     NONCE_SIZE,
@@ -110,7 +110,7 @@ def prepare(recipients: Sequence[Recipient]) -> PreparedSeal:
     )
 
 
-def encrypt(dst: BinaryIO, recipients: Sequence[Recipient]) -> SealWriter:
+def encrypt(dst: Writable, recipients: Sequence[Recipient]) -> SealWriter:
     """Start an age file on `dst` sealed to every recipient; write plaintext, then close()."""
     prepared = prepare(recipients)
     write_all(dst, prepared.header)
@@ -118,7 +118,7 @@ def encrypt(dst: BinaryIO, recipients: Sequence[Recipient]) -> SealWriter:
 
 
 def decrypt(
-    src: BinaryIO, identities: Sequence[Identity], *, armored: bool | None = None
+    src: Readable, identities: Sequence[Identity], *, armored: bool | None = None
 ) -> OpenReader:
     """Open an age file. Header, identity match and MAC are checked here; payload errors are
     raised while reading the returned OpenReader.

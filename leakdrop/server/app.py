@@ -26,7 +26,6 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from leakdrop._listener import security_headers
 from leakdrop.codename import CodenameError
-from leakdrop.container import ReplyAddress
 from leakdrop.mailboxes import MailboxError, Mailboxes, NoSuchMailboxError
 from leakdrop.sealing import HybridRecipient
 from leakdrop.server.config import ServerConfig
@@ -43,6 +42,7 @@ from leakdrop.server.mailroom import Mailroom, PendingAddress, TokenError
 from leakdrop.server.pages import STATIC, Pages
 from leakdrop.server.pipeline import Processor
 from leakdrop.server.storage import Storage
+from leakdrop.submission import ReplyAddress
 
 log = logging.getLogger("leakdrop.server")
 

@@ -13,8 +13,8 @@ only, so chunks can be sealed in any order and written at their final offset.
 The age header (recipients and file key are drawn when the file begins) is written
 first; each full 64 KiB chunk of the file's data is sealed and written at its offset as it
 arrives; the last partial chunk stays in RAM. When the body is complete, the pipeline
-writes the rest of the tar after it (`container.write_submission_tail`), the final chunk,
-then the head's chunks (`container.submission_head`, which fills the reserved room
+writes the rest of the tar after it (`submission.write_submission_tail`), the final chunk,
+then the head's chunks (`submission.submission_head`, which fills the reserved room
 exactly). No plaintext byte of the file reaches the disk: only age ciphertext.
 
 Should the head not fit after all (an unusually large manifest), the data is read back

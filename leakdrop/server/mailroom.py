@@ -30,10 +30,10 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from leakdrop.codename import SourceKeys, derive, new_codename, normalise
-from leakdrop.container import ReplyAddress
 from leakdrop.mailboxes import MailboxError, Mailboxes, NoSuchMailboxError
 from leakdrop.sealing import AgeError, decrypt
 from leakdrop.server.errors import BusyError, InternalError
+from leakdrop.submission import ReplyAddress
 
 __all__ = [
     "Conversation",

@@ -4,9 +4,11 @@
                                         │   (limits checked while streaming)
     body complete ──► per file, in worker threads bounded by a limiter:
                         empty / unknown type / too large ─► kept as received
+                        large PDF or video ─► scrubbers.scrub_streamed_sandboxed, read
+                              by ranges from the spool, output into a new spool
                         else: decrypt spool into RAM ─► scrubbers.scrub_sandboxed
                               ─► cleaned bytes into a new spool; PDF attachments too
-                  ──► container.write_submission ─► sealing.encrypt(editors) ─► incoming/
+                  ──► submission.seal_submission(editors) ─► incoming/
                   ──► fsync, rename into submissions/, fsync the folder
 
 Everything that can take time or touch a disk runs in a thread: the event loop only moves
@@ -28,24 +30,14 @@ import unicodedata
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, Final, cast
+from typing import Any, Final
 
 import anyio
 import anyio.abc
 import anyio.to_thread
 
 import scrubbers
-from leakdrop.container import (
-    BLOCK,
-    MAX_MANIFEST_BYTES,
-    FileEntry,
-    ReplyAddress,
-    sanitise_name,
-    submission_head,
-    write_submission,
-    write_submission_tail,
-)
-from leakdrop.sealing import encrypt, prepare
+from leakdrop.sealing import prepare
 from leakdrop.server.config import MIB, ServerConfig
 from leakdrop.server.direct import CHUNK, DirectFile
 from leakdrop.server.errors import (
@@ -69,6 +61,16 @@ from leakdrop.server.spool import (
     spool_bytes,
 )
 from leakdrop.server.storage import Storage, today
+from leakdrop.submission import (
+    BLOCK,
+    MAX_MANIFEST_BYTES,
+    FileEntry,
+    ReplyAddress,
+    sanitise_name,
+    seal_submission,
+    submission_head,
+    write_submission_tail,
+)
 
 log = logging.getLogger("leakdrop.server")
 
@@ -780,17 +782,17 @@ class Processor:
         try:
             disk = BackgroundWriter(_DiskWriter(incoming.fd).write, handed_over=True)
             try:
-                # Leaving the `with` on an error aborts the seal: no final chunk is ever
-                # written after an incomplete plaintext.
-                with encrypt(cast(BinaryIO, disk), self.config.recipients) as sealed:
-                    write_submission(
-                        sealed,  # type: ignore[arg-type]
-                        submission_id=submission_id,
-                        received_day=today(),
-                        message=message,
-                        files=entries,
-                        reply=reply,
-                    )
+                # An error aborts the seal: no final chunk is ever written after an
+                # incomplete plaintext.
+                seal_submission(
+                    disk,
+                    self.config.recipients,
+                    submission_id=submission_id,
+                    received_day=today(),
+                    message=message,
+                    files=entries,
+                    reply=reply,
+                )
                 disk.close()
             except BaseException:
                 disk.abort()
@@ -828,12 +830,12 @@ class Processor:
         os.lseek(fd, start, os.SEEK_SET)
         disk = BackgroundWriter(_DiskWriter(fd, start).write, handed_over=True)
         try:
-            with seal.writer(cast(BinaryIO, disk), first_chunk) as sealed:
+            with seal.writer(disk, first_chunk) as sealed:
                 # The file's last partial chunk, its block padding, the other files, the
                 # end of the archive and the padding: the STREAM goes on from there.
                 sealed.write(direct.tail)
                 write_submission_tail(
-                    sealed,  # type: ignore[arg-type]
+                    sealed,
                     head_size=direct.head_size,
                     files=entries,
                 )
