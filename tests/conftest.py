@@ -148,3 +148,24 @@ def _run_in_pty(
 @pytest.fixture
 def run_in_pty() -> Callable[..., PtyResult]:
     return _run_in_pty
+
+
+# The quick lane (`scripts/dev test --quick`) runs every test not marked slow. These modules
+# are slow as a whole: they start real servers under load, browsers, podman builds, fuzzers,
+# fresh virtual environments, or generate large media. Listed here, in one place, so that
+# the lane's contents are visible at a glance; a test elsewhere marks itself.
+SLOW_MODULES = frozenset(
+    {
+        "test_browser", "test_browser_mailbox", "test_browser_refusal", "test_pages_a11y",
+        "test_docker_image", "test_load", "test_memory", "test_faults", "test_fuzz_submit",
+        "test_scrub_fuzz", "test_hostile", "test_fetch_hostile", "test_bundle",
+        "test_offline_install", "test_editor_e2e", "test_mailbox_e2e", "test_server_process",
+        "test_scrub_streamed", "test_scrub_corpus", "test_scrub_video", "test_pq",
+    }
+)  # fmt: skip
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.path.stem in SLOW_MODULES:
+            item.add_marker(pytest.mark.slow)

@@ -103,7 +103,7 @@ def make_submission(
     tmp = storage / f"{sub_id}.tmp"
     with tmp.open("wb") as fh, encrypt(fh, recipients) as writer:
         write_submission(
-            writer,  # type: ignore[arg-type]
+            writer,
             submission_id=sub_id,
             received_day=day,
             message=message,

@@ -21,6 +21,7 @@ import pyrage  # type: ignore[import-untyped]
 import pytest
 
 from leakdrop.sealing import (
+    AnyIdentity,
     Identity,
     NoIdentityMatchError,
     Recipient,
@@ -97,7 +98,7 @@ def finish(pid_status: tuple[int, str]) -> str:
 
 
 @pytest.fixture(scope="module")
-def editors(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[X25519Identity, Path]]:
+def editors(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[AnyIdentity, Path]]:
     """Three editors, keys made by `age-keygen` and read with our identity-file parser."""
     folder = tmp_path_factory.mktemp("keys")
     out = []

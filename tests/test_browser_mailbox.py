@@ -37,7 +37,7 @@ FOLLOW_UP = "C'est la version 3, signée le 2 mai. témoin-b72e"
 
 def manifest_of(sealed: Path, identity: X25519Identity) -> Manifest:
     with sealed.open("rb") as raw, decrypt(raw, [identity]) as plain:
-        return read_manifest(plain)  # type: ignore[arg-type]
+        return read_manifest(plain)
 
 
 def test_returning_source_in_the_browser(

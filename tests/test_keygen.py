@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from leakdrop.opener import load_identities
+from leakdrop.sealing import HybridIdentity, X25519Identity
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -22,7 +23,7 @@ TYPED = b"typed pass, seven rivers 42%"
 
 
 def _keygen(*args: str | Path, **kw: object) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
+    result: subprocess.CompletedProcess[str] = subprocess.run(
         [*LEAKDROP, "keygen", *map(str, args)],
         capture_output=True,
         text=True,
@@ -31,6 +32,7 @@ def _keygen(*args: str | Path, **kw: object) -> subprocess.CompletedProcess[str]
         timeout=120,
         **kw,  # type: ignore[call-overload]
     )
+    return result
 
 
 def _printed(stdout: str) -> tuple[str, str]:
@@ -100,7 +102,9 @@ def test_prompts_twice_on_the_terminal(tmp_path: Path, run_in_pty: Any) -> None:
     pw.write_bytes(TYPED)
     identities = load_identities(out, str(pw))
     recipient, _ = _printed(res.output.decode().replace("\r\n", "\n"))
-    assert str(identities[0].recipient()) == recipient
+    identity = identities[0]
+    assert isinstance(identity, X25519Identity | HybridIdentity)
+    assert str(identity.recipient()) == recipient
 
     mismatch = tmp_path / "other.age"
     res = run_in_pty(

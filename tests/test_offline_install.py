@@ -61,7 +61,7 @@ def _clean_env() -> dict[str, str]:
 
 
 def _run(argv: list[str | Path], cwd: Path, **kw: object) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
+    result: subprocess.CompletedProcess[str] = subprocess.run(
         [str(a) for a in argv],
         cwd=cwd,
         env=_clean_env(),

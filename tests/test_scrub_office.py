@@ -1198,6 +1198,7 @@ def _all_packages(shared_dir: Path) -> list[Path]:
     return found
 
 
+@pytest.mark.slow  # about 20 s: every office file of the corpus, twice
 def test_corpus_every_office_and_zip_file(shared_dir: Path | None, tmp_path: Path) -> None:
     if shared_dir is None:
         return  # outside this environment: the self-made fixtures above cover each format

@@ -43,7 +43,7 @@ from leakdrop.server import CSP, Limits, ServerConfig, create_app
 from leakdrop.server.i18n import STRINGS
 
 REPO = Path(__file__).resolve().parents[1]
-EMPTY_TREE = {"submissions": [], "incoming": [], "spool": []}
+EMPTY_TREE: dict[str, list[str]] = {"submissions": [], "incoming": [], "spool": []}
 
 
 @dataclass
@@ -183,7 +183,7 @@ def test_security_headers_on_every_response(server: Server) -> None:
         "submit-get": server.request("GET", "/submit?lang=en"),
     }
     for name, response in responses.items():
-        assert_security_headers(response), name
+        assert_security_headers(response)
     assert responses["receipt"].status_code == 200
     assert responses["error"].status_code == 400
     assert responses["not-found"].status_code == 404
@@ -913,8 +913,8 @@ def test_worker_limits_and_header_timeout_from_options_and_environment(
     # Unset: the scrubbers' own defaults; the header deadline never outlasts the idle one.
     import scrubbers
 
-    limits = ServerConfig.from_args(serve_args(["--idle-timeout=2"]), keys=keys, storage=storage)
-    limits_ = limits.limits
+    config = ServerConfig.from_args(serve_args(["--idle-timeout=2"]), keys=keys, storage=storage)
+    limits_ = config.limits
     assert limits_.scrub_memory_bytes == scrubbers.DEFAULT_LIMITS.memory_bytes
     assert limits_.scrub_cpu_seconds == scrubbers.DEFAULT_LIMITS.cpu_seconds
     assert limits_.scrub_wall_seconds == scrubbers.DEFAULT_LIMITS.wall_seconds
@@ -1078,7 +1078,7 @@ def test_every_scrubber_reason_and_note_has_words_in_both_languages(tmp_path: Pa
     from leakdrop.server.i18n import STRINGS, note_lines, reason_text
     from leakdrop.server.pipeline import TOO_LARGE_TO_CLEAN
 
-    def subclasses(cls: type) -> list[type]:
+    def subclasses(cls: type[scrubbers.ScrubError]) -> list[type[scrubbers.ScrubError]]:
         return [cls, *(c for sub in cls.__subclasses__() for c in subclasses(sub))]
 
     reasons = {c.reason for c in subclasses(scrubbers.ScrubError)} | {TOO_LARGE_TO_CLEAN}
@@ -1402,6 +1402,7 @@ def test_method_page_is_not_page_not_found(server: Server) -> None:
 # ------------------------------------------------------------------- response sizes
 
 
+@pytest.mark.slow  # about 8 s on two cores
 def test_every_page_has_the_size_of_its_bucket(
     make_server: Callable[..., Server], tmp_path: Path
 ) -> None:

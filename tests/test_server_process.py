@@ -37,7 +37,7 @@ from leakdrop.server.spool import MAGIC as SPOOL_MAGIC
 
 REPO = Path(__file__).resolve().parents[1]
 LEAKDROP = str(REPO / ".venv" / "bin" / "leakdrop")
-EMPTY_TREE = {"submissions": [], "incoming": [], "spool": []}
+EMPTY_TREE: dict[str, list[str]] = {"submissions": [], "incoming": [], "spool": []}
 
 
 def free_port() -> int:

@@ -96,7 +96,7 @@ class Opened:
     root: Path
 
     def file(self, entry: dict[str, Any]) -> bytes:
-        return (self.root / entry["name"]).read_bytes()
+        return (self.root / str(entry["name"])).read_bytes()
 
     @property
     def message(self) -> str | None:
