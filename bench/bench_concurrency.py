@@ -36,7 +36,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-LEAKDROP = ROOT / ".venv" / "bin" / "leakdrop"
+LEAKDROP = Path(sys.executable).with_name("leakdrop")  # the installed entry point
 sys.path.insert(0, str(ROOT / "tests"))
 
 

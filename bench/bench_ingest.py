@@ -44,7 +44,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-LEAKDROP = ROOT / ".venv" / "bin" / "leakdrop"
+LEAKDROP = Path(sys.executable).with_name("leakdrop")  # the installed entry point
 CHUNK = 1024 * 1024
 BOUNDARY = "benchboundary7MA4YWxkTrZu0gW"
 

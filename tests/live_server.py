@@ -17,6 +17,7 @@ import secrets
 import signal
 import socket
 import subprocess
+import sys
 import time
 import zipfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -31,7 +32,8 @@ from leakdrop import submission
 from leakdrop.sealing import X25519Identity
 
 REPO = Path(__file__).resolve().parents[1]
-LEAKDROP = str(REPO / ".venv" / "bin" / "leakdrop")
+#: The installed entry point of the interpreter running the tests (its venv's, whichever).
+LEAKDROP = str(Path(sys.executable).with_name("leakdrop"))
 ARTIFACTS = REPO / "test-artifacts"
 STORAGE_DIRS = ("submissions", "incoming", "spool")
 

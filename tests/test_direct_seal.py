@@ -11,6 +11,7 @@ import hashlib
 import io
 import os
 import subprocess
+import sys
 import tarfile
 from collections.abc import Callable
 from pathlib import Path
@@ -36,7 +37,6 @@ from leakdrop.sealing import decrypt, encrypt, parse_identities_file, prepare
 from leakdrop.server import Limits, ServerConfig, create_app
 from leakdrop.server.pipeline import DIRECT_MIN_FACTOR, direct_head_size
 
-REPO = Path(__file__).resolve().parents[1]
 MESSAGE_CHARS = 1000
 HEAD = direct_head_size(4 * MESSAGE_CHARS)
 BIG = DIRECT_MIN_FACTOR * HEAD + 1234  # not a whole number of chunks
@@ -91,7 +91,7 @@ def data_offsets(plain: bytes) -> dict[str, int]:
 def leakdrop_open(stored: Path, identity_file: Path, out: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [
-            str(REPO / ".venv" / "bin" / "leakdrop"),
+            str(Path(sys.executable).with_name("leakdrop")),
             "open",
             "--identity",
             str(identity_file),

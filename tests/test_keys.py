@@ -6,6 +6,7 @@ import base64
 import hashlib
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -175,7 +176,7 @@ def test_serve_refuses_the_demo_key(tmp_path: Path) -> None:
     prepare_demo(work / "demo")
     result = subprocess.run(
         [
-            str(REPO / ".venv" / "bin" / "leakdrop"),
+            str(Path(sys.executable).with_name("leakdrop")),
             "serve",
             "--keys",
             str(work / "demo" / "keys"),

@@ -284,7 +284,7 @@ def test_submission_is_cleaned_sealed_and_opens_with_age_and_leakdrop_open(
     out = tmp_path / "leakdrop-open"
     result = subprocess.run(
         [
-            str(REPO / ".venv" / "bin" / "leakdrop"),
+            str(Path(sys.executable).with_name("leakdrop")),
             "open",
             "--identity",
             str(server.editor.identity_file),

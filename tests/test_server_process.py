@@ -13,6 +13,7 @@ import re
 import shlex
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -35,8 +36,7 @@ from test_server_support import (
 from leakdrop.server.i18n import STRINGS
 from leakdrop.server.spool import MAGIC as SPOOL_MAGIC
 
-REPO = Path(__file__).resolve().parents[1]
-LEAKDROP = str(REPO / ".venv" / "bin" / "leakdrop")
+LEAKDROP = str(Path(sys.executable).with_name("leakdrop"))  # the installed entry point
 EMPTY_TREE: dict[str, list[str]] = {"submissions": [], "incoming": [], "spool": []}
 
 
