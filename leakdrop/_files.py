@@ -4,13 +4,29 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO, Final
 
 _O_CLOEXEC: Final = getattr(os, "O_CLOEXEC", 0)
 _O_DIRECTORY: Final = getattr(os, "O_DIRECTORY", 0)
+
+#: A SHA-256 as the manifests, listings and token files write it: 64 lowercase hex digits.
+SHA256_HEX: Final = re.compile(r"[0-9a-f]{64}")
+#: A day as the formats record it (never a time of day: rule 2): YYYY-MM-DD.
+DAY: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def sha256_file(path: Path) -> str:
+    """The SHA-256 of a file's content, read in 1 MiB pieces."""
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(1024 * 1024):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def fsync_dir(path: Path) -> None:

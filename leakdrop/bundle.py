@@ -46,6 +46,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
+from leakdrop._files import sha256_file
+
 __all__ = ["BundleError", "build_bundle", "find_checkout", "rebuild_installed_wheel", "run_bundle"]
 
 #: What a wheel build needs from the checkout (the rest, .venv and tests, stays out).
@@ -237,14 +239,6 @@ def _pip(args: list[str], what: str) -> None:
         raise BundleError(f"{what} failed:\n{result.stdout[-4000:]}{result.stderr[-4000:]}")
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(1024 * 1024):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _wheel_name_version(path: Path) -> tuple[str, str]:
     # {distribution}-{version}(-{build})?-{python}-{abi}-{platform}.whl (PEP 427)
     parts = path.name[: -len(".whl")].split("-")
@@ -346,14 +340,14 @@ def build_bundle(
     versions: dict[str, str] = {}
     for wheel in wheels:
         name, version = _wheel_name_version(wheel)
-        hashes[name].append(_sha256(wheel))
+        hashes[name].append(sha256_file(wheel))
         versions[name] = version
     requirements = "".join(
         f"{name}=={versions[name]} " + " ".join(f"--hash=sha256:{h}" for h in hashes[name]) + "\n"
         for name in sorted(hashes)
     )
     (out / "requirements.txt").write_text(requirements, "utf-8")
-    sums = "".join(f"{_sha256(w)}  {w.name}\n" for w in wheels)
+    sums = "".join(f"{sha256_file(w)}  {w.name}\n" for w in wheels)
     (out / "SHA256SUMS").write_text(sums, "utf-8")
     target = (
         f"Python {python_version or sysconfig.get_python_version()} on "

@@ -47,8 +47,10 @@ from pathlib import Path
 from typing import Final, TypeVar
 from urllib.parse import urlsplit
 
+from leakdrop._files import DAY, SHA256_HEX, fsync_dir, sha256_file
 from leakdrop._terminal import Progress, shown
 from leakdrop.pickup.store import is_valid_id
+from leakdrop.reply import OUTBOX_NAME
 from leakdrop.sealing import HeaderError, NoIdentityMatchError, Stanza, decrypt
 from leakdrop.tokens import check_token_syntax
 
@@ -73,8 +75,8 @@ _CHUNK: Final = 256 * 1024
 _MAX_LISTING: Final = 32 * 1024 * 1024
 _MAX_SIZE: Final = 1 << 50
 _MAX_ERROR_BODY: Final = 4096
-_DAY_RE: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-_HEX64_RE: Final = re.compile(r"[0-9a-f]{64}")
+_DAY_RE: Final = DAY
+_HEX64_RE: Final = SHA256_HEX
 _CONTENT_RANGE_RE: Final = re.compile(r"bytes ([0-9]{1,19})-([0-9]{1,19})/([0-9]{1,19})")
 _MAX_WAIT: Final = 120.0
 _RETRY_AFTER_RE: Final = re.compile(r"[0-9]{1,9}")
@@ -462,17 +464,9 @@ def check_age_layout(path: Path, size: int) -> None:
         raise VerifyError("age payload does not end on a chunk boundary: truncated?")
 
 
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(1024 * 1024):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _verify(path: Path, item: Listed) -> None:
     check_age_layout(path, item.size)
-    if _sha256_file(path) != item.sha256:
+    if sha256_file(path) != item.sha256:
         raise VerifyError("SHA-256 differs from the one the server announced")
 
 
@@ -481,11 +475,7 @@ def _verify(path: Path, item: Listed) -> None:
 
 def _fsync_dir(path: Path) -> None:
     with contextlib.suppress(OSError):  # some USB file systems cannot fsync a folder
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        fsync_dir(path)
 
 
 def _publish(part: Path, final: Path) -> None:
@@ -742,7 +732,7 @@ def fetch_all(endpoint: Endpoint, token: str, out: Path, *, retries: int = 5) ->
 
 OUTBOX_DIR: Final = "outbox"
 SENT_DIR: Final = "sent"
-_OUTBOX_NAME: Final = re.compile(r"reply-([0-9a-f]{64})-[0-9a-f]{16}\.age")
+_OUTBOX_NAME: Final = OUTBOX_NAME  # the names `leakdrop reply` writes
 #: The pickup's own bound (`leakdrop.mailboxes.MAX_REPLY_BYTES`), checked here first so
 #: that a wrong file in the outbox is reported by name instead of sent.
 _MAX_REPLY: Final = 1024 * 1024

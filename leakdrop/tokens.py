@@ -40,6 +40,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
+from leakdrop._files import DAY, SHA256_HEX, fsync_dir
+
 __all__ = [
     "TOKEN_PREFIX",
     "AuthThrottle",
@@ -63,8 +65,8 @@ _TOKEN_BYTES: Final = 32
 #: base64url of 32 bytes without padding: 43 characters.
 _TOKEN_RE: Final = re.compile(r"ldp1_[A-Za-z0-9_-]{43}")
 _NAME_RE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
-_HEX64_RE: Final = re.compile(r"[0-9a-f]{64}")
-_DAY_RE: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_HEX64_RE: Final = SHA256_HEX
+_DAY_RE: Final = DAY
 MAX_TOKENS: Final = 1000
 MAX_FILE_BYTES: Final = 1024 * 1024
 
@@ -180,11 +182,7 @@ def _save(path: Path, entries: Sequence[TokenEntry]) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-    dir_fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    fsync_dir(folder)
 
 
 def add_token(path: Path, name: str) -> str:

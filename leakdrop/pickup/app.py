@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
+from leakdrop._files import SHA256_HEX
 from leakdrop._listener import security_headers
 from leakdrop.mailboxes import MAX_REPLY_BYTES, MailboxError, Mailboxes, NoSuchMailboxError
 from leakdrop.pickup.store import (
@@ -67,7 +68,7 @@ _SEND_CHUNK: Final = 256 * 1024
 _MAX_BODY: Final = 4096
 _MAX_AUTH_HEADER: Final = 256
 _RANGE_RE: Final = re.compile(r"bytes=([0-9]{1,19})-([0-9]{0,19})")
-_SHA_RE: Final = re.compile(r"[0-9a-f]{64}")
+_SHA_RE: Final = SHA256_HEX
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,8 @@ import re
 import unicodedata
 from typing import Final
 
+from leakdrop._files import DAY, SHA256_HEX
+
 FORMAT: Final = "leakdrop-submission"
 VERSION: Final = 1
 
@@ -35,8 +37,8 @@ FILES_DIR: Final = "files"
 
 _CHUNK: Final = 1024 * 1024
 _ZEROS: Final = bytes(_CHUNK)
-_SHA256_RE: Final = re.compile(r"[0-9a-f]{64}")
-_DAY_RE: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_SHA256_RE: Final = SHA256_HEX
+_DAY_RE: Final = DAY
 #: Submission ids become folder names on the editor's laptop: a conservative alphabet.
 _ID_RE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
 _POSIX_MAGIC: Final = b"ustar\x0000"
