@@ -17,6 +17,7 @@ from ._age import (
     PreparedSeal,
     decrypt,
     encrypt,
+    header_length,
     is_age_file,
     parse_identities_file,
     parse_identity,
@@ -28,7 +29,15 @@ from ._header import Identity, Recipient, Stanza
 from ._hybrid import HybridIdentity, HybridRecipient
 from ._scrypt import ScryptIdentity, ScryptRecipient
 from ._source import Readable
-from ._stream import CHUNK_SIZE, ENCRYPTED_CHUNK_SIZE, OpenReader, SealWriter, Writable
+from ._stream import (
+    CHUNK_SIZE,
+    ENCRYPTED_CHUNK_SIZE,
+    NONCE_SIZE,
+    TAG_SIZE,
+    OpenReader,
+    SealWriter,
+    Writable,
+)
 from ._x25519 import X25519Identity, X25519Recipient
 from .errors import (
     AgeError,
@@ -43,6 +52,8 @@ from .errors import (
 __all__ = [
     "CHUNK_SIZE",
     "ENCRYPTED_CHUNK_SIZE",
+    "NONCE_SIZE",
+    "TAG_SIZE",
     "AgeError",
     "AnyIdentity",
     "AnyRecipient",
@@ -68,6 +79,7 @@ __all__ = [
     "X25519Recipient",
     "decrypt",
     "encrypt",
+    "header_length",
     "is_age_file",
     "parse_identities_file",
     "parse_identity",

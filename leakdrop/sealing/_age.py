@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -150,6 +151,12 @@ def decrypt(
     if len(untrusted_nonce) != NONCE_SIZE:
         raise HeaderError("file truncated before the payload nonce")
     return OpenReader(source, hkdf_sha256(file_key, untrusted_nonce, _PAYLOAD_LABEL))
+
+
+def header_length(untrusted_prefix: bytes) -> int:
+    """Where the payload starts in a binary age file beginning with these bytes: the header
+    is parsed as strictly as `decrypt` does (no key needed). Raises `HeaderError`."""
+    return parse_header(ByteSource(io.BytesIO(untrusted_prefix))).length
 
 
 def is_age_file(prefix: bytes) -> bool:

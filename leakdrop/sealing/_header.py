@@ -119,6 +119,7 @@ class Header:
     stanzas: tuple[Stanza, ...]
     mac: bytes
     mac_input: bytes  # the header bytes up to and including "---"
+    length: int  # the whole header's bytes, MAC line included: where the payload nonce starts
 
     def verify_mac(self, file_key: bytes) -> bool:
         return hmac.compare_digest(header_mac(file_key, self.mac_input), self.mac)
@@ -172,7 +173,7 @@ def parse_header(src: ByteSource) -> Header:
             if len(mac) != MAC_SIZE:
                 raise HeaderError("header MAC has the wrong size")
             mac_input = bytes(raw[: len(raw) - len(line) - 1]) + _FOOTER_PREFIX
-            return Header(tuple(stanzas), mac, mac_input)
+            return Header(tuple(stanzas), mac, mac_input, len(raw))
         if not line.startswith(_STANZA_PREFIX):
             raise HeaderError("malformed header line")
         if len(stanzas) >= MAX_STANZAS:
