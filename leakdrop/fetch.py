@@ -99,7 +99,7 @@ LOCK_FILE: Final = "fetch.lock"
 # 64 KiB plaintext + 16-byte tag, the last one shorter (or full) and never empty unless it
 # is the only one.
 _AGE_INTRO: Final = b"age-encryption.org/v1\n"
-_AGE_MAX_HEADER: Final = 1024 * 1024  # larger than the sealing package accepts
+_AGE_MAX_HEADER: Final = 1024 * 1024  # the sealing package's own bound on a header
 
 #: Tor's extended SOCKS5 error codes for onion services (tor's socks-extensions.txt).
 _SOCKS_ERRORS: Final = {
