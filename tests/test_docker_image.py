@@ -158,12 +158,21 @@ def _runroot() -> Path:
 
 
 def _from_image() -> str:
-    """The image the Dockerfile's first stage is FROM, in podman's fully qualified form."""
+    """The local name the debootstrap base is imported under. The Dockerfile's first stage is
+    FROM ${BASE_IMAGE}, which must be pinned by digest: the build is given this image by its
+    local digest (_base_reference)."""
     match = re.search(r"^FROM\s+(\S+)", DOCKERFILE.read_text(), re.M)
     assert match, "no FROM in docker/Dockerfile"
-    name = match.group(1)
-    assert name == "debian:bookworm-slim", name  # Debian's python3 and tor, with their updates
-    return f"docker.io/library/{name}"
+    assert match.group(1) == "${BASE_IMAGE}", match.group(1)
+    return "localhost/leakdrop-test-base:latest"
+
+
+def _base_reference(podman: Podman) -> str:
+    """localhost/leakdrop-test-base@sha256:…, what BASE_IMAGE is given (a digest, as compose
+    requires: debian:bookworm-slim@sha256:… on an admin's machine)."""
+    digest = podman.text("image", "inspect", "--format", "{{.Digest}}", _from_image())
+    assert re.fullmatch(r"sha256:[0-9a-f]{64}", digest), digest
+    return f"{_from_image().rpartition(':')[0]}@{digest}"
 
 
 def _debian_mirror() -> str:
@@ -242,6 +251,8 @@ def _build(podman: Podman, target: str, tag: str, log: Path) -> None:
         target,
         "-t",
         tag,
+        "--build-arg",
+        f"BASE_IMAGE={_base_reference(podman)}",
     ]
     # pip inside the build may sit behind a TLS-intercepting proxy that only the host trusts:
     # hand the host's bundle to the Dockerfile's optional `extra_ca` secret.
@@ -324,7 +335,11 @@ def _compose_config() -> dict[str, Any]:
         text=True,
         timeout=60,
         check=False,
-        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(REPO)},
+        env={
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": str(REPO),
+            "LEAKDROP_BASE_IMAGE": "debian:bookworm-slim@sha256:" + "0" * 64,  # required
+        },
     )
     assert result.returncode == 0, result.stderr
     config: dict[str, Any] = json.loads(result.stdout)
