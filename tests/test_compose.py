@@ -28,6 +28,7 @@ STORAGE_TARGET = "/var/lib/leakdrop"
 TOKENS_TARGET = "/var/lib/leakdrop-pickup"
 ABOUT_TARGET = "/etc/leakdrop/about"
 SERVICES = ("leakdrop", "pickup", "tor")
+TEST_BASE_IMAGE = "debian:bookworm-slim@sha256:" + "0" * 64
 
 
 def _compose_binary() -> Path:
@@ -46,7 +47,12 @@ def _compose_binary() -> Path:
 def _run_config(compose_file: Path, **env: str) -> subprocess.CompletedProcess[str]:
     # A clean environment: a stray LEAKDROP_* or COMPOSE_* variable of the developer's shell
     # must not change what is checked.
-    clean = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(compose_file.parent)}
+    clean = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(compose_file.parent),
+        # Required by compose.yaml (no default): the admin sets it in docker/.env.
+        "LEAKDROP_BASE_IMAGE": TEST_BASE_IMAGE,
+    }
     clean.update(env)
     return subprocess.run(
         [str(_compose_binary()), "-f", str(compose_file), "config", "--format", "json"],
@@ -469,3 +475,37 @@ def test_tor_healthcheck_needs_both_hostnames(config: dict[str, Any], tmp_path: 
     env = {"PATH": "/usr/bin:/bin", "LEAKDROP_TOR_DATA": str(tmp_path)}
     result = subprocess.run(["sh", str(script)], env=env, capture_output=True, text=True)
     assert result.returncode == 1 and "pickup/hostname" in result.stderr
+
+
+@pytest.mark.parametrize("name", ["leakdrop", "tor"])
+def test_base_image_is_a_required_digest_pinned_build_arg(
+    config: dict[str, Any], name: str
+) -> None:
+    assert _service(config, name)["build"]["args"] == {"BASE_IMAGE": TEST_BASE_IMAGE}
+    # The Dockerfile takes it as the first stage's FROM and refuses one without a digest.
+    text = (DOCKER / "Dockerfile").read_text()
+    assert re.search(r"^ARG BASE_IMAGE\nFROM \$\{BASE_IMAGE\} AS base$", text, re.M)
+    assert "*@sha256:" in text and "exit 1" in text
+
+
+def test_compose_refuses_to_build_without_a_base_image() -> None:
+    result = _run_config(COMPOSE_FILE, LEAKDROP_BASE_IMAGE="")
+    assert result.returncode != 0
+    assert "LEAKDROP_BASE_IMAGE" in result.stderr
+
+
+def test_dockerfile_refuses_a_base_image_without_digest(tmp_path: Path) -> None:
+    """The RUN check of the first stage, run by /bin/sh as the build would."""
+    text = (DOCKER / "Dockerfile").read_text().replace("\\\n", "")
+    (check,) = re.findall(r'^RUN (case "\$BASE_IMAGE" in .*esac)$', text, re.M)
+    for image, ok in (
+        ("debian:bookworm-slim", False),
+        ("debian:bookworm-slim@sha256:abc", False),
+        (TEST_BASE_IMAGE, True),
+        ("localhost/base@sha256:" + "a" * 64, True),
+    ):
+        result = subprocess.run(
+            ["sh", "-c", check], env={"BASE_IMAGE": image, "PATH": "/usr/bin:/bin"},
+            capture_output=True, text=True,
+        )  # fmt: skip
+        assert (result.returncode == 0) is ok, (image, result.stderr)

@@ -1,10 +1,13 @@
 """The deployment image, built and run for real with podman (no Docker engine needed).
 
-- A Debian bookworm base made with debootstrap is imported under the name the Dockerfile's
-  FROM uses, so the build needs no registry (`--pull=never`). It is rebuilt once a day and kept,
-  with podman's layer cache, in a scratch store (LEAKDROP_CONTAINER_CACHE, default
-  /var/tmp/leakdrop-test-containers), so a warm run rebuilds only what changed.
-- Both targets of docker/Dockerfile are built (`--isolation chroot`) and run with the hardening
+- A Debian bookworm base made with debootstrap is imported as localhost/leakdrop-test-base
+  and given to the build by digest, so the build needs no registry (`--pull=never`). It is
+  rebuilt once a day and kept, with podman's layer cache, in a scratch store
+  (LEAKDROP_CONTAINER_CACHE, default /var/tmp/leakdrop-test-containers), so a warm run
+  rebuilds only what changed.
+- Both targets of docker/Dockerfile are built (`--isolation chroot`, BASE_IMAGE = that base
+  by its local digest) from a copy of the tree written as a checkout under umask 077 is
+  (files 0600, folders 0700), and run with the hardening
   read from docker/compose.yaml itself (read-only root, dropped capabilities,
   no-new-privileges, non-root user, tmpfs, memory and pids limits), with `--network none`
   unless a test needs the internal network.
@@ -13,6 +16,7 @@
   open with the editor's key (`age -d` + `tar`), and be the only thing written. Then the
   compose file's `pickup` service, with a token made by `leakdrop token add` in the image,
   lists, downloads and confirms it over its API, and it is gone from the volume.
+- Neither image keeps apt, dpkg, perl or bash (the package list stays for scanners).
 - tor publishes both onion services, keeps their addresses across containers, and loads an
   editor's client-authorization key made by the image's `leakdrop onion-auth-keygen`.
 - The three services on copies of the compose file's two internal networks: tor reaches the
@@ -158,12 +162,21 @@ def _runroot() -> Path:
 
 
 def _from_image() -> str:
-    """The image the Dockerfile's first stage is FROM, in podman's fully qualified form."""
+    """The local name the debootstrap base is imported under. The Dockerfile's first stage is
+    FROM ${BASE_IMAGE}, which must be pinned by digest: the build is given this image by its
+    local digest (_base_reference)."""
     match = re.search(r"^FROM\s+(\S+)", DOCKERFILE.read_text(), re.M)
     assert match, "no FROM in docker/Dockerfile"
-    name = match.group(1)
-    assert name == "debian:bookworm-slim", name  # Debian's python3 and tor, with their updates
-    return f"docker.io/library/{name}"
+    assert match.group(1) == "${BASE_IMAGE}", match.group(1)
+    return "localhost/leakdrop-test-base:latest"
+
+
+def _base_reference(podman: Podman) -> str:
+    """localhost/leakdrop-test-base@sha256:…, what BASE_IMAGE is given (a digest, as compose
+    requires: debian:bookworm-slim@sha256:… on an admin's machine)."""
+    digest = podman.text("image", "inspect", "--format", "{{.Digest}}", _from_image())
+    assert re.fullmatch(r"sha256:[0-9a-f]{64}", digest), digest
+    return f"{_from_image().rpartition(':')[0]}@{digest}"
 
 
 def _debian_mirror() -> str:
@@ -225,7 +238,40 @@ def _ensure_base(podman: Podman, log: Path) -> bool:
     return True
 
 
-def _build(podman: Podman, target: str, tag: str, log: Path) -> None:
+CONTEXT = ("pyproject.toml", "README.md", "leakdrop", "scrubbers", "docker")
+
+
+def _checkout_under_umask_077(dest: Path) -> Path:
+    """This tree's build context (tracked and untracked files that git does not ignore, as
+    they are now) written the way `git clone` writes a checkout under umask 077: files 0600,
+    executables 0700, folders 0700. The image must still work: tor reads its torrc, the
+    health checks run (the Dockerfile's COPY --chmod)."""
+    listed = subprocess.run(
+        ["git", "-C", str(REPO), "ls-files", "-z", "--cached", "--others", "--exclude-standard",
+         "--", *CONTEXT],
+        capture_output=True, check=True, timeout=60,
+    ).stdout.decode().split("\0")  # fmt: skip
+    previous = os.umask(0o077)
+    try:
+        for name in filter(None, listed):
+            source = REPO / name
+            if not source.is_file():
+                continue  # deleted in the working tree, not yet in the index
+            target = dest / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            mode = 0o777 if os.access(source, os.X_OK) else 0o666
+            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+            with os.fdopen(fd, "wb") as out:
+                out.write(source.read_bytes())
+    finally:
+        os.umask(previous)
+    assert (dest / "docker" / "torrc").stat().st_mode & 0o777 == 0o600
+    assert (dest / "docker" / "tor-health").stat().st_mode & 0o777 == 0o700
+    assert (dest / "docker").stat().st_mode & 0o777 == 0o700
+    return dest
+
+
+def _build(podman: Podman, context: Path, target: str, tag: str, log: Path) -> None:
     args = [
         "build",
         "--isolation",
@@ -235,13 +281,15 @@ def _build(podman: Podman, target: str, tag: str, log: Path) -> None:
         "--format",
         "docker",  # OCI image configs have no HEALTHCHECK
         "--ignorefile",
-        str(IGNOREFILE),
+        str(context / IGNOREFILE.relative_to(REPO)),
         "-f",
-        str(DOCKERFILE),
+        str(context / DOCKERFILE.relative_to(REPO)),
         "--target",
         target,
         "-t",
         tag,
+        "--build-arg",
+        f"BASE_IMAGE={_base_reference(podman)}",
     ]
     # pip inside the build may sit behind a TLS-intercepting proxy that only the host trusts:
     # hand the host's bundle to the Dockerfile's optional `extra_ca` secret.
@@ -250,7 +298,7 @@ def _build(podman: Podman, target: str, tag: str, log: Path) -> None:
         args += ["--secret", f"id=extra_ca,src={extra_ca}"]
     with log.open("ab") as out:
         result = subprocess.run(
-            [*podman.command(*args), str(REPO)],
+            [*podman.command(*args), str(context)],
             stdout=out,
             stderr=subprocess.STDOUT,
             timeout=900,
@@ -270,11 +318,11 @@ class Images:
     sources: dict[str, str]  # sha256 of each .py of the tree the image was built from
 
 
-def _source_digests() -> dict[str, str]:
+def _source_digests(tree: Path) -> dict[str, str]:
     return {
-        path.relative_to(REPO).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
+        path.relative_to(tree).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
         for package in ("leakdrop", "scrubbers")
-        for path in sorted((REPO / package).rglob("*.py"))
+        for path in sorted((tree / package).rglob("*.py"))
     }
 
 
@@ -293,10 +341,14 @@ def images() -> Iterator[Images]:
         fcntl.flock(lock, fcntl.LOCK_EX)
         log.write_bytes(b"")
         refreshed = _ensure_base(podman, log)
-        # Taken just before the build: the tree it copies (others may edit it meanwhile).
-        sources = _source_digests()
-        _build(podman, "leakdrop", IMAGE, log)
-        _build(podman, "tor", TOR_IMAGE, log)
+        # The build's context is a copy of this tree as a checkout made under umask 077
+        # would have it (taken now: others may edit the tree meanwhile).
+        context = CACHE / "context"
+        shutil.rmtree(context, ignore_errors=True)
+        _checkout_under_umask_077(context)
+        sources = _source_digests(context)
+        _build(podman, context, "leakdrop", IMAGE, log)
+        _build(podman, context, "tor", TOR_IMAGE, log)
         if refreshed:
             # Yesterday's layers are dead weight once today's build is tagged.
             podman.run("image", "prune", "--force", check=False, timeout=300)
@@ -324,7 +376,11 @@ def _compose_config() -> dict[str, Any]:
         text=True,
         timeout=60,
         check=False,
-        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(REPO)},
+        env={
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": str(REPO),
+            "LEAKDROP_BASE_IMAGE": "debian:bookworm-slim@sha256:" + "0" * 64,  # required
+        },
     )
     assert result.returncode == 0, result.stderr
     config: dict[str, Any] = json.loads(result.stdout)
@@ -424,7 +480,9 @@ print(json.dumps({
     "uid": os.getuid(), "gid": os.getgid(),
     "privileged": privileged,
     "tools": {t: shutil.which(t) for t in
-              ("gcc", "cc", "c++", "make", "curl", "wget", "pip", "pip3", "git", "sudo", "ssh")},
+              ("gcc", "cc", "c++", "make", "curl", "wget", "pip", "pip3", "git", "sudo", "ssh",
+               "apt", "apt-get", "dpkg", "dpkg-query", "perl", "bash")},
+    "dpkg_status": os.path.isfile("/var/lib/dpkg/status"),
     "modules": {m: importlib.util.find_spec(m) is not None for m in
                 ("pip", "leakdrop", "scrubbers", "fastapi", "uvicorn", "pikepdf", "nacl")},
     "prefix": sys.prefix,
@@ -456,6 +514,8 @@ def test_image_is_hardened(images: Images) -> None:
     # Nothing to escalate with, nothing to build or fetch with.
     assert facts["privileged"] == []
     assert {tool: path for tool, path in facts["tools"].items() if path} == {}
+    # No package manager left, but the package list stays for image scanners.
+    assert facts["dpkg_status"] is True
     assert facts["modules"] == {
         "pip": False,
         "leakdrop": True,
@@ -576,6 +636,14 @@ def test_tor_image_publishes_two_stable_onions_with_client_auth(images: Images) 
         images.tor, "/", "-xdev", "-type", "f", "-perm", "/6000",
     )  # fmt: skip
     assert privileged == ""
+    # No package manager, perl nor bash (the entry point and health check are /bin/sh, dash);
+    # the package list stays for image scanners.
+    leftovers = podman.text(
+        "run", "--rm", *flags, "--entrypoint", "sh", images.tor, "-c",
+        "for t in apt apt-get dpkg dpkg-query perl bash; do command -v $t; done;"
+        " test -f /var/lib/dpkg/status && echo status",
+    )  # fmt: skip
+    assert leftovers == "status", leftovers
     with _volume(podman) as (volume, mountpoint):
         tor_args = (*flags, "--volume", f"{volume}:/var/lib/tor", images.tor)
         with _tor_running(podman, *tor_args) as (tor_name, first):
@@ -976,14 +1044,28 @@ def _torrc_targets() -> dict[str, tuple[str, str]]:
     return targets
 
 
-def _healthz_from(podman: Podman, container: str, host: str, port: str) -> str:
-    """What tor's onion service does for each visitor: connect to the target (bash's /dev/tcp,
-    the tor image has no Python)."""
-    fetch = (
-        f"exec 3<>/dev/tcp/{host}/{port} && "
-        'printf "GET /healthz HTTP/1.0\\r\\n\\r\\n" >&3 && cat <&3'
-    )
-    return podman.text("exec", container, "bash", "-c", fetch)
+HEALTHZ = r"""
+import socket, sys
+with socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=10) as connection:
+    connection.sendall(b"GET /healthz HTTP/1.0\r\n\r\n")
+    data = b""
+    while chunk := connection.recv(65536):
+        data += chunk
+sys.stdout.write(data.decode())
+"""
+
+
+def _healthz_from(
+    images: Images, container: str, service: dict[str, Any], host: str, port: str
+) -> str:
+    """What tor's onion service does for each visitor: connect to the target from tor's own
+    network namespace. The tor image has no Python nor bash: the probe is the server image's
+    Python, joined to the tor container's network (`--network container:`)."""
+    flags = _hardening_flags(service, f"container:{container}")
+    return images.podman.text(
+        "run", "--rm", *flags, "--entrypoint", "python3", images.server, "-c", HEALTHZ,
+        host, port,
+    )  # fmt: skip
 
 
 def test_tor_reaches_both_listeners_and_the_drop_cannot_reach_the_pickup(
@@ -1073,7 +1155,7 @@ def test_tor_reaches_both_listeners_and_the_drop_cannot_reach_the_pickup(
                         "exec", tor_name, "cat", "/proc/sys/net/ipv4/ip_forward"
                     )
                     responses = {
-                        service: _healthz_from(podman, tor_name, *target)
+                        service: _healthz_from(images, tor_name, drop, *target)
                         for service, target in targets.items()
                     }
     assert forwarding == "0"
