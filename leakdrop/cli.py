@@ -319,7 +319,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_pickup(args)
         return 0
     if args.command == "expire":
-        from leakdrop.expiry import run_expire
+        from leakdrop.pickup.expiry import run_expire
 
         return run_expire(args)
     if args.command == "fetch":

@@ -49,7 +49,7 @@ from urllib.parse import urlsplit
 
 from leakdrop._files import DAY, SHA256_HEX, fsync_dir, sha256_file
 from leakdrop._terminal import Progress, shown
-from leakdrop.pickup.store import is_valid_id
+from leakdrop.layout import is_valid_id
 from leakdrop.reply import OUTBOX_NAME
 from leakdrop.sealing import (
     ENCRYPTED_CHUNK_SIZE,

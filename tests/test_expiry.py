@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from pickup_support import make_submission, midnight_utc, run_leakdrop
 
-from leakdrop.expiry import expire_submissions
+from leakdrop.pickup.expiry import expire_submissions
 
 
 def _storage(tmp_path: Path, editor_identity: Any) -> tuple[Path, list[Path], list[Path]]:

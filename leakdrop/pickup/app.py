@@ -41,6 +41,7 @@ from typing import Any, Final
 from leakdrop._files import SHA256_HEX
 from leakdrop._listener import security_headers
 from leakdrop.mailboxes import MAX_REPLY_BYTES, MailboxError, Mailboxes, NoSuchMailboxError
+from leakdrop.pickup.expiry import expire_submissions
 from leakdrop.pickup.store import (
     HashCache,
     delete_submission,
@@ -367,8 +368,6 @@ class PickupApp:
         """One retention pass (called by the listener's timer); returns the line to log,
         "" when nothing expired (see `ExpiryResult.describe_for_log`: never the number of
         submissions waiting)."""
-        from leakdrop.expiry import expire_submissions
-
         result = expire_submissions(self._storage, days)
         line = result.describe_for_log()
         try:

@@ -19,7 +19,7 @@ from leakdrop._listener import (
     header_deadline_protocol,
     open_listener,
 )
-from leakdrop.expiry import parse_days
+from leakdrop.pickup.expiry import parse_days
 from leakdrop.tokens import TokenError
 
 __all__ = ["run_pickup"]
@@ -61,9 +61,9 @@ def _expiry_loop(app: Any, days: int, every: float, stop: threading.Event) -> No
 def run_pickup(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from leakdrop.layout import SUBMISSIONS
     from leakdrop.mailboxes import MailboxError
     from leakdrop.pickup.app import PickupApp, PickupConfig
-    from leakdrop.pickup.store import SUBMISSIONS
 
     try:
         if not args.storage:

@@ -15,7 +15,6 @@ import contextlib
 import errno
 import hashlib
 import os
-import re
 import stat
 import threading
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from typing import Final
 
 from leakdrop._files import fsync_dir
 from leakdrop._times import day_timestamp
+from leakdrop.layout import ID_RE, SUBMISSIONS, SUFFIX, is_valid_id
 
 __all__ = [
     "ID_RE",
@@ -39,19 +39,11 @@ __all__ = [
     "submission_path",
 ]
 
-SUBMISSIONS: Final = "submissions"
-SUFFIX: Final = ".age"
-#: leakdrop.server names submissions secrets.token_hex(16).
-ID_RE: Final = re.compile(r"[0-9a-f]{32}")
 _O_CLOEXEC: Final = getattr(os, "O_CLOEXEC", 0)
 _O_NOFOLLOW: Final = getattr(os, "O_NOFOLLOW", 0)
 _HASH_CHUNK: Final = 1024 * 1024
 
 Stamp = tuple[str, int, int, int, int]
-
-
-def is_valid_id(untrusted_id: str) -> bool:
-    return ID_RE.fullmatch(untrusted_id) is not None
 
 
 def submission_path(storage: Path, submission_id: str) -> Path:

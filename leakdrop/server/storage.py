@@ -29,15 +29,11 @@ from typing import Final
 
 from leakdrop._files import fsync_dir
 from leakdrop._times import blur_change_times, day_timestamp
+from leakdrop.layout import INCOMING, PART_SUFFIX, SPOOL, SUBMISSIONS, SUFFIX
 from leakdrop.server.errors import ConfigError
 
 log = logging.getLogger("leakdrop.server")
 
-SUBMISSIONS: Final = "submissions"
-INCOMING: Final = "incoming"
-SPOOL: Final = "spool"
-SUFFIX: Final = ".age"
-PART_SUFFIX: Final = ".part"
 _O_CLOEXEC: Final = getattr(os, "O_CLOEXEC", 0)
 
 

@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Final
 
 from leakdrop._times import blur_change_times
-from leakdrop.pickup.store import SUBMISSIONS, delete_submission, scan_submissions
+from leakdrop.layout import SUBMISSIONS
+from leakdrop.pickup.store import delete_submission, scan_submissions
 
 __all__ = ["DEFAULT_DAYS", "ExpiryResult", "expire_submissions", "run_expire"]
 
