@@ -23,7 +23,7 @@ from leakdrop.server.i18n import (
     warning_lines,
 )
 from leakdrop.server.mailroom import Conversation
-from leakdrop.server.pipeline import Receipt
+from leakdrop.server.receipt import Receipt
 
 TEMPLATES: Final = Path(__file__).resolve().parent / "templates"
 STATIC: Final = Path(__file__).resolve().parent / "static"

@@ -24,13 +24,11 @@ import dataclasses
 import errno
 import logging
 import os
-import re
 import secrets
-import unicodedata
-from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
 import anyio
 import anyio.abc
@@ -38,13 +36,12 @@ import anyio.to_thread
 
 import scrubbers
 from leakdrop.sealing import prepare
+from leakdrop.server.body import Body, Receive
 from leakdrop.server.config import MIB, ServerConfig
 from leakdrop.server.direct import CHUNK, DirectFile
 from leakdrop.server.errors import (
     BusyError,
-    ClientGoneError,
     InternalError,
-    LyingLengthError,
     MalformedRequestError,
     NoFilesError,
     ServerFullError,
@@ -53,6 +50,13 @@ from leakdrop.server.errors import (
 )
 from leakdrop.server.form import StreamingForm, boundary_from
 from leakdrop.server.mailroom import PendingAddress
+from leakdrop.server.receipt import (
+    Receipt,
+    ReceiptFile,
+    bounded_original,
+    display_name,
+    stored_name,
+)
 from leakdrop.server.spool import (
     HEAD_BYTES,
     BackgroundWriter,
@@ -66,7 +70,6 @@ from leakdrop.submission import (
     MAX_MANIFEST_BYTES,
     FileEntry,
     ReplyAddress,
-    sanitise_name,
     seal_submission,
     submission_head,
     write_submission_tail,
@@ -74,7 +77,6 @@ from leakdrop.submission import (
 
 log = logging.getLogger("leakdrop.server")
 
-Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 
 #: Body bytes handed to the parser thread at once: big enough that thread hops cost
 #: nothing, small enough to stay a negligible amount of RAM per upload.
@@ -85,9 +87,6 @@ SPACE_CHECK_BYTES: Final = 64 * MIB
 WRITEBACK_BYTES: Final = 32 * MIB
 TOO_LARGE_TO_CLEAN: Final = "too large to clean"
 EMPTY_NOTE: Final = "empty file (0 bytes)"
-#: Manifest entries keep the original name, but bounded (the sanitised name is what is
-#: stored; a 10 000-character name would only bloat the manifest).
-MAX_ORIGINAL_NAME_CHARS: Final = 1000
 #: PDFs in PDFs in PDFs: attachments are flattened this deep at most.
 MAX_ATTACHMENT_DEPTH: Final = 4
 #: Room kept for manifest.json in the head of a submission sealed in place (DirectFile):
@@ -100,156 +99,6 @@ FIRST_HEADER_ROOM: Final = 4 * BLOCK
 #: few percent of such a submission).
 DIRECT_MIN_FACTOR: Final = 64
 _NO_SPACE: Final = frozenset({errno.ENOSPC, errno.EDQUOT})
-_EXT_RE: Final = re.compile(r"\.[0-9A-Za-z]{1,8}")
-#: Extensions that already name the sniffed type (kept as the source wrote them).
-_EXT_ALIASES: Final = {
-    "jpeg": (".jpg", ".jpeg", ".jpe", ".jfif"),
-    "tiff": (".tif", ".tiff"),
-    "heif": (".heic", ".heif", ".hif"),
-    "mp4": (".mp4", ".m4v"),
-    "mov": (".mov", ".qt"),
-    "m4a": (".m4a", ".m4b"),
-    "3gp": (".3gp", ".3g2"),
-}
-
-
-# ----------------------------------------------------------------------------- results
-
-
-@dataclass(frozen=True)
-class ReceiptFile:
-    """What the receipt page says about one stored file (names are the source's own)."""
-
-    display_name: str
-    stored_name: str
-    type_name: str
-    cleaned: bool
-    reason: str | None
-    removed: tuple[str, ...]
-    note: str | None
-    size: int
-    attached_to: str | None = None
-    #: Codes from `scrubbers.WARNING_CODES`: what the file still holds because it is content.
-    warnings: tuple[str, ...] = ()
-    #: Not cleaned for want of a scrubber, and its first bytes read as plain text: there is
-    #: no hidden metadata to remove, only content to check.
-    plain_text: bool = False
-
-
-@dataclass(frozen=True)
-class Receipt:
-    files: tuple[ReceiptFile, ...]
-    message_chars: int | None
-
-
-# ----------------------------------------------------------------------------- names
-
-
-def display_name(untrusted_name: str, limit: int = 200) -> str:
-    """The name for the receipt page: no control or bidi characters, bounded length."""
-    text = "".join(ch for ch in untrusted_name if unicodedata.category(ch)[0] != "C")
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def stored_name(untrusted_name: str, file_type: scrubbers.FileType) -> str:
-    """`sanitise_name` with the extension of the sniffed type (the bytes decide, not the
-    name: a PDF called ``photo.jpg`` is stored as ``photo.pdf``)."""
-    name = sanitise_name(untrusted_name)
-    if file_type.name == "unknown":
-        return name
-    wanted = _EXT_ALIASES.get(file_type.name, (file_type.extension,))
-    stem, dot, ext = name.rpartition(".")
-    if dot and stem and _EXT_RE.fullmatch("." + ext):
-        if "." + ext.lower() in wanted:
-            return name
-        name = stem
-    return sanitise_name(name + file_type.extension)
-
-
-def _bounded_original(untrusted_name: str) -> str:
-    if len(untrusted_name) <= MAX_ORIGINAL_NAME_CHARS:
-        return untrusted_name
-    return untrusted_name[: MAX_ORIGINAL_NAME_CHARS - 1] + "…"
-
-
-# ----------------------------------------------------------------------------- body
-
-
-class Body:
-    """The request body from the ASGI ``receive`` channel, with the framing checks.
-
-    Refuses a body longer or shorter than its Content-Length (LyingLengthError), one
-    longer than the limit (TooLargeError), a client that disconnects, goes silent for
-    longer than the idle timeout, or, after `grace` seconds, has sent less than `min_rate`
-    bytes per second on average (ClientGoneError). The rate is measured over the time spent
-    waiting for the client only: while the server itself is slow to take the bytes (a busy
-    disk), the client is not blamed for it.
-    """
-
-    def __init__(
-        self,
-        receive: Receive,
-        *,
-        declared: int | None,
-        max_bytes: int,
-        idle_timeout: float,
-        min_rate: int = 0,
-        grace: float = 0.0,
-    ) -> None:
-        self._receive = receive
-        self.declared = declared
-        self._max_bytes = max_bytes
-        self._idle = idle_timeout
-        self._min_rate = min_rate
-        self._grace = grace
-        self._waited = 0.0
-        self.received = 0
-        self.done = False
-        self.broken = False
-
-    def _gone(self, why: str) -> ClientGoneError:
-        self.broken = True
-        return ClientGoneError(why)
-
-    async def _next(self) -> bytes:
-        wait = self._idle
-        too_slow = False
-        if self._min_rate:
-            # Waiting time this client may still use: the grace period, or as long as
-            # its bytes so far would take at the minimum rate, whichever is longer.
-            allowed = max(self._grace, self.received / self._min_rate) - self._waited
-            if allowed <= 0:
-                raise self._gone("too slow")
-            if allowed < wait:
-                wait, too_slow = allowed, True
-        started = anyio.current_time()
-        try:
-            with anyio.fail_after(wait):
-                message = await self._receive()
-        except TimeoutError as exc:
-            raise self._gone("too slow" if too_slow else "idle") from exc
-        finally:
-            self._waited += anyio.current_time() - started
-        if message["type"] != "http.request":
-            raise self._gone("disconnected")
-        body = message.get("body", b"")
-        self.received += len(body)
-        if not message.get("more_body", False):
-            self.done = True
-        if self.declared is not None and (
-            self.received > self.declared or (self.done and self.received != self.declared)
-        ):
-            self.broken = True
-            raise LyingLengthError("body length differs from Content-Length")
-        return bytes(body)
-
-    async def chunks(self) -> AsyncIterator[bytes]:
-        while not self.done:
-            chunk = await self._next()
-            if self.received > self._max_bytes:
-                raise TooLargeError("body too large")
-            if chunk:
-                yield chunk
 
 
 # ----------------------------------------------------------------------------- upload
@@ -620,7 +469,7 @@ class Processor:
         name = stored_name(untrusted_name, file_type)
         entry = FileEntry(
             stored_name=name,
-            original_name=_bounded_original(untrusted_name),
+            original_name=bounded_original(untrusted_name),
             detected_type=file_type.name,
             media_type=file_type.media_type,
             cleaned=cleaned,
@@ -735,7 +584,7 @@ class Processor:
             note = f"attachment of {parent}" + (f"; {note}" if note else "")
         entry = FileEntry(
             stored_name=name,
-            original_name=_bounded_original(untrusted_name),
+            original_name=bounded_original(untrusted_name),
             detected_type=report.file_type.name,
             media_type=report.file_type.media_type,
             cleaned=report.cleaned,
