@@ -18,6 +18,7 @@ def _build() -> dict[str, Scrubber]:
     from scrubbers.avi import AviScrubber
     from scrubbers.flac import FlacScrubber
     from scrubbers.heif import HeifScrubber
+    from scrubbers.html import HtmlScrubber
     from scrubbers.images import ImageScrubber
     from scrubbers.isobmff import IsoBmffScrubber
     from scrubbers.jpeg import JpegScrubber
@@ -48,6 +49,7 @@ def _build() -> dict[str, Scrubber]:
         OggScrubber(),
         RiffAudioScrubber(),
         SvgScrubber(),
+        HtmlScrubber(),
         TextScrubber(),
     ]
     table: dict[str, Scrubber] = {}

@@ -66,6 +66,7 @@ AIFF = FileType("aiff", "audio/aiff", ".aif")
 # text viewer, where nothing (a Markdown comment, say) can be hidden by rendering.
 TEXT = FileType("text", "text/plain", ".txt")
 SVG = FileType("svg", "image/svg+xml", ".svg")
+HTML = FileType("html", "text/html", ".html")
 UNKNOWN = FileType("unknown", "application/octet-stream", ".bin")
 
 _ODF_MIMETYPES = {t.media_type: t for t in (ODT, ODS, ODP, ODG)}
@@ -102,7 +103,7 @@ _EBML_MAGIC = b"\x1a\x45\xdf\xa3"
 ALL_TYPES = (
     PDF, JPEG, PNG, GIF, WEBP, TIFF, BMP, HEIF, EMF, WMF, DOCX, XLSX, PPTX, ODT, ODS, ODP, ODG, ZIP,
     MP4, MOV, M4A, THREE_GP, MKV, WEBM, AVI,
-    MP3, FLAC, OGG, OPUS, WAV, AIFF, SVG, TEXT,
+    MP3, FLAC, OGG, OPUS, WAV, AIFF, SVG, HTML, TEXT,
 )  # fmt: skip
 _ZIP_FAMILY = frozenset({DOCX, XLSX, PPTX, ODT, ODS, ODP, ODG, ZIP})
 
@@ -171,6 +172,8 @@ def sniff(untrusted_data: bytes) -> FileType:
         return audio
     if _is_svg(untrusted_data[:SVG_WINDOW]):
         return SVG
+    if _HTML_START.match(_decode_head(untrusted_data[:SVG_WINDOW])):  # saved pages, XHTML
+        return HTML
     if is_plain_text(untrusted_data[:_TEXT_WINDOW]) and (
         untrusted_data[:2] in _UTF16_BOMS
         or _BINARY_BYTE.search(untrusted_data, max(0, len(untrusted_data) - _TEXT_WINDOW)) is None
@@ -572,6 +575,12 @@ def _decode_head(head: bytes) -> str:
         return body.decode("utf-16", "ignore")
     # Cut anywhere, so a character may be cut in two at the end: ignored.
     return head.removeprefix(b"\xef\xbb\xbf").decode("utf-8", "ignore")
+
+
+_HTML_START = re.compile(
+    r"\ufeff?\s*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*)*(?:<!doctype\s+html|<html[\s>])",
+    re.IGNORECASE | re.DOTALL,
+)
 
 
 def _is_svg(head: bytes) -> bool:

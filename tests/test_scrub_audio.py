@@ -402,7 +402,7 @@ def test_plain_text_says_nothing_hidden(name: str) -> None:
 def test_markup_and_binary_are_not_plain_text(name: str) -> None:
     report = scrub_sandboxed(NOT_TEXT[name])
     assert report.file_type.name != "text"
-    assert not report.cleaned
+    assert not report.cleaned or report.file_type.name == "html"  # cleaned by its scrubber
 
 
 def test_binary_after_a_text_start_is_not_passed_as_text() -> None:

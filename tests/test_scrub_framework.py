@@ -115,6 +115,7 @@ FIXTURES: dict[str, Callable[[], bytes]] = {
     "odg": lambda: _odf("application/vnd.oasis.opendocument.graphics"),
     "zip": lambda: _zip([("notes.bin", b"\x00hello"), ("photo.bin", b"\x00" * 10)]),
     "svg": lambda: b'<svg xmlns="http://www.w3.org/2000/svg"><rect width="1" height="1"/></svg>',
+    "html": lambda: b"<!-- saved from url=(0022)http://intranet.x/ -->\n<html><p>x</p></html>",
     "text": lambda: b"Dear editors,\nplain text has nothing hidden to clean.\n",
     "unknown": lambda: b"\x00\x01 a format no scrubber knows \x02\x03",
 }

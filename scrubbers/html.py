@@ -1,0 +1,142 @@
+"""Saved web pages (HTML, XHTML): rebuilt by nh3 (Rust ammonia) from an allowlist.
+
+What the page *shows* is kept (text, headings, lists, tables, clickable links); everything
+else goes: comments (a saved page's ``<!-- saved from url=... -->`` names the intranet it came
+from), ``<meta>``, scripts, styles (a ``url()`` or ``@import`` loads from elsewhere, and
+``style`` attributes can hide text: all style is removed rather than parsed), event
+attributes, and every element that loads something (``img``, ``link``, ``iframe``,
+``object``, ``embed``, ``base``, ``form``...). Images are removed, not cleaned (first
+version: an embedded ``data:`` image would need the embedded path). The report of what was
+removed comes from a bounded parse of the input with Python's ``html.parser``: names only.
+"""
+
+from __future__ import annotations
+
+from html.parser import HTMLParser
+
+import nh3  # imported with the registry: loaded before the worker is sealed
+
+from scrubbers._types import Cleaned, Limits
+from scrubbers.errors import UnsupportedTypeError
+
+#: element -> attributes kept on it (the one allowlist table).
+ALLOWED: dict[str, frozenset[str]] = {
+    **{
+        tag: frozenset()
+        for tag in (
+            "p", "br", "hr", "h1", "h2", "h3", "h4", "h5", "h6", "div", "span", "blockquote",
+            "pre", "code", "em", "strong", "b", "i", "u", "s", "sub", "sup", "small", "mark",
+            "ul", "ol", "li", "dl", "dt", "dd", "table", "thead", "tbody", "tfoot", "tr",
+            "caption", "article", "section", "header", "footer", "main", "nav", "aside",
+            "figure", "figcaption", "abbr", "q", "cite", "del", "ins", "time",
+        )
+    },
+    "a": frozenset({"href"}),
+    "td": frozenset({"colspan", "rowspan"}),
+    "th": frozenset({"colspan", "rowspan"}),
+}  # fmt: skip
+#: Elements removed with their content (not only their tags).
+_DROPPED_WITH_CONTENT = frozenset({"script", "style", "noscript", "template", "title"})
+_MAX_REPORTED = 200
+
+
+class _Inventory(HTMLParser):
+    """Names of what the sanitiser will remove, from a parse of the input."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.removed: set[str] = set()
+        self.links = 0
+
+    def handle_comment(self, data: str) -> None:
+        if data.lstrip().lower().startswith("saved from url"):
+            self.removed.add("html:comment:saved-from-url")
+        else:
+            self.removed.add("html:comment")
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if len(self.removed) > _MAX_REPORTED:
+            return
+        if tag == "meta":
+            names = {k: (v or "") for k, v in attrs}
+            key = names.get("name") or names.get("http-equiv") or names.get("property")
+            if key is not None:
+                safe = "".join(c for c in key.lower()[:40] if c.isalnum() or c in "-_:.")
+                self.removed.add(f"html:meta:{safe or 'other'}")
+            elif "charset" not in names:
+                self.removed.add("html:meta")
+            return
+        if tag in ("html", "head", "body"):
+            kept: frozenset[str] = frozenset()
+        elif tag not in ALLOWED:
+            self.removed.add(f"html:{tag if tag.isalnum() else 'element'}")
+            return
+        else:
+            kept = ALLOWED[tag]
+        for name, value in attrs:
+            if name in kept:
+                if tag == "a" and name == "href" and value:
+                    self.links += 1
+                continue
+            if name.startswith("on"):
+                self.removed.add("html:attribute:event")
+            elif name in ("style", "class", "id", "lang", "dir", "title"):
+                self.removed.add(f"html:attribute:{name}")
+            else:
+                self.removed.add("html:attribute:other")
+
+    def handle_decl(self, decl: str) -> None:
+        if decl.strip().lower() != "doctype html":  # the one the output itself carries
+            self.removed.add("html:doctype")
+
+    def handle_pi(self, data: str) -> None:
+        self.removed.add("html:processing-instruction")
+
+
+def _decode(data: bytes) -> str:
+    for codec in ("utf-8-sig", "cp1252"):
+        try:
+            return data.decode(codec)
+        except UnicodeDecodeError:
+            continue
+    return data.decode("latin-1")
+
+
+class HtmlScrubber:
+    file_types = ("html",)
+
+    def get_meta(self, untrusted_data: bytes, limits: Limits) -> list[str]:
+        if len(untrusted_data) > limits.max_input_bytes:
+            raise UnsupportedTypeError("page too large")
+        inventory = _Inventory()
+        inventory.feed(_decode(untrusted_data))
+        inventory.close()
+        return sorted(inventory.removed)
+
+    def remove_all(self, untrusted_data: bytes, limits: Limits) -> Cleaned:
+        if len(untrusted_data) > limits.max_input_bytes:
+            raise UnsupportedTypeError("page too large")
+        text = _decode(untrusted_data)
+        inventory = _Inventory()
+        inventory.feed(text)
+        inventory.close()
+        body = nh3.clean(
+            text,
+            tags=set(ALLOWED),
+            clean_content_tags=set(_DROPPED_WITH_CONTENT),
+            attributes={tag: set(attrs) for tag, attrs in ALLOWED.items() if attrs},
+            url_schemes={"http", "https", "mailto"},
+            link_rel=None,
+            strip_comments=True,
+            generic_attribute_prefixes=set(),
+        )
+        out = (
+            '<!DOCTYPE html>\n<html><head><meta charset="utf-8"></head><body>\n'
+            + body.strip()
+            + "\n</body></html>\n"
+        ).encode("utf-8")
+        links = _Inventory()
+        links.feed(body)
+        links.close()
+        warnings = ("page-content", "hyperlinks") if links.links else ("page-content",)
+        return Cleaned(out, tuple(sorted(inventory.removed)), warnings=warnings)

@@ -1,0 +1,125 @@
+"""Saved web pages: a page with a canary in every field, cleaned by `leakdrop scrub`."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from PIL import Image
+
+from scrubbers import scrub_sandboxed, sniff
+
+LEAKDROP = [sys.executable, "-m", "leakdrop.cli"]
+CANARIES = {
+    "saved": "CANARY-SAVED-FROM-1",
+    "author": "CANARY-AUTHOR-2",
+    "generator": "CANARY-GENERATOR-3",
+    "script": "CANARY-SCRIPT-4",
+    "onload": "CANARY-ONLOAD-5",
+    "img": "CANARY-IMG-6",
+    "link": "CANARY-LINK-7",
+    "iframe": "CANARY-IFRAME-8",
+    "gps": "CANARY-GPS-9",
+    "style": "CANARY-STYLE-10",
+}
+HREF = "https://example.org/CANARY-HREF-KEPT"
+
+
+def _jpeg_with_gps() -> bytes:
+    image = Image.new("RGB", (8, 8), "red")
+    exif = Image.Exif()
+    exif[0x010E] = CANARIES["gps"]  # ImageDescription
+    gps = exif.get_ifd(0x8825)
+    gps[1] = "N"
+    gps[2] = (48.0, 51.0, 24.0)
+    out = io.BytesIO()
+    image.save(out, "JPEG", exif=exif)
+    return out.getvalue()
+
+
+def _page() -> bytes:
+    c = CANARIES
+    data_uri = "data:image/jpeg;base64," + base64.b64encode(_jpeg_with_gps()).decode()
+    return f"""<!-- saved from url=(0042)http://intranet.{c["saved"]}/ -->
+<!DOCTYPE html>
+<html><head><meta charset="utf-8">
+<meta name="author" content="{c["author"]}">
+<meta name="generator" content="{c["generator"]}">
+<title>Internal page</title>
+<link rel="stylesheet" href="http://{c["link"]}/s.css">
+<style>body {{ background: url(http://{c["style"]}/x.png) }}</style>
+<script>var user = "{c["script"]}";</script>
+</head><body onload="track('{c["onload"]}')">
+<h1>Camera rollout</h1>
+<p>Twelve cameras are installed at the station.</p>
+<img src="http://{c["img"]}/pixel.gif">
+<img src="{data_uri}">
+<iframe src="//{c["iframe"]}/frame"></iframe>
+<table><tr><td>Gare</td><td>PTZ-300</td></tr></table>
+<p><a href="{HREF}">the tender</a></p>
+</body></html>
+""".encode()
+
+
+def test_sniffed_as_html() -> None:
+    assert sniff(_page()).name == "html"
+    assert sniff(b'<?xml version="1.0"?>\n<html xmlns="http://www.w3.org/1999/xhtml"/>').name == (
+        "html"
+    )
+
+
+def test_saved_page_through_the_cli(tmp_path: Path) -> None:
+    source = tmp_path / "page.html"
+    source.write_bytes(_page())
+    result = subprocess.run(
+        [*LEAKDROP, "scrub", str(source), "--out", str(tmp_path / "out"), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    (cleaned,) = (tmp_path / "out").iterdir()
+    data = cleaned.read_bytes()
+    for canary in CANARIES.values():
+        assert canary.encode() not in data, canary
+        assert canary not in result.stdout, canary  # names, never values
+    assert HREF.encode() in data  # the link is content
+    assert b"Twelve cameras are installed" in data and b"PTZ-300" in data
+    assert b"<script" not in data and b"onload" not in data and b"<!--" not in data
+    tags = json.loads(
+        subprocess.run(
+            ["exiftool", "-j", "-a", "-G1", str(cleaned)], capture_output=True, check=True
+        ).stdout
+    )[0]
+    assert not [k for k in tags if k.startswith("HTML") and "meta" in k.lower()]
+    for value in tags.values():
+        assert not any(c in str(value) for c in CANARIES.values())
+
+
+def test_report_and_idempotence() -> None:
+    report = scrub_sandboxed(_page())
+    assert report.cleaned and report.file_type.name == "html"
+    for name in ("html:comment:saved-from-url", "html:meta:author", "html:meta:generator",
+                 "html:script", "html:attribute:event", "html:img", "html:link",
+                 "html:iframe", "html:style"):  # fmt: skip
+        assert name in report.removed, name
+    assert set(report.warnings) >= {"page-content", "hyperlinks"}
+    again = scrub_sandboxed(report.data)
+    assert again.cleaned and again.removed == ()
+    assert again.data == report.data
+
+
+def test_corpus_pages(tmp_path: Path, shared_dir: Path | None) -> None:
+    if shared_dir is None:
+        return
+    for name in ("exiftool-HTML.html", "mat2-dirty.html"):
+        path = shared_dir / "corpus" / "media" / name
+        report = scrub_sandboxed(path.read_bytes())
+        assert report.cleaned, (name, report.reason)
+        assert b"<meta name" not in report.data.lower()
+        assert b"<!--" not in report.data
