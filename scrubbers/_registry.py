@@ -8,7 +8,7 @@ _REGISTRY: dict[str, Scrubber] | None = None
 _STREAMING: dict[str, StreamingScrubber] | None = None
 #: The types `streaming_scrubber_for` knows, without importing their parsers (the server
 #: asks, and keeps pikepdf out of its own process).
-STREAMED_TYPES = frozenset({"pdf", "mp4", "mov", "m4a", "3gp", "mkv", "webm", "avi"})
+STREAMED_TYPES = frozenset({"pdf", "mp4", "mov", "m4a", "3gp", "mkv", "webm", "avi", "wav", "aiff"})
 
 
 def _build() -> dict[str, Scrubber]:
@@ -69,6 +69,7 @@ def scrubber_for(file_type_name: str) -> Scrubber | None:
 
 
 def _build_streaming() -> dict[str, StreamingScrubber]:
+    from scrubbers.audio_riff import RiffAudioScrubber
     from scrubbers.avi import AviScrubber
     from scrubbers.isobmff import IsoBmffScrubber
     from scrubbers.matroska import MatroskaScrubber
@@ -81,6 +82,7 @@ def _build_streaming() -> dict[str, StreamingScrubber]:
         (IsoBmffScrubber.file_types, IsoBmffScrubber()),
         (MatroskaScrubber.file_types, MatroskaScrubber()),
         (AviScrubber.file_types, AviScrubber()),
+        (RiffAudioScrubber.file_types, RiffAudioScrubber()),
     ]
     table = {name: scrubber for names, scrubber in streaming for name in names}
     if set(table) != STREAMED_TYPES:

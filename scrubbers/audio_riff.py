@@ -11,7 +11,8 @@ None of those is needed to play the file. The output holds only what is: WAV ``f
 ``fact`` and ``data``; AIFF ``COMM`` and ``SSND`` (and AIFF-C's ``FVER``, written as the one
 value the standard defines). The sample data is copied byte for byte. AIFF-C's free-text
 compression name is written empty (readers go by its four-character code) and a sound
-chunk's leading offset bytes are dropped.
+chunk's leading offset bytes are dropped. The sound chunk is never read: it is copied as a
+range, so an hour-long recording is cleaned by ranges like a video (`_ranges`).
 
 A chunk that runs past the end of the file is a truncated file: not cleaned.
 """
@@ -21,6 +22,7 @@ from __future__ import annotations
 import struct
 
 from scrubbers._audio_tags import AUDIO_NOTE, safe_name
+from scrubbers._ranges import Piece, RangeSource, Sink, emit, join
 from scrubbers._types import Cleaned, Limits
 from scrubbers.errors import CorruptFileError, LimitExceededError, UnsupportedTypeError
 
@@ -31,37 +33,41 @@ _AIFF_KEEP = (b"COMM", b"SSND", b"FVER")
 _AIFC_VERSION = 0xA2805140  # the one AIFF-C version (its FVER chunk)
 
 
-def _chunk_name(prefix: str, chunk_id: bytes, body: bytes) -> str:
+#: The sound itself, never read here: a large recording is copied by range (`_ranges`).
+_SOUND = (b"data", b"SSND")
+
+Data = bytes | RangeSource
+
+
+def _chunk_name(prefix: str, chunk_id: bytes, head: bytes) -> str:
     name = prefix + safe_name(chunk_id.strip())
-    if chunk_id == b"LIST" and len(body) >= 4:
-        name += "/" + safe_name(body[:4].strip())
+    if chunk_id == b"LIST" and len(head) >= 4:
+        name += "/" + safe_name(head[:4].strip())
     return name
 
 
 def _walk(
-    untrusted_data: bytes, little_endian: bool, prefix: str
-) -> tuple[dict[bytes, bytes], list[bytes], list[str]]:
-    """(kept chunk bodies by id, their order, names of the others). Raises on bad structure."""
+    untrusted_data: Data, little_endian: bool, prefix: str
+) -> tuple[dict[bytes, tuple[int, int]], list[bytes], list[str]]:
+    """(kept chunk bodies by id, as (start, end) ranges; their order; names of the others).
+    Raises on bad structure."""
     size_format = "<I" if little_endian else ">I"
-    declared = struct.unpack_from(size_format, untrusted_data, 4)[0]
+    declared = struct.unpack(size_format, untrusted_data[4:8])[0]
     declared_end = 8 + declared
     removed: list[str] = []
     if declared_end > len(untrusted_data):
         raise CorruptFileError("truncated: the container ends past the file")
     keep = _WAV_KEEP if little_endian else _AIFF_KEEP
-    kept: dict[bytes, bytes] = {}
+    kept: dict[bytes, tuple[int, int]] = {}
     order: list[bytes] = []
     offset = 12
     end = len(untrusted_data)
     for _ in range(MAX_CHUNKS):
         if offset >= end:
             break
-        chunk_id = untrusted_data[offset : offset + 4]
-        size = (
-            struct.unpack_from(size_format, untrusted_data, offset + 4)[0]
-            if offset + 8 <= end
-            else end
-        )
+        header = untrusted_data[offset : offset + 8]
+        chunk_id = header[:4]
+        size = struct.unpack(size_format, header[4:8])[0] if len(header) == 8 else end
         body_start = offset + 8
         if body_start + size > end:
             if offset >= declared_end:
@@ -69,14 +75,14 @@ def _walk(
                 removed.append(prefix + "trailing-data")
                 break
             raise CorruptFileError("truncated: a chunk ends past the file")
-        body = untrusted_data[body_start : body_start + size]
         if chunk_id in keep:
             if chunk_id in kept:
                 raise CorruptFileError("a required chunk is repeated")
-            kept[chunk_id] = body
+            kept[chunk_id] = (body_start, body_start + size)
             order.append(chunk_id)
         else:
-            removed.append(_chunk_name(prefix, chunk_id, body))
+            head = untrusted_data[body_start : body_start + min(size, 4)]
+            removed.append(_chunk_name(prefix, chunk_id, head))
         # Chunks start on even offsets: an odd-sized one is followed by a pad byte (which a
         # writer may forget on the very last chunk). Writers also get the container's size
         # wrong, short of its last chunks: the walk goes on to the file's end.
@@ -86,29 +92,40 @@ def _walk(
     return kept, order, removed
 
 
-def _chunk(chunk_id: bytes, body: bytes, little_endian: bool) -> bytes:
-    size = struct.pack("<I" if little_endian else ">I", len(body))
-    return chunk_id + size + body + (b"\x00" if len(body) & 1 else b"")
+def _chunk(chunk_id: bytes, body: list[Piece], little_endian: bool) -> list[Piece]:
+    length = sum(len(p) if isinstance(p, bytes) else p[1] - p[0] for p in body)
+    size = struct.pack("<I" if little_endian else ">I", length)
+    return [chunk_id + size, *body, *([b"\x00"] if length & 1 else [])]
 
 
-def _clean_wav(untrusted_data: bytes) -> tuple[bytes, list[str]]:
+def _container(magic: bytes, form: bytes, parts: list[Piece], little_endian: bool) -> list[Piece]:
+    length = len(form) + sum(len(p) if isinstance(p, bytes) else p[1] - p[0] for p in parts)
+    if length > 0xFFFFFFFF:
+        raise LimitExceededError("too large for RIFF/AIFF")
+    return [magic + struct.pack("<I" if little_endian else ">I", length) + form, *parts]
+
+
+def _clean_wav(untrusted_data: Data) -> tuple[list[Piece], list[str]]:
     kept, order, removed = _walk(untrusted_data, True, "riff:")
     if b"fmt " not in kept or b"data" not in kept:
         raise CorruptFileError("no fmt or data chunk")
     if order.index(b"fmt ") > order.index(b"data"):
         raise CorruptFileError("fmt chunk after the data")
-    body = b"WAVE" + b"".join(_chunk(c, kept[c], True) for c in order)
-    if len(body) > 0xFFFFFFFF:
-        raise LimitExceededError("too large for RIFF")
-    return b"RIFF" + struct.pack("<I", len(body)) + body, removed
+    parts: list[Piece] = []
+    for c in order:
+        start, end = kept[c]
+        body: Piece = (start, end) if c in _SOUND else untrusted_data[start:end]
+        parts += _chunk(c, [body], True)
+    return _container(b"RIFF", b"WAVE", parts, True), removed
 
 
-def _clean_aiff(untrusted_data: bytes) -> tuple[bytes, list[str]]:
+def _clean_aiff(untrusted_data: Data) -> tuple[list[Piece], list[str]]:
     form = untrusted_data[8:12]
     kept, order, removed = _walk(untrusted_data, False, "aiff:")
     if b"COMM" not in kept:
         raise CorruptFileError("no COMM chunk")
-    comm = kept[b"COMM"]
+    small = {c: untrusted_data[a:b] for c, (a, b) in kept.items() if c not in _SOUND}
+    comm = small[b"COMM"]
     if form == b"AIFC":
         if len(comm) < 22:
             raise CorruptFileError("short COMM chunk")
@@ -117,10 +134,10 @@ def _clean_aiff(untrusted_data: bytes) -> tuple[bytes, list[str]]:
             removed.append("aiff:COMM/compressionName")
         # The code says what the samples are; the name after it is display text: written as
         # the empty Pascal string (its count byte and the pad byte to an even length).
-        kept[b"COMM"] = comm[:22] + b"\x00\x00"
-        if b"FVER" in kept and kept[b"FVER"] != struct.pack(">I", _AIFC_VERSION):
+        small[b"COMM"] = comm[:22] + b"\x00\x00"
+        if b"FVER" in small and small[b"FVER"] != struct.pack(">I", _AIFC_VERSION):
             removed.append("aiff:FVER")
-        kept[b"FVER"] = struct.pack(">I", _AIFC_VERSION)
+        small[b"FVER"] = struct.pack(">I", _AIFC_VERSION)
         if b"FVER" not in order:
             order.insert(0, b"FVER")
     else:
@@ -128,36 +145,39 @@ def _clean_aiff(untrusted_data: bytes) -> tuple[bytes, list[str]]:
             raise CorruptFileError("short COMM chunk")
         if len(comm) > 18:
             removed.append("aiff:COMM/extra")
-        kept[b"COMM"] = comm[:18]
+        small[b"COMM"] = comm[:18]
         if b"FVER" in order:
             order.remove(b"FVER")
             removed.append("aiff:FVER")
-    frames = struct.unpack_from(">I", comm, 2)[0]
+    frames = struct.unpack(">I", comm[2:6])[0]
+    sound: list[Piece] = []
     if b"SSND" not in kept:
         if frames:
             raise CorruptFileError("no SSND chunk")
     else:
-        ssnd = kept[b"SSND"]
-        if len(ssnd) < 8:
+        start, end = kept[b"SSND"]
+        if end - start < 8:
             raise CorruptFileError("short SSND chunk")
-        data_offset = struct.unpack_from(">I", ssnd, 0)[0]
-        if 8 + data_offset > len(ssnd):
+        ssnd_head = untrusted_data[start : start + 8]
+        data_offset = struct.unpack(">I", ssnd_head[:4])[0]
+        if 8 + data_offset > end - start:
             raise CorruptFileError("SSND offset past its chunk")
-        if data_offset or ssnd[4:8] != b"\x00" * 4:
+        if data_offset or ssnd_head[4:8] != b"\x00" * 4:
             removed.append("aiff:SSND/offset")
-        kept[b"SSND"] = b"\x00" * 8 + ssnd[8 + data_offset :]
-    body = form + b"".join(_chunk(c, kept[c], False) for c in order)
-    if len(body) > 0xFFFFFFFF:
-        raise LimitExceededError("too large for AIFF")
-    return b"FORM" + struct.pack(">I", len(body)) + body, removed
+        sound = [b"\x00" * 8, (start + 8 + data_offset, end)]
+    parts: list[Piece] = []
+    for c in order:
+        parts += _chunk(c, sound if c == b"SSND" else [small[c]], False)
+    return _container(b"FORM", form, parts, False), removed
 
 
-def _clean(untrusted_data: bytes) -> tuple[bytes, list[str]]:
+def _clean(untrusted_data: Data) -> tuple[list[Piece], list[str]]:
     if len(untrusted_data) < 12:
         raise CorruptFileError("truncated header")
-    if untrusted_data[:4] == b"RIFF" and untrusted_data[8:12] == b"WAVE":
+    head = untrusted_data[:12]
+    if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
         return _clean_wav(untrusted_data)
-    if untrusted_data[:4] == b"FORM" and untrusted_data[8:12] in (b"AIFF", b"AIFC"):
+    if head[:4] == b"FORM" and head[8:12] in (b"AIFF", b"AIFC"):
         return _clean_aiff(untrusted_data)
     raise UnsupportedTypeError("not WAV or AIFF")
 
@@ -170,5 +190,13 @@ class RiffAudioScrubber:
         return _clean(untrusted_data)[1]
 
     def remove_all(self, untrusted_data: bytes, limits: Limits) -> Cleaned:
-        data, removed = _clean(untrusted_data)
-        return Cleaned(data, tuple(removed), note=AUDIO_NOTE)
+        pieces, removed = _clean(untrusted_data)
+        return Cleaned(join(pieces, untrusted_data), tuple(removed), note=AUDIO_NOTE)
+
+    def get_meta_from(self, source: RangeSource, limits: Limits) -> list[str]:
+        return _clean(source)[1]
+
+    def remove_all_to(self, source: RangeSource, sink: Sink, limits: Limits) -> Cleaned:
+        pieces, removed = _clean(source)
+        emit(pieces, sink)
+        return Cleaned(b"", tuple(removed), note=AUDIO_NOTE)

@@ -1,9 +1,9 @@
 """Large files cleaned by ranges (issue 11, "any size up to the submission limit").
 
-Above `Limits.stream_above_bytes` (32 MiB by default), a PDF or a video (MP4/MOV/M4A/3GP,
-Matroska/WebM, AVI) is not loaded whole: the worker reads the ranges it needs through the
-parent, which decrypts them from the encrypted spool, and streams its output back (media
-samples as "copy this range").
+Above `Limits.stream_above_bytes` (32 MiB by default), a PDF, a video (MP4/MOV/M4A/3GP,
+Matroska/WebM, AVI) or a WAV/AIFF recording is not loaded whole: the worker reads the
+ranges it needs through the parent, which decrypts them from the encrypted spool, and
+streams its output back (media samples as "copy this range").
 What is proved here:
 - the streamed clean gives the very bytes and the very report of the in-RAM clean, for every
   self-made video and PDF and the corpus's (so everything the other scrubber tests prove of
@@ -24,6 +24,7 @@ import io
 import os
 import random
 import socket
+import struct
 import subprocess
 import sys
 from collections.abc import Callable
@@ -62,7 +63,7 @@ __all__ = ["live_server"]  # the fixture
 
 def streamed_corpus(shared: Path) -> list[Path]:
     corpus = shared / "corpus"
-    kinds = (".mov", ".mp4", ".m4a", ".mkv", ".webm", ".avi")
+    kinds = (".mov", ".mp4", ".m4a", ".mkv", ".webm", ".avi", ".wav", ".aif", ".aiff")
     videos = [p for p in (corpus / "media").glob("*") if p.suffix in kinds]
     pdfs = [*(corpus / "pikepdf").glob("*.pdf"), *(corpus / "mat2").glob("*.pdf")]
     return sorted(videos) + sorted(pdfs)
@@ -140,6 +141,28 @@ def test_streamed_gps_track_samples_are_zeroed(videos: dict[str, bytes]) -> None
     report, output = streamed(videos["dashcam.mp4"])
     assert report.cleaned
     assert b"CanaryStreamGps" not in output and b"48.85" not in output
+
+
+def _recorder_wav() -> bytes:
+    """A voice recorder's WAV: bext (originator, date), LIST/INFO, iXML around the sound."""
+    samples = bytes(range(256)) * 400
+    fmt = struct.pack("<HHIIHH", 1, 1, 8000, 16000, 2, 16)
+    bext = b"CanaryWavOriginator".ljust(256, b"\x00") + b"2024-05-0110:00:00" + bytes(580)
+    info = b"INFO" + b"IART" + struct.pack("<I", 16) + b"CanaryWavArtist\x00"
+    chunks = [(b"fmt ", fmt), (b"bext", bext), (b"LIST", info), (b"data", samples),
+              (b"iXML", b"<BWFXML>CanaryWavIxml</BWFXML>")]  # fmt: skip
+    body = b"WAVE" + b"".join(
+        c + struct.pack("<I", len(d)) + d + (b"\x00" if len(d) & 1 else b"") for c, d in chunks
+    )
+    return b"RIFF" + struct.pack("<I", len(body)) + body
+
+
+def test_streamed_recording_is_the_in_ram_clean_and_keeps_its_sound() -> None:
+    data = _recorder_wav()
+    assert_same_as_in_ram(data)
+    report, output = streamed(data)
+    assert report.cleaned and b"CanaryWav" not in output
+    assert output.endswith(bytes(range(256)) * 400)
 
 
 @pytest.mark.parametrize("make", [dirty_pdf, lambda: small_pdf("CanaryStreamAuthor")])

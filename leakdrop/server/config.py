@@ -66,9 +66,9 @@ class Limits:
     #: that budget alone decides). More get the "busy" page.
     max_concurrent: int | None = None
     #: Files up to this size are read into RAM and cleaned; bigger ones are sealed as
-    #: received and reported "too large to clean" -- except PDFs and videos (MP4/MOV/M4A/
-    #: 3GP, MKV/WebM, AVI), which above `scrubbers.Limits.stream_above_bytes` are cleaned
-    #: by ranges at any size.
+    #: received and reported "too large to clean" -- except `scrubbers.STREAMED_TYPES`
+    #: (PDFs, videos, WAV/AIFF recordings), which above
+    #: `scrubbers.Limits.stream_above_bytes` are cleaned by ranges at any size.
     scrub_max_bytes: int = 256 * MIB
     #: Cleaning workers at once (each is a process holding one file in memory).
     scrub_workers: int = max(1, os.cpu_count() or 1)
