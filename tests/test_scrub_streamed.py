@@ -143,9 +143,9 @@ def test_streamed_gps_track_samples_are_zeroed(videos: dict[str, bytes]) -> None
     assert b"CanaryStreamGps" not in output and b"48.85" not in output
 
 
-def _recorder_wav() -> bytes:
+def _recorder_wav(repeat: int = 400) -> bytes:
     """A voice recorder's WAV: bext (originator, date), LIST/INFO, iXML around the sound."""
-    samples = bytes(range(256)) * 400
+    samples = bytes(range(256)) * repeat
     fmt = struct.pack("<HHIIHH", 1, 1, 8000, 16000, 2, 16)
     bext = b"CanaryWavOriginator".ljust(256, b"\x00") + b"2024-05-0110:00:00" + bytes(580)
     info = b"INFO" + b"IART" + struct.pack("<I", 16) + b"CanaryWavArtist\x00"
@@ -424,18 +424,23 @@ def test_large_video_and_scan_cleaned_through_the_server(
     video = tmp_path / "phone.mp4"
     _phone_video(video, 40 * 1000 * 1000)
     scan = _scanned_pdf(40 * 1000 * 1000)
+    meeting = _recorder_wav(repeat=160_000)  # 41 MB of sound
     threshold = DEFAULT_LIMITS.stream_above_bytes
-    assert video.stat().st_size > threshold and len(scan) > threshold
+    assert min(video.stat().st_size, len(scan), len(meeting)) > threshold
     server = live_server()  # default settings
-    response = submit(server, [("phone.mp4", video.read_bytes()), ("scan.pdf", scan)])
+    files = [("phone.mp4", video.read_bytes()), ("scan.pdf", scan), ("meeting.wav", meeting)]
+    response = submit(server, files)
     assert response.status_code == 200, response.text
     assert 'class="not-cleaned"' not in response.text
-    assert response.text.count('class="cleaned"') == 2
+    assert response.text.count('class="cleaned"') == 3
     [sealed] = sealed_files(server.storage)
     opened = open_submission(sealed, server.editor.identity, tmp_path / "opened")
     clean_video = opened.path(opened.by_original("phone.mp4"))
     clean_scan = opened.path(opened.by_original("scan.pdf"))
-    assert all(opened.by_original(n)["cleaned"] for n in ("phone.mp4", "scan.pdf"))
+    assert all(opened.by_original(n)["cleaned"] for n in ("phone.mp4", "scan.pdf", "meeting.wav"))
+    clean_meeting = opened.data(opened.by_original("meeting.wav"))
+    assert b"CanaryWav" not in clean_meeting
+    assert clean_meeting.endswith(bytes(range(256)) * 160_000)  # the sound, byte for byte
     for path, canaries in (
         (clean_video, [b"CanaryStream", b"48.85"]),
         (clean_scan, [b"CanaryScan"]),
