@@ -79,6 +79,8 @@ def run_scrub(args: argparse.Namespace) -> int:
     except UsageError as exc:
         print(f"leakdrop scrub: {exc}", file=sys.stderr)
         return 2
+    # A one-shot command: no fork server that would first import every parser.
+    scrubbers.fork_workers_from_this_process()
     outcomes = [_scrub_one(path, out_dir) for path in inputs]
     if args.json:
         document = {

@@ -18,7 +18,12 @@ with the file's size:
 from scrubbers._core import scrub, scrub_streamed
 from scrubbers._ranges import BytesSink, RangeSource
 from scrubbers._registry import STREAMED_TYPES
-from scrubbers._sandbox import StreamTarget, scrub_sandboxed, scrub_streamed_sandboxed
+from scrubbers._sandbox import (
+    StreamTarget,
+    fork_workers_from_this_process,
+    scrub_sandboxed,
+    scrub_streamed_sandboxed,
+)
 from scrubbers._sniff import SNIFF_HEAD_BYTES, is_plain_text, sniff
 from scrubbers._types import (
     DEFAULT_LIMITS,
@@ -65,6 +70,7 @@ __all__ = [
     "UnsupportedTypeError",
     "VerificationError",
     "WorkerCrashedError",
+    "fork_workers_from_this_process",
     "is_plain_text",
     "scrub",
     "scrub_sandboxed",

@@ -28,7 +28,7 @@ import struct
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from multiprocessing.context import ForkServerContext
+from multiprocessing.context import ForkContext, ForkServerContext
 from typing import Protocol
 
 from scrubbers import _confine, _wire
@@ -62,11 +62,23 @@ _EXIT_OUT_OF_MEMORY = 3
 _EXIT_FAILED = 4
 _EXIT_NO_SANDBOX = 5
 
-_context: ForkServerContext | None = None
+_context: ForkServerContext | ForkContext | None = None
 _context_lock = threading.Lock()
 
 
-def _get_context() -> ForkServerContext:
+def fork_workers_from_this_process() -> None:
+    """For a one-shot command (`leakdrop scrub`): fork each worker straight from this
+    process instead of from a fork server that first imports every parser. The worker then
+    imports only the parser its file needs. Only for a process that holds nothing but the
+    files it cleans and runs no other thread: a fork copies its memory into the worker."""
+    global _context
+    with _context_lock:
+        if _context is None:
+            _confine.make_undumpable()
+            _context = multiprocessing.get_context("fork")
+
+
+def _get_context() -> ForkServerContext | ForkContext:
     global _context
     with _context_lock:
         if _context is None:

@@ -2,7 +2,7 @@
 
 from scrubbers import _confine
 from scrubbers import _core as _core
-from scrubbers._registry import scrubber_for
+from scrubbers._registry import load_all
 
 # The fork server is started by exec, which makes it dumpable again: it holds no file, but
 # every worker is a copy of its memory until it sets its own walls.
@@ -15,8 +15,8 @@ except (ImportError, RuntimeError):  # pragma: no cover - each worker then repor
     pass
 
 try:
-    # Building the registry imports pikepdf, Pillow and pillow-heif in the fork server.
-    scrubber_for("pdf")
+    # Every parser (pikepdf, Pillow, pillow-heif, nh3, ...) imported once, in the fork server.
+    load_all()
 except Exception:  # noqa: BLE001, S110
     # A format module that fails to import must not take the fork server down with it (then
     # no file could be handled at all): each worker retries, and reports its files not
