@@ -868,3 +868,26 @@ def test_concurrent_sandboxed_scrubs() -> None:
     for untrusted, result in zip(inputs, results, strict=True):
         assert result is not None
         assert (result.reason, result.data) == (UnsupportedTypeError.reason, untrusted)
+
+
+def test_registry_names_every_scrubber_and_agrees_with_each_class() -> None:
+    """The registry imports parsers lazily from a table: every module holding a scrubber is
+    in it, and each entry's types are the class's own (`load_all` raises otherwise)."""
+    import ast
+    from pathlib import Path
+
+    from scrubbers import _registry
+
+    _registry.load_all()
+    listed = {(module, name) for module, name, _, _ in _registry._SCRUBBERS}
+    found = set()
+    for path in (Path(_registry.__file__).parent).glob("*.py"):
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, ast.ClassDef) and any(
+                isinstance(item, ast.FunctionDef) and item.name == "remove_all"
+                for item in node.body
+            ):
+                found.add((f"scrubbers.{path.stem}", node.name))
+    assert found == listed
+    assert {"pdf", "mp4", "wav"} <= _registry.STREAMED_TYPES
+    assert "docx" not in _registry.STREAMED_TYPES
