@@ -881,7 +881,7 @@ def test_registry_names_every_scrubber_and_agrees_with_each_class() -> None:
     _registry.load_all()
     listed = {(module, name) for module, name, _, _ in _registry._SCRUBBERS}
     found = set()
-    for path in (Path(_registry.__file__).parent).glob("*.py"):
+    for path in (Path(_registry.__file__).parent).glob("[!_]*.py"):  # not the protocols
         for node in ast.parse(path.read_text()).body:
             if isinstance(node, ast.ClassDef) and any(
                 isinstance(item, ast.FunctionDef) and item.name == "remove_all"
