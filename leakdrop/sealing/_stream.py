@@ -14,18 +14,9 @@ from typing import TYPE_CHECKING, Protocol
 import nacl.bindings  # imported first: it initialises libsodium (CPU feature detection)
 import nacl.exceptions
 
+from ._sodium import CHACHA20POLY1305, AeadError
 from ._source import ByteSource
 from .errors import AgeError, PayloadError
-
-try:
-    # PyNaCl's own cffi binding of libsodium: the same function as
-    # nacl.bindings.crypto_aead_chacha20poly1305_ietf_encrypt, called so that it reads the
-    # caller's buffer and writes into ours instead of copying both (sealing is the hot path
-    # of the server's ingest). Same bytes out; the public function is the fallback.
-    from nacl._sodium import ffi as _ffi
-    from nacl._sodium import lib as _lib
-except ImportError:  # pragma: no cover
-    _ffi = _lib = None
 
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer, WriteableBuffer
@@ -48,22 +39,11 @@ class Writable(Protocol):
 
 
 def _seal_into(out: memoryview, plaintext: memoryview, nonce: bytes, key: bytes) -> None:
-    # The raw call has no bounds checks of its own: these are the memory safety.
-    if len(out) != len(plaintext) + TAG_SIZE or len(nonce) != 12 or len(key) != 32:
-        raise ValueError("STREAM buffer sizes")
-    rc = _lib.crypto_aead_chacha20poly1305_ietf_encrypt(
-        _ffi.from_buffer("unsigned char[]", out, require_writable=True),
-        _ffi.NULL,
-        _ffi.from_buffer("unsigned char[]", plaintext),
-        len(plaintext),
-        _ffi.NULL,
-        0,
-        _ffi.NULL,
-        nonce,
-        key,
-    )
-    if rc != 0:
-        raise PayloadError("STREAM encryption failed")
+    # Sealing is the hot path of the server's ingest: written into our buffer (`_sodium`).
+    try:
+        CHACHA20POLY1305.seal_into(out, plaintext, nonce, key)
+    except AeadError as exc:
+        raise PayloadError("STREAM encryption failed") from exc
 
 
 def write_all(dst: Writable, data: bytes | bytearray) -> None:
@@ -105,12 +85,7 @@ def seal_full_chunks_into(
         chunk = view[i * CHUNK_SIZE : (i + 1) * CHUNK_SIZE]
         nonce = _stream_nonce(first_index + i, False)
         sealed = target[i * ENCRYPTED_CHUNK_SIZE : (i + 1) * ENCRYPTED_CHUNK_SIZE]
-        if _lib is None:
-            sealed[:] = nacl.bindings.crypto_aead_chacha20poly1305_ietf_encrypt(
-                chunk.tobytes(), None, nonce, payload_key
-            )
-        else:
-            _seal_into(sealed, chunk, nonce, payload_key)
+        _seal_into(sealed, chunk, nonce, payload_key)
 
 
 def open_full_chunk(payload_key: bytes, untrusted_sealed: bytes, index: int) -> bytes:
@@ -164,8 +139,6 @@ class SealWriter:
 
     def _seal_batch(self, chunks: list[memoryview]) -> bytes | bytearray:
         """Full chunks (none of them final) sealed into one new buffer."""
-        if _lib is None:
-            return b"".join(self._seal(chunk.tobytes(), final=False) for chunk in chunks)
         out = bytearray(len(chunks) * ENCRYPTED_CHUNK_SIZE)
         view = memoryview(out)
         for i, chunk in enumerate(chunks):

@@ -45,16 +45,10 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Final, cast
 import nacl.bindings  # imported first: it initialises libsodium (CPU feature detection)
 import nacl.exceptions
 
+# The one in-buffer binding of libsodium's AEADs, shared with the age STREAM.
+from leakdrop.sealing._sodium import Aead as SodiumAead
+from leakdrop.sealing._sodium import AeadError
 from leakdrop.server.errors import InternalError
-
-try:
-    # PyNaCl's own cffi binding of libsodium. Its public functions take and return `bytes`
-    # only, which costs two extra copies of every byte (and, above 128 KiB, fresh pages
-    # for each result); the same libsodium calls made here write into our own buffers.
-    from nacl._sodium import ffi as _ffi
-    from nacl._sodium import lib as _lib
-except ImportError:  # pragma: no cover - the public functions below do the same work
-    _ffi = _lib = None
 
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
@@ -83,17 +77,8 @@ class SpoolIntegrityError(InternalError):
 # ----------------------------------------------------------------------------- cipher
 
 
-class Aead:
-    """One of libsodium's AEADs, through PyNaCl, writing into the caller's buffers."""
-
-    def __init__(
-        self, name: str, nonce_bytes: int, tag_bytes: int, public: tuple[Any, Any], raw: Any
-    ) -> None:
-        self.name = name
-        self.nonce_bytes = nonce_bytes
-        self.tag = tag_bytes
-        self._encrypt, self._decrypt = public
-        self._raw = raw
+class Aead(SodiumAead):
+    """An AEAD for spool records: its record nonces, and errors as `SpoolIntegrityError`."""
 
     def nonce(self, index: int, final: bool) -> bytes:
         """The record's nonce: its index and whether it is the last one (as age's STREAM),
@@ -101,73 +86,25 @@ class Aead:
         flag = b"\x01" if final else b"\x00"
         return index.to_bytes(self.nonce_bytes - 1, "big") + flag
 
-    def _check(self, sealed: memoryview, plain: memoryview, nonce: bytes, key: bytes) -> None:
-        # The raw calls have no bounds checks of their own: these are the memory safety.
-        if len(sealed) != len(plain) + self.tag or len(nonce) != self.nonce_bytes:
-            raise ValueError("AEAD buffer sizes")
-        if len(key) != KEY_BYTES:
-            raise ValueError("AEAD key size")
-
     def seal_into(self, out: memoryview, plaintext: memoryview, nonce: bytes, key: bytes) -> None:
-        """Write the ciphertext and tag of `plaintext` into `out` (exactly that long)."""
-        self._check(out, plaintext, nonce, key)
-        if self._raw is None:
-            out[:] = self._encrypt(plaintext.tobytes(), None, nonce, key)
-            return
-        rc = self._raw[0](
-            _ffi.from_buffer("unsigned char[]", out, require_writable=True),
-            _ffi.NULL,
-            _ffi.from_buffer("unsigned char[]", plaintext),
-            len(plaintext),
-            _ffi.NULL,
-            0,
-            _ffi.NULL,
-            nonce,
-            key,
-        )
-        if rc != 0:
-            raise SpoolIntegrityError("spool encryption failed")
+        try:
+            super().seal_into(out, plaintext, nonce, key)
+        except AeadError as exc:
+            raise SpoolIntegrityError("spool encryption failed") from exc
 
     def open_into(
         self, out: memoryview, untrusted_sealed: memoryview, nonce: bytes, key: bytes
     ) -> None:
-        """Authenticate `untrusted_sealed` and write its plaintext into `out` (exactly
-        that long), or raise `SpoolIntegrityError` (then `out` holds nothing of use)."""
-        self._check(untrusted_sealed, out, nonce, key)
-        if self._raw is None:
-            try:
-                out[:] = self._decrypt(untrusted_sealed.tobytes(), None, nonce, key)
-            except nacl.exceptions.CryptoError as exc:
-                raise SpoolIntegrityError("spool record altered") from exc
-            return
-        rc = self._raw[1](
-            _ffi.from_buffer("unsigned char[]", out, require_writable=True),
-            _ffi.NULL,
-            _ffi.NULL,
-            _ffi.from_buffer("unsigned char[]", untrusted_sealed),
-            len(untrusted_sealed),
-            _ffi.NULL,
-            0,
-            nonce,
-            key,
-        )
-        if rc != 0:
-            # libsodium wipes `out` when the tag does not verify; nothing of it is used.
-            raise SpoolIntegrityError("spool record altered")
+        """Authenticate `untrusted_sealed` and write its plaintext into `out`, or raise
+        `SpoolIntegrityError` (then `out` holds nothing of use)."""
+        try:
+            super().open_into(out, untrusted_sealed, nonce, key)
+        except AeadError as exc:
+            raise SpoolIntegrityError("spool record altered") from exc
 
 
 def _aead(name: str, nonce_bytes: int, tag_bytes: int) -> Aead:
-    public = (
-        getattr(nacl.bindings, f"crypto_aead_{name}_encrypt"),
-        getattr(nacl.bindings, f"crypto_aead_{name}_decrypt"),
-    )
-    raw = None
-    if _lib is not None:
-        raw = (
-            getattr(_lib, f"crypto_aead_{name}_encrypt"),
-            getattr(_lib, f"crypto_aead_{name}_decrypt"),
-        )
-    return Aead(name, nonce_bytes, tag_bytes, public, raw)
+    return Aead(name, nonce_bytes, tag_bytes)
 
 
 def _hardware_aes() -> bool:
