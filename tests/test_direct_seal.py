@@ -35,7 +35,7 @@ from test_server_support import (
 from leakdrop import submission
 from leakdrop.sealing import decrypt, encrypt, parse_identities_file, prepare
 from leakdrop.server import Limits, ServerConfig, create_app
-from leakdrop.server.pipeline import DIRECT_MIN_FACTOR, direct_head_size
+from leakdrop.server.direct import DIRECT_MIN_FACTOR, direct_head_size
 
 MESSAGE_CHARS = 1000
 HEAD = direct_head_size(4 * MESSAGE_CHARS)

@@ -12,10 +12,13 @@ only, so chunks can be sealed in any order and written at their final offset.
 
 The age header (recipients and file key are drawn when the file begins) is written
 first; each full 64 KiB chunk of the file's data is sealed and written at its offset as it
-arrives; the last partial chunk stays in RAM. When the body is complete, the pipeline
-writes the rest of the tar after it (`submission.write_submission_tail`), the final chunk,
-then the head's chunks (`submission.submission_head`, which fills the reserved room
-exactly). No plaintext byte of the file reaches the disk: only age ciphertext.
+arrives; the last partial chunk stays in RAM. When the body is complete,
+`DirectFile.complete` writes the rest of the tar after it
+(`submission.write_submission_tail`), the final chunk, then the head's chunks
+(`submission.submission_head`, which fills the reserved room exactly), and commits. The
+whole strategy lives here: the pipeline only asks `direct_head_size` whether a body may use
+it and calls `complete`. No plaintext byte of the file reaches the disk: only age
+ciphertext.
 
 Should the head not fit after all (an unusually large manifest), the data is read back
 from the partial file (each chunk authenticated by its own tag and index) and the
@@ -32,8 +35,15 @@ from collections.abc import Iterator
 from typing import BinaryIO, Final, cast
 
 from leakdrop.sealing import CHUNK_SIZE, ENCRYPTED_CHUNK_SIZE, PreparedSeal
-from leakdrop.server.spool import PlaintextIntake, Prefetch
-from leakdrop.server.storage import Incoming, Storage
+from leakdrop.server.spool import BackgroundWriter, PlaintextIntake, Prefetch
+from leakdrop.server.storage import WRITEBACK_BYTES, DiskWriter, Incoming, Storage
+from leakdrop.submission import (
+    BLOCK,
+    FileEntry,
+    ReplyAddress,
+    submission_head,
+    write_submission_tail,
+)
 
 #: age's STREAM chunk (plaintext bytes), and one sealed chunk (plaintext and tag).
 CHUNK: Final = CHUNK_SIZE
@@ -42,11 +52,27 @@ SEALED_CHUNK: Final = ENCRYPTED_CHUNK_SIZE
 BATCH: Final = 16 * CHUNK
 #: Batches queued between the parser thread and the sealing thread (bounded RAM).
 _QUEUE_DEPTH: Final = 4
-#: How often (in bytes) write-back of what was written is started (see pipeline).
-_WRITEBACK: Final = 32 * 1024 * 1024
 _STOP: Final = object()
 #: Threads sealing and writing batches.
 SEALERS: Final = 2
+#: Room kept for manifest.json in the head of a submission sealed in place (DirectFile):
+#: enough for the files of any ordinary submission; a bigger manifest takes the usual path.
+MANIFEST_ROOM: Final = 64 * 1024
+#: Room for the first file's tar header (a pax header for a long or non-ASCII name).
+FIRST_HEADER_ROOM: Final = 4 * BLOCK
+#: A file is sealed in place only when the body is at least this many times the head that
+#: must be reserved for it (the head's unused room is spaces in manifest.json: at most a
+#: few percent of such a submission).
+DIRECT_MIN_FACTOR: Final = 64
+
+
+def direct_head_size(max_message_bytes: int) -> int:
+    """Plaintext reserved before a file sealed in place: manifest.json (its header and
+    `MANIFEST_ROOM`), the longest message.txt the limits allow (its header, the message,
+    block padding), the first file's header; rounded up to whole STREAM chunks."""
+    message = BLOCK + -(-max_message_bytes // BLOCK) * BLOCK
+    need = BLOCK + MANIFEST_ROOM + message + FIRST_HEADER_ROOM
+    return -(-need // CHUNK) * CHUNK
 
 
 class DirectFile(PlaintextIntake):
@@ -81,7 +107,7 @@ class DirectFile(PlaintextIntake):
             storage.discard(self.incoming)
             raise
         self._written = 0
-        self._next_writeback = _WRITEBACK
+        self._next_writeback = WRITEBACK_BYTES
         # Two sealing threads: with pwrite each batch lands at its own offset, in whatever
         # order the threads finish (the heaviest work of the upload, spread over two cores).
         self._threads: list[threading.Thread] | None = [
@@ -113,7 +139,7 @@ class DirectFile(PlaintextIntake):
                     _pwrite_all(self.incoming.fd, sealed, offset)
                     self._written = max(self._written, offset + len(sealed))
                 if self._written >= self._next_writeback:
-                    self._next_writeback = self._written + _WRITEBACK
+                    self._next_writeback = self._written + WRITEBACK_BYTES
                     # Start write-back early (ciphertext only) so the final fsync is short.
                     with contextlib.suppress(OSError, AttributeError):
                         os.posix_fadvise(self.incoming.fd, 0, self._written, os.POSIX_FADV_DONTNEED)
@@ -183,6 +209,61 @@ class DirectFile(PlaintextIntake):
         if not self.sha256 or self.closed:
             raise ValueError("direct file not finished, or closed")
         return cast(BinaryIO, Prefetch(self._records))
+
+    def complete(
+        self,
+        *,
+        submission_id: str,
+        received_day: str,
+        message: str | None,
+        entries: list[FileEntry],
+        reply: ReplyAddress | None = None,
+    ) -> bool:
+        """Worker thread: complete the submission whose first file this is (`entries[0]`),
+        and commit it. False when its head does not fit the reserved room: then nothing was
+        written and the caller seals the submission the usual way."""
+        direct = self
+        head = submission_head(
+            submission_id=submission_id,
+            received_day=received_day,
+            message=message,
+            files=entries,
+            size=direct.head_size,
+            reply=reply,
+        )
+        if head is None:
+            return False
+        seal = direct.seal
+        fd = direct.incoming.fd
+        first_chunk = direct.base + direct.chunks
+        start = seal.chunk_offset(first_chunk)
+        os.lseek(fd, start, os.SEEK_SET)
+        disk = BackgroundWriter(DiskWriter(fd, start).write, handed_over=True)
+        try:
+            with seal.writer(disk, first_chunk) as sealed:
+                # The file's last partial chunk, its block padding, the other files, the
+                # end of the archive and the padding: the STREAM goes on from there.
+                sealed.write(direct.tail)
+                write_submission_tail(
+                    sealed,
+                    head_size=direct.head_size,
+                    files=entries,
+                )
+            disk.close()
+        except BaseException:
+            disk.abort()
+            raise
+        # The head goes last: its manifest needed every file's hash.
+        sealed_head = seal.seal_chunks(head, 0)
+        view = memoryview(sealed_head)
+        offset = seal.chunk_offset(0)
+        while view:
+            written = os.pwrite(fd, view, offset)
+            view = view[written:]
+            offset += written
+        direct._storage.commit(direct.incoming)
+        direct.committed = True
+        return True
 
     def close(self) -> None:
         """Stop the thread and, unless committed, delete the partial file."""

@@ -19,11 +19,10 @@ is deleted: a submission lands whole or not at all.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import errno
+import functools
 import logging
-import os
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -38,7 +37,7 @@ import scrubbers
 from leakdrop.sealing import prepare
 from leakdrop.server.body import Body, Receive
 from leakdrop.server.config import MIB, ServerConfig
-from leakdrop.server.direct import CHUNK, DirectFile
+from leakdrop.server.direct import CHUNK, DIRECT_MIN_FACTOR, DirectFile, direct_head_size
 from leakdrop.server.errors import (
     BusyError,
     InternalError,
@@ -64,15 +63,12 @@ from leakdrop.server.spool import (
     SpoolKey,
     spool_bytes,
 )
-from leakdrop.server.storage import Storage, today
+from leakdrop.server.storage import DiskWriter, Storage, today
 from leakdrop.submission import (
-    BLOCK,
     MAX_MANIFEST_BYTES,
     FileEntry,
     ReplyAddress,
     seal_submission,
-    submission_head,
-    write_submission_tail,
 )
 
 log = logging.getLogger("leakdrop.server")
@@ -83,34 +79,14 @@ log = logging.getLogger("leakdrop.server")
 FEED_BYTES: Final = 1 * MIB
 #: How often (in body bytes) free space is re-checked while an upload streams.
 SPACE_CHECK_BYTES: Final = 64 * MIB
-#: How often (in sealed bytes) write-back of the sealed file is started while sealing.
-WRITEBACK_BYTES: Final = 32 * MIB
 TOO_LARGE_TO_CLEAN: Final = "too large to clean"
 EMPTY_NOTE: Final = "empty file (0 bytes)"
 #: PDFs in PDFs in PDFs: attachments are flattened this deep at most.
 MAX_ATTACHMENT_DEPTH: Final = 4
-#: Room kept for manifest.json in the head of a submission sealed in place (DirectFile):
-#: enough for the files of any ordinary submission; a bigger manifest takes the usual path.
-MANIFEST_ROOM: Final = 64 * 1024
-#: Room for the first file's tar header (a pax header for a long or non-ASCII name).
-FIRST_HEADER_ROOM: Final = 4 * BLOCK
-#: A file is sealed in place only when the body is at least this many times the head that
-#: must be reserved for it (the head's unused room is spaces in manifest.json: at most a
-#: few percent of such a submission).
-DIRECT_MIN_FACTOR: Final = 64
 _NO_SPACE: Final = frozenset({errno.ENOSPC, errno.EDQUOT})
 
 
 # ----------------------------------------------------------------------------- upload
-
-
-def direct_head_size(max_message_bytes: int) -> int:
-    """Plaintext reserved before a file sealed in place: manifest.json (its header and
-    `MANIFEST_ROOM`), the longest message.txt the limits allow (its header, the message,
-    block padding), the first file's header; rounded up to whole STREAM chunks."""
-    message = BLOCK + -(-max_message_bytes // BLOCK) * BLOCK
-    need = BLOCK + MANIFEST_ROOM + message + FIRST_HEADER_ROOM
-    return -(-need // CHUNK) * CHUNK
 
 
 Stream = SpoolFile | DirectFile
@@ -336,12 +312,14 @@ class Processor:
                 if not (
                     isinstance(first, DirectFile)
                     and await anyio.to_thread.run_sync(
-                        self._seal_direct,
-                        first,
-                        submission_id,
-                        message,
-                        entries,
-                        address,
+                        functools.partial(
+                            first.complete,
+                            submission_id=submission_id,
+                            received_day=today(),
+                            message=message,
+                            entries=entries,
+                            reply=address,
+                        ),
                         limiter=self._work,
                     )
                 ):
@@ -629,7 +607,7 @@ class Processor:
         """
         incoming = self.storage.new_incoming()
         try:
-            disk = BackgroundWriter(_DiskWriter(incoming.fd).write, handed_over=True)
+            disk = BackgroundWriter(DiskWriter(incoming.fd).write, handed_over=True)
             try:
                 # An error aborts the seal: no final chunk is ever written after an
                 # incomplete plaintext.
@@ -650,80 +628,3 @@ class Processor:
         except BaseException:
             self.storage.discard(incoming)
             raise
-
-    def _seal_direct(
-        self,
-        direct: DirectFile,
-        submission_id: str,
-        message: str | None,
-        entries: list[FileEntry],
-        reply: ReplyAddress | None = None,
-    ) -> bool:
-        """Worker thread: complete the submission whose first file is sealed in place
-        (`leakdrop.server.direct`). False when its head does not fit the reserved room:
-        then nothing was written and the caller seals it the usual way."""
-        head = submission_head(
-            submission_id=submission_id,
-            received_day=today(),
-            message=message,
-            files=entries,
-            size=direct.head_size,
-            reply=reply,
-        )
-        if head is None:
-            return False
-        seal = direct.seal
-        fd = direct.incoming.fd
-        first_chunk = direct.base + direct.chunks
-        start = seal.chunk_offset(first_chunk)
-        os.lseek(fd, start, os.SEEK_SET)
-        disk = BackgroundWriter(_DiskWriter(fd, start).write, handed_over=True)
-        try:
-            with seal.writer(disk, first_chunk) as sealed:
-                # The file's last partial chunk, its block padding, the other files, the
-                # end of the archive and the padding: the STREAM goes on from there.
-                sealed.write(direct.tail)
-                write_submission_tail(
-                    sealed,
-                    head_size=direct.head_size,
-                    files=entries,
-                )
-            disk.close()
-        except BaseException:
-            disk.abort()
-            raise
-        # The head goes last: its manifest needed every file's hash.
-        sealed_head = seal.seal_chunks(head, 0)
-        view = memoryview(sealed_head)
-        offset = seal.chunk_offset(0)
-        while view:
-            written = os.pwrite(fd, view, offset)
-            view = view[written:]
-            offset += written
-        self.storage.commit(direct.incoming)
-        direct.committed = True
-        return True
-
-
-class _DiskWriter:
-    """Writes the sealed submission to its descriptor and, every `WRITEBACK_BYTES`, asks
-    the kernel to start writing what came before to disk (without waiting for it).
-    `start`: the descriptor's offset when writing begins."""
-
-    def __init__(self, fd: int, start: int = 0) -> None:
-        self._fd = fd
-        self._written = start
-        self._next_writeback = WRITEBACK_BYTES
-
-    def write(self, data: bytes | bytearray) -> None:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(self._fd, view) :]
-        self._written += len(data)
-        if self._written >= self._next_writeback:
-            self._next_writeback = self._written + WRITEBACK_BYTES
-            # POSIX_FADV_DONTNEED starts write-back of the dirty pages (asynchronously) and
-            # drops those already clean: the fsync before the rename then only waits for
-            # the tail instead of the whole file. Ciphertext only, so nothing to hide here.
-            with contextlib.suppress(OSError, AttributeError):
-                os.posix_fadvise(self._fd, 0, self._written, os.POSIX_FADV_DONTNEED)
