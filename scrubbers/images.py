@@ -9,16 +9,25 @@ images whose header announces more than `Limits.max_pixels` are refused anyway.
 
 Whatever is not on a whitelist goes: text chunks, XMP, EXIF, IPTC, Photoshop data, time
 stamps, ICC profiles (their description and copyright are free text), comments, private
-chunks, thumbnails, bytes after the end of the image.
+chunks, thumbnails, bytes after the end of the image. PNG and WebP keep one thing from their
+EXIF/XMP: the orientation Pillow applies (from eXIf, ImageMagick's "Raw profile type exif"
+text or XMP ``tiff:Orientation``), rewritten alone in a fresh EXIF, so the picture is shown
+the same way.
 """
 
 from __future__ import annotations
 
+import re
 import zlib
 from collections.abc import Callable
 from typing import Literal
 
-from scrubbers._jpeg_segments import EXIF_TAG_NAMES, exif_field_names, ifd_entries
+from scrubbers._jpeg_segments import (
+    EXIF_TAG_NAMES,
+    canonical_orientation_exif,
+    exif_field_names,
+    ifd_entries,
+)
 from scrubbers._sniff import sniff
 from scrubbers._types import Cleaned, Limits
 from scrubbers.errors import CorruptFileError, LimitExceededError, UnsupportedTypeError
@@ -60,6 +69,47 @@ def _check_pixels(width: int, height: int, limits: Limits) -> None:
     # A bomb declares huge dimensions with little data: refuse before any reader allocates.
     if width * height > limits.max_pixels:
         raise LimitExceededError("image dimensions too large")
+
+
+# The orientation is not metadata about the source but part of the picture: a photo taken
+# sideways is stored sideways and shown upright by every reader that honours the tag. Dropping
+# it would turn the picture (issue 10: the reference reader, Pillow, must show the same
+# image). It is kept alone, in a fresh EXIF (a TIFF header and one IFD0 entry, nothing else),
+# like the JPEG scrubber does.
+def _orientation_tiff(orientation: int) -> bytes:
+    """The TIFF bytes of an EXIF holding only IFD0 Orientation (2..8)."""
+    return canonical_orientation_exif(orientation)[10:]  # without APP1 marker, length, Exif\0\0
+
+
+_CANONICAL_ORIENTATION_TIFFS = frozenset(_orientation_tiff(o) for o in range(2, 9))
+
+
+def _exif_orientation(untrusted_exif: bytes) -> int | None:
+    """IFD0 Orientation as Pillow's `Exif.load` reads it (``Exif\0\0`` prefix optional, the
+    last entry of the tag wins); None when absent or unreadable."""
+    if untrusted_exif.startswith(b"Exif\x00\x00"):
+        untrusted_exif = untrusted_exif[6:]
+    found = None
+    try:
+        order: Literal["little", "big"] = "little" if untrusted_exif[:2] == b"II" else "big"
+        for entry in ifd_entries(untrusted_exif):
+            if entry.ifd != "ifd0":
+                break
+            if entry.tag == 0x0112 and entry.type in (3, 4) and entry.count >= 1:
+                size = 2 if entry.type == 3 else 4
+                at = entry.value_offset
+                found = int.from_bytes(untrusted_exif[at : at + size], order)
+    except (CorruptFileError, LimitExceededError, IndexError, ValueError):
+        return found
+    return found
+
+
+_XMP_ORIENTATION = re.compile(rb'tiff:Orientation(="|>)([0-9])')
+
+
+def _shown_orientation(orientation: int | None) -> int:
+    """What `ImageOps.exif_transpose` does with a value: 2..8 turn or mirror, others nothing."""
+    return orientation if orientation is not None and 2 <= orientation <= 8 else 1
 
 
 def _safe_tag(raw: bytes) -> str:
@@ -111,6 +161,66 @@ def _png_chunk_name(ctype: bytes, payload: bytes) -> list[str]:
     return [f"png:{_safe_tag(ctype)}"]
 
 
+def _png_text(ctype: bytes, payload: bytes) -> tuple[bytes, bytes] | None:
+    """(keyword, text) of a tEXt, zTXt or iTXt chunk as Pillow decodes it; None otherwise."""
+    keyword, sep, rest = payload.partition(b"\x00")
+    if not sep:
+        return None
+    try:
+        if ctype == b"tEXt":
+            return keyword, rest
+        if ctype == b"zTXt":
+            if not rest or rest[0] != 0:
+                return None
+            return keyword, _inflate_bounded(rest[1:])
+        if ctype == b"iTXt":
+            if len(rest) < 2:
+                return None
+            flag, method, rest = rest[0], rest[1], rest[2:]
+            parts = rest.split(b"\x00", 2)
+            if len(parts) != 3:
+                return None
+            text = parts[2]
+            if flag:
+                if method != 0:
+                    return None
+                text = _inflate_bounded(text)
+            return keyword, text
+    except zlib.error:
+        return None
+    return None
+
+
+_MAX_TEXT_INFLATE = 16 << 20  # a text chunk that inflates further is not read for orientation
+
+
+def _inflate_bounded(compressed: bytes) -> bytes:
+    inflater = zlib.decompressobj()
+    text = inflater.decompress(compressed, _MAX_TEXT_INFLATE)
+    if inflater.unconsumed_tail:
+        raise zlib.error("text chunk too large")
+    return text
+
+
+def _png_orientation(exif: bytes | None, raw_profile: bytes | None, xmp: bytes | None) -> int:
+    """The orientation Pillow applies to a PNG (`Image.getexif`): the eXIf chunk, else the
+    ImageMagick "Raw profile type exif" text (hex after three header lines), and, when neither
+    has the tag, XMP ``tiff:Orientation``."""
+    orientation = None
+    if exif is not None:
+        orientation = _exif_orientation(exif)
+    elif raw_profile is not None:
+        try:
+            hexdigits = b"".join(raw_profile.split(b"\n")[3:]).decode("ascii")
+            orientation = _exif_orientation(bytes.fromhex(hexdigits))
+        except ValueError:
+            orientation = None
+    if orientation is None and xmp is not None:
+        match = _XMP_ORIENTATION.search(xmp)
+        orientation = int(match[2]) if match else None
+    return _shown_orientation(orientation)
+
+
 def _clean_png(untrusted_data: bytes, limits: Limits) -> tuple[bytes, list[str]]:
     data = untrusted_data
     size = len(data)
@@ -119,6 +229,10 @@ def _clean_png(untrusted_data: bytes, limits: Limits) -> tuple[bytes, list[str]]
     pos = len(_PNG_SIGNATURE)
     chunks = 0
     saw_idat = False
+    first_idat = 0  # index in `out` where the orientation eXIf goes (before image data)
+    exif: bytes | None = None
+    raw_profile: bytes | None = None
+    xmp: bytes | None = None
     while True:
         if pos + 12 > size:
             raise CorruptFileError("truncated PNG (no IEND)")
@@ -145,11 +259,22 @@ def _clean_png(untrusted_data: bytes, limits: Limits) -> tuple[bytes, list[str]]
                 width = int.from_bytes(data[pos + 8 : pos + 12], "big")
                 height = int.from_bytes(data[pos + 12 : pos + 16], "big")
                 _check_pixels(width, height, limits)
-            saw_idat = saw_idat or ctype == b"IDAT"
+            if ctype == b"IDAT" and not saw_idat:
+                saw_idat = True
+                first_idat = len(out)
             out.append(data[pos:end])
         else:
-            for name in _png_chunk_name(ctype, data[pos + 8 : end - 4]):
-                _add(removed, name)
+            payload = data[pos + 8 : end - 4]
+            if ctype == b"eXIf":
+                exif = payload  # Pillow keeps the last one
+            elif (text := _png_text(ctype, payload)) is not None:
+                if text[0] == b"Raw profile type exif":
+                    raw_profile = text[1]
+                elif text[0] == b"XML:com.adobe.xmp":
+                    xmp = text[1]
+            if ctype != b"eXIf" or payload not in _CANONICAL_ORIENTATION_TIFFS:
+                for name in _png_chunk_name(ctype, payload):
+                    _add(removed, name)
         pos = end
         if ctype == b"IEND":
             break
@@ -157,7 +282,16 @@ def _clean_png(untrusted_data: bytes, limits: Limits) -> tuple[bytes, list[str]]
         raise CorruptFileError("PNG without image data")
     if pos < size:
         _add(removed, "png:trailing-data")
+    orientation = _png_orientation(exif, raw_profile, xmp)
+    if orientation != 1:
+        # PNG 3rd edition: eXIf comes before the first IDAT.
+        out.insert(first_idat, _png_chunk(b"eXIf", _orientation_tiff(orientation)))
     return b"".join(out), removed
+
+
+def _png_chunk(ctype: bytes, payload: bytes) -> bytes:
+    body = ctype + payload
+    return len(payload).to_bytes(4, "big") + body + zlib.crc32(body).to_bytes(4, "big")
 
 
 # ---------------------------------------------------------------------------------------
@@ -279,6 +413,7 @@ def _clean_gif(untrusted_data: bytes, limits: Limits) -> tuple[bytes, list[str]]
 _WEBP_IMAGE = frozenset({b"VP8 ", b"VP8L", b"ALPH"})
 _VP8X_KEEP_FLAGS = 0x12  # alpha, animation; ICC (0x20), EXIF (0x08), XMP (0x04) go
 _VP8X_KNOWN_FLAGS = 0x3E
+_VP8X_EXIF_FLAG = 0x08
 
 
 def _webp_frame_size(fourcc: bytes, payload: bytes, limits: Limits) -> None:
@@ -336,8 +471,12 @@ def _clean_webp(untrusted_data: bytes, limits: Limits) -> tuple[bytes, list[str]
     removed: list[str] = []
     out: list[bytes] = []
     has_image = False
+    vp8x_at: int | None = None  # index in `out` of the extended header
+    exif: bytes | None = None
+    xmp: bytes | None = None
     for fourcc, payload in _riff_chunks(data, 12, end):
         if fourcc == b"VP8X":
+            vp8x_at = len(out)
             if len(payload) < 10:
                 raise CorruptFileError("bad WebP VP8X chunk")
             width = int.from_bytes(payload[4:7], "little") + 1
@@ -361,12 +500,31 @@ def _clean_webp(untrusted_data: bytes, limits: Limits) -> tuple[bytes, list[str]
             out.append(_riff_chunk(fourcc, _clean_webp_frame(payload, removed, limits)))
             has_image = True
         else:
-            for name in _webp_metadata_name(fourcc, payload):
-                _add(removed, name)
+            if fourcc == b"EXIF" and exif is None:
+                exif = payload  # libwebp's demuxer (Pillow's reader) gives the first
+            elif fourcc == b"XMP " and xmp is None:
+                xmp = payload
+            if fourcc != b"EXIF" or payload not in _CANONICAL_ORIENTATION_TIFFS:
+                for name in _webp_metadata_name(fourcc, payload):
+                    _add(removed, name)
     if not has_image:
         raise CorruptFileError("WebP without image data")
     if end < len(data):
         _add(removed, "webp:trailing-data")
+    # The orientation Pillow applies (EXIF is read only with the extended header, whose EXIF
+    # flag announces it): kept alone, in a fresh EXIF chunk at the end, where the container
+    # specification puts it.
+    orientation = 1
+    if vp8x_at is not None:
+        found = _exif_orientation(exif) if exif is not None else None
+        if found is None and xmp is not None and (match := _XMP_ORIENTATION.search(xmp)):
+            found = int(match[2])
+        orientation = _shown_orientation(found)
+    if orientation != 1 and vp8x_at is not None:
+        header = bytearray(out[vp8x_at])
+        header[8] |= _VP8X_EXIF_FLAG
+        out[vp8x_at] = bytes(header)
+        out.append(_riff_chunk(b"EXIF", _orientation_tiff(orientation)))
     body = b"WEBP" + b"".join(out)
     return b"RIFF" + len(body).to_bytes(4, "little") + body, removed
 

@@ -380,6 +380,18 @@ def _icc_allowed(name: str, value: object, shipped: list[dict[str, object]]) -> 
 def forbidden_tags(tags: dict[str, object], shipped_icc: list[dict[str, object]]) -> list[str]:
     """The identifying tags ExifTool reports (group:name, never the values)."""
     left = []
+    # IFD1 is forbidden as the EXIF thumbnail's directory (JPEG, PNG, WebP...). In a TIFF,
+    # ExifTool names every page's directory IFD0, IFD1, IFD2... in chain order: there IFD1 is
+    # the second page, whose layout tags (width, strips, compression) are the picture. A page
+    # stays subject to every other rule (Software, ModifyDate, Thumbnail...), and a TIFF
+    # directory marked as a reduced-resolution copy (NewSubfileType bit 0: a thumbnail or an
+    # overview) is still forbidden whole.
+    tiff = tags.get("File:FileType") in ("TIFF", "BTF")
+    reduced = {
+        key.split(":")[1]
+        for key, value in tags.items()
+        if key.endswith(":SubfileType") and "Reduced-resolution" in str(value)
+    }
     for key, value in tags.items():
         parts = key.split(":")
         if len(parts) < 2:
@@ -404,9 +416,13 @@ def forbidden_tags(tags: dict[str, object], shipped_icc: list[dict[str, object]]
             if not _icc_allowed(name, value, shipped_icc):
                 left.append(key)
             continue
+        tiff_page = tiff and family0 == "EXIF" and re.fullmatch(r"IFD\d+", family1) is not None
+        if tiff_page and family1 in reduced:
+            left.append(key)
+            continue
         if (
             family0 in FORBIDDEN_FAMILY0
-            or family1 in FORBIDDEN_FAMILY1
+            or (family1 in FORBIDDEN_FAMILY1 and not tiff_page)
             or name in FORBIDDEN_NAMES
             or FORBIDDEN_PARTS.search(name)
         ):
@@ -516,6 +532,14 @@ def _frames(path: Path) -> Iterator[bytes]:
     with Image.open(path) as image:
         for index in range(getattr(image, "n_frames", 1)):
             image.seek(index)
+            tags = getattr(image, "tag_v2", None)
+            if tags is not None and int(tags.get(254, 0)) & 1:
+                # A TIFF directory marked reduced-resolution (NewSubfileType bit 0): an overview
+                # or a thumbnail of the page before it, which Pillow lists as a frame but no
+                # viewer shows as a page. The scrubber drops those on purpose (a thumbnail may
+                # show the picture before it was cropped; ExifTool's "Thumbnail" rule): the
+                # pages themselves are compared, every one of them.
+                continue
             yield ImageOps.exif_transpose(image.convert("RGBA")).tobytes()
 
 
