@@ -28,7 +28,7 @@ from scrubbers._jpeg_segments import (
     exif_field_names,
     ifd_entries,
 )
-from scrubbers._sniff import sniff
+from scrubbers._sniff import PNG, sniff
 from scrubbers._types import Cleaned, Limits
 from scrubbers.errors import CorruptFileError, LimitExceededError, UnsupportedTypeError
 
@@ -40,10 +40,17 @@ class ImageScrubber:
 
     def get_meta(self, untrusted_data: bytes, limits: Limits) -> list[str]:
         # The same walk as `remove_all`: whatever it would drop is what is present.
-        return _clean(untrusted_data, limits)[1]
+        try:
+            return _clean(untrusted_data, limits)[1]
+        except _OldStyleJpeg as found:
+            return found.removed
 
     def remove_all(self, untrusted_data: bytes, limits: Limits) -> Cleaned:
-        data, removed = _clean(untrusted_data, limits)
+        try:
+            data, removed = _clean(untrusted_data, limits)
+        except _OldStyleJpeg as found:
+            png = _old_style_jpeg_to_png(untrusted_data, limits)
+            return Cleaned(png, tuple(found.removed), note=_OJPEG_NOTE, output_type=PNG)
         return Cleaned(data=data, removed=tuple(removed), note=_NOTE)
 
 
@@ -595,8 +602,17 @@ def _clean_bmp(untrusted_data: bytes, limits: Limits) -> tuple[bytes, list[str]]
     if compression in (4, 5):
         # BI_JPEG / BI_PNG: a whole JPEG or PNG file, with its own metadata, inside.
         raise UnsupportedTypeError("BMP holding a JPEG or PNG")
+    if colours_used > 256 and bits <= 8:
+        # A palette image whose header declares more than 256 colours: no reader can tell
+        # where the palette ends (Pillow fails, "invalid palette size"; bmpsuite's
+        # q/pal8oversizepal.bmp), so neither can the cleaner.
+        raise CorruptFileError("BMP palette larger than 256 colours")
     if colours_used > 256 or (colours_used == 0 and bits <= 8):
         colours_used = 1 << bits if colours_used == 0 else 256
+        if header_size != 12 and int.from_bytes(header[32:36], "little") > 256:
+            # An optional colour table of a true-colour image, cut to 256 entries: the
+            # header says so, so that it agrees with what is written.
+            header[32:36] = colours_used.to_bytes(4, "little")
     palette_end = 14 + header_size + masks + colours_used * entry
     if compression in (0, 3, 6):
         pixel_bytes = ((bits * width + 31) // 32) * 4 * height
@@ -731,10 +747,16 @@ def _clean_tiff(untrusted_data: bytes, limits: Limits) -> tuple[bytes, list[str]
             # cropped): not the image itself.
             _add(removed, "tiff:thumbnail")
             continue
-        if reader.first(tags.get(259)) == 6:
-            # Old-style JPEG points at a whole JPEG file (with its own metadata) by offset.
-            raise UnsupportedTypeError("old-style JPEG TIFF")
         _check_pixels(reader.first(tags.get(256)), reader.first(tags.get(257)), limits)
+        if reader.first(tags.get(259)) == 6:
+            # Old-style JPEG (TIFF 6.0 section 22, withdrawn): the strips are pieces of a JPEG
+            # whose tables live in other tags or in a whole JPEG file pointed at by offset
+            # (JPEGInterchangeFormat, with its own APP segments), in ways writers disagree
+            # on; only libtiff's heuristics read them. Converted instead, from what libtiff
+            # decodes (through Pillow), like HEIF.
+            if len(pages) > 1:
+                raise UnsupportedTypeError("multi-page old-style JPEG TIFF")
+            raise _OldStyleJpeg(removed)
         _write_tiff_page(reader, tags, out, next_pointer_at, limits)
         next_pointer_at = len(out) - 4
         kept_pages += 1
@@ -796,6 +818,46 @@ def _write_tiff_page(
         out += tag.to_bytes(2, order) + typ.to_bytes(2, order) + count.to_bytes(4, order)
         out += value
     out += bytes(4)  # next IFD: patched when another page follows
+
+
+class _OldStyleJpeg(Exception):  # a signal between two functions, not an error
+    """Raised by the TIFF walk for an old-style JPEG page, with the fields the walk found."""
+
+    def __init__(self, removed: list[str]) -> None:
+        super().__init__("old-style JPEG TIFF")
+        self.removed = removed
+
+
+_OJPEG_NOTE = (
+    "old-style JPEG TIFF converted to PNG (lossless: the pixels libtiff decodes, orientation "
+    "applied)"
+)
+# What Pillow and libtiff raise on image data they cannot decode.
+_DECODE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, KeyError, TypeError, IndexError)
+
+
+def _old_style_jpeg_to_png(untrusted_data: bytes, limits: Limits) -> bytes:
+    import io
+
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(untrusted_data), formats=["TIFF"]) as image:
+            if image.size[0] * image.size[1] > limits.max_pixels:
+                raise LimitExceededError("image dimensions too large")
+            image.load()
+            # The orientation tag does not follow into the PNG: applied to the pixels.
+            upright = ImageOps.exif_transpose(image)
+            mode = upright.mode if upright.mode in ("1", "L", "LA", "RGB", "RGBA") else "RGB"
+            pixels = upright.convert(mode)
+    except (UnidentifiedImageError, *_DECODE_ERRORS) as exc:
+        raise CorruptFileError("unreadable old-style JPEG TIFF") from exc
+    # A new image from the pixel buffer alone: Pillow's PNG writer would otherwise copy the
+    # ICC profile, DPI and text it finds in `info`.
+    bare = Image.frombytes(pixels.mode, pixels.size, pixels.tobytes())
+    out = io.BytesIO()
+    bare.save(out, "PNG", optimize=False, compress_level=6)
+    return out.getvalue()
 
 
 _CLEANERS: dict[str, Callable[[bytes, Limits], tuple[bytes, list[str]]]] = {

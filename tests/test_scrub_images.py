@@ -720,3 +720,50 @@ def test_corpus_avif(shared_dir: Path | None) -> None:
                 assert not cleaned.info.get("icc_profile") and not cleaned.info.get("exif")
                 assert cleaned.size == upright.size, path.name
                 assert cleaned.tobytes() == upright.convert(cleaned.mode).tobytes(), path.name
+
+
+# --- BMP palette sizes --------------------------------------------------------------------
+
+
+def _bmp_with_colours_used(mode: str, declared: int, table: int) -> bytes:
+    """A BITMAPINFOHEADER BMP whose header declares `declared` colours, with `table` palette
+    entries actually written before the pixels."""
+    buffer = io.BytesIO()
+    fx.picture(mode, size=(12, 5)).save(buffer, "BMP")
+    data = bytearray(buffer.getvalue())
+    offset = int.from_bytes(data[10:14], "little")
+    palette = bytes(data[54:offset])
+    pixels = bytes(data[offset:])
+    palette = (palette + bytes(4 * table))[: 4 * table]
+    data[46:50] = declared.to_bytes(4, "little")
+    head = bytes(data[14:54]) + palette
+    return (
+        b"BM"
+        + (14 + len(head) + len(pixels)).to_bytes(4, "little")
+        + bytes(4)
+        + (14 + len(head)).to_bytes(4, "little")
+        + head
+        + pixels
+    )
+
+
+def test_bmp_palette_over_256_colours_refused_as_pillow_does() -> None:
+    # bmpsuite q/pal8oversizepal.bmp: an 8-bit image declaring 300 colours. Pillow fails
+    # ("invalid palette size"); the cleaner used to cut the palette to 256 entries but keep
+    # the header's 300, an output no reader could open.
+    dirty = _bmp_with_colours_used("P", 300, 300)
+    with pytest.raises(ValueError, match="palette"), Image.open(io.BytesIO(dirty)) as image:
+        image.load()
+    report = scrub(dirty)
+    assert not report.cleaned and report.reason == CorruptFileError.reason
+    assert report.data == dirty
+
+
+def test_bmp_true_colour_table_cut_to_256_agrees_with_its_header() -> None:
+    # A 24-bit image may carry an optional colour table; cut to 256 entries, the header's
+    # count must say 256 too, and the pixels stay the same.
+    dirty = _bmp_with_colours_used("RGB", 300, 300)
+    report = scrub(dirty)
+    assert report.cleaned, report.reason
+    assert int.from_bytes(report.data[46:50], "little") == 256
+    assert frames(report.data) == frames(dirty)
