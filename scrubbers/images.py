@@ -266,9 +266,9 @@ def _clean_png(untrusted_data: bytes, limits: Limits) -> tuple[bytes, list[str]]
                 width = int.from_bytes(data[pos + 8 : pos + 12], "big")
                 height = int.from_bytes(data[pos + 12 : pos + 16], "big")
                 _check_pixels(width, height, limits)
-            if ctype == b"IDAT" and not saw_idat:
-                saw_idat = True
-                first_idat = len(out)
+            if ctype in (b"IDAT", b"fcTL") and not first_idat:
+                first_idat = len(out)  # APNG: before the default image's frame control too
+            saw_idat = saw_idat or ctype == b"IDAT"
             out.append(data[pos:end])
         else:
             payload = data[pos + 8 : end - 4]
@@ -828,10 +828,9 @@ class _OldStyleJpeg(Exception):  # a signal between two functions, not an error
         self.removed = removed
 
 
-_OJPEG_NOTE = (
-    "old-style JPEG TIFF converted to PNG (lossless: the pixels libtiff decodes, orientation "
-    "applied)"
-)
+# A phrase the server knows (leakdrop/server/i18n.py `_NOTE_KEYS`): the pixels libtiff
+# decodes, written losslessly, the orientation applied to them.
+_OJPEG_NOTE = "converted to PNG (lossless)"
 # What Pillow and libtiff raise on image data they cannot decode.
 _DECODE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, KeyError, TypeError, IndexError)
 

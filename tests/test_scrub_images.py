@@ -767,3 +767,23 @@ def test_bmp_true_colour_table_cut_to_256_agrees_with_its_header() -> None:
     assert report.cleaned, report.reason
     assert int.from_bytes(report.data[46:50], "little") == 256
     assert frames(report.data) == frames(dirty)
+
+
+def test_apng_orientation_before_the_first_frame() -> None:
+    frames_in = [fx.picture("RGBA", size=(20, 10), seed=s) for s in range(2)]
+    buffer = io.BytesIO()
+    exif = Image.Exif()
+    exif[0x0112] = 3
+    exif[0x013B] = "Canary-apng"
+    frames_in[0].save(
+        buffer, "PNG", save_all=True, append_images=frames_in[1:], duration=100, exif=exif
+    )
+    dirty = buffer.getvalue()
+    report = scrub(dirty)
+    assert report.cleaned, report.reason
+    assert b"Canary-apng" not in report.data
+    ctypes = [ctype for ctype, _ in _png_chunks(report.data)]
+    assert ctypes.index(b"eXIf") < min(ctypes.index(b"fcTL"), ctypes.index(b"IDAT"))
+    assert frames(report.data) == frames(dirty)
+    with Image.open(io.BytesIO(report.data)) as image:
+        assert dict(image.getexif()) == {0x0112: 3}
