@@ -168,6 +168,31 @@ def _png_chunk_name(ctype: bytes, payload: bytes) -> list[str]:
     return [f"png:{_safe_tag(ctype)}"]
 
 
+# The exact sizes of the kept chunks that hold fixed numeric fields (PNG 3rd edition, 11.2-11.3,
+# APNG): by colour type where it matters (0 grey, 2 RGB, 3 palette, 4 grey+alpha, 6 RGBA).
+_PNG_SIZES: dict[bytes, int] = {
+    b"IHDR": 13, b"gAMA": 4, b"cHRM": 32, b"sRGB": 1, b"pHYs": 9, b"cICP": 4, b"acTL": 8,
+    b"fcTL": 26, b"IEND": 0,
+}  # fmt: skip
+_PNG_SBIT = {0: 1, 2: 3, 3: 3, 4: 2, 6: 4}
+_PNG_BKGD = {0: 2, 2: 6, 3: 1, 4: 2, 6: 6}
+_PNG_TRNS = {0: 2, 2: 6}
+
+
+def _png_size_ok(ctype: bytes, length: int, colour_type: int) -> bool:
+    if ctype in _PNG_SIZES:
+        return length == _PNG_SIZES[ctype]
+    if ctype == b"PLTE":
+        return 0 < length <= 768 and length % 3 == 0
+    if ctype == b"sBIT":
+        return length == _PNG_SBIT.get(colour_type)
+    if ctype == b"bKGD":
+        return length == _PNG_BKGD.get(colour_type)
+    if ctype == b"tRNS":
+        return length <= 256 if colour_type == 3 else length == _PNG_TRNS.get(colour_type)
+    return True  # IDAT, fdAT (compressed image data), IEND (checked empty below)
+
+
 def _png_text(ctype: bytes, payload: bytes) -> tuple[bytes, bytes] | None:
     """(keyword, text) of a tEXt, zTXt or iTXt chunk as Pillow decodes it; None otherwise."""
     keyword, sep, rest = payload.partition(b"\x00")
@@ -240,6 +265,7 @@ def _clean_png(untrusted_data: bytes, limits: Limits) -> tuple[bytes, list[str]]
     exif: bytes | None = None
     raw_profile: bytes | None = None
     xmp: bytes | None = None
+    colour_type = -1
     while True:
         if pos + 12 > size:
             raise CorruptFileError("truncated PNG (no IEND)")
@@ -255,16 +281,21 @@ def _clean_png(untrusted_data: bytes, limits: Limits) -> tuple[bytes, list[str]]
             raise CorruptFileError("bad PNG chunk type")
         if chunks == 1 and ctype != b"IHDR":
             raise CorruptFileError("PNG does not start with IHDR")
-        if ctype in _PNG_KEEP:
+        if ctype in _PNG_KEEP and not _png_size_ok(ctype, length, colour_type):
+            # An allowlisted numeric chunk longer than its fields: the rest would be copied
+            # with it, free bytes for any text. A decoder skips such a chunk; so does this.
+            if ctype in (b"IHDR", b"PLTE", b"IEND"):
+                raise CorruptFileError("bad PNG critical chunk size")
+            _add(removed, f"png:{_safe_tag(ctype)}")
+        elif ctype in _PNG_KEEP:
             # A kept chunk is copied as is: check it is the one its writer meant.
             crc = int.from_bytes(data[end - 4 : end], "big")
             if zlib.crc32(data[pos + 4 : end - 4]) != crc:
                 raise CorruptFileError("PNG chunk checksum mismatch")
             if ctype == b"IHDR":
-                if length != 13:
-                    raise CorruptFileError("bad PNG header")
                 width = int.from_bytes(data[pos + 8 : pos + 12], "big")
                 height = int.from_bytes(data[pos + 12 : pos + 16], "big")
+                colour_type = data[pos + 17]
                 _check_pixels(width, height, limits)
             if ctype in (b"IDAT", b"fcTL") and not first_idat:
                 first_idat = len(out)  # APNG: before the default image's frame control too

@@ -787,3 +787,24 @@ def test_apng_orientation_before_the_first_frame() -> None:
     assert frames(report.data) == frames(dirty)
     with Image.open(io.BytesIO(report.data)) as image:
         assert dict(image.getexif()) == {0x0112: 3}
+
+
+@pytest.mark.parametrize("ctype", [b"gAMA", b"pHYs", b"cHRM", b"sRGB", b"bKGD", b"tRNS"])
+def test_png_allowlisted_chunk_padded_with_text_is_dropped(tmp_path: Path, ctype: bytes) -> None:
+    # An allowlisted chunk is copied as is: one longer than its numeric fields would carry
+    # whatever follows them. Its size is checked; a padded one goes, reported.
+    canary = b"Canary-padded-" + ctype
+    buffer = io.BytesIO()
+    fx.picture(size=(16, 8)).save(buffer, "PNG")
+    plain = buffer.getvalue()
+    fields = {b"gAMA": 4, b"pHYs": 9, b"cHRM": 32, b"sRGB": 1, b"bKGD": 6, b"tRNS": 6}[ctype]
+    at = plain.index(b"IDAT") - 4
+    dirty = plain[:at] + fx.png_chunk(ctype, bytes(fields) + canary) + plain[at:]
+    report = scrub(dirty)
+    assert report.cleaned, report.reason
+    assert f"png:{ctype.decode()}" in report.removed
+    assert canary not in _png_decompressed(report.data)
+    assert frames(report.data) == frames(plain)
+    well_formed = plain[:at] + fx.png_chunk(ctype, bytes([0] * (fields - 1) + [1])) + plain[at:]
+    kept = scrub(well_formed)
+    assert kept.cleaned and kept.data == well_formed  # the right size is kept
