@@ -9,17 +9,26 @@ images whose header announces more than `Limits.max_pixels` are refused anyway.
 
 Whatever is not on a whitelist goes: text chunks, XMP, EXIF, IPTC, Photoshop data, time
 stamps, ICC profiles (their description and copyright are free text), comments, private
-chunks, thumbnails, bytes after the end of the image.
+chunks, thumbnails, bytes after the end of the image. PNG and WebP keep one thing from their
+EXIF/XMP: the orientation Pillow applies (from eXIf, ImageMagick's "Raw profile type exif"
+text or XMP ``tiff:Orientation``), rewritten alone in a fresh EXIF, so the picture is shown
+the same way.
 """
 
 from __future__ import annotations
 
+import re
 import zlib
 from collections.abc import Callable
 from typing import Literal
 
-from scrubbers._jpeg_segments import EXIF_TAG_NAMES, exif_field_names, ifd_entries
-from scrubbers._sniff import sniff
+from scrubbers._jpeg_segments import (
+    EXIF_TAG_NAMES,
+    canonical_orientation_exif,
+    exif_field_names,
+    ifd_entries,
+)
+from scrubbers._sniff import PNG, sniff
 from scrubbers._types import Cleaned, Limits
 from scrubbers.errors import CorruptFileError, LimitExceededError, UnsupportedTypeError
 
@@ -31,10 +40,17 @@ class ImageScrubber:
 
     def get_meta(self, untrusted_data: bytes, limits: Limits) -> list[str]:
         # The same walk as `remove_all`: whatever it would drop is what is present.
-        return _clean(untrusted_data, limits)[1]
+        try:
+            return _clean(untrusted_data, limits)[1]
+        except _OldStyleJpeg as found:
+            return found.removed
 
     def remove_all(self, untrusted_data: bytes, limits: Limits) -> Cleaned:
-        data, removed = _clean(untrusted_data, limits)
+        try:
+            data, removed = _clean(untrusted_data, limits)
+        except _OldStyleJpeg as found:
+            png = _old_style_jpeg_to_png(untrusted_data, limits)
+            return Cleaned(png, tuple(found.removed), note=_OJPEG_NOTE, output_type=PNG)
         return Cleaned(data=data, removed=tuple(removed), note=_NOTE)
 
 
@@ -60,6 +76,47 @@ def _check_pixels(width: int, height: int, limits: Limits) -> None:
     # A bomb declares huge dimensions with little data: refuse before any reader allocates.
     if width * height > limits.max_pixels:
         raise LimitExceededError("image dimensions too large")
+
+
+# The orientation is not metadata about the source but part of the picture: a photo taken
+# sideways is stored sideways and shown upright by every reader that honours the tag. Dropping
+# it would turn the picture (issue 10: the reference reader, Pillow, must show the same
+# image). It is kept alone, in a fresh EXIF (a TIFF header and one IFD0 entry, nothing else),
+# like the JPEG scrubber does.
+def _orientation_tiff(orientation: int) -> bytes:
+    """The TIFF bytes of an EXIF holding only IFD0 Orientation (2..8)."""
+    return canonical_orientation_exif(orientation)[10:]  # without APP1 marker, length, Exif\0\0
+
+
+_CANONICAL_ORIENTATION_TIFFS = frozenset(_orientation_tiff(o) for o in range(2, 9))
+
+
+def _exif_orientation(untrusted_exif: bytes) -> int | None:
+    """IFD0 Orientation as Pillow's `Exif.load` reads it (``Exif\0\0`` prefix optional, the
+    last entry of the tag wins); None when absent or unreadable."""
+    if untrusted_exif.startswith(b"Exif\x00\x00"):
+        untrusted_exif = untrusted_exif[6:]
+    found = None
+    try:
+        order: Literal["little", "big"] = "little" if untrusted_exif[:2] == b"II" else "big"
+        for entry in ifd_entries(untrusted_exif):
+            if entry.ifd != "ifd0":
+                break
+            if entry.tag == 0x0112 and entry.type in (3, 4) and entry.count >= 1:
+                size = 2 if entry.type == 3 else 4
+                at = entry.value_offset
+                found = int.from_bytes(untrusted_exif[at : at + size], order)
+    except (CorruptFileError, LimitExceededError, IndexError, ValueError):
+        return found
+    return found
+
+
+_XMP_ORIENTATION = re.compile(rb'tiff:Orientation(="|>)([0-9])')
+
+
+def _shown_orientation(orientation: int | None) -> int:
+    """What `ImageOps.exif_transpose` does with a value: 2..8 turn or mirror, others nothing."""
+    return orientation if orientation is not None and 2 <= orientation <= 8 else 1
 
 
 def _safe_tag(raw: bytes) -> str:
@@ -111,6 +168,91 @@ def _png_chunk_name(ctype: bytes, payload: bytes) -> list[str]:
     return [f"png:{_safe_tag(ctype)}"]
 
 
+# The exact sizes of the kept chunks that hold fixed numeric fields (PNG 3rd edition, 11.2-11.3,
+# APNG): by colour type where it matters (0 grey, 2 RGB, 3 palette, 4 grey+alpha, 6 RGBA).
+_PNG_SIZES: dict[bytes, int] = {
+    b"IHDR": 13, b"gAMA": 4, b"cHRM": 32, b"sRGB": 1, b"pHYs": 9, b"cICP": 4, b"acTL": 8,
+    b"fcTL": 26, b"IEND": 0,
+}  # fmt: skip
+_PNG_SBIT = {0: 1, 2: 3, 3: 3, 4: 2, 6: 4}
+_PNG_BKGD = {0: 2, 2: 6, 3: 1, 4: 2, 6: 6}
+_PNG_TRNS = {0: 2, 2: 6}
+
+
+def _png_size_ok(ctype: bytes, length: int, colour_type: int) -> bool:
+    if ctype in _PNG_SIZES:
+        return length == _PNG_SIZES[ctype]
+    if ctype == b"PLTE":
+        return 0 < length <= 768 and length % 3 == 0
+    if ctype == b"sBIT":
+        return length == _PNG_SBIT.get(colour_type)
+    if ctype == b"bKGD":
+        return length == _PNG_BKGD.get(colour_type)
+    if ctype == b"tRNS":
+        return length <= 256 if colour_type == 3 else length == _PNG_TRNS.get(colour_type)
+    return True  # IDAT, fdAT (compressed image data), IEND (checked empty below)
+
+
+def _png_text(ctype: bytes, payload: bytes) -> tuple[bytes, bytes] | None:
+    """(keyword, text) of a tEXt, zTXt or iTXt chunk as Pillow decodes it; None otherwise."""
+    keyword, sep, rest = payload.partition(b"\x00")
+    if not sep:
+        return None
+    try:
+        if ctype == b"tEXt":
+            return keyword, rest
+        if ctype == b"zTXt":
+            if not rest or rest[0] != 0:
+                return None
+            return keyword, _inflate_bounded(rest[1:])
+        if ctype == b"iTXt":
+            if len(rest) < 2:
+                return None
+            flag, method, rest = rest[0], rest[1], rest[2:]
+            parts = rest.split(b"\x00", 2)
+            if len(parts) != 3:
+                return None
+            text = parts[2]
+            if flag:
+                if method != 0:
+                    return None
+                text = _inflate_bounded(text)
+            return keyword, text
+    except zlib.error:
+        return None
+    return None
+
+
+_MAX_TEXT_INFLATE = 16 << 20  # a text chunk that inflates further is not read for orientation
+
+
+def _inflate_bounded(compressed: bytes) -> bytes:
+    inflater = zlib.decompressobj()
+    text = inflater.decompress(compressed, _MAX_TEXT_INFLATE)
+    if inflater.unconsumed_tail:
+        raise zlib.error("text chunk too large")
+    return text
+
+
+def _png_orientation(exif: bytes | None, raw_profile: bytes | None, xmp: bytes | None) -> int:
+    """The orientation Pillow applies to a PNG (`Image.getexif`): the eXIf chunk, else the
+    ImageMagick "Raw profile type exif" text (hex after three header lines), and, when neither
+    has the tag, XMP ``tiff:Orientation``."""
+    orientation = None
+    if exif is not None:
+        orientation = _exif_orientation(exif)
+    elif raw_profile is not None:
+        try:
+            hexdigits = b"".join(raw_profile.split(b"\n")[3:]).decode("ascii")
+            orientation = _exif_orientation(bytes.fromhex(hexdigits))
+        except ValueError:
+            orientation = None
+    if orientation is None and xmp is not None:
+        match = _XMP_ORIENTATION.search(xmp)
+        orientation = int(match[2]) if match else None
+    return _shown_orientation(orientation)
+
+
 def _clean_png(untrusted_data: bytes, limits: Limits) -> tuple[bytes, list[str]]:
     data = untrusted_data
     size = len(data)
@@ -119,6 +261,11 @@ def _clean_png(untrusted_data: bytes, limits: Limits) -> tuple[bytes, list[str]]
     pos = len(_PNG_SIGNATURE)
     chunks = 0
     saw_idat = False
+    first_idat = 0  # index in `out` where the orientation eXIf goes (before image data)
+    exif: bytes | None = None
+    raw_profile: bytes | None = None
+    xmp: bytes | None = None
+    colour_type = -1
     while True:
         if pos + 12 > size:
             raise CorruptFileError("truncated PNG (no IEND)")
@@ -134,22 +281,38 @@ def _clean_png(untrusted_data: bytes, limits: Limits) -> tuple[bytes, list[str]]
             raise CorruptFileError("bad PNG chunk type")
         if chunks == 1 and ctype != b"IHDR":
             raise CorruptFileError("PNG does not start with IHDR")
-        if ctype in _PNG_KEEP:
+        if ctype in _PNG_KEEP and not _png_size_ok(ctype, length, colour_type):
+            # An allowlisted numeric chunk longer than its fields: the rest would be copied
+            # with it, free bytes for any text. A decoder skips such a chunk; so does this.
+            if ctype in (b"IHDR", b"PLTE", b"IEND"):
+                raise CorruptFileError("bad PNG critical chunk size")
+            _add(removed, f"png:{_safe_tag(ctype)}")
+        elif ctype in _PNG_KEEP:
             # A kept chunk is copied as is: check it is the one its writer meant.
             crc = int.from_bytes(data[end - 4 : end], "big")
             if zlib.crc32(data[pos + 4 : end - 4]) != crc:
                 raise CorruptFileError("PNG chunk checksum mismatch")
             if ctype == b"IHDR":
-                if length != 13:
-                    raise CorruptFileError("bad PNG header")
                 width = int.from_bytes(data[pos + 8 : pos + 12], "big")
                 height = int.from_bytes(data[pos + 12 : pos + 16], "big")
+                colour_type = data[pos + 17]
                 _check_pixels(width, height, limits)
+            if ctype in (b"IDAT", b"fcTL") and not first_idat:
+                first_idat = len(out)  # APNG: before the default image's frame control too
             saw_idat = saw_idat or ctype == b"IDAT"
             out.append(data[pos:end])
         else:
-            for name in _png_chunk_name(ctype, data[pos + 8 : end - 4]):
-                _add(removed, name)
+            payload = data[pos + 8 : end - 4]
+            if ctype == b"eXIf":
+                exif = payload  # Pillow keeps the last one
+            elif (text := _png_text(ctype, payload)) is not None:
+                if text[0] == b"Raw profile type exif":
+                    raw_profile = text[1]
+                elif text[0] == b"XML:com.adobe.xmp":
+                    xmp = text[1]
+            if ctype != b"eXIf" or payload not in _CANONICAL_ORIENTATION_TIFFS:
+                for name in _png_chunk_name(ctype, payload):
+                    _add(removed, name)
         pos = end
         if ctype == b"IEND":
             break
@@ -157,7 +320,16 @@ def _clean_png(untrusted_data: bytes, limits: Limits) -> tuple[bytes, list[str]]
         raise CorruptFileError("PNG without image data")
     if pos < size:
         _add(removed, "png:trailing-data")
+    orientation = _png_orientation(exif, raw_profile, xmp)
+    if orientation != 1:
+        # PNG 3rd edition: eXIf comes before the first IDAT.
+        out.insert(first_idat, _png_chunk(b"eXIf", _orientation_tiff(orientation)))
     return b"".join(out), removed
+
+
+def _png_chunk(ctype: bytes, payload: bytes) -> bytes:
+    body = ctype + payload
+    return len(payload).to_bytes(4, "big") + body + zlib.crc32(body).to_bytes(4, "big")
 
 
 # ---------------------------------------------------------------------------------------
@@ -279,6 +451,7 @@ def _clean_gif(untrusted_data: bytes, limits: Limits) -> tuple[bytes, list[str]]
 _WEBP_IMAGE = frozenset({b"VP8 ", b"VP8L", b"ALPH"})
 _VP8X_KEEP_FLAGS = 0x12  # alpha, animation; ICC (0x20), EXIF (0x08), XMP (0x04) go
 _VP8X_KNOWN_FLAGS = 0x3E
+_VP8X_EXIF_FLAG = 0x08
 
 
 def _webp_frame_size(fourcc: bytes, payload: bytes, limits: Limits) -> None:
@@ -336,8 +509,12 @@ def _clean_webp(untrusted_data: bytes, limits: Limits) -> tuple[bytes, list[str]
     removed: list[str] = []
     out: list[bytes] = []
     has_image = False
+    vp8x_at: int | None = None  # index in `out` of the extended header
+    exif: bytes | None = None
+    xmp: bytes | None = None
     for fourcc, payload in _riff_chunks(data, 12, end):
         if fourcc == b"VP8X":
+            vp8x_at = len(out)
             if len(payload) < 10:
                 raise CorruptFileError("bad WebP VP8X chunk")
             width = int.from_bytes(payload[4:7], "little") + 1
@@ -361,12 +538,31 @@ def _clean_webp(untrusted_data: bytes, limits: Limits) -> tuple[bytes, list[str]
             out.append(_riff_chunk(fourcc, _clean_webp_frame(payload, removed, limits)))
             has_image = True
         else:
-            for name in _webp_metadata_name(fourcc, payload):
-                _add(removed, name)
+            if fourcc == b"EXIF" and exif is None:
+                exif = payload  # libwebp's demuxer (Pillow's reader) gives the first
+            elif fourcc == b"XMP " and xmp is None:
+                xmp = payload
+            if fourcc != b"EXIF" or payload not in _CANONICAL_ORIENTATION_TIFFS:
+                for name in _webp_metadata_name(fourcc, payload):
+                    _add(removed, name)
     if not has_image:
         raise CorruptFileError("WebP without image data")
     if end < len(data):
         _add(removed, "webp:trailing-data")
+    # The orientation Pillow applies (EXIF is read only with the extended header, whose EXIF
+    # flag announces it): kept alone, in a fresh EXIF chunk at the end, where the container
+    # specification puts it.
+    orientation = 1
+    if vp8x_at is not None:
+        found = _exif_orientation(exif) if exif is not None else None
+        if found is None and xmp is not None and (match := _XMP_ORIENTATION.search(xmp)):
+            found = int(match[2])
+        orientation = _shown_orientation(found)
+    if orientation != 1 and vp8x_at is not None:
+        header = bytearray(out[vp8x_at])
+        header[8] |= _VP8X_EXIF_FLAG
+        out[vp8x_at] = bytes(header)
+        out.append(_riff_chunk(b"EXIF", _orientation_tiff(orientation)))
     body = b"WEBP" + b"".join(out)
     return b"RIFF" + len(body).to_bytes(4, "little") + body, removed
 
@@ -437,8 +633,17 @@ def _clean_bmp(untrusted_data: bytes, limits: Limits) -> tuple[bytes, list[str]]
     if compression in (4, 5):
         # BI_JPEG / BI_PNG: a whole JPEG or PNG file, with its own metadata, inside.
         raise UnsupportedTypeError("BMP holding a JPEG or PNG")
+    if colours_used > 256 and bits <= 8:
+        # A palette image whose header declares more than 256 colours: no reader can tell
+        # where the palette ends (Pillow fails, "invalid palette size"; bmpsuite's
+        # q/pal8oversizepal.bmp), so neither can the cleaner.
+        raise CorruptFileError("BMP palette larger than 256 colours")
     if colours_used > 256 or (colours_used == 0 and bits <= 8):
         colours_used = 1 << bits if colours_used == 0 else 256
+        if header_size != 12 and int.from_bytes(header[32:36], "little") > 256:
+            # An optional colour table of a true-colour image, cut to 256 entries: the
+            # header says so, so that it agrees with what is written.
+            header[32:36] = colours_used.to_bytes(4, "little")
     palette_end = 14 + header_size + masks + colours_used * entry
     if compression in (0, 3, 6):
         pixel_bytes = ((bits * width + 31) // 32) * 4 * height
@@ -573,10 +778,16 @@ def _clean_tiff(untrusted_data: bytes, limits: Limits) -> tuple[bytes, list[str]
             # cropped): not the image itself.
             _add(removed, "tiff:thumbnail")
             continue
-        if reader.first(tags.get(259)) == 6:
-            # Old-style JPEG points at a whole JPEG file (with its own metadata) by offset.
-            raise UnsupportedTypeError("old-style JPEG TIFF")
         _check_pixels(reader.first(tags.get(256)), reader.first(tags.get(257)), limits)
+        if reader.first(tags.get(259)) == 6:
+            # Old-style JPEG (TIFF 6.0 section 22, withdrawn): the strips are pieces of a JPEG
+            # whose tables live in other tags or in a whole JPEG file pointed at by offset
+            # (JPEGInterchangeFormat, with its own APP segments), in ways writers disagree
+            # on; only libtiff's heuristics read them. Converted instead, from what libtiff
+            # decodes (through Pillow), like HEIF.
+            if len(pages) > 1:
+                raise UnsupportedTypeError("multi-page old-style JPEG TIFF")
+            raise _OldStyleJpeg(removed)
         _write_tiff_page(reader, tags, out, next_pointer_at, limits)
         next_pointer_at = len(out) - 4
         kept_pages += 1
@@ -638,6 +849,45 @@ def _write_tiff_page(
         out += tag.to_bytes(2, order) + typ.to_bytes(2, order) + count.to_bytes(4, order)
         out += value
     out += bytes(4)  # next IFD: patched when another page follows
+
+
+class _OldStyleJpeg(Exception):  # a signal between two functions, not an error
+    """Raised by the TIFF walk for an old-style JPEG page, with the fields the walk found."""
+
+    def __init__(self, removed: list[str]) -> None:
+        super().__init__("old-style JPEG TIFF")
+        self.removed = removed
+
+
+# A phrase the server knows (leakdrop/server/i18n.py `_NOTE_KEYS`): the pixels libtiff
+# decodes, written losslessly, the orientation applied to them.
+_OJPEG_NOTE = "converted to PNG (lossless)"
+# What Pillow and libtiff raise on image data they cannot decode.
+_DECODE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, KeyError, TypeError, IndexError)
+
+
+def _old_style_jpeg_to_png(untrusted_data: bytes, limits: Limits) -> bytes:
+    import io
+
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(untrusted_data), formats=["TIFF"]) as image:
+            if image.size[0] * image.size[1] > limits.max_pixels:
+                raise LimitExceededError("image dimensions too large")
+            image.load()
+            # The orientation tag does not follow into the PNG: applied to the pixels.
+            upright = ImageOps.exif_transpose(image)
+            mode = upright.mode if upright.mode in ("1", "L", "LA", "RGB", "RGBA") else "RGB"
+            pixels = upright.convert(mode)
+    except (UnidentifiedImageError, *_DECODE_ERRORS) as exc:
+        raise CorruptFileError("unreadable old-style JPEG TIFF") from exc
+    # A new image from the pixel buffer alone: Pillow's PNG writer would otherwise copy the
+    # ICC profile, DPI and text it finds in `info`.
+    bare = Image.frombytes(pixels.mode, pixels.size, pixels.tobytes())
+    out = io.BytesIO()
+    bare.save(out, "PNG", optimize=False, compress_level=6)
+    return out.getvalue()
 
 
 _CLEANERS: dict[str, Callable[[bytes, Limits], tuple[bytes, list[str]]]] = {

@@ -215,6 +215,163 @@ def test_strip_jpeg_for_pdf_streams(tmp_path: Path) -> None:
     assert again == stripped and removed_again == []
 
 
+# --- PNG and WebP: where metadata hides, and the orientation ------------------------------
+
+
+def _exif_with(canary: str, orientation: int) -> bytes:
+    """EXIF (TIFF bytes, no ``Exif\0\0``) with Artist = canary and an orientation."""
+    exif = Image.Exif()
+    exif[0x013B] = canary  # Artist
+    exif[0x0112] = orientation
+    return exif.tobytes()[6:]
+
+
+def _raw_profile(exif: bytes) -> bytes:
+    # What ImageMagick writes: "\nexif\n<length>\n" then the hex of Exif\0\0 + TIFF, 72 a line.
+    hexed = (b"Exif\x00\x00" + exif).hex()
+    lines = "\n".join(hexed[i : i + 72] for i in range(0, len(hexed), 72))
+    return f"\nexif\n{len(exif) + 6:8d}\n{lines}\n".encode()
+
+
+def _png_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
+    pos, chunks = 8, []
+    while pos < len(data):
+        length = int.from_bytes(data[pos : pos + 4], "big")
+        chunks.append((data[pos + 4 : pos + 8], data[pos + 8 : pos + 8 + length]))
+        pos += 12 + length
+    return chunks
+
+
+def _png_decompressed(data: bytes) -> bytes:
+    """Every chunk of a PNG, the compressed ones (zTXt, compressed iTXt, iCCP, the IDAT
+    stream) inflated: what a byte search must look through."""
+    import zlib
+
+    out, idat = [data], b""
+    for ctype, payload in _png_chunks(data):
+        if ctype == b"IDAT":
+            idat += payload
+        elif ctype in (b"zTXt", b"iCCP"):
+            out.append(zlib.decompress(payload.split(b"\x00", 1)[1][1:]))
+        elif ctype == b"iTXt":
+            rest = payload.split(b"\x00", 1)[1]
+            text = rest[2:].split(b"\x00", 2)[2]
+            out.append(zlib.decompress(text) if rest[0] else text)
+    out.append(zlib.decompress(idat))
+    return b"\n".join(out)
+
+
+def _png_with_hidden(hiding: str, canary: str, orientation: int) -> bytes:
+    """A PNG with the canary (and an orientation) in one of the places metadata hides."""
+    buffer = io.BytesIO()
+    fx.picture(size=(40, 24)).save(buffer, "PNG")
+    plain = buffer.getvalue()
+    exif = _exif_with(canary, orientation)
+    xmp = (
+        '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/'
+        '22-rdf-syntax-ns#"><rdf:Description xmlns:tiff="http://ns.adobe.com/tiff/1.0/" '
+        f'xmlns:dc="http://purl.org/dc/elements/1.1/" tiff:Orientation="{orientation}">'
+        f"<dc:creator><rdf:Seq><rdf:li>{canary}</rdf:li></rdf:Seq></dc:creator>"
+        "</rdf:Description></rdf:RDF></x:xmpmeta>"
+    ).encode()
+    import zlib
+
+    chunk = {
+        "eXIf": lambda: fx.png_chunk(b"eXIf", exif),
+        "tEXt-raw-profile": lambda: fx.png_chunk(
+            b"tEXt", b"Raw profile type exif\x00" + _raw_profile(exif)
+        ),
+        "zTXt-raw-profile": lambda: fx.png_chunk(
+            b"zTXt", b"Raw profile type exif\x00\x00" + zlib.compress(_raw_profile(exif))
+        ),
+        "iTXt-raw-profile": lambda: fx.png_chunk(
+            b"iTXt",
+            b"Raw profile type exif\x00\x01\x00\x00\x00" + zlib.compress(_raw_profile(exif)),
+        ),
+        "iTXt-xmp": lambda: fx.png_chunk(b"iTXt", b"XML:com.adobe.xmp\x00\x00\x00\x00\x00" + xmp),
+        "iTXt-xmp-compressed": lambda: fx.png_chunk(
+            b"iTXt", b"XML:com.adobe.xmp\x00\x01\x00\x00\x00" + zlib.compress(xmp)
+        ),
+        "zTXt-xmp": lambda: fx.png_chunk(
+            b"zTXt", b"XML:com.adobe.xmp\x00\x00" + zlib.compress(xmp)
+        ),
+    }[hiding]()
+    # ImageMagick writes its text after the image data; the eXIf chunk goes before it.
+    at = plain.index(b"IDAT") - 4 if hiding == "eXIf" else plain.rindex(b"IEND") - 4
+    return plain[:at] + chunk + plain[at:]
+
+
+_PNG_HIDING = [
+    "eXIf", "tEXt-raw-profile", "zTXt-raw-profile", "iTXt-raw-profile", "iTXt-xmp",
+    "iTXt-xmp-compressed", "zTXt-xmp",
+]  # fmt: skip
+
+
+def _upright(data: bytes) -> tuple[tuple[int, int], bytes]:
+    with Image.open(io.BytesIO(data)) as image:
+        upright = ImageOps.exif_transpose(image.convert("RGB"))
+        return upright.size, upright.tobytes()
+
+
+@pytest.mark.parametrize("orientation", [1, 6])
+@pytest.mark.parametrize("hiding", _PNG_HIDING)
+def test_png_metadata_hiding_places_emptied_orientation_kept(
+    tmp_path: Path, hiding: str, orientation: int
+) -> None:
+    # The places ImageMagick, exiftool and Adobe put EXIF and XMP in a PNG (wild corpus:
+    # pillow-exif_imagemagick_orientation.png, pillow-xmp_tags_orientation.png): a unique
+    # canary in each, gone from the output by exiftool and by a byte search of every chunk
+    # inflated (plain and hex, as the raw profile stores it); the orientation, which Pillow
+    # reads from each of them, kept alone in a fresh eXIf so the picture shows the same.
+    canary = f"Canary-{hiding}-{orientation}"
+    dirty = _png_with_hidden(hiding, canary, orientation)
+    with Image.open(io.BytesIO(dirty)) as image:
+        image.load()
+        assert image.getexif().get(0x0112) == orientation  # Pillow does read it from there
+    report = scrub(dirty)
+    assert report.cleaned, report.reason
+    assert report.removed  # reported
+    out = tmp_path / "out.png"
+    out.write_bytes(report.data)
+    assert fx.leftovers(out) == []
+    assert not [t for t in fx.exiftool_tags(out) if canary in t[2]]
+    inflated = _png_decompressed(report.data)
+    for form in (canary.encode(), canary.encode().hex().encode()):
+        assert form not in inflated
+    assert _upright(report.data) == _upright(dirty)
+    kept = [payload for ctype, payload in _png_chunks(report.data) if ctype == b"eXIf"]
+    if orientation == 1:
+        assert kept == []
+    else:
+        assert kept == [canonical_orientation_exif(orientation)[10:]]
+        ctypes = [ctype for ctype, _ in _png_chunks(report.data)]
+        assert ctypes.index(b"eXIf") < ctypes.index(b"IDAT")
+    again = scrub(report.data)
+    assert again.cleaned and again.removed == () and again.data == report.data
+
+
+@pytest.mark.parametrize("orientation", [1, 2, 3, 8])
+def test_webp_orientation_kept_alone(tmp_path: Path, orientation: int) -> None:
+    canary = f"Canary-webp-{orientation}"
+    buffer = io.BytesIO()
+    exif = Image.Exif()
+    exif[0x013B] = canary
+    exif[0x0112] = orientation
+    fx.picture(size=(40, 24)).save(buffer, "WEBP", lossless=True, exif=exif)
+    dirty = buffer.getvalue()
+    report = scrub(dirty)
+    assert report.cleaned, report.reason
+    assert canary.encode() not in report.data
+    out = tmp_path / "out.webp"
+    out.write_bytes(report.data)
+    assert fx.leftovers(out) == []
+    assert _upright(report.data) == _upright(dirty)
+    with Image.open(io.BytesIO(report.data)) as image:
+        assert dict(image.getexif()) == ({} if orientation == 1 else {0x0112: orientation})
+    again = scrub(report.data)
+    assert again.cleaned and again.removed == () and again.data == report.data
+
+
 # --- HEIF ---------------------------------------------------------------------------------
 
 
@@ -563,3 +720,91 @@ def test_corpus_avif(shared_dir: Path | None) -> None:
                 assert not cleaned.info.get("icc_profile") and not cleaned.info.get("exif")
                 assert cleaned.size == upright.size, path.name
                 assert cleaned.tobytes() == upright.convert(cleaned.mode).tobytes(), path.name
+
+
+# --- BMP palette sizes --------------------------------------------------------------------
+
+
+def _bmp_with_colours_used(mode: str, declared: int, table: int) -> bytes:
+    """A BITMAPINFOHEADER BMP whose header declares `declared` colours, with `table` palette
+    entries actually written before the pixels."""
+    buffer = io.BytesIO()
+    fx.picture(mode, size=(12, 5)).save(buffer, "BMP")
+    data = bytearray(buffer.getvalue())
+    offset = int.from_bytes(data[10:14], "little")
+    palette = bytes(data[54:offset])
+    pixels = bytes(data[offset:])
+    palette = (palette + bytes(4 * table))[: 4 * table]
+    data[46:50] = declared.to_bytes(4, "little")
+    head = bytes(data[14:54]) + palette
+    return (
+        b"BM"
+        + (14 + len(head) + len(pixels)).to_bytes(4, "little")
+        + bytes(4)
+        + (14 + len(head)).to_bytes(4, "little")
+        + head
+        + pixels
+    )
+
+
+def test_bmp_palette_over_256_colours_refused_as_pillow_does() -> None:
+    # bmpsuite q/pal8oversizepal.bmp: an 8-bit image declaring 300 colours. Pillow fails
+    # ("invalid palette size"); the cleaner used to cut the palette to 256 entries but keep
+    # the header's 300, an output no reader could open.
+    dirty = _bmp_with_colours_used("P", 300, 300)
+    with pytest.raises(ValueError, match="palette"), Image.open(io.BytesIO(dirty)) as image:
+        image.load()
+    report = scrub(dirty)
+    assert not report.cleaned and report.reason == CorruptFileError.reason
+    assert report.data == dirty
+
+
+def test_bmp_true_colour_table_cut_to_256_agrees_with_its_header() -> None:
+    # A 24-bit image may carry an optional colour table; cut to 256 entries, the header's
+    # count must say 256 too, and the pixels stay the same.
+    dirty = _bmp_with_colours_used("RGB", 300, 300)
+    report = scrub(dirty)
+    assert report.cleaned, report.reason
+    assert int.from_bytes(report.data[46:50], "little") == 256
+    assert frames(report.data) == frames(dirty)
+
+
+def test_apng_orientation_before_the_first_frame() -> None:
+    frames_in = [fx.picture("RGBA", size=(20, 10), seed=s) for s in range(2)]
+    buffer = io.BytesIO()
+    exif = Image.Exif()
+    exif[0x0112] = 3
+    exif[0x013B] = "Canary-apng"
+    frames_in[0].save(
+        buffer, "PNG", save_all=True, append_images=frames_in[1:], duration=100, exif=exif
+    )
+    dirty = buffer.getvalue()
+    report = scrub(dirty)
+    assert report.cleaned, report.reason
+    assert b"Canary-apng" not in report.data
+    ctypes = [ctype for ctype, _ in _png_chunks(report.data)]
+    assert ctypes.index(b"eXIf") < min(ctypes.index(b"fcTL"), ctypes.index(b"IDAT"))
+    assert frames(report.data) == frames(dirty)
+    with Image.open(io.BytesIO(report.data)) as image:
+        assert dict(image.getexif()) == {0x0112: 3}
+
+
+@pytest.mark.parametrize("ctype", [b"gAMA", b"pHYs", b"cHRM", b"sRGB", b"bKGD", b"tRNS"])
+def test_png_allowlisted_chunk_padded_with_text_is_dropped(tmp_path: Path, ctype: bytes) -> None:
+    # An allowlisted chunk is copied as is: one longer than its numeric fields would carry
+    # whatever follows them. Its size is checked; a padded one goes, reported.
+    canary = b"Canary-padded-" + ctype
+    buffer = io.BytesIO()
+    fx.picture(size=(16, 8)).save(buffer, "PNG")
+    plain = buffer.getvalue()
+    fields = {b"gAMA": 4, b"pHYs": 9, b"cHRM": 32, b"sRGB": 1, b"bKGD": 6, b"tRNS": 6}[ctype]
+    at = plain.index(b"IDAT") - 4
+    dirty = plain[:at] + fx.png_chunk(ctype, bytes(fields) + canary) + plain[at:]
+    report = scrub(dirty)
+    assert report.cleaned, report.reason
+    assert f"png:{ctype.decode()}" in report.removed
+    assert canary not in _png_decompressed(report.data)
+    assert frames(report.data) == frames(plain)
+    well_formed = plain[:at] + fx.png_chunk(ctype, bytes([0] * (fields - 1) + [1])) + plain[at:]
+    kept = scrub(well_formed)
+    assert kept.cleaned and kept.data == well_formed  # the right size is kept
