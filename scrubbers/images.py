@@ -224,6 +224,7 @@ def _png_text(ctype: bytes, payload: bytes) -> tuple[bytes, bytes] | None:
 
 
 _MAX_TEXT_INFLATE = 16 << 20  # a text chunk that inflates further is not read for orientation
+_INFLATE_STEP = 1 << 20
 
 
 def _inflate_bounded(compressed: bytes) -> bytes:
@@ -266,6 +267,7 @@ def _clean_png(untrusted_data: bytes, limits: Limits) -> tuple[bytes, list[str]]
     raw_profile: bytes | None = None
     xmp: bytes | None = None
     colour_type = -1
+    idat_indices: list[int] = []
     while True:
         if pos + 12 > size:
             raise CorruptFileError("truncated PNG (no IEND)")
@@ -300,6 +302,8 @@ def _clean_png(untrusted_data: bytes, limits: Limits) -> tuple[bytes, list[str]]
             if ctype in (b"IDAT", b"fcTL") and not first_idat:
                 first_idat = len(out)  # APNG: before the default image's frame control too
             saw_idat = saw_idat or ctype == b"IDAT"
+            if ctype == b"IDAT":
+                idat_indices.append(len(out))
             out.append(data[pos:end])
         else:
             payload = data[pos + 8 : end - 4]
@@ -320,11 +324,42 @@ def _clean_png(untrusted_data: bytes, limits: Limits) -> tuple[bytes, list[str]]
         raise CorruptFileError("PNG without image data")
     if pos < size:
         _add(removed, "png:trailing-data")
+    if _trim_image_data(out, idat_indices):
+        _add(removed, "png:data-after-image")
     orientation = _png_orientation(exif, raw_profile, xmp)
     if orientation != 1:
         # PNG 3rd edition: eXIf comes before the first IDAT.
         out.insert(first_idat, _png_chunk(b"eXIf", _orientation_tiff(orientation)))
     return b"".join(out), removed
+
+
+def _trim_image_data(out: list[bytes], idat_indices: list[int]) -> bool:
+    """Cut whatever follows the end of the image's zlib stream in its IDAT chunks (decoders
+    stop at the stream's end and never show it: free room for any bytes). The compressed
+    bytes up to the end are kept exactly: nothing is re-encoded. True when something was
+    cut. A stream that never ends (a cut-off file) is left as it is."""
+    inflater = zlib.decompressobj()
+    for n, index in enumerate(idat_indices):
+        payload = out[index][8:-4]
+        view = memoryview(payload)
+        fed = 0
+        while fed < len(view) and not inflater.eof:
+            # Inflated in bounded pieces and thrown away: only the stream's end is wanted.
+            piece = view[fed : fed + _INFLATE_STEP]
+            fed += len(piece)
+            inflater.decompress(piece, _INFLATE_STEP)
+            while inflater.unconsumed_tail and not inflater.eof:
+                inflater.decompress(inflater.unconsumed_tail, _INFLATE_STEP)
+        if inflater.eof:
+            used = fed - len(inflater.unused_data)
+            later = idat_indices[n + 1 :]
+            if used == len(payload) and not later:
+                return False
+            out[index] = _png_chunk(b"IDAT", payload[:used]) if used else b""
+            for other in later:
+                out[other] = b""  # IDAT chunks after the stream's end: nothing but room
+            return True
+    return False
 
 
 def _png_chunk(ctype: bytes, payload: bytes) -> bytes:

@@ -7,6 +7,7 @@ import io
 import os
 import subprocess
 import tracemalloc
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -808,3 +809,33 @@ def test_png_allowlisted_chunk_padded_with_text_is_dropped(tmp_path: Path, ctype
     well_formed = plain[:at] + fx.png_chunk(ctype, bytes([0] * (fields - 1) + [1])) + plain[at:]
     kept = scrub(well_formed)
     assert kept.cleaned and kept.data == well_formed  # the right size is kept
+
+
+def test_bytes_after_the_image_stream_inside_idat_are_cut() -> None:
+    """Decoders stop at the end of the zlib stream: bytes after it inside IDAT (or a whole
+    IDAT after it) are never shown, free room for a tracking id. Cut; the compressed stream
+    itself is kept byte for byte."""
+    image = Image.new("RGB", (40, 30))
+    image.putdata([(x * 6, y * 8, 77) for y in range(30) for x in range(40)])
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    png = buffer.getvalue()
+    at = png.index(b"IDAT") - 4
+    length = int.from_bytes(png[at : at + 4], "big")
+    stream = png[at + 8 : at + 8 + length]
+    tail = png[at + 12 + length :]
+
+    def chunk(kind: bytes, payload: bytes) -> bytes:
+        crc = zlib.crc32(kind + payload).to_bytes(4, "big")
+        return len(payload).to_bytes(4, "big") + kind + payload + crc
+
+    for dirty in (
+        png[:at] + chunk(b"IDAT", stream + b"CanaryIdatTail") + tail,
+        png[:at] + chunk(b"IDAT", stream) + chunk(b"IDAT", b"CanaryIdatExtra") + tail,
+    ):
+        report = scrub_sandboxed(dirty)
+        assert report.cleaned, report.reason
+        assert "png:data-after-image" in report.removed
+        assert b"Canary" not in report.data and stream in report.data
+        assert frames(report.data) == frames(png)
+        assert scrub(report.data).removed == ()
