@@ -396,7 +396,15 @@ class _Pass:
     ) -> None:
         has_identifier = False
         modified_ok = False
+        children: list[Element] = []
         for child in old if old is not None else ():
+            # OEB 1.x / early EPUB 2 wrap the fields in <dc-metadata> and <x-metadata>.
+            if _xml.local_name(child.tag) in ("dc-metadata", "x-metadata"):
+                self.removed.add("epub:metadata-wrapper")
+                children.extend(child)
+            else:
+                children.append(child)
+        for child in children:
             ns, local = _xml.namespace(child.tag), _xml.local_name(child.tag)
             text = "".join(child.itertext()).strip()
             if ns == DC_NS and local in ("title", "language") and text:
@@ -470,11 +478,18 @@ class _Pass:
                 return self._ncx(doc)
             if root == f"{{{SVG_NS}}}svg":
                 return self._embedded(data)
-            self.removed.add(UNKNOWN_MEMBER)  # SMIL overlays, XML islands: not content
+            if _xml.local_name(root) == "html":
+                # A content document outside the XHTML namespace: removing it would lose
+                # text, keeping it would keep what we cannot read as XHTML.
+                raise UnsupportedTypeError("an EPUB content document of an unknown kind")
+            self.removed.add(UNKNOWN_MEMBER)  # SMIL overlays, page templates: not content
             return None
-        if name.lower().endswith(".css") and sniff(data) in (UNKNOWN, TEXT):
+        kind = sniff(data)
+        # Any text member is read as a stylesheet, whatever its name (a <link> may load a
+        # "notes.txt" as CSS): its @import and url() go the same way.
+        if kind == TEXT or (kind == UNKNOWN and name.lower().endswith(".css")):
             return self._css(data, posixpath.dirname(name))
-        if sniff(data) == UNKNOWN:
+        if kind == UNKNOWN:
             if is_font(name, data):
                 return data  # typefaces, not a record of who made the book
             raise UnsupportedTypeError("an EPUB member no scrubber reads")
