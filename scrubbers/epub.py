@@ -101,6 +101,9 @@ _META_NAMES = frozenset(
         "cover", "Sigil version",
     }
 )  # fmt: skip
+_NCX_NAMES = frozenset(
+    {"dtb:uid", "dtb:depth", "dtb:generator", "dtb:totalPageCount", "dtb:maxPageNumber"}
+)
 # The only doctypes dropped before parsing: the standard public ones (an external DTD named,
 # no internal subset). Anything else reaches `_xml.parse`, which refuses every DTD.
 _Q = r"""["']"""
@@ -457,8 +460,12 @@ class _Pass:
 
     def _keep_namespaces(self, doc: XmlDoc, known: set[str]) -> None:
         used = {_xml.namespace(e.tag) for e in doc.root.iter()}
-        used |= {_xml.namespace(a) for e in doc.root.iter() for a in e.attrib}
+        on_attributes = {_xml.namespace(a) for e in doc.root.iter() for a in e.attrib}
+        used |= on_attributes
         kept = [(p, u) for p, u in doc.namespaces if u in known and u in used]
+        defaults = {u for p, u in kept if p == ""}
+        # A second prefix for the default namespace is needed only by attributes.
+        kept = [(p, u) for p, u in kept if p == "" or u not in defaults or u in on_attributes]
         # The default namespace first: the serialiser then writes those elements unprefixed
         # (some reading systems look for <package>, not <opf:package>).
         doc.namespaces = sorted(kept, key=lambda item: item[0] != "")
@@ -562,11 +569,7 @@ class _Pass:
                 if name == "dtb:uid" and _UUID_URN.match(meta.get("content", "")):
                     uid_ok = True
                     continue
-                self.removed.add(
-                    f"epub:ncx:{name}"
-                    if name.startswith("dtb:") and len(name) < 40 and name[4:].isalnum()
-                    else "epub:ncx:meta"
-                )
+                self.removed.add(f"epub:ncx:{name}" if name in _NCX_NAMES else "epub:ncx:meta")
         if not uid_ok:
             self.removed.add("epub:ncx:dtb:uid")
         _sub(head, f"{{{NCX_NS}}}meta", {"name": "dtb:uid", "content": self.identifier})
