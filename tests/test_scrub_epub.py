@@ -390,6 +390,13 @@ def test_dtd_entities_refused() -> None:
     assert not report.cleaned and report.reason == CorruptFileError.reason
 
 
+def test_unknown_xml_encoding_is_corrupt() -> None:
+    # Found by fuzzing: the parser raised LookupError, reported as a crash of the cleaner.
+    broken = NAV.replace('encoding="UTF-8"', 'encoding="UF-8"')
+    report = scrub(book(replace={"OEBPS/nav.xhtml": broken}))
+    assert not report.cleaned and report.reason == CorruptFileError.reason
+
+
 def test_zip_bomb_member_refused() -> None:
     bomb = b"\x00" * (20 * 1024 * 1024)  # a compression ratio of about 1000
     hostile = book(replace={"OEBPS/images/photo.jpg": bomb})
