@@ -27,6 +27,7 @@ _SCRUBBERS: tuple[tuple[str, str, tuple[str, ...], bool], ...] = (
     ("scrubbers.metafile", "MetafileScrubber", ("emf", "wmf"), False),
     ("scrubbers.ooxml", "OoxmlScrubber", ("docx", "xlsx", "pptx"), False),
     ("scrubbers.odf", "OdfScrubber", ("odt", "ods", "odp", "odg"), False),
+    ("scrubbers.epub", "EpubScrubber", ("epub",), False),
     ("scrubbers.archive", "ArchiveScrubber", ("zip",), False),
     ("scrubbers.mp3", "Mp3Scrubber", ("mp3",), False),
     ("scrubbers.flac", "FlacScrubber", ("flac",), False),

@@ -67,8 +67,10 @@ AIFF = FileType("aiff", "audio/aiff", ".aif")
 TEXT = FileType("text", "text/plain", ".txt")
 SVG = FileType("svg", "image/svg+xml", ".svg")
 HTML = FileType("html", "text/html", ".html")
+EPUB = FileType("epub", "application/epub+zip", ".epub")
 UNKNOWN = FileType("unknown", "application/octet-stream", ".bin")
 
+_EPUB_MIMETYPE = b"application/epub+zip"
 _ODF_MIMETYPES = {t.media_type: t for t in (ODT, ODS, ODP, ODG)}
 # Templates (.ott, .ots, ...) carry the same parts; clean them as their document kind.
 _ODF_MIMETYPES.update({t.media_type + "-template": t for t in (ODT, ODS, ODP, ODG)})
@@ -103,9 +105,9 @@ _EBML_MAGIC = b"\x1a\x45\xdf\xa3"
 ALL_TYPES = (
     PDF, JPEG, PNG, GIF, WEBP, TIFF, BMP, HEIF, EMF, WMF, DOCX, XLSX, PPTX, ODT, ODS, ODP, ODG, ZIP,
     MP4, MOV, M4A, THREE_GP, MKV, WEBM, AVI,
-    MP3, FLAC, OGG, OPUS, WAV, AIFF, SVG, HTML, TEXT,
+    MP3, FLAC, OGG, OPUS, WAV, AIFF, SVG, HTML, TEXT, EPUB,
 )  # fmt: skip
-_ZIP_FAMILY = frozenset({DOCX, XLSX, PPTX, ODT, ODS, ODP, ODG, ZIP})
+_ZIP_FAMILY = frozenset({DOCX, XLSX, PPTX, ODT, ODS, ODP, ODG, ZIP, EPUB})
 
 # PDF readers accept the header anywhere in the first KiB.
 _PDF_WINDOW = 1024
@@ -388,7 +390,13 @@ def _sniff_zip(untrusted_data: bytes) -> FileType:
     if entries is None:
         return UNKNOWN
     if "mimetype" in entries:
+        method, _, local = entries["mimetype"]
         media = _read_small_member(untrusted_data, *entries["mimetype"])
+        # EPUB (OCF): "mimetype" is the first member, stored, with exactly this content; a
+        # zip that only names it elsewhere stays a plain zip (its members are cleaned).
+        first = min(offset for _, _, offset in entries.values())
+        if method == 0 and local == first and media == _EPUB_MIMETYPE:
+            return EPUB
         text = media.decode("ascii", "replace").strip()
         if text in _ODF_MIMETYPES:
             return _ODF_MIMETYPES[text]

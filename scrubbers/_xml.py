@@ -74,7 +74,13 @@ def parse(untrusted_xml: bytes, limits: Limits) -> XmlDoc:
                     root = item
             else:
                 depth -= 1
-    except (ET.ParseError, defusedxml.DefusedXmlException, UnicodeError, ValueError) as exc:
+    except (
+        ET.ParseError,
+        defusedxml.DefusedXmlException,
+        UnicodeError,
+        LookupError,  # an encoding name Python does not know: <?xml encoding="UF-8"?>
+        ValueError,
+    ) as exc:
         # DTDForbidden covers billion laughs and external entities: refused before expansion.
         raise CorruptFileError("malformed XML") from exc
     if root is None:

@@ -113,6 +113,9 @@ FIXTURES: dict[str, Callable[[], bytes]] = {
     "ods": lambda: _odf("application/vnd.oasis.opendocument.spreadsheet"),
     "odp": lambda: _odf("application/vnd.oasis.opendocument.presentation"),
     "odg": lambda: _odf("application/vnd.oasis.opendocument.graphics"),
+    "epub": lambda: _zip(
+        [("mimetype", b"application/epub+zip"), ("a.css", b"")], stored_first=True
+    ),
     "zip": lambda: _zip([("notes.bin", b"\x00hello"), ("photo.bin", b"\x00" * 10)]),
     "svg": lambda: b'<svg xmlns="http://www.w3.org/2000/svg"><rect width="1" height="1"/></svg>',
     "html": lambda: b"<!-- saved from url=(0022)http://intranet.x/ -->\n<html><p>x</p></html>",
@@ -146,7 +149,7 @@ def test_odf_mimetype_anywhere_and_deflated() -> None:
     template = _zip([("mimetype", media + b"-template")])
     assert sniff(template).name == "odt"
     other = _zip([("mimetype", b"application/epub+zip"), ("content.xml", b"<x/>")])
-    assert sniff(other).name == "zip"
+    assert sniff(other).name == "zip"  # EPUB's mimetype must be first and stored
 
 
 def test_mimetype_bomb_is_read_bounded() -> None:

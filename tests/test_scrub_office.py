@@ -1159,12 +1159,10 @@ REFUSED = {
     "mat2/no_content_types.docx": CorruptFileError.reason,
     "mat2/embedded_corrupted.docx": CorruptFileError.reason,  # main part is not XML
     "mat2/embedded_corrupted.odt": CorruptFileError.reason,  # content.xml is not XML
-    # A zip-based format of its own (mimetype first): cleaning its members one by one as
-    # files would break it; EPUB needs a scrubber of its own (not done: issue 10's note).
-    "media/mat2-dirty.epub": UnsupportedTypeError.reason,
 }
+# (EPUB, a zip-based format of its own, sniffs as "epub" and is cleaned by its own scrubber:
+# tests/test_scrub_epub.py, which also cleans media/mat2-dirty.epub.)
 DELIBERATE = {
-    "media/mat2-dirty.epub",
     "wild/poi-duplicate-filename.xlsx",
     "wild/poi-Simple.xlsb",
     "wild/poi-testVarious.xlsb",
