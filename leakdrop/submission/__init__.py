@@ -85,7 +85,6 @@ __all__ = [
     "ManifestError",
     "ManifestFile",
     "MemberError",
-    "Readable",
     "ReplyAddress",
     "TruncatedError",
     "extract_submission",
