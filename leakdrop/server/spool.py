@@ -321,18 +321,14 @@ class SpoolFile(PlaintextIntake):
         self._disk_starts = array.array("Q")
         self._plain_written = 0
         self._recent: tuple[int, bytearray] | None = None
-        self._queue: queue.Queue[object] = queue.Queue(maxsize=_QUEUE_DEPTH)
-        self._error: BaseException | None = None
         self.closed = False
         try:
             self._disk_bytes = _write_all(self._fd, [MAGIC])
         except BaseException:
             os.close(self._fd)
             raise
-        self._writer: threading.Thread | None = threading.Thread(
-            target=self._write_loop, name="spool-writer", daemon=True
-        )
-        self._writer.start()
+        # Hashing here, encryption and the write in that thread: two cores per upload.
+        self._writer: BackgroundWriter | None = BackgroundWriter(self._take, name="spool-writer")
 
     @property
     def key(self) -> SpoolKey:
@@ -355,52 +351,34 @@ class SpoolFile(PlaintextIntake):
         self._records += 1
         self._disk_bytes += _write_all(self._fd, [len(plaintext).to_bytes(_LENGTH, "big"), sealed])
 
-    def _take(self, view: memoryview) -> None:
-        # Only records with more data after them are not final: hold the last one back.
+    def _take(self, data: bytes | bytearray | memoryview) -> None:
+        # Writer thread. Only records with more data after them are not final: hold the
+        # last one back.
+        view = memoryview(data)
         for start in range(0, len(view), MAX_RECORD):
             if self._held is not None:
                 self._write_record(self._held, final=False)
             self._held = view[start : start + MAX_RECORD]
 
-    def _write_loop(self) -> None:
-        while True:
-            item = self._queue.get()
-            if item is _ABORT:
-                self._held = None
-                self._out = bytearray()
-                return
-            if self._error is None:
-                try:
-                    if item is _FINISH:
-                        held, self._held = self._held, None
-                        self._write_record(held if held is not None else memoryview(b""), True)
-                    else:
-                        self._take(cast(memoryview, item))
-                except BaseException as exc:  # noqa: BLE001 - re-raised in the producer thread
-                    self._error = exc
-            if item is _FINISH:
-                self._held = None
-                self._out = bytearray()
-                return
-            # After an error, keep consuming so that the producer never blocks.
-
     def write(self, data: bytes | memoryview) -> None:
         if self._writer is None or self.sha256:
             raise ValueError("spool already finished or closed")
-        if self._error is not None:
-            raise self._error
         view = self._intake(data)
         if view:
-            self._queue.put(view)
+            self._writer.write(view)
 
     def finish(self) -> None:
         if self.sha256 or self._writer is None:
             return
-        self._queue.put(_FINISH)
-        self._writer.join()
-        self._writer = None
-        if self._error is not None:
-            raise self._error
+        writer, self._writer = self._writer, None
+        try:
+            writer.close()  # every piece taken (re-raises the thread's error)
+            # The thread is done: the held piece is sealed here as the final record.
+            held, self._held = self._held, None
+            self._write_record(held if held is not None else memoryview(b""), True)
+        finally:
+            self._held = None
+            self._out = bytearray()
         self.sha256 = self._hash.hexdigest()
 
     # ------------------------------------------------------------------ reading
@@ -456,9 +434,10 @@ class SpoolFile(PlaintextIntake):
             return
         self.closed = True
         if self._writer is not None:
-            self._queue.put(_ABORT)
-            self._writer.join()
+            self._writer.abort()
             self._writer = None
+            self._held = None
+            self._out = bytearray()
         self._recent = None
         os.close(self._fd)
 
@@ -474,14 +453,18 @@ class BackgroundWriter:
     """
 
     def __init__(
-        self, target: Callable[[bytes | bytearray], object], *, handed_over: bool = False
+        self,
+        target: Callable[[bytes | bytearray | memoryview], object],
+        *,
+        handed_over: bool = False,
+        name: str = "background-writer",
     ) -> None:
         self._target = target
         self._handed_over = handed_over
         self._queue: queue.Queue[object] = queue.Queue(maxsize=_QUEUE_DEPTH)
         self._error: BaseException | None = None
         self._thread: threading.Thread | None = threading.Thread(
-            target=self._loop, name="background-writer", daemon=True
+            target=self._loop, name=name, daemon=True
         )
         self._thread.start()
 
@@ -492,18 +475,20 @@ class BackgroundWriter:
                 return
             if self._error is None:
                 try:
-                    self._target(cast(bytes | bytearray, item))
+                    self._target(cast(bytes | bytearray | memoryview, item))
                 except BaseException as exc:  # noqa: BLE001 - re-raised by write/close
                     self._error = exc
 
-    def write(self, data: bytes | bytearray) -> int:
+    def write(self, data: bytes | bytearray | memoryview) -> int:
         if self._thread is None:
             raise ValueError("writer closed")
         if self._error is not None:
             raise self._error
-        if not isinstance(data, bytes) and not (
-            self._handed_over and isinstance(data, bytearray)
-        ):  # queued by reference: must not change later
+        if not (
+            isinstance(data, bytes)
+            or (self._handed_over and isinstance(data, bytearray))
+            or (isinstance(data, memoryview) and isinstance(data.obj, bytes))
+        ):  # queued by reference: must not change later (a view of bytes cannot)
             data = bytes(data)
         self._queue.put(data)
         return len(data)

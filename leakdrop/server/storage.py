@@ -167,7 +167,7 @@ class DiskWriter:
         self._written = start
         self._next_writeback = WRITEBACK_BYTES
 
-    def write(self, data: bytes | bytearray) -> None:
+    def write(self, data: bytes | bytearray | memoryview) -> None:
         view = memoryview(data)
         while view:
             view = view[os.write(self._fd, view) :]
