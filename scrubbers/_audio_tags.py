@@ -8,6 +8,11 @@ not quoted.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from scrubbers._ranges import Data
+
 import re
 import struct
 
@@ -62,7 +67,7 @@ def id3v2_names(untrusted_tag: bytes) -> list[str]:
     return names or ["id3v2"]
 
 
-def leading_id3v2(untrusted_data: bytes) -> tuple[int, list[str]]:
+def leading_id3v2(untrusted_data: Data) -> tuple[int, list[str]]:
     """(offset after the ID3v2 tags at the start, their frame names)."""
     offset = 0
     names: list[str] = []
@@ -75,7 +80,7 @@ def leading_id3v2(untrusted_data: bytes) -> tuple[int, list[str]]:
     return offset, names
 
 
-def strip_trailing_tags(untrusted_data: bytes, start: int, end: int) -> tuple[int, list[str]]:
+def strip_trailing_tags(untrusted_data: Data, start: int, end: int) -> tuple[int, list[str]]:
     """Where the audio ends once ID3v1, APEv2, Lyrics3 and appended ID3v2 tags are cut.
 
     Taggers append these in any order (APE then ID3v1 is the usual pair): peel them off the
@@ -109,9 +114,11 @@ def strip_trailing_tags(untrusted_data: bytes, start: int, end: int) -> tuple[in
             end -= 15 + int(digits)
             continue
         if end - 9 >= start and untrusted_data[end - 9 : end] == b"LYRICSEND":
-            begin = untrusted_data.rfind(b"LYRICSBEGIN", max(start, end - _LYRICS3_V1_MAX), end)
-            if begin < 0:
+            window_start = max(start, end - _LYRICS3_V1_MAX)
+            found = untrusted_data[window_start:end].rfind(b"LYRICSBEGIN")
+            if found < 0:
                 break
+            begin = window_start + found
             names.append("lyrics3")
             end = begin
             continue

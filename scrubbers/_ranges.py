@@ -206,6 +206,8 @@ class BytesSink:
 
 #: A piece of a cleaned file: new bytes, or a range (start, end) of the input copied as is.
 Piece = bytes | tuple[int, int]
+#: What a format walk reads from: the file in RAM, or a large one by ranges.
+Data = bytes | RangeSource
 
 
 def overlay(size: int, patches: list[tuple[int, bytes]]) -> list[Piece]:

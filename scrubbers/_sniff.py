@@ -412,7 +412,7 @@ def _sniff_zip(untrusted_data: bytes) -> FileType:
 _MAX_ID3_CHAIN = 8
 
 
-def id3v2_size(untrusted_data: bytes, offset: int) -> int | None:
+def id3v2_size(untrusted_data: bytes | RangeSource, offset: int) -> int | None:
     """Length of the ID3v2 tag at `offset` (header, body and footer), or None if none is."""
     header = untrusted_data[offset : offset + 10]
     if len(header) < 10 or header[:3] != b"ID3" or header[3] not in (2, 3, 4):
@@ -447,7 +447,7 @@ _MPEG_BITRATES = {
 _MPEG_RATES = {3: (44100, 48000, 32000), 2: (22050, 24000, 16000), 0: (11025, 12000, 8000)}
 
 
-def mpeg_frame_length(untrusted_data: bytes, offset: int) -> int | None:
+def mpeg_frame_length(untrusted_data: bytes | RangeSource, offset: int) -> int | None:
     """Length of the MPEG audio frame whose header starts at `offset`, or None if none does.
 
     Free-format frames (bitrate index 0) have no length in their header: not accepted.

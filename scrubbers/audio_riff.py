@@ -22,7 +22,7 @@ from __future__ import annotations
 import struct
 
 from scrubbers._audio_tags import AUDIO_NOTE, safe_name
-from scrubbers._ranges import Piece, RangeSource, Sink, emit, join
+from scrubbers._ranges import Data, Piece, RangeSource, Sink, emit, join
 from scrubbers._types import Cleaned, Limits
 from scrubbers.errors import CorruptFileError, LimitExceededError, UnsupportedTypeError
 
@@ -35,8 +35,6 @@ _AIFC_VERSION = 0xA2805140  # the one AIFF-C version (its FVER chunk)
 
 #: The sound itself, never read here: a large recording is copied by range (`_ranges`).
 _SOUND = (b"data", b"SSND")
-
-Data = bytes | RangeSource
 
 
 def _chunk_name(prefix: str, chunk_id: bytes, head: bytes) -> str:

@@ -17,6 +17,7 @@ from scrubbers._audio_tags import (
     strip_trailing_tags,
     vorbis_comment_names,
 )
+from scrubbers._ranges import Data, Piece, RangeSource, Sink, emit, join
 from scrubbers._types import Cleaned, Limits
 from scrubbers.errors import CorruptFileError, LimitExceededError
 
@@ -116,7 +117,7 @@ def _check_last_frame(frames: bytes, max_frame: int) -> None:
     raise CorruptFileError("truncated: the last frame is cut")
 
 
-def _clean(untrusted_data: bytes) -> tuple[bytes, list[str]]:
+def _clean(untrusted_data: Data) -> tuple[list[Piece], list[str]]:
     start, removed = leading_id3v2(untrusted_data)
     if untrusted_data[start : start + 4] != b"fLaC":
         raise CorruptFileError("no FLAC signature")
@@ -149,17 +150,20 @@ def _clean(untrusted_data: bytes) -> tuple[bytes, list[str]]:
         raise LimitExceededError("too many metadata blocks")
     end, trailing = strip_trailing_tags(untrusted_data, offset, len(untrusted_data))
     removed += trailing
-    frames = untrusted_data[offset:end]
     # Every frame header starts with the 14-bit sync code 0b11111111111110.
-    if len(frames) < 2 or frames[0] != 0xFF or frames[1] & 0xFE != 0xF8:
+    first = untrusted_data[offset : offset + 2]
+    if end - offset < 2 or first[0] != 0xFF or first[1] & 0xFE != 0xF8:
         raise CorruptFileError("truncated: no audio frames after the metadata")
-    _check_last_frame(frames, int.from_bytes(kept[0][1][7:10], "big"))
-    out = [b"fLaC"]
+    max_frame = int.from_bytes(kept[0][1][7:10], "big")
+    # Only the end is read: the frames themselves are copied as one range.
+    window = max_frame + 16 if max_frame else _MAX_FRAME_BYTES
+    _check_last_frame(untrusted_data[max(offset, end - window) : end], max_frame)
+    out: list[Piece] = [b"fLaC"]
     for index, (block_type, body) in enumerate(kept):
         flag = 0x80 if index == len(kept) - 1 else 0
         out.append(bytes([flag | block_type]) + len(body).to_bytes(3, "big") + body)
-    out.append(frames)
-    return b"".join(out), removed
+    out.append((offset, end))
+    return out, removed
 
 
 class FlacScrubber:
@@ -169,5 +173,13 @@ class FlacScrubber:
         return _clean(untrusted_data)[1]
 
     def remove_all(self, untrusted_data: bytes, limits: Limits) -> Cleaned:
-        data, removed = _clean(untrusted_data)
-        return Cleaned(data, tuple(removed), note=AUDIO_NOTE)
+        pieces, removed = _clean(untrusted_data)
+        return Cleaned(join(pieces, untrusted_data), tuple(removed), note=AUDIO_NOTE)
+
+    def get_meta_from(self, source: RangeSource, limits: Limits) -> list[str]:
+        return _clean(source)[1]
+
+    def remove_all_to(self, source: RangeSource, sink: Sink, limits: Limits) -> Cleaned:
+        pieces, removed = _clean(source)
+        emit(pieces, sink)
+        return Cleaned(b"", tuple(removed), note=AUDIO_NOTE)

@@ -17,6 +17,7 @@ string: that is inside the sound frames, which are kept byte for byte.
 from __future__ import annotations
 
 from scrubbers._audio_tags import AUDIO_NOTE, leading_id3v2, strip_trailing_tags
+from scrubbers._ranges import Data, Piece, RangeSource, Sink, emit, join
 from scrubbers._sniff import mpeg_frame_length
 from scrubbers._types import Cleaned, Limits
 from scrubbers.errors import CorruptFileError
@@ -91,7 +92,7 @@ def _rebuild_info_frame(frame: bytes) -> tuple[bytes, list[str]] | None:
     return None
 
 
-def _next_frame(untrusted_data: bytes, offset: int, end: int) -> int | None:
+def _next_frame(untrusted_data: Data, offset: int, end: int) -> int | None:
     """The first offset from `offset` where a frame starts that is followed by another frame
     or by the end of the audio."""
     limit = min(end, offset + MAX_JUNK)
@@ -108,7 +109,7 @@ def _next_frame(untrusted_data: bytes, offset: int, end: int) -> int | None:
     return None
 
 
-def _clean(untrusted_data: bytes) -> tuple[bytes, list[str]]:
+def _clean(untrusted_data: Data) -> tuple[list[Piece], list[str]]:
     start, removed = leading_id3v2(untrusted_data)
     end, trailing = strip_trailing_tags(untrusted_data, start, len(untrusted_data))
     removed += trailing
@@ -117,7 +118,7 @@ def _clean(untrusted_data: bytes) -> tuple[bytes, list[str]]:
         raise CorruptFileError("truncated: no complete MPEG audio frame")
     if untrusted_data[start:first].strip(b"\x00"):
         removed.append("mp3:junk")
-    pieces: list[bytes] = []
+    pieces: list[Piece] = []
     junk = 0
     offset = first
     while offset < end:
@@ -135,15 +136,22 @@ def _clean(untrusted_data: bytes) -> tuple[bytes, list[str]]:
             removed.append("mp3:junk")
             offset = resumed
             continue
-        frame = untrusted_data[offset : offset + length]
         if not pieces:
+            frame = untrusted_data[offset : offset + length]
             rebuilt = _rebuild_info_frame(frame)
             if rebuilt is not None:
                 frame = rebuilt[0]
                 removed += rebuilt[1]
-        pieces.append(frame)
+            pieces.append(frame)
+        else:
+            # The sound frames themselves: copied as ranges (a run of frames is one range).
+            last = pieces[-1]
+            if isinstance(last, tuple) and last[1] == offset:
+                pieces[-1] = (last[0], offset + length)
+            else:
+                pieces.append((offset, offset + length))
         offset += length
-    return b"".join(pieces), removed
+    return pieces, removed
 
 
 class Mp3Scrubber:
@@ -153,5 +161,13 @@ class Mp3Scrubber:
         return _clean(untrusted_data)[1]
 
     def remove_all(self, untrusted_data: bytes, limits: Limits) -> Cleaned:
-        data, removed = _clean(untrusted_data)
-        return Cleaned(data, tuple(removed), note=AUDIO_NOTE)
+        pieces, removed = _clean(untrusted_data)
+        return Cleaned(join(pieces, untrusted_data), tuple(removed), note=AUDIO_NOTE)
+
+    def get_meta_from(self, source: RangeSource, limits: Limits) -> list[str]:
+        return _clean(source)[1]
+
+    def remove_all_to(self, source: RangeSource, sink: Sink, limits: Limits) -> Cleaned:
+        pieces, removed = _clean(source)
+        emit(pieces, sink)
+        return Cleaned(b"", tuple(removed), note=AUDIO_NOTE)

@@ -1,8 +1,8 @@
 """Large files cleaned by ranges (issue 11, "any size up to the submission limit").
 
 Above `Limits.stream_above_bytes` (32 MiB by default), a PDF, a video (MP4/MOV/M4A/3GP,
-Matroska/WebM, AVI) or a WAV/AIFF recording is not loaded whole: the worker reads the
-ranges it needs through the parent, which decrypts them from the encrypted spool, and
+Matroska/WebM, AVI) or a WAV/AIFF/FLAC/MP3 recording is not loaded whole: the worker reads
+the ranges it needs through the parent, which decrypts them from the encrypted spool, and
 streams its output back (media samples as "copy this range").
 What is proved here:
 - the streamed clean gives the very bytes and the very report of the in-RAM clean, for every
@@ -63,7 +63,8 @@ __all__ = ["live_server"]  # the fixture
 
 def streamed_corpus(shared: Path) -> list[Path]:
     corpus = shared / "corpus"
-    kinds = (".mov", ".mp4", ".m4a", ".mkv", ".webm", ".avi", ".wav", ".aif", ".aiff")
+    kinds = {".mov", ".mp4", ".m4a", ".mkv", ".webm", ".avi", ".wav", ".aif", ".aiff", ".mp3"}
+    kinds.add(".flac")
     videos = [p for p in (corpus / "media").glob("*") if p.suffix in kinds]
     pdfs = [*(corpus / "pikepdf").glob("*.pdf"), *(corpus / "mat2").glob("*.pdf")]
     return sorted(videos) + sorted(pdfs)
@@ -494,3 +495,15 @@ def test_scrub_command_leaves_nothing_for_a_large_file_it_cannot_clean(tmp_path:
     assert result.returncode == 1
     assert "encrypted with a password" in result.stdout
     assert list(out.iterdir()) == []
+
+
+@pytest.mark.parametrize("kind", ["mp3", "flac", "wav", "aiff", "aifc"])
+def test_streamed_audio_is_the_in_ram_clean(kind: str, tmp_path: Path) -> None:
+    """The tagged recordings the audio tests make (ID3v2/v1/APE, Vorbis comments and
+    pictures, bext/iXML/INFO): the same bytes and report cleaned by ranges."""
+    from test_scrub_audio import MAKERS as AUDIO_MAKERS
+
+    data = AUDIO_MAKERS[kind](tmp_path).read_bytes()
+    assert_same_as_in_ram(data)
+    report, _ = streamed(data)
+    assert report.cleaned and report.removed
