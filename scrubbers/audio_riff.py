@@ -31,6 +31,7 @@ MAX_CHUNKS = 100_000
 _WAV_KEEP = (b"fmt ", b"fact", b"data")
 _AIFF_KEEP = (b"COMM", b"SSND", b"FVER")
 _AIFC_VERSION = 0xA2805140  # the one AIFF-C version (its FVER chunk)
+_PCM, _IEEE_FLOAT = 1, 3  # WAVE format tags whose fmt chunk has no extension
 
 
 #: The sound itself, never read here: a large recording is copied by range (`_ranges`).
@@ -112,9 +113,30 @@ def _clean_wav(untrusted_data: Data) -> tuple[list[Piece], list[str]]:
     parts: list[Piece] = []
     for c in order:
         start, end = kept[c]
-        body: Piece = (start, end) if c in _SOUND else untrusted_data[start:end]
+        body: Piece = (start, end) if c in _SOUND else _wav_fields(c, untrusted_data[start:end])
+        if isinstance(body, bytes) and len(body) < end - start:
+            removed.append(f"riff:{c.strip().decode()}/extra")
         parts += _chunk(c, [body], True)
     return _container(b"RIFF", b"WAVE", parts, True), removed
+
+
+def _wav_fields(chunk_id: bytes, body: bytes) -> bytes:
+    """A kept chunk cut to the fields its format defines: bytes after them are read by no
+    player and could carry anything."""
+    if chunk_id == b"fact":
+        if len(body) < 4:
+            raise CorruptFileError("short fact chunk")
+        return body[:4]  # dwSampleLength
+    # fmt: WAVEFORMAT (16 bytes), or WAVEFORMATEX whose cbSize counts the codec's own
+    # extension (ADPCM coefficients, WAVE_FORMAT_EXTENSIBLE's mask and GUID).
+    if len(body) < 16:
+        raise CorruptFileError("short fmt chunk")
+    if len(body) < 18 or struct.unpack("<H", body[:2])[0] in (_PCM, _IEEE_FLOAT):
+        return body[:16]  # plain samples: no extension is defined
+    extension = struct.unpack("<H", body[16:18])[0]
+    if 18 + extension > len(body):
+        raise CorruptFileError("fmt extension past its chunk")
+    return body[: 18 + extension]
 
 
 def _clean_aiff(untrusted_data: Data) -> tuple[list[Piece], list[str]]:

@@ -4,9 +4,10 @@ A FLAC file is ``fLaC``, metadata blocks, then audio frames. Blocks that carry w
 where: ``VORBIS_COMMENT`` (artist, title, dates, comments, the encoder's vendor string),
 ``PICTURE`` (cover art: a whole JPEG or PNG with its own EXIF), ``APPLICATION`` (private data
 of any program), ``CUESHEET``, ``PADDING`` (room for later tags: whatever bytes a writer left),
-and taggers' ID3v2 in front and ID3v1/APE behind. Kept: ``STREAMINFO`` (required, first) and
-``SEEKTABLE`` (seek points count from the first frame, which does not move). The frames are
-copied byte for byte.
+and taggers' ID3v2 in front and ID3v1/APE behind. Kept: ``STREAMINFO`` (required, first)
+only. ``SEEKTABLE`` goes too: its points are free 18-byte records no player checks against
+the frames (a writer could put anything there), and players seek without it. The frames
+are copied byte for byte.
 """
 
 from __future__ import annotations
@@ -23,15 +24,14 @@ from scrubbers.errors import CorruptFileError, LimitExceededError
 
 MAX_BLOCKS = 10_000
 _STREAMINFO = 0
-_SEEKTABLE = 3
 _VORBIS_COMMENT = 4
 _BLOCK_NAMES = {
     1: "flac:padding",
     2: "flac:application",
+    3: "flac:seektable",
     5: "flac:cuesheet",
     6: "flac:picture",
 }
-_SEEKPOINT_SIZE = 18
 _STREAMINFO_SIZE = 34
 
 
@@ -136,8 +136,6 @@ def _clean(untrusted_data: Data) -> tuple[list[Piece], list[str]]:
         if not kept:
             if block_type != _STREAMINFO or size != _STREAMINFO_SIZE:
                 raise CorruptFileError("STREAMINFO is not the first block")
-            kept.append((block_type, body))
-        elif block_type == _SEEKTABLE and size % _SEEKPOINT_SIZE == 0:
             kept.append((block_type, body))
         elif block_type in (_STREAMINFO, 127):
             raise CorruptFileError("invalid metadata block")

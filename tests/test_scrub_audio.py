@@ -33,7 +33,14 @@ import pytest
 from PIL import Image
 from test_scrub_corpus import forbidden_tags
 
-from scrubbers import CorruptFileError, ScrubReport, UnsupportedTypeError, scrub_sandboxed, sniff
+from scrubbers import (
+    CorruptFileError,
+    ScrubReport,
+    UnsupportedTypeError,
+    scrub,
+    scrub_sandboxed,
+    sniff,
+)
 from scrubbers._audio_tags import AUDIO_NOTE
 from scrubbers.text import TEXT_NOTE
 
@@ -501,3 +508,38 @@ def test_damaged_files_fail_with_a_typed_reason(tmp_path: Path, kind: str) -> No
         assert report.reason != ScrubError.reason
         if not report.cleaned:
             assert report.data == damaged
+
+
+def test_bytes_after_the_fields_of_kept_wav_chunks_are_cut() -> None:
+    """`fmt ` and `fact` are kept, but only the fields their format defines: bytes after
+    them are read by no player and could carry anything."""
+
+    def chunk(chunk_id: bytes, body: bytes) -> bytes:
+        return chunk_id + struct.pack("<I", len(body)) + body + b"\x00" * (len(body) & 1)
+
+    fmt = struct.pack("<HHIIHH", 1, 1, 8000, 16000, 2, 16) + b"CanaryFmtTail"
+    fact = struct.pack("<I", 1000) + b"CanaryFactTail"
+    body = b"WAVE" + chunk(b"fmt ", fmt) + chunk(b"fact", fact) + chunk(b"data", bytes(2000))
+    report = scrub_sandboxed(b"RIFF" + struct.pack("<I", len(body)) + body)
+    assert report.cleaned, report.reason
+    assert b"Canary" not in report.data
+    assert {"riff:fmt/extra", "riff:fact/extra"} <= set(report.removed)
+    assert report.data.endswith(bytes(2000))
+    assert scrub(report.data).removed == ()
+
+
+def test_flac_seektable_goes_with_whatever_it_holds(tmp_path: Path) -> None:
+    """SEEKTABLE points are free 18-byte records no player checks: not kept."""
+    plain = _make_flac(tmp_path)
+    data = plain.read_bytes()
+    assert data[:4] == b"fLaC" and data[4] & 0x7F == 0
+    size = int.from_bytes(data[5:8], "big")
+    seek = b"CanaryFlacSeekPt!!"
+    head = bytes([data[4] & 0x7F]) + data[5:8] + data[8 : 8 + size]
+    flag = data[4] & 0x80
+    dirty = b"fLaC" + head + bytes([3 | flag]) + len(seek).to_bytes(3, "big") + seek
+    dirty += data[8 + size :]
+    report = scrub_sandboxed(dirty)
+    assert report.cleaned, report.reason
+    assert "flac:seektable" in report.removed
+    assert b"Canary" not in report.data
