@@ -19,6 +19,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol, overload
 
+from scrubbers._types import Cleaned, Limits
 from scrubbers.errors import CorruptFileError
 
 if TYPE_CHECKING:
@@ -256,3 +257,30 @@ def emit(pieces: list[Piece], sink: Sink) -> None:
             sink.write(piece)
         elif piece[1] > piece[0]:
             sink.copy(piece[0], piece[1] - piece[0])
+
+
+class PiecesScrubber:
+    """The four calls of a format whose clean is a list of pieces over its input (WAV/AIFF,
+    FLAC, MP3, AVI): one walk, `pieces`, serves the clean in RAM, the clean by ranges and
+    both checks (a check is the walk without its output)."""
+
+    note: str | None = None
+
+    def pieces(self, untrusted_data: Data) -> tuple[list[Piece], list[str]]:
+        """(the cleaned file as pieces, names of what was removed). Raises ScrubError."""
+        raise NotImplementedError
+
+    def get_meta(self, untrusted_data: bytes, limits: Limits) -> list[str]:
+        return self.pieces(untrusted_data)[1]
+
+    def remove_all(self, untrusted_data: bytes, limits: Limits) -> Cleaned:
+        pieces, removed = self.pieces(untrusted_data)
+        return Cleaned(join(pieces, untrusted_data), tuple(removed), note=self.note)
+
+    def get_meta_from(self, source: RangeSource, limits: Limits) -> list[str]:
+        return self.pieces(source)[1]
+
+    def remove_all_to(self, source: RangeSource, sink: Sink, limits: Limits) -> Cleaned:
+        pieces, removed = self.pieces(source)
+        emit(pieces, sink)
+        return Cleaned(b"", tuple(removed), note=self.note)

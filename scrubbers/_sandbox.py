@@ -288,6 +288,46 @@ def _checked(answer: ScrubReport, untrusted_data: bytes) -> ScrubReport:
     return answer
 
 
+def _in_worker(
+    limits: Limits,
+    target: WorkerTarget,
+    exchange: Callable[[socket.socket, float], ScrubReport],
+    failed: Callable[[ScrubError], ScrubReport],
+) -> ScrubReport:
+    """Start one limited worker, run `exchange` with it against the wall-time deadline, and
+    turn every way it can fail into a `failed` report with its reason. Kills the worker's
+    whole group at the end, whatever happened."""
+    deadline = time.monotonic() + limits.wall_seconds
+    parent, child = socket.socketpair()
+    try:
+        worker = _get_context().Process(
+            target=_worker_main, args=(child, limits, target), daemon=True
+        )
+        worker.start()
+    except OSError:
+        # No process could be started (fork failed under load): keep the file, say why.
+        parent.close()
+        child.close()
+        return failed(WorkerCrashedError())
+    child.close()
+    try:
+        return exchange(parent, deadline)
+    except ScrubError as exc:  # the deadline passed, or an answer over its bound
+        return failed(exc)
+    except TimeoutError:  # socket.timeout: the deadline passed inside a call
+        return failed(ScrubTimeoutError())
+    except _wire.WireError:
+        return failed(WorkerCrashedError())
+    except (EOFError, OSError):
+        # The worker died before answering in full (segfault, memory or CPU limit). Its
+        # exit status says which; it is dead or dying, so this wait is short.
+        worker.join(max(0.0, min(5.0, deadline - time.monotonic())))
+        return failed(_reason_from_exit(worker.exitcode))
+    finally:
+        parent.close()
+        _kill(worker)
+
+
 def scrub_sandboxed(
     untrusted_data: bytes,
     *,
@@ -301,40 +341,14 @@ def scrub_sandboxed(
     """
     if len(untrusted_data) > limits.max_input_bytes:
         return _failed(untrusted_data, LimitExceededError())
-    deadline = time.monotonic() + limits.wall_seconds
-    parent, child = socket.socketpair()
-    try:
-        worker = _get_context().Process(
-            target=_worker_main, args=(child, limits, _worker_target), daemon=True
-        )
-        worker.start()
-    except OSError:
-        # No process could be started (fork failed under load): keep the file, say why.
-        parent.close()
-        child.close()
-        return _failed(untrusted_data, WorkerCrashedError())
-    child.close()
-    try:
-        try:
-            answer = _exchange(parent, untrusted_data, limits, deadline)
-        except ScrubTimeoutError as exc:
-            return _failed(untrusted_data, exc)
-        except TimeoutError:  # socket.timeout: the deadline passed inside a call
-            return _failed(untrusted_data, ScrubTimeoutError())
-        except _wire.WireError:
-            return _failed(untrusted_data, WorkerCrashedError())
-        except (EOFError, OSError):
-            # The worker died before answering in full (segfault, memory or CPU limit). Its
-            # exit status says which; it is dead or dying, so this wait is short.
-            worker.join(max(0.0, min(5.0, deadline - time.monotonic())))
-            return _failed(untrusted_data, _reason_from_exit(worker.exitcode))
-        try:
-            return _checked(_wire.decode(answer), untrusted_data)
-        except _wire.WireError:
-            return _failed(untrusted_data, WorkerCrashedError())
-    finally:
-        parent.close()
-        _kill(worker)
+
+    def exchange(sock: socket.socket, deadline: float) -> ScrubReport:
+        answer = _exchange(sock, untrusted_data, limits, deadline)
+        return _checked(_wire.decode(answer), untrusted_data)
+
+    return _in_worker(
+        limits, _worker_target, exchange, lambda error: _failed(untrusted_data, error)
+    )
 
 
 def _kill(worker: multiprocessing.process.BaseProcess) -> None:
@@ -465,30 +479,8 @@ def scrub_streamed_sandboxed(
     def failed(error: ScrubError) -> ScrubReport:
         return ScrubReport(file_type, False, b"", reason=error.reason)
 
-    deadline = time.monotonic() + limits.wall_seconds
-    parent, child = socket.socketpair()
-    try:
-        worker = _get_context().Process(
-            target=_worker_main, args=(child, limits, _worker_target), daemon=True
-        )
-        worker.start()
-    except OSError:
-        parent.close()
-        child.close()
-        return failed(WorkerCrashedError())
-    child.close()
-    try:
-        try:
-            answer = _stream_exchange(parent, size, read_at, output, limits, deadline)
-        except ScrubError as exc:
-            return failed(exc)
-        except TimeoutError:
-            return failed(ScrubTimeoutError())
-        except _wire.WireError:
-            return failed(WorkerCrashedError())
-        except (EOFError, OSError):
-            worker.join(max(0.0, min(5.0, deadline - time.monotonic())))
-            return failed(_reason_from_exit(worker.exitcode))
+    def exchange(sock: socket.socket, deadline: float) -> ScrubReport:
+        answer = _stream_exchange(sock, size, read_at, output, limits, deadline)
         if not answer.cleaned:
             return ScrubReport(file_type, False, b"", reason=answer.reason, note=answer.note)
         if answer.file_type != file_type:
@@ -500,6 +492,5 @@ def scrub_streamed_sandboxed(
         if sniff(out_head) != file_type:
             return failed(WorkerCrashedError())
         return answer
-    finally:
-        parent.close()
-        _kill(worker)
+
+    return _in_worker(limits, _worker_target, exchange, failed)

@@ -22,8 +22,7 @@ from __future__ import annotations
 import struct
 
 from scrubbers._audio_tags import AUDIO_NOTE, safe_name
-from scrubbers._ranges import Data, Piece, RangeSource, Sink, emit, join
-from scrubbers._types import Cleaned, Limits
+from scrubbers._ranges import Data, Piece, PiecesScrubber
 from scrubbers.errors import CorruptFileError, LimitExceededError, UnsupportedTypeError
 
 # More chunks than any real file has; bounds the walk on a file of empty chunks.
@@ -202,21 +201,10 @@ def _clean(untrusted_data: Data) -> tuple[list[Piece], list[str]]:
     raise UnsupportedTypeError("not WAV or AIFF")
 
 
-class RiffAudioScrubber:
+class RiffAudioScrubber(PiecesScrubber):
     file_types = ("wav", "aiff")
+    note = AUDIO_NOTE
 
-    def get_meta(self, untrusted_data: bytes, limits: Limits) -> list[str]:
+    def pieces(self, untrusted_data: Data) -> tuple[list[Piece], list[str]]:
         # The very pass cleaning makes: an output of the allowlisted chunks only yields none.
-        return _clean(untrusted_data)[1]
-
-    def remove_all(self, untrusted_data: bytes, limits: Limits) -> Cleaned:
-        pieces, removed = _clean(untrusted_data)
-        return Cleaned(join(pieces, untrusted_data), tuple(removed), note=AUDIO_NOTE)
-
-    def get_meta_from(self, source: RangeSource, limits: Limits) -> list[str]:
-        return _clean(source)[1]
-
-    def remove_all_to(self, source: RangeSource, sink: Sink, limits: Limits) -> Cleaned:
-        pieces, removed = _clean(source)
-        emit(pieces, sink)
-        return Cleaned(b"", tuple(removed), note=AUDIO_NOTE)
+        return _clean(untrusted_data)

@@ -14,8 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from scrubbers._ranges import Piece, RangeSource, Sink, emit, join, overlay
-from scrubbers._types import Cleaned, Limits
+from scrubbers._ranges import Data, Piece, PiecesScrubber, overlay
 from scrubbers.errors import CorruptFileError, LimitExceededError
 
 # Field names reported per file: a hostile file could hold thousands of distinct ones.
@@ -33,7 +32,7 @@ _JUNK = b"JUNK"
 
 @dataclass
 class _Walk:
-    data: bytes | RangeSource
+    data: Data
     blank: list[tuple[int, int]] = field(default_factory=list)  # (chunk start, chunk end)
     removed: list[str] = field(default_factory=list)
     chunks: int = 0
@@ -103,7 +102,7 @@ def _drop(walk: _Walk, fourcc: bytes, list_type: bytes, chunk: int, body: int, e
         walk.drop(chunk, end, "avi:" + _fourcc(fourcc))
 
 
-def _scan(data: bytes | RangeSource) -> _Walk:
+def _scan(data: Data) -> _Walk:
     walk = _Walk(data)
     parts = _chunks(walk, 0, len(data))
     if not parts:
@@ -131,27 +130,13 @@ def _scan(data: bytes | RangeSource) -> _Walk:
     return walk
 
 
-class AviScrubber:
+class AviScrubber(PiecesScrubber):
     file_types = ("avi",)
 
-    def get_meta(self, untrusted_data: bytes, limits: Limits) -> list[str]:
-        del limits  # sizes are checked against the file; the sandbox bounds the rest
-        return _scan(untrusted_data).removed
-
-    def remove_all(self, untrusted_data: bytes, limits: Limits) -> Cleaned:
-        del limits
+    def pieces(self, untrusted_data: Data) -> tuple[list[Piece], list[str]]:
+        # Sizes are checked against the file; the sandbox bounds the rest.
         walk = _scan(untrusted_data)
-        return Cleaned(join(_pieces(walk), untrusted_data), tuple(walk.removed))
-
-    def get_meta_from(self, source: RangeSource, limits: Limits) -> list[str]:
-        del limits
-        return _scan(source).removed
-
-    def remove_all_to(self, source: RangeSource, sink: Sink, limits: Limits) -> Cleaned:
-        del limits
-        walk = _scan(source)
-        emit(_pieces(walk), sink)
-        return Cleaned(b"", tuple(walk.removed))
+        return _pieces(walk), walk.removed
 
 
 def _pieces(walk: _Walk) -> list[Piece]:

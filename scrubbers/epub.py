@@ -237,6 +237,30 @@ def _sub(parent: Element, tag: str, attrib: dict[str, str] | None = None) -> Ele
     return child
 
 
+# The values EPUB 3.3 defines for manifest item and spine itemref properties (the
+# rendition: ones from the Fixed Layout vocabulary), and for itemref linear.
+_ITEM_PROPERTIES = frozenset(
+    {"cover-image", "mathml", "nav", "remote-resources", "scripted", "svg", "switch"}
+)
+_ITEMREF_PROPERTIES = frozenset(
+    {"page-spread-left", "page-spread-right"}
+    | {
+        f"rendition:{name}"
+        for name in (
+            "page-spread-center", "page-spread-left", "page-spread-right",
+            "layout-pre-paginated", "layout-reflowable", "orientation-auto",
+            "orientation-landscape", "orientation-portrait", "spread-auto", "spread-both",
+            "spread-landscape", "spread-none", "spread-portrait", "flow-auto",
+            "flow-paginated", "flow-scrolled-continuous", "flow-scrolled-doc",
+            "align-x-center",
+        )
+    }
+)  # fmt: skip
+_LINEAR = frozenset({"yes", "no"})
+# OPF 2 guide types ("cover", "toc", "text", ...; "other." extensions): short words.
+_GUIDE_TYPE = re.compile(r"(?:other\.)?[a-z][a-z-]{0,30}")
+
+
 @dataclass
 class _Pass:
     package: Package
@@ -287,6 +311,24 @@ class _Pass:
         return output
 
     # --- container and package document ------------------------------------------------
+
+    def _vocabulary(self, attrib: dict[str, str], key: str, allowed: frozenset[str] | None) -> None:
+        """Keep only the tokens of `attrib[key]` that its vocabulary defines (EPUB 3.3
+        §5.4/§5.5; `None`: a guide type, short lowercase words): any other token is free
+        text a writer could fill."""
+        value = attrib.get(key)
+        if value is None:
+            return
+        tokens = value.split()
+        kept = [
+            t for t in tokens if (t in allowed if allowed is not None else _GUIDE_TYPE.fullmatch(t))
+        ]
+        if len(kept) != len(tokens):
+            self.removed.add(f"epub:{key}:unknown-token")
+        if kept:
+            attrib[key] = " ".join(kept)
+        else:
+            del attrib[key]
 
     def _container(self, data: bytes) -> str:
         doc = _xml.parse(data, self.limits)
@@ -343,6 +385,7 @@ class _Pass:
                 if k in ("href", "media-type", "properties", "fallback", "media-overlay")
             }
             attrib["id"] = item_id
+            self._vocabulary(attrib, "properties", _ITEM_PROPERTIES)
             if attrib.get("fallback") not in kept_items:
                 attrib.pop("fallback", None)
             if attrib.get("media-overlay") not in kept_items:
@@ -363,6 +406,8 @@ class _Pass:
                     for key in ("linear", "properties"):
                         if key in ref.attrib:
                             attrib[key] = ref.attrib[key]
+                    self._vocabulary(attrib, "properties", _ITEMREF_PROPERTIES)
+                    self._vocabulary(attrib, "linear", _LINEAR)
                     _sub(spine, f"{{{OPF_NS}}}itemref", attrib)
         new_root.append(spine)
         guide_old = root.find(f"{{{OPF_NS}}}guide")
@@ -372,9 +417,12 @@ class _Pass:
                 href = ref.get("href", "")
                 if _resolve(opf_dir, href) in output:
                     attrib = {"href": href}
-                    for key in ("type", "title"):
-                        if key in ref.attrib:
-                            attrib[key] = ref.attrib[key]
+                    if "type" in ref.attrib:
+                        attrib["type"] = ref.attrib["type"]
+                        self._vocabulary(attrib, "type", None)
+                    if "title" in ref.attrib:
+                        # Free text no reader needs (the type says what the page is).
+                        self.removed.add("epub:guide:title")
                     _sub(guide, f"{{{OPF_NS}}}reference", attrib)
             if len(guide):
                 new_root.append(guide)

@@ -18,8 +18,7 @@ from scrubbers._audio_tags import (
     strip_trailing_tags,
     vorbis_comment_names,
 )
-from scrubbers._ranges import Data, Piece, RangeSource, Sink, emit, join
-from scrubbers._types import Cleaned, Limits
+from scrubbers._ranges import Data, Piece, PiecesScrubber
 from scrubbers.errors import CorruptFileError, LimitExceededError
 
 MAX_BLOCKS = 10_000
@@ -164,20 +163,9 @@ def _clean(untrusted_data: Data) -> tuple[list[Piece], list[str]]:
     return out, removed
 
 
-class FlacScrubber:
+class FlacScrubber(PiecesScrubber):
     file_types = ("flac",)
+    note = AUDIO_NOTE
 
-    def get_meta(self, untrusted_data: bytes, limits: Limits) -> list[str]:
-        return _clean(untrusted_data)[1]
-
-    def remove_all(self, untrusted_data: bytes, limits: Limits) -> Cleaned:
-        pieces, removed = _clean(untrusted_data)
-        return Cleaned(join(pieces, untrusted_data), tuple(removed), note=AUDIO_NOTE)
-
-    def get_meta_from(self, source: RangeSource, limits: Limits) -> list[str]:
-        return _clean(source)[1]
-
-    def remove_all_to(self, source: RangeSource, sink: Sink, limits: Limits) -> Cleaned:
-        pieces, removed = _clean(source)
-        emit(pieces, sink)
-        return Cleaned(b"", tuple(removed), note=AUDIO_NOTE)
+    def pieces(self, untrusted_data: Data) -> tuple[list[Piece], list[str]]:
+        return _clean(untrusted_data)

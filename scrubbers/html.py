@@ -124,7 +124,9 @@ class HtmlScrubber:
             text,
             tags=set(ALLOWED),
             clean_content_tags=set(_DROPPED_WITH_CONTENT),
-            attributes={tag: set(attrs) for tag, attrs in ALLOWED.items() if attrs},
+            # "*": ammonia's own generic attributes (lang, title) would otherwise stay on
+            # every element, outside the table.
+            attributes={"*": set(), **{tag: set(attrs) for tag, attrs in ALLOWED.items() if attrs}},
             url_schemes={"http", "https", "mailto"},
             link_rel=None,
             strip_comments=True,

@@ -17,9 +17,8 @@ string: that is inside the sound frames, which are kept byte for byte.
 from __future__ import annotations
 
 from scrubbers._audio_tags import AUDIO_NOTE, leading_id3v2, strip_trailing_tags
-from scrubbers._ranges import Data, Piece, RangeSource, Sink, emit, join
+from scrubbers._ranges import Data, Piece, PiecesScrubber
 from scrubbers._sniff import mpeg_frame_length
-from scrubbers._types import Cleaned, Limits
 from scrubbers.errors import CorruptFileError
 
 # Junk a stream may hold before its first frame or between two frames, in all: a tagger's
@@ -154,20 +153,9 @@ def _clean(untrusted_data: Data) -> tuple[list[Piece], list[str]]:
     return pieces, removed
 
 
-class Mp3Scrubber:
+class Mp3Scrubber(PiecesScrubber):
     file_types = ("mp3",)
+    note = AUDIO_NOTE
 
-    def get_meta(self, untrusted_data: bytes, limits: Limits) -> list[str]:
-        return _clean(untrusted_data)[1]
-
-    def remove_all(self, untrusted_data: bytes, limits: Limits) -> Cleaned:
-        pieces, removed = _clean(untrusted_data)
-        return Cleaned(join(pieces, untrusted_data), tuple(removed), note=AUDIO_NOTE)
-
-    def get_meta_from(self, source: RangeSource, limits: Limits) -> list[str]:
-        return _clean(source)[1]
-
-    def remove_all_to(self, source: RangeSource, sink: Sink, limits: Limits) -> Cleaned:
-        pieces, removed = _clean(source)
-        emit(pieces, sink)
-        return Cleaned(b"", tuple(removed), note=AUDIO_NOTE)
+    def pieces(self, untrusted_data: Data) -> tuple[list[Piece], list[str]]:
+        return _clean(untrusted_data)

@@ -414,3 +414,44 @@ def test_rootfile_must_be_a_member() -> None:
     container = CONTAINER.replace("OEBPS/content.opf", "OEBPS/missing.opf")
     report = scrub(book(replace={"META-INF/container.xml": container}))
     assert not report.cleaned and report.reason == CorruptFileError.reason
+
+
+def test_vocabulary_attributes_keep_only_defined_tokens() -> None:
+    """Manifest and spine `properties`, itemref `linear` and guide entries are kept, but
+    only with the values EPUB defines: a free token (or a guide title) could carry
+    anything."""
+    opf = (
+        '<?xml version="1.0" encoding="utf-8"?>'
+        '<package xmlns="http://www.idpf.org/2007/opf" version="3.0" unique-identifier="id">'
+        '<metadata xmlns:dc="http://purl.org/dc/elements/1.1/">'
+        '<dc:identifier id="id">x</dc:identifier><dc:title>Book</dc:title>'
+        "<dc:language>en</dc:language></metadata>"
+        '<manifest><item id="c1" href="c1.xhtml" media-type="application/xhtml+xml"'
+        ' properties="CanaryProp svg"/></manifest>'
+        '<spine><itemref idref="c1" linear="CanaryLinear" properties="CanarySpread"/></spine>'
+        '<guide><reference type="text" title="CanaryGuideTitle" href="c1.xhtml"/></guide>'
+        "</package>"
+    )
+    page = (
+        '<?xml version="1.0" encoding="utf-8"?><html xmlns="http://www.w3.org/1999/xhtml">'
+        "<head><title>t</title></head><body><p>Hello</p></body></html>"
+    )
+    container = (
+        '<?xml version="1.0"?><container version="1.0" '
+        'xmlns="urn:oasis:names:tc:opendocument:xmlns:container"><rootfiles>'
+        '<rootfile full-path="content.opf" media-type="application/oebps-package+xml"/>'
+        "</rootfiles></container>"
+    )
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr(zipfile.ZipInfo("mimetype"), "application/epub+zip")
+        archive.writestr("META-INF/container.xml", container)
+        archive.writestr("content.opf", opf)
+        archive.writestr("c1.xhtml", page)
+    report = scrub(buffer.getvalue())
+    assert report.cleaned, report.reason
+    assert {"epub:properties:unknown-token", "epub:guide:title"} <= set(report.removed)
+    members = _members(report.data)
+    assert not any(b"Canary" in data for data in members.values())
+    assert b'properties="svg"' in members["content.opf"]
+    assert scrub(report.data).removed == ()

@@ -123,3 +123,17 @@ def test_corpus_pages(tmp_path: Path, shared_dir: Path | None) -> None:
         assert report.cleaned, (name, report.reason)
         assert b"<meta name" not in report.data.lower()
         assert b"<!--" not in report.data
+
+
+def test_generic_attributes_are_not_kept_outside_the_table() -> None:
+    """ammonia keeps `title` and `lang` on every element unless told otherwise: a page
+    with them must still come out cleaned, without them."""
+    page = (
+        b'<html><body><p title="CanaryTitleAttr" lang="fr" data-u="CanaryData">text</p>'
+        b'<table summary="CanarySummary"><tr><td abbr="CanaryAbbr">x</td></tr></table>'
+        b"</body></html>"
+    )
+    report = scrub_sandboxed(page)
+    assert report.cleaned, report.reason
+    assert b"Canary" not in report.data and b"text" in report.data
+    assert "html:attribute:title" in report.removed

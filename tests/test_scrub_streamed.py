@@ -204,23 +204,8 @@ def test_a_type_that_does_not_stream_is_not_cleaned_with_its_reason() -> None:
 def test_a_big_streamed_pdf_keeps_only_its_tail_in_ram_and_is_identical() -> None:
     """Larger than the tail the PDF writer holds back (32 MiB): the /ID is still blanked in
     the right place, and the bytes are those of the in-RAM clean."""
-    pdf = pikepdf.new()
-    pdf.docinfo["/Author"] = "CanaryBigAuthor"
-    for i in range(3):
-        image = pikepdf.Stream(pdf, random.Random(i).randbytes(24 * 1024 * 1024))
-        image.Type, image.Subtype = pikepdf.Name.XObject, pikepdf.Name.Image
-        image.Width, image.Height, image.BitsPerComponent = 4096, 6144, 8
-        image.ColorSpace = pikepdf.Name.DeviceGray
-        page = pikepdf.Dictionary(
-            Type=pikepdf.Name.Page,
-            MediaBox=[0, 0, 595, 842],
-            Resources=pikepdf.Dictionary(XObject=pikepdf.Dictionary(Im0=image)),
-            Contents=pikepdf.Stream(pdf, b"q 595 0 0 842 0 0 cm /Im0 Do Q"),
-        )
-        pdf.pages.append(pikepdf.Page(page))
-    buffer = io.BytesIO()
-    pdf.save(buffer)
-    data = buffer.getvalue()
+    pages = [random.Random(i).randbytes(24 * 1024 * 1024) for i in range(3)]
+    data = _image_pdf(pages, (4096, 6144), False, {"/Author": "CanaryBigAuthor"})
     report, output = streamed(data)
     assert report.cleaned, report.reason
     assert output == scrub(data).data
@@ -378,21 +363,20 @@ def test_a_lying_worker_leaves_the_file_not_cleaned(case: str) -> None:
 # --- through the real server, default settings --------------------------------------------
 
 
-def _scanned_pdf(size: int) -> bytes:
-    width, height = 2480, 3508
-    buffer = io.BytesIO()
-    Image.frombytes("L", (width, height), random.Random(3).randbytes(width * height)).save(
-        buffer, "JPEG", quality=90
-    )
-    jpeg = buffer.getvalue()
+def _image_pdf(
+    images: list[bytes], size: tuple[int, int], dct: bool, info: dict[str, str]
+) -> bytes:
+    """A PDF of one full-page grey image per page (`dct`: the images are JPEGs)."""
     pdf = pikepdf.new()
-    pdf.docinfo["/Author"] = "CanaryScanAuthor"
-    pdf.docinfo["/Producer"] = "CanaryScanProducer"
-    for _ in range(size // len(jpeg) + 1):
-        image = pikepdf.Stream(pdf, jpeg)
+    for key, value in info.items():
+        pdf.docinfo[key] = value
+    for data in images:
+        image = pikepdf.Stream(pdf, data)
         image.Type, image.Subtype = pikepdf.Name.XObject, pikepdf.Name.Image
-        image.Width, image.Height, image.BitsPerComponent = width, height, 8
-        image.ColorSpace, image.Filter = pikepdf.Name.DeviceGray, pikepdf.Name.DCTDecode
+        image.Width, image.Height, image.BitsPerComponent = size[0], size[1], 8
+        image.ColorSpace = pikepdf.Name.DeviceGray
+        if dct:
+            image.Filter = pikepdf.Name.DCTDecode
         page = pikepdf.Dictionary(
             Type=pikepdf.Name.Page,
             MediaBox=[0, 0, 595, 842],
@@ -403,6 +387,18 @@ def _scanned_pdf(size: int) -> bytes:
     out = io.BytesIO()
     pdf.save(out)
     return out.getvalue()
+
+
+def _scanned_pdf(size: int) -> bytes:
+    """A scan: one noise JPEG (an A4 page at 300 dpi) per page, past `size` bytes."""
+    width, height = 2480, 3508
+    buffer = io.BytesIO()
+    Image.frombytes("L", (width, height), random.Random(3).randbytes(width * height)).save(
+        buffer, "JPEG", quality=90
+    )
+    jpeg = buffer.getvalue()
+    info = {"/Author": "CanaryScanAuthor", "/Producer": "CanaryScanProducer"}
+    return _image_pdf([jpeg] * (size // len(jpeg) + 1), (width, height), True, info)
 
 
 def _phone_video(path: Path, size: int) -> None:

@@ -321,6 +321,7 @@ class SpoolFile(PlaintextIntake):
         self._disk_starts = array.array("Q")
         self._plain_written = 0
         self._recent: tuple[int, bytearray] | None = None
+        self._random: _SpoolReader | None = None
         self.closed = False
         try:
             self._disk_bytes = _write_all(self._fd, [MAGIC])
@@ -401,7 +402,13 @@ class SpoolFile(PlaintextIntake):
         and decrypted, each checked as in `open` (its index and last-record flag are in its
         nonce, its length and place come from RAM), so a large file is read in any order
         with one record in memory at a time."""
-        reader = self._reader()
+        if self._random is None:
+            # Checked once (finished, not closed, the length on disk): then one pread per
+            # record, not an fstat per call.
+            self._random = self._reader()
+        elif self.closed:
+            raise ValueError("spool closed")
+        reader = self._random
         if offset < 0 or size < 0:
             raise ValueError("negative offset or size")
         end = min(self.size, offset + size)
@@ -439,6 +446,7 @@ class SpoolFile(PlaintextIntake):
             self._held = None
             self._out = bytearray()
         self._recent = None
+        self._random = None
         os.close(self._fd)
 
 
