@@ -382,9 +382,7 @@ def main() -> int:
     parser.add_argument(
         "--command-runs", type=int, default=15, help="runs of the whole-command comparison"
     )
-    parser.add_argument(
-        "--command-pages", type=int, default=40, help="pages of its generated PDF"
-    )
+    parser.add_argument("--command-pages", type=int, default=40, help="pages of its generated PDF")
     parser.add_argument(
         "--command-only", action="store_true", help="only the whole-command comparison"
     )
