@@ -37,7 +37,7 @@ import io
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import BinaryIO, cast
+from typing import TYPE_CHECKING, BinaryIO, cast
 
 import pikepdf
 from pikepdf import sanitize
@@ -48,6 +48,9 @@ from scrubbers._pdf_walk import iter_reachable_dicts, scan
 from scrubbers._ranges import RangeSource, Sink, SourceReader
 from scrubbers._types import MAX_LINK_CHARS, MAX_LINKS, Attachment, Cleaned, Limits
 from scrubbers.errors import CorruptFileError, LimitExceededError, ScrubError, VerificationError
+
+if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer
 
 N = pikepdf.Name
 
@@ -135,8 +138,8 @@ class _TailHeldBack(io.RawIOBase):
     def writable(self) -> bool:
         return True
 
-    def write(self, data: object) -> int:
-        view = memoryview(data).cast("B")  # type: ignore[arg-type]
+    def write(self, data: ReadableBuffer) -> int:
+        view = memoryview(data).cast("B")
         self._tail += view
         if len(self._tail) > 2 * _STREAM_TAIL:
             cut = len(self._tail) - _STREAM_TAIL
