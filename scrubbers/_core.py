@@ -35,7 +35,8 @@ from scrubbers.errors import (
 def clean(untrusted_data: bytes, limits: Limits) -> tuple[FileType, Cleaned]:
     """Clean one file in this process. Raises `ScrubError` subclasses only.
 
-    Scrubbers of container formats (office documents) call this for what they embed.
+    The archive scrubber calls this for each member; packages whose parts keep their place
+    (office documents, EPUB) use `scrub_embedded`.
     """
     file_type = sniff(untrusted_data)
     scrubber = scrubber_for(file_type.name)
