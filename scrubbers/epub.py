@@ -42,6 +42,7 @@ import uuid
 from dataclasses import dataclass, field
 
 from scrubbers import _xml
+from scrubbers._core import scrub_embedded
 from scrubbers._sniff import SVG_NS, TEXT, UNKNOWN, sniff
 from scrubbers._types import Attachment, Cleaned, Limits
 from scrubbers._xml import Element, XmlDoc
@@ -51,7 +52,6 @@ from scrubbers._zip import (
     is_font,
     looks_like_xml,
     read_package,
-    scrub_embedded,
     write_package,
 )
 from scrubbers.errors import CorruptFileError, UnsupportedTypeError

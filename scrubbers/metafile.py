@@ -36,9 +36,9 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, field
 
+from scrubbers._core import scrub_embedded
 from scrubbers._sniff import EMF, WMF, sniff
 from scrubbers._types import Cleaned, Limits
-from scrubbers._zip import scrub_embedded
 from scrubbers.errors import (
     CorruptFileError,
     LimitExceededError,

@@ -35,11 +35,11 @@ import urllib.parse
 from dataclasses import dataclass, field
 
 from scrubbers import _svg_names, _xml
+from scrubbers._core import scrub_embedded
 from scrubbers._sniff import SVG_NS, sniff
 from scrubbers._svg_values import attribute_is_valid, css_value_is_valid
 from scrubbers._types import Attachment, Cleaned, Limits
 from scrubbers._xml import Element
-from scrubbers._zip import scrub_embedded
 from scrubbers.errors import CorruptFileError, UnsupportedTypeError
 
 XLINK = "http://www.w3.org/1999/xlink"
