@@ -152,9 +152,11 @@ class _Walker:
 
     def _visit_dict(self, node: pikepdf.Object) -> None:
         is_root = node.is_indirect and node.objgen == self.root_objgen
-        kind = _kind(node)
-        is_annot = _is_annot(node)
-        for key in list(node.keys()):
+        ordered = list(node.keys())
+        keys = frozenset(ordered)
+        kind = _kind(node, keys)
+        is_annot = _is_annot(node, keys)
+        for key in ordered:
             value = node.get(key)
             if key == "/Metadata":
                 self._drop(node, key, "pdf:XMP" if is_root else f"pdf:XMP({kind})")
@@ -316,30 +318,37 @@ def _info_field(key: str) -> str:
     return "pdf:Info/custom"
 
 
-def _kind(node: pikepdf.Object) -> str:
-    type_ = node.get(N.Type)
-    subtype = node.get(N.Subtype)
-    if type_ == N.Page:
+# Keys and names as str: pikepdf compares a Name with a str, and building a Name for each
+# lookup (``pikepdf.Name.Type``) costs more than the lookup itself; these run for every
+# dictionary and every value of the file.
+_FONT_PROGRAM_KEYS = frozenset({"/Length1", "/Length2", "/Length3", "/FontFile", "/FontFile2"})
+_FONT_TYPES = ("/Font", "/FontDescriptor")
+_FONT_SUBTYPES = ("/Type1C", "/CIDFontType0C", "/OpenType")
+_SIGNATURE_TYPES = ("/Sig", "/DocTimeStamp")
+
+
+def _kind(node: pikepdf.Object, keys: frozenset[str]) -> str:
+    type_ = node.get("/Type") if "/Type" in keys else None
+    subtype = node.get("/Subtype") if "/Subtype" in keys else None
+    if type_ == "/Page":
         return "page"
-    if subtype == N.Image:
+    if subtype == "/Image":
         return "image"
-    if subtype == N.Form:
+    if subtype == "/Form":
         return "form"
-    if type_ in (N.Font, N.FontDescriptor) or any(
-        k in node for k in ("/Length1", "/Length2", "/Length3", "/FontFile", "/FontFile2")
-    ):
+    if type_ in _FONT_TYPES or not _FONT_PROGRAM_KEYS.isdisjoint(keys):
         return "font"
-    if subtype in (N.Type1C, N.CIDFontType0C, N.OpenType):
+    if subtype in _FONT_SUBTYPES:
         return "font"
     return "object"
 
 
-def _is_annot(node: pikepdf.Object) -> bool:
+def _is_annot(node: pikepdf.Object, keys: frozenset[str]) -> bool:
     if isinstance(node, pikepdf.Stream):
         return False
-    if node.get(N.Type) == N.Annot:
+    if "/Type" in keys and node.get("/Type") == "/Annot":
         return True
-    return N.Rect in node and isinstance(node.get(N.Subtype), pikepdf.Name)
+    return "/Rect" in keys and isinstance(node.get("/Subtype"), pikepdf.Name)
 
 
 def _classify(value: pikepdf.Object | None) -> tuple[str | None, pikepdf.Object | None]:
@@ -348,22 +357,24 @@ def _classify(value: pikepdf.Object | None) -> tuple[str | None, pikepdf.Object 
     Returns (field name, replacement); replacement None means "remove the reference".
     """
     if isinstance(value, pikepdf.Array):
-        if len(value) >= 1 and value[0] == N.ICCBased:
+        if len(value) >= 1 and value[0] == "/ICCBased":
             return "pdf:ICC-description", _device_space(value)
         return None, None
     if not isinstance(value, (pikepdf.Dictionary, pikepdf.Stream)):
         return None, None
-    type_ = value.get(N.Type)
-    if type_ in (N.Sig, N.DocTimeStamp) or (N.ByteRange in value and N.Contents in value):
+    keys = value.keys()
+    if ("/Type" in keys and value.get("/Type") in _SIGNATURE_TYPES) or (
+        "/ByteRange" in keys and "/Contents" in keys
+    ):
         # A signature dictionary: signer certificate, name, location, reason, time.
         return "pdf:signature", None
-    action = value.get(N.S)
+    action = value.get("/S") if "/S" in keys else None
     if isinstance(action, pikepdf.Name):
         bad = BAD_ACTIONS.get(str(action))
         if bad is not None:
             return bad, None
-        if action == N.URI:
-            uri = value.get(N.URI)
+        if action == "/URI":
+            uri = value.get("/URI")
             if isinstance(uri, pikepdf.String) and bytes(uri)[:5].lower() == b"file:":
                 # A link to a local file names a path on the author's disk.
                 return "pdf:local-file-link", None
