@@ -29,7 +29,6 @@ _NOT_YET_SPLIT = frozenset(
         "scrubbers/_sniff.py",
         "scrubbers/epub.py",
         "scrubbers/images.py",
-        "scrubbers/isobmff.py",
         "scrubbers/metafile.py",
         "scrubbers/ooxml.py",
     }
