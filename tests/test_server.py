@@ -23,11 +23,11 @@ import anyio
 import httpx
 import pytest
 from conftest import EditorKeys
-from fixtures_office import jpeg_with_gps, make_docx
-from fixtures_pdf import small_pdf
-from html_tree import Node, by_class, text_of
-from html_tree import parse as parse_html
-from test_server_support import (
+from support.fixtures_office import jpeg_with_gps, make_docx
+from support.fixtures_pdf import small_pdf
+from support.html_tree import Node, by_class, text_of
+from support.html_tree import parse as parse_html
+from support.submissions import (
     BOUNDARY,
     CONTENT_TYPE,
     age_open,
@@ -372,7 +372,7 @@ def test_corpus_files_round_trip(
 
 
 def test_pdf_attachments_become_files_of_their_own(server: Server, tmp_path: Path) -> None:
-    from fixtures_pdf import dirty_pdf
+    from support.fixtures_pdf import dirty_pdf
 
     response = server.submit(multipart([("dossier.pdf", dirty_pdf())]))
     assert response.status_code == 200, response.text
@@ -834,7 +834,7 @@ def test_no_plaintext_temporary_files_while_spooling(tmp_path: Path) -> None:
 def test_scrub_runs_off_the_event_loop(make_server: Callable[..., Server]) -> None:
     """While a file is being cleaned, the loop keeps answering other requests."""
     server = make_server()
-    from fixtures_pdf import dirty_pdf
+    from support.fixtures_pdf import dirty_pdf
 
     pdf = dirty_pdf()
 
@@ -1010,7 +1010,7 @@ def test_worker_limits_reach_the_worker(
 
 
 def test_receipt_notes_and_reasons_are_in_the_page_language(server: Server) -> None:
-    from fixtures_images import dirty_jpeg
+    from support.fixtures_images import dirty_jpeg
 
     jpeg = dirty_jpeg(server.storage.parent, orientation=6)
     body = multipart([("photo.jpg", jpeg), ("data.bin", b"\x00\x01raw")])
@@ -1071,8 +1071,8 @@ def test_unknown_notes_and_reasons_are_never_shown_verbatim() -> None:
 def test_every_scrubber_reason_and_note_has_words_in_both_languages(tmp_path: Path) -> None:
     """A reason or note added to the scrubbers without words here would reach French
     pages as the generic line: this says which one."""
-    from fixtures_images import dirty_heif, dirty_jpeg, dirty_png
-    from fixtures_pdf import dirty_pdf
+    from support.fixtures_images import dirty_heif, dirty_jpeg, dirty_png
+    from support.fixtures_pdf import dirty_pdf
 
     import scrubbers
     from leakdrop.server.i18n import STRINGS, note_lines, reason_text
@@ -1167,8 +1167,8 @@ def _receipt_files(html: str) -> dict[str, Node]:
 def test_field_categories_keep_every_name_and_have_words(tmp_path: Path) -> None:
     """Every field the scrubbers remove from the fixtures has a plain category (none falls
     to "other"); an unknown name is listed under "other", never dropped."""
-    from fixtures_images import dirty_heif, dirty_jpeg, dirty_png
-    from fixtures_pdf import dirty_pdf
+    from support.fixtures_images import dirty_heif, dirty_jpeg, dirty_png
+    from support.fixtures_pdf import dirty_pdf
 
     import scrubbers
     from leakdrop.server import fields
