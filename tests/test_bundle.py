@@ -13,7 +13,7 @@ import venv
 from pathlib import Path
 from typing import Any
 
-from pickup_support import check_offline_page, entry, run_leakdrop
+from support.pickup import check_offline_page, entry, run_leakdrop
 
 from leakdrop.sealing import X25519Recipient, encrypt
 from leakdrop.submission import write_submission

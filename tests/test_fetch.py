@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pickup_support import (
+from support.pickup import (
     LEAKDROP,
     Pickup,
     SocksRelay,

@@ -14,7 +14,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from pickup_support import run_leakdrop
+from support.pickup import run_leakdrop
 
 from leakdrop.onion_auth import OnionAuthError, authorized_client_line, generate_client_auth
 

@@ -33,8 +33,9 @@ from pathlib import Path
 
 import pikepdf
 import pytest
-from fixtures_pdf import dirty_pdf, small_pdf
-from live_server import (
+from PIL import Image
+from support.fixtures_pdf import dirty_pdf, small_pdf
+from support.live_server import (
     ServerFactory,
     exiftool_json,
     live_server,
@@ -42,7 +43,6 @@ from live_server import (
     sealed_files,
     submit,
 )
-from PIL import Image
 from test_scrub_audio import MAKERS as AUDIO_MAKERS
 from test_scrub_audio import _canaries, _framemd5
 from test_scrub_video import _AV, _H264_AAC, MAKERS, _ffmpeg, _with_gps_track, packets, probe

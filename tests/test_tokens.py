@@ -9,7 +9,7 @@ import stat
 from pathlib import Path
 
 import pytest
-from pickup_support import run_leakdrop
+from support.pickup import run_leakdrop
 
 from leakdrop.tokens import (
     AuthThrottle,
