@@ -100,7 +100,7 @@ def test_offline_part_needs_only_pynacl(
     # Importing every offline module pulls in nothing from the server side, and the code
     # comes from the installed wheel, not from the work tree.
     probe = (
-        "import sys, leakdrop, leakdrop.cli, leakdrop.opener, leakdrop.keygen, leakdrop.keys,"
+        "import sys, leakdrop, leakdrop.cli, leakdrop.offline.opener, leakdrop.offline.keygen, leakdrop.keys,"
         " leakdrop.submission, leakdrop.sealing;"
         "print(leakdrop.__file__);"
         "print(' '.join(sorted({m.split('.')[0].lower() for m in sys.modules})))"

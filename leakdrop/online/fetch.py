@@ -49,8 +49,7 @@ from urllib.parse import urlsplit
 
 from leakdrop._files import DAY, SHA256_HEX, fsync_dir, sha256_file
 from leakdrop._terminal import Progress, shown
-from leakdrop.layout import is_valid_id
-from leakdrop.reply import OUTBOX_NAME
+from leakdrop.layout import OUTBOX_NAME, check_token_syntax, is_valid_id
 from leakdrop.sealing import (
     ENCRYPTED_CHUNK_SIZE,
     NONCE_SIZE,
@@ -58,7 +57,6 @@ from leakdrop.sealing import (
     HeaderError,
     header_length,
 )
-from leakdrop.tokens import check_token_syntax
 
 __all__ = [
     "AuthError",
