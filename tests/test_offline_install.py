@@ -53,6 +53,36 @@ _IGNORE = shutil.ignore_patterns(
     "node_modules",
 )
 
+#: Imports the whole offline part in a fresh interpreter: `leakdrop.cli` and every module
+#: under `leakdrop.offline` (found by walking the package, so a module added later is
+#: covered), with every server-side package refused by a meta_path finder. Prints the
+#: package's location, the offline modules imported, and the top-level modules loaded.
+OFFLINE_PROBE = """
+import importlib, importlib.abc, pkgutil, sys
+
+BLOCKED = (
+    "fastapi", "starlette", "uvicorn", "pikepdf", "PIL", "pillow_heif", "defusedxml",
+    "multipart", "python_multipart", "httpx", "scrubbers", "leakdrop.server", "leakdrop.pickup",
+)
+
+class RefuseServerSide(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if any(name == b or name.startswith(b + ".") for b in BLOCKED):
+            raise ImportError(f"the offline part imported {name}")
+        return None
+
+sys.meta_path.insert(0, RefuseServerSide())
+import leakdrop, leakdrop.cli, leakdrop.offline
+offline = [
+    m.name for m in pkgutil.walk_packages(leakdrop.offline.__path__, "leakdrop.offline.")
+]
+for name in offline:
+    importlib.import_module(name)
+print(leakdrop.__file__)
+print(" ".join(sorted(offline)))
+print(" ".join(sorted({m.split(".")[0].lower() for m in sys.modules})))
+"""
+
 
 def _clean_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
@@ -99,15 +129,9 @@ def test_offline_part_needs_only_pynacl(
 
     # Importing every offline module pulls in nothing from the server side, and the code
     # comes from the installed wheel, not from the work tree.
-    probe = (
-        "import sys, leakdrop, leakdrop.cli, leakdrop.offline.opener, leakdrop.offline.keygen, leakdrop.keys,"
-        " leakdrop.submission, leakdrop.sealing;"
-        "print(leakdrop.__file__);"
-        "print(' '.join(sorted({m.split('.')[0].lower() for m in sys.modules})))"
-    )
-    out = _run([py, "-c", probe], tmp_path).stdout.splitlines()
+    out = _run([py, "-c", OFFLINE_PROBE], tmp_path).stdout.splitlines()
     assert out[0].startswith(str(env_dir)), out[0]
-    assert not set(out[1].split()) & (SERVER_SIDE | {"scrubbers"}), out[1]
+    assert not set(out[2].split()) & (SERVER_SIDE | {"scrubbers"}), out[2]
 
     leakdrop = env_dir / "bin" / "leakdrop"
     keygen = _run(
@@ -144,3 +168,24 @@ def test_offline_part_needs_only_pynacl(
     assert (folder / "files/01-doc.pdf").read_bytes() == b"%PDF cleaned"
     assert (folder / "files/02-raw.bin").read_bytes() == b"\x00\x01" * 5000
     assert (folder / "message.txt").read_text() == "from the source"
+
+
+def test_offline_package_imports_without_server_packages(tmp_path: Path) -> None:
+    # The same probe on this checkout, without building a wheel: fast enough for every run.
+    env = {**_clean_env(), "PYTHONPATH": str(REPO)}
+    result = subprocess.run(
+        [sys.executable, "-c", OFFLINE_PROBE],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    where, offline, loaded = result.stdout.splitlines()
+    assert where == str(REPO / "leakdrop" / "__init__.py"), where
+    assert {"leakdrop.offline.opener", "leakdrop.offline.keygen", "leakdrop.offline.reply"} <= set(
+        offline.split()
+    ), offline
+    assert not set(loaded.split()) & (SERVER_SIDE | {"scrubbers"}), loaded
