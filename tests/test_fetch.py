@@ -25,7 +25,7 @@ from support.pickup import (
     write_token_file,
 )
 
-from leakdrop.fetch import FetchError, VerifyError, check_age_layout, parse_listing
+from leakdrop.online.fetch import FetchError, VerifyError, check_age_layout, parse_listing
 from leakdrop.sealing import encrypt
 
 ONION = "pickupexampleexampleexampleexampleexampleexamplexyzab.onion"

@@ -29,7 +29,7 @@ from support.pickup import run_leakdrop
 
 from leakdrop.codename import derive, normalise
 from leakdrop.mailboxes import Mailboxes
-from leakdrop.reply import ReplyError, seal_reply
+from leakdrop.offline.reply import ReplyError, seal_reply
 from leakdrop.sealing import (
     HybridIdentity,
     HybridRecipient,

@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 from support.pickup import run_leakdrop
 
-from leakdrop.tokens import (
+from leakdrop.layout import check_token_syntax
+from leakdrop.pickup.tokens import (
     AuthThrottle,
     TokenError,
     TokenStore,
     add_token,
-    check_token_syntax,
     load_tokens,
     revoke_token,
 )
