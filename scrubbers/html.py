@@ -5,8 +5,9 @@ else goes: comments (a saved page's ``<!-- saved from url=... -->`` names the in
 from), ``<meta>``, scripts, styles (a ``url()`` or ``@import`` loads from elsewhere, and
 ``style`` attributes can hide text: all style is removed rather than parsed), event
 attributes, and every element that loads something (``img``, ``link``, ``iframe``,
-``object``, ``embed``, ``base``, ``form``...). Images are removed, not cleaned (first
-version: an embedded ``data:`` image would need the embedded path). The page's title is
+``object``, ``embed``, ``base``, ``form``...). A picture saved inside the page (``<img
+src="data:...">``) is cleaned by the scrubber of its real type and kept; one that cannot be
+cleaned, and every picture loaded from elsewhere, is removed. The page's title is
 content (the tab shows it): it is kept, as text. The report of what was removed comes from a
 bounded parse of the input with Python's ``html.parser``: names only; the kept links are
 listed for the editors, who check them for per-recipient tracking tokens.
@@ -15,12 +16,16 @@ listed for the editors, who check them for per-recipient tracking tokens.
 from __future__ import annotations
 
 import html
+import re
+from dataclasses import dataclass, field
 from html.parser import HTMLParser
 
 import nh3  # imported with the registry: loaded before the worker is sealed
 
-from scrubbers._types import MAX_LINKS, Cleaned, Limits
-from scrubbers.errors import UnsupportedTypeError
+from scrubbers import _data_uri
+from scrubbers._core import scrub_embedded
+from scrubbers._types import MAX_LINKS, Attachment, Cleaned, Limits
+from scrubbers.errors import ScrubError, UnsupportedTypeError
 
 #: element -> attributes kept on it (the one allowlist table).
 ALLOWED: dict[str, frozenset[str]] = {
@@ -35,6 +40,7 @@ ALLOWED: dict[str, frozenset[str]] = {
         )
     },
     "a": frozenset({"href"}),
+    "img": frozenset({"src", "alt", "width", "height"}),  # src: a cleaned data: picture only
     "td": frozenset({"colspan", "rowspan"}),
     "th": frozenset({"colspan", "rowspan"}),
 }  # fmt: skip
@@ -42,6 +48,7 @@ ALLOWED: dict[str, frozenset[str]] = {
 _DROPPED_WITH_CONTENT = frozenset({"script", "style", "noscript", "template", "title"})
 _MAX_REPORTED = 200
 _MAX_TITLE_CHARS = 1000
+_SIZE = re.compile(r"\d{1,5}%?\Z")
 
 
 class _Inventory(HTMLParser):
@@ -91,6 +98,9 @@ class _Inventory(HTMLParser):
         else:
             kept = ALLOWED[tag]
         for name, value in attrs:
+            if tag == "img" and name == "src" and not _data_uri.is_data_uri((value or "").strip()):
+                self.removed.add("html:img")  # loaded from elsewhere: a beacon
+                continue
             if name in kept:
                 if tag == "a" and name == "href" and value and len(self.links) < MAX_LINKS:
                     self.links.append(value)
@@ -119,16 +129,80 @@ def _decode(data: bytes) -> str:
     return data.decode("latin-1")
 
 
+@dataclass
+class _Pictures:
+    """nh3's attribute filter: the values it keeps, with each data: picture cleaned."""
+
+    limits: Limits
+    check_only: bool
+    removed: set[str] = field(default_factory=set)
+    attachments: list[Attachment] = field(default_factory=list)
+    warnings: set[str] = field(default_factory=set)
+    failure: BaseException | None = None
+
+    def __call__(self, element: str, attribute: str, value: str) -> str | None:
+        # nh3 drops an attribute whose filter raises and swallows the error: a failure is
+        # kept here and raised once the page is rebuilt (never a page called clean by luck).
+        try:
+            return self._filter(element, attribute, value)
+        except ScrubError:
+            self.removed.add("html:img")  # a picture that cannot be cleaned goes
+            return None
+        except Exception as exc:  # noqa: BLE001 - re-raised by `clean` below
+            self.failure = exc
+            return None
+
+    def _filter(self, element: str, attribute: str, value: str) -> str | None:
+        target = value.strip()
+        if attribute == "href":
+            # data: is among nh3's schemes for the pictures only: never a link target.
+            return None if _data_uri.is_data_uri(target) else value
+        if attribute in ("width", "height"):
+            return value if _SIZE.match(target) else None
+        if element == "img" and attribute == "src":
+            if not _data_uri.is_data_uri(target):
+                return None
+            result = scrub_embedded(
+                _data_uri.decode(target), self.limits, check_only=self.check_only
+            )
+            self.removed.update(result.removed)
+            self.attachments.extend(result.attachments)
+            self.warnings.update(result.warnings)
+            return value if self.check_only else _data_uri.encode(result.data)
+        return value
+
+    def clean(self, text: str) -> str:
+        body = nh3.clean(
+            text,
+            tags=set(ALLOWED),
+            clean_content_tags=set(_DROPPED_WITH_CONTENT),
+            # "*": ammonia's own generic attributes (lang, title) would otherwise stay on
+            # every element, outside the table.
+            attributes={"*": set(), **{tag: set(attrs) for tag, attrs in ALLOWED.items() if attrs}},
+            attribute_filter=self,
+            url_schemes={"http", "https", "mailto", "data"},
+            link_rel=None,
+            strip_comments=True,
+            generic_attribute_prefixes=set(),
+        )
+        if self.failure is not None:
+            raise self.failure
+        return body
+
+
 class HtmlScrubber:
     file_types = ("html",)
 
     def get_meta(self, untrusted_data: bytes, limits: Limits) -> list[str]:
         if len(untrusted_data) > limits.max_input_bytes:
             raise UnsupportedTypeError("page too large")
+        text = _decode(untrusted_data)
         inventory = _Inventory()
-        inventory.feed(_decode(untrusted_data))
+        inventory.feed(text)
         inventory.close()
-        return sorted(inventory.removed)
+        pictures = _Pictures(limits, check_only=True)
+        pictures.clean(text)
+        return sorted(inventory.removed | pictures.removed)
 
     def remove_all(self, untrusted_data: bytes, limits: Limits) -> Cleaned:
         if len(untrusted_data) > limits.max_input_bytes:
@@ -137,18 +211,8 @@ class HtmlScrubber:
         inventory = _Inventory()
         inventory.feed(text)
         inventory.close()
-        body = nh3.clean(
-            text,
-            tags=set(ALLOWED),
-            clean_content_tags=set(_DROPPED_WITH_CONTENT),
-            # "*": ammonia's own generic attributes (lang, title) would otherwise stay on
-            # every element, outside the table.
-            attributes={"*": set(), **{tag: set(attrs) for tag, attrs in ALLOWED.items() if attrs}},
-            url_schemes={"http", "https", "mailto"},
-            link_rel=None,
-            strip_comments=True,
-            generic_attribute_prefixes=set(),
-        )
+        pictures = _Pictures(limits, check_only=False)
+        body = pictures.clean(text)
         # Whitespace-collapsed and escaped: the title goes back as text, never as markup.
         title = " ".join((inventory.title or "").split())
         head = f"<title>{html.escape(title, quote=False)}</title>" if title else ""
@@ -160,7 +224,13 @@ class HtmlScrubber:
         kept = _Inventory()  # the links as the output has them (nh3 dropped the unsafe ones)
         kept.feed(body)
         kept.close()
-        warnings = ("page-content", "hyperlinks") if kept.links else ("page-content",)
+        warnings = {"page-content", *pictures.warnings}
+        if kept.links:
+            warnings.add("hyperlinks")
         return Cleaned(
-            out, tuple(sorted(inventory.removed)), warnings=warnings, links=tuple(kept.links)
+            out,
+            tuple(sorted(inventory.removed | pictures.removed)),
+            attachments=tuple(pictures.attachments),
+            warnings=tuple(sorted(warnings)),
+            links=tuple(kept.links),
         )

@@ -28,19 +28,16 @@ is dropped before parsing; one with an internal subset (entities) is refused by
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
-import urllib.parse
 from dataclasses import dataclass, field
 
-from scrubbers import _svg_names, _xml
+from scrubbers import _data_uri, _svg_names, _xml
 from scrubbers._core import scrub_embedded
-from scrubbers._sniff import SVG_NS, sniff
+from scrubbers._sniff import SVG_NS
 from scrubbers._svg_values import attribute_is_valid, css_value_is_valid
 from scrubbers._types import Attachment, Cleaned, Limits
 from scrubbers._xml import Element
-from scrubbers.errors import CorruptFileError, UnsupportedTypeError
+from scrubbers.errors import UnsupportedTypeError
 
 XLINK = "http://www.w3.org/1999/xlink"
 XML_NS = _xml.XML_NS
@@ -206,7 +203,6 @@ _NAME = re.compile(r"[A-Za-z_][\w.-]{0,63}\Z")
 _INTERNAL = re.compile(r"#[A-Za-z_][\w.:-]*\Z")
 _TARGETS = frozenset({"_blank", "_self", "_parent", "_top"})
 _LINK_SCHEMES = re.compile(r"(?:https?:|mailto:)", re.I)
-_DATA_URI = re.compile(r"data:([\w.+/-]*)((?:;[\w.+-]+=[\w.+-]+)*)(;base64)?,(.*)\Z", re.S | re.I)
 _DOCTYPE = re.compile(
     rb"\A((?:\xef\xbb\xbf)?\s*(?:<\?xml[^>]*\?>)?\s*)"
     rb"<!DOCTYPE\s+svg\s+PUBLIC\s+(?:\"[^\"<>\[]*\"|'[^'<>\[]*')\s+"
@@ -369,34 +365,23 @@ class _Pass:
                 self.links.append(target)
             self.warnings.add("hyperlinks")
             return
-        if local in ("image", "feImage") and target[:5].lower() == "data:":
+        if local in ("image", "feImage") and _data_uri.is_data_uri(target):
             element.attrib[name] = self._clean_data_uri(target)
             return
         del element.attrib[name]
         self.removed.add("svg:external-reference")
 
     def _clean_data_uri(self, target: str) -> str:
-        match = _DATA_URI.match(target)
-        if match is None:
-            raise CorruptFileError("bad data: URI")
-        try:
-            if match.group(3):
-                untrusted = base64.b64decode("".join(match.group(4).split()), validate=True)
-            else:
-                untrusted = urllib.parse.unquote_to_bytes(match.group(4))
-        except (binascii.Error, ValueError) as exc:
-            raise CorruptFileError("bad data: URI") from exc
         # Cleaned by the scrubber of its real type (a JPEG's EXIF and GPS go); one that
         # cannot be cleaned makes the drawing not cleaned (the error propagates).
-        result = scrub_embedded(untrusted, self.limits, check_only=self.check_only)
+        result = scrub_embedded(_data_uri.decode(target), self.limits, check_only=self.check_only)
         self.removed.update(result.removed)
         self.attachments.extend(result.attachments)
         self.warnings.update(result.warnings)
         for link in result.links:
             if link not in self.links:
                 self.links.append(link)
-        media_type = sniff(result.data).media_type
-        return "data:" + media_type + ";base64," + base64.b64encode(result.data).decode()
+        return _data_uri.encode(result.data)
 
     def _css_safe(self, css: str) -> bool:
         """No at-rule, escape, markup, or function outside the list; url() to #id only."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -154,5 +155,33 @@ def test_title_is_kept_as_text_and_links_are_listed() -> None:
     assert b"<script" not in report.data and b"x()" not in report.data
     assert report.links == ("https://example.org/t?u=CANARY-TOKEN",)
     assert "hyperlinks" in report.warnings
+    again = scrub_sandboxed(report.data)
+    assert again.cleaned and again.removed == () and again.data == report.data
+
+
+def test_pictures_saved_in_the_page_are_cleaned_and_kept(tmp_path: Path) -> None:
+    """A data: picture is part of the page: kept, cleaned by the JPEG scrubber (its EXIF
+    description and GPS go). A picture that cannot be cleaned, and a data: link, go."""
+    jpeg = base64.b64encode(_jpeg_with_gps()).decode()
+    page = (
+        f'<html><body><p><img src="data:image/png;base64,{jpeg}" alt="the plan" width="8">'
+        '<img src="data:image/png;base64,AAAA" width="CANARY-WIDTH">'
+        '<a href="data:text/html;base64,PHNjcmlwdD4=">x</a></p></body></html>'
+    ).encode()
+    report = scrub_sandboxed(page)
+    assert report.cleaned, report.reason
+    assert "html:img" in report.removed  # the one that cannot be cleaned
+    assert any(name.startswith("embedded:jpeg/") for name in report.removed), report.removed
+    assert b"CANARY" not in report.data and b"data:text/html" not in report.data
+    (kept,) = re.findall(rb'<img src="data:image/jpeg;base64,([^"]+)"[^>]*>', report.data)
+    picture = tmp_path / "picture.jpg"
+    picture.write_bytes(base64.b64decode(kept))
+    assert CANARIES["gps"].encode() not in picture.read_bytes()
+    tags = json.loads(
+        subprocess.run(["exiftool", "-j", "-a", "-G1", str(picture)], capture_output=True,
+                       check=True).stdout  # fmt: skip
+    )[0]
+    assert not [key for key in tags if "GPS" in key or "ImageDescription" in key], tags
+    assert b'alt="the plan"' in report.data and b'width="8"' in report.data
     again = scrub_sandboxed(report.data)
     assert again.cleaned and again.removed == () and again.data == report.data
