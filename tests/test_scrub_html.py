@@ -177,10 +177,8 @@ def test_pictures_saved_in_the_page_are_cleaned_and_kept(tmp_path: Path) -> None
     picture = tmp_path / "picture.jpg"
     picture.write_bytes(base64.b64decode(kept))
     assert CANARIES["gps"].encode() not in picture.read_bytes()
-    tags = json.loads(
-        subprocess.run(["exiftool", "-j", "-a", "-G1", str(picture)], capture_output=True,
-                       check=True).stdout  # fmt: skip
-    )[0]
+    exiftool = ["exiftool", "-j", "-a", "-G1", str(picture)]
+    tags = json.loads(subprocess.run(exiftool, capture_output=True, check=True).stdout)[0]
     assert not [key for key in tags if "GPS" in key or "ImageDescription" in key], tags
     assert b'alt="the plan"' in report.data and b'width="8"' in report.data
     again = scrub_sandboxed(report.data)
