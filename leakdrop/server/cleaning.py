@@ -64,6 +64,8 @@ class Cleaner:
         )
 
     async def clean_all(self, files: list[tuple[str, IntakeFile]]) -> list[StoredFile]:
+        """Every received file (in order, with the files found in it), each cleaned or kept
+        as received; on a failure, every new spool is closed and the first error raised."""
         results: list[list[StoredFile] | None] = [None] * len(files)
         failures: list[BaseException] = []
 
