@@ -4,15 +4,18 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import re
+import secrets
 from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO, Final
+from typing import Any, BinaryIO, Final
 
 _O_CLOEXEC: Final = getattr(os, "O_CLOEXEC", 0)
 _O_DIRECTORY: Final = getattr(os, "O_DIRECTORY", 0)
+_O_TMPFILE: Final = getattr(os, "O_TMPFILE", 0)
 
 #: A SHA-256 as the manifests, listings and token files write it: 64 lowercase hex digits.
 SHA256_HEX: Final = re.compile(r"[0-9a-f]{64}")
@@ -59,3 +62,46 @@ def write_new_private_file(path: Path, fill: Callable[[BinaryIO], object]) -> No
         with contextlib.suppress(OSError):
             path.unlink()
         raise
+
+
+def open_unnamed(directory: Path, named_prefix: str) -> int:
+    """A new read-write file in `directory` that has no name: ``O_TMPFILE`` where the file
+    system supports it (a crash leaves nothing), else created as `named_prefix` plus a
+    random name and unlinked at once (a crash between the two leaves a named file, for the
+    owner of the folder to sweep)."""
+    flags = os.O_RDWR | _O_CLOEXEC
+    if _O_TMPFILE:
+        try:
+            return os.open(directory, flags | _O_TMPFILE, 0o600)
+        except OSError as exc:
+            # EOPNOTSUPP/EISDIR/EINVAL: this file system has no O_TMPFILE; fall back below.
+            if exc.errno not in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL, errno.ENOENT):
+                raise
+    path = directory / f"{named_prefix}{secrets.token_hex(16)}"
+    fd = os.open(path, flags | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    try:
+        os.unlink(path)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def write_all(fd: int, parts: list[Any]) -> int:
+    """writev every part, however the kernel splits the write (ENOSPC raises)."""
+    total = sum(len(p) for p in parts)
+    done = os.writev(fd, parts)
+    if done < total:
+        rest = memoryview(b"".join(parts))[done:]
+        while rest:
+            rest = rest[os.write(fd, rest) :]
+    return total
+
+
+def pwrite_all(fd: int, data: bytes | bytearray | memoryview, offset: int) -> None:
+    """pwrite all of `data` at `offset`, however the kernel splits the write."""
+    view = memoryview(data)
+    while view:
+        written = os.pwrite(fd, view, offset)
+        view = view[written:]
+        offset += written

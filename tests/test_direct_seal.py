@@ -1,4 +1,4 @@
-"""A large uncleanable first file sealed in place as it arrives (leakdrop.server.direct).
+"""A large uncleanable first file sealed in place as it arrives (leakdrop.server.in_place).
 
 Real app through httpx, real sealing, opened with `age -d` + `tar` and `leakdrop open`.
 The limits keep the reserved head small (a 1000-character message: 128 KiB of head) so
@@ -35,11 +35,11 @@ from support.submissions import (
 from leakdrop import submission
 from leakdrop.sealing import decrypt, encrypt, parse_identities_file, prepare
 from leakdrop.server import Limits, ServerConfig, create_app
-from leakdrop.server.direct import DIRECT_MIN_FACTOR, direct_head_size
+from leakdrop.server.in_place import IN_PLACE_MIN_FACTOR, in_place_head_size
 
 MESSAGE_CHARS = 1000
-HEAD = direct_head_size(4 * MESSAGE_CHARS)
-BIG = DIRECT_MIN_FACTOR * HEAD + 1234  # not a whole number of chunks
+HEAD = in_place_head_size(4 * MESSAGE_CHARS)
+BIG = IN_PLACE_MIN_FACTOR * HEAD + 1234  # not a whole number of chunks
 
 
 def big_unknown(marker: bytes) -> bytes:
@@ -159,7 +159,7 @@ def test_usual_path_when_the_first_file_does_not_qualify(
         big = big_unknown(b"x")
         parts = [("photo.jpg", jpeg), ("dump.bin", big)]
     else:
-        big = big_unknown(b"x")[: BIG // 2]  # below DIRECT_MIN_FACTOR heads
+        big = big_unknown(b"x")[: BIG // 2]  # below IN_PLACE_MIN_FACTOR heads
         parts = [("dump.bin", big), ("photo.jpg", jpeg)]
     assert drop.submit(multipart(parts, message="hello")).status_code == 200
     plain = drop.plaintext()

@@ -88,8 +88,8 @@ def test_every_scrubber_reason_and_note_has_words_in_both_languages(tmp_path: Pa
     from support.fixtures_pdf import dirty_pdf
 
     import scrubbers
+    from leakdrop.server.cleaning import TOO_LARGE_TO_CLEAN
     from leakdrop.server.i18n import STRINGS, note_lines, reason_text
-    from leakdrop.server.pipeline import TOO_LARGE_TO_CLEAN
 
     def subclasses(cls: type[scrubbers.ScrubError]) -> list[type[scrubbers.ScrubError]]:
         return [cls, *(c for sub in cls.__subclasses__() for c in subclasses(sub))]

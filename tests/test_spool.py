@@ -15,6 +15,7 @@ import pytest
 
 from leakdrop.sealing import _sodium, _stream
 from leakdrop.server import spool as spool_mod
+from leakdrop.server.plaintext_intake import HEAD_BYTES
 from leakdrop.server.spool import (
     AEADS,
     MAGIC,
@@ -86,7 +87,7 @@ def test_round_trip(tmp_path: Path, aead: str, sizes: list[int]) -> None:
         assert list(tmp_path.iterdir()) == []  # nameless, always
         assert spool.size == len(data)
         assert spool.sha256 == hashlib.sha256(data).hexdigest()
-        assert spool.head == data[: spool_mod.HEAD_BYTES]
+        assert spool.head == data[:HEAD_BYTES]
         assert spool.read_all() == data
         with spool.open() as reader:
             got = bytearray()

@@ -7,9 +7,23 @@ from typing import Any
 
 import anyio
 
-from leakdrop.server.errors import ClientGoneError, LyingLengthError, TooLargeError
+from leakdrop.server.errors import (
+    ClientGoneError,
+    LyingLengthError,
+    MalformedRequestError,
+    TooLargeError,
+)
 
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+
+
+def parse_content_length(content_length: str | None) -> int | None:
+    """The declared body length (None: not declared), or MalformedRequestError."""
+    if content_length is None:
+        return None
+    if not content_length.isascii() or not content_length.isdigit():
+        raise MalformedRequestError("bad Content-Length")
+    return int(content_length)
 
 
 class Body:

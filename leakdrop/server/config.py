@@ -32,7 +32,7 @@ MAX_RLIMIT_BYTES: Final = 1 << 50
 #: The admin's texts are shown on the landing page; they are small.
 MAX_ABOUT_BYTES: Final = 64 * KIB
 #: RAM one upload in progress may hold at most: the batch being gathered from the socket,
-#: the batch queued for the parser thread and the one it parses (`pipeline.FEED_BYTES`
+#: the batch queued for the parser thread and the one it parses (`form.FEED_BYTES`
 #: each); the spool's pieces are views into that last batch, and its cipher buffer is
 #: sized to the piece (`spool.SpoolFile`). A trickling upload holds far less. Measured:
 #: tests/test_memory.py.

@@ -13,16 +13,22 @@ else is a malformed request: this endpoint serves one form, not arbitrary client
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Final, Protocol
 
+import anyio
+import anyio.abc
+import anyio.to_thread
 import python_multipart
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import parse_options_header
 
-from leakdrop.server.config import Limits
+from leakdrop.server.body import Body
+from leakdrop.server.config import MIB, Limits
 from leakdrop.server.errors import (
     MalformedRequestError,
     MessageTooLongError,
+    SubmissionError,
     TooLargeError,
     TooManyFilesError,
 )
@@ -34,6 +40,11 @@ _BOUNDARY_RE: Final = re.compile(rb"[0-9A-Za-z'()+_,\-./:=? ]{0,69}[0-9A-Za-z'()
 #: Parts that are neither a file nor the message are refused, but empty "no file picked"
 #: parts are skipped: bound them too, or a client could send millions.
 _EXTRA_PARTS: Final = 8
+#: Body bytes handed to the parser thread at once: big enough that thread hops cost
+#: nothing, small enough to stay a negligible amount of RAM per upload.
+FEED_BYTES: Final = 1 * MIB
+#: How often (in body bytes) free space is re-checked while an upload streams.
+SPACE_CHECK_BYTES: Final = 64 * MIB
 
 
 class FileSink(Protocol):
@@ -207,3 +218,66 @@ class StreamingForm:
 
     def _end(self) -> None:
         self._ended = True
+
+
+# ----------------------------------------------------------------------------- receiving
+
+
+def _first(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The error to report from a task group: a refusal first, else the first failure."""
+    flat: list[BaseException] = []
+    todo: list[BaseException] = [group]
+    while todo:
+        item = todo.pop(0)
+        if isinstance(item, BaseExceptionGroup):
+            todo.extend(item.exceptions)
+        else:
+            flat.append(item)
+    for exc in flat:
+        if isinstance(exc, SubmissionError):
+            return exc
+    return flat[0]
+
+
+async def receive_form(body: Body, form: StreamingForm, check_space: Callable[[], None]) -> None:
+    """Move body chunks to the parser thread, then `close` the form. Receiving the next
+    bytes overlaps with parsing, hashing and encrypting the previous ones (a small bounded
+    queue between them keeps memory flat whatever the upload size). `check_space` runs
+    every `SPACE_CHECK_BYTES` and raises to stop the upload."""
+    # One batch queued, one parsed: with the one being gathered, the RAM an upload holds
+    # (`config.UPLOAD_MEMORY_BYTES`).
+    sender, receiver = anyio.create_memory_object_stream[bytes](max_buffer_size=1)
+
+    async def parse() -> None:
+        async with receiver:
+            async for batch in receiver:
+                await anyio.to_thread.run_sync(form.feed, batch)
+
+    try:
+        async with anyio.create_task_group() as group:
+            group.start_soon(parse)
+            async with sender:
+                await _read_batches(body, sender, check_space)
+    except BaseExceptionGroup as group_error:
+        raise _first(group_error) from None
+    form.close()
+
+
+async def _read_batches(
+    body: Body, sender: anyio.abc.ObjectSendStream[bytes], check_space: Callable[[], None]
+) -> None:
+    batch: list[bytes] = []
+    batched = 0
+    next_space_check = SPACE_CHECK_BYTES
+    async for chunk in body.chunks():
+        batch.append(chunk)
+        batched += len(chunk)
+        if batched >= FEED_BYTES:
+            await sender.send(b"".join(batch))
+            batch.clear()
+            batched = 0
+        if body.received >= next_space_check:
+            next_space_check += SPACE_CHECK_BYTES
+            check_space()
+    if batch:
+        await sender.send(b"".join(batch))

@@ -31,8 +31,6 @@ from __future__ import annotations
 import array
 import bisect
 import contextlib
-import errno
-import hashlib
 import io
 import os
 import queue
@@ -40,22 +38,26 @@ import secrets
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, Final, cast
+from typing import TYPE_CHECKING, BinaryIO, Final, cast
 
 import nacl.bindings  # imported first: it initialises libsodium (CPU feature detection)
 import nacl.exceptions
 
+from leakdrop._files import open_unnamed, write_all
+
 # The one in-buffer binding of libsodium's AEADs, shared with the age STREAM.
 from leakdrop.sealing._sodium import Aead as SodiumAead
 from leakdrop.sealing._sodium import AeadError
+
+# The reader thread's queue is as deep as the writer threads' (back-pressure both ways).
+from leakdrop.server._writer_thread import QUEUE_DEPTH as _QUEUE_DEPTH
+from leakdrop.server._writer_thread import BackgroundWriter
 from leakdrop.server.errors import InternalError
+from leakdrop.server.plaintext_intake import PlaintextIntake
 
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
 
-#: Plaintext bytes kept in RAM at the start of each file, to sniff its type without
-#: reading the spool back.
-HEAD_BYTES: Final = 4096
 #: First bytes of every spool file (not secret: says what the file is to whoever finds one).
 MAGIC: Final = b"leakdrop-spool/2\n"
 #: Largest plaintext record: bigger incoming pieces are split (bounds the buffers: one
@@ -64,8 +66,6 @@ MAX_RECORD: Final = 1024 * 1024
 _LENGTH: Final = 4
 KEY_BYTES: Final = 32
 _MAX_RECORDS: Final = 1 << 88
-_O_TMPFILE: Final = getattr(os, "O_TMPFILE", 0)
-_O_CLOEXEC: Final = getattr(os, "O_CLOEXEC", 0)
 #: Prefix of the short-lived named spool files (only where O_TMPFILE is unsupported).
 NAMED_PREFIX: Final = "spool-"
 
@@ -154,36 +154,6 @@ class SpoolKey:
 # ----------------------------------------------------------------------------- files
 
 
-def _open_unnamed(directory: Path) -> int:
-    flags = os.O_RDWR | _O_CLOEXEC
-    if _O_TMPFILE:
-        try:
-            return os.open(directory, flags | _O_TMPFILE, 0o600)
-        except OSError as exc:
-            # EOPNOTSUPP/EISDIR/EINVAL: this file system has no O_TMPFILE; fall back below.
-            if exc.errno not in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL, errno.ENOENT):
-                raise
-    path = directory / f"{NAMED_PREFIX}{secrets.token_hex(16)}"
-    fd = os.open(path, flags | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-    try:
-        os.unlink(path)
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd
-
-
-def _write_all(fd: int, parts: list[Any]) -> int:
-    """writev every part, however the kernel splits the write (ENOSPC raises)."""
-    total = sum(len(p) for p in parts)
-    done = os.writev(fd, parts)
-    if done < total:
-        rest = memoryview(b"".join(parts))[done:]
-        while rest:
-            rest = rest[os.write(fd, rest) :]
-    return total
-
-
 def _pread_exact(fd: int, buffer: memoryview, offset: int) -> None:
     filled = 0
     while filled < len(buffer):
@@ -256,41 +226,6 @@ class _SpoolReader:
             yield plaintext
 
 
-_FINISH: Final = object()
-_ABORT: Final = object()
-#: Pieces queued between a producer thread and the thread that consumes them
-#: (back-pressure: a slow disk slows the upload instead of filling RAM).
-_QUEUE_DEPTH: Final = 4
-
-
-class PlaintextIntake:
-    """What every per-file sink (this spool, or `direct.DirectFile`) records of each
-    received piece before its thread takes it: the first bytes (for sniffing), the size and
-    the SHA-256 that goes into the manifest."""
-
-    def __init__(self) -> None:
-        self._hash = hashlib.sha256()
-        self._head = bytearray()
-        self.size = 0
-        self.sha256 = ""
-
-    @property
-    def head(self) -> bytes:
-        return bytes(self._head)
-
-    def _intake(self, data: bytes | memoryview) -> memoryview:
-        view = memoryview(data).cast("B")
-        if view and not isinstance(view.obj, bytes):
-            # A thread encrypts these bytes later: they must be the very bytes hashed now,
-            # so a buffer its owner could still change is copied first.
-            view = memoryview(view.tobytes())
-        if len(self._head) < HEAD_BYTES:
-            self._head += view[: HEAD_BYTES - len(self._head)]
-        self._hash.update(view)
-        self.size += len(view)
-        return view
-
-
 class SpoolFile(PlaintextIntake):
     """One file of a submission, encrypted as it is written.
 
@@ -305,7 +240,7 @@ class SpoolFile(PlaintextIntake):
         super().__init__()
         self._spool_key = key
         self._key = key.file_key()
-        self._fd = _open_unnamed(directory)
+        self._fd = open_unnamed(directory, NAMED_PREFIX)
         # Writer thread state: the last piece is held back until it is known whether it
         # is the final record; the output buffer is reused (writev copies it out). It is
         # sized to the largest record so far, not to `MAX_RECORD` up front: 99 tiny files
@@ -324,7 +259,7 @@ class SpoolFile(PlaintextIntake):
         self._random: _SpoolReader | None = None
         self.closed = False
         try:
-            self._disk_bytes = _write_all(self._fd, [MAGIC])
+            self._disk_bytes = write_all(self._fd, [MAGIC])
         except BaseException:
             os.close(self._fd)
             raise
@@ -350,7 +285,7 @@ class SpoolFile(PlaintextIntake):
         self._disk_starts.append(self._disk_bytes)
         self._plain_written += len(plaintext)
         self._records += 1
-        self._disk_bytes += _write_all(self._fd, [len(plaintext).to_bytes(_LENGTH, "big"), sealed])
+        self._disk_bytes += write_all(self._fd, [len(plaintext).to_bytes(_LENGTH, "big"), sealed])
 
     def _take(self, data: bytes | bytearray | memoryview) -> None:
         # Writer thread. Only records with more data after them are not final: hold the
@@ -448,72 +383,6 @@ class SpoolFile(PlaintextIntake):
         self._recent = None
         self._random = None
         os.close(self._fd)
-
-
-class BackgroundWriter:
-    """``write`` hands immutable bytes to a thread that passes them on to `target`, in
-    order; `close` waits for it and re-raises its error. Lets a producer (tar, encryption)
-    and a consumer (the disk) work at the same time.
-
-    With ``handed_over=True`` the producer promises that a bytearray it writes is its own
-    and never changed afterwards (as `leakdrop.sealing.SealWriter` does): it is queued by
-    reference instead of copied.
-    """
-
-    def __init__(
-        self,
-        target: Callable[[bytes | bytearray | memoryview], object],
-        *,
-        handed_over: bool = False,
-        name: str = "background-writer",
-    ) -> None:
-        self._target = target
-        self._handed_over = handed_over
-        self._queue: queue.Queue[object] = queue.Queue(maxsize=_QUEUE_DEPTH)
-        self._error: BaseException | None = None
-        self._thread: threading.Thread | None = threading.Thread(
-            target=self._loop, name=name, daemon=True
-        )
-        self._thread.start()
-
-    def _loop(self) -> None:
-        while True:
-            item = self._queue.get()
-            if item is _FINISH or item is _ABORT:
-                return
-            if self._error is None:
-                try:
-                    self._target(cast(bytes | bytearray | memoryview, item))
-                except BaseException as exc:  # noqa: BLE001 - re-raised by write/close
-                    self._error = exc
-
-    def write(self, data: bytes | bytearray | memoryview) -> int:
-        if self._thread is None:
-            raise ValueError("writer closed")
-        if self._error is not None:
-            raise self._error
-        if not (
-            isinstance(data, bytes)
-            or (self._handed_over and isinstance(data, bytearray))
-            or (isinstance(data, memoryview) and isinstance(data.obj, bytes))
-        ):  # queued by reference: must not change later (a view of bytes cannot)
-            data = bytes(data)
-        self._queue.put(data)
-        return len(data)
-
-    def _stop(self, sentinel: object) -> None:
-        if self._thread is not None:
-            self._queue.put(sentinel)
-            self._thread.join()
-            self._thread = None
-
-    def close(self) -> None:
-        self._stop(_FINISH)
-        if self._error is not None:
-            raise self._error
-
-    def abort(self) -> None:
-        self._stop(_ABORT)
 
 
 class Prefetch(io.RawIOBase):
