@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 
 from scrubbers import _xml
 from scrubbers._sniff import SVG_NS, TEXT, UNKNOWN, sniff
-from scrubbers._types import Attachment, Cleaned, Limits
+from scrubbers._types import Cleaned, Limits, PassRecord
 from scrubbers._xml import Element, XmlDoc
 from scrubbers._zip import (
     Package,
@@ -262,14 +262,10 @@ _GUIDE_TYPE = re.compile(r"(?:other\.)?[a-z][a-z-]{0,30}")
 
 
 @dataclass
-class _Pass:
+class _Pass(PassRecord):
     package: Package
     limits: Limits
     check_only: bool
-    removed: set[str] = field(default_factory=set)
-    attachments: list[Attachment] = field(default_factory=list)
-    warnings: set[str] = field(default_factory=set)
-    links: list[str] = field(default_factory=list)
     identifier: str = field(default_factory=_new_identifier)
 
     def run(self) -> dict[str, bytes]:
@@ -559,11 +555,6 @@ class _Pass:
             self._add_link(link)
         return result.data
 
-    def _add_link(self, target: str) -> None:
-        if target.strip() and target not in self.links:
-            self.links.append(target)
-        self.warnings.add("hyperlinks")
-
     def _css(self, data: bytes, base_dir: str) -> bytes:
         try:
             css = data.decode("utf-8-sig")
@@ -835,10 +826,4 @@ class EpubScrubber:
         check_attachment_budget(state.attachments, limits)
         # The EPUB rule (OCF): "mimetype" first, stored, no extra field; then the container.
         data = write_package(output, first=(MIMETYPE, CONTAINER_PATH), stored=(MIMETYPE,))
-        return Cleaned(
-            data,
-            tuple(sorted(state.removed)),
-            attachments=tuple(state.attachments),
-            warnings=tuple(sorted(state.warnings)),
-            links=tuple(state.links),
-        )
+        return state.cleaned(data)

@@ -29,7 +29,7 @@ looks for is exactly what cleaning removes.
 from __future__ import annotations
 
 import posixpath
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from scrubbers import _xml
 from scrubbers._ooxml_fields import is_vml, neutralise_fields, vml_as_xml
@@ -61,7 +61,7 @@ from scrubbers._ooxml_parts import (
     rels_part_of,
     rels_source,
 )
-from scrubbers._types import Attachment, Cleaned, Limits
+from scrubbers._types import Cleaned, Limits, PassRecord
 from scrubbers._xml import Element
 from scrubbers._zip import (
     Package,
@@ -76,16 +76,12 @@ from scrubbers.errors import CorruptFileError, UnsupportedTypeError
 
 
 @dataclass
-class _Pass:
+class _Pass(PassRecord):
     """One cleaning pass over a package (shared by get_meta and remove_all)."""
 
     package: Package
     limits: Limits
     check_only: bool
-    removed: set[str] = field(default_factory=set)
-    attachments: list[Attachment] = field(default_factory=list)
-    warnings: set[str] = field(default_factory=set)
-    links: list[str] = field(default_factory=list)
 
     def run(self) -> dict[str, bytes]:
         members = self.package.members
@@ -259,11 +255,6 @@ class _Pass:
                 output[name] = result.data
         return output
 
-    def _add_link(self, target: str) -> None:
-        if target.strip() and target not in self.links:
-            self.links.append(target)
-        self.warnings.add("hyperlinks")
-
     def _clean_xml(self, untrusted_xml: bytes, gone_ids: set[str], *, vml: bool) -> bytes:
         if not untrusted_xml.strip():
             return untrusted_xml  # an empty part carries nothing (and Office tolerates it)
@@ -297,10 +288,4 @@ class OoxmlScrubber:
         output = state.run()
         check_attachment_budget(state.attachments, limits)
         data = write_package(output, first=(CONTENT_TYPES, PACKAGE_RELS))
-        return Cleaned(
-            data,
-            tuple(sorted(state.removed)),
-            attachments=tuple(state.attachments),
-            warnings=tuple(sorted(state.warnings)),
-            links=tuple(state.links),
-        )
+        return state.cleaned(data)

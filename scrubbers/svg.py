@@ -32,11 +32,11 @@ import base64
 import binascii
 import re
 import urllib.parse
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from scrubbers import _xml
 from scrubbers._sniff import SVG_NS, sniff
-from scrubbers._types import Attachment, Cleaned, Limits
+from scrubbers._types import Cleaned, Limits, PassRecord
 from scrubbers._xml import Element
 from scrubbers._zip import scrub_embedded
 from scrubbers.errors import CorruptFileError, UnsupportedTypeError
@@ -232,13 +232,9 @@ def _foreign_name(uri: str, local: str) -> str:
 
 
 @dataclass
-class _Pass:
+class _Pass(PassRecord):
     limits: Limits
     check_only: bool
-    removed: set[str] = field(default_factory=set)
-    attachments: list[Attachment] = field(default_factory=list)
-    warnings: set[str] = field(default_factory=set)
-    links: list[str] = field(default_factory=list)
 
     def run(self, untrusted_data: bytes) -> _xml.XmlDoc:
         doctype = _DOCTYPE.match(untrusted_data)
@@ -345,9 +341,7 @@ class _Pass:
             return
         if local == "a" and _LINK_SCHEMES.match(target):
             # A link the reader clicks is content: kept, and named to the editors.
-            if target not in self.links:
-                self.links.append(target)
-            self.warnings.add("hyperlinks")
+            self._add_link(target)
             return
         if local in ("image", "feImage") and target[:5].lower() == "data:":
             element.attrib[name] = self._clean_data_uri(target)
@@ -451,10 +445,4 @@ class SvgScrubber:
     def remove_all(self, untrusted_data: bytes, limits: Limits) -> Cleaned:
         state = _Pass(limits, check_only=False)
         doc = state.run(untrusted_data)
-        return Cleaned(
-            _xml.serialize(doc),
-            tuple(sorted(state.removed)),
-            attachments=tuple(state.attachments),
-            warnings=tuple(sorted(state.warnings)),
-            links=tuple(state.links),
-        )
+        return state.cleaned(_xml.serialize(doc))
