@@ -30,10 +30,10 @@ from scrubbers import (
     LimitExceededError,
     ScrubError,
     UnsupportedTypeError,
+    _metafile_records,
     scrub,
     sniff,
 )
-from scrubbers import metafile as metafile_module
 from scrubbers._core import clean
 from scrubbers._types import DEFAULT_LIMITS
 from scrubbers.metafile import MetafileScrubber
@@ -563,7 +563,7 @@ def test_hostile_emf_fails_cleanly(case: str) -> None:
 
 def test_record_count_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     # The real bound is 2 million records; lowered here so that the test stays fast.
-    monkeypatch.setattr(metafile_module, "MAX_RECORDS", 50)
+    monkeypatch.setattr(_metafile_records, "MAX_RECORDS", 50)
     data = make_emf([DRAWING[0]] * 60)
     with pytest.raises(LimitExceededError):
         SCRUBBER.remove_all(data, DEFAULT_LIMITS)
