@@ -21,7 +21,7 @@ from scrubbers._epub_xml import (
     resolve,
     sub,
 )
-from scrubbers._sniff import SVG_NS
+from scrubbers._sniff_text import SVG_NS
 from scrubbers._xml import Element, XmlDoc
 from scrubbers.errors import CorruptFileError
 

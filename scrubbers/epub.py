@@ -51,7 +51,8 @@ from scrubbers._epub_xml import (
     resolve,
     sub,
 )
-from scrubbers._sniff import SVG_NS, TEXT, UNKNOWN, sniff
+from scrubbers._sniff import TEXT, UNKNOWN, sniff
+from scrubbers._sniff_text import SVG_NS
 from scrubbers._types import Cleaned, Limits, PassRecord
 from scrubbers._xml import Element, XmlDoc
 from scrubbers._zip import (

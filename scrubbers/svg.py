@@ -35,7 +35,8 @@ import urllib.parse
 from dataclasses import dataclass
 
 from scrubbers import _xml
-from scrubbers._sniff import SVG_NS, sniff
+from scrubbers._sniff import sniff
+from scrubbers._sniff_text import SVG_NS
 from scrubbers._types import Cleaned, Limits, PassRecord
 from scrubbers._xml import Element
 from scrubbers._zip import scrub_embedded
