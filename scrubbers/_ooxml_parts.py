@@ -192,11 +192,24 @@ LOCAL_PATH = re.compile(r"^\s*(?:file:|[A-Za-z]:[\\/]|\\\\|/|\.\.[\\/])", re.I)
 _URL_SCHEME = re.compile(r"^\s*[A-Za-z][A-Za-z0-9+.-]+:")
 
 
+# Where relationship types are defined: ECMA-376 (package and document level, both
+# editions) and the Microsoft extensions ([MS-DOCX], [MS-XLSX], [MS-PPTX], [MS-VSDX]:
+# office/<year>[/<month>]/relationships, visio/2010/relationships). A type under any other
+# URI is unknown whatever its last segment: the rest of the URI would be free text kept in
+# the package. Case-insensitive, as some writers spell "officedocument".
+_REL_TYPE = re.compile(
+    r"(?:http://schemas\.openxmlformats\.org/(?:officeDocument|package)/2006/relationships"
+    r"|http://purl\.oclc\.org/ooxml/officeDocument/relationships"
+    r"|http://schemas\.microsoft\.com/(?:office|visio)/20\d\d(?:/\d\d)?/relationships)"
+    r"/((?:metadata/|digital-signature/)?[A-Za-z][A-Za-z0-9-]*)",
+    re.I,
+)
+
+
 def _rel_key(rel_type: str) -> str:
-    parts = rel_type.rstrip("/").split("/")
-    if len(parts) >= 2 and parts[-2] in ("metadata", "digital-signature"):
-        return parts[-2] + "/" + parts[-1]
-    return parts[-1]
+    """The type's key in the tables above ("" for a type of no known specification)."""
+    match = _REL_TYPE.fullmatch(rel_type)
+    return match.group(1) if match else ""
 
 
 def ct_key(content_type: str) -> str:
@@ -292,7 +305,9 @@ def rels_part_of(source: str) -> str:
     return posixpath.join(directory, "_rels", base + ".rels")
 
 
-def relationships(doc: _xml.XmlDoc, source: str, folded: dict[str, str]) -> list[Relationship]:
+def relationships(
+    doc: _xml.XmlDoc, source: str, folded: dict[str, str], removed: set[str]
+) -> list[Relationship]:
     if _xml.local_name(doc.root.tag) != "Relationships":
         raise CorruptFileError("bad relationships part")
     rels: list[Relationship] = []
@@ -302,7 +317,16 @@ def relationships(doc: _xml.XmlDoc, source: str, folded: dict[str, str]) -> list
             continue
         rel_id = child.get("Id", "")
         key = _rel_key(child.get("Type", ""))
+        if child.get("TargetMode", "Internal") not in ("Internal", "External"):
+            # ST_TargetMode has these two values; any other is free text (read as Internal).
+            del child.attrib["TargetMode"]
+            removed.add(UNKNOWN_XML)
         raw_target = child.get("Target", "")
+        if "#" in raw_target and key != "hyperlink" and child.get("TargetMode") != "External":
+            # A fragment means nothing in a reference to a part: free text after the name.
+            raw_target = raw_target.split("#", 1)[0]
+            child.set("Target", raw_target)
+            removed.add(UNKNOWN_XML)
         if child.get("TargetMode", "Internal") == "External":
             rels.append(Relationship(child, rel_id, key, True, None))
             continue
@@ -311,6 +335,12 @@ def relationships(doc: _xml.XmlDoc, source: str, folded: dict[str, str]) -> list
             path[1:] if path.startswith("/") else posixpath.join(base, path)
         )
         target = None if resolved.startswith("..") else folded.get(resolved.casefold())
+        if target is None and key == "hyperlink":
+            # A hyperlink to no part points outside the package whatever its mode says (a
+            # path or a URL, free text): made External, and then cleaned or listed as one.
+            child.set("TargetMode", "External")
+            rels.append(Relationship(child, rel_id, key, True, None))
+            continue
         rels.append(Relationship(child, rel_id, key, False, target))
     return rels
 

@@ -121,7 +121,7 @@ class _Pass(PassRecord):
             if rels_name not in members or rels_name in rels_docs:
                 continue
             doc = _xml.parse(members[rels_name], self.limits)
-            rels = relationships(doc, source, folded)
+            rels = relationships(doc, source, folded, self.removed)
             rels_docs[rels_name] = (doc, rels)
             for rel in rels:
                 if rel.external:
