@@ -12,9 +12,11 @@ from dataclasses import dataclass
 
 from scrubbers import _xml
 from scrubbers._epub_xml import (
+    REFERENCE_SUFFIX,
     UNKNOWN_XML,
     UUID_URN,
     XML_NS,
+    bare_reference,
     indent,
     is_internal,
     keep_used_namespaces,
@@ -152,9 +154,17 @@ class ContentCleaner:
             css = _CSS_IMPORT.sub("", css)
 
         def url(match: re.Match[str]) -> str:
-            target = next(g for g in match.groups() if g is not None)
+            group = next(i for i, g in enumerate(match.groups(), 1) if g is not None)
+            target = match.group(group)
             if resolve(base_dir, target) in self.members:
-                return match.group(0)
+                bare = bare_reference(target, keep_fragment=False)
+                if bare == target:
+                    return match.group(0)
+                self.removed.add(REFERENCE_SUFFIX)
+                whole, start = match.group(0), match.start()
+                return (
+                    whole[: match.start(group) - start] + bare + whole[match.end(group) - start :]
+                )
             self.removed.add("epub:css:external-reference")
             return "none"
 
@@ -234,6 +244,9 @@ class ContentCleaner:
         if src is not None and not is_internal(src):
             del parent.attrib["src"]
             self.removed.add("epub:ncx:external-target")
+        elif src is not None and bare_reference(src, keep_fragment=True) != src:
+            parent.set("src", bare_reference(src, keep_fragment=True))
+            self.removed.add(REFERENCE_SUFFIX)
         kept = []
         for child in parent:
             if _xml.namespace(child.tag) == NCX_NS and _xml.local_name(child.tag) in allowed:
@@ -358,9 +371,23 @@ class ContentCleaner:
                 cleaned = self._clean_css(value, base_dir)
                 if cleaned != value:
                     element.attrib[name] = cleaned
+            elif attr_local in ("href", "src") and is_internal(value):
+                # To a member (an image's and a stylesheet's checked with their element) or,
+                # from a link, to a place in one; a link to a document the book does not
+                # have names nothing but free text.
+                if (
+                    local == "a"
+                    and resolve(base_dir, value) not in self.members
+                    and not (value.startswith("#"))
+                ):
+                    self.removed.add("epub:xhtml:href")
+                    del element.attrib[name]
+                else:
+                    bare = bare_reference(value, keep_fragment=local == "a")
+                    if bare != value:
+                        element.attrib[name] = bare
+                        self.removed.add(REFERENCE_SUFFIX)
             elif attr_local == "href" and local == "a":
-                if is_internal(value) or value.startswith("#"):
-                    continue
                 if value.strip().lower().startswith(_LINK_SCHEMES):
                     self.add_link(value)  # a clickable link is content
                 else:

@@ -12,6 +12,7 @@ from scrubbers._xml import Element, XmlDoc
 
 XML_NS = _xml.XML_NS
 UNKNOWN_XML = "epub:unknown-xml"
+REFERENCE_SUFFIX = "epub:reference-suffix"  # a query, or a fragment where none is meaningful
 
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 UUID_URN = re.compile(
@@ -38,6 +39,14 @@ def resolve(base_dir: str, href: str) -> str | None:
     if joined.startswith("../") or joined == "..":
         return None
     return joined
+
+
+def bare_reference(href: str, *, keep_fragment: bool) -> str:
+    """An internal reference without its query (a member of a zip takes none) and, unless it
+    is a link into a document, without its fragment: what follows the name is free text."""
+    path, hash_sign, fragment = href.partition("#")
+    path = path.split("?", 1)[0]
+    return path + hash_sign + fragment if keep_fragment else path
 
 
 def sub(parent: Element, tag: str, attrib: dict[str, str] | None = None) -> Element:

@@ -43,9 +43,11 @@ from dataclasses import dataclass, field
 from scrubbers import _xml
 from scrubbers._epub_content import NCX_NS, XHTML_NS, ContentCleaner, strip_doctype
 from scrubbers._epub_xml import (
+    REFERENCE_SUFFIX,
     UNKNOWN_XML,
     UUID_URN,
     XML_NS,
+    bare_reference,
     indent,
     keep_used_namespaces,
     resolve,
@@ -261,6 +263,16 @@ class _Pass(PassRecord):
                 if k in ("href", "media-type", "properties", "fallback", "media-overlay")
             }
             attrib["id"] = item_id
+            # A manifest href takes no fragment (EPUB 3.3 §5.6.2.1), a member of a zip no
+            # query; media-type parameters are free text no reading system needs.
+            href = attrib.get("href", "")
+            if bare_reference(href, keep_fragment=False) != href:
+                attrib["href"] = bare_reference(href, keep_fragment=False)
+                self.removed.add(REFERENCE_SUFFIX)
+            media_type = attrib.get("media-type", "")
+            if ";" in media_type:
+                attrib["media-type"] = media_type.split(";", 1)[0].strip()
+                self.removed.add("epub:manifest:media-type-parameters")
             self._vocabulary(attrib, "properties", _ITEM_PROPERTIES)
             if attrib.get("fallback") not in kept_items:
                 attrib.pop("fallback", None)
@@ -292,7 +304,9 @@ class _Pass(PassRecord):
             for ref in guide_old.iter(f"{{{OPF_NS}}}reference"):
                 href = ref.get("href", "")
                 if resolve(opf_dir, href) in output:
-                    attrib = {"href": href}
+                    attrib = {"href": bare_reference(href, keep_fragment=True)}
+                    if attrib["href"] != href:
+                        self.removed.add(REFERENCE_SUFFIX)
                     if "type" in ref.attrib:
                         attrib["type"] = ref.attrib["type"]
                         self._vocabulary(attrib, "type", None)
