@@ -51,6 +51,7 @@ _EMR_DIB_FIELDS: dict[int, tuple[tuple[int, int], ...]] = {
 }
 _EMF_SIGNATURE = b" EMF"
 _EMF_HEADER_BASE = 88  # without the two optional header extensions (100, 108 bytes)
+_PIXEL_FORMAT_SIZE = 40  # PIXELFORMATDESCRIPTOR (MS-EMF 2.2.22), a fixed-size structure
 
 _COMMENT_EMFPLUS = b"EMF+"
 
@@ -175,6 +176,10 @@ class EmfCleaner:
         if cb_pf:
             if off_pf < fixed or off_pf + cb_pf > size:
                 raise CorruptFileError("EMF pixel format outside its header")
+            if cb_pf > _PIXEL_FORMAT_SIZE:
+                # What a larger cbPixelFormat takes in past the descriptor is no field.
+                state.removed.add("emf:header-slack")
+                cb_pf = _PIXEL_FORMAT_SIZE
             pixel_format = data[off_pf : off_pf + cb_pf]
             scratch[off_pf : off_pf + cb_pf] = bytes(cb_pf)
         if nonzero(scratch) or u16(data, 58):
