@@ -47,9 +47,9 @@ def free_port() -> int:
 
 
 def workload() -> tuple[list[tuple[str, bytes]], str]:
-    from fixtures_office import jpeg_with_gps
-    from fixtures_pdf import small_pdf
-    from live_server import simple_docx
+    from support.fixtures_office import jpeg_with_gps
+    from support.fixtures_pdf import small_pdf
+    from support.live_server import simple_docx
 
     files = [
         ("IMG_20240506_070809.jpg", jpeg_with_gps()),

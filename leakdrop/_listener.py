@@ -128,7 +128,10 @@ def header_deadline_protocol(
             self._close_quietly()
 
         def connection_made(self, transport: asyncio.BaseTransport) -> None:
-            super().connection_made(transport)  # type: ignore[arg-type]
+            # A stream server is always handed a full Transport; uvicorn's protocol needs one.
+            if not isinstance(transport, asyncio.Transport):
+                raise TypeError("an HTTP connection needs a stream transport")
+            super().connection_made(transport)
             self._arm_header_timer()
 
         def data_received(self, data: bytes) -> None:

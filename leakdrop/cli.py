@@ -307,15 +307,15 @@ def _add_editor_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser
 def main(argv: Sequence[str] | None = None) -> int:
     args = _build_parser().parse_args(argv)
     if args.command == "keygen":
-        from leakdrop.keygen import run_keygen
+        from leakdrop.offline.keygen import run_keygen
 
         return run_keygen(args)
     if args.command == "open":
-        from leakdrop.opener import run_open
+        from leakdrop.offline.opener import run_open
 
         return run_open(args)
     if args.command == "reply":
-        from leakdrop.reply import run_reply
+        from leakdrop.offline.reply import run_reply
 
         return run_reply(args)
     if args.command == "scrub":
@@ -330,7 +330,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_serve(args)
         return 0
     if args.command == "token":
-        from leakdrop.tokens import run_token
+        from leakdrop.pickup.tokens import run_token
 
         return run_token(args)
     if args.command == "pickup":
@@ -344,19 +344,19 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return run_expire(args)
     if args.command == "fetch":
-        from leakdrop.fetch import run_fetch
+        from leakdrop.online.fetch import run_fetch
 
         return run_fetch(args)
     if args.command == "onion-auth-add":
-        from leakdrop.onion_auth import run_onion_auth_add
+        from leakdrop.online.onion_auth import run_onion_auth_add
 
         return run_onion_auth_add(args)
     if args.command == "onion-auth-keygen":
-        from leakdrop.onion_auth import run_onion_auth_keygen
+        from leakdrop.online.onion_auth import run_onion_auth_keygen
 
         return run_onion_auth_keygen(args)
     if args.command == "bundle":
-        from leakdrop.bundle import run_bundle
+        from leakdrop.online.bundle import run_bundle
 
         return run_bundle(args)
     raise AssertionError(args.command)  # argparse rejects unknown commands

@@ -31,12 +31,15 @@ start, so that even a broken filter could not turn a worker into a fork bomb.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
+import ctypes.util
 import errno
 import os
 import resource
 import signal
-from typing import Final
+from collections.abc import Iterator
+from typing import Any, Final
 
 #: How a worker killed by its seccomp filter exits (``-SIGSYS`` as multiprocessing reports).
 FORBIDDEN_SIGNAL: Final = signal.SIGSYS
@@ -188,12 +191,50 @@ def limit_tasks() -> None:
     resource.setrlimit(resource.RLIMIT_NPROC, (ceiling, ceiling))
 
 
-def load_filter() -> None:
-    """Install the worker's seccomp filter (irreversible; inherited by its threads)."""
+#: The sonames pyseccomp looks up; both have been stable for over a decade (glibc 2.x,
+#: libseccomp 2.x, whose filters this module writes).
+_SONAMES: Final = {"c": "libc.so.6", "seccomp": "libseccomp.so.2"}
+
+
+@contextlib.contextmanager
+def _sonames_without_ldconfig() -> Iterator[None]:
+    # pyseccomp finds libc and libseccomp with ctypes.util.find_library, which on Linux runs
+    # `ldconfig -p` in a subprocess for each: 45 ms of every one-shot `leakdrop scrub`, whose
+    # workers import the binding themselves. A soname the dynamic loader opens is the
+    # answer find_library would give; anything else still goes the long way.
+    long_way = ctypes.util.find_library
+
+    def find_library(name: str) -> str | None:
+        soname = _SONAMES.get(name)
+        if soname is not None:
+            try:
+                ctypes.CDLL(soname)
+            except OSError:
+                pass
+            else:
+                return soname
+        return long_way(name)
+
+    ctypes.util.find_library = find_library
     try:
-        import pyseccomp as seccomp
+        yield
+    finally:
+        ctypes.util.find_library = long_way
+
+
+def import_seccomp_binding() -> Any:  # pyseccomp ships no types
+    """The libseccomp binding, imported without running ldconfig (raises ConfinementError)."""
+    try:
+        with _sonames_without_ldconfig():
+            import pyseccomp
     except (ImportError, RuntimeError) as exc:  # the package, or libseccomp, is missing
         raise ConfinementError(errno.ENOSYS, f"seccomp: {exc}") from exc
+    return pyseccomp
+
+
+def load_filter() -> None:
+    """Install the worker's seccomp filter (irreversible; inherited by its threads)."""
+    seccomp = import_seccomp_binding()
 
     me = os.getpid()
     rules = seccomp.SyscallFilter(defaction=seccomp.ALLOW)

@@ -1,4 +1,11 @@
-"""Sniff, pick the scrubber, clean, then re-read the output and check it."""
+"""Sniff, pick the scrubber, clean, then re-read the output and check it.
+
+Also the recursion for files found inside other files (`scrub_embedded` for a package's
+parts, `scrub_attachment` for files handed back on their own): format modules import it from
+here. The direction is one way: format modules -> `_core` -> `_registry`, and the registry
+reaches the format modules only by name (`importlib`, when a file of their type comes), so no
+module imports one that imports it back.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +17,7 @@ from scrubbers._types import (
     MAX_LINKS,
     WARNING_CODES,
     Cleaned,
+    EmbeddedResult,
     FileType,
     Limits,
     ScrubReport,
@@ -27,7 +35,8 @@ from scrubbers.errors import (
 def clean(untrusted_data: bytes, limits: Limits) -> tuple[FileType, Cleaned]:
     """Clean one file in this process. Raises `ScrubError` subclasses only.
 
-    Scrubbers of container formats (office documents) call this for what they embed.
+    The archive scrubber calls this for each member; packages whose parts keep their place
+    (office documents, EPUB) use `scrub_embedded`.
     """
     file_type = sniff(untrusted_data)
     scrubber = scrubber_for(file_type.name)
@@ -101,14 +110,54 @@ def scrub(untrusted_data: bytes, *, limits: Limits = DEFAULT_LIMITS) -> ScrubRep
     )
 
 
-def scrub_embedded(untrusted_data: bytes, limits: Limits) -> ScrubReport:
-    """Clean a file found inside another one (a PDF's attachment, a Matroska attachment)."""
+def scrub_attachment(untrusted_data: bytes, limits: Limits) -> ScrubReport:
+    """Clean a file found inside another one and handed back on its own (a PDF's attachment,
+    a Matroska attachment); never raises for what it contains."""
     try:
         deeper = limits.deeper()
     except LimitExceededError as exc:
         # Too deeply nested to clean: kept, and said to be not cleaned (never dropped).
         return ScrubReport(sniff(untrusted_data), False, untrusted_data, reason=exc.reason)
     return scrub(untrusted_data, limits=deeper)
+
+
+def meta_of(untrusted_data: bytes, limits: Limits) -> tuple[FileType, list[str]]:
+    """The sniffed type of a file and the identifying fields it holds (nothing is written).
+
+    Raises `UnsupportedTypeError` when no scrubber reads that type.
+    """
+    file_type = sniff(untrusted_data)
+    scrubber = scrubber_for(file_type.name)
+    if scrubber is None:
+        raise UnsupportedTypeError(f"embedded {file_type.name}")
+    return file_type, scrubber.get_meta(untrusted_data, limits)
+
+
+def scrub_embedded(untrusted_data: bytes, limits: Limits, *, check_only: bool) -> EmbeddedResult:
+    """Clean (or, with ``check_only``, inspect) a file embedded in a package, recursively.
+
+    A file that cannot be cleaned makes the whole package "not cleaned": the error propagates
+    (never call a file clean when part of it is not). Nesting is bounded by ``limits.deeper()``.
+    Removed names are reported as ``embedded:<type>/<field>``.
+    """
+    inner_limits = limits.deeper()
+    if check_only:
+        file_type, left = meta_of(untrusted_data, inner_limits)
+        return EmbeddedResult(
+            untrusted_data, tuple(f"embedded:{file_type.name}/{name}" for name in left)
+        )
+    file_type, cleaned = clean(untrusted_data, inner_limits)
+    if cleaned.output_type is not None and cleaned.output_type != file_type:
+        # The package names the member's type (extension, content type): a converted file
+        # would no longer match it.
+        raise UnsupportedTypeError(f"embedded {file_type.name} would change format")
+    return EmbeddedResult(
+        cleaned.data,
+        tuple(f"embedded:{file_type.name}/{name}" for name in cleaned.removed),
+        cleaned.attachments,
+        cleaned.warnings,
+        cleaned.links,
+    )
 
 
 def scrub_streamed(source: RangeSource, output: Output, *, limits: Limits) -> ScrubReport:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
+from scrubbers._core import scrub_embedded
 from scrubbers._metafile_records import (
     U16,
     U32,
@@ -17,7 +18,6 @@ from scrubbers._metafile_records import (
     u32,
     zero_after_nul,
 )
-from scrubbers._zip import scrub_embedded
 from scrubbers.errors import CorruptFileError, ScrubError, UnsupportedTypeError
 
 # --- EMF record types (MS-EMF 2.1.1) -------------------------------------------------------

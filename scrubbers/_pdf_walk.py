@@ -10,21 +10,27 @@ are dropped wherever they appear; references to unwanted objects (scripts, signa
 profiles) are cut at every place that holds them. A later full rewrite writes only the
 objects still reachable, so what was cut is gone from the output.
 
-Before it, `_SchemaWalker` keeps in each reachable object only the keys of
+Before it, `scrubbers._pdf_prune.SchemaWalker` keeps in each reachable object only the keys of
 `scrubbers._pdf_schema` for its kind, and collects the content streams, which are then
 re-serialised from their tokens (`scrubbers._pdf_streams.rewrite_content`).
 """
 
 from __future__ import annotations
 
-import re
-from collections import deque
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterator
 
 import pikepdf
 
-from scrubbers import _pdf_schema as schema
+from scrubbers._pdf_fields import (
+    ANNOT_AUTHORSHIP,
+    BAD_ACTIONS,
+    CATALOG_DROP,
+    DROP_ANYWHERE,
+    INFO_KEYS,
+    NAMES_DROP,
+    TRAILER_KEEP,
+)
+from scrubbers._pdf_prune import SchemaWalker
 from scrubbers._pdf_streams import (
     join_contents,
     rewrite_content,
@@ -34,81 +40,6 @@ from scrubbers._pdf_streams import (
 
 N = pikepdf.Name
 
-# Keys that only ever hold metadata or active content, wherever they appear.
-_DROP_ANYWHERE: dict[str, str] = {
-    "/PieceInfo": "pdf:PieceInfo",  # private app data (Photoshop keeps IPTC/EXIF there)
-    "/LastModified": "pdf:LastModified",
-    "/AA": "pdf:AA",  # additional actions: scripts run on open/close/focus
-    "/JS": "pdf:JavaScript",
-    "/Thumb": "pdf:Thumb",  # a thumbnail can show a page as it was before an edit
-    "/OPI": "pdf:OPI",  # prepress proxy: holds the high-res file's path on the author's disk
-    "/AF": "pdf:AF",  # associated files (attachments are extracted before the walk)
-    "/OutputIntents": "pdf:OutputIntents",  # ICC output profiles, with free-text fields
-}
-# Keys of the document catalog.
-_CATALOG_DROP: dict[str, str] = {
-    "/OpenAction": "pdf:OpenAction",
-    "/Perms": "pdf:Perms",  # usage-rights / DocMDP signatures: a certificate and a date
-    "/SpiderInfo": "pdf:SpiderInfo",  # web capture: source URLs and capture settings
-    "/Collection": "pdf:Collection",
-    "/DSS": "pdf:signature",  # document security store: certificates, OCSP, CRLs
-    "/NeedsRendering": "pdf:XFA",  # asks the viewer to render the (removed) XFA
-}
-# Name trees of the catalog's /Names dictionary.
-_NAMES_DROP: dict[str, str] = {
-    "/JavaScript": "pdf:JavaScript",
-    "/EmbeddedFiles": "pdf:EmbeddedFiles",
-    "/IDS": "pdf:web-capture",
-    "/URLS": "pdf:web-capture",
-}
-# Actions that run code or reach outside the document. A remote or launch target is a path
-# on the author's disk ("C:\\Users\\<name>\\..."), a submit target phones home when opened.
-_BAD_ACTIONS: dict[str, str] = {
-    "/JavaScript": "pdf:JavaScript",
-    "/Launch": "pdf:action/Launch",
-    "/GoToR": "pdf:action/GoToR",
-    "/GoToE": "pdf:action/GoToE",
-    "/ImportData": "pdf:action/ImportData",
-    "/SubmitForm": "pdf:action/SubmitForm",
-}
-# Authorship of markup annotations: who commented, when, and the thread of replies.
-_ANNOT_AUTHORSHIP = ("/M", "/CreationDate", "/NM", "/RC", "/Popup", "/IRT")
-# Standard Info keys, reported by name; any other key is "custom" (its name may itself be a
-# value: Microsoft labels put the tenant's GUID in the key).
-_INFO_KEYS = frozenset(
-    {
-        "/Title",
-        "/Author",
-        "/Subject",
-        "/Keywords",
-        "/Creator",
-        "/Producer",
-        "/CreationDate",
-        "/ModDate",
-        "/Trapped",
-        "/Company",
-        "/Manager",
-        "/Comments",
-        "/SourceModified",
-    }
-)
-# Trailer keys that are file structure (cross-reference stream, encryption); qpdf copies any
-# other key to the output, so anything else goes.
-_TRAILER_KEEP = frozenset(
-    {
-        "/Root",
-        "/Size",
-        "/Prev",
-        "/XRefStm",
-        "/Encrypt",
-        "/Type",
-        "/W",
-        "/Index",
-        "/Length",
-        "/Filter",
-        "/DecodeParms",
-    }
-)
 _DEVICE_BY_N = {1: N.DeviceGray, 3: N.DeviceRGB, 4: N.DeviceCMYK}
 
 
@@ -120,7 +51,7 @@ def scan(pdf: pikepdf.Pdf, *, fix: bool, max_stream_bytes: int, max_pixels: int)
             budget -= join_contents(pdf, page, budget)
     # The standard's tables first, on the file as it came: in both directions the same
     # objects are seen, so the verifier finds what the cleaner removed.
-    schema_walker = _SchemaWalker(pdf, fix=fix)
+    schema_walker = SchemaWalker(pdf, fix=fix)
     schema_walker.run()
     walker = _Walker(pdf, fix=fix, max_stream_bytes=max_stream_bytes, max_pixels=max_pixels)
     walker.run()
@@ -164,7 +95,7 @@ class _Walker:
     def _trailer(self) -> None:
         trailer = self.pdf.trailer
         for key in list(trailer.keys()):
-            if key in _TRAILER_KEEP:
+            if key in TRAILER_KEEP:
                 continue
             if key == "/Info":
                 info = trailer.get(key)
@@ -184,10 +115,10 @@ class _Walker:
                 del trailer[key]
 
     def _catalog(self, root: pikepdf.Object) -> None:
-        self._drop_keys(root, _CATALOG_DROP)
+        self._drop_keys(root, CATALOG_DROP)
         names = root.get(N.Names)
         if isinstance(names, pikepdf.Dictionary):
-            self._drop_keys(names, _NAMES_DROP)
+            self._drop_keys(names, NAMES_DROP)
         acroform = root.get(N.AcroForm)
         if isinstance(acroform, pikepdf.Dictionary) and N.XFA in acroform:
             # XFA packets carry a second XMP packet and the authoring tool.
@@ -221,14 +152,16 @@ class _Walker:
 
     def _visit_dict(self, node: pikepdf.Object) -> None:
         is_root = node.is_indirect and node.objgen == self.root_objgen
-        kind = _kind(node)
-        is_annot = _is_annot(node)
-        for key in list(node.keys()):
+        ordered = list(node.keys())
+        keys = frozenset(ordered)
+        kind = _kind(node, keys)
+        is_annot = _is_annot(node, keys)
+        for key in ordered:
             value = node.get(key)
             if key == "/Metadata":
                 self._drop(node, key, "pdf:XMP" if is_root else f"pdf:XMP({kind})")
-            elif key in _DROP_ANYWHERE:
-                self._drop(node, key, _DROP_ANYWHERE[key])
+            elif key in DROP_ANYWHERE:
+                self._drop(node, key, DROP_ANYWHERE[key])
             elif key == "/EF":
                 # An embedded file (the caller extracted it first, to clean it on its own).
                 self._drop(node, key, "pdf:EmbeddedFiles")
@@ -238,7 +171,7 @@ class _Walker:
             elif key == "/Ref" and kind == "form":
                 # Reference XObject: the path of another file on the author's disk.
                 self._drop(node, key, "pdf:external-reference")
-            elif is_annot and key in _ANNOT_AUTHORSHIP:
+            elif is_annot and key in ANNOT_AUTHORSHIP:
                 self._drop(node, key, "pdf:annotation/" + key[1:])
             elif is_annot and key == "/T" and node.get(N.Subtype) != N.Widget:
                 # /T of a markup annotation is its author; of a widget, the form field name.
@@ -378,37 +311,44 @@ def _containers(top: pikepdf.Object) -> Iterator[pikepdf.Object]:
 
 
 def _info_field(key: str) -> str:
-    if key in _INFO_KEYS:
+    if key in INFO_KEYS:
         return "pdf:Info/" + key[1:]
     if key.startswith("/MSIP_Label"):
         return "pdf:Info/MSIP_Label"
     return "pdf:Info/custom"
 
 
-def _kind(node: pikepdf.Object) -> str:
-    type_ = node.get(N.Type)
-    subtype = node.get(N.Subtype)
-    if type_ == N.Page:
+# Keys and names as str: pikepdf compares a Name with a str, and building a Name for each
+# lookup (``pikepdf.Name.Type``) costs more than the lookup itself; these run for every
+# dictionary and every value of the file.
+_FONT_PROGRAM_KEYS = frozenset({"/Length1", "/Length2", "/Length3", "/FontFile", "/FontFile2"})
+_FONT_TYPES = ("/Font", "/FontDescriptor")
+_FONT_SUBTYPES = ("/Type1C", "/CIDFontType0C", "/OpenType")
+_SIGNATURE_TYPES = ("/Sig", "/DocTimeStamp")
+
+
+def _kind(node: pikepdf.Object, keys: frozenset[str]) -> str:
+    type_ = node.get("/Type") if "/Type" in keys else None
+    subtype = node.get("/Subtype") if "/Subtype" in keys else None
+    if type_ == "/Page":
         return "page"
-    if subtype == N.Image:
+    if subtype == "/Image":
         return "image"
-    if subtype == N.Form:
+    if subtype == "/Form":
         return "form"
-    if type_ in (N.Font, N.FontDescriptor) or any(
-        k in node for k in ("/Length1", "/Length2", "/Length3", "/FontFile", "/FontFile2")
-    ):
+    if type_ in _FONT_TYPES or not _FONT_PROGRAM_KEYS.isdisjoint(keys):
         return "font"
-    if subtype in (N.Type1C, N.CIDFontType0C, N.OpenType):
+    if subtype in _FONT_SUBTYPES:
         return "font"
     return "object"
 
 
-def _is_annot(node: pikepdf.Object) -> bool:
+def _is_annot(node: pikepdf.Object, keys: frozenset[str]) -> bool:
     if isinstance(node, pikepdf.Stream):
         return False
-    if node.get(N.Type) == N.Annot:
+    if "/Type" in keys and node.get("/Type") == "/Annot":
         return True
-    return N.Rect in node and isinstance(node.get(N.Subtype), pikepdf.Name)
+    return "/Rect" in keys and isinstance(node.get("/Subtype"), pikepdf.Name)
 
 
 def _classify(value: pikepdf.Object | None) -> tuple[str | None, pikepdf.Object | None]:
@@ -417,22 +357,24 @@ def _classify(value: pikepdf.Object | None) -> tuple[str | None, pikepdf.Object 
     Returns (field name, replacement); replacement None means "remove the reference".
     """
     if isinstance(value, pikepdf.Array):
-        if len(value) >= 1 and value[0] == N.ICCBased:
+        if len(value) >= 1 and value[0] == "/ICCBased":
             return "pdf:ICC-description", _device_space(value)
         return None, None
     if not isinstance(value, (pikepdf.Dictionary, pikepdf.Stream)):
         return None, None
-    type_ = value.get(N.Type)
-    if type_ in (N.Sig, N.DocTimeStamp) or (N.ByteRange in value and N.Contents in value):
+    keys = value.keys()
+    if ("/Type" in keys and value.get("/Type") in _SIGNATURE_TYPES) or (
+        "/ByteRange" in keys and "/Contents" in keys
+    ):
         # A signature dictionary: signer certificate, name, location, reason, time.
         return "pdf:signature", None
-    action = value.get(N.S)
+    action = value.get("/S") if "/S" in keys else None
     if isinstance(action, pikepdf.Name):
-        bad = _BAD_ACTIONS.get(str(action))
+        bad = BAD_ACTIONS.get(str(action))
         if bad is not None:
             return bad, None
-        if action == N.URI:
-            uri = value.get(N.URI)
+        if action == "/URI":
+            uri = value.get("/URI")
             if isinstance(uri, pikepdf.String) and bytes(uri)[:5].lower() == b"file:":
                 # A link to a local file names a path on the author's disk.
                 return "pdf:local-file-link", None
@@ -455,259 +397,3 @@ def _device_space(icc: pikepdf.Object) -> pikepdf.Object:
         if isinstance(components, pikepdf.Integer) and int(components) in _DEVICE_BY_N:
             return _DEVICE_BY_N[int(components)]
     return N.DeviceRGB
-
-
-# -- keys kept by the standard's tables ------------------------------------------------------
-
-# A key's name is reported as it is when it looks like a name software writes; a key made of
-# digits or a long hexadecimal run (a GUID, a serial, a tenant id) is itself a value, and is
-# reported as "pdf:unknown-key" instead.
-_REPORTABLE_KEY = re.compile(r"[A-Za-z][A-Za-z0-9._:-]{0,47}")
-_VALUE_LIKE_KEY = re.compile(r"[0-9]{4}|[0-9A-Fa-f]{8}")
-_PAIRS = "pairs:"
-# Distinct key names reported per file; past it, "pdf:unknown-key" (the report has a bound,
-# and a file with thousands of invented keys must still be cleaned).
-_MAX_KEY_NAMES = 100
-
-
-def _key_report_name(key: str) -> str:
-    name = key[1:]
-    if _REPORTABLE_KEY.fullmatch(name) and not _VALUE_LIKE_KEY.search(name):
-        return "pdf:" + name
-    return "pdf:unknown-key"
-
-
-@dataclass(frozen=True)
-class _Rules:
-    """What one object may hold: the keys its kinds define, with the kinds of their values."""
-
-    explicit: Mapping[str, frozenset[str]]
-    wildcard: frozenset[str] | None  # values of keys the document names (resource names)
-    is_open: bool  # keys left to the writer: all kept
-
-    def child_kinds(self, key: str) -> frozenset[str] | None:
-        if self.is_open:
-            return _OPEN_KINDS
-        found = self.explicit.get(key)
-        if found is not None:
-            return found
-        return self.wildcard
-
-
-_OPEN_KINDS = frozenset({schema.OPEN})
-# Streams of operators (7.8.2): page contents, glyph procedures, form XObjects (appearances
-# included) and tiling patterns. A shading pattern is a dictionary, never a stream.
-_CONTENT_KINDS = frozenset({"content", "form", "pattern"})
-_REMOVED_BY_WALK = frozenset({*_DROP_ANYWHERE, "/Metadata", "/EF"})
-_NONE_KINDS = frozenset({"none"})
-
-
-def _table_rules(table: schema.Keys) -> dict[str, frozenset[str]]:
-    return {key: frozenset({kind}) if kind else _NONE_KINDS for key, kind in table.items()}
-
-
-def _resolve(kind: str, node: pikepdf.Object) -> str:
-    """The concrete kind of ``node`` reached as ``kind``: a table, a generic form, or open."""
-    for _ in range(8):  # dispatch chains are short (aa -> dictof:action)
-        if kind == schema.OPEN:
-            type_ = node.get(N.Type)
-            found = schema.OPEN_TYPES.get(str(type_)) if isinstance(type_, pikepdf.Name) else None
-            if found is None and isinstance(node, pikepdf.Stream):
-                subtype = node.get(N.Subtype)
-                if isinstance(subtype, pikepdf.Name):
-                    found = schema.OPEN_SUBTYPES.get(str(subtype))
-            if found is None:
-                return schema.OPEN
-            kind = found
-            continue
-        dispatch = schema.DISPATCH.get(kind)
-        if dispatch is None:
-            return kind
-        key, choices, default = dispatch
-        if kind == "pagenode" and N.Type not in node and N.Kids in node:
-            return "pages"  # a page tree node without its (required) /Type
-        value = node.get(key)
-        kind = choices.get(str(value), default) if isinstance(value, pikepdf.Name) else default
-    return schema.OPEN
-
-
-class _SchemaWalker:
-    """Types every object reachable from the catalog, then removes the keys its kinds lack.
-
-    Typing comes first, over the whole graph, because one object can be reached as more than
-    one kind (a widget is a field and an annotation; a shared resource dictionary): it keeps
-    the keys of every kind it has. An object reached only from a place whose keys the
-    standard leaves open is typed by its own /Type, or kept as it is.
-    """
-
-    def __init__(self, pdf: pikepdf.Pdf, *, fix: bool) -> None:
-        self.pdf = pdf
-        self.fix = fix
-        self.found: list[str] = []
-        self.kinds: dict[tuple[int, int], set[str]] = {}
-        self.objects: dict[tuple[int, int], pikepdf.Object] = {}
-        self.queue: deque[tuple[int, int]] = deque()
-        self.typing = True
-        self.unknown_seen = False
-        self.names: set[str] = set()
-        self.content: list[pikepdf.Object] = []  # streams of drawing operators
-        self._rules_cache: dict[tuple[frozenset[str], bool], _Rules] = {}
-
-    def run(self) -> None:
-        root = self.pdf.trailer.get(N.Root)
-        if not isinstance(root, pikepdf.Dictionary):
-            return
-        if root.is_indirect:
-            self._note(root, frozenset({"catalog"}))
-        else:
-            self.typing = False
-            self._walk(root, frozenset({"catalog"}))
-            return
-        # An object is walked again only when its new kinds change its rules (its children's
-        # kinds follow from them), and pruned only when a walk met a key its rules lack.
-        walked: dict[tuple[int, int], tuple[frozenset[str], bool]] = {}
-        to_prune: set[tuple[int, int]] = set()
-        while self.queue:
-            objgen = self.queue.popleft()
-            obj, kinds = self.objects[objgen], frozenset(self.kinds[objgen])
-            key = self._rules_key(obj, kinds)
-            if walked.get(objgen) == key:
-                continue
-            walked[objgen] = key
-            self.unknown_seen = False
-            self._walk(obj, kinds)
-            if self.unknown_seen:
-                to_prune.add(objgen)
-            else:
-                to_prune.discard(objgen)
-        self.typing = False
-        for objgen, (resolved, is_stream) in walked.items():
-            if objgen in to_prune:
-                self._walk(self.objects[objgen], frozenset(self.kinds[objgen]))
-            if is_stream and not _CONTENT_KINDS.isdisjoint(resolved):
-                self.content.append(self.objects[objgen])
-
-    def _note(self, obj: pikepdf.Object, kinds: frozenset[str]) -> None:
-        objgen = obj.objgen
-        known = self.kinds.get(objgen)
-        if known is None:
-            self.kinds[objgen] = set(kinds)
-            self.objects[objgen] = obj
-        elif kinds <= known:
-            return
-        else:
-            known.update(kinds)
-        self.queue.append(objgen)
-
-    def _walk(self, top: pikepdf.Object, top_kinds: frozenset[str]) -> None:
-        stack = [(top, top_kinds)]
-        while stack:
-            node, kinds = stack.pop()
-            if isinstance(node, pikepdf.Array):
-                for index, item in enumerate(node):
-                    if isinstance(item, (pikepdf.Dictionary, pikepdf.Stream, pikepdf.Array)):
-                        item_kinds = _element_kinds(kinds, index)
-                        if item_kinds:
-                            self._child(item, item_kinds, stack)
-                continue
-            rules = self._rules(node, kinds)
-            for key in list(node.keys()):
-                if key in _REMOVED_BY_WALK:
-                    continue  # the metadata walk removes it, under its own report name
-                child = rules.child_kinds(key)
-                if child is None:
-                    self.unknown_seen = True
-                    if not self.typing:
-                        self._report(key)
-                        if self.fix:
-                            del node[key]
-                    continue
-                value = node.get(key)
-                if isinstance(value, (pikepdf.Dictionary, pikepdf.Stream, pikepdf.Array)):
-                    self._child(value, child, stack)
-
-    def _report(self, key: str) -> None:
-        name = _key_report_name(key)
-        if name not in self.names:
-            if len(self.names) >= _MAX_KEY_NAMES:
-                name = "pdf:unknown-key"
-            self.names.add(name)
-        self.found.append(name)
-
-    def _child(
-        self,
-        value: pikepdf.Object,
-        kinds: frozenset[str],
-        stack: list[tuple[pikepdf.Object, frozenset[str]]],
-    ) -> None:
-        if value.is_indirect:
-            if self.typing:
-                self._note(value, kinds)
-        else:
-            stack.append((value, kinds))
-
-    def _rules_key(
-        self, node: pikepdf.Object, kinds: frozenset[str]
-    ) -> tuple[frozenset[str], bool]:
-        """The concrete kinds ``node`` has (open only when it has no other), and whether it
-        is a stream: all its rules depend on."""
-        resolved = frozenset(_resolve(kind, node) for kind in kinds)
-        concrete = resolved - _OPEN_KINDS
-        return (concrete if concrete else resolved, isinstance(node, pikepdf.Stream))
-
-    def _rules(self, node: pikepdf.Object, kinds: frozenset[str]) -> _Rules:
-        cache_key = self._rules_key(node, kinds)
-        rules = self._rules_cache.get(cache_key)
-        if rules is None:
-            concrete, is_stream = cache_key
-            rules = _build_rules(concrete - _OPEN_KINDS, is_stream)
-            self._rules_cache[cache_key] = rules
-        return rules
-
-
-def _element_kinds(kinds: frozenset[str], index: int) -> frozenset[str]:
-    out = set()
-    for kind in kinds:
-        if kind.startswith(_PAIRS):
-            if index % 2 == 1:  # [key value key value ...] of a name or number tree
-                out.add(kind[len(_PAIRS) :])
-        else:
-            out.add(schema.ARRAY_ELEMENT.get(kind, kind))
-    return frozenset(out)
-
-
-def _build_rules(concrete: frozenset[str], is_stream: bool) -> _Rules:
-    if not concrete:
-        return _Rules({}, None, is_open=True)
-    explicit: dict[str, set[str]] = {}
-    wildcard: set[str] | None = None
-
-    def add(table: Mapping[str, frozenset[str]]) -> None:
-        for key, child in table.items():
-            explicit.setdefault(key, set()).update(child)
-
-    if is_stream:
-        add(_table_rules(schema.STREAM))
-    for kind in concrete:
-        if kind.startswith("dictof:"):
-            wildcard = (wildcard or set()) | {kind[len("dictof:") :]}
-        elif kind.startswith(("nametree:", "numtree:")):
-            tree, value = kind.split(":", 1)
-            leaves = "/Names" if tree == "nametree" else "/Nums"
-            add({"/Kids": frozenset({kind}), leaves: frozenset({_PAIRS + value})})
-            add({"/Limits": _NONE_KINDS})
-        else:
-            add(_table_rules(schema.TABLES.get(kind, {})))
-    return _Rules(
-        {key: frozenset(child) for key, child in explicit.items()},
-        frozenset(wildcard) if wildcard is not None else None,
-        is_open=False,
-    )
-
-
-def prune_to_schema(pdf: pikepdf.Pdf, *, fix: bool) -> list[str]:
-    """Names of the keys no table of `scrubbers._pdf_schema` allows where they are; with
-    ``fix``, remove them (what they held becomes unreachable, and is not written)."""
-    walker = _SchemaWalker(pdf, fix=fix)
-    walker.run()
-    return walker.found

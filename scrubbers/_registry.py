@@ -31,7 +31,7 @@ _SCRUBBERS: tuple[tuple[str, str, tuple[str, ...], bool], ...] = (
     ("scrubbers.archive", "ArchiveScrubber", ("zip",), False),
     ("scrubbers.mp3", "Mp3Scrubber", ("mp3",), True),
     ("scrubbers.flac", "FlacScrubber", ("flac",), True),
-    ("scrubbers.ogg", "OggScrubber", ("ogg", "opus"), False),
+    ("scrubbers.ogg", "OggScrubber", ("ogg", "opus"), True),
     ("scrubbers.audio_riff", "RiffAudioScrubber", ("wav", "aiff"), True),
     ("scrubbers.svg", "SvgScrubber", ("svg",), False),
     ("scrubbers.html", "HtmlScrubber", ("html",), False),

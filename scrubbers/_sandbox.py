@@ -32,6 +32,7 @@ from multiprocessing.context import ForkContext, ForkServerContext
 from typing import Protocol
 
 from scrubbers import _confine, _wire
+from scrubbers._core import scrub, scrub_streamed
 from scrubbers._ranges import MAX_READ, RangeSource, ReadAt
 from scrubbers._sniff import SNIFF_HEAD_BYTES, sniff
 from scrubbers._types import DEFAULT_LIMITS, Limits, ScrubReport
@@ -121,8 +122,6 @@ def _recv_exact(sock: socket.socket, size: int) -> bytes:
 
 
 def _serve(sock: socket.socket, limits: Limits) -> None:
-    from scrubbers._core import scrub
-
     untrusted_data = recv_frame(sock)
     report = scrub(untrusted_data, limits=limits)
     del untrusted_data
@@ -166,8 +165,6 @@ class _Channel:
 
 
 def _serve_streamed(sock: socket.socket, limits: Limits) -> None:
-    from scrubbers._core import scrub_streamed
-
     size = int.from_bytes(recv_frame(sock), "big")
     channel = _Channel(sock)
     report = scrub_streamed(RangeSource(size, channel.reader(_INPUT)), channel, limits=limits)

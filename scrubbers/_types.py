@@ -6,6 +6,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
+from scrubbers.errors import LimitExceededError
+
 if TYPE_CHECKING:
     from scrubbers._ranges import RangeSource, Sink
 
@@ -44,8 +46,6 @@ class Limits:
     def deeper(self) -> Limits:
         """The limits for a document embedded in this one."""
         if self.max_depth <= 0:
-            from scrubbers.errors import LimitExceededError
-
             raise LimitExceededError("embedded documents nested too deeply")
         return dataclasses.replace(self, max_depth=self.max_depth - 1)
 
@@ -117,6 +117,17 @@ class PassRecord:
             warnings=tuple(sorted(self.warnings)),
             links=tuple(self.links),
         )
+
+
+@dataclass(frozen=True)
+class EmbeddedResult:
+    """A file embedded in a package, cleaned (or inspected) in place: `_core.scrub_embedded`."""
+
+    data: bytes
+    removed: tuple[str, ...]  # as ``embedded:<type>/<field>``
+    attachments: tuple[Attachment, ...] = ()
+    warnings: tuple[str, ...] = ()
+    links: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,8 @@ _confine.make_undumpable()
 
 try:
     # Loaded here, not in each worker: the binding finds and loads libseccomp (ctypes).
-    import pyseccomp as _pyseccomp  # noqa: F401
-except (ImportError, RuntimeError):  # pragma: no cover - each worker then reports it
+    _confine.import_seccomp_binding()
+except _confine.ConfinementError:  # pragma: no cover - each worker then reports it
     pass
 
 try:

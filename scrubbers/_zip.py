@@ -1,5 +1,6 @@
-"""Bounded reading and deterministic writing of zip packages (OOXML, ODF), and the cleaning of
-the files those packages embed.
+"""Bounded reading and deterministic writing of zip packages (OOXML, ODF, EPUB, archives).
+
+The files those packages embed are cleaned by the core (`scrubbers._core.scrub_embedded`).
 
 Reading trusts nothing the archive declares: member count, per-member and total uncompressed
 size and the compression ratio are checked before anything is inflated, and inflation itself
@@ -23,6 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from lzma import LZMAError
 
+from scrubbers._sniff import sniff
 from scrubbers._types import Attachment, Limits, ScrubReport
 from scrubbers.errors import CorruptFileError, LimitExceededError, UnsupportedTypeError
 
@@ -204,51 +206,6 @@ def write_package(
     return writer.finish()
 
 
-@dataclass(frozen=True)
-class EmbeddedResult:
-    data: bytes
-    removed: tuple[str, ...]
-    attachments: tuple[Attachment, ...] = ()
-    warnings: tuple[str, ...] = ()
-    links: tuple[str, ...] = ()
-
-
-def scrub_embedded(untrusted_data: bytes, limits: Limits, *, check_only: bool) -> EmbeddedResult:
-    """Clean (or, with ``check_only``, inspect) a file embedded in a package, recursively.
-
-    A file that cannot be cleaned makes the whole package "not cleaned": the error propagates
-    (never call a file clean when part of it is not). Nesting is bounded by ``limits.deeper()``.
-    Removed names are reported as ``embedded:<type>/<field>``.
-    """
-    # Imported here: _core imports the registry, which imports this module's users.
-    from scrubbers._core import clean
-    from scrubbers._registry import scrubber_for
-    from scrubbers._sniff import sniff
-
-    inner_limits = limits.deeper()
-    file_type = sniff(untrusted_data)
-    if check_only:
-        scrubber = scrubber_for(file_type.name)
-        if scrubber is None:
-            raise UnsupportedTypeError(f"embedded {file_type.name}")
-        left = scrubber.get_meta(untrusted_data, inner_limits)
-        return EmbeddedResult(
-            untrusted_data, tuple(f"embedded:{file_type.name}/{name}" for name in left)
-        )
-    file_type, cleaned = clean(untrusted_data, inner_limits)
-    if cleaned.output_type is not None and cleaned.output_type != file_type:
-        # The package names the member's type (extension, content type): a converted file
-        # would no longer match it.
-        raise UnsupportedTypeError(f"embedded {file_type.name} would change format")
-    return EmbeddedResult(
-        cleaned.data,
-        tuple(f"embedded:{file_type.name}/{name}" for name in cleaned.removed),
-        cleaned.attachments,
-        cleaned.warnings,
-        cleaned.links,
-    )
-
-
 # What a part's bytes are, whatever the package declares ([Content_Types].xml, the manifest's
 # media type, the extension): a "font" holding a JPEG is a JPEG (issue 10).
 _FONT_SIGNATURES = (b"\x00\x01\x00\x00", b"true", b"typ1", b"OTTO", b"ttcf", b"wOFF", b"wOF2")
@@ -291,8 +248,6 @@ def is_font(name: str, untrusted_data: bytes) -> bool:
 def not_cleaned(untrusted_name: str, untrusted_data: bytes, reason: str) -> Attachment:
     """A part taken out of a package because no scrubber can vouch for it, handed back on its
     own, as received, marked not cleaned (nothing accepted is lost; the package stays clean)."""
-    from scrubbers._sniff import sniff
-
     report = ScrubReport(sniff(untrusted_data), False, untrusted_data, reason=reason)
     return Attachment(untrusted_name, report)
 

@@ -31,6 +31,8 @@ import posixpath
 import zipfile
 from dataclasses import dataclass
 
+from scrubbers._core import clean, meta_of
+from scrubbers._sniff import has_member
 from scrubbers._types import Attachment, Cleaned, Limits, PassRecord
 from scrubbers._zip import (
     ARCHIVE_METHODS,
@@ -43,6 +45,7 @@ from scrubbers._zip import (
     zip_errors,
 )
 from scrubbers.errors import ScrubError, UnsupportedTypeError
+from scrubbers.ooxml import OoxmlScrubber
 
 UNCLEANABLE = "zip:uncleanable-member"
 
@@ -90,11 +93,6 @@ class _Pass(PassRecord):
         limits: Limits,
         taken: set[str],
     ) -> None:
-        # Imported here: _core imports the registry, which imports this module.
-        from scrubbers._core import clean
-        from scrubbers._registry import scrubber_for
-        from scrubbers._sniff import sniff
-
         name = info.filename
         if not untrusted_data:
             writer.add(name, b"")  # an empty file carries nothing
@@ -105,13 +103,8 @@ class _Pass(PassRecord):
             self._not_cleaned(name, untrusted_data, UnsupportedTypeError.reason)
             return
         if self.check_only:
-            file_type = sniff(untrusted_data)
-            scrubber = scrubber_for(file_type.name)
-            if scrubber is None:
-                self.removed.add(UNCLEANABLE)
-                return
             try:
-                left = scrubber.get_meta(untrusted_data, limits)
+                file_type, left = meta_of(untrusted_data, limits)
             except ScrubError:
                 self.removed.add(UNCLEANABLE)
                 return
@@ -153,8 +146,6 @@ def _renamed(name: str, extension: str, taken: set[str]) -> str:
 
 
 def _is_office_package(untrusted_data: bytes) -> bool:
-    from scrubbers._sniff import has_member
-
     return has_member(untrusted_data, "[Content_Types].xml")
 
 
@@ -163,8 +154,6 @@ class ArchiveScrubber:
 
     def get_meta(self, untrusted_data: bytes, limits: Limits) -> list[str]:
         if _is_office_package(untrusted_data):
-            from scrubbers.ooxml import OoxmlScrubber
-
             return OoxmlScrubber().get_meta(untrusted_data, limits)
         state = _Pass(limits, check_only=True)
         state.run(untrusted_data)
@@ -174,8 +163,6 @@ class ArchiveScrubber:
         if _is_office_package(untrusted_data):
             # An OOXML package of another kind (Visio, a theme, a bare OPC package): its
             # parts are cleaned as a package, never one by one as files.
-            from scrubbers.ooxml import OoxmlScrubber
-
             return OoxmlScrubber().remove_all(untrusted_data, limits)
         state = _Pass(limits, check_only=False)
         data = state.run(untrusted_data)

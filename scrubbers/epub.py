@@ -41,6 +41,7 @@ import uuid
 from dataclasses import dataclass, field
 
 from scrubbers import _xml
+from scrubbers._core import scrub_embedded
 from scrubbers._epub_content import NCX_NS, XHTML_NS, ContentCleaner, strip_doctype
 from scrubbers._epub_xml import (
     REFERENCE_SUFFIX,
@@ -63,7 +64,6 @@ from scrubbers._zip import (
     is_font,
     looks_like_xml,
     read_package,
-    scrub_embedded,
     write_package,
 )
 from scrubbers.errors import CorruptFileError, UnsupportedTypeError

@@ -6,17 +6,20 @@ from), ``<meta>``, scripts, styles (a ``url()`` or ``@import`` loads from elsewh
 ``style`` attributes can hide text: all style is removed rather than parsed), event
 attributes, and every element that loads something (``img``, ``link``, ``iframe``,
 ``object``, ``embed``, ``base``, ``form``...). Images are removed, not cleaned (first
-version: an embedded ``data:`` image would need the embedded path). The report of what was
-removed comes from a bounded parse of the input with Python's ``html.parser``: names only.
+version: an embedded ``data:`` image would need the embedded path). The page's title is
+content (the tab shows it): it is kept, as text. The report of what was removed comes from a
+bounded parse of the input with Python's ``html.parser``: names only; the kept links are
+listed for the editors, who check them for per-recipient tracking tokens.
 """
 
 from __future__ import annotations
 
+import html
 from html.parser import HTMLParser
 
 import nh3  # imported with the registry: loaded before the worker is sealed
 
-from scrubbers._types import Cleaned, Limits
+from scrubbers._types import MAX_LINKS, Cleaned, Limits
 from scrubbers.errors import UnsupportedTypeError
 
 #: element -> attributes kept on it (the one allowlist table).
@@ -38,6 +41,7 @@ ALLOWED: dict[str, frozenset[str]] = {
 #: Elements removed with their content (not only their tags).
 _DROPPED_WITH_CONTENT = frozenset({"script", "style", "noscript", "template", "title"})
 _MAX_REPORTED = 200
+_MAX_TITLE_CHARS = 1000
 
 
 class _Inventory(HTMLParser):
@@ -46,7 +50,17 @@ class _Inventory(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.removed: set[str] = set()
-        self.links = 0
+        self.links: list[str] = []
+        self.title: str | None = None
+        self._in_title = False
+
+    def handle_data(self, data: str) -> None:
+        if self._in_title and self.title is not None:
+            self.title = (self.title + data)[:_MAX_TITLE_CHARS]
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "title":
+            self._in_title = False
 
     def handle_comment(self, data: str) -> None:
         if data.lstrip().lower().startswith("saved from url"):
@@ -55,6 +69,9 @@ class _Inventory(HTMLParser):
             self.removed.add("html:comment")
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "title" and self.title is None:
+            self.title, self._in_title = "", True
+            return
         if len(self.removed) > _MAX_REPORTED:
             return
         if tag == "meta":
@@ -75,8 +92,8 @@ class _Inventory(HTMLParser):
             kept = ALLOWED[tag]
         for name, value in attrs:
             if name in kept:
-                if tag == "a" and name == "href" and value:
-                    self.links += 1
+                if tag == "a" and name == "href" and value and len(self.links) < MAX_LINKS:
+                    self.links.append(value)
                 continue
             if name.startswith("on"):
                 self.removed.add("html:attribute:event")
@@ -132,13 +149,18 @@ class HtmlScrubber:
             strip_comments=True,
             generic_attribute_prefixes=set(),
         )
+        # Whitespace-collapsed and escaped: the title goes back as text, never as markup.
+        title = " ".join((inventory.title or "").split())
+        head = f"<title>{html.escape(title, quote=False)}</title>" if title else ""
         out = (
-            '<!DOCTYPE html>\n<html><head><meta charset="utf-8"></head><body>\n'
+            f'<!DOCTYPE html>\n<html><head><meta charset="utf-8">{head}</head><body>\n'
             + body.strip()
             + "\n</body></html>\n"
         ).encode("utf-8")
-        links = _Inventory()
-        links.feed(body)
-        links.close()
-        warnings = ("page-content", "hyperlinks") if links.links else ("page-content",)
-        return Cleaned(out, tuple(sorted(inventory.removed)), warnings=warnings)
+        kept = _Inventory()  # the links as the output has them (nh3 dropped the unsafe ones)
+        kept.feed(body)
+        kept.close()
+        warnings = ("page-content", "hyperlinks") if kept.links else ("page-content",)
+        return Cleaned(
+            out, tuple(sorted(inventory.removed)), warnings=warnings, links=tuple(kept.links)
+        )

@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
+from scrubbers._core import scrub_attachment
 from scrubbers._ranges import Piece, RangeSource, Sink, emit, join, overlay
 from scrubbers._types import Attachment, Cleaned, Limits
 from scrubbers.errors import CorruptFileError, LimitExceededError, UnsupportedTypeError
@@ -310,11 +311,8 @@ def _pieces(walk: _Walk) -> list[Piece]:
 
 
 def _cleaned(walk: _Walk, limits: Limits) -> Cleaned:
-    # Imported here: `_core` imports the registry, which imports this module.
-    from scrubbers._core import scrub_embedded
-
     attachments = tuple(
-        Attachment(name, scrub_embedded(payload, limits)) for name, payload in walk.attached
+        Attachment(name, scrub_attachment(payload, limits)) for name, payload in walk.attached
     )
     note = None
     if attachments:

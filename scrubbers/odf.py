@@ -29,6 +29,7 @@ import re
 from dataclasses import dataclass
 
 from scrubbers import _xml
+from scrubbers._core import scrub_embedded
 from scrubbers._sniff import UNKNOWN, sniff
 from scrubbers._types import Cleaned, Limits, PassRecord
 from scrubbers._xml import Element
@@ -39,7 +40,6 @@ from scrubbers._zip import (
     looks_like_xml,
     not_cleaned,
     read_package,
-    scrub_embedded,
     write_package,
 )
 from scrubbers.errors import CorruptFileError, UnsupportedTypeError

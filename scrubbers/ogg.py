@@ -11,7 +11,12 @@ The output is: the identification header (Opus: only the fields its version defi
 empty comment header with an empty vendor, the codebooks (Vorbis) or no further block
 (FLAC), on new pages; then every audio page with its body, granule and flags byte for byte,
 renumbered, under a fixed stream serial, with its checksum computed again. The input's
-checksums are checked first: a damaged page is not "repaired" into a valid one.
+checksums are checked too: a damaged page is not "repaired" into a valid one.
+
+Every page changes (its serial, hence its checksum), so no input range is copied as is: the
+stream is walked one page at a time, in RAM or by ranges (`RangeSource`) for a large file,
+and written out in chunks, with memory that does not grow with the file (only the header
+packets are held, as they are written again).
 
 Only a single logical stream is cleaned; a multiplexed (several serials) or chained
 (streams one after another) file is not, nor one that ends before its last page.
@@ -21,10 +26,17 @@ from __future__ import annotations
 
 import struct
 import zlib
+from collections.abc import Iterator
 
 from scrubbers._audio_tags import AUDIO_NOTE, vorbis_comment_names
+from scrubbers._ranges import BytesSink, Data, RangeSource, Sink
 from scrubbers._types import Cleaned, Limits
-from scrubbers.errors import CorruptFileError, LimitExceededError, UnsupportedTypeError
+from scrubbers.errors import (
+    CorruptFileError,
+    LimitExceededError,
+    ScrubError,
+    UnsupportedTypeError,
+)
 from scrubbers.flac import block_name
 
 MAX_PAGES = 10_000_000
@@ -38,14 +50,20 @@ _MAX_BODY = 255 * 255
 _NO_GRANULE = -1
 _REVERSED_BITS = bytes(int(f"{b:08b}"[::-1], 2) for b in range(256))
 _U32 = struct.Struct("<I")
+# Output pages are handed to the sink in runs of about this size: one write a page would be
+# one message to the parent for every few KiB of a large file.
+_WRITE_BYTES = 1024 * 1024
 
 
-def _ogg_crc(page: bytes) -> int:
+def _ogg_crc(*parts: bytes) -> int:
+    """The checksum of a page given in parts (header, lacing, body: never joined)."""
     # Ogg's CRC-32 is the unreflected one (polynomial 0x04C11DB7, no initial value, no final
     # xor); zlib's is the reflected one. Reflecting the input bytes and the result turns one
     # into the other, at zlib's speed.
-    raw = ~zlib.crc32(page.translate(_REVERSED_BITS), 0xFFFFFFFF) & 0xFFFFFFFF
-    return int(f"{raw:032b}"[::-1], 2)
+    crc = 0xFFFFFFFF
+    for part in parts:
+        crc = zlib.crc32(part.translate(_REVERSED_BITS), crc)
+    return int(f"{~crc & 0xFFFFFFFF:032b}"[::-1], 2)
 
 
 class _Page:
@@ -58,77 +76,87 @@ class _Page:
         self.body = body
 
 
-def _read_pages(untrusted_data: bytes) -> tuple[list[_Page], list[str]]:
-    pages: list[_Page] = []
-    removed: list[str] = []
-    offset = 0
-    serial: int | None = None
-    while offset < len(untrusted_data):
-        if len(pages) >= MAX_PAGES:
-            raise LimitExceededError("too many pages")
-        if untrusted_data[offset : offset + 4] != b"OggS":
-            if pages and pages[-1].flags & _EOS:
-                removed.append("ogg:trailing-data")
-                break
-            raise CorruptFileError("damaged Ogg stream")
-        if offset + _PAGE_HEADER > len(untrusted_data):
-            raise CorruptFileError("truncated: page header past the end")
-        _, version, flags, granule, page_serial, _, crc, count = _PAGE.unpack_from(
-            untrusted_data, offset
-        )
-        lacing = untrusted_data[offset + _PAGE_HEADER : offset + _PAGE_HEADER + count]
-        body_start = offset + _PAGE_HEADER + count
-        body_end = body_start + sum(lacing)
-        if len(lacing) < count or body_end > len(untrusted_data):
-            raise CorruptFileError("truncated: a page ends past the file")
-        if version != 0:
-            raise CorruptFileError("unknown Ogg version")
-        raw = bytearray(untrusted_data[offset:body_end])
-        raw[22:26] = b"\x00\x00\x00\x00"
-        if _ogg_crc(bytes(raw)) != crc:
-            raise CorruptFileError("page checksum mismatch")
-        if serial is None:
-            if not flags & _BOS:
-                raise CorruptFileError("no beginning-of-stream page")
-            serial = page_serial
-        elif page_serial != serial or flags & _BOS:
-            if pages[-1].flags & _EOS:
-                raise UnsupportedTypeError("chained Ogg streams")
-            raise UnsupportedTypeError("multiplexed Ogg streams")
-        elif pages[-1].flags & _EOS:
-            raise CorruptFileError("page after the end of the stream")
-        pages.append(_Page(flags, granule, lacing, untrusted_data[body_start:body_end]))
-        offset = body_end
-    if not pages or not pages[-1].flags & _EOS:
-        raise CorruptFileError("truncated: the stream has no last page")
-    return pages, removed
+class _PageWalk:
+    """The pages of the one logical stream, each checked as it is read, one at a time."""
+
+    def __init__(self, untrusted_data: Data) -> None:
+        self._data = untrusted_data
+        self.trailing_data = False
+
+    def __iter__(self) -> Iterator[_Page]:
+        data = self._data
+        offset = 0
+        count = 0
+        serial: int | None = None
+        last_flags = 0
+        while offset < len(data):
+            if count >= MAX_PAGES:
+                raise LimitExceededError("too many pages")
+            header = data[offset : offset + _PAGE_HEADER]
+            if header[:4] != b"OggS":
+                if count and last_flags & _EOS:
+                    self.trailing_data = True
+                    break
+                raise CorruptFileError("damaged Ogg stream")
+            if len(header) < _PAGE_HEADER:
+                raise CorruptFileError("truncated: page header past the end")
+            _, version, flags, granule, page_serial, _, crc, segments = _PAGE.unpack(header)
+            lacing = data[offset + _PAGE_HEADER : offset + _PAGE_HEADER + segments]
+            body_start = offset + _PAGE_HEADER + segments
+            body_end = body_start + sum(lacing)
+            if len(lacing) < segments or body_end > len(data):
+                raise CorruptFileError("truncated: a page ends past the file")
+            if version != 0:
+                raise CorruptFileError("unknown Ogg version")
+            body = data[body_start:body_end]
+            if _ogg_crc(header[:22], b"\x00\x00\x00\x00", header[26:], lacing, body) != crc:
+                raise CorruptFileError("page checksum mismatch")
+            if serial is None:
+                if not flags & _BOS:
+                    raise CorruptFileError("no beginning-of-stream page")
+                serial = page_serial
+            elif page_serial != serial or flags & _BOS:
+                if last_flags & _EOS:
+                    raise UnsupportedTypeError("chained Ogg streams")
+                raise UnsupportedTypeError("multiplexed Ogg streams")
+            elif last_flags & _EOS:
+                raise CorruptFileError("page after the end of the stream")
+            count += 1
+            last_flags = flags
+            yield _Page(flags, granule, lacing, body)
+            offset = body_end
+        if not count or not last_flags & _EOS:
+            raise CorruptFileError("truncated: the stream has no last page")
 
 
-def _header_packets(pages: list[_Page]) -> tuple[list[bytes], int]:
-    """The header packets and the index of the first audio page."""
-    packets: list[bytes] = []
-    current = bytearray()
-    needed: int | None = None
-    for index, page in enumerate(pages):
-        if bool(page.flags & _CONTINUED) != bool(current):
+class _HeaderPackets:
+    """The header packets, gathered from the first pages until the last one is whole."""
+
+    def __init__(self) -> None:
+        self.packets: list[bytes] = []
+        self._current = bytearray()
+        self._needed: int | None = None
+
+    def complete(self) -> bool:
+        return self._needed is not None and len(self.packets) >= self._needed
+
+    def add(self, page: _Page) -> None:
+        if bool(page.flags & _CONTINUED) != bool(self._current):
             raise CorruptFileError("broken packet continuation")
         position = 0
         for lace in page.lacing:
-            if needed is not None and len(packets) >= needed:
+            if self.complete():
                 # Audio must begin on a fresh page: a page mixing both is not one we rewrite.
                 raise UnsupportedTypeError("audio on a header page")
-            current += page.body[position : position + lace]
+            self._current += page.body[position : position + lace]
             position += lace
             if lace < 255:
-                packets.append(bytes(current))
-                current.clear()
-                if len(packets) == 1:
-                    needed = _header_count(packets[0])
-        if needed is not None and len(packets) >= needed and not current:
-            return packets, index + 1
-        if len(packets) > MAX_HEADER_PACKETS:
+                self.packets.append(bytes(self._current))
+                self._current.clear()
+                if len(self.packets) == 1:
+                    self._needed = _header_count(self.packets[0])
+        if not self.complete() and len(self.packets) > MAX_HEADER_PACKETS:
             raise LimitExceededError("too many header packets")
-    raise CorruptFileError("truncated: headers without audio")
 
 
 def _header_count(first: bytes) -> int:
@@ -196,57 +224,92 @@ def _comments_end(packet: bytes, offset: int) -> int:
     return min(offset, len(packet))
 
 
-def _page(flags: int, granule: int, sequence: int, lacing: bytes, body: bytes) -> bytes:
-    header = _PAGE.pack(b"OggS", 0, flags, granule, _SERIAL, sequence, 0, len(lacing))
-    page = header + lacing + body
-    return page[:22] + _U32.pack(_ogg_crc(page)) + page[26:]
+class _PageWriter:
+    """The cleaned stream's pages, numbered from 0 under `_SERIAL`, into a sink."""
+
+    def __init__(self, sink: Sink) -> None:
+        self._sink = sink
+        self._sequence = 0
+        self._pending: list[bytes] = []
+        self._pending_bytes = 0
+
+    def page(self, flags: int, granule: int, lacing: bytes, body: bytes) -> None:
+        fields = (b"OggS", 0, flags, granule, _SERIAL, self._sequence)
+        crc = _ogg_crc(_PAGE.pack(*fields, 0, len(lacing)), lacing, body)
+        self._pending += (_PAGE.pack(*fields, crc, len(lacing)), lacing, body)
+        self._pending_bytes += _PAGE_HEADER + len(lacing) + len(body)
+        self._sequence += 1
+        if self._pending_bytes >= _WRITE_BYTES:
+            self.flush()
+
+    def packet(self, packet: bytes, flags: int) -> None:
+        """One packet on pages of its own (granule 0 on the page where it ends)."""
+        lacing = bytes([255] * (len(packet) // 255) + [len(packet) % 255])
+        position = 0
+        for start in range(0, len(lacing), 255):
+            chunk = lacing[start : start + 255]
+            size = sum(chunk)
+            last = start + 255 >= len(lacing)
+            page_flags = flags if start == 0 else _CONTINUED
+            granule = 0 if last else _NO_GRANULE
+            self.page(page_flags, granule, chunk, packet[position : position + size])
+            position += size
+
+    def flush(self) -> None:
+        if self._pending:
+            self._sink.write(b"".join(self._pending))
+            self._pending.clear()
+            self._pending_bytes = 0
 
 
-def _packet_pages(packet: bytes, flags: int, sequence: int) -> list[bytes]:
-    """One packet on pages of its own, from `sequence` on (granule 0 where it ends)."""
-    lacing = bytes([255] * (len(packet) // 255) + [len(packet) % 255])
-    pages: list[bytes] = []
-    position = 0
-    for start in range(0, len(lacing), 255):
-        chunk = lacing[start : start + 255]
-        size = sum(chunk)
-        last = start + 255 >= len(lacing)
-        page_flags = flags if start == 0 else _CONTINUED
-        granule = 0 if last else _NO_GRANULE
-        pages.append(
-            _page(
-                page_flags,
-                granule,
-                sequence + len(pages),
-                chunk,
-                packet[position : position + size],
-            )
-        )
-        position += size
-    return pages
-
-
-def _clean(untrusted_data: bytes) -> tuple[bytes, list[str]]:
-    pages, removed = _read_pages(untrusted_data)
-    packets, first_audio = _header_packets(pages)
-    headers, header_removed = _clean_headers(packets)
-    removed += header_removed
-    out: list[bytes] = []
-    for index, packet in enumerate(headers):
-        out += _packet_pages(packet, _BOS if index == 0 else 0, len(out))
-    for page in pages[first_audio:]:
-        if page.flags & _BOS:
-            raise CorruptFileError("beginning-of-stream page among the audio")
-        out.append(_page(page.flags, page.granule, len(out), page.lacing, page.body))
-    return b"".join(out), removed
+def _clean(untrusted_data: Data, sink: Sink | None) -> list[str]:
+    """Write the cleaned stream to `sink` (None: only check it); return what was removed."""
+    walk = _PageWalk(untrusted_data)
+    headers = _HeaderPackets()
+    writer = None if sink is None else _PageWriter(sink)
+    removed: list[str] = []
+    failed: ScrubError | None = None
+    for page in walk:
+        if failed is not None:
+            # A fault in the headers is reported only once every page is checked: a damaged
+            # page further on is the fault reported, whatever the headers hold.
+            continue
+        try:
+            if headers.complete():
+                if writer is not None:
+                    writer.page(page.flags, page.granule, page.lacing, page.body)
+                continue
+            headers.add(page)
+            if headers.complete():
+                cleaned, removed = _clean_headers(headers.packets)
+                for index, packet in enumerate(cleaned):
+                    if writer is not None:
+                        writer.packet(packet, _BOS if index == 0 else 0)
+        except ScrubError as error:
+            failed = error
+    if failed is not None:
+        raise failed
+    if not headers.complete():
+        raise CorruptFileError("truncated: headers without audio")
+    if writer is not None:
+        writer.flush()
+    return (["ogg:trailing-data"] if walk.trailing_data else []) + removed
 
 
 class OggScrubber:
     file_types = ("ogg", "opus")
 
     def get_meta(self, untrusted_data: bytes, limits: Limits) -> list[str]:
-        return _clean(untrusted_data)[1]
+        return _clean(untrusted_data, None)
 
     def remove_all(self, untrusted_data: bytes, limits: Limits) -> Cleaned:
-        data, removed = _clean(untrusted_data)
-        return Cleaned(data, tuple(removed), note=AUDIO_NOTE)
+        sink = BytesSink(untrusted_data)
+        removed = _clean(untrusted_data, sink)
+        return Cleaned(sink.getvalue(), tuple(removed), note=AUDIO_NOTE)
+
+    def get_meta_from(self, source: RangeSource, limits: Limits) -> list[str]:
+        return _clean(source, None)
+
+    def remove_all_to(self, source: RangeSource, sink: Sink, limits: Limits) -> Cleaned:
+        removed = _clean(source, sink)
+        return Cleaned(b"", tuple(removed), note=AUDIO_NOTE)

@@ -32,6 +32,7 @@ import posixpath
 from dataclasses import dataclass
 
 from scrubbers import _xml
+from scrubbers._core import scrub_embedded
 from scrubbers._ooxml_fields import is_vml, neutralise_fields, vml_as_xml
 from scrubbers._ooxml_markup import XmlCleaner, clean_element_attributes, keep_known_namespaces
 from scrubbers._ooxml_parts import (
@@ -69,7 +70,6 @@ from scrubbers._zip import (
     looks_like_xml,
     not_cleaned,
     read_package,
-    scrub_embedded,
     write_package,
 )
 from scrubbers.errors import CorruptFileError, UnsupportedTypeError

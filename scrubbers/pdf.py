@@ -37,16 +37,20 @@ import io
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import BinaryIO, cast
+from typing import TYPE_CHECKING, BinaryIO, cast
 
 import pikepdf
 from pikepdf import sanitize
 
+from scrubbers._core import scrub_attachment
 from scrubbers._pdf_streams import decoded_bytes
 from scrubbers._pdf_walk import iter_reachable_dicts, scan
 from scrubbers._ranges import RangeSource, Sink, SourceReader
-from scrubbers._types import MAX_LINK_CHARS, MAX_LINKS, Attachment, Cleaned, Limits, ScrubReport
+from scrubbers._types import MAX_LINK_CHARS, MAX_LINKS, Attachment, Cleaned, Limits
 from scrubbers.errors import CorruptFileError, LimitExceededError, ScrubError, VerificationError
+
+if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer
 
 N = pikepdf.Name
 
@@ -134,8 +138,8 @@ class _TailHeldBack(io.RawIOBase):
     def writable(self) -> bool:
         return True
 
-    def write(self, data: object) -> int:
-        view = memoryview(data).cast("B")  # type: ignore[arg-type]
+    def write(self, data: ReadableBuffer) -> int:
+        view = memoryview(data).cast("B")
         self._tail += view
         if len(self._tail) > 2 * _STREAM_TAIL:
             cut = len(self._tail) - _STREAM_TAIL
@@ -232,7 +236,7 @@ def _extract_attachments(pdf: pikepdf.Pdf, limits: Limits) -> tuple[Attachment, 
         untrusted_data = decoded_bytes(stream, budget)
         budget -= len(untrusted_data)
         found.append((_spec_name(spec), untrusted_data))
-    return tuple(Attachment(name, _scrub_attached(data, limits)) for name, data in found)
+    return tuple(Attachment(name, scrub_attachment(data, limits)) for name, data in found)
 
 
 def _kept_but_identifying(pdf: pikepdf.Pdf) -> tuple[set[str], list[str]]:
@@ -278,13 +282,6 @@ def _spec_name(spec: pikepdf.Object) -> str:
         if isinstance(value, pikepdf.String):
             return str(value)
     return "attachment"
-
-
-def _scrub_attached(untrusted_data: bytes, limits: Limits) -> ScrubReport:
-    # Imported here: `_core` imports the registry, which imports this module.
-    from scrubbers._core import scrub_embedded
-
-    return scrub_embedded(untrusted_data, limits)
 
 
 def _second_net(pdf: pikepdf.Pdf) -> None:

@@ -34,12 +34,13 @@ import re
 import urllib.parse
 from dataclasses import dataclass
 
-from scrubbers import _xml
+from scrubbers import _svg_names, _xml
+from scrubbers._core import scrub_embedded
 from scrubbers._sniff import sniff
 from scrubbers._sniff_text import SVG_NS
+from scrubbers._svg_values import attribute_is_valid, css_value_is_valid
 from scrubbers._types import Cleaned, Limits, PassRecord
 from scrubbers._xml import Element
-from scrubbers._zip import scrub_embedded
 from scrubbers.errors import CorruptFileError, UnsupportedTypeError
 
 XLINK = "http://www.w3.org/1999/xlink"
@@ -68,6 +69,8 @@ PRESENTATION = frozenset(
     writing-mode""".split()
 )
 COMMON = PRESENTATION | {"id", "class", "style", "tabindex", "lang", "systemLanguage"}
+# Attributes whose value is a name the file chose: renamed (`scrubbers._svg_names`).
+_NAMES = frozenset({"id", "class", "result", "in", "in2"})
 _GEOMETRY = {"x", "y", "width", "height"}
 # Element -> (spec section, its own attributes). Everything not here is removed.
 ELEMENTS: dict[str, tuple[str, frozenset[str]]] = {
@@ -252,6 +255,8 @@ class _Pass(PassRecord):
             self.removed.add("svg:processing-instruction")
         self._clean_attributes(doc.root, "svg")
         self._clean_children(doc.root, "svg")
+        styles = [e for e in doc.root.iter(f"{{{SVG_NS}}}style")]
+        self.removed.update(_svg_names.rename(doc.root, styles))
         uses_xlink = any(
             _xml.namespace(name) == XLINK for element in doc.root.iter() for name in element.attrib
         )
@@ -311,6 +316,9 @@ class _Pass(PassRecord):
                     self.removed.add("svg:external-reference")
                 continue
             if uri == XML_NS and attr in ("space", "lang"):
+                if not attribute_is_valid(attr, value):
+                    del element.attrib[name]
+                    self.removed.add("svg:invalid-value")
                 continue
             if uri == "" and attr in allowed:
                 if attr == "target" and value not in _TARGETS:
@@ -326,6 +334,10 @@ class _Pass(PassRecord):
                 elif attr in PRESENTATION and "(" in value and not self._css_safe(value):
                     del element.attrib[name]
                     self.removed.add("svg:external-reference")
+                elif not self._value_valid(attr, value):
+                    # Not a value of this attribute: draws nothing, so only room for text.
+                    del element.attrib[name]
+                    self.removed.add("svg:invalid-value")
                 continue
             del element.attrib[name]
             if uri == "":
@@ -335,6 +347,14 @@ class _Pass(PassRecord):
                     self.removed.add("svg:unknown-attribute")
             else:
                 self.removed.add(_foreign_name(uri, attr))
+
+    @staticmethod
+    def _value_valid(attr: str, value: str) -> bool:
+        if attr in _NAMES:
+            return all(_NAME.match(token) for token in value.split()) if value.strip() else False
+        if attr in PRESENTATION:
+            return css_value_is_valid(attr, value.strip())
+        return attribute_is_valid(attr, value)
 
     def _clean_href(self, element: Element, name: str, local: str, value: str) -> None:
         target = value.strip()
@@ -401,6 +421,9 @@ class _Pass(PassRecord):
                 continue
             if not self._css_safe(value):
                 self.removed.add("svg:external-reference")
+                continue
+            if not css_value_is_valid(prop, value.strip()):
+                self.removed.add("svg:invalid-value")
                 continue
             kept.append(f"{prop}:{value.strip()}")
         return ";".join(kept)

@@ -157,7 +157,8 @@ def run_in_pty() -> Callable[..., PtyResult]:
 SLOW_MODULES = frozenset(
     {
         "test_browser", "test_browser_mailbox", "test_browser_refusal", "test_pages_a11y",
-        "test_docker_image", "test_load", "test_memory", "test_faults", "test_fuzz_submit",
+        "test_docker_image", "test_docker_run", "test_docker_tor", "test_load", "test_memory",
+        "test_faults", "test_fuzz_submit",
         "test_scrub_fuzz", "test_hostile", "test_fetch_hostile", "test_bundle",
         "test_offline_install", "test_editor_e2e", "test_mailbox_e2e", "test_server_process",
         "test_scrub_streamed", "test_scrub_corpus", "test_scrub_video", "test_pq",

@@ -17,17 +17,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fixtures_images import dirty_jpeg, leftovers
-from fixtures_office import MARK, make_docx
-from fixtures_pdf import FIELDS, all_bytes, dirty_pdf
-from live_server import (
-    ARTIFACTS,
-    ServerFactory,
-    live_server,
-    open_submission,
-    sealed_files,
-    storage_listing,
-)
 from playwright.sync_api import (
     Browser,
     BrowserContext,
@@ -35,6 +24,17 @@ from playwright.sync_api import (
     Page,
     ViewportSize,
     sync_playwright,
+)
+from support.fixtures_images import dirty_jpeg, leftovers
+from support.fixtures_office import MARK, make_docx
+from support.fixtures_pdf import FIELDS, all_bytes, dirty_pdf
+from support.live_server import (
+    ARTIFACTS,
+    ServerFactory,
+    live_server,
+    open_submission,
+    sealed_files,
+    storage_listing,
 )
 
 from leakdrop.server.i18n import STRINGS

@@ -15,9 +15,9 @@ import re
 from pathlib import Path
 
 import pytest
-from live_server import ServerFactory, live_server, open_submission, sealed_files
-from pickup_support import run_leakdrop
 from playwright.sync_api import Browser
+from support.live_server import ServerFactory, live_server, open_submission, sealed_files
+from support.pickup import run_leakdrop
 from test_browser import assert_no_horizontal_scroll, browser, new_context, shot, text_of
 
 from leakdrop.codename import derive, normalise

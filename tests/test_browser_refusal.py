@@ -15,8 +15,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from live_server import ServerFactory, live_server, sealed_files, storage_listing
 from playwright.sync_api import Browser
+from support.live_server import ServerFactory, live_server, sealed_files, storage_listing
 from test_browser import browser, new_context, shot, text_of
 
 from leakdrop.server.i18n import STRINGS

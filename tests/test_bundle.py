@@ -10,10 +10,11 @@ import re
 import shutil
 import subprocess
 import venv
+import zipfile
 from pathlib import Path
 from typing import Any
 
-from pickup_support import check_offline_page, entry, run_leakdrop
+from support.pickup import check_offline_page, entry, run_leakdrop
 
 from leakdrop.sealing import X25519Recipient, encrypt
 from leakdrop.submission import write_submission
@@ -189,6 +190,14 @@ def test_bundle_as_the_readme_writes_it_after_a_plain_install(tmp_path: Path) ->
             env=pip_env,
         )
         assert made.returncode == 0, made.stderr
+        # Built from the checkout or rebuilt from the install's RECORD: every role package
+        # is in the project's wheel, module for module.
+        (project,) = bundle.glob("leakdrop-*.whl")
+        with zipfile.ZipFile(project) as wheel:
+            members = set(wheel.namelist())
+        for role in ("offline", "online", "pickup"):
+            for module in (checkout / "leakdrop" / role).glob("*.py"):
+                assert f"leakdrop/{role}/{module.name}" in members, (cwd.name, module.name)
         laptop = tmp_path / f"laptop-{cwd.name}"
         venv.EnvBuilder(with_pip=True, clear=True).create(laptop)
         pip = [laptop / "bin" / "python", "-m", "pip", "install", "--no-index"]

@@ -21,8 +21,8 @@ import anyio
 import httpx
 import pytest
 from conftest import EditorKeys
-from fixtures_office import jpeg_with_gps
-from test_server_support import (
+from support.fixtures_office import jpeg_with_gps
+from support.submissions import (
     CONTENT_TYPE,
     age_open,
     all_files,

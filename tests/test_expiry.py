@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pickup_support import make_submission, midnight_utc, run_leakdrop
+from support.pickup import make_submission, midnight_utc, run_leakdrop
 
 from leakdrop.pickup.expiry import expire_submissions
 

@@ -20,10 +20,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fixtures_office import jpeg_with_gps
-from fixtures_pdf import small_pdf
-from hostile_files import pdf_stream_bomb
-from live_server import (
+from support.fixtures_office import jpeg_with_gps
+from support.fixtures_pdf import small_pdf
+from support.hostile_files import pdf_stream_bomb
+from support.live_server import (
     LiveServer,
     ServerFactory,
     exiftool_json,

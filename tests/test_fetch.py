@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pickup_support import (
+from support.pickup import (
     LEAKDROP,
     Pickup,
     SocksRelay,
@@ -25,7 +25,7 @@ from pickup_support import (
     write_token_file,
 )
 
-from leakdrop.fetch import FetchError, VerifyError, check_age_layout, parse_listing
+from leakdrop.online.fetch import FetchError, VerifyError, check_age_layout, parse_listing
 from leakdrop.sealing import encrypt
 
 ONION = "pickupexampleexampleexampleexampleexampleexamplexyzab.onion"

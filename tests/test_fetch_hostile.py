@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from pickup_support import run_leakdrop, write_token_file
+from support.pickup import run_leakdrop, write_token_file
 
 pytestmark = pytest.mark.timeout(120)
 

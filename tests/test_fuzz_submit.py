@@ -27,11 +27,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fixtures_office import jpeg_with_gps, png_plain
-from fixtures_pdf import small_pdf
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
-from live_server import open_submission, simple_docx
+from support.fixtures_office import jpeg_with_gps, png_plain
+from support.fixtures_pdf import small_pdf
+from support.live_server import open_submission, simple_docx
 
 from leakdrop.sealing import X25519Identity
 from leakdrop.server import Limits, ServerConfig, create_app

@@ -21,8 +21,8 @@ from pathlib import Path
 import httpx
 import pikepdf
 import pytest
-from fixtures_office import jpeg_with_gps
-from hostile_files import (
+from support.fixtures_office import jpeg_with_gps
+from support.hostile_files import (
     POLYGLOT_PAYLOAD,
     billion_laughs_docx,
     cyclic_pdf,
@@ -36,7 +36,7 @@ from hostile_files import (
     truncated_pdf,
     zip_bomb_docx,
 )
-from live_server import (
+from support.live_server import (
     LiveServer,
     Opened,
     ServerPool,

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from leakdrop.opener import load_identities
+from leakdrop.offline.opener import load_identities
 from leakdrop.sealing import HybridIdentity, X25519Identity
 
 REPO = Path(__file__).resolve().parents[1]

@@ -27,8 +27,9 @@ from pathlib import Path
 import httpx
 import pikepdf
 import pytest
-from fixtures_pdf import small_pdf
-from live_server import (
+from PIL import Image
+from support.fixtures_pdf import small_pdf
+from support.live_server import (
     LiveServer,
     ServerFactory,
     docx_text,
@@ -40,7 +41,6 @@ from live_server import (
     simple_docx,
     storage_listing,
 )
-from PIL import Image
 
 __all__ = ["live_server"]
 

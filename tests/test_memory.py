@@ -15,7 +15,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from live_server import LiveServer, ServerFactory, live_server, wait_until
+from support.live_server import LiveServer, ServerFactory, live_server, wait_until
 
 __all__ = ["live_server"]
 

@@ -19,6 +19,8 @@ import venv
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from leakdrop.sealing import X25519Recipient, encrypt
 from leakdrop.submission import FileEntry, write_submission
 
@@ -52,6 +54,35 @@ _IGNORE = shutil.ignore_patterns(
     "test-artifacts",
     "node_modules",
 )
+
+#: Imports a whole role package in a fresh interpreter (`python -c PROBE leakdrop.offline`):
+#: `leakdrop.cli` and every module under the package (found by walking it, so a module
+#: added later is covered), with every server-side package refused by a meta_path finder.
+#: Prints the package's location, the modules imported, and the top-level modules loaded.
+ROLE_PROBE = """
+import importlib, importlib.abc, pkgutil, sys
+
+BLOCKED = (
+    "fastapi", "starlette", "uvicorn", "pikepdf", "PIL", "pillow_heif", "defusedxml",
+    "multipart", "python_multipart", "httpx", "scrubbers", "leakdrop.server", "leakdrop.pickup",
+)
+
+class RefuseServerSide(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if any(name == b or name.startswith(b + ".") for b in BLOCKED):
+            raise ImportError(f"{sys.argv[1]} imported {name}")
+        return None
+
+sys.meta_path.insert(0, RefuseServerSide())
+import leakdrop, leakdrop.cli
+role = importlib.import_module(sys.argv[1])
+modules = [m.name for m in pkgutil.walk_packages(role.__path__, role.__name__ + ".")]
+for name in modules:
+    importlib.import_module(name)
+print(leakdrop.__file__)
+print(" ".join(sorted(modules)))
+print(" ".join(sorted({m.split(".")[0].lower() for m in sys.modules})))
+"""
 
 
 def _clean_env() -> dict[str, str]:
@@ -99,15 +130,9 @@ def test_offline_part_needs_only_pynacl(
 
     # Importing every offline module pulls in nothing from the server side, and the code
     # comes from the installed wheel, not from the work tree.
-    probe = (
-        "import sys, leakdrop, leakdrop.cli, leakdrop.opener, leakdrop.keygen, leakdrop.keys,"
-        " leakdrop.submission, leakdrop.sealing;"
-        "print(leakdrop.__file__);"
-        "print(' '.join(sorted({m.split('.')[0].lower() for m in sys.modules})))"
-    )
-    out = _run([py, "-c", probe], tmp_path).stdout.splitlines()
+    out = _run([py, "-c", ROLE_PROBE, "leakdrop.offline"], tmp_path).stdout.splitlines()
     assert out[0].startswith(str(env_dir)), out[0]
-    assert not set(out[1].split()) & (SERVER_SIDE | {"scrubbers"}), out[1]
+    assert not set(out[2].split()) & (SERVER_SIDE | {"scrubbers"}), out[2]
 
     leakdrop = env_dir / "bin" / "leakdrop"
     keygen = _run(
@@ -144,3 +169,32 @@ def test_offline_part_needs_only_pynacl(
     assert (folder / "files/01-doc.pdf").read_bytes() == b"%PDF cleaned"
     assert (folder / "files/02-raw.bin").read_bytes() == b"\x00\x01" * 5000
     assert (folder / "message.txt").read_text() == "from the source"
+
+
+@pytest.mark.parametrize(
+    ("package", "expected"),
+    [
+        ("leakdrop.offline", {"opener", "keygen", "reply", "passphrase"}),
+        # The online machine too: what it shares with the pickup comes from leakdrop.layout.
+        ("leakdrop.online", {"fetch", "bundle", "onion_auth"}),
+    ],
+)
+def test_role_package_imports_without_server_packages(
+    tmp_path: Path, package: str, expected: set[str]
+) -> None:
+    # The same probe on this checkout, without building a wheel: fast enough for every run.
+    env = {**_clean_env(), "PYTHONPATH": str(REPO)}
+    result = subprocess.run(
+        [sys.executable, "-c", ROLE_PROBE, package],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    where, modules, loaded = result.stdout.splitlines()
+    assert where == str(REPO / "leakdrop" / "__init__.py"), where
+    assert {f"{package}.{name}" for name in expected} <= set(modules.split()), modules
+    assert not set(loaded.split()) & (SERVER_SIDE | {"scrubbers"}), loaded

@@ -14,9 +14,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from pickup_support import run_leakdrop
+from support.pickup import run_leakdrop
 
-from leakdrop.onion_auth import OnionAuthError, authorized_client_line, generate_client_auth
+from leakdrop.online.onion_auth import OnionAuthError, authorized_client_line, generate_client_auth
 
 REPO = Path(__file__).resolve().parents[1]
 TOR_START = REPO / "docker" / "tor-start"

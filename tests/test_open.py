@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pickup_support import OfflinePage, check_offline_page
+from support.pickup import OfflinePage, check_offline_page
 
 from leakdrop.sealing import ScryptRecipient, X25519Identity, X25519Recipient, encrypt
 from leakdrop.submission import FileEntry, ReplyAddress, write_submission

@@ -21,10 +21,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fixtures_office import jpeg_with_gps
-from html_tree import Node, parse
-from live_server import LiveServer, ServerPool, multipart_body
 from playwright.sync_api import Browser, Page, Route, sync_playwright
+from support.fixtures_office import jpeg_with_gps
+from support.html_tree import Node, parse
+from support.live_server import LiveServer, ServerPool, multipart_body
 
 from leakdrop.server.i18n import STRINGS
 from leakdrop.server.pages import STATIC

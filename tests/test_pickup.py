@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
-from pickup_support import (
+from support.pickup import (
     LEAKDROP,
     Pickup,
     add_token,

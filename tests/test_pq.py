@@ -17,7 +17,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from live_server import (
+from support.live_server import (
     LEAKDROP,
     ServerFactory,
     live_server,
@@ -25,11 +25,11 @@ from live_server import (
     sealed_files,
     submit,
 )
-from pickup_support import run_leakdrop
+from support.pickup import run_leakdrop
 
 from leakdrop.codename import derive, normalise
 from leakdrop.mailboxes import Mailboxes
-from leakdrop.reply import ReplyError, seal_reply
+from leakdrop.offline.reply import ReplyError, seal_reply
 from leakdrop.sealing import (
     HybridIdentity,
     HybridRecipient,

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pillow_heif
 import pytest
-from fixtures_office import MARK, jpeg_with_gps, make_docx, make_odt, marker, png_plain
 from PIL import Image
+from support.fixtures_office import MARK, jpeg_with_gps, make_docx, make_odt, marker, png_plain
 from test_scrub_office import assert_zip_deterministic, markers_left, members
 
 from scrubbers import LimitExceededError, Limits, scrub

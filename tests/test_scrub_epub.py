@@ -13,7 +13,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from fixtures_office import BILLION_LAUGHS, MARK, jpeg_with_gps, marker, zip_bytes
+from support.fixtures_office import BILLION_LAUGHS, MARK, jpeg_with_gps, marker, zip_bytes
 
 from scrubbers import scrub, sniff
 from scrubbers.errors import CorruptFileError, LimitExceededError, UnsupportedTypeError

@@ -137,3 +137,22 @@ def test_generic_attributes_are_not_kept_outside_the_table() -> None:
     assert report.cleaned, report.reason
     assert b"Canary" not in report.data and b"text" in report.data
     assert "html:attribute:title" in report.removed
+
+
+def test_title_is_kept_as_text_and_links_are_listed() -> None:
+    """The title is what the tab shows (content): kept, escaped, never as markup. The kept
+    links are listed for the editors (per-recipient tracking tokens hide in them)."""
+    page = (
+        b"<html><head><title>Tender &amp; <b>rollout</b> </title><script>x()</script></title>"
+        b"</head><body><p><a href='https://example.org/t?u=CANARY-TOKEN'>t</a>"
+        b"<a href='javascript:steal()'>j</a></p></body></html>"
+    )
+    report = scrub_sandboxed(page)
+    assert report.cleaned, report.reason
+    head = report.data.split(b"<body>")[0]
+    assert b"<title>Tender &amp; rollout</title>" in head  # its text only
+    assert b"<script" not in report.data and b"x()" not in report.data
+    assert report.links == ("https://example.org/t?u=CANARY-TOKEN",)
+    assert "hyperlinks" in report.warnings
+    again = scrub_sandboxed(report.data)
+    assert again.cleaned and again.removed == () and again.data == report.data

@@ -11,10 +11,10 @@ import zlib
 from collections.abc import Callable
 from pathlib import Path
 
-import fixtures_images as fx
 import pillow_heif
 import pytest
 from PIL import Image, ImageOps, ImageSequence
+from support import fixtures_images as fx
 
 from scrubbers import (
     DEFAULT_LIMITS,

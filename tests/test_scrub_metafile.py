@@ -20,10 +20,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from fixtures_office import make_docx, make_xlsx, replace_member
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image, PngImagePlugin
+from support.fixtures_office import make_docx, make_xlsx, replace_member
 
 from scrubbers import (
     CorruptFileError,

@@ -19,7 +19,7 @@ from pathlib import Path
 from urllib.parse import unquote
 
 import pytest
-from fixtures_office import (
+from support.fixtures_office import (
     BILLION_LAUGHS,
     DOCX_DELETED,
     DOCX_VISIBLE,

@@ -11,12 +11,12 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
-import fixtures_pdf as fx
 import pikepdf
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pikepdf import Array, Dictionary, Name
+from support import fixtures_pdf as fx
 
 from scrubbers import Limits, ScrubReport, scrub, scrub_sandboxed
 from scrubbers import _pdf_schema as schema

@@ -1,9 +1,10 @@
 """Large files cleaned by ranges (issue 11, "any size up to the submission limit").
 
 Above `Limits.stream_above_bytes` (32 MiB by default), a PDF, a video (MP4/MOV/M4A/3GP,
-Matroska/WebM, AVI) or a WAV/AIFF/FLAC/MP3 recording is not loaded whole: the worker reads
-the ranges it needs through the parent, which decrypts them from the encrypted spool, and
-streams its output back (media samples as "copy this range").
+Matroska/WebM, AVI) or a WAV/AIFF/FLAC/MP3/Ogg (Vorbis, Opus, FLAC) recording is not loaded
+whole: the worker reads the ranges it needs through the parent, which decrypts them from the
+encrypted spool, and streams its output back (media samples as "copy this range"; Ogg pages
+are renumbered, so they are written again one bounded run at a time).
 What is proved here:
 - the streamed clean gives the very bytes and the very report of the in-RAM clean, for every
   self-made video and PDF and the corpus's (so everything the other scrubber tests prove of
@@ -13,7 +14,7 @@ What is proved here:
   output, claims a clean it did not finish) leaves the file "not cleaned", the server alive;
 - through the real server with its default settings, a 40 MB phone video and a 40 MB scanned
   PDF come back cleaned: exiftool finds no location, make, title or author, and the video's
-  packets are those of the original.
+  packets are those of the original; so does a 39 MB Ogg Opus recording, its packets too.
 Peak memory for a 1 GiB video and a 700 MB scan is measured by
 `bench/bench_ingest.py --real-files`, not asserted here.
 """
@@ -32,8 +33,9 @@ from pathlib import Path
 
 import pikepdf
 import pytest
-from fixtures_pdf import dirty_pdf, small_pdf
-from live_server import (
+from PIL import Image
+from support.fixtures_pdf import dirty_pdf, small_pdf
+from support.live_server import (
     ServerFactory,
     exiftool_json,
     live_server,
@@ -41,12 +43,14 @@ from live_server import (
     sealed_files,
     submit,
 )
-from PIL import Image
+from test_scrub_audio import MAKERS as AUDIO_MAKERS
+from test_scrub_audio import _canaries, _framemd5
 from test_scrub_video import _AV, _H264_AAC, MAKERS, _ffmpeg, _with_gps_track, packets, probe
 
 from leakdrop.server.spool import SpoolFile, SpoolIntegrityError, SpoolKey
 from scrubbers import (
     DEFAULT_LIMITS,
+    STREAMED_TYPES,
     BytesSink,
     Limits,
     RangeSource,
@@ -64,7 +68,7 @@ __all__ = ["live_server"]  # the fixture
 def streamed_corpus(shared: Path) -> list[Path]:
     corpus = shared / "corpus"
     kinds = {".mov", ".mp4", ".m4a", ".mkv", ".webm", ".avi", ".wav", ".aif", ".aiff", ".mp3"}
-    kinds.add(".flac")
+    kinds |= {".flac", ".ogg", ".opus"}
     videos = [p for p in (corpus / "media").glob("*") if p.suffix in kinds]
     pdfs = [*(corpus / "pikepdf").glob("*.pdf"), *(corpus / "mat2").glob("*.pdf")]
     return sorted(videos) + sorted(pdfs)
@@ -493,13 +497,58 @@ def test_scrub_command_leaves_nothing_for_a_large_file_it_cannot_clean(tmp_path:
     assert list(out.iterdir()) == []
 
 
-@pytest.mark.parametrize("kind", ["mp3", "flac", "wav", "aiff", "aifc"])
+@pytest.mark.parametrize("kind", ["mp3", "flac", "wav", "aiff", "aifc", "ogg", "opus", "oggflac"])
 def test_streamed_audio_is_the_in_ram_clean(kind: str, tmp_path: Path) -> None:
     """The tagged recordings the audio tests make (ID3v2/v1/APE, Vorbis comments and
     pictures, bext/iXML/INFO): the same bytes and report cleaned by ranges."""
-    from test_scrub_audio import MAKERS as AUDIO_MAKERS
-
     data = AUDIO_MAKERS[kind](tmp_path).read_bytes()
     assert_same_as_in_ram(data)
     report, _ = streamed(data)
     assert report.cleaned and report.removed
+
+
+@pytest.mark.parametrize("kind", ["ogg", "opus", "oggflac"])
+def test_streamed_ogg_keeps_its_packets_and_no_comment(kind: str, tmp_path: Path) -> None:
+    """Vorbis, Opus and FLAC-in-Ogg by ranges: no canary of the comment header (nor of its
+    picture) left, and ffmpeg reads the very audio packets of the original."""
+    dirty = AUDIO_MAKERS[kind](tmp_path)
+    report, output = streamed(dirty.read_bytes())
+    assert report.cleaned, report.reason
+    assert not [c for c in _canaries(kind) if c.encode() in output]
+    clean = tmp_path / ("clean" + dirty.suffix)
+    clean.write_bytes(output)
+    assert _framemd5(clean) == _framemd5(dirty)
+
+
+def _voice_memo(path: Path, seconds: int) -> None:
+    """Ogg Opus at its highest bitrate (noise: about 55 kB a second), with a phone's tags."""
+    _ffmpeg(
+        path,
+        "-f", "lavfi", "-i", "anoisesrc=color=white:sample_rate=48000:amplitude=0.5",
+        "-ac", "2", "-t", str(seconds), "-c:a", "libopus", "-b:a", "510k",
+        "-metadata", "artist=CanaryMemoArtist", "-metadata", "location=+48.8566+002.3522/",
+        "-metadata", "encoder=CanaryMemoEncoder",
+    )  # fmt: skip
+
+
+def test_large_opus_recording_cleaned_through_the_server(
+    live_server: ServerFactory, tmp_path: Path
+) -> None:
+    assert {"ogg", "opus"} <= STREAMED_TYPES
+    memo = tmp_path / "memo.opus"
+    _voice_memo(memo, 700)
+    assert memo.stat().st_size > DEFAULT_LIMITS.stream_above_bytes
+    server = live_server()  # default settings
+    response = submit(server, [("memo.opus", memo.read_bytes())])
+    assert response.status_code == 200, response.text
+    assert 'class="not-cleaned"' not in response.text
+    assert response.text.count('class="cleaned"') == 1
+    [sealed] = sealed_files(server.storage)
+    opened = open_submission(sealed, server.editor.identity, tmp_path / "opened")
+    entry = opened.by_original("memo.opus")
+    assert entry["cleaned"]
+    clean = opened.path(entry)
+    data = clean.read_bytes()
+    assert b"CanaryMemo" not in data and b"48.85" not in data
+    assert "Canary" not in repr(exiftool_json(clean))
+    assert _framemd5(clean) == _framemd5(memo)

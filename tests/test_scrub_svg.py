@@ -80,8 +80,10 @@ def _inkscape_svg() -> bytes:
 """.encode()
 
 
-DRAWING_IDS = {"box", "wire", "node", "label", "t2", "photo", "beacon", "copy", "link", "r2",
-               "grad", "layer1"}  # fmt: skip
+# The drawing's ids in document order: cleaned, each is renamed i1, i2, ... (`_svg_names`).
+DRAWING_IDS = ["grad", "layer1", "box", "wire", "node", "label", "t2", "photo", "beacon",
+               "copy", "link", "r2"]  # fmt: skip
+NEW_ID = {old: f"i{number}" for number, old in enumerate(DRAWING_IDS, start=1)}
 
 
 def _run(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -150,15 +152,17 @@ def test_inkscape_svg_cleaned_by_the_cli(tmp_path: Path) -> None:
     # Still valid SVG with every drawing element, internal references intact.
     root = ET.fromstring(data)
     assert root.tag == f"{{{SVG_NS}}}svg"
-    ids = {e.get("id") for e in root.iter()}
-    assert DRAWING_IDS <= ids
-    use = next(e for e in root.iter() if e.get("id") == "copy")
-    assert use.get("{http://www.w3.org/1999/xlink}href") == "#box"
-    beacon = next(e for e in root.iter() if e.get("id") == "beacon")
+    ids = {e.get("id") for e in root.iter()} - {None}
+    assert ids == set(NEW_ID.values())
+    use = next(e for e in root.iter() if e.get("id") == NEW_ID["copy"])
+    assert use.get("{http://www.w3.org/1999/xlink}href") == "#" + NEW_ID["box"]
+    box = next(e for e in root.iter() if e.get("id") == NEW_ID["box"])
+    assert box.get("style") == f"fill:url(#{NEW_ID['grad']});stroke:#000"
+    beacon = next(e for e in root.iter() if e.get("id") == NEW_ID["beacon"])
     assert not [k for k in beacon.attrib if k.endswith("href")]
-    wire = next(e for e in root.iter() if e.get("id") == "wire")
+    wire = next(e for e in root.iter() if e.get("id") == NEW_ID["wire"])
     assert wire.get("style") == "stroke:#000"
-    photo = next(e for e in root.iter() if e.get("id") == "photo")
+    photo = next(e for e in root.iter() if e.get("id") == NEW_ID["photo"])
     href = photo.get("{http://www.w3.org/1999/xlink}href", "")
     assert href.startswith("data:image/jpeg;base64,")
     inner = base64.b64decode(href.partition(",")[2])
@@ -166,7 +170,7 @@ def test_inkscape_svg_cleaned_by_the_cli(tmp_path: Path) -> None:
     embedded.write_bytes(inner)
     inner_tags = _exiftool(embedded)
     assert not [k for k in inner_tags if "GPS" in k or k.endswith(("Make", "Artist"))]
-    assert "".join(next(e for e in root.iter() if e.get("id") == "label").itertext()) == (
+    assert "".join(next(e for e in root.iter() if e.get("id") == NEW_ID["label"]).itertext()) == (
         "Router A"
     )
 
@@ -272,8 +276,11 @@ def test_style_element_kept_when_safe() -> None:
     report = scrub(data)
     assert report.cleaned
     assert b"CANARY" not in report.data and b"-inkscape" not in report.data
-    assert b".a{fill:url(#g)}" in report.data and b"stroke:#000" in report.data
-    assert {"svg:css-comment", "svg:css-property"} <= set(report.removed)
+    # Class a is renamed c1; #g names no element, so its url() goes; .b selects nothing.
+    assert b".c1{}" in report.data and b"rect{stroke:#000}" in report.data
+    assert b"url(" not in report.data and b".b" not in report.data
+    assert {"svg:css-comment", "svg:css-property", "svg:class", "svg:dangling-reference",
+            "svg:style-rule"} <= set(report.removed)  # fmt: skip
 
 
 def test_corpus_svg(tmp_path: Path, shared_dir: Path | None) -> None:
@@ -342,3 +349,47 @@ def test_links_other_than_web_and_mail_removed() -> None:
     assert report.links == ("mailto:desk@example.org",) and report.warnings == ("hyperlinks",)
     assert b'target="_blank"' in report.data
     assert {"svg:external-reference", "svg:unknown-attribute"} <= set(report.removed)
+
+
+def test_free_text_in_names_and_values_does_not_survive() -> None:
+    """A mark made for one recipient hides where a viewer ignores it: in the names the file
+    gives itself (Illustrator writes layer names as ids) and in values an attribute cannot
+    have. Each canary below sits in such a place; none may survive the clean, and what is
+    drawn (the shapes, their fills, the filter chain) must stay."""
+    data = b"""<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink"
+    width="100" height="50" xml:lang="CANARYLANG">
+  <style>.CANARYCLASS2 { fill: #0f0 } rect[data-x="CANARYSEL"] { stroke: red }
+  #CANARYID1 { stroke-width: 2 }</style>
+  <defs>
+    <linearGradient id="CANARYID2"><stop offset="0" stop-color="#00f"/></linearGradient>
+    <filter id="CANARYID3"><feGaussianBlur stdDeviation="1" result="CANARYRESULT"/>
+      <feBlend in="SourceGraphic" in2="CANARYRESULT" mode="CANARYMODE"/></filter>
+  </defs>
+  <g id="Calque_CANARYID1" class="CANARYCLASS2 CANARYCLASS3">
+    <rect id="CANARYID1" x="CANARYX" y="1" width="10" height="10" fill="url(#CANARYID2)"
+      filter="url(#CANARYID3)" stroke="CANARYCOLOUR" opacity="0.5"/>
+    <use xlink:href="#CANARYNOWHERE" x="20"/>
+    <circle cx="30" cy="20" r="5" style="fill:url(#CANARYDANGLING);stroke:#000"
+      transform="rotate(CANARYANGLE)" preserveAspectRatio="CANARYASPECT"/>
+    <text x="40" y="40" style="font-family:Helvetica;font-weight:CANARYWEIGHT">drawn</text>
+  </g>
+</svg>"""
+    report = scrub(data)
+    assert report.cleaned, report.reason
+    assert b"CANARY" not in report.data, report.data
+    assert {"svg:id", "svg:class", "svg:filter-result", "svg:invalid-value",
+            "svg:dangling-reference", "svg:style-rule"} <= set(report.removed)  # fmt: skip
+    root = ET.fromstring(report.data)
+    by_id = {e.get("id"): e for e in root.iter() if e.get("id")}
+    gradient, blur_filter, group, rect = (by_id[f"i{n}"] for n in (1, 2, 3, 4))
+    assert gradient.tag == f"{{{SVG_NS}}}linearGradient" and group.get("class") == "c1 c2"
+    assert rect.get("fill") == "url(#i1)" and rect.get("filter") == "url(#i2)"
+    assert rect.get("x") is None and rect.get("stroke") is None and rect.get("opacity") == "0.5"
+    blur, blend = (e for e in blur_filter if e.tag.endswith(("feGaussianBlur", "feBlend")))
+    assert blur.get("result") == "r1" and blend.get("in2") == "r1"
+    assert blend.get("in") == "SourceGraphic" and blend.get("mode") is None
+    css = next(e for e in root.iter() if e.tag.endswith("style")).text or ""
+    assert ".c1{fill:#0f0}" in css and "#i4{stroke-width:2}" in css and "stroke:red" not in css
+    assert b"font-family:Helvetica" in report.data and b"drawn" in report.data
+    again = scrub(report.data)
+    assert again.cleaned and again.removed == () and again.data == report.data

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 from conftest import EditorKeys
-from test_server_support import (
+from support.submissions import (
     BOUNDARY,
     CONTENT_TYPE,
     age_open,

@@ -9,14 +9,14 @@ import stat
 from pathlib import Path
 
 import pytest
-from pickup_support import run_leakdrop
+from support.pickup import run_leakdrop
 
-from leakdrop.tokens import (
+from leakdrop.layout import check_token_syntax
+from leakdrop.pickup.tokens import (
     AuthThrottle,
     TokenError,
     TokenStore,
     add_token,
-    check_token_syntax,
     load_tokens,
     revoke_token,
 )

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from leakdrop.cli import main as leakdrop_main
-from leakdrop.onion_auth import (
+from leakdrop.online.onion_auth import (
     OnionAuthError,
     generate_client_auth,
     onion_label,

@@ -20,7 +20,7 @@ so every byte of every answer is visible here: no access log, no exception text,
 framework error pages, no docs routes.
 
 Authentication comes first on every route: without a valid token nothing is learnt, not
-even whether an id exists. Failures are throttled globally (see `leakdrop.tokens`).
+even whether an id exists. Failures are throttled globally (see `leakdrop.pickup.tokens`).
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ from leakdrop.pickup.store import (
     open_submission,
     scan_submissions,
 )
-from leakdrop.tokens import AuthThrottle, TokenStore
+from leakdrop.pickup.tokens import AuthThrottle, TokenStore
 
 __all__ = ["PickupApp", "PickupConfig", "parse_range"]
 

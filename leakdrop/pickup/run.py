@@ -20,7 +20,7 @@ from leakdrop._listener import (
     open_listener,
 )
 from leakdrop.pickup.expiry import parse_days
-from leakdrop.tokens import TokenError
+from leakdrop.pickup.tokens import TokenError
 
 __all__ = ["run_pickup"]
 

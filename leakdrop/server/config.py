@@ -67,7 +67,7 @@ class Limits:
     max_concurrent: int | None = None
     #: Files up to this size are read into RAM and cleaned; bigger ones are sealed as
     #: received and reported "too large to clean" -- except `scrubbers.STREAMED_TYPES`
-    #: (PDFs, videos, WAV/AIFF/FLAC/MP3 recordings), which above
+    #: (PDFs, videos, WAV/AIFF/FLAC/MP3/Ogg recordings), which above
     #: `scrubbers.Limits.stream_above_bytes` are cleaned by ranges at any size.
     scrub_max_bytes: int = 256 * MIB
     #: Cleaning workers at once (each is a process holding one file in memory).

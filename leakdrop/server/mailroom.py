@@ -51,7 +51,7 @@ MAX_WAITING: Final = 32
 TOKEN_LIFETIME: Final = 30 * 60
 #: Tokens alive at once; the oldest is forgotten first. 20,000 x ~200 B = 4 MB at most.
 MAX_TOKENS: Final = 20_000
-#: Shown replies: a text an editor typed (see `leakdrop.reply.MAX_MESSAGE_BYTES`).
+#: Shown replies: a text an editor typed (see `leakdrop.offline.reply.MAX_MESSAGE_BYTES`).
 MAX_SHOWN_BYTES: Final = 64 * 1024
 
 

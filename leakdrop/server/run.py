@@ -42,7 +42,7 @@ def tune_malloc() -> None:
 
 def prepare_demo(folder: Path) -> tuple[Path, Path]:
     """Create (if absent) a demo identity, its public key in keys/, and a storage."""
-    from leakdrop.keygen import write_identity
+    from leakdrop.offline.keygen import write_identity
     from leakdrop.sealing import X25519Identity, parse_identities_file
 
     keys = folder / "keys"

@@ -53,6 +53,8 @@ __all__ = ["BundleError", "build_bundle", "find_checkout", "rebuild_installed_wh
 #: What a wheel build needs from the checkout (the rest, .venv and tests, stays out).
 _SOURCE_ITEMS: Final = ("pyproject.toml", "README.md", "LICENSE", "leakdrop", "scrubbers")
 _IGNORE: Final = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info", ".*")
+#: The `leakdrop` package folder this module runs from (it is leakdrop/online/bundle.py).
+_RUNNING_PACKAGE: Final = Path(__file__).resolve().parents[1]
 
 
 class BundleError(Exception):
@@ -81,7 +83,7 @@ def find_checkout(cwd: Path | None = None) -> Path | None:
     for folder in (here, *here.parents):
         if _is_checkout(folder):
             return folder
-    own = Path(__file__).resolve().parents[1]
+    own = _RUNNING_PACKAGE.parent
     return own if _is_checkout(own) else None
 
 
@@ -133,10 +135,10 @@ def rebuild_installed_wheel(wheel_dir: Path, name: str = "leakdrop") -> Path:
     if not files:
         raise BundleError(f"the installed {name} has no RECORD: reinstall it, or pass --source")
     root = Path(str(dist.locate_file(""))).resolve()
-    if name == "leakdrop" and (root / "leakdrop").resolve() != Path(__file__).resolve().parent:
+    if name == "leakdrop" and (root / "leakdrop").resolve() != _RUNNING_PACKAGE:
         # Another copy first on the path: the bundle would not hold the code that runs.
         raise BundleError(
-            f"the installed leakdrop ({root}) is not the one running ({Path(__file__).parent}):"
+            f"the installed leakdrop ({root}) is not the one running ({_RUNNING_PACKAGE}):"
             " pass --source DIR"
         )
     scripts = {

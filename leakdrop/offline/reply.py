@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import io
 import os
-import re
 import secrets
 import sys
 from collections.abc import Sequence
@@ -28,7 +27,7 @@ from typing import Final
 
 from leakdrop._files import fsync_dir, write_new_private_file
 from leakdrop._terminal import PassphraseError
-from leakdrop.opener import OpenError, load_identities
+from leakdrop.offline.opener import OpenError, load_identities
 from leakdrop.sealing import (
     AgeError,
     HybridRecipient,
@@ -47,12 +46,11 @@ from leakdrop.submission import (
     read_manifest,
 )
 
-__all__ = ["OUTBOX_NAME", "ReplyError", "reply_address", "run_reply", "seal_reply"]
+__all__ = ["ReplyError", "reply_address", "run_reply", "seal_reply"]
 
 #: What an editor types to a source: 64 KiB of text is pages of it, and keeps the sealed
 #: reply well under what the pickup accepts (`leakdrop.mailboxes.MAX_REPLY_BYTES`).
 MAX_MESSAGE_BYTES: Final = 64 * 1024
-OUTBOX_NAME: Final = re.compile(r"reply-([0-9a-f]{64})-[0-9a-f]{16}\.age")
 
 
 class ReplyError(Exception):

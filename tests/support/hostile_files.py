@@ -16,9 +16,10 @@ import zipfile
 import zlib
 
 import pikepdf
-from fixtures_office import jpeg_with_gps
-from fixtures_pdf import cyclic_pdf, small_pdf
-from live_server import simple_docx
+
+from support.fixtures_office import jpeg_with_gps
+from support.fixtures_pdf import cyclic_pdf, small_pdf
+from support.live_server import simple_docx
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

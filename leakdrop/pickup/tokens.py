@@ -41,15 +41,14 @@ from pathlib import Path
 from typing import Any, Final
 
 from leakdrop._files import DAY, SHA256_HEX, fsync_dir
+from leakdrop.layout import TOKEN_PREFIX, check_token_syntax
 
 __all__ = [
-    "TOKEN_PREFIX",
     "AuthThrottle",
     "TokenEntry",
     "TokenError",
     "TokenStore",
     "add_token",
-    "check_token_syntax",
     "hash_token",
     "list_tokens",
     "load_tokens",
@@ -59,11 +58,7 @@ __all__ = [
 
 FORMAT: Final = "leakdrop-tokens"
 VERSION: Final = 1
-#: Makes a leaked token recognisable (secret scanners, an editor pasting the wrong file).
-TOKEN_PREFIX: Final = "ldp1_"  # noqa: S105 - a format marker, not a secret
 _TOKEN_BYTES: Final = 32
-#: base64url of 32 bytes without padding: 43 characters.
-_TOKEN_RE: Final = re.compile(r"ldp1_[A-Za-z0-9_-]{43}")
 _NAME_RE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _HEX64_RE: Final = SHA256_HEX
 _DAY_RE: Final = DAY
@@ -84,11 +79,6 @@ class TokenEntry:
 
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("ascii")).hexdigest()
-
-
-def check_token_syntax(untrusted_token: str) -> bool:
-    """Whether the text has a token's exact shape (checked before hashing anything)."""
-    return _TOKEN_RE.fullmatch(untrusted_token) is not None
 
 
 def _new_token() -> str:

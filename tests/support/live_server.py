@@ -31,7 +31,7 @@ import pytest
 from leakdrop import submission
 from leakdrop.sealing import X25519Identity
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 #: The installed entry point of the interpreter running the tests (its venv's, whichever).
 LEAKDROP = str(Path(sys.executable).with_name("leakdrop"))
 ARTIFACTS = REPO / "test-artifacts"

@@ -5,7 +5,7 @@ so the file does not record when exactly the key was made, a "# public key:" lin
 `AGE-SECRET-KEY-...` line). By default it is sealed with a passphrase in exactly the format
 of `age -p` (an age file with a single scrypt stanza), so `age -d` opens it too. Left
 empty at the prompt, a passphrase of words is generated and printed once (as `age -p` does);
-a weak one is refused with the reason (the rule: `leakdrop.passphrase`).
+a weak one is refused with the reason (the rule: `leakdrop.offline.passphrase`).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import BinaryIO
 from leakdrop._files import write_new_private_file
 from leakdrop._terminal import PassphraseError, ask_passphrase, read_passphrase_file
 from leakdrop.keys import fingerprint
-from leakdrop.passphrase import WeakPassphraseError, check_strength, generate
+from leakdrop.offline.passphrase import WeakPassphraseError, check_strength, generate
 from leakdrop.sealing import (
     AgeError,
     AnyIdentity,

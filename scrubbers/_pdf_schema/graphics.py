@@ -1,0 +1,207 @@
+"""What pages draw with: resource dictionaries, stream filters' parameters, content and data
+streams, functions, graphics states, soft masks, colour spaces, patterns, shadings, image and
+form XObjects, groups (ISO 32000-2, 7.4, 7.8, 7.10, 8.4-8.10, 11.6)."""
+
+from __future__ import annotations
+
+from scrubbers._pdf_schema._base import OPEN, Keys, merged_keys
+
+# 7.10, Tables 38-41: functions (types 0, 2, 3, 4 together).
+FUNCTION: Keys = {
+    "/FunctionType": None,
+    "/Domain": None,
+    "/Range": None,
+    "/Size": None,
+    "/BitsPerSample": None,
+    "/Order": None,
+    "/Encode": None,
+    "/Decode": None,
+    "/C0": None,
+    "/C1": None,
+    "/N": None,
+    "/Functions": "function",
+    "/Bounds": None,
+}
+
+TABLES: dict[str, Keys] = {
+    # 7.8.3, Table 34: resource dictionaries.
+    "resources": {
+        "/ExtGState": "dictof:extgstate",
+        "/ColorSpace": "dictof:colorspace",
+        "/Pattern": "dictof:pattern",
+        "/Shading": "dictof:shading",
+        "/XObject": "dictof:xobject",
+        "/Font": "dictof:font",
+        "/ProcSet": None,
+        "/Properties": "dictof:properties",
+    },
+    # 7.4, Tables 8 and 10-14: decode parameters of the standard filters.
+    "decodeparms": {
+        "/Predictor": None,
+        "/Colors": None,
+        "/BitsPerComponent": None,
+        "/Columns": None,
+        "/EarlyChange": None,
+        "/K": None,
+        "/EndOfLine": None,
+        "/EncodedByteAlign": None,
+        "/Rows": None,
+        "/EndOfBlock": None,
+        "/BlackIs1": None,
+        "/DamagedRowsBeforeError": None,
+        "/JBIG2Globals": "data",
+        "/ColorTransform": None,
+        "/Type": None,
+        "/Name": None,
+    },
+    # 7.8.2: content streams (page contents, glyph procedures): stream keys only.
+    "content": {},
+    # 7.3.8: a stream of data that is not drawing (a CMap of CIDs, a script): keys only.
+    "data": {},
+    "function": FUNCTION,
+    # 8.4.5, Table 57: graphics state parameter dictionaries.
+    "extgstate": {
+        "/Type": None,
+        "/LW": None,
+        "/LC": None,
+        "/LJ": None,
+        "/ML": None,
+        "/D": None,
+        "/RI": None,
+        "/OP": None,
+        "/op": None,
+        "/OPM": None,
+        "/Font": "font",
+        "/BG": "function",
+        "/BG2": "function",
+        "/UCR": "function",
+        "/UCR2": "function",
+        "/TR": "function",
+        "/TR2": "function",
+        "/HT": OPEN,
+        "/FL": None,
+        "/SM": None,
+        "/SA": None,
+        "/BM": None,
+        "/SMask": "softmask",
+        "/CA": None,
+        "/ca": None,
+        "/AIS": None,
+        "/TK": None,
+        "/UseBlackPtComp": None,
+        "/HTO": None,
+    },
+    # 11.6.5.2, Table 142: soft-mask dictionaries.
+    "softmask": {
+        "/Type": None,
+        "/S": None,
+        "/G": "xobject",
+        "/BC": None,
+        "/TR": "function",
+    },
+    # 8.6: the dictionaries and streams inside colour space arrays, together: ICC profile
+    # streams (8.6.5.5, Table 65), CIE-based parameters (8.6.5.2-4, Tables 62-64), tint
+    # transforms (functions), DeviceN attributes (8.6.6.5, Tables 70-72), lookup tables.
+    "colorspace": merged_keys(
+        FUNCTION,
+        {
+            "/N": None,
+            "/Alternate": "colorspace",
+            "/Range": None,
+            "/Metadata": "metadata",
+            "/WhitePoint": None,
+            "/BlackPoint": None,
+            "/Gamma": None,
+            "/Matrix": None,
+            "/Subtype": None,
+            "/Colorants": "dictof:colorspace",
+            "/Process": "devicenprocess",
+            "/MixingHints": OPEN,
+        },
+    ),
+    "devicenprocess": {"/ColorSpace": "colorspace", "/Components": None},
+    # 8.7.3.1, Table 74 (tiling) and 8.7.3.3, Table 75 (shading patterns), together.
+    "pattern": {
+        "/Type": None,
+        "/PatternType": None,
+        "/PaintType": None,
+        "/TilingType": None,
+        "/BBox": None,
+        "/XStep": None,
+        "/YStep": None,
+        "/Resources": "resources",
+        "/Matrix": None,
+        "/Shading": "shading",
+        "/ExtGState": "extgstate",
+    },
+    # 8.7.4.5, Tables 77-83: shadings of every type, together.
+    "shading": {
+        "/ShadingType": None,
+        "/ColorSpace": "colorspace",
+        "/Background": None,
+        "/BBox": None,
+        "/AntiAlias": None,
+        "/Domain": None,
+        "/Coords": None,
+        "/Matrix": None,
+        "/Function": "function",
+        "/Extend": None,
+        "/BitsPerCoordinate": None,
+        "/BitsPerComponent": None,
+        "/BitsPerFlag": None,
+        "/Decode": None,
+        "/VerticesPerRow": None,
+    },
+    # 8.9.5, Table 87: image dictionaries.
+    "image": {
+        "/Type": None,
+        "/Subtype": None,
+        "/Width": None,
+        "/Height": None,
+        "/ColorSpace": "colorspace",
+        "/BitsPerComponent": None,
+        "/Intent": None,
+        "/ImageMask": None,
+        "/Mask": "xobject",
+        "/Decode": None,
+        "/Interpolate": None,
+        "/Alternates": "imagealternate",
+        "/SMask": "xobject",
+        "/SMaskInData": None,
+        "/Name": None,
+        "/StructParent": None,
+        "/ID": None,
+        "/OPI": OPEN,
+        "/Metadata": "metadata",
+        "/OC": "oc",
+        "/AF": "filespec",
+        "/Measure": OPEN,
+        "/PtData": OPEN,
+    },
+    # 8.9.5.4, Table 88: alternate images.
+    "imagealternate": {"/Image": "xobject", "/DefaultForPrinting": None, "/OC": "oc"},
+    # 8.10.2, Table 93: form XObjects. /PieceInfo and /LastModified: see "page".
+    "form": {
+        "/Type": None,
+        "/Subtype": None,
+        "/FormType": None,
+        "/BBox": None,
+        "/Matrix": None,
+        "/Resources": "resources",
+        "/Group": "group",
+        "/Ref": OPEN,
+        "/Metadata": "metadata",
+        "/StructParent": None,
+        "/StructParents": None,
+        "/OPI": OPEN,
+        "/OC": "oc",
+        "/Name": None,
+        "/AF": "filespec",
+        "/Measure": OPEN,
+        "/PtData": OPEN,
+    },
+    # 8.8.2: PostScript XObjects (deprecated, still defined).
+    "psxobject": {"/Type": None, "/Subtype": None, "/Level1": "data"},
+    # 8.10.3 and 11.6.6, Tables 94 and 145: group attributes (transparency groups).
+    "group": {"/Type": None, "/S": None, "/CS": "colorspace", "/I": None, "/K": None},
+}

@@ -1,0 +1,1 @@
+"""Helpers shared by the tests: fixture builders, servers to drive, harnesses. No tests here."""
