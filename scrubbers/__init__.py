@@ -24,7 +24,8 @@ from scrubbers._sandbox import (
     scrub_sandboxed,
     scrub_streamed_sandboxed,
 )
-from scrubbers._sniff import SNIFF_HEAD_BYTES, is_plain_text, sniff
+from scrubbers._sniff import SNIFF_HEAD_BYTES, sniff
+from scrubbers._sniff_text import is_plain_text
 from scrubbers._types import (
     DEFAULT_LIMITS,
     Attachment,

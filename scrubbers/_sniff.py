@@ -17,10 +17,15 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from scrubbers._ranges import RangeSource
 
-import re
-import struct
-import zlib
-
+from scrubbers._sniff_text import SVG_WINDOW, is_html, is_svg, is_text_file
+from scrubbers._sniff_zip import (
+    LOCAL_SIGNATURE,
+    has_zip_directory,
+    is_empty_zip,
+    read_small_member,
+    source_has_zip_directory,
+    zip_entries,
+)
 from scrubbers._types import FileType
 
 PDF = FileType("pdf", "application/pdf", ".pdf")
@@ -111,21 +116,6 @@ _ZIP_FAMILY = frozenset({DOCX, XLSX, PPTX, ODT, ODS, ODP, ODG, ZIP, EPUB})
 
 # PDF readers accept the header anywhere in the first KiB.
 _PDF_WINDOW = 1024
-# More central-directory entries than any office document has (the OOXML/ODF scrubbers bound
-# members at `Limits.max_zip_members`, 10 000, as well): past this the walk stops, bounded.
-_MAX_SNIFF_ENTRIES = 20_000
-_MAX_MIMETYPE_BYTES = 256
-
-_EOCD = struct.Struct("<4s4H2LH")
-_EOCD_SIGNATURE = b"PK\x05\x06"
-_CENTRAL = struct.Struct("<4s4B4HL2L5H2L")
-_CENTRAL_SIGNATURE = b"PK\x01\x02"
-_LOCAL = struct.Struct("<4s2B4HL2L2H")
-_LOCAL_SIGNATURE = b"PK\x03\x04"
-_ZIP64_LOCATOR = struct.Struct("<4sLQL")
-_ZIP64_LOCATOR_SIGNATURE = b"PK\x06\x07"
-_ZIP64_RECORD = struct.Struct("<4sQ2H2L4Q")
-_ZIP64_RECORD_SIGNATURE = b"PK\x06\x06"
 
 
 def sniff(untrusted_data: bytes) -> FileType:
@@ -157,9 +147,9 @@ def sniff(untrusted_data: bytes) -> FileType:
         return AVI
     if head.startswith(_EBML_MAGIC):
         return _ebml_doctype(head)
-    if head.startswith(_LOCAL_SIGNATURE):
+    if head.startswith(LOCAL_SIGNATURE):
         return _sniff_zip(untrusted_data)
-    if _is_empty_zip(untrusted_data):
+    if is_empty_zip(untrusted_data):
         return ZIP
     if _is_emf(head):
         return EMF
@@ -172,16 +162,11 @@ def sniff(untrusted_data: bytes) -> FileType:
     audio = _sniff_audio(untrusted_data)
     if audio is not None:
         return audio
-    if _is_svg(untrusted_data[:SVG_WINDOW]):
+    if is_svg(untrusted_data[:SVG_WINDOW]):
         return SVG
-    if _HTML_START.match(_decode_head(untrusted_data[:SVG_WINDOW])):  # saved pages, XHTML
+    if is_html(untrusted_data[:SVG_WINDOW]):  # saved pages, XHTML
         return HTML
-    if is_plain_text(untrusted_data[:_TEXT_WINDOW]) and (
-        untrusted_data[:2] in _UTF16_BOMS
-        or _BINARY_BYTE.search(untrusted_data, max(0, len(untrusted_data) - _TEXT_WINDOW)) is None
-    ):
-        # The start and the end only, to stay cheap on a large file: the scrubber checks
-        # every byte in its worker (and decodes all of a UTF-16 file).
+    if is_text_file(untrusted_data):
         return TEXT
     return UNKNOWN
 
@@ -204,7 +189,7 @@ def is_polyglot(untrusted_data: bytes, file_type: FileType) -> bool:
     # Zip readers start from the end of the file, so anything with a valid zip directory at
     # its end is also a zip (the classic "GIFAR" and PDF+zip polyglots).
     return (
-        file_type not in _ZIP_FAMILY and file_type != UNKNOWN and _has_zip_directory(untrusted_data)
+        file_type not in _ZIP_FAMILY and file_type != UNKNOWN and has_zip_directory(untrusted_data)
     )
 
 
@@ -219,14 +204,7 @@ def is_polyglot_source(source: RangeSource, file_type: FileType) -> bool:
         return True
     if file_type in _ZIP_FAMILY or file_type == UNKNOWN:
         return False
-    tail_start = max(0, len(source) - (_EOCD.size + 0xFFFF))
-    tail = source[tail_start:]
-    found = _find_eocd(tail)
-    if found is None:
-        return False
-    cd_end, entries, cd_size, _ = found
-    start = tail_start + cd_end - cd_size
-    return entries != 0 and start >= 0 and source[start : start + 4] == _CENTRAL_SIGNATURE
+    return source_has_zip_directory(source)
 
 
 def _is_heif(head: bytes) -> bool:
@@ -280,118 +258,20 @@ def _is_wmf(head: bytes) -> bool:
     )
 
 
-def _find_eocd(untrusted_data: bytes) -> tuple[int, int, int, int] | None:
-    """(end of the central directory, entry count, directory size, directory offset)."""
-    # The record is 22 bytes plus a comment of at most 64 KiB, at the very end.
-    window_start = max(0, len(untrusted_data) - (_EOCD.size + 0xFFFF))
-    position = untrusted_data.rfind(_EOCD_SIGNATURE, window_start)
-    if position < 0 or position + _EOCD.size > len(untrusted_data):
-        return None
-    _, _, _, _, entries, cd_size, cd_offset, _ = _EOCD.unpack_from(untrusted_data, position)
-    # Zip64 (more than 65 535 members or 4 GiB): the real values sit in a record just before
-    # the end record, found through the locator right before it.
-    locator = position - _ZIP64_LOCATOR.size
-    record = locator - _ZIP64_RECORD.size
-    if record >= 0 and untrusted_data[locator : locator + 4] == _ZIP64_LOCATOR_SIGNATURE:
-        fields = _ZIP64_RECORD.unpack_from(untrusted_data, record)
-        if fields[0] != _ZIP64_RECORD_SIGNATURE:
-            return None
-        return record, fields[7], fields[8], fields[9]
-    return position, entries, cd_size, cd_offset
-
-
-def _central_directory_start(untrusted_data: bytes) -> int | None:
-    found = _find_eocd(untrusted_data)
-    if found is None:
-        return None
-    cd_end, entries, cd_size, _ = found
-    # The directory ends where the end records start (prepended data included); a record
-    # whose directory does not fit, or does not start with an entry, is not a zip.
-    start = cd_end - cd_size
-    if entries == 0 or start < 0:
-        return None
-    if untrusted_data[start : start + 4] != _CENTRAL_SIGNATURE:
-        return None
-    return start
-
-
-def _has_zip_directory(untrusted_data: bytes) -> bool:
-    return _central_directory_start(untrusted_data) is not None
-
-
-def _zip_entries(untrusted_data: bytes) -> dict[str, tuple[int, int, int]] | None:
-    """Names -> (compression, compressed size, local header offset); None if not a zip.
-
-    At most `_MAX_SNIFF_ENTRIES` entries are read; past that the dict is cut short.
-    """
-    start = _central_directory_start(untrusted_data)
-    if start is None:
-        return None
-    # Offsets in the directory count from the start of the zip, which is `start - cd_offset`
-    # bytes into the data when something was prepended.
-    found = _find_eocd(untrusted_data)
-    assert found is not None
-    base = start - found[3]
-    entries: dict[str, tuple[int, int, int]] = {}
-    offset = start
-    end = found[0]
-    while offset + _CENTRAL.size <= end and len(entries) < _MAX_SNIFF_ENTRIES:
-        fields = _CENTRAL.unpack_from(untrusted_data, offset)
-        if fields[0] != _CENTRAL_SIGNATURE:
-            break
-        flags, method, compressed = fields[5], fields[6], fields[10]
-        name_len, extra_len, comment_len = fields[12], fields[13], fields[14]
-        local_offset = fields[18]
-        raw_name = untrusted_data[offset + _CENTRAL.size : offset + _CENTRAL.size + name_len]
-        name = raw_name.decode("utf-8" if flags & 0x800 else "cp437", "replace")
-        entries.setdefault(name, (method, compressed, base + local_offset))
-        offset += _CENTRAL.size + name_len + extra_len + comment_len
-    return entries
-
-
-def _read_small_member(untrusted_data: bytes, method: int, compressed: int, local: int) -> bytes:
-    if local < 0 or local + _LOCAL.size > len(untrusted_data):
-        return b""
-    fields = _LOCAL.unpack_from(untrusted_data, local)
-    if fields[0] != _LOCAL_SIGNATURE:
-        return b""
-    data_start = local + _LOCAL.size + fields[10] + fields[11]
-    # Read at most a few hundred bytes whatever the sizes claim (a decompression bomb named
-    # "mimetype" yields 256 bytes here, not gigabytes).
-    raw = untrusted_data[data_start : data_start + min(compressed, 4 * _MAX_MIMETYPE_BYTES)]
-    if method == 0:
-        return raw[:_MAX_MIMETYPE_BYTES]
-    if method == 8:
-        try:
-            return zlib.decompressobj(-15).decompress(raw, _MAX_MIMETYPE_BYTES)
-        except zlib.error:
-            return b""
-    return b""
-
-
-def _is_empty_zip(untrusted_data: bytes) -> bool:
-    # A zip of no member is its end record alone (and its comment).
-    if not untrusted_data.startswith(_EOCD_SIGNATURE) or len(untrusted_data) < _EOCD.size:
-        return False
-    fields = _EOCD.unpack_from(untrusted_data, 0)
-    entries, cd_size, comment_length = int(fields[4]), int(fields[5]), int(fields[7])
-    return entries == 0 and cd_size == 0 and _EOCD.size + comment_length == len(untrusted_data)
-
-
 def has_member(untrusted_data: bytes, name: str) -> bool:
     """Whether the zip's central directory names this member (nothing is inflated)."""
-    entries = _zip_entries(untrusted_data)
+    entries = zip_entries(untrusted_data)
     return entries is not None and name in entries
 
 
 def _sniff_zip(untrusted_data: bytes) -> FileType:
     """Look at member names only; nothing is decompressed but ODF's tiny ``mimetype``."""
-    entries = _zip_entries(untrusted_data)
+    entries = zip_entries(untrusted_data)
     if entries is None:
         return UNKNOWN
     if "mimetype" in entries:
         method, _, local = entries["mimetype"]
-        media = _read_small_member(untrusted_data, *entries["mimetype"])
+        media = read_small_member(untrusted_data, *entries["mimetype"])
         # EPUB (OCF): "mimetype" is the first member, stored, with exactly this content; a
         # zip that only names it elsewhere stays a plain zip (its members are cleaned).
         first = min(offset for _, _, offset in entries.values())
@@ -510,105 +390,3 @@ def _sniff_ogg(untrusted_data: bytes) -> FileType | None:
     if packet.startswith(b"OpusHead"):
         return OPUS
     return None
-
-
-# --- plain text ----------------------------------------------------------------------------
-
-# What sniffing looks at; the scrubber checks the whole file in its worker.
-_TEXT_WINDOW = 64 * 1024
-# C0 controls a text file may hold: tab, line feed, vertical tab, form feed, carriage
-# return, and the DOS end-of-file mark. Anything else below 0x20 (NUL first) is binary.
-_TEXT_CONTROLS = b"\t\n\x0b\x0c\r\x1a"
-_BINARY_BYTES = bytes(b for b in range(0x20) if b not in _TEXT_CONTROLS) + b"\x7f"
-_BINARY_BYTE = re.compile(b"[" + re.escape(_BINARY_BYTES) + b"]")
-_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
-# Formats made of text that do hide things from their reader (HTML and XML comments and
-# metadata, RTF info groups, PostScript comments): never "plain text".
-_MARKUP_STARTS = ("<", "{\\rtf", "%!", "\\documentclass")
-# A PDF's header past the first KiB is no PDF for most readers, but some still find it.
-_MARKUP_INSIDE = (
-    "<html", "<svg", "<?xml", "<!doctype", "<head", "<body", "<meta", "<script", "%pdf-"
-)  # fmt: skip
-
-
-def is_plain_text(untrusted_data: bytes, *, whole: bool = False) -> bool:
-    """Whether these bytes are text with no markup: ASCII, UTF-8, a Latin code page, UTF-16.
-
-    `whole`: the bytes are the whole file, not its first window (which may cut a UTF-16
-    character in two). An odd number of bytes in a whole UTF-16 file is a cut-off file.
-    """
-    if not untrusted_data:
-        return False
-    text: str
-    if untrusted_data[:2] in _UTF16_BOMS:
-        if whole and len(untrusted_data) % 2:
-            return False
-        body = untrusted_data if whole else untrusted_data[: len(untrusted_data) // 4 * 4 - 4]
-        try:
-            text = (body or untrusted_data[:2]).decode("utf-16")
-        except UnicodeDecodeError:
-            return False
-        if any(ord(c) < 0x20 and c not in "\t\n\x0b\x0c\r\x1a" for c in text):
-            return False
-        if any(0xFDD0 <= ord(c) <= 0xFDEF or ord(c) in (0xFFFE, 0xFFFF) for c in text):
-            return False
-    else:
-        if untrusted_data.translate(None, _BINARY_BYTES) != untrusted_data:
-            return False
-        # Any 8-bit code page decodes; only markup matters below.
-        text = untrusted_data.decode("latin-1")
-    start = text.lstrip("\ufeff\xef\xbb\xbf \t\r\n\x0b\x0c").lower()
-    if start.startswith(_MARKUP_STARTS):
-        return False
-    lowered = text.lower()
-    return not any(marker in lowered for marker in _MARKUP_INSIDE)
-
-
-# --- SVG -----------------------------------------------------------------------------------
-
-SVG_NS = "http://www.w3.org/2000/svg"
-#: The root's start tag must begin within this many bytes (after the XML declaration,
-#: comments, processing instructions and a doctype: editors write all of them first).
-SVG_WINDOW = 64 * 1024
-_XML_PROLOG_ITEM = re.compile(
-    r"\s+|<\?.*?\?>|<!--.*?-->|<!DOCTYPE\s[^\[>]*(?:\[.*?\]\s*)?>", re.S | re.I
-)
-_START_TAG = re.compile(r"<(?:([A-Za-z_][\w.-]*):)?svg(?=[\s/>])([^<>]*)>", re.S)
-_NS_DECLARATION = re.compile(r"""\sxmlns(?::([A-Za-z_][\w.-]*))?\s*=\s*(?:"([^"]*)"|'([^']*)')""")
-
-
-def _decode_head(head: bytes) -> str:
-    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
-        body = head[: len(head) // 2 * 2]
-        return body.decode("utf-16", "ignore")
-    # Cut anywhere, so a character may be cut in two at the end: ignored.
-    return head.removeprefix(b"\xef\xbb\xbf").decode("utf-8", "ignore")
-
-
-_HTML_START = re.compile(
-    r"\ufeff?\s*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*)*(?:<!doctype\s+html|<html[\s>])",
-    re.IGNORECASE | re.DOTALL,
-)
-
-
-def _is_svg(head: bytes) -> bool:
-    """An XML document whose root element is {http://www.w3.org/2000/svg}svg (with or without
-    an XML declaration): judged from the root's start tag, which must declare the namespace
-    itself (nothing outside the root can)."""
-    text = _decode_head(head)
-    position = 0
-    while True:
-        item = _XML_PROLOG_ITEM.match(text, position)
-        if item is None or item.end() == position:
-            break
-        position = item.end()
-    tag = _START_TAG.match(text, position)
-    if tag is None:
-        return False
-    prefix = tag.group(1) or ""
-    for declared in _NS_DECLARATION.finditer(tag.group(2)):
-        if (declared.group(1) or "") == prefix:
-            return (
-                declared.group(2) if declared.group(2) is not None else declared.group(3)
-            ) == SVG_NS
-    return False

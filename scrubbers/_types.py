@@ -90,6 +90,44 @@ class Cleaned:
     links: tuple[str, ...] = ()  # hyperlink targets kept as content, for the editors to check
 
 
+# kw_only: each format's pass adds its own positional fields (package, limits) before these.
+@dataclass(kw_only=True)
+class PassRecord:
+    """What one cleaning pass over a container (SVG, EPUB, ODF, OOXML, zip) gathers for its
+    `Cleaned`: the base of each format's pass, shared by its get_meta and remove_all."""
+
+    removed: set[str] = field(default_factory=set)
+    attachments: list[Attachment] = field(default_factory=list)
+    warnings: set[str] = field(default_factory=set)
+    links: list[str] = field(default_factory=list)
+
+    def _add_link(self, target: str) -> None:
+        # A clickable link is content: named to the editors once, and the receipt warns.
+        if target.strip() and target not in self.links:
+            self.links.append(target)
+        self.warnings.add("hyperlinks")
+
+    def absorb(self, result: EmbeddedResult) -> bytes:
+        """Take in what cleaning an embedded file found; its cleaned bytes."""
+        self.removed.update(result.removed)
+        self.attachments.extend(result.attachments)
+        self.warnings.update(result.warnings)
+        for link in result.links:
+            self._add_link(link)
+        return result.data
+
+    def cleaned(self, data: bytes, *, note: str | None = None) -> Cleaned:
+        """The pass's result around the cleaned bytes."""
+        return Cleaned(
+            data,
+            tuple(sorted(self.removed)),
+            note=note,
+            attachments=tuple(self.attachments),
+            warnings=tuple(sorted(self.warnings)),
+            links=tuple(self.links),
+        )
+
+
 @dataclass(frozen=True)
 class EmbeddedResult:
     """A file embedded in a package, cleaned (or inspected) in place: `_core.scrub_embedded`."""

@@ -29,11 +29,11 @@ import dataclasses
 import io
 import posixpath
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from scrubbers._core import clean, meta_of
 from scrubbers._sniff import has_member
-from scrubbers._types import Attachment, Cleaned, Limits
+from scrubbers._types import Attachment, Cleaned, Limits, PassRecord
 from scrubbers._zip import (
     ARCHIVE_METHODS,
     PackageWriter,
@@ -51,13 +51,9 @@ UNCLEANABLE = "zip:uncleanable-member"
 
 
 @dataclass
-class _Pass:
+class _Pass(PassRecord):
     limits: Limits
     check_only: bool
-    removed: set[str] = field(default_factory=set)
-    attachments: list[Attachment] = field(default_factory=list)
-    warnings: set[str] = field(default_factory=set)
-    links: list[str] = field(default_factory=list)
     cleaned_members: int = 0
 
     def run(self, untrusted_data: bytes) -> bytes:
@@ -175,11 +171,4 @@ class ArchiveScrubber:
         note = f"{state.cleaned_members} file(s) inside cleaned"
         if kept_out:
             note += f"; {kept_out} could not be cleaned: given as separate files, not cleaned"
-        return Cleaned(
-            data,
-            tuple(sorted(state.removed)),
-            note=note,
-            attachments=tuple(state.attachments),
-            warnings=tuple(sorted(state.warnings)),
-            links=tuple(state.links),
-        )
+        return state.cleaned(data, note=note)

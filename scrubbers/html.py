@@ -17,14 +17,14 @@ from __future__ import annotations
 
 import html
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from html.parser import HTMLParser
 
 import nh3  # imported with the registry: loaded before the worker is sealed
 
 from scrubbers import _data_uri
 from scrubbers._core import scrub_embedded
-from scrubbers._types import MAX_LINKS, Attachment, Cleaned, Limits
+from scrubbers._types import MAX_LINKS, Cleaned, Limits, PassRecord
 from scrubbers.errors import ScrubError, UnsupportedTypeError
 
 #: element -> attributes kept on it (the one allowlist table).
@@ -130,14 +130,11 @@ def _decode(data: bytes) -> str:
 
 
 @dataclass
-class _Pictures:
+class _Pictures(PassRecord):
     """nh3's attribute filter: the values it keeps, with each data: picture cleaned."""
 
     limits: Limits
     check_only: bool
-    removed: set[str] = field(default_factory=set)
-    attachments: list[Attachment] = field(default_factory=list)
-    warnings: set[str] = field(default_factory=set)
     failure: BaseException | None = None
 
     def __call__(self, element: str, attribute: str, value: str) -> str | None:
@@ -232,5 +229,5 @@ class HtmlScrubber:
             tuple(sorted(inventory.removed | pictures.removed)),
             attachments=tuple(pictures.attachments),
             warnings=tuple(sorted(warnings)),
-            links=tuple(kept.links),
+            links=tuple(kept.links + pictures.links),
         )

@@ -26,12 +26,12 @@ import base64
 import binascii
 import posixpath
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from scrubbers import _xml
 from scrubbers._core import scrub_embedded
 from scrubbers._sniff import UNKNOWN, sniff
-from scrubbers._types import Attachment, Cleaned, Limits
+from scrubbers._types import Cleaned, Limits, PassRecord
 from scrubbers._xml import Element
 from scrubbers._zip import (
     Package,
@@ -127,14 +127,10 @@ _FONT = re.compile(r"\.(ttf|otf|woff2?|fntdata|odttf)$", re.I)
 
 
 @dataclass
-class _Pass:
+class _Pass(PassRecord):
     package: Package
     limits: Limits
     check_only: bool
-    removed: set[str] = field(default_factory=set)
-    attachments: list[Attachment] = field(default_factory=list)
-    warnings: set[str] = field(default_factory=set)
-    links: list[str] = field(default_factory=list)
 
     def run(self) -> dict[str, bytes]:
         members = self.package.members
@@ -215,18 +211,7 @@ class _Pass:
             if not self.check_only:
                 self.attachments.append(not_cleaned(name, data, UnsupportedTypeError.reason))
             return None
-        result = scrub_embedded(data, self.limits, check_only=self.check_only)
-        self.removed.update(result.removed)
-        self.attachments.extend(result.attachments)
-        self.warnings.update(result.warnings)
-        for link in result.links:
-            self._add_link(link)
-        return result.data
-
-    def _add_link(self, target: str) -> None:
-        if target.strip() and target not in self.links:
-            self.links.append(target)
-        self.warnings.add("hyperlinks")
+        return self.absorb(scrub_embedded(data, self.limits, check_only=self.check_only))
 
     def _clean_tree(self, parent: Element) -> None:
         pieces: list[Element | str | None] = [parent.text]
@@ -282,11 +267,11 @@ class _Pass:
             untrusted_data = base64.b64decode("".join(text.split()), validate=True)
         except (binascii.Error, ValueError) as exc:
             raise CorruptFileError("bad inline binary data") from exc
-        result = scrub_embedded(untrusted_data, self.limits, check_only=self.check_only)
-        self.removed.update(result.removed)
-        self.attachments.extend(result.attachments)
+        cleaned = self.absorb(
+            scrub_embedded(untrusted_data, self.limits, check_only=self.check_only)
+        )
         element[:] = []
-        element.text = base64.b64encode(result.data).decode("ascii")
+        element.text = base64.b64encode(cleaned).decode("ascii")
 
 
 def _keep_known_namespaces(doc: _xml.XmlDoc, removed: set[str]) -> None:
@@ -453,10 +438,4 @@ class OdfScrubber:
         # The ODF rule: "mimetype" first and stored, so that the type can be read at a fixed
         # offset; the manifest next.
         data = write_package(output, first=(MIMETYPE, MANIFEST_PATH), stored=(MIMETYPE,))
-        return Cleaned(
-            data,
-            tuple(sorted(state.removed)),
-            attachments=tuple(state.attachments),
-            warnings=tuple(sorted(state.warnings)),
-            links=tuple(state.links),
-        )
+        return state.cleaned(data)

@@ -29,13 +29,13 @@ is dropped before parsing; one with an internal subset (entities) is refused by
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from scrubbers import _data_uri, _svg_names, _xml
 from scrubbers._core import scrub_embedded
-from scrubbers._sniff import SVG_NS
+from scrubbers._sniff_text import SVG_NS
 from scrubbers._svg_values import attribute_is_valid, css_value_is_valid
-from scrubbers._types import Attachment, Cleaned, Limits
+from scrubbers._types import Cleaned, Limits, PassRecord
 from scrubbers._xml import Element
 from scrubbers.errors import UnsupportedTypeError
 
@@ -231,13 +231,9 @@ def _foreign_name(uri: str, local: str) -> str:
 
 
 @dataclass
-class _Pass:
+class _Pass(PassRecord):
     limits: Limits
     check_only: bool
-    removed: set[str] = field(default_factory=set)
-    attachments: list[Attachment] = field(default_factory=list)
-    warnings: set[str] = field(default_factory=set)
-    links: list[str] = field(default_factory=list)
 
     def run(self, untrusted_data: bytes) -> _xml.XmlDoc:
         doctype = _DOCTYPE.match(untrusted_data)
@@ -361,9 +357,7 @@ class _Pass:
             return
         if local == "a" and _LINK_SCHEMES.match(target):
             # A link the reader clicks is content: kept, and named to the editors.
-            if target not in self.links:
-                self.links.append(target)
-            self.warnings.add("hyperlinks")
+            self._add_link(target)
             return
         if local in ("image", "feImage") and _data_uri.is_data_uri(target):
             element.attrib[name] = self._clean_data_uri(target)
@@ -375,13 +369,7 @@ class _Pass:
         # Cleaned by the scrubber of its real type (a JPEG's EXIF and GPS go); one that
         # cannot be cleaned makes the drawing not cleaned (the error propagates).
         result = scrub_embedded(_data_uri.decode(target), self.limits, check_only=self.check_only)
-        self.removed.update(result.removed)
-        self.attachments.extend(result.attachments)
-        self.warnings.update(result.warnings)
-        for link in result.links:
-            if link not in self.links:
-                self.links.append(link)
-        return _data_uri.encode(result.data)
+        return _data_uri.encode(self.absorb(result))
 
     def _css_safe(self, css: str) -> bool:
         """No at-rule, escape, markup, or function outside the list; url() to #id only."""
@@ -459,10 +447,4 @@ class SvgScrubber:
     def remove_all(self, untrusted_data: bytes, limits: Limits) -> Cleaned:
         state = _Pass(limits, check_only=False)
         doc = state.run(untrusted_data)
-        return Cleaned(
-            _xml.serialize(doc),
-            tuple(sorted(state.removed)),
-            attachments=tuple(state.attachments),
-            warnings=tuple(sorted(state.warnings)),
-            links=tuple(state.links),
-        )
+        return state.cleaned(_xml.serialize(doc))

@@ -9,7 +9,7 @@ so that a binary file with a text-looking start is not passed on as text.
 
 from __future__ import annotations
 
-from scrubbers._sniff import is_plain_text
+from scrubbers._sniff_text import is_plain_text
 from scrubbers._types import Cleaned, Limits
 from scrubbers.errors import UnsupportedTypeError
 

@@ -455,3 +455,46 @@ def test_vocabulary_attributes_keep_only_defined_tokens() -> None:
     assert not any(b"Canary" in data for data in members.values())
     assert b'properties="svg"' in members["content.opf"]
     assert scrub(report.data).removed == ()
+
+
+@pytest.mark.parametrize(
+    ("member", "old", "new", "reason"),
+    [
+        # A member of a zip takes no query; a manifest href no fragment either.
+        ("OEBPS/content.opf", 'href="chapter1.xhtml"',
+         f'href="chapter1.xhtml?{marker("ManifestQuery")}"', "epub:reference-suffix"),
+        ("OEBPS/content.opf", 'href="chapter1.xhtml"',
+         f'href="chapter1.xhtml#{marker("ManifestFragment")}"', "epub:reference-suffix"),
+        ("OEBPS/content.opf", 'href="chapter1.xhtml" media-type="application/xhtml+xml"',
+         f'href="chapter1.xhtml" media-type="application/xhtml+xml; x={marker("MediaType")}"',
+         "epub:manifest:media-type-parameters"),
+        # An image's, a stylesheet's, a CSS url()'s reference: neither query nor fragment.
+        ("OEBPS/chapter1.xhtml", 'src="images/photo.jpg"',
+         f'src="images/photo.jpg?{marker("ImageQuery")}"', "epub:reference-suffix"),
+        ("OEBPS/chapter1.xhtml", 'href="style.css"',
+         f'href="style.css#{marker("SheetFragment")}"', "epub:reference-suffix"),
+        ("OEBPS/style.css", "url(images/photo.jpg)",
+         f"url('images/photo.jpg?{marker('CssQuery')}')", "epub:reference-suffix"),
+        # A link keeps its fragment (a place in the document), not a query.
+        ("OEBPS/chapter1.xhtml", 'href="nav.xhtml#toc"',
+         f'href="nav.xhtml?{marker("LinkQuery")}#toc"', "epub:reference-suffix"),
+        ("OEBPS/toc.ncx", 'src="chapter1.xhtml"',
+         f'src="chapter1.xhtml?{marker("NcxQuery")}"', "epub:reference-suffix"),
+        # A link to a document the book does not have names nothing but free text.
+        ("OEBPS/chapter1.xhtml", 'href="nav.xhtml#toc"',
+         f'href="{marker("MissingDocument")}.xhtml"', "epub:xhtml:href"),
+    ],
+)  # fmt: skip
+def test_internal_references_keep_only_the_member_name(
+    member: str, old: str, new: str, reason: str
+) -> None:
+    original = {"OEBPS/content.opf": OPF_TEXT, "OEBPS/chapter1.xhtml": CHAPTER,
+                "OEBPS/style.css": CSS, "OEBPS/toc.ncx": NCX_TEXT}[member]  # fmt: skip
+    assert original.count(old) == 1
+    report = scrub(book(replace={member: original.replace(old, new)}))
+    assert report.cleaned, report.reason
+    assert reason in report.removed
+    assert _canaries(report.data) == []
+    _assert_valid_package(report.data)
+    again = scrub(report.data)
+    assert again.cleaned and reason not in again.removed

@@ -42,6 +42,7 @@ from scrubbers import (
     WorkerCrashedError,
     _confine,
     _sniff,
+    _sniff_zip,
     _wire,
     scrub,
     scrub_sandboxed,
@@ -168,7 +169,7 @@ def test_mimetype_bomb_is_read_bounded() -> None:
 def test_zip_directory_walk_is_capped() -> None:
     # The sniffer runs in the server itself: a zip of very many members must not cost it
     # memory in proportion. Past the cap, a main part listed last is not looked for.
-    members = [(f"m{i}", b"") for i in range(_sniff._MAX_SNIFF_ENTRIES + 5)]
+    members = [(f"m{i}", b"") for i in range(_sniff_zip.MAX_SNIFF_ENTRIES + 5)]
     late_main = _zip([*members, ("word/document.xml", b"<x/>")])
     assert sniff(late_main).name == "zip"
     early_main = _zip([("word/document.xml", b"<x/>"), *members])

@@ -30,10 +30,10 @@ from scrubbers import (
     LimitExceededError,
     ScrubError,
     UnsupportedTypeError,
+    _metafile_records,
     scrub,
     sniff,
 )
-from scrubbers import metafile as metafile_module
 from scrubbers._core import clean
 from scrubbers._types import DEFAULT_LIMITS
 from scrubbers.metafile import MetafileScrubber
@@ -419,6 +419,25 @@ def test_emf_pixel_format_kept() -> None:
     assert out[108:148] == pfd
 
 
+def test_emf_pixel_format_kept_to_its_structure() -> None:
+    # cbPixelFormat larger than the 40-byte descriptor: the rest is no field (a canary).
+    pfd = struct.pack("<HHI", 40, 1, 0x25) + bytes(32)
+    extra = marker("PfdExtra").encode("utf-16-le")
+    header = bytearray(emf_header(None) + pfd + extra)
+    struct.pack_into("<I", header, 4, len(header))
+    struct.pack_into("<II", header, 88, len(pfd) + len(extra), 108)
+    body = b"".join(DRAWING) + emr(14, struct.pack("<III", 0, 16, 20))
+    struct.pack_into("<II", header, 48, len(header) + len(body), len(DRAWING) + 2)
+    data = bytes(header) + body
+    assert SCRUBBER.get_meta(data, DEFAULT_LIMITS) == ["emf:header-slack"]
+    out = SCRUBBER.remove_all(data, DEFAULT_LIMITS).data
+    walk_emf(out)
+    assert not markers_left(out)
+    assert struct.unpack_from("<II", out, 88) == (40, 108)
+    assert out[108:148] == pfd
+    assert SCRUBBER.get_meta(out, DEFAULT_LIMITS) == []
+
+
 def test_clean_emf_is_left_byte_identical() -> None:
     data = make_emf(DRAWING)
     assert SCRUBBER.get_meta(data, DEFAULT_LIMITS) == []
@@ -563,7 +582,7 @@ def test_hostile_emf_fails_cleanly(case: str) -> None:
 
 def test_record_count_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     # The real bound is 2 million records; lowered here so that the test stays fast.
-    monkeypatch.setattr(metafile_module, "MAX_RECORDS", 50)
+    monkeypatch.setattr(_metafile_records, "MAX_RECORDS", 50)
     data = make_emf([DRAWING[0]] * 60)
     with pytest.raises(LimitExceededError):
         SCRUBBER.remove_all(data, DEFAULT_LIMITS)

@@ -1272,6 +1272,47 @@ def test_package_parts_kept_by_element_and_attribute(tmp_path: Path) -> None:
     assert_ooxml_consistent(report.data)
 
 
+STYLES_PART = (
+    "word/styles.xml",
+    f'<w:styles xmlns:w="{W[1:-1]}"/>',
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.styles+xml",
+)
+
+
+@pytest.mark.parametrize(
+    ("rel", "reason"),
+    [
+        # A known last segment under a URI of no specification: the rest is free text.
+        (("rId5", f"http://vendor.example/{marker('TypeUri')}/styles", "styles.xml"),
+         "ooxml:unknown-part"),
+        # ST_TargetMode is "Internal" or "External"; any other value is free text.
+        (("rId5", f"{RT}/styles", "styles.xml", f"Internal{marker('TargetMode')}"),
+         "ooxml:unknown-xml"),
+        # A fragment in a reference to a part means nothing, and is kept after the name.
+        (("rId5", f"{RT}/styles", f"styles.xml#{marker('Fragment')}"), "ooxml:unknown-xml"),
+        # A hyperlink without TargetMode="External" to no part: free text (a relative path).
+        (("rId5", f"{RT}/hyperlink", f"{marker('InternalLink')}.docx"), "ooxml:local-path"),
+    ],
+)  # fmt: skip
+def test_relationship_values_kept_only_by_grammar(
+    rel: tuple[str, str, str] | tuple[str, str, str, str], reason: str, tmp_path: Path
+) -> None:
+    docx = minimal_docx(TEXT_PARAGRAPH, rels=(rel,), parts=(STYLES_PART,))
+    report = scrub(docx)
+    assert reason in report.removed
+    assert_canaries_gone(report, tmp_path, ".docx")
+    assert_ooxml_consistent(report.data)
+
+
+def test_internal_hyperlink_to_no_part_named_to_the_editors() -> None:
+    link = "https://tracker.example/open?id=" + marker("LinkToken")
+    docx = minimal_docx(TEXT_PARAGRAPH, rels=(("rId5", f"{RT}/hyperlink", link),))
+    report = scrub(docx)
+    assert report.cleaned
+    assert report.links == (link,)
+    assert "hyperlinks" in report.warnings
+
+
 def test_odf_manifest_and_mimetype_kept_by_grammar(tmp_path: Path) -> None:
     odt = minimal_odt("<text:p>Body text stays.</text:p>")
     manifest = members(odt)["META-INF/manifest.xml"].decode()

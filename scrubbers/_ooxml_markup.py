@@ -1,0 +1,370 @@
+"""Inside an OOXML part: the namespace allowlist and the element and attribute removals.
+
+WordprocessingML, SpreadsheetML and PresentationML (and the VML Office still writes) share
+one pass: tracked changes accepted, comment anchors, revision ids, document ids, password
+hashes, picture file names and data connections removed; elements and attributes of any
+namespace outside the allowlist removed with their declarations.
+"""
+
+from __future__ import annotations
+
+import re
+
+from scrubbers import _xml
+from scrubbers._ooxml_parts import (
+    COMMENTS,
+    EXTERNAL,
+    EXTERNAL_FIELD,
+    LOCAL_PATH,
+    RSID,
+    TRACKED,
+    UNKNOWN_XML,
+)
+from scrubbers._xml import Element
+from scrubbers.errors import UnsupportedTypeError
+
+W_NS = {
+    "http://schemas.openxmlformats.org/wordprocessingml/2006/main",
+    "http://purl.oclc.org/ooxml/wordprocessingml/main",
+}
+_R = {
+    "http://schemas.openxmlformats.org/officeDocument/2006/relationships",
+    "http://purl.oclc.org/ooxml/officeDocument/relationships",
+}
+_SML = {
+    "http://schemas.openxmlformats.org/spreadsheetml/2006/main",
+    "http://purl.oclc.org/ooxml/spreadsheetml/main",
+}
+_MC = "http://schemas.openxmlformats.org/markup-compatibility/2006"
+_W14 = "http://schemas.microsoft.com/office/word/2010/wordml"
+_W15 = "http://schemas.microsoft.com/office/word/2012/wordml"
+_P14 = "http://schemas.microsoft.com/office/powerpoint/2010/main"
+_X15AC = "http://schemas.microsoft.com/office/spreadsheetml/2010/11/ac"
+_XR_PREFIX = "http://schemas.microsoft.com/office/spreadsheetml/20"  # xr, xr2, xr3 ... (2014+)
+_XR = "http://schemas.microsoft.com/office/spreadsheetml/2014/revision"
+_VML_O = "urn:schemas-microsoft-com:office:office"
+_VML_V = "urn:schemas-microsoft-com:vml"
+
+# WordprocessingML elements removed with their content.
+_W_DROP = {
+    **dict.fromkeys(
+        (
+            "del",
+            "moveFrom",
+            "delText",
+            "delInstrText",
+            "moveFromRangeStart",
+            "moveFromRangeEnd",
+            "moveToRangeStart",
+            "moveToRangeEnd",
+            "customXmlInsRangeStart",
+            "customXmlInsRangeEnd",
+            "customXmlDelRangeStart",
+            "customXmlDelRangeEnd",
+            "customXmlMoveFromRangeStart",
+            "customXmlMoveFromRangeEnd",
+            "customXmlMoveToRangeStart",
+            "customXmlMoveToRangeEnd",
+            "rPrChange",
+            "pPrChange",
+            "sectPrChange",
+            "tblPrChange",
+            "tblPrExChange",
+            "trPrChange",
+            "tcPrChange",
+            "tblGridChange",
+            "numberingChange",
+            "cellIns",
+            "cellDel",
+            "cellMerge",
+        ),
+        TRACKED,
+    ),
+    **dict.fromkeys(
+        ("commentRangeStart", "commentRangeEnd", "commentReference", "annotationRef"), COMMENTS
+    ),
+    "permStart": "ooxml:permissions",
+    "permEnd": "ooxml:permissions",
+    "rsids": RSID,
+    "attachedTemplate": "ooxml:attachedTemplate",
+    "docVars": "ooxml:docVars",
+    "mailMerge": "ooxml:mail-merge",
+    "nsid": "ooxml:nsid",
+    "tmpl": "ooxml:nsid",
+}
+# Accepting an insertion = keeping its content without the wrapper (which names the author).
+_W_UNWRAP = {"ins", "moveTo"}
+_HASH_ATTRIBUTES = {
+    "hash",
+    "salt",
+    "hashValue",
+    "saltValue",
+    "password",
+    "workbookPassword",
+    "revisionsPassword",
+    "workbookHashValue",
+    "workbookSaltValue",
+    "revisionsHashValue",
+    "revisionsSaltValue",
+}
+_PIVOT_ATTRIBUTES = {"refreshedBy", "refreshedDate", "refreshedDateIso"}
+# External data connections (xl/connections.xml, and the x15/x16 extensions that mirror
+# them): the connection string names the server, the database and often "User ID=<login>";
+# the .odc and source-file paths name folders on the author's machine ("C:\Users\<name>\My
+# Data Sources\..."); the single-sign-on id names a credential-store entry. The cached values
+# in the sheets stay; only refreshing needs the connection, and it must be set up again.
+_CONNECTION_ATTRIBUTES = {"connection", "odcFile", "sourceFile", "singleSignOnId"}
+_CONNECTION_REQUIRED = {("dbPr", "connection")}  # required by the schema: emptied, not removed
+_PICTURE_FILE = re.compile(
+    r"[\\/]|\.(jpe?g|png|gif|bmp|tiff?|heic|heif|webp|emf|wmf|svg|ico|pdf)\s*$", re.I
+)
+
+
+# Namespaces whose elements and attributes are kept: those of ECMA-376 (both editions), the
+# Microsoft extensions Office writes (MS-DOCX, MS-XLSX, MS-PPTX, MS-ODRAWXML: all under
+# schemas.microsoft.com/office/), legacy VML, and the XML/XSI basics. Anything else is no
+# part of what Office renders (it ignores unknown markup declared ignorable, and refuses the
+# rest): removed, with the declaration of its namespace (whose URI is free text too).
+_KNOWN_NS_PREFIXES = (
+    "http://schemas.openxmlformats.org/",
+    "http://purl.oclc.org/ooxml/",
+    "http://schemas.microsoft.com/office/",
+    "urn:schemas-microsoft-com:",
+    "http://www.w3.org/XML/1998/namespace",
+    "http://www.w3.org/2001/XMLSchema-instance",
+    "http://www.w3.org/2001/XMLSchema",
+    "http://purl.org/dc/",
+    "http://schemas.microsoft.com/ink/",
+    "http://www.w3.org/2003/InkML",
+)
+_MC_PREFIX_LISTS = ("Ignorable", "ProcessContent", "PreserveElements", "PreserveAttributes")
+
+
+def _known_namespace(uri: str) -> bool:
+    return uri.startswith(_KNOWN_NS_PREFIXES)
+
+
+def keep_known_namespaces(
+    doc: _xml.XmlDoc, removed: set[str], *, unqualified_elements: bool
+) -> None:
+    if not _known_namespace(_xml.namespace(doc.root.tag)) and not unqualified_elements:
+        raise UnsupportedTypeError("an office part of an unknown kind")
+    known_prefixes = {p for p, uri in doc.namespaces if _known_namespace(uri)}
+
+    def keep(element: Element) -> bool:
+        uri = _xml.namespace(element.tag)
+        if uri == "":
+            return unqualified_elements
+        if not _known_namespace(uri):
+            return False
+        if uri == _MC and _xml.local_name(element.tag) == "Choice":
+            # A branch that requires an unknown namespace is one Office skips anyway.
+            required = element.get("Requires", "").split()
+            return all(p in known_prefixes for p in required)
+        return True
+
+    def walk(parent: Element) -> None:
+        pieces: list[Element | str | None] = [parent.text]
+        changed = False
+        for child in list(parent):
+            if not keep(child):
+                removed.add(UNKNOWN_XML)
+                pieces.append(child.tail)
+                changed = True
+                continue
+            for name in list(child.attrib):
+                uri = _xml.namespace(name)
+                if uri and not _known_namespace(uri):
+                    del child.attrib[name]
+                    removed.add(UNKNOWN_XML)
+                elif uri == _MC and _xml.local_name(name) in _MC_PREFIX_LISTS:
+                    _filter_prefix_list(child, name, known_prefixes, removed)
+            walk(child)
+            pieces.extend((child, child.tail))
+        if changed:
+            _xml.splice(parent, pieces)
+
+    for name in list(doc.root.attrib):
+        uri = _xml.namespace(name)
+        if uri and not _known_namespace(uri):
+            del doc.root.attrib[name]
+            removed.add(UNKNOWN_XML)
+        elif uri == _MC and _xml.local_name(name) in _MC_PREFIX_LISTS:
+            _filter_prefix_list(doc.root, name, known_prefixes, removed)
+    walk(doc.root)
+    kept = [(p, uri) for p, uri in doc.namespaces if _known_namespace(uri) or uri == ""]
+    if len(kept) != len(doc.namespaces):
+        removed.add(UNKNOWN_XML)
+    doc.namespaces = kept
+
+
+def _filter_prefix_list(element: Element, name: str, known: set[str], removed: set[str]) -> None:
+    # mc:Ignorable="w14 x" names prefixes: one whose declaration goes must go from the list.
+    items = element.attrib[name].split()
+    kept = [item for item in items if item.split(":", 1)[0] in known]
+    if kept != items:
+        removed.add(UNKNOWN_XML)
+        if kept:
+            element.set(name, " ".join(kept))
+        else:
+            del element.attrib[name]
+
+
+# OLE objects and controls whose part was taken out: the element stays without its reference
+# (the attribute is optional in the schemas), so that its preview picture (VML shape, p:pic
+# fallback, objectPr image) is still drawn where the object was.
+_KEPT_WITHOUT_TARGET = frozenset({"OLEObject", "oleObj", "oleObject", "control"})
+
+
+class XmlCleaner:
+    """Element-level removals; text and tails are re-joined so no visible text moves."""
+
+    def __init__(self, removed: set[str], gone_ids: set[str]) -> None:
+        self.removed = removed
+        self.gone_ids = gone_ids
+
+    def _verdict(self, element: Element) -> tuple[str, str | None]:
+        """("keep" | "drop" | "unwrap", field name to report)."""
+        tag = element.tag
+        if not isinstance(tag, str):
+            return "drop", None
+        ns, local = _xml.namespace(tag), _xml.local_name(tag)
+        if ns in W_NS:
+            if local in _W_DROP:
+                return "drop", _W_DROP[local]
+            if local in _W_UNWRAP:
+                return "unwrap", TRACKED
+            if local == "tr" and _has_child(element, "trPr", "del"):
+                return "drop", TRACKED  # accepting a deleted table row removes it
+            if local == "tc" and _has_child(element, "tcPr", "cellDel"):
+                return "drop", TRACKED
+        if local == "docId" and ns in (_W14, _W15):
+            return "drop", "ooxml:docId"
+        if ns == _P14 and local == "creationId":
+            return "drop", "ooxml:docId"
+        if ns == _X15AC and local == "absPath":
+            return "drop", "ooxml:file-path"
+        if ns == _XR and local == "revisionPtr":
+            return "drop", "ooxml:docId"
+        if ns in _SML and local == "fileSharing":
+            return "drop", "ooxml:user-name"
+        if any(_xml.local_name(name) in _HASH_ATTRIBUTES for name in element.attrib):
+            # A password hash can be cracked offline into the author's own password.
+            return "drop", "ooxml:password-hash"
+        if ns in _SML and local in ("ddeLink", "oleLink"):
+            return "drop", EXTERNAL_FIELD  # a DDE or OLE link Excel updates from elsewhere
+        if local != "pageSetup" and self.gone_ids:
+            refs = [n for n in element.attrib if _xml.namespace(n) in _R]
+            dead = [n for n in refs if element.attrib[n] in self.gone_ids]
+            if dead and len(dead) == len(refs) and local not in _KEPT_WITHOUT_TARGET:
+                return "drop", None  # points at a removed relationship only
+            for name in dead:
+                del element.attrib[name]  # a:blip r:embed kept, its r:link to a URL gone
+        return "keep", None
+
+    def clean_children(self, parent: Element) -> None:
+        pieces: list[Element | str | None] = [parent.text]
+        for child in list(parent):
+            tail = child.tail
+            verdict, reason = self._verdict(child)
+            if reason is not None and verdict != "keep":
+                self.removed.add(reason)
+            if verdict == "drop":
+                pieces.append(tail)
+                continue
+            self.clean_children(child)
+            if verdict == "unwrap":
+                pieces.append(child.text)
+                for grandchild in list(child):
+                    grand_tail = grandchild.tail
+                    pieces.append(grandchild)
+                    pieces.append(grand_tail)
+                pieces.append(tail)
+                continue
+            if _is_empty_alternate_content(child):
+                pieces.append(tail)
+                continue
+            pieces.append(child)
+            pieces.append(tail)
+        _xml.splice(parent, pieces)
+
+
+def _has_child(element: Element, container: str, marker: str) -> bool:
+    for child in element:
+        if _xml.local_name(child.tag) == container and _xml.namespace(child.tag) in W_NS:
+            return any(
+                _xml.local_name(g.tag) == marker and _xml.namespace(g.tag) in W_NS for g in child
+            )
+    return False
+
+
+def _is_empty_alternate_content(element: Element) -> bool:
+    if element.tag != f"{{{_MC}}}AlternateContent":
+        return False
+    return all(len(branch) == 0 and not (branch.text or "").strip() for branch in element)
+
+
+def clean_element_attributes(
+    element: Element, parent: Element | None, removed: set[str], gone: set[str]
+) -> None:
+    local_tag = _xml.local_name(element.tag)
+    for name in list(element.attrib):
+        ns, local = _xml.namespace(name), _xml.local_name(name)
+        reason: str | None = None
+        if ns in W_NS and local.startswith("rsid"):
+            reason = RSID
+        elif ns in W_NS and local in ("author", "date", "initials"):
+            reason = "ooxml:author"
+        elif ns == _W14 and local in ("paraId", "textId"):
+            reason = "ooxml:paraId"
+        elif ns.startswith(_XR_PREFIX) and local == "uid":
+            reason = "ooxml:revision-uid"
+        elif ns == "" and local in _PIVOT_ATTRIBUTES and local_tag == "pivotCacheDefinition":
+            reason = "ooxml:pivot-refresh"
+        elif (
+            local in _CONNECTION_ATTRIBUTES
+            and (ns == "" or ns in _SML)
+            and (_xml.namespace(element.tag) in _SML or _is_office_ext(element.tag))
+            and element.attrib[name] != ""
+        ):
+            if (local_tag, local) in _CONNECTION_REQUIRED:
+                element.set(name, "")
+                removed.add("ooxml:data-connection")
+                continue
+            reason = "ooxml:data-connection"
+        elif ns == _VML_O and local == "title" and element.tag == f"{{{_VML_V}}}imagedata":
+            reason = "ooxml:image-file-name"
+        elif ns in _R and local_tag == "pageSetup" and element.attrib[name] in gone:
+            reason = "ooxml:printerSettings"
+        elif (
+            _xml.namespace(element.tag) in (_VML_V, _VML_O)
+            and local in ("src", "href", "althref")
+            and ns in ("", _VML_O)
+        ):
+            # VML names a linked picture (or a click target) by URL or path directly, not
+            # through a relationship: fetched by itself when the shape is drawn.
+            reason = EXTERNAL
+        if reason is not None:
+            del element.attrib[name]
+            removed.add(reason)
+    # Word and PowerPoint store the inserted picture's file name (often a camera file name or
+    # a full path) as the shape name, and older versions the path as its description.
+    is_picture = (
+        local_tag == "cNvPr" and parent is not None and (_xml.local_name(parent.tag) == "nvPicPr")
+    )
+    if is_picture or local_tag == "docPr":
+        shape_name = element.get("name")
+        if shape_name is not None and _PICTURE_FILE.search(shape_name):
+            element.set("name", "Picture " + element.get("id", ""))
+            removed.add("ooxml:image-file-name")
+    if local_tag in ("cNvPr", "docPr"):
+        for text_attribute in ("descr", "title"):
+            value = element.get(text_attribute)
+            if value is not None and (LOCAL_PATH.match(value) or _PICTURE_FILE.search(value)):
+                del element.attrib[text_attribute]
+                removed.add("ooxml:image-file-name")
+
+
+def _is_office_ext(tag: str) -> bool:
+    # x14/x15/x16... spreadsheet extensions of Office 2010+ (e.g. x15:oledbPr, x15:textPr).
+    return _xml.namespace(tag).startswith("http://schemas.microsoft.com/office/spreadsheetml/")
