@@ -1,0 +1,76 @@
+"""What the image cleaners (`scrubbers.images`) share: the report's names, the pixel-count
+check, the orientation kept from EXIF/XMP, and the end of a zlib stream."""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from scrubbers._exif import ifd_entries
+from scrubbers._jpeg_segments import canonical_orientation_exif
+from scrubbers._types import Limits
+from scrubbers.errors import CorruptFileError, LimitExceededError
+
+MAX_CHUNKS = 1_000_000
+INFLATE_STEP = 1 << 20
+
+
+def add_name(names: list[str], name: str) -> None:
+    if name not in names:
+        names.append(name)
+
+
+def check_pixels(width: int, height: int, limits: Limits) -> None:
+    if width <= 0 or height <= 0:
+        raise CorruptFileError("image without dimensions")
+    # A bomb declares huge dimensions with little data: refuse before any reader allocates.
+    if width * height > limits.max_pixels:
+        raise LimitExceededError("image dimensions too large")
+
+
+# The orientation is not metadata about the source but part of the picture: a photo taken
+# sideways is stored sideways and shown upright by every reader that honours the tag. Dropping
+# it would turn the picture (issue 10: the reference reader, Pillow, must show the same
+# image). It is kept alone, in a fresh EXIF (a TIFF header and one IFD0 entry, nothing else),
+# like the JPEG scrubber does.
+def orientation_tiff(orientation: int) -> bytes:
+    """The TIFF bytes of an EXIF holding only IFD0 Orientation (2..8)."""
+    return canonical_orientation_exif(orientation)[10:]  # without APP1 marker, length, Exif\0\0
+
+
+CANONICAL_ORIENTATION_TIFFS = frozenset(orientation_tiff(o) for o in range(2, 9))
+
+
+def pillow_exif_orientation(untrusted_exif: bytes) -> int | None:
+    """IFD0 Orientation as Pillow's `Exif.load` reads it (``Exif\0\0`` prefix optional, the
+    last entry of the tag wins); None when absent or unreadable."""
+    if untrusted_exif.startswith(b"Exif\x00\x00"):
+        untrusted_exif = untrusted_exif[6:]
+    found = None
+    try:
+        order: Literal["little", "big"] = "little" if untrusted_exif[:2] == b"II" else "big"
+        for entry in ifd_entries(untrusted_exif):
+            if entry.ifd != "ifd0":
+                break
+            if entry.tag == 0x0112 and entry.type in (3, 4) and entry.count >= 1:
+                size = 2 if entry.type == 3 else 4
+                at = entry.value_offset
+                found = int.from_bytes(untrusted_exif[at : at + size], order)
+    except (CorruptFileError, LimitExceededError, IndexError, ValueError):
+        return found
+    return found
+
+
+XMP_ORIENTATION = re.compile(rb'tiff:Orientation(="|>)([0-9])')
+
+
+def shown_orientation(orientation: int | None) -> int:
+    """What `ImageOps.exif_transpose` does with a value: 2..8 turn or mirror, others nothing."""
+    return orientation if orientation is not None and 2 <= orientation <= 8 else 1
+
+
+def safe_tag(raw: bytes) -> str:
+    """A chunk or block id for a report: letters and digits only, else hexadecimal."""
+    if raw and all(48 <= b <= 57 or 65 <= b <= 90 or 97 <= b <= 122 or b == 32 for b in raw):
+        return raw.decode("ascii").strip() or raw.hex()
+    return raw.hex()
