@@ -4,6 +4,8 @@ check, the orientation kept from EXIF/XMP, and the end of a zlib stream."""
 from __future__ import annotations
 
 import re
+import zlib
+from collections.abc import Sequence
 from typing import Literal
 
 from scrubbers._exif import ifd_entries
@@ -74,3 +76,26 @@ def safe_tag(raw: bytes) -> str:
     if raw and all(48 <= b <= 57 or 65 <= b <= 90 or 97 <= b <= 122 or b == 32 for b in raw):
         return raw.decode("ascii").strip() or raw.hex()
     return raw.hex()
+
+
+def zlib_stream_end(pieces: Sequence[bytes]) -> tuple[int, int] | None:
+    """Where a zlib stream written across `pieces` ends (a PNG's IDAT chunks, one APNG
+    frame's fdAT chunks, a Deflate TIFF strip): the index of the piece and how many of its
+    bytes the stream uses. Decoders stop there and never show what follows: free room for
+    any bytes. None when the stream never ends (a cut-off file).
+
+    Inflated in bounded pieces and thrown away: only the stream's end is wanted, and a bomb
+    allocates nothing."""
+    inflater = zlib.decompressobj()
+    for index, piece in enumerate(pieces):
+        view = memoryview(piece)
+        fed = 0
+        while fed < len(view) and not inflater.eof:
+            part = view[fed : fed + INFLATE_STEP]
+            fed += len(part)
+            inflater.decompress(part, INFLATE_STEP)
+            while inflater.unconsumed_tail and not inflater.eof:
+                inflater.decompress(inflater.unconsumed_tail, INFLATE_STEP)
+        if inflater.eof:
+            return index, fed - len(inflater.unused_data)
+    return None

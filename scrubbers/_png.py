@@ -7,7 +7,6 @@ import zlib
 from scrubbers._exif import exif_field_names
 from scrubbers._image_common import (
     CANONICAL_ORIENTATION_TIFFS,
-    INFLATE_STEP,
     MAX_CHUNKS,
     XMP_ORIENTATION,
     add_name,
@@ -16,6 +15,7 @@ from scrubbers._image_common import (
     pillow_exif_orientation,
     safe_tag,
     shown_orientation,
+    zlib_stream_end,
 )
 from scrubbers._types import Limits
 from scrubbers.errors import CorruptFileError, LimitExceededError
@@ -156,6 +156,8 @@ def clean_png(untrusted_data: bytes, limits: Limits) -> tuple[bytes, list[str]]:
     xmp: bytes | None = None
     colour_type = -1
     idat_indices: list[int] = []
+    frames: list[list[int]] = []  # per APNG frame, the indices in `out` of its fdAT chunks
+    sequenced: list[int] = []  # indices in `out` of the fcTL and fdAT chunks
     while True:
         if pos + 12 > size:
             raise CorruptFileError("truncated PNG (no IEND)")
@@ -192,6 +194,14 @@ def clean_png(untrusted_data: bytes, limits: Limits) -> tuple[bytes, list[str]]:
             saw_idat = saw_idat or ctype == b"IDAT"
             if ctype == b"IDAT":
                 idat_indices.append(len(out))
+            elif ctype == b"fcTL":
+                frames.append([])
+                sequenced.append(len(out))
+            elif ctype == b"fdAT":
+                if not frames:
+                    frames.append([])
+                frames[-1].append(len(out))
+                sequenced.append(len(out))
             out.append(data[pos:end])
         else:
             payload = data[pos + 8 : end - 4]
@@ -212,7 +222,11 @@ def clean_png(untrusted_data: bytes, limits: Limits) -> tuple[bytes, list[str]]:
         raise CorruptFileError("PNG without image data")
     if pos < size:
         add_name(removed, "png:trailing-data")
-    if _trim_image_data(out, idat_indices):
+    trimmed = _trim_zlib_chunks(out, idat_indices, 0)
+    trimmed_frames = [_trim_zlib_chunks(out, fdat, 4) for fdat in frames if fdat]
+    if any(trimmed_frames):
+        _renumber_frames(out, sequenced)
+    if trimmed or any(trimmed_frames):
         add_name(removed, "png:data-after-image")
     orientation = _png_orientation(exif, raw_profile, xmp)
     if orientation != 1:
@@ -221,33 +235,39 @@ def clean_png(untrusted_data: bytes, limits: Limits) -> tuple[bytes, list[str]]:
     return b"".join(out), removed
 
 
-def _trim_image_data(out: list[bytes], idat_indices: list[int]) -> bool:
-    """Cut whatever follows the end of the image's zlib stream in its IDAT chunks (decoders
-    stop at the stream's end and never show it: free room for any bytes). The compressed
-    bytes up to the end are kept exactly: nothing is re-encoded. True when something was
-    cut. A stream that never ends (a cut-off file) is left as it is."""
-    inflater = zlib.decompressobj()
-    for n, index in enumerate(idat_indices):
-        payload = out[index][8:-4]
-        view = memoryview(payload)
-        fed = 0
-        while fed < len(view) and not inflater.eof:
-            # Inflated in bounded pieces and thrown away: only the stream's end is wanted.
-            piece = view[fed : fed + INFLATE_STEP]
-            fed += len(piece)
-            inflater.decompress(piece, INFLATE_STEP)
-            while inflater.unconsumed_tail and not inflater.eof:
-                inflater.decompress(inflater.unconsumed_tail, INFLATE_STEP)
-        if inflater.eof:
-            used = fed - len(inflater.unused_data)
-            later = idat_indices[n + 1 :]
-            if used == len(payload) and not later:
-                return False
-            out[index] = _png_chunk(b"IDAT", payload[:used]) if used else b""
-            for other in later:
-                out[other] = b""  # IDAT chunks after the stream's end: nothing but room
-            return True
-    return False
+def _trim_zlib_chunks(out: list[bytes], indices: list[int], prefix: int) -> bool:
+    """Cut whatever follows the end of the zlib stream in the chunks `out[indices]` (the
+    IDAT chunks, or one frame's fdAT chunks after their `prefix`-byte sequence number). The
+    compressed bytes up to the end are kept exactly: nothing is re-encoded. Chunks after
+    the end become empty entries. True when something was cut; a stream that never ends (a
+    cut-off file) is left as it is."""
+    payloads = [out[index][8 + prefix : -4] for index in indices]
+    end = zlib_stream_end(payloads)
+    if end is None:
+        return False
+    last, used = end
+    if used == len(payloads[last]) and last == len(indices) - 1:
+        return False
+    chunk = out[indices[last]]
+    head = chunk[8 : 8 + prefix]
+    out[indices[last]] = _png_chunk(chunk[4:8], head + payloads[last][:used]) if used else b""
+    for other in indices[last + 1 :]:
+        out[other] = b""  # chunks after the stream's end: nothing but room
+    return True
+
+
+def _renumber_frames(out: list[bytes], sequenced: list[int]) -> None:
+    """APNG numbers its fcTL and fdAT chunks in one sequence that readers check (Pillow:
+    "APNG contains frame sequence errors"): after dropped fdAT chunks, the later ones move
+    down by as many."""
+    dropped = 0
+    for index in sequenced:
+        chunk = out[index]
+        if not chunk:
+            dropped += 1
+        elif dropped:
+            number = (int.from_bytes(chunk[8:12], "big") - dropped) % (1 << 32)
+            out[index] = _png_chunk(chunk[4:8], number.to_bytes(4, "big") + chunk[12:-4])
 
 
 def _png_chunk(ctype: bytes, payload: bytes) -> bytes:

@@ -839,3 +839,42 @@ def test_bytes_after_the_image_stream_inside_idat_are_cut() -> None:
         assert b"Canary" not in report.data and stream in report.data
         assert frames(report.data) == frames(png)
         assert scrub(report.data).removed == ()
+
+
+def _apng(canary_tail: bytes, canary_chunk: bytes) -> tuple[bytes, bytes]:
+    """(clean APNG, the same with the second frame's fdAT stream followed by `canary_tail`
+    and an extra fdAT chunk of `canary_chunk`, the sequence numbers after it moved up)."""
+    buffer = io.BytesIO()
+    pictures = [fx.picture("RGBA", seed=s) for s in range(3)]
+    pictures[0].save(buffer, "PNG", save_all=True, append_images=pictures[1:], duration=100)
+    clean = buffer.getvalue()
+    chunks = _png_chunks(clean)
+    dirty, number, fdat_seen = [], 0, 0
+    for ctype, payload in chunks:
+        if ctype in (b"fcTL", b"fdAT"):
+            payload = number.to_bytes(4, "big") + payload[4:]
+            number += 1
+        if ctype == b"fdAT":
+            fdat_seen += 1
+        if ctype == b"fdAT" and fdat_seen == 1:
+            dirty.append((ctype, payload + canary_tail))
+            dirty.append((ctype, number.to_bytes(4, "big") + canary_chunk))
+            number += 1
+        else:
+            dirty.append((ctype, payload))
+    data = clean[:8] + b"".join(fx.png_chunk(ctype, payload) for ctype, payload in dirty)
+    return clean, data
+
+
+def test_bytes_after_a_frame_stream_inside_fdat_are_cut() -> None:
+    """Issue 10: like IDAT, an APNG frame's fdAT chunks hold one zlib stream; bytes after its
+    end (or whole fdAT chunks after it) are never shown. Cut, the later chunks renumbered."""
+    clean, dirty = _apng(b"CanaryFdatTail", b"CanaryFdatExtra")
+    assert frames(dirty) == frames(clean)  # the hiding place decodes like the original
+    report = scrub_sandboxed(dirty)
+    assert report.cleaned, report.reason
+    assert "png:data-after-image" in report.removed
+    assert b"Canary" not in report.data
+    assert frames(report.data) == frames(clean)
+    assert report.data == clean  # the frames' compressed bytes kept exactly, numbered again
+    assert scrub(report.data).removed == ()
