@@ -7,6 +7,7 @@ from typing import Literal
 
 from scrubbers._exif import EXIF_TAG_NAMES, TIFF_TYPE_SIZES, ifd_entries
 from scrubbers._image_common import add_name, check_pixels
+from scrubbers._tiff_strips import StripLayout
 from scrubbers._types import Limits
 from scrubbers.errors import CorruptFileError, LimitExceededError, UnsupportedTypeError
 
@@ -118,7 +119,7 @@ def clean_tiff(untrusted_data: bytes, limits: Limits) -> tuple[bytes, list[str]]
             if len(pages) > 1:
                 raise UnsupportedTypeError("multi-page old-style JPEG TIFF")
             raise OldStyleJpeg(removed)
-        _write_tiff_page(reader, tags, out, next_pointer_at, limits)
+        _write_tiff_page(reader, tags, out, next_pointer_at, limits, removed)
         next_pointer_at = len(out) - 4
         kept_pages += 1
     if not kept_pages:
@@ -132,9 +133,11 @@ def _write_tiff_page(
     out: bytearray,
     next_pointer_at: int,
     limits: Limits,
+    removed: list[str],
 ) -> None:
     order = reader.order
     kept = {tag: value for tag, value in tags.items() if tag in _TIFF_KEEP}
+    layout = _strip_layout(reader, kept)
     new_values: dict[int, tuple[int, int, bytes]] = {}
     for offsets_tag, counts_tag in _STRIPS:
         if offsets_tag not in kept:
@@ -146,17 +149,26 @@ def _write_tiff_page(
         if len(offsets) != len(counts):
             raise CorruptFileError("TIFF strip tables disagree")
         new_offsets = []
-        for offset, count in zip(offsets, counts, strict=True):
+        new_counts = []
+        for index, (offset, count) in enumerate(zip(offsets, counts, strict=True)):
             if offset + count > len(reader.data):
                 raise CorruptFileError("truncated TIFF image data")
             if len(out) + count > limits.max_output_bytes:
                 raise LimitExceededError("TIFF image data too large")
+            strip = reader.data[offset : offset + count]
+            # Only the bytes the decoder reads: the rest of a strip is room for anything.
+            used = layout.used_length(index, strip)
             new_offsets.append(len(out))
-            out += reader.data[offset : offset + count]
+            new_counts.append(used)
+            out += strip[:used]
             if len(out) & 1:
                 out += b"\x00"
         packed = b"".join(o.to_bytes(4, order) for o in new_offsets)
         new_values[offsets_tag] = (4, len(new_offsets), packed)
+        if new_counts != counts:
+            add_name(removed, "tiff:data-after-image")
+            packed = b"".join(c.to_bytes(4, order) for c in new_counts)
+            new_values[counts_tag] = (4, len(new_counts), packed)
     if 273 not in new_values and 324 not in new_values:
         raise CorruptFileError("TIFF page without image data")
     for tag, (typ, count, at) in kept.items():
@@ -179,6 +191,30 @@ def _write_tiff_page(
         out += tag.to_bytes(2, order) + typ.to_bytes(2, order) + count.to_bytes(4, order)
         out += value
     out += bytes(4)  # next IFD: patched when another page follows
+
+
+def _strip_layout(reader: _TiffReader, tags: dict[int, tuple[int, int, int]]) -> StripLayout:
+    width, height = reader.first(tags.get(256)), reader.first(tags.get(257))
+    samples = max(1, reader.first(tags.get(277)))
+    bits = tuple(reader.numbers(*tags[258])) if 258 in tags else (1,)
+    # One value for all samples is a common writer's shortcut; libtiff reads it so too.
+    bits = (bits + (bits[0],) * samples)[:samples]
+    rows = reader.first(tags.get(278)) if 278 in tags else height
+    tile = (reader.first(tags.get(322)), reader.first(tags.get(323))) if 322 in tags else None
+    if tile is not None and (tile[0] <= 0 or tile[1] <= 0):
+        raise CorruptFileError("TIFF tile without dimensions")
+    subsampling = tuple(reader.numbers(*tags[530])) if 530 in tags else (2, 2)
+    return StripLayout(
+        width=width,
+        height=height,
+        bits_per_sample=bits,
+        planar=reader.first(tags.get(284)) or 1,
+        rows_per_strip=max(1, min(rows, height)),
+        tile=tile,
+        compression=reader.first(tags.get(259)) or 1,
+        photometric=reader.first(tags.get(262)),
+        subsampling=(subsampling[0], subsampling[-1]) if len(subsampling) >= 1 else (2, 2),
+    )
 
 
 class OldStyleJpeg(Exception):  # a signal between two functions, not an error

@@ -14,7 +14,7 @@ from pathlib import Path
 import fixtures_images as fx
 import pillow_heif
 import pytest
-from PIL import Image, ImageOps, ImageSequence
+from PIL import Image, ImageOps, ImageSequence, TiffImagePlugin
 
 from scrubbers import (
     DEFAULT_LIMITS,
@@ -25,6 +25,7 @@ from scrubbers import (
     scrub_sandboxed,
     sniff,
 )
+from scrubbers._exif import ifd_entries
 from scrubbers._jpeg_segments import canonical_orientation_exif, strip_jpeg
 from scrubbers._registry import scrubber_for
 
@@ -878,3 +879,64 @@ def test_bytes_after_a_frame_stream_inside_fdat_are_cut() -> None:
     assert frames(report.data) == frames(clean)
     assert report.data == clean  # the frames' compressed bytes kept exactly, numbered again
     assert scrub(report.data).removed == ()
+
+
+def _tiff_with_strip_slack(compression: str | None, canary: bytes) -> tuple[bytes, bytes]:
+    """(a TIFF of five strips, the same with `canary` after each strip's data, inside its
+    byte count: room no decoder reads)."""
+    buffer = io.BytesIO()
+    with pytest.MonkeyPatch.context() as patch:
+        # Pillow's own writer (uncompressed) makes one strip; libtiff's honours strip_size.
+        patch.setattr(TiffImagePlugin, "WRITE_LIBTIFF", True)
+        fx.picture("RGB", (64, 40)).save(
+            buffer, "TIFF", compression=compression, strip_size=64 * 24
+        )
+    clean = buffer.getvalue()
+    tags = {e.tag: e for e in ifd_entries(clean) if e.ifd == "ifd0"}
+
+    def table(tag: int) -> tuple[int, int, list[int]]:
+        entry = tags[tag]
+        size = 2 if entry.type == 3 else 4
+        at = entry.value_offset
+        if entry.count * size > 4:
+            at = int.from_bytes(clean[at : at + 4], "little")
+        raw = clean[at : at + entry.count * size]
+        return (
+            at,
+            size,
+            [int.from_bytes(raw[i : i + size], "little") for i in range(0, len(raw), size)],
+        )
+
+    offsets_at, offset_size, offsets = table(273)
+    counts_at, count_size, counts = table(279)
+    assert len(offsets) == 5
+    dirty = bytearray(clean)
+    for index, (offset, count) in enumerate(zip(offsets, counts, strict=True)):
+        moved = len(dirty)
+        dirty += clean[offset : offset + count] + canary
+        at = offsets_at + index * offset_size
+        dirty[at : at + offset_size] = moved.to_bytes(offset_size, "little")
+        at = counts_at + index * count_size
+        dirty[at : at + count_size] = (count + len(canary)).to_bytes(count_size, "little")
+    return clean, bytes(dirty)
+
+
+@pytest.mark.parametrize(
+    "compression", [None, "tiff_deflate", "tiff_adobe_deflate", "tiff_lzw", "packbits"]
+)
+def test_tiff_strip_slack_is_cut(tmp_path: Path, compression: str | None) -> None:
+    """Issue 10: a strip's byte count may cover more than its decoder reads (the rows of an
+    uncompressed strip, the end of a Deflate, LZW or PackBits stream). Only what is read is
+    copied: a canary there does not survive; the pixels are the same."""
+    clean, dirty = _tiff_with_strip_slack(compression, b"CanaryStripSlack" + fx.SECRET.encode())
+    assert frames(dirty) == frames(clean)  # the hiding place decodes like the original
+    report = scrub_sandboxed(dirty)
+    assert report.cleaned, report.reason
+    assert "tiff:data-after-image" in report.removed
+    assert b"CanaryStripSlack" not in report.data
+    assert frames(report.data) == frames(clean)
+    check_clean(tmp_path, report.data)
+    again = scrub(report.data)
+    assert again.data == report.data and "tiff:data-after-image" not in again.removed
+    # A strip that holds exactly its data is kept as it is.
+    assert "tiff:data-after-image" not in scrub(clean).removed
