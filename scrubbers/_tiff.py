@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import io
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from scrubbers._exif import EXIF_TAG_NAMES, TIFF_TYPE_SIZES, ifd_entries
 from scrubbers._image_common import add_name, check_pixels
+from scrubbers._sniff import PNG, TIFF
 from scrubbers._tiff_strips import StripLayout
-from scrubbers._types import Limits
+from scrubbers._types import Cleaned, Limits
 from scrubbers.errors import CorruptFileError, LimitExceededError, UnsupportedTypeError
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 # Tags a reader needs to decode and lay out the pixels. All numeric; none holds free text.
 _TIFF_KEEP = frozenset(
@@ -116,8 +120,6 @@ def clean_tiff(untrusted_data: bytes, limits: Limits) -> tuple[bytes, list[str]]
             # (JPEGInterchangeFormat, with its own APP segments), in ways writers disagree
             # on; only libtiff's heuristics read them. Converted instead, from what libtiff
             # decodes (through Pillow), like HEIF.
-            if len(pages) > 1:
-                raise UnsupportedTypeError("multi-page old-style JPEG TIFF")
             raise OldStyleJpeg(removed)
         _write_tiff_page(reader, tags, out, next_pointer_at, limits, removed)
         next_pointer_at = len(out) - 4
@@ -225,32 +227,69 @@ class OldStyleJpeg(Exception):  # a signal between two functions, not an error
         self.removed = removed
 
 
-# A phrase the server knows (leakdrop/server/i18n.py `_NOTE_KEYS`): the pixels libtiff
+# Phrases the server knows (leakdrop/server/i18n.py `_NOTE_KEYS`): the pixels libtiff
 # decodes, written losslessly, the orientation applied to them.
-OJPEG_NOTE = "converted to PNG (lossless)"
+OJPEG_PNG_NOTE = "converted to PNG (lossless)"
+OJPEG_TIFF_NOTE = "converted to TIFF (lossless)"
 # What Pillow and libtiff raise on image data they cannot decode.
 _DECODE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, KeyError, TypeError, IndexError)
 
 
-def old_style_jpeg_to_png(untrusted_data: bytes, limits: Limits) -> bytes:
+def old_style_jpeg_converted(untrusted_data: bytes, removed: list[str], limits: Limits) -> Cleaned:
+    """An old-style JPEG TIFF as what libtiff decodes: one page becomes a PNG (the
+    universal lossless format), several pages a multi-page TIFF, Deflate-compressed (a
+    scanned document or fax stays one file in its order), itself cleaned by `clean_tiff`.
+    `removed`: what the walk found in the original."""
+    pages = _decoded_pages(untrusted_data, limits)
+    if len(pages) == 1:
+        out = io.BytesIO()
+        pages[0].save(out, "PNG", optimize=False, compress_level=6)
+        return Cleaned(out.getvalue(), tuple(removed), note=OJPEG_PNG_NOTE, output_type=PNG)
+    # Pillow is loaded only for the files that need decoding (see `_decoded_pages`).
+    from PIL import TiffImagePlugin
+
+    out = io.BytesIO()
+    with TiffImagePlugin.AppendingTiffWriter(out) as writer:
+        for page in pages:
+            page.save(writer, "TIFF", compression="tiff_adobe_deflate")
+            writer.newFrame()
+            if writer.tell() > limits.max_output_bytes:
+                raise LimitExceededError("converted TIFF too large")
+    # Through the structural cleaner too: whatever tag Pillow's writer adds beyond what
+    # the pixels need goes (and is not reported: it was never the source's).
+    data, _ = clean_tiff(out.getvalue(), limits)
+    return Cleaned(data, tuple(removed), note=OJPEG_TIFF_NOTE, output_type=TIFF)
+
+
+def _decoded_pages(untrusted_data: bytes, limits: Limits) -> list[Image.Image]:
+    """The full-size pages as libtiff decodes them (through Pillow), upright, each a new
+    image made from its pixel buffer alone: Pillow's writers would otherwise copy the ICC
+    profile, DPI and text they find in `info`."""
     # Pillow is loaded only for the files that need decoding, like in heif.py: the
     # structural cleaners never touch a pixel.
-    from PIL import Image, ImageOps, UnidentifiedImageError
+    from PIL import Image, ImageOps, TiffImagePlugin, UnidentifiedImageError
 
+    pages = []
+    total = 0
     try:
         with Image.open(io.BytesIO(untrusted_data), formats=["TIFF"]) as image:
-            if image.size[0] * image.size[1] > limits.max_pixels:
-                raise LimitExceededError("image dimensions too large")
-            image.load()
-            # The orientation tag does not follow into the PNG: applied to the pixels.
-            upright = ImageOps.exif_transpose(image)
-            mode = upright.mode if upright.mode in ("1", "L", "LA", "RGB", "RGBA") else "RGB"
-            pixels = upright.convert(mode)
+            if not isinstance(image, TiffImagePlugin.TiffImageFile):
+                raise CorruptFileError("not read as a TIFF")
+            for index in range(image.n_frames):
+                image.seek(index)
+                if image.tag_v2.get(254, 0) & 1 and image.n_frames > 1:
+                    continue  # a reduced-resolution copy, dropped as `clean_tiff` does
+                total += image.size[0] * image.size[1]
+                if total > limits.max_pixels:
+                    raise LimitExceededError("image dimensions too large")
+                image.load()
+                # The orientation tag does not follow: applied to the pixels.
+                upright = ImageOps.exif_transpose(image)
+                mode = upright.mode if upright.mode in ("1", "L", "LA", "RGB", "RGBA") else "RGB"
+                pixels = upright.convert(mode)
+                pages.append(Image.frombytes(pixels.mode, pixels.size, pixels.tobytes()))
     except (UnidentifiedImageError, *_DECODE_ERRORS) as exc:
         raise CorruptFileError("unreadable old-style JPEG TIFF") from exc
-    # A new image from the pixel buffer alone: Pillow's PNG writer would otherwise copy the
-    # ICC profile, DPI and text it finds in `info`.
-    bare = Image.frombytes(pixels.mode, pixels.size, pixels.tobytes())
-    out = io.BytesIO()
-    bare.save(out, "PNG", optimize=False, compress_level=6)
-    return out.getvalue()
+    if not pages:
+        raise CorruptFileError("TIFF without a full-size image")
+    return pages

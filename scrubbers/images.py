@@ -22,8 +22,8 @@ from collections.abc import Callable
 from scrubbers._bmp import clean_bmp
 from scrubbers._gif import clean_gif
 from scrubbers._png import clean_png
-from scrubbers._sniff import PNG, sniff
-from scrubbers._tiff import OJPEG_NOTE, OldStyleJpeg, clean_tiff, old_style_jpeg_to_png
+from scrubbers._sniff import sniff
+from scrubbers._tiff import OldStyleJpeg, clean_tiff, old_style_jpeg_converted
 from scrubbers._types import Cleaned, Limits
 from scrubbers._webp import clean_webp
 from scrubbers.errors import CorruptFileError, UnsupportedTypeError
@@ -45,8 +45,7 @@ class ImageScrubber:
         try:
             data, removed = _clean(untrusted_data, limits)
         except OldStyleJpeg as found:
-            png = old_style_jpeg_to_png(untrusted_data, limits)
-            return Cleaned(png, tuple(found.removed), note=OJPEG_NOTE, output_type=PNG)
+            return old_style_jpeg_converted(untrusted_data, found.removed, limits)
         return Cleaned(data=data, removed=tuple(removed), note=_NOTE)
 
 

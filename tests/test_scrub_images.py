@@ -940,3 +940,57 @@ def test_tiff_strip_slack_is_cut(tmp_path: Path, compression: str | None) -> Non
     assert again.data == report.data and "tiff:data-after-image" not in again.removed
     # A strip that holds exactly its data is kept as it is.
     assert "tiff:data-after-image" not in scrub(clean).removed
+
+
+def _old_style_jpeg_tiff(pages: list[Image.Image]) -> bytes:
+    """A TIFF of old-style JPEG pages (compression 6, TIFF 6.0 section 22), each pointing at
+    a whole JPEG file (JPEGInterchangeFormat, as Microsoft's writers did) that carries the
+    source's name in a comment and EXIF."""
+    exif = Image.Exif()
+    exif[0x013B] = fx.SECRET
+    jpegs = []
+    for page in pages:
+        buffer = io.BytesIO()
+        page.save(buffer, "JPEG", quality=90, subsampling=0, comment=fx.SECRET, exif=exif)
+        jpegs.append((page.size, buffer.getvalue()))
+    out = bytearray(b"II*\x00" + bytes(4))
+    at = []
+    for _, jpeg in jpegs:
+        at.append(len(out))
+        out += jpeg + b"\x00" * (len(jpeg) & 1)
+    pointer = 4
+    for ((width, height), jpeg), offset in zip(jpegs, at, strict=True):
+        bits_at = len(out)
+        out += (8).to_bytes(2, "little") * 3
+        entries = [
+            (256, 4, 1, width), (257, 4, 1, height), (258, 3, 3, bits_at), (259, 3, 1, 6),
+            (262, 3, 1, 6), (273, 4, 1, offset), (277, 3, 1, 3), (278, 4, 1, height),
+            (279, 4, 1, len(jpeg)), (284, 3, 1, 1), (512, 3, 1, 1), (513, 4, 1, offset),
+            (514, 4, 1, len(jpeg)),
+        ]  # fmt: skip
+        out[pointer : pointer + 4] = len(out).to_bytes(4, "little")
+        out += len(entries).to_bytes(2, "little")
+        for tag, kind, count, value in entries:
+            out += tag.to_bytes(2, "little") + kind.to_bytes(2, "little")
+            out += count.to_bytes(4, "little") + value.to_bytes(4, "little")
+        pointer = len(out)
+        out += bytes(4)
+    return bytes(out)
+
+
+def test_multi_page_old_style_jpeg_tiff_converted_to_a_multi_page_tiff(tmp_path: Path) -> None:
+    """A scanned document in old-style JPEG stays one file of its pages, in order: each page
+    as libtiff decodes it, in a Deflate TIFF that is itself cleaned; one page: a PNG."""
+    pages = [fx.picture("RGB", (64, 48), seed=seed) for seed in range(3)]
+    original = _old_style_jpeg_tiff(pages)
+    assert len(frames(original)) == 3  # libtiff reads it
+    report = scrub_sandboxed(original)
+    assert report.cleaned, report.reason
+    assert report.file_type.name == "tiff" and report.note == "converted to TIFF (lossless)"
+    assert fx.SECRET.encode() not in report.data
+    assert [frame[:3] for frame in frames(report.data)] == [f[:3] for f in frames(original)]
+    check_clean(tmp_path, report.data)
+    assert scrub(report.data).removed == ()  # nothing beyond what the pixels need
+    single = scrub(_old_style_jpeg_tiff(pages[:1]))
+    assert single.cleaned and single.file_type.name == "png"
+    assert [f[:3] for f in frames(single.data)] == [f[:3] for f in frames(original)][:1]

@@ -178,6 +178,7 @@ _FR: Final[dict[str, str]] = {
         "L’orientation de la photo a été gardée\u00a0: c’est la seule donnée EXIF restante."
     ),
     "note_converted_png": "Converti en PNG, sans perte de qualité.",
+    "note_converted_tiff": "Converti en TIFF, sans perte de qualité, toutes pages gardées.",
     "note_more_images_one": (
         "Une autre image contenue dans ce fichier est transmise comme fichier séparé."
     ),
@@ -338,6 +339,7 @@ _EN: Final[dict[str, str]] = {
     ),
     "note_orientation_kept": "The photo’s orientation was kept: it is the only EXIF data left.",
     "note_converted_png": "Converted to PNG, without loss of quality.",
+    "note_converted_tiff": "Converted to TIFF, without loss of quality, every page kept.",
     "note_more_images_one": "One more image in this file is passed on as a separate file.",
     "note_more_images": "{count} more images in this file are passed on as separate files.",
     "note_drawing_kept": "The drawing is kept exactly as it was.",
@@ -359,6 +361,7 @@ _NOTE_KEYS: Final[dict[str, str]] = {
     "lossless: image data kept byte for byte, only metadata removed": "note_image_kept",
     "orientation kept (EXIF with only that tag)": "note_orientation_kept",
     "converted to PNG (lossless)": "note_converted_png",
+    "converted to TIFF (lossless)": "note_converted_tiff",
     "drawing records kept byte for byte": "note_drawing_kept",
     "EMF+ layer dropped, its GDI drawing kept": "note_emf_plus_dropped",
     "ICC colour profiles replaced by device colour spaces": "note_icc_replaced",
