@@ -157,12 +157,11 @@ def _write_tiff_page(
                 raise CorruptFileError("truncated TIFF image data")
             if len(out) + count > limits.max_output_bytes:
                 raise LimitExceededError("TIFF image data too large")
-            strip = reader.data[offset : offset + count]
             # Only the bytes the decoder reads: the rest of a strip is room for anything.
-            used = layout.used_length(index, strip)
+            kept_data = layout.kept_data(index, reader.data[offset : offset + count], removed)
             new_offsets.append(len(out))
-            new_counts.append(used)
-            out += strip[:used]
+            new_counts.append(len(kept_data))
+            out += kept_data
             if len(out) & 1:
                 out += b"\x00"
         packed = b"".join(o.to_bytes(4, order) for o in new_offsets)

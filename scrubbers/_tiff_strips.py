@@ -2,9 +2,9 @@
 
 A strip's byte count may be larger than what its pixels need: libtiff reads the rows the
 image has (uncompressed), or stops at the end of the compressed stream (Deflate, LZW,
-PackBits), and never looks at the rest. Those bytes are free room for anything, so the TIFF
-writer (`scrubbers._tiff`) copies only what is read. Where the end cannot be found without
-decoding the pixels (CCITT fax, JPEG, and the rarer schemes), the strip is kept whole.
+PackBits, JPEG), and never looks at the rest. Those bytes are free room for anything, so the
+TIFF writer (`scrubbers._tiff`) copies only what is read. Where the end cannot be found
+without decoding the pixels (CCITT fax and the rarer schemes), the strip is kept whole.
 """
 
 from __future__ import annotations
@@ -13,11 +13,14 @@ import zlib
 from dataclasses import dataclass
 
 from scrubbers._image_common import zlib_stream_end
+from scrubbers._jpeg_segments import strip_jpeg
+from scrubbers.errors import CorruptFileError
 
 _NONE = 1
 _LZW = 5
 _DEFLATE = frozenset({8, 32946})
 _PACKBITS = 32773
+_JPEG = 7
 _YCBCR = 6
 _LZW_CLEAR = 256
 _LZW_END = 257
@@ -64,6 +67,19 @@ class StripLayout:
             row_size = -(-(-(-width // horizontal) * block_samples * bits) // 8)
             return -(-rows // vertical) * row_size
         return -(-width * sum(self.bits_per_sample) // 8) * rows
+
+    def kept_data(self, index: int, strip: bytes, removed: list[str]) -> bytes:
+        """What of strip (or tile) `index` is written: the bytes its decoder reads. A JPEG
+        strip is a JPEG stream of its own (tables perhaps in JPEGTables): its segments are
+        walked like a JPEG file's, comments and APPn dropped, cut after its end marker."""
+        if self.compression == _JPEG:
+            try:
+                cleaned, names = strip_jpeg(strip)
+            except CorruptFileError:
+                return strip  # libtiff's reading of it is not this walker's: kept whole
+            removed.extend(name for name in names if name not in removed)
+            return cleaned
+        return strip[: self.used_length(index, strip)]
 
     def used_length(self, index: int, strip: bytes) -> int:
         """How many leading bytes of `strip` the decoder reads; all of them when unknown."""
