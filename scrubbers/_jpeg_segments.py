@@ -28,6 +28,7 @@ __all__ = [
     "canonical_orientation_exif",
     "rebuild_jpeg",
     "strip_jpeg",
+    "strip_jpeg_tables",
     "walk_jpeg",
 ]
 
@@ -367,3 +368,37 @@ def strip_jpeg(
     if not keep_orientation and layout.canonical_exif:
         removed.append("exif:Orientation")
     return rebuild_jpeg(untrusted_data, layout, keep_orientation=keep_orientation), removed
+
+
+def strip_jpeg_tables(untrusted_tables: bytes) -> tuple[bytes, list[str]]:
+    """An abbreviated table-specification stream (a TIFF's JPEGTables: SOI, tables, EOI)
+    with nothing but its tables, each checked for slack; return (stream, removed names).
+
+    Raises `CorruptFileError` on anything else than markers and tables.
+    """
+    data = untrusted_tables
+    if not data.startswith(b"\xff\xd8"):
+        raise CorruptFileError("no JPEG start marker")
+    parts = [b"\xff\xd8"]
+    removed: list[str] = []
+    pos = 2
+    while True:
+        if pos + 2 > len(data) or data[pos] != 0xFF:
+            raise CorruptFileError("bad JPEG tables")
+        marker = data[pos + 1]
+        if marker == _EOI:
+            break
+        length = _u16(data, pos + 2) if pos + 4 <= len(data) else 0
+        end = pos + 2 + length
+        if length < 2 or end > len(data):
+            raise CorruptFileError("bad or truncated JPEG segment length")
+        if marker in _TABLE_MARKERS:
+            _check_no_slack(marker, data[pos + 4 : end])
+            parts.append(data[pos:end])
+        else:
+            _add(removed, "jpeg:COM" if marker == _COM else f"jpeg:marker-0x{marker:02X}")
+        pos = end
+    if pos + 2 < len(data):
+        _add(removed, "jpeg:trailing-data")
+    parts.append(b"\xff\xd9")
+    return b"".join(parts), removed

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Literal
 
 from scrubbers._exif import EXIF_TAG_NAMES, TIFF_TYPE_SIZES, ifd_entries
 from scrubbers._image_common import add_name, check_pixels
+from scrubbers._jpeg_segments import strip_jpeg_tables
 from scrubbers._sniff import PNG, TIFF
 from scrubbers._tiff_strips import StripLayout
 from scrubbers._types import Cleaned, Limits
@@ -34,6 +35,7 @@ _TIFF_NAMES = {
     0x935C: "ImageSourceData",
 }
 _TIFF_FIELD = {0x02BC: "xmp", 0x83BB: "iptc", 0x8773: "icc:profile"}
+_JPEG_TABLES = 347
 _STRIPS = ((273, 279), (324, 325))  # (offsets, byte counts) for strips and for tiles
 
 
@@ -175,6 +177,16 @@ def _write_tiff_page(
     for tag, (typ, count, at) in kept.items():
         if tag not in new_values:
             new_values[tag] = (typ, count, reader.value_bytes(typ, count, at))
+    if _JPEG_TABLES in new_values and TIFF_TYPE_SIZES.get(new_values[_JPEG_TABLES][0]) == 1:
+        # A JPEG stream of its own, where APPn and comment segments fit as well as tables.
+        typ, count, raw = new_values[_JPEG_TABLES]
+        try:
+            tables, names = strip_jpeg_tables(raw)
+        except CorruptFileError:
+            tables, names = raw, []  # libtiff's reading of it is not this walker's: kept
+        for name in names:
+            add_name(removed, name)
+        new_values[_JPEG_TABLES] = (typ, len(tables), tables)
     entries = sorted(new_values.items())
     # Out-of-line values first, then the directory that points at them.
     placed: list[tuple[int, int, int, bytes]] = []

@@ -1000,3 +1000,37 @@ def test_multi_page_old_style_jpeg_tiff_converted_to_a_multi_page_tiff(tmp_path:
     single = scrub(_old_style_jpeg_tiff(pages[:1]))
     assert single.cleaned and single.file_type.name == "png"
     assert [f[:3] for f in frames(single.data)] == [f[:3] for f in frames(original)][:1]
+
+
+def test_tiff_jpeg_tables_and_strips_lose_their_comments(tmp_path: Path) -> None:
+    """A JPEG page's JPEGTables and each strip are JPEG streams: a COM segment (free text)
+    fits in either. Only the tables, frame and scans are kept; the pixels are the same."""
+    buffer = io.BytesIO()
+    fx.picture("RGB", (64, 40)).save(buffer, "TIFF", compression="jpeg", strip_size=64 * 24)
+    clean = buffer.getvalue()
+    comment = b"\xff\xfe" + (2 + len(fx.SECRET)).to_bytes(2, "big") + fx.SECRET.encode()
+    tags = {e.tag: e for e in ifd_entries(clean) if e.ifd == "ifd0"}
+    tables_at = int.from_bytes(clean[tags[347].value_offset :][:4], "little")
+    tables = clean[tables_at : tables_at + tags[347].count]
+    # The tables moved to the end with a comment after SOI; so is the first strip.
+    building = bytearray(clean)
+    building[tags[347].value_offset - 4 : tags[347].value_offset + 4] = (
+        len(tables) + len(comment)
+    ).to_bytes(4, "little") + len(building).to_bytes(4, "little")
+    building += tables[:2] + comment + tables[2:]
+    offsets_at = int.from_bytes(clean[tags[273].value_offset :][:4], "little")
+    counts_at = int.from_bytes(clean[tags[279].value_offset :][:4], "little")
+    strip_at = int.from_bytes(clean[offsets_at : offsets_at + 4], "little")
+    count = int.from_bytes(clean[counts_at : counts_at + 4], "little")
+    strip = clean[strip_at : strip_at + count]
+    building[offsets_at : offsets_at + 4] = len(building).to_bytes(4, "little")
+    building[counts_at : counts_at + 4] = (count + len(comment)).to_bytes(4, "little")
+    building += strip[:2] + comment + strip[2:]
+    dirty = bytes(building)
+    assert frames(dirty) == frames(clean) and dirty.count(fx.SECRET.encode()) == 2
+    report = scrub_sandboxed(dirty)
+    assert report.cleaned, report.reason
+    assert "jpeg:COM" in report.removed
+    assert fx.SECRET.encode() not in report.data
+    assert frames(report.data) == frames(clean)
+    assert scrub(report.data).removed == ()
