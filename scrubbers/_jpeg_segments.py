@@ -1,6 +1,7 @@
 """A pure JPEG marker walker and a lossless stripper (no pixel is decoded).
 
-Used for JPEG files (`scrubbers.jpeg`) and for JPEG streams inside PDFs (``DCTDecode``).
+Used for JPEG files (`scrubbers.jpeg`), for JPEG streams inside PDFs (``DCTDecode``) and
+for a JPEG TIFF's strips and tables (`scrubbers._tiff`).
 The entropy-coded data is copied byte for byte: cleaning never re-compresses a photo.
 
 What is kept is what decoding needs: the frame header (SOFn), quantisation, Huffman and
