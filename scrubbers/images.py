@@ -2,12 +2,12 @@
 
 Each format is rewritten at the level of its chunks, blocks or tags, with a whitelist of
 what decoding needs: the compressed pixel data is copied byte for byte up to the end of its
-stream (what follows, never read by a decoder, goes), never decoded or re-encoded; an old-
-style JPEG TIFF alone is converted (`scrubbers._tiff`). That is strictly lossless (16-bit
-colour, interlacing, animation timing, palettes and lossy WebP bitstreams included, which a
-decode-and-re-encode through Pillow would change or degrade), fast, and keeps decompression
-bombs harmless: no pixel is ever allocated, and images whose header announces more than
-`Limits.max_pixels` are refused anyway.
+stream (what follows, never read by a decoder, goes), never decoded or re-encoded; an
+old-style JPEG TIFF alone is converted (`scrubbers._tiff`). That is strictly lossless
+(16-bit colour, interlacing, animation timing, palettes and lossy WebP bitstreams included,
+which a decode-and-re-encode through Pillow would change or degrade), fast, and keeps
+decompression bombs harmless: no pixel is ever allocated, and images whose header announces
+more than `Limits.max_pixels` are refused anyway.
 
 Whatever is not on a whitelist goes: text chunks, XMP, EXIF, IPTC, Photoshop data, time
 stamps, ICC profiles (their description and copyright are free text), comments, private
