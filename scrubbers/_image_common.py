@@ -82,20 +82,24 @@ def zlib_stream_end(pieces: Sequence[bytes]) -> tuple[int, int] | None:
     """Where a zlib stream written across `pieces` ends (a PNG's IDAT chunks, one APNG
     frame's fdAT chunks, a Deflate TIFF strip): the index of the piece and how many of its
     bytes the stream uses. Decoders stop there and never show what follows: free room for
-    any bytes. None when the stream never ends (a cut-off file).
+    any bytes. None when the stream never ends (a cut-off file); `CorruptFileError` when
+    it cannot be inflated.
 
     Inflated in bounded pieces and thrown away: only the stream's end is wanted, and a bomb
     allocates nothing."""
     inflater = zlib.decompressobj()
-    for index, piece in enumerate(pieces):
-        view = memoryview(piece)
-        fed = 0
-        while fed < len(view) and not inflater.eof:
-            part = view[fed : fed + INFLATE_STEP]
-            fed += len(part)
-            inflater.decompress(part, INFLATE_STEP)
-            while inflater.unconsumed_tail and not inflater.eof:
-                inflater.decompress(inflater.unconsumed_tail, INFLATE_STEP)
-        if inflater.eof:
-            return index, fed - len(inflater.unused_data)
+    try:
+        for index, piece in enumerate(pieces):
+            view = memoryview(piece)
+            fed = 0
+            while fed < len(view) and not inflater.eof:
+                part = view[fed : fed + INFLATE_STEP]
+                fed += len(part)
+                inflater.decompress(part, INFLATE_STEP)
+                while inflater.unconsumed_tail and not inflater.eof:
+                    inflater.decompress(inflater.unconsumed_tail, INFLATE_STEP)
+            if inflater.eof:
+                return index, fed - len(inflater.unused_data)
+    except zlib.error as exc:
+        raise CorruptFileError("corrupt compressed image data") from exc
     return None

@@ -9,7 +9,6 @@ without decoding the pixels (CCITT fax and the rarer schemes), the strip is kept
 
 from __future__ import annotations
 
-import zlib
 from dataclasses import dataclass
 
 from scrubbers._image_common import zlib_stream_end
@@ -88,8 +87,8 @@ class StripLayout:
         if self.compression in _DEFLATE:
             try:
                 end = zlib_stream_end([strip])
-            except zlib.error:
-                return len(strip)  # undecodable: no reader shows its end either
+            except CorruptFileError:
+                return len(strip)  # undecodable: kept whole, as libtiff reads what it can
             return len(strip) if end is None else end[1]
         if self.compression == _PACKBITS:
             return _packbits_length(strip, self.decoded_size(index))
