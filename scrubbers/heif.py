@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from scrubbers._jpeg_segments import exif_field_names
+from scrubbers._exif import exif_field_names
 from scrubbers._sniff import PNG
 from scrubbers._types import Attachment, Cleaned, Limits, ScrubReport
 from scrubbers.errors import CorruptFileError, LimitExceededError, UnsupportedTypeError

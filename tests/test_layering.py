@@ -15,16 +15,6 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("leakdrop", "scrubbers")
 MAX_LINES = 500
 
-# Modules still over MAX_LINES while other branches split them (issue 12); the integrator
-# empties this list as they are merged. Nothing may be added to it.
-_NOT_YET_SPLIT = frozenset(
-    {
-        # Split in the "images" branch.
-        "scrubbers/_jpeg_segments.py",
-        "scrubbers/images.py",
-    }
-)
-
 
 def _sources() -> dict[str, Path]:
     """Every module of the project packages, by dotted name."""
@@ -142,20 +132,9 @@ def test_no_module_over_500_lines() -> None:
     for path in _sources().values():
         name = path.relative_to(ROOT).as_posix()
         lines = len(path.read_text("utf-8").splitlines())
-        if lines > MAX_LINES and name not in _NOT_YET_SPLIT:
+        if lines > MAX_LINES:
             too_long[name] = lines
     assert not too_long, f"over {MAX_LINES} lines: {too_long}"
-
-
-def test_not_yet_split_lists_only_long_modules() -> None:
-    # A module split in this branch leaves the list at once.
-    short = {
-        name
-        for name in _NOT_YET_SPLIT
-        if not (ROOT / name).exists()
-        or len((ROOT / name).read_text("utf-8").splitlines()) <= MAX_LINES
-    }
-    assert not short, f"no longer over {MAX_LINES} lines: {sorted(short)}"
 
 
 def test_no_type_check_silenced() -> None:

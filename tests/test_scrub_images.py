@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pillow_heif
 import pytest
-from PIL import Image, ImageOps, ImageSequence
+from PIL import Image, ImageOps, ImageSequence, TiffImagePlugin
 from support import fixtures_images as fx
 
 from scrubbers import (
@@ -25,6 +25,7 @@ from scrubbers import (
     scrub_sandboxed,
     sniff,
 )
+from scrubbers._exif import ifd_entries
 from scrubbers._jpeg_segments import canonical_orientation_exif, strip_jpeg
 from scrubbers._registry import scrubber_for
 
@@ -839,3 +840,197 @@ def test_bytes_after_the_image_stream_inside_idat_are_cut() -> None:
         assert b"Canary" not in report.data and stream in report.data
         assert frames(report.data) == frames(png)
         assert scrub(report.data).removed == ()
+
+
+def _apng(canary_tail: bytes, canary_chunk: bytes) -> tuple[bytes, bytes]:
+    """(clean APNG, the same with the second frame's fdAT stream followed by `canary_tail`
+    and an extra fdAT chunk of `canary_chunk`, the sequence numbers after it moved up)."""
+    buffer = io.BytesIO()
+    pictures = [fx.picture("RGBA", seed=s) for s in range(3)]
+    pictures[0].save(buffer, "PNG", save_all=True, append_images=pictures[1:], duration=100)
+    clean = buffer.getvalue()
+    chunks = _png_chunks(clean)
+    dirty, number, fdat_seen = [], 0, 0
+    for ctype, payload in chunks:
+        if ctype in (b"fcTL", b"fdAT"):
+            payload = number.to_bytes(4, "big") + payload[4:]
+            number += 1
+        if ctype == b"fdAT":
+            fdat_seen += 1
+        if ctype == b"fdAT" and fdat_seen == 1:
+            dirty.append((ctype, payload + canary_tail))
+            dirty.append((ctype, number.to_bytes(4, "big") + canary_chunk))
+            number += 1
+        else:
+            dirty.append((ctype, payload))
+    data = clean[:8] + b"".join(fx.png_chunk(ctype, payload) for ctype, payload in dirty)
+    return clean, data
+
+
+def test_bytes_after_a_frame_stream_inside_fdat_are_cut() -> None:
+    """Issue 10: like IDAT, an APNG frame's fdAT chunks hold one zlib stream; bytes after its
+    end (or whole fdAT chunks after it) are never shown. Cut, the later chunks renumbered."""
+    clean, dirty = _apng(b"CanaryFdatTail", b"CanaryFdatExtra")
+    assert frames(dirty) == frames(clean)  # the hiding place decodes like the original
+    report = scrub_sandboxed(dirty)
+    assert report.cleaned, report.reason
+    assert "png:data-after-image" in report.removed
+    assert b"Canary" not in report.data
+    assert frames(report.data) == frames(clean)
+    assert report.data == clean  # the frames' compressed bytes kept exactly, numbered again
+    assert scrub(report.data).removed == ()
+
+
+def _tiff_with_strip_slack(compression: str | None, canary: bytes) -> tuple[bytes, bytes]:
+    """(a TIFF of five strips, the same with `canary` after each strip's data, inside its
+    byte count: room no decoder reads)."""
+    buffer = io.BytesIO()
+    with pytest.MonkeyPatch.context() as patch:
+        # Pillow's own writer (uncompressed) makes one strip; libtiff's honours strip_size.
+        patch.setattr(TiffImagePlugin, "WRITE_LIBTIFF", True)
+        fx.picture("RGB", (64, 40)).save(
+            buffer, "TIFF", compression=compression, strip_size=64 * 24
+        )
+    clean = buffer.getvalue()
+    tags = {e.tag: e for e in ifd_entries(clean) if e.ifd == "ifd0"}
+
+    def table(tag: int) -> tuple[int, int, list[int]]:
+        entry = tags[tag]
+        size = 2 if entry.type == 3 else 4
+        at = entry.value_offset
+        if entry.count * size > 4:
+            at = int.from_bytes(clean[at : at + 4], "little")
+        raw = clean[at : at + entry.count * size]
+        return (
+            at,
+            size,
+            [int.from_bytes(raw[i : i + size], "little") for i in range(0, len(raw), size)],
+        )
+
+    offsets_at, offset_size, offsets = table(273)
+    counts_at, count_size, counts = table(279)
+    assert len(offsets) == 5
+    dirty = bytearray(clean)
+    for index, (offset, count) in enumerate(zip(offsets, counts, strict=True)):
+        moved = len(dirty)
+        dirty += clean[offset : offset + count] + canary
+        at = offsets_at + index * offset_size
+        dirty[at : at + offset_size] = moved.to_bytes(offset_size, "little")
+        at = counts_at + index * count_size
+        dirty[at : at + count_size] = (count + len(canary)).to_bytes(count_size, "little")
+    return clean, bytes(dirty)
+
+
+@pytest.mark.parametrize(
+    "compression", [None, "tiff_deflate", "tiff_adobe_deflate", "tiff_lzw", "packbits", "jpeg"]
+)
+def test_tiff_strip_slack_is_cut(tmp_path: Path, compression: str | None) -> None:
+    """Issue 10: a strip's byte count may cover more than its decoder reads (the rows of an
+    uncompressed strip, the end of a Deflate, LZW, PackBits or JPEG stream). Only what is read is
+    copied: a canary there does not survive; the pixels are the same."""
+    clean, dirty = _tiff_with_strip_slack(compression, b"CanaryStripSlack" + fx.SECRET.encode())
+    assert frames(dirty) == frames(clean)  # the hiding place decodes like the original
+    report = scrub_sandboxed(dirty)
+    assert report.cleaned, report.reason
+    assert "tiff:data-after-image" in report.removed
+    assert b"CanaryStripSlack" not in report.data
+    assert frames(report.data) == frames(clean)
+    path = tmp_path / "out.tif"
+    path.write_bytes(report.data)
+    # ExifTool names a JPEG page's strips (and its tables) as if they were a preview image.
+    jpeg_strips = {f"[IFD0] {name}" for name in ("PreviewImageStart", "PreviewImageLength")}
+    jpeg_strips |= {"[IFD0] PreviewImage", "[IFD0] JPEGTables"}
+    assert set(fx.leftovers(path)) <= (jpeg_strips if compression == "jpeg" else set())
+    assert fx.SECRET.encode() not in report.data
+    again = scrub(report.data)
+    assert again.data == report.data and "tiff:data-after-image" not in again.removed
+    # A strip that holds exactly its data is kept as it is.
+    assert "tiff:data-after-image" not in scrub(clean).removed
+
+
+def _old_style_jpeg_tiff(pages: list[Image.Image]) -> bytes:
+    """A TIFF of old-style JPEG pages (compression 6, TIFF 6.0 section 22), each pointing at
+    a whole JPEG file (JPEGInterchangeFormat, as Microsoft's writers did) that carries the
+    source's name in a comment and EXIF."""
+    exif = Image.Exif()
+    exif[0x013B] = fx.SECRET
+    jpegs = []
+    for page in pages:
+        buffer = io.BytesIO()
+        page.save(buffer, "JPEG", quality=90, subsampling=0, comment=fx.SECRET, exif=exif)
+        jpegs.append((page.size, buffer.getvalue()))
+    out = bytearray(b"II*\x00" + bytes(4))
+    at = []
+    for _, jpeg in jpegs:
+        at.append(len(out))
+        out += jpeg + b"\x00" * (len(jpeg) & 1)
+    pointer = 4
+    for ((width, height), jpeg), offset in zip(jpegs, at, strict=True):
+        bits_at = len(out)
+        out += (8).to_bytes(2, "little") * 3
+        entries = [
+            (256, 4, 1, width), (257, 4, 1, height), (258, 3, 3, bits_at), (259, 3, 1, 6),
+            (262, 3, 1, 6), (273, 4, 1, offset), (277, 3, 1, 3), (278, 4, 1, height),
+            (279, 4, 1, len(jpeg)), (284, 3, 1, 1), (512, 3, 1, 1), (513, 4, 1, offset),
+            (514, 4, 1, len(jpeg)),
+        ]  # fmt: skip
+        out[pointer : pointer + 4] = len(out).to_bytes(4, "little")
+        out += len(entries).to_bytes(2, "little")
+        for tag, kind, count, value in entries:
+            out += tag.to_bytes(2, "little") + kind.to_bytes(2, "little")
+            out += count.to_bytes(4, "little") + value.to_bytes(4, "little")
+        pointer = len(out)
+        out += bytes(4)
+    return bytes(out)
+
+
+def test_multi_page_old_style_jpeg_tiff_converted_to_a_multi_page_tiff(tmp_path: Path) -> None:
+    """A scanned document in old-style JPEG stays one file of its pages, in order: each page
+    as libtiff decodes it, in a Deflate TIFF that is itself cleaned; one page: a PNG."""
+    pages = [fx.picture("RGB", (64, 48), seed=seed) for seed in range(3)]
+    original = _old_style_jpeg_tiff(pages)
+    assert len(frames(original)) == 3  # libtiff reads it
+    report = scrub_sandboxed(original)
+    assert report.cleaned, report.reason
+    assert report.file_type.name == "tiff" and report.note == "converted to TIFF (lossless)"
+    assert fx.SECRET.encode() not in report.data
+    assert [frame[:3] for frame in frames(report.data)] == [f[:3] for f in frames(original)]
+    check_clean(tmp_path, report.data)
+    assert scrub(report.data).removed == ()  # nothing beyond what the pixels need
+    single = scrub(_old_style_jpeg_tiff(pages[:1]))
+    assert single.cleaned and single.file_type.name == "png"
+    assert [f[:3] for f in frames(single.data)] == [f[:3] for f in frames(original)][:1]
+
+
+def test_tiff_jpeg_tables_and_strips_lose_their_comments(tmp_path: Path) -> None:
+    """A JPEG page's JPEGTables and each strip are JPEG streams: a COM segment (free text)
+    fits in either. Only the tables, frame and scans are kept; the pixels are the same."""
+    buffer = io.BytesIO()
+    fx.picture("RGB", (64, 40)).save(buffer, "TIFF", compression="jpeg", strip_size=64 * 24)
+    clean = buffer.getvalue()
+    comment = b"\xff\xfe" + (2 + len(fx.SECRET)).to_bytes(2, "big") + fx.SECRET.encode()
+    tags = {e.tag: e for e in ifd_entries(clean) if e.ifd == "ifd0"}
+    tables_at = int.from_bytes(clean[tags[347].value_offset :][:4], "little")
+    tables = clean[tables_at : tables_at + tags[347].count]
+    # The tables moved to the end with a comment after SOI; so is the first strip.
+    building = bytearray(clean)
+    building[tags[347].value_offset - 4 : tags[347].value_offset + 4] = (
+        len(tables) + len(comment)
+    ).to_bytes(4, "little") + len(building).to_bytes(4, "little")
+    building += tables[:2] + comment + tables[2:]
+    offsets_at = int.from_bytes(clean[tags[273].value_offset :][:4], "little")
+    counts_at = int.from_bytes(clean[tags[279].value_offset :][:4], "little")
+    strip_at = int.from_bytes(clean[offsets_at : offsets_at + 4], "little")
+    count = int.from_bytes(clean[counts_at : counts_at + 4], "little")
+    strip = clean[strip_at : strip_at + count]
+    building[offsets_at : offsets_at + 4] = len(building).to_bytes(4, "little")
+    building[counts_at : counts_at + 4] = (count + len(comment)).to_bytes(4, "little")
+    building += strip[:2] + comment + strip[2:]
+    dirty = bytes(building)
+    assert frames(dirty) == frames(clean) and dirty.count(fx.SECRET.encode()) == 2
+    report = scrub_sandboxed(dirty)
+    assert report.cleaned, report.reason
+    assert "jpeg:COM" in report.removed
+    assert fx.SECRET.encode() not in report.data
+    assert frames(report.data) == frames(clean)
+    assert scrub(report.data).removed == ()

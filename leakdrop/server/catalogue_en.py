@@ -150,6 +150,7 @@ _PAGES: Final[dict[str, str]] = {
     ),
     "note_orientation_kept": "The photo’s orientation was kept: it is the only EXIF data left.",
     "note_converted_png": "Converted to PNG, without loss of quality.",
+    "note_converted_tiff": "Converted to TIFF, without loss of quality, every page kept.",
     "note_more_images_one": "One more image in this file is passed on as a separate file.",
     "note_more_images": "{count} more images in this file are passed on as separate files.",
     "note_drawing_kept": "The drawing is kept exactly as it was.",

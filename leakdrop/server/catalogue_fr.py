@@ -164,6 +164,7 @@ _PAGES: Final[dict[str, str]] = {
         "L’orientation de la photo a été gardée\u00a0: c’est la seule donnée EXIF restante."
     ),
     "note_converted_png": "Converti en PNG, sans perte de qualité.",
+    "note_converted_tiff": "Converti en TIFF, sans perte de qualité, toutes pages gardées.",
     "note_more_images_one": (
         "Une autre image contenue dans ce fichier est transmise comme fichier séparé."
     ),

@@ -36,6 +36,7 @@ _NOTE_KEYS: Final[dict[str, str]] = {
     "lossless: image data kept byte for byte, only metadata removed": "note_image_kept",
     "orientation kept (EXIF with only that tag)": "note_orientation_kept",
     "converted to PNG (lossless)": "note_converted_png",
+    "converted to TIFF (lossless)": "note_converted_tiff",
     "drawing records kept byte for byte": "note_drawing_kept",
     "EMF+ layer dropped, its GDI drawing kept": "note_emf_plus_dropped",
     "ICC colour profiles replaced by device colour spaces": "note_icc_replaced",
