@@ -13,6 +13,7 @@ or the server. Standard library only.
 from __future__ import annotations
 
 import re
+import secrets
 from typing import Final
 
 SUBMISSIONS: Final = "submissions"
@@ -31,6 +32,15 @@ def is_valid_id(untrusted_id: str) -> bool:
 #: The files `leakdrop reply` writes into OUT/outbox/ and `leakdrop fetch` sends (group 1:
 #: the mailbox id); anything else in the outbox is reported, never sent.
 OUTBOX_NAME: Final = re.compile(r"reply-([0-9a-f]{64})-[0-9a-f]{16}\.age")
+
+
+def outbox_name(mailbox: str) -> str:
+    """A new name for a reply to ``mailbox`` in the outbox (random: replies never collide)."""
+    name = f"reply-{mailbox}-{secrets.token_hex(8)}.age"
+    if OUTBOX_NAME.fullmatch(name) is None:
+        raise ValueError("not a mailbox id")
+    return name
+
 
 #: Makes a leaked token recognisable (secret scanners, an editor pasting the wrong file).
 TOKEN_PREFIX: Final = "ldp1_"  # noqa: S105 - a format marker, not a secret

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import io
 import os
-import secrets
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -27,6 +26,7 @@ from typing import Final
 
 from leakdrop._files import fsync_dir, write_new_private_file
 from leakdrop._terminal import PassphraseError
+from leakdrop.layout import outbox_name
 from leakdrop.offline.opener import OpenError, load_identities
 from leakdrop.sealing import (
     AgeError,
@@ -135,7 +135,7 @@ def run_reply(args: argparse.Namespace) -> int:
         sealed = seal_reply(message, address, editors)
         out = Path(args.out)
         out.mkdir(mode=0o700, parents=True, exist_ok=True)
-        name = f"reply-{address.mailbox}-{secrets.token_hex(8)}.age"
+        name = outbox_name(address.mailbox)
         write_new_private_file(out / name, lambda fh: fh.write(sealed))
         fsync_dir(out)
     except (ReplyError, OpenError, PassphraseError) as exc:
