@@ -156,12 +156,13 @@ def test_a_large_zip_is_told_apart_by_its_directory_read_by_ranges() -> None:
 
 
 def _large_archive(size: int) -> bytes:
-    """Scans of text (stored, as a phone's "share as zip" does), a photo and a document with
-    their canaries; above the streaming threshold."""
+    """Pages of text (stored), a photo and a document with their canaries; above the
+    streaming threshold. Letters and spaces only: no chance of a canary's hex digits."""
     rng = random.Random(6)
+    letters = bytes(b"ghijklmnopqrstuvwxyz "[i % 21] for i in range(256))
+    count = size // 4_000_000 + 1
     pages = [
-        (f"scans/page{n:03}.txt", rng.randbytes(2_000_000).hex())
-        for n in range(size // 4_000_000 + 1)
+        (f"scans/page{n:03}.txt", rng.randbytes(4_000_000).translate(letters)) for n in range(count)
     ]
     names = tuple(name for name, _ in pages)
     entries = [*pages, ("IMG_0001.jpg", jpeg_with_gps()), ("report.docx", make_docx())]
@@ -185,6 +186,26 @@ def test_large_archive_cleaned_through_the_server(
     assert markers_left(cleaned) == []
     assert marker("ImageArtist").encode() not in cleaned
     assert members(cleaned)["scans/page000.txt"] == members(data)["scans/page000.txt"]
+
+
+def test_large_archive_is_cleaned_by_ranges_where_ram_would_refuse_it(
+    live_server: ServerFactory, tmp_path: Path
+) -> None:
+    """Below its size, the server's in-RAM limit: the archive is still cleaned (by ranges),
+    while a large office document, not a streamed type, is kept too large to clean."""
+    data = _large_archive(40 * 1000 * 1000)
+    pad = [("pad.bin", _noise(40 * 1000 * 1000, 7))]
+    document = zip_bytes([*pad, *members(make_docx()).items()], stored=("pad.bin",))
+    server = live_server("--scrub-max-bytes", "16M")
+    response = submit(server, [("scans.zip", data), ("big.docx", document)])
+    assert response.status_code == 200, response.text
+    [sealed] = sealed_files(server.storage)
+    opened = open_submission(sealed, server.editor.identity, tmp_path / "opened")
+    archive = opened.by_original("scans.zip")
+    assert archive["cleaned"], archive
+    assert markers_left(opened.data(archive)) == []
+    kept = opened.by_original("big.docx")
+    assert not kept["cleaned"] and kept["reason"] == "too large to clean", kept
 
 
 def test_scrub_command_cleans_a_large_archive_by_ranges(tmp_path: Path) -> None:
