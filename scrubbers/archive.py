@@ -21,7 +21,8 @@ An archive above `Limits.stream_above_bytes` is cleaned the same way by ranges
 RAM and written to the sink, the directory last, so the worker holds one member at a time,
 never the archive; the output is the in-RAM one, byte for byte. The members handed back on
 their own are the one thing held in RAM whatever the archive's size: past
-`Limits.max_zip_member_bytes` of them, the whole archive is not cleaned (and kept as received).
+`Limits.max_zip_member_bytes` of them (or `max_input_bytes`, if lower), the whole archive is
+not cleaned (and kept as received).
 
 Whole-archive refusals (kept as received, not cleaned): what `zipfile` cannot read, encrypted
 members, names that would escape the folder on extraction or that are ambiguous (duplicates),

@@ -83,6 +83,9 @@ ARCHIVES: dict[str, Callable[[], bytes]] = {
     ),
     "no member cleanable": lambda: zip_bytes([("blob.bin", _noise(5000, 2))]),
     "bzip2 and lzma members": lambda: _compressed_with(zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA),
+    "an OPC package of another kind": lambda: zip_bytes(
+        [(n, d) for n, d in members(make_docx()).items() if n != "word/document.xml"]
+    ),
 }
 
 
@@ -165,7 +168,11 @@ def _large_archive(size: int) -> bytes:
         (f"scans/page{n:03}.txt", rng.randbytes(4_000_000).translate(letters)) for n in range(count)
     ]
     names = tuple(name for name, _ in pages)
-    entries = [*pages, ("IMG_0001.jpg", jpeg_with_gps()), ("report.docx", make_docx())]
+    entries: list[tuple[str, bytes | str]] = [
+        *pages,
+        ("IMG_0001.jpg", jpeg_with_gps()),
+        ("report.docx", make_docx()),
+    ]
     return zip_bytes(entries, stored=names)
 
 
