@@ -4,8 +4,6 @@ For a machine where the console script is not on PATH (an offline laptop's venv 
 without activating it) and for tests that must run the code of the interpreter they use.
 """
 
-import sys
+from leakdrop.cli import console_main
 
-from leakdrop.cli import main
-
-sys.exit(main())
+console_main()

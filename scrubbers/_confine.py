@@ -163,20 +163,30 @@ def drop_capabilities() -> None:
 
 
 def _tasks_of(uid: int) -> int:
+    # Runs in every worker, over every process of the machine: two fields found in the
+    # status text, not the whole of it parsed.
     tasks = 0
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
         try:
             with open(f"/proc/{entry.name}/status", "rb") as status:
-                fields = dict(
-                    line.split(b":", 1) for line in status.read().splitlines() if b":" in line
-                )
+                text = status.read()
         except OSError:
             continue  # exited while counted, or hidden
-        if int(fields[b"Uid"].split()[0]) == uid:
-            tasks += int(fields[b"Threads"])
+        owner, threads = _status_field(text, b"Uid"), _status_field(text, b"Threads")
+        if owner is not None and threads is not None and int(owner.split()[0]) == uid:
+            tasks += int(threads)
     return tasks
+
+
+def _status_field(text: bytes, name: bytes) -> bytes | None:
+    start = text.find(b"\n" + name + b":")
+    if start < 0:
+        return None
+    start += len(name) + 2
+    end = text.find(b"\n", start)
+    return text[start:] if end < 0 else text[start:end]
 
 
 def limit_tasks() -> None:
@@ -184,7 +194,12 @@ def limit_tasks() -> None:
 
     Only an outer bound (see the module's text): it is what the kernel checks at every clone
     of this process, against every task of the uid, and root is exempt from it."""
-    ceiling = _tasks_of(os.getuid()) + THREAD_ALLOWANCE
+    uid = os.getuid()
+    if uid == 0:
+        # The kernel never applies it to the root user (whatever its capabilities): counting
+        # every task of the machine would buy nothing.
+        return
+    ceiling = _tasks_of(uid) + THREAD_ALLOWANCE
     _soft, hard = resource.getrlimit(resource.RLIMIT_NPROC)
     if hard != resource.RLIM_INFINITY:
         ceiling = min(ceiling, hard)

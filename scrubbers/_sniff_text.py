@@ -17,6 +17,15 @@ _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 # Formats made of text that do hide things from their reader (HTML and XML comments and
 # metadata, RTF info groups, PostScript comments): never "plain text".
 _MARKUP_STARTS = ("<", "{\\rtf", "%!", "\\documentclass")
+# A saved e-mail (RFC 5322, or an mbox's "From " line) is text, but its header block, which
+# mail readers hide, names the sender's address, relays and IP addresses (Received:), the
+# mail program (User-Agent:) and the sending host (Message-ID:): never "nothing hidden".
+_MBOX_START = "from "
+_MAIL_HEADERS = re.compile(
+    r"(?:received|return-path|message-id|delivered-to|dkim-signature|mime-version|"
+    r"x-mailer|user-agent|arc-seal|authentication-results)[ \t]*:",
+    re.I,
+)
 # A PDF's header past the first KiB is no PDF for most readers, but some still find it.
 _MARKUP_INSIDE = (
     "<html", "<svg", "<?xml", "<!doctype", "<head", "<body", "<meta", "<script", "%pdf-"
@@ -50,10 +59,17 @@ def is_plain_text(untrusted_data: bytes, *, whole: bool = False) -> bool:
         # Any 8-bit code page decodes; only markup matters below.
         text = untrusted_data.decode("latin-1")
     start = text.lstrip("\ufeff\xef\xbb\xbf \t\r\n\x0b\x0c").lower()
-    if start.startswith(_MARKUP_STARTS):
+    if start.startswith(_MARKUP_STARTS) or _is_mail(start):
         return False
     lowered = text.lower()
     return not any(marker in lowered for marker in _MARKUP_INSIDE)
+
+
+def _is_mail(start: str) -> bool:
+    if start.startswith(_MBOX_START):
+        return True
+    header_block = re.split(r"\r?\n\r?\n", start[:65536], maxsplit=1)[0]
+    return any(_MAIL_HEADERS.match(line) for line in header_block.splitlines())
 
 
 # --- SVG -----------------------------------------------------------------------------------

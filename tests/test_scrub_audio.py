@@ -392,6 +392,12 @@ NOT_TEXT = {
     "rtf": rb"{\rtf1\ansi{\info{\author Jane}}Hello}",
     "binary": b"text at first" + b"\x00\x01\x02" * 10,
     "postscript": b"%!PS-Adobe-3.0\n%%Creator: Jane\n",
+    # Saved e-mails: their headers name the sender's relays, address and mail program.
+    "eml": b"Received: from [10.1.2.3] by mx.example\nFrom: Jane <jane@corp.example>\n"
+    b"Subject: tender\nMessage-ID: <123@laptop-jane.corp.example>\n\nSee attached.\n",
+    "eml-late-header": b"From: Jane <jane@corp.example>\nTo: x@example.org\nSubject: hi\n"
+    b"User-Agent: Thunderbird/115\n\nbody\n",
+    "mbox": b"From jane@corp.example Mon Dec  7 10:00:00 2026\nSubject: x\n\nbody\n",
 }
 
 

@@ -779,6 +779,35 @@ def test_worker_walls_are_up() -> None:
     assert not _confine.is_dumpable()
 
 
+def test_task_count_reads_the_uid_and_threads_of_every_process() -> None:
+    """`limit_tasks` sets RLIMIT_NPROC above this count (for any uid but root's, which the
+    kernel exempts): it must count what the kernel counts, every task of the uid."""
+    expected = 0
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/status") as status:
+                fields = dict(line.split(":", 1) for line in status if ":" in line)
+        except OSError:
+            continue
+        if int(fields["Uid"].split()[0]) == os.getuid():
+            expected += int(fields["Threads"])
+    done = threading.Event()
+    threads = [threading.Thread(target=done.wait) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    try:
+        counted = _confine._tasks_of(os.getuid())
+    finally:
+        done.set()
+        for thread in threads:
+            thread.join()
+    # Other processes may start or end between the two counts; these three threads may not.
+    assert counted >= 4 and abs(counted - (expected + 3)) <= 8, (counted, expected)
+    assert _confine._tasks_of(2**31 - 2) == 0  # a uid nothing runs as
+
+
 def _secret_in_memory(pid: int, secret: bytes) -> bool:
     # Only a process with CAP_SYS_PTRACE may do this (the test as root): proof that the
     # secret really was there for the peer to find.
