@@ -184,11 +184,9 @@ def _scrub_streamed(path: Path, out_dir: Path, size: int) -> Outcome:
 def _scrub_one(path: Path, out_dir: Path) -> Outcome:
     try:
         size = path.stat().st_size
-        with path.open("rb") as handle:
-            head = handle.read(scrubbers.SNIFF_HEAD_BYTES)
         if (
             size > DEFAULT_LIMITS.stream_above_bytes
-            and scrubbers.sniff(head).name in scrubbers.STREAMED_TYPES
+            and _is_streamed_type(path, size)
             and _can_hold_nameless(out_dir)
         ):
             return _scrub_streamed(path, out_dir, size)
@@ -204,6 +202,19 @@ def _scrub_one(path: Path, out_dir: Path) -> Outcome:
     outcome = Outcome(str(path), report)
     _write(outcome, out_dir, path.stem or "file")
     return outcome
+
+
+def _is_streamed_type(path: Path, size: int) -> bool:
+    # Sniffed by ranges: a zip's type is in its central directory, at the end (an archive
+    # is cleaned by ranges, an office document in RAM).
+    with path.open("rb") as handle:
+        fd = handle.fileno()
+        source = scrubbers.RangeSource(size, lambda offset, length: os.pread(fd, length, offset))
+        try:
+            return scrubbers.sniff(source).name in scrubbers.STREAMED_TYPES
+        except scrubbers.CorruptFileError:
+            # Shorter than its size a moment ago (being written): read in RAM, as it is now.
+            return False
 
 
 def _can_hold_nameless(out_dir: Path) -> bool:

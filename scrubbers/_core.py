@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from scrubbers._ranges import Output, RangeSource
 from scrubbers._registry import scrubber_for, streaming_scrubber_for
-from scrubbers._sniff import SNIFF_HEAD_BYTES, is_polyglot, is_polyglot_source, sniff
+from scrubbers._sniff import is_polyglot, is_polyglot_source, sniff
 from scrubbers._types import (
     DEFAULT_LIMITS,
     MAX_LINKS,
@@ -167,7 +167,7 @@ def scrub_streamed(source: RangeSource, output: Output, *, limits: Limits) -> Sc
     no data: the cleaned file is what went to `output` (when ``cleaned``; otherwise the
     caller keeps the file as received and discards whatever the output holds).
     """
-    file_type = sniff(source[:SNIFF_HEAD_BYTES])
+    file_type = sniff(source)
     try:
         cleaned = _clean_streamed(source, output, file_type, limits)
     except ScrubError as exc:
@@ -205,7 +205,7 @@ def _clean_streamed(
     if cleaned.output_type not in (None, file_type):
         raise VerificationError("a streamed file changed type")
     # The same checks as `_verify`, on the output read back by ranges.
-    out_type = sniff(result[:SNIFF_HEAD_BYTES])
+    out_type = sniff(result)
     if out_type != file_type:
         raise VerificationError(f"output sniffed as {out_type.name}, expected {file_type.name}")
     if is_polyglot_source(result, out_type):

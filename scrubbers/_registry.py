@@ -28,7 +28,7 @@ _SCRUBBERS: tuple[tuple[str, str, tuple[str, ...], bool], ...] = (
     ("scrubbers.ooxml", "OoxmlScrubber", ("docx", "xlsx", "pptx"), False),
     ("scrubbers.odf", "OdfScrubber", ("odt", "ods", "odp", "odg"), False),
     ("scrubbers.epub", "EpubScrubber", ("epub",), False),
-    ("scrubbers.archive", "ArchiveScrubber", ("zip",), False),
+    ("scrubbers.archive", "ArchiveScrubber", ("zip",), True),
     ("scrubbers.mp3", "Mp3Scrubber", ("mp3",), True),
     ("scrubbers.flac", "FlacScrubber", ("flac",), True),
     ("scrubbers.ogg", "OggScrubber", ("ogg", "opus"), True),

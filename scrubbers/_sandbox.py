@@ -34,7 +34,7 @@ from typing import Protocol
 from scrubbers import _confine, _wire
 from scrubbers._core import scrub, scrub_streamed
 from scrubbers._ranges import MAX_READ, RangeSource, ReadAt
-from scrubbers._sniff import SNIFF_HEAD_BYTES, sniff
+from scrubbers._sniff import sniff
 from scrubbers._types import DEFAULT_LIMITS, Limits, ScrubReport
 from scrubbers.errors import (
     ForbiddenOperationError,
@@ -389,9 +389,9 @@ def _stream_exchange(
     output: StreamTarget,
     limits: Limits,
     deadline: float,
-) -> ScrubReport:
+) -> tuple[ScrubReport, int]:
     """Serve one worker's reads and take its output until its report (bounded throughout:
-    the worker is assumed compromised)."""
+    the worker is assumed compromised); the report and the size of the output taken."""
     _send(sock, (8).to_bytes(_FRAME, "big") + size.to_bytes(8, "big"), deadline)
     written = 0
     finished = False
@@ -438,7 +438,7 @@ def _stream_exchange(
             report = _wire.decode(bytes(body))
             if report.cleaned and (not finished or report.data):
                 raise _wire.WireError("a streamed report claims an output it did not finish")
-            return report
+            return report, written
         else:
             raise _wire.WireError("unexpected message")
 
@@ -470,23 +470,23 @@ def scrub_streamed_sandboxed(
     `output`. Never raises for what the file contains. Blocking, like `scrub_sandboxed`
     (whose ``_worker_target`` this one's mirrors, for tests).
     """
-    head = read_at(0, min(size, SNIFF_HEAD_BYTES))
-    file_type = sniff(head)
+    # By ranges: a zip's type is in its central directory, at the end (`sniff`).
+    file_type = sniff(RangeSource(size, read_at))
 
     def failed(error: ScrubError) -> ScrubReport:
         return ScrubReport(file_type, False, b"", reason=error.reason)
 
     def exchange(sock: socket.socket, deadline: float) -> ScrubReport:
-        answer = _stream_exchange(sock, size, read_at, output, limits, deadline)
+        answer, written = _stream_exchange(sock, size, read_at, output, limits, deadline)
         if not answer.cleaned:
             return ScrubReport(file_type, False, b"", reason=answer.reason, note=answer.note)
         if answer.file_type != file_type:
             return failed(WorkerCrashedError())
         try:
-            out_head = output.read_at(0, SNIFF_HEAD_BYTES)
-        except (OSError, ValueError):
+            out_type = sniff(RangeSource(written, output.read_at))
+        except (OSError, ValueError, ScrubError):
             return failed(WorkerCrashedError())
-        if sniff(out_head) != file_type:
+        if out_type != file_type:
             return failed(WorkerCrashedError())
         return answer
 

@@ -12,18 +12,13 @@ cost gigabytes of memory in the server).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from scrubbers._ranges import RangeSource
-
+from scrubbers._ranges import Data, RangeSource
 from scrubbers._sniff_text import SVG_WINDOW, is_html, is_svg, is_text_file
 from scrubbers._sniff_zip import (
     LOCAL_SIGNATURE,
     has_zip_directory,
     is_empty_zip,
     read_small_member,
-    source_has_zip_directory,
     zip_entries,
 )
 from scrubbers._types import FileType
@@ -117,13 +112,23 @@ _ZIP_FAMILY = frozenset({DOCX, XLSX, PPTX, ODT, ODS, ODP, ODG, ZIP, EPUB})
 # PDF readers accept the header anywhere in the first KiB.
 _PDF_WINDOW = 1024
 
+#: What `sniff` needs of a large file read by ranges: every type decided from the start
+#: (all the streamed ones are) is decided within this many bytes.
+SNIFF_HEAD_BYTES = 64 * 1024
 
-def sniff(untrusted_data: bytes) -> FileType:
+
+def sniff(untrusted_data: Data) -> FileType:
     """The file's type, from the signature at its start (the format that owns byte 0).
 
     A file that another format's reader would also accept is still typed by its first
-    signature here; `is_polyglot` tells the cleaner to refuse it.
+    signature here; `is_polyglot` tells the cleaner to refuse it. A large file read by
+    ranges is typed from its first `SNIFF_HEAD_BYTES` (all the streamed types are decided
+    there), except a zip's, whose central directory at the end tells an archive from an
+    office document: read by ranges, bounded as for bytes.
     """
+    whole = untrusted_data
+    if isinstance(untrusted_data, RangeSource):
+        untrusted_data = untrusted_data[:SNIFF_HEAD_BYTES]
     head = untrusted_data[:_PDF_WINDOW]
     if head.startswith(b"\xff\xd8\xff"):
         return JPEG
@@ -148,7 +153,7 @@ def sniff(untrusted_data: bytes) -> FileType:
     if head.startswith(_EBML_MAGIC):
         return _ebml_doctype(head)
     if head.startswith(LOCAL_SIGNATURE):
-        return _sniff_zip(untrusted_data)
+        return _sniff_zip(whole)
     if is_empty_zip(untrusted_data):
         return ZIP
     if _is_emf(head):
@@ -193,18 +198,13 @@ def is_polyglot(untrusted_data: bytes, file_type: FileType) -> bool:
     )
 
 
-#: What `sniff` needs of a large file read by ranges: every type decided from the start
-#: (all the streamed ones are) is decided within this many bytes.
-SNIFF_HEAD_BYTES = 64 * 1024
-
-
 def is_polyglot_source(source: RangeSource, file_type: FileType) -> bool:
     """`is_polyglot` for a large file read by ranges: its start and its end only."""
     if is_polyglot(source[:_PDF_WINDOW], file_type):
         return True
     if file_type in _ZIP_FAMILY or file_type == UNKNOWN:
         return False
-    return source_has_zip_directory(source)
+    return has_zip_directory(source)
 
 
 def _is_heif(head: bytes) -> bool:
@@ -258,13 +258,13 @@ def _is_wmf(head: bytes) -> bool:
     )
 
 
-def has_member(untrusted_data: bytes, name: str) -> bool:
+def has_member(untrusted_data: Data, name: str) -> bool:
     """Whether the zip's central directory names this member (nothing is inflated)."""
     entries = zip_entries(untrusted_data)
     return entries is not None and name in entries
 
 
-def _sniff_zip(untrusted_data: bytes) -> FileType:
+def _sniff_zip(untrusted_data: Data) -> FileType:
     """Look at member names only; nothing is decompressed but ODF's tiny ``mimetype``."""
     entries = zip_entries(untrusted_data)
     if entries is None:

@@ -2,18 +2,19 @@
 
 Runs in the server on hostile bytes (`scrubbers._sniff`): the end records and the directory
 are walked here with a cap on the entries, and nothing is inflated but a few hundred bytes
-of one small member.
+of one small member. The walk reads by slices, so a large file read by ranges (a
+`RangeSource`: a big archive is told from a big office document by its directory, at its
+end) is walked the same way, a field at a time, never whole.
 """
 
 from __future__ import annotations
 
+import struct
+import zlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from scrubbers._ranges import RangeSource
-
-import struct
-import zlib
+    from scrubbers._ranges import Data
 
 # More central-directory entries than any office document has (the OOXML/ODF scrubbers bound
 # members at `Limits.max_zip_members`, 10 000, as well): past this the walk stops, bounded.
@@ -32,28 +33,30 @@ _ZIP64_RECORD = struct.Struct("<4sQ2H2L4Q")
 _ZIP64_RECORD_SIGNATURE = b"PK\x06\x06"
 
 
-def _find_eocd(untrusted_data: bytes) -> tuple[int, int, int, int] | None:
+def find_eocd(untrusted_data: Data) -> tuple[int, int, int, int] | None:
     """(end of the central directory, entry count, directory size, directory offset)."""
     # The record is 22 bytes plus a comment of at most 64 KiB, at the very end.
     window_start = max(0, len(untrusted_data) - (_EOCD.size + 0xFFFF))
-    position = untrusted_data.rfind(_EOCD_SIGNATURE, window_start)
-    if position < 0 or position + _EOCD.size > len(untrusted_data):
+    tail = untrusted_data[window_start:]
+    found = tail.rfind(_EOCD_SIGNATURE)
+    if found < 0 or found + _EOCD.size > len(tail):
         return None
-    _, _, _, _, entries, cd_size, cd_offset, _ = _EOCD.unpack_from(untrusted_data, position)
+    position = window_start + found
+    _, _, _, _, entries, cd_size, cd_offset, _ = _EOCD.unpack_from(tail, found)
     # Zip64 (more than 65 535 members or 4 GiB): the real values sit in a record just before
     # the end record, found through the locator right before it.
     locator = position - _ZIP64_LOCATOR.size
     record = locator - _ZIP64_RECORD.size
     if record >= 0 and untrusted_data[locator : locator + 4] == _ZIP64_LOCATOR_SIGNATURE:
-        fields = _ZIP64_RECORD.unpack_from(untrusted_data, record)
+        fields = _ZIP64_RECORD.unpack(untrusted_data[record : record + _ZIP64_RECORD.size])
         if fields[0] != _ZIP64_RECORD_SIGNATURE:
             return None
         return record, fields[7], fields[8], fields[9]
     return position, entries, cd_size, cd_offset
 
 
-def _central_directory_start(untrusted_data: bytes) -> int | None:
-    found = _find_eocd(untrusted_data)
+def _central_directory_start(untrusted_data: Data) -> int | None:
+    found = find_eocd(untrusted_data)
     if found is None:
         return None
     cd_end, entries, cd_size, _ = found
@@ -67,11 +70,11 @@ def _central_directory_start(untrusted_data: bytes) -> int | None:
     return start
 
 
-def has_zip_directory(untrusted_data: bytes) -> bool:
+def has_zip_directory(untrusted_data: Data) -> bool:
     return _central_directory_start(untrusted_data) is not None
 
 
-def zip_entries(untrusted_data: bytes) -> dict[str, tuple[int, int, int]] | None:
+def zip_entries(untrusted_data: Data) -> dict[str, tuple[int, int, int]] | None:
     """Names -> (compression, compressed size, local header offset); None if not a zip.
 
     At most `MAX_SNIFF_ENTRIES` entries are read; past that the dict is cut short.
@@ -81,14 +84,14 @@ def zip_entries(untrusted_data: bytes) -> dict[str, tuple[int, int, int]] | None
         return None
     # Offsets in the directory count from the start of the zip, which is `start - cd_offset`
     # bytes into the data when something was prepended.
-    found = _find_eocd(untrusted_data)
+    found = find_eocd(untrusted_data)
     assert found is not None
     base = start - found[3]
     entries: dict[str, tuple[int, int, int]] = {}
     offset = start
     end = found[0]
     while offset + _CENTRAL.size <= end and len(entries) < MAX_SNIFF_ENTRIES:
-        fields = _CENTRAL.unpack_from(untrusted_data, offset)
+        fields = _CENTRAL.unpack(untrusted_data[offset : offset + _CENTRAL.size])
         if fields[0] != _CENTRAL_SIGNATURE:
             break
         flags, method, compressed = fields[5], fields[6], fields[10]
@@ -101,10 +104,10 @@ def zip_entries(untrusted_data: bytes) -> dict[str, tuple[int, int, int]] | None
     return entries
 
 
-def read_small_member(untrusted_data: bytes, method: int, compressed: int, local: int) -> bytes:
+def read_small_member(untrusted_data: Data, method: int, compressed: int, local: int) -> bytes:
     if local < 0 or local + _LOCAL.size > len(untrusted_data):
         return b""
-    fields = _LOCAL.unpack_from(untrusted_data, local)
+    fields = _LOCAL.unpack(untrusted_data[local : local + _LOCAL.size])
     if fields[0] != LOCAL_SIGNATURE:
         return b""
     data_start = local + _LOCAL.size + fields[10] + fields[11]
@@ -128,15 +131,3 @@ def is_empty_zip(untrusted_data: bytes) -> bool:
     fields = _EOCD.unpack_from(untrusted_data, 0)
     entries, cd_size, comment_length = int(fields[4]), int(fields[5]), int(fields[7])
     return entries == 0 and cd_size == 0 and _EOCD.size + comment_length == len(untrusted_data)
-
-
-def source_has_zip_directory(source: RangeSource) -> bool:
-    """`has_zip_directory` for a large file read by ranges: its end records only."""
-    tail_start = max(0, len(source) - (_EOCD.size + 0xFFFF))
-    tail = source[tail_start:]
-    found = _find_eocd(tail)
-    if found is None:
-        return False
-    cd_end, entries, cd_size, _ = found
-    start = tail_start + cd_end - cd_size
-    return entries != 0 and start >= 0 and source[start : start + 4] == _CENTRAL_SIGNATURE

@@ -12,6 +12,9 @@ Writing is deterministic: a fixed member order, date 1980-01-01 00:00, no extra 
 carry timestamps and the writer's uid/gid), no comments, fixed creator system and permissions.
 Two cleanings of the same file give the same bytes, and nothing of the original archive's
 layout (order, dates, tool fingerprints, data hidden between members) survives.
+
+A large archive is read by ranges (`open_archive` over a `RangeSource`) and written to a
+`Sink` member by member (`PackageWriter`): one member at a time in RAM, never the archive.
 """
 
 from __future__ import annotations
@@ -24,7 +27,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from lzma import LZMAError
 
+from scrubbers._ranges import BytesSink, Data, Sink, SourceReader
 from scrubbers._sniff import sniff
+from scrubbers._sniff_zip import find_eocd
 from scrubbers._types import Attachment, Limits, ScrubReport
 from scrubbers.errors import CorruptFileError, LimitExceededError, UnsupportedTypeError
 
@@ -37,6 +42,10 @@ _CHUNK = 1024 * 1024
 # well) and cannot hurt: the per-member and total caps still hold.
 _RATIO_FLOOR = 1024 * 1024
 _DRIVE = re.compile(r"^[A-Za-z]:")
+# `zipfile` reads the whole central directory at once and makes an object of each entry
+# before the member count can be checked: for an archive read by ranges, its declared size is
+# bounded first (a name, a few extra fields: far less than this per member).
+_DIRECTORY_BYTES_PER_MEMBER = 1024
 
 
 @dataclass(frozen=True)
@@ -78,6 +87,20 @@ def zip_errors() -> Iterator[None]:
         raise CorruptFileError("corrupt zip") from exc
     except (ValueError, NotImplementedError, RuntimeError, LZMAError) as exc:
         raise CorruptFileError("unreadable zip") from exc
+
+
+def open_archive(untrusted_data: Data, limits: Limits) -> zipfile.ZipFile:
+    """`zipfile` over the archive in RAM, or over a large one read by ranges (its directory
+    bounded first). Call under `zip_errors`."""
+    if isinstance(untrusted_data, bytes):
+        return zipfile.ZipFile(io.BytesIO(untrusted_data))
+    found = find_eocd(untrusted_data)
+    if found is not None:
+        if found[1] > limits.max_zip_members:
+            raise LimitExceededError("too many zip members")
+        if found[2] > limits.max_zip_members * _DIRECTORY_BYTES_PER_MEMBER:
+            raise LimitExceededError("zip directory too large")
+    return zipfile.ZipFile(io.BufferedReader(SourceReader(untrusted_data)))
 
 
 def is_symlink(info: zipfile.ZipInfo) -> bool:
@@ -159,14 +182,52 @@ def read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
     return b"".join(chunks)
 
 
+class _SinkFile:
+    """The file `zipfile` writes into, over a sink: the member being written is held back
+    until it is complete (`zipfile` goes back to its local header to fill in the CRC and
+    sizes), then sent on with `commit`. Memory: one compressed member, never the archive."""
+
+    def __init__(self, sink: Sink) -> None:
+        self._sink = sink
+        self._sent = 0  # bytes already in the sink: no longer writable
+        self._held = bytearray()
+        self._position = 0
+
+    def tell(self) -> int:
+        return self._position
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        if whence != io.SEEK_SET or not self._sent <= offset <= self._sent + len(self._held):
+            raise io.UnsupportedOperation("seek outside the member being written")
+        self._position = offset
+        return offset
+
+    def write(self, data: bytes) -> int:
+        start = self._position - self._sent
+        self._held[start : start + len(data)] = data
+        self._position += len(data)
+        return len(data)
+
+    def commit(self) -> None:
+        self._sink.write(self._held)
+        self._sent += len(self._held)
+        self._held = bytearray()
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
 class PackageWriter:
     """Writes members one by one, deterministically: date 1980-01-01 00:00, no extra fields
     (they carry timestamps and the writer's uid/gid), no comments, Unix creator, fixed
-    permissions (0644 files, 0755 directories)."""
+    permissions (0644 files, 0755 directories). Each member goes to `sink` once written."""
 
-    def __init__(self) -> None:
-        self._sink = io.BytesIO()
-        self._archive = zipfile.ZipFile(self._sink, "w")
+    def __init__(self, sink: Sink) -> None:
+        self._file = _SinkFile(sink)
+        self._archive = zipfile.ZipFile(self._file, "w")
         self.entries = 0
 
     def add(self, name: str, data: bytes, *, stored: bool = False) -> None:
@@ -175,6 +236,7 @@ class PackageWriter:
         info.external_attr = _FILE_MODE
         info.compress_type = zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED
         self._archive.writestr(info, data, compresslevel=6)
+        self._file.commit()
         self.entries += 1
 
     def add_directory(self, name: str) -> None:
@@ -182,11 +244,13 @@ class PackageWriter:
         info.create_system = _UNIX
         info.external_attr = _DIR_MODE
         self._archive.writestr(info, b"")
+        self._file.commit()
         self.entries += 1
 
-    def finish(self) -> bytes:
+    def finish(self) -> None:
+        """Write the central directory (the end of the archive)."""
         self._archive.close()
-        return self._sink.getvalue()
+        self._file.commit()
 
 
 def write_package(
@@ -200,10 +264,12 @@ def write_package(
     stored_names = set(stored)
     head = [name for name in first if name in members]
     order = head + sorted(name for name in members if name not in head)
-    writer = PackageWriter()
+    sink = BytesSink(b"")
+    writer = PackageWriter(sink)
     for name in order:
         writer.add(name, members[name], stored=name in stored_names)
-    return writer.finish()
+    writer.finish()
+    return sink.getvalue()
 
 
 # What a part's bytes are, whatever the package declares ([Content_Types].xml, the manifest's
@@ -252,15 +318,20 @@ def not_cleaned(untrusted_name: str, untrusted_data: bytes, reason: str) -> Atta
     return Attachment(untrusted_name, report)
 
 
-def check_attachment_budget(attachments: Iterable[Attachment], limits: Limits) -> None:
-    """The worker's answer holds the attachments beside the cleaned file, within the input's
-    size (`_sandbox._max_answer`): past that, refuse here, with a reason, rather than have the
-    answer refused as too large."""
+def attachment_bytes(attachments: Iterable[Attachment]) -> int:
+    """What handing these back costs: their bytes and those of the files found in them."""
     total = 0
     pending = list(attachments)
     while pending:
         attachment = pending.pop()
         total += len(attachment.report.data)
         pending.extend(attachment.report.attachments)
-    if total > limits.max_input_bytes:
+    return total
+
+
+def check_attachment_budget(attachments: Iterable[Attachment], limits: Limits) -> None:
+    """The worker's answer holds the attachments beside the cleaned file, within the input's
+    size (`_sandbox._max_answer`): past that, refuse here, with a reason, rather than have the
+    answer refused as too large."""
+    if attachment_bytes(attachments) > limits.max_input_bytes:
         raise LimitExceededError("too much to hand back on its own")

@@ -3,8 +3,8 @@ by a limiter, kept as received or cleaned in the scrubbers' sandbox, with what t
 and the manifest say of it.
 
     empty / unknown type / too large ─► kept as received
-    large PDF or video ─► scrubbers.scrub_streamed_sandboxed, read by ranges from the
-          spool, output into a new spool
+    large PDF, video, sound or ZIP archive ─► scrubbers.scrub_streamed_sandboxed, read by
+          ranges from the spool, output into a new spool
     else: decrypt spool into RAM ─► scrubbers.scrub_sandboxed ─► cleaned bytes into a new
           spool; PDF attachments too
 """
@@ -97,10 +97,7 @@ class Cleaner:
             # first KiB to be told apart): keep it as received without loading it in RAM.
             reason = scrubbers.UnsupportedTypeError.reason
             return [self._as_received(untrusted_name, spool, head_type, False, reason, None)]
-        if (
-            spool.size > self._scrub_limits.stream_above_bytes
-            and head_type.name in scrubbers.STREAMED_TYPES
-        ):
+        if spool.size > self._scrub_limits.stream_above_bytes and await self._streams(spool):
             # A phone video or a scanned document of any size up to the upload limit:
             # cleaned by ranges, never whole in RAM.
             return await anyio.to_thread.run_sync(
@@ -113,6 +110,17 @@ class Cleaner:
         return await anyio.to_thread.run_sync(
             self._scrub, untrusted_name, spool, limiter=self._work
         )
+
+    async def _streams(self, spool: SpoolFile) -> bool:
+        """Whether this large file is of a type cleaned by ranges."""
+        if not spool.head.startswith(b"PK\x03\x04"):
+            return scrubbers.sniff(spool.head).name in scrubbers.STREAMED_TYPES
+        # A zip's type is in its central directory, at the end: an archive is cleaned by
+        # ranges, an office document in RAM. Read from the spool (bounded: `sniff`), in a
+        # worker thread as every decryption of a whole file is.
+        source = scrubbers.RangeSource(spool.size, spool.read_at)
+        file_type = await anyio.to_thread.run_sync(scrubbers.sniff, source, limiter=self._work)
+        return file_type.name in scrubbers.STREAMED_TYPES
 
     def _as_received(
         self,
