@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 from scrubbers import _xml
+from scrubbers._ooxml_ids import is_reference
 from scrubbers._ooxml_parts import (
     COMMENTS,
     EXTERNAL,
@@ -26,10 +27,6 @@ from scrubbers.errors import UnsupportedTypeError
 W_NS = {
     "http://schemas.openxmlformats.org/wordprocessingml/2006/main",
     "http://purl.oclc.org/ooxml/wordprocessingml/main",
-}
-_R = {
-    "http://schemas.openxmlformats.org/officeDocument/2006/relationships",
-    "http://purl.oclc.org/ooxml/officeDocument/relationships",
 }
 _SML = {
     "http://schemas.openxmlformats.org/spreadsheetml/2006/main",
@@ -254,7 +251,7 @@ class XmlCleaner:
         if ns in _SML and local in ("ddeLink", "oleLink"):
             return "drop", EXTERNAL_FIELD  # a DDE or OLE link Excel updates from elsewhere
         if local != "pageSetup" and self.gone_ids:
-            refs = [n for n in element.attrib if _xml.namespace(n) in _R]
+            refs = [n for n in element.attrib if is_reference(n)]
             dead = [n for n in refs if element.attrib[n] in self.gone_ids]
             if dead and len(dead) == len(refs) and local not in _KEPT_WITHOUT_TARGET:
                 return "drop", None  # points at a removed relationship only
@@ -334,7 +331,7 @@ def clean_element_attributes(
             reason = "ooxml:data-connection"
         elif ns == _VML_O and local == "title" and element.tag == f"{{{_VML_V}}}imagedata":
             reason = "ooxml:image-file-name"
-        elif ns in _R and local_tag == "pageSetup" and element.attrib[name] in gone:
+        elif is_reference(name) and local_tag == "pageSetup" and element.attrib[name] in gone:
             reason = "ooxml:printerSettings"
         elif (
             _xml.namespace(element.tag) in (_VML_V, _VML_O)

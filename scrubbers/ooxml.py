@@ -34,6 +34,13 @@ from dataclasses import dataclass
 from scrubbers import _xml
 from scrubbers._core import scrub_embedded
 from scrubbers._ooxml_fields import is_vml, neutralise_fields, vml_as_xml
+from scrubbers._ooxml_ids import (
+    DANGLING,
+    dangling_references,
+    rename_diagram_drawing,
+    rename_references,
+    renumber,
+)
 from scrubbers._ooxml_markup import XmlCleaner, clean_element_attributes, keep_known_namespaces
 from scrubbers._ooxml_parts import (
     CONTENT_TYPES,
@@ -114,6 +121,8 @@ class _Pass(PassRecord):
         # Walk the relationship graph from the package root; removed parts are not entered.
         rels_docs: dict[str, tuple[_xml.XmlDoc, list[Relationship]]] = {}
         reachable: set[str] = set()
+        # A SmartArt data part names a relationship of the part holding the diagram.
+        diagram_holder: dict[str, str] = {}
         queue = [""]
         while queue:
             source = queue.pop()
@@ -126,6 +135,8 @@ class _Pass(PassRecord):
             for rel in rels:
                 if rel.external:
                     continue
+                if rel.key == "diagramData" and rel.target is not None:
+                    diagram_holder.setdefault(rel.target, source)
                 if rel.key in REL_DROP and rel.target is not None:
                     drop.setdefault(rel.target, REL_DROP[rel.key])
                 elif rel.key not in REL_KEEP and rel.target is not None:
@@ -179,6 +190,7 @@ class _Pass(PassRecord):
         # paths of external targets. Remember the ids dropped per source part, so that the
         # elements using them can go too.
         dropped_ids: dict[str, set[str]] = {}
+        renamed_ids: dict[str, dict[str, str]] = {}
         for rels_name, (doc, rels) in rels_docs.items():
             source = rels_source(rels_name) or ""
             if source and source not in output:
@@ -216,6 +228,7 @@ class _Pass(PassRecord):
             ]
             dropped_ids[source] = gone
             keep_only(doc, REL_NS, {"Relationship": REL_ATTRIBUTES}, self.removed)
+            renamed_ids[source] = renumber(doc.root, self.removed)
             output[rels_name] = _xml.serialize(doc)
 
         # Content types: no entry for a part that is not in the package any more.
@@ -241,7 +254,14 @@ class _Pass(PassRecord):
             kind = part_kind(name, data)
             if kind == "xml":
                 vml = is_vml(name, content_type(name))
-                output[name] = self._clean_xml(data, dropped_ids.get(name, set()), vml=vml)
+                holder = diagram_holder.get(name)
+                output[name] = self._clean_xml(
+                    data,
+                    dropped_ids.get(name, set()),
+                    renamed_ids.get(name, {}),
+                    None if holder is None else renamed_ids.get(holder, {}),
+                    vml=vml,
+                )
             elif kind == "font":
                 # Embedded fonts are typefaces, not a record of who wrote the document.
                 output[name] = data
@@ -250,15 +270,33 @@ class _Pass(PassRecord):
                 output[name] = self.absorb(result)
         return output
 
-    def _clean_xml(self, untrusted_xml: bytes, gone_ids: set[str], *, vml: bool) -> bytes:
+    def _clean_xml(
+        self,
+        untrusted_xml: bytes,
+        gone_ids: set[str],
+        renamed_ids: dict[str, str],
+        holder_renamed_ids: dict[str, str] | None,
+        *,
+        vml: bool,
+    ) -> bytes:
+        """``renamed_ids``: the part's relationship ids, old -> new; ``holder_renamed_ids``:
+        those of the part holding the diagram, for a SmartArt data part."""
         if not untrusted_xml.strip():
             return untrusted_xml  # an empty part carries nothing (and Office tolerates it)
         if vml:
             untrusted_xml = vml_as_xml(untrusted_xml)
         doc = _xml.parse(untrusted_xml, self.limits)
+        # A reference to no relationship goes as one to a removed relationship does: the
+        # element with it when it has no other (Office would repair the document).
+        dangling = dangling_references(doc.root, renamed_ids) - gone_ids
+        if dangling:
+            self.removed.add(DANGLING)
         neutralise_fields(doc.root, self.removed, self._add_link)
-        XmlCleaner(self.removed, gone_ids).clean_children(doc.root)
+        XmlCleaner(self.removed, gone_ids | dangling).clean_children(doc.root)
         self._clean_attributes(doc.root, None, gone_ids)
+        rename_references(doc.root, renamed_ids, self.removed)
+        if holder_renamed_ids is not None:
+            rename_diagram_drawing(doc.root, holder_renamed_ids, self.removed)
         keep_known_namespaces(doc, self.removed, unqualified_elements=vml)
         return _xml.serialize(doc)
 
