@@ -45,17 +45,13 @@ from scrubbers._ooxml_markup import XmlCleaner, clean_element_attributes, keep_k
 from scrubbers._ooxml_parts import (
     CONTENT_TYPES,
     CT_DROP,
-    CT_NS,
     EXTERNAL,
-    MACRO_FREE,
-    MACROS,
     PACKAGE_RELS,
     PATH_DROP,
     REL_ATTRIBUTES,
     REL_DROP,
     REL_KEEP,
     REL_NS,
-    TYPES_ATTRIBUTES,
     UNCLEANABLE,
     UNKNOWN_PART,
     Relationship,
@@ -69,6 +65,16 @@ from scrubbers._ooxml_parts import (
     rels_part_of,
     rels_source,
 )
+from scrubbers._ooxml_types import (
+    BINARY_TYPE,
+    RELS_TYPE,
+    allowed_content_type,
+    clean_content_types,
+    document_family,
+    font_part_type,
+    xml_part_type,
+)
+from scrubbers._sniff import sniff
 from scrubbers._types import Cleaned, Limits, PassRecord
 from scrubbers._xml import Element
 from scrubbers._zip import (
@@ -123,6 +129,7 @@ class _Pass(PassRecord):
         reachable: set[str] = set()
         # A SmartArt data part names a relationship of the part holding the diagram.
         diagram_holder: dict[str, str] = {}
+        reached_by: dict[str, str] = {}  # part -> the type of the first relationship to it
         queue = [""]
         while queue:
             source = queue.pop()
@@ -135,6 +142,8 @@ class _Pass(PassRecord):
             for rel in rels:
                 if rel.external:
                     continue
+                if rel.target is not None:
+                    reached_by.setdefault(rel.target, rel.key)
                 if rel.key == "diagramData" and rel.target is not None:
                     diagram_holder.setdefault(rel.target, source)
                 if rel.key in REL_DROP and rel.target is not None:
@@ -146,8 +155,10 @@ class _Pass(PassRecord):
                         reachable.add(rel.target)
                         queue.append(rel.target)
 
+        main_part = ""
         for rel in rels_docs.get(PACKAGE_RELS, (None, []))[1]:
             if rel.key == "officeDocument" and rel.target is not None:
+                main_part = rel.target
                 if looks_like_xml(members[rel.target]):
                     continue
                 if content_type(rel.target).casefold().endswith("xml"):
@@ -231,20 +242,20 @@ class _Pass(PassRecord):
             renamed_ids[source] = renumber(doc.root, self.removed)
             output[rels_name] = _xml.serialize(doc)
 
-        # Content types: no entry for a part that is not in the package any more.
-        kept_parts = {"/" + name.casefold() for name in output}
-        types_doc.root[:] = [
-            child
-            for child in types_doc.root
-            if _xml.local_name(child.tag) != "Override"
-            or child.get("PartName", "").casefold() in kept_parts
-        ]
-        for child in types_doc.root:
-            macro_free = MACRO_FREE.get(child.get("ContentType", "").casefold())
-            if _xml.local_name(child.tag) == "Override" and macro_free is not None:
-                child.set("ContentType", macro_free)
-                self.removed.add(MACROS)
-        keep_only(types_doc, CT_NS, TYPES_ATTRIBUTES, self.removed)
+        family = document_family(main_part)
+
+        def required_type(name: str) -> str:
+            if rels_source(name) is not None:
+                return RELS_TYPE
+            data = members[name]
+            kind = part_kind(name, data)
+            if kind == "xml":
+                return xml_part_type(reached_by.get(name, ""), family)
+            if kind == "font":
+                return font_part_type(name)
+            return allowed_content_type(sniff(data).media_type) or BINARY_TYPE
+
+        clean_content_types(types_doc, output, required_type, self.removed)
         output[CONTENT_TYPES] = _xml.serialize(types_doc)
 
         for name in list(output):
