@@ -36,24 +36,31 @@ def is_reference(name: str) -> bool:
     return uri in R_NS or (uri == _VML_O and _xml.local_name(name) == "relid")
 
 
-def renumber(rels_root: Element, removed: set[str]) -> dict[str, str]:
-    """Give the relationships of one .rels part the ids rId1, rId2 ... in document order;
-    the old id -> new id. A second relationship of an id already given names nothing a
-    reference could tell apart (OPC forbids it): removed."""
-    renamed: dict[str, str] = {}
+def drop_duplicates(rels_root: Element, removed: set[str]) -> None:
+    """A second relationship of an id already given is one no reference can name (OPC
+    forbids it): removed before anything follows it."""
+    seen: set[str] = set()
     kept: list[Element] = []
     for child in rels_root:
-        old = child.get("Id", "")
-        if old in renamed:
+        rel_id = child.get("Id", "")
+        if rel_id in seen:
             removed.add(RELATIONSHIP_ID)
             continue
-        new = f"rId{len(renamed) + 1}"
+        seen.add(rel_id)
+        kept.append(child)
+    rels_root[:] = kept
+
+
+def renumber(rels_root: Element, removed: set[str]) -> dict[str, str]:
+    """Give the relationships of one .rels part (ids unique) the ids rId1, rId2 ... in
+    document order; the old id -> new id."""
+    renamed: dict[str, str] = {}
+    for number, child in enumerate(rels_root, 1):
+        old, new = child.get("Id", ""), f"rId{number}"
         renamed[old] = new
         if old != new:
             child.set("Id", new)
             removed.add(RELATIONSHIP_ID)
-        kept.append(child)
-    rels_root[:] = kept
     return renamed
 
 

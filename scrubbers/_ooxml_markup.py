@@ -216,9 +216,10 @@ _KEPT_WITHOUT_TARGET = frozenset({"OLEObject", "oleObj", "oleObject", "control"}
 class XmlCleaner:
     """Element-level removals; text and tails are re-joined so no visible text moves."""
 
-    def __init__(self, removed: set[str], gone_ids: set[str]) -> None:
+    def __init__(self, removed: set[str], gone_ids: set[str], dangling_ids: set[str]) -> None:
         self.removed = removed
-        self.gone_ids = gone_ids
+        self.gone_ids = gone_ids  # of relationships removed
+        self.dead_ids = gone_ids | dangling_ids  # dangling: named by no relationship
 
     def _verdict(self, element: Element) -> tuple[str, str | None]:
         """("keep" | "drop" | "unwrap", field name to report)."""
@@ -250,11 +251,17 @@ class XmlCleaner:
             return "drop", "ooxml:password-hash"
         if ns in _SML and local in ("ddeLink", "oleLink"):
             return "drop", EXTERNAL_FIELD  # a DDE or OLE link Excel updates from elsewhere
-        if local != "pageSetup" and self.gone_ids:
+        if local != "pageSetup" and self.dead_ids:
             refs = [n for n in element.attrib if is_reference(n)]
-            dead = [n for n in refs if element.attrib[n] in self.gone_ids]
-            if dead and len(dead) == len(refs) and local not in _KEPT_WITHOUT_TARGET:
-                return "drop", None  # points at a removed relationship only
+            dead = [n for n in refs if element.attrib[n] in self.dead_ids]
+            only_dead = dead and len(dead) == len(refs) and local not in _KEPT_WITHOUT_TARGET
+            if only_dead and (
+                any(element.attrib[n] in self.gone_ids for n in dead)
+                or (len(element) == 0 and not (element.text or "").strip())
+            ):
+                # Points at a removed relationship only; or at none, and holds nothing else
+                # (visible text under a broken link stays).
+                return "drop", None
             for name in dead:
                 del element.attrib[name]  # a:blip r:embed kept, its r:link to a URL gone
         return "keep", None

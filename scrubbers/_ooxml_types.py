@@ -203,6 +203,7 @@ def clean_content_types(
     by_name = {"/" + name.casefold(): name for name in kept_parts}
     used_extensions = {posixpath.splitext(name)[1][1:].casefold() for name in by_name.values()}
     entries: list[_xml.Element] = []
+    retyped: set[str] = set()  # parts whose Override went: the Default may not fit them
     for child in doc.root:
         kind = _xml.local_name(child.tag)
         if kind == "Override" and child.get("PartName", "").casefold() not in by_name:
@@ -211,6 +212,8 @@ def clean_content_types(
         listed = allowed_content_type(value)
         if listed is None:
             removed.add(CONTENT_TYPE)
+            if kind == "Override":
+                retyped.add(child.get("PartName", "").casefold())
             continue
         if kind == "Default" and child.get("Extension", "").casefold() not in used_extensions:
             continue
@@ -224,12 +227,21 @@ def clean_content_types(
         entries.append(child)
     doc.root[:] = entries
     keep_only(doc, CT_NS, TYPES_ATTRIBUTES, removed)
-    defaults = {e.get("Extension", "").casefold() for e in entries if _is(e, "Default")}
+    defaults = {
+        e.get("Extension", "").casefold(): e.get("ContentType", "")
+        for e in entries
+        if _is(e, "Default")
+    }
     overrides = {e.get("PartName", "").casefold() for e in entries if _is(e, "Override")}
     for folded, name in by_name.items():
-        extension = posixpath.splitext(name)[1][1:].casefold()
-        if folded not in overrides and extension not in defaults:
-            attributes = {"PartName": "/" + name, "ContentType": required_type(name)}
+        if folded in overrides:
+            continue
+        default = defaults.get(posixpath.splitext(name)[1][1:].casefold())
+        if default is not None and folded not in retyped:
+            continue
+        required = required_type(name)
+        if required != default:
+            attributes = {"PartName": "/" + name, "ContentType": required}
             doc.root.append(_xml.Element(f"{{{CT_NS}}}Override", attributes))
 
 

@@ -37,6 +37,7 @@ from scrubbers._ooxml_fields import is_vml, neutralise_fields, vml_as_xml
 from scrubbers._ooxml_ids import (
     DANGLING,
     dangling_references,
+    drop_duplicates,
     rename_diagram_drawing,
     rename_references,
     renumber,
@@ -137,6 +138,7 @@ class _Pass(PassRecord):
             if rels_name not in members or rels_name in rels_docs:
                 continue
             doc = _xml.parse(members[rels_name], self.limits)
+            drop_duplicates(doc.root, self.removed)
             rels = relationships(doc, source, folded, self.removed)
             rels_docs[rels_name] = (doc, rels)
             for rel in rels:
@@ -297,13 +299,13 @@ class _Pass(PassRecord):
         if vml:
             untrusted_xml = vml_as_xml(untrusted_xml)
         doc = _xml.parse(untrusted_xml, self.limits)
-        # A reference to no relationship goes as one to a removed relationship does: the
-        # element with it when it has no other (Office would repair the document).
+        # A reference to no relationship goes (Office would repair it away): the element
+        # with it too when it holds nothing else.
         dangling = dangling_references(doc.root, renamed_ids) - gone_ids
         if dangling:
             self.removed.add(DANGLING)
         neutralise_fields(doc.root, self.removed, self._add_link)
-        XmlCleaner(self.removed, gone_ids | dangling).clean_children(doc.root)
+        XmlCleaner(self.removed, gone_ids, dangling).clean_children(doc.root)
         self._clean_attributes(doc.root, None, gone_ids)
         rename_references(doc.root, renamed_ids, self.removed)
         if holder_renamed_ids is not None:
