@@ -24,6 +24,8 @@ from scrubbers._ooxml_parts import (
 from scrubbers._xml import Element
 from scrubbers.errors import UnsupportedTypeError
 
+CONTENT_CONTROL = "ooxml:content-control"
+
 W_NS = {
     "http://schemas.openxmlformats.org/wordprocessingml/2006/main",
     "http://purl.oclc.org/ooxml/wordprocessingml/main",
@@ -36,6 +38,8 @@ _MC = "http://schemas.openxmlformats.org/markup-compatibility/2006"
 _W14 = "http://schemas.microsoft.com/office/word/2010/wordml"
 _W15 = "http://schemas.microsoft.com/office/word/2012/wordml"
 _P14 = "http://schemas.microsoft.com/office/powerpoint/2010/main"
+_WP14 = "http://schemas.microsoft.com/office/word/2010/wordprocessingDrawing"
+_A16 = "http://schemas.microsoft.com/office/drawing/2014/main"
 _X15AC = "http://schemas.microsoft.com/office/spreadsheetml/2010/11/ac"
 _XR_PREFIX = "http://schemas.microsoft.com/office/spreadsheetml/20"  # xr, xr2, xr3 ... (2014+)
 _XR = "http://schemas.microsoft.com/office/spreadsheetml/2014/revision"
@@ -88,7 +92,21 @@ _W_DROP = {
     "mailMerge": "ooxml:mail-merge",
     "nsid": "ooxml:nsid",
     "tmpl": "ooxml:nsid",
+    # Content controls: the tag is a developer's label no reader sees, the id a random
+    # number per control, the data binding names a custom XML or properties part (removed)
+    # by a GUID and an XPath. The alias stays: Word shows it as the control's title.
+    "tag": CONTENT_CONTROL,
+    "id": CONTENT_CONTROL,
+    "dataBinding": CONTENT_CONTROL,
 }
+# Random ids Office gives each drawing object, table row and column, and slide edit, as
+# w14:paraId to each paragraph: the same in every copy of one file, different in any other.
+_OBJECT_ID_ELEMENTS = {(_A16, "creationId"), (_A16, "rowId"), (_A16, "colId"), (_P14, "modId")}
+_OBJECT_ID_ATTRIBUTES = {(_WP14, "anchorId"), (_WP14, "editId")}
+OBJECT_ID = "ooxml:object-id"
+# Word's "last edit position" (Shift+F5): a hidden bookmark nothing references, where the
+# author last typed.
+_LAST_EDIT_BOOKMARK = "_goback"
 # Accepting an insertion = keeping its content without the wrapper (which names the author).
 _W_UNWRAP = {"ins", "moveTo"}
 _HASH_ATTRIBUTES = {
@@ -240,6 +258,10 @@ class XmlCleaner:
             return "drop", "ooxml:docId"
         if ns == _P14 and local == "creationId":
             return "drop", "ooxml:docId"
+        if (ns, local) in _OBJECT_ID_ELEMENTS:
+            return "drop", OBJECT_ID
+        if ns == _W15 and local == "dataBinding":
+            return "drop", CONTENT_CONTROL
         if ns == _X15AC and local == "absPath":
             return "drop", "ooxml:file-path"
         if ns == _XR and local == "revisionPtr":
@@ -276,7 +298,11 @@ class XmlCleaner:
             if verdict == "drop":
                 pieces.append(tail)
                 continue
+            had_children = len(child) > 0
             self.clean_children(child)
+            if had_children and _xml.local_name(child.tag) == "ext" and _is_empty(child):
+                pieces.append(tail)  # an extension whose content went: nothing to extend
+                continue
             if verdict == "unwrap":
                 pieces.append(child.text)
                 for grandchild in list(child):
@@ -302,6 +328,42 @@ def _has_child(element: Element, container: str, marker: str) -> bool:
     return False
 
 
+def _is_empty(element: Element) -> bool:
+    return len(element) == 0 and not (element.text or "").strip()
+
+
+def remove_last_edit_bookmark(root: Element, removed: set[str]) -> None:
+    def attribute(element: Element, name: str) -> str:
+        return next((v for k, v in element.attrib.items() if _xml.local_name(k) == name), "")
+
+    def is_bookmark(element: Element, kind: str) -> bool:
+        return _xml.namespace(element.tag) in W_NS and _xml.local_name(element.tag) == kind
+
+    ids = {
+        attribute(element, "id")
+        for element in root.iter()
+        if is_bookmark(element, "bookmarkStart")
+        and attribute(element, "name").casefold() == _LAST_EDIT_BOOKMARK
+    }
+    if not ids:
+        return
+    removed.add("ooxml:bookmark")
+    for parent in list(root.iter()):
+        doomed = [
+            child
+            for child in parent
+            if (is_bookmark(child, "bookmarkStart") or is_bookmark(child, "bookmarkEnd"))
+            and attribute(child, "id") in ids
+        ]
+        if doomed:
+            pieces: list[Element | str | None] = [parent.text]
+            for child in parent:
+                if child not in doomed:
+                    pieces.append(child)
+                pieces.append(child.tail)
+            _xml.splice(parent, pieces)
+
+
 def _is_empty_alternate_content(element: Element) -> bool:
     if element.tag != f"{{{_MC}}}AlternateContent":
         return False
@@ -321,6 +383,8 @@ def clean_element_attributes(
             reason = "ooxml:author"
         elif ns == _W14 and local in ("paraId", "textId"):
             reason = "ooxml:paraId"
+        elif (ns, local) in _OBJECT_ID_ATTRIBUTES:
+            reason = OBJECT_ID
         elif ns.startswith(_XR_PREFIX) and local == "uid":
             reason = "ooxml:revision-uid"
         elif ns == "" and local in _PIVOT_ATTRIBUTES and local_tag == "pivotCacheDefinition":

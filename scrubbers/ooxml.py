@@ -42,7 +42,12 @@ from scrubbers._ooxml_ids import (
     rename_references,
     renumber,
 )
-from scrubbers._ooxml_markup import XmlCleaner, clean_element_attributes, keep_known_namespaces
+from scrubbers._ooxml_markup import (
+    XmlCleaner,
+    clean_element_attributes,
+    keep_known_namespaces,
+    remove_last_edit_bookmark,
+)
 from scrubbers._ooxml_parts import (
     CONTENT_TYPES,
     CT_DROP,
@@ -305,6 +310,7 @@ class _Pass(PassRecord):
         if dangling:
             self.removed.add(DANGLING)
         neutralise_fields(doc.root, self.removed, self._add_link)
+        remove_last_edit_bookmark(doc.root, self.removed)
         XmlCleaner(self.removed, gone_ids, dangling).clean_children(doc.root)
         self._clean_attributes(doc.root, None, gone_ids)
         rename_references(doc.root, renamed_ids, self.removed)
