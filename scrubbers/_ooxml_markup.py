@@ -21,6 +21,7 @@ from scrubbers._ooxml_parts import (
     TRACKED,
     UNKNOWN_XML,
 )
+from scrubbers._ooxml_prefixes import MC_NS, PREFIX_LISTS, rename_prefixes
 from scrubbers._xml import Element
 from scrubbers.errors import UnsupportedTypeError
 
@@ -34,7 +35,6 @@ _SML = {
     "http://schemas.openxmlformats.org/spreadsheetml/2006/main",
     "http://purl.oclc.org/ooxml/spreadsheetml/main",
 }
-_MC = "http://schemas.openxmlformats.org/markup-compatibility/2006"
 _W14 = "http://schemas.microsoft.com/office/word/2010/wordml"
 _W15 = "http://schemas.microsoft.com/office/word/2012/wordml"
 _P14 = "http://schemas.microsoft.com/office/powerpoint/2010/main"
@@ -152,7 +152,6 @@ _KNOWN_NS_PREFIXES = (
     "http://schemas.microsoft.com/ink/",
     "http://www.w3.org/2003/InkML",
 )
-_MC_PREFIX_LISTS = ("Ignorable", "ProcessContent", "PreserveElements", "PreserveAttributes")
 
 
 def _known_namespace(uri: str) -> bool:
@@ -172,7 +171,7 @@ def keep_known_namespaces(
             return unqualified_elements
         if not _known_namespace(uri):
             return False
-        if uri == _MC and _xml.local_name(element.tag) == "Choice":
+        if uri == MC_NS and _xml.local_name(element.tag) == "Choice":
             # A branch that requires an unknown namespace is one Office skips anyway.
             required = element.get("Requires", "").split()
             return all(p in known_prefixes for p in required)
@@ -192,7 +191,7 @@ def keep_known_namespaces(
                 if uri and not _known_namespace(uri):
                     del child.attrib[name]
                     removed.add(UNKNOWN_XML)
-                elif uri == _MC and _xml.local_name(name) in _MC_PREFIX_LISTS:
+                elif uri == MC_NS and _xml.local_name(name) in PREFIX_LISTS:
                     _filter_prefix_list(child, name, known_prefixes, removed)
             walk(child)
             pieces.extend((child, child.tail))
@@ -204,13 +203,14 @@ def keep_known_namespaces(
         if uri and not _known_namespace(uri):
             del doc.root.attrib[name]
             removed.add(UNKNOWN_XML)
-        elif uri == _MC and _xml.local_name(name) in _MC_PREFIX_LISTS:
+        elif uri == MC_NS and _xml.local_name(name) in PREFIX_LISTS:
             _filter_prefix_list(doc.root, name, known_prefixes, removed)
     walk(doc.root)
     kept = [(p, uri) for p, uri in doc.namespaces if _known_namespace(uri) or uri == ""]
     if len(kept) != len(doc.namespaces):
         removed.add(UNKNOWN_XML)
     doc.namespaces = kept
+    rename_prefixes(doc, removed)
 
 
 def _filter_prefix_list(element: Element, name: str, known: set[str], removed: set[str]) -> None:
@@ -365,7 +365,7 @@ def remove_last_edit_bookmark(root: Element, removed: set[str]) -> None:
 
 
 def _is_empty_alternate_content(element: Element) -> bool:
-    if element.tag != f"{{{_MC}}}AlternateContent":
+    if element.tag != f"{{{MC_NS}}}AlternateContent":
         return False
     return all(len(branch) == 0 and not (branch.text or "").strip() for branch in element)
 
