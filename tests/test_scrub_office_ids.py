@@ -198,3 +198,141 @@ def test_unused_known_defaults_dropped_without_a_report() -> None:
     extensions = {name for kind, name, _ in _types(report.data) if kind == "Default"}
     assert extensions == {"rels", "xml"}
     assert MARK.encode() not in report.data
+
+
+def test_smartart_drawing_reference_follows_the_renumbering(tmp_path: Path) -> None:
+    # The diagram data part names, by id, the relationship of the *document* to the
+    # diagram's cached drawing: renumbered with the document's relationships.
+    dgm = "http://schemas.openxmlformats.org/drawingml/2006/diagram"
+    dsp = "http://schemas.microsoft.com/office/drawing/2008/diagram"
+    ids = {kind: marker("Dgm" + kind) for kind in ("Data", "Layout", "Style", "Colors", "Drawing")}
+    body = (
+        '<w:p><w:r><w:drawing><wp:inline><wp:extent cx="100" cy="100"/><wp:docPr id="1" '
+        f'name="Diagram 1"/><a:graphic><a:graphicData uri="{dgm}"><dgm:relIds xmlns:dgm="{dgm}" '
+        f'r:dm="{ids["Data"]}" r:lo="{ids["Layout"]}" r:qs="{ids["Style"]}" '
+        f'r:cs="{ids["Colors"]}"/></a:graphicData></a:graphic></wp:inline></w:drawing></w:r>'
+        "</w:p>" + TEXT_PARAGRAPH
+    )
+    data = (
+        f'<dgm:dataModel xmlns:dgm="{dgm}" xmlns:a="http://schemas.openxmlformats.org/'
+        f'drawingml/2006/main"><dgm:ptLst/><dgm:extLst><a:ext uri="{dsp}">'
+        f'<dsp:dataModelExt xmlns:dsp="{dsp}" relId="{ids["Drawing"]}" minVer="http://'
+        'schemas.openxmlformats.org/drawingml/2006/diagram"/></a:ext></dgm:extLst>'
+        "</dgm:dataModel>"
+    )
+    diagram = f"{_OFD}.drawingml.diagram"
+    docx = minimal_docx(
+        body,
+        rels=(
+            (ids["Data"], f"{RT}/diagramData", "diagrams/data1.xml"),
+            (ids["Layout"], f"{RT}/diagramLayout", "diagrams/layout1.xml"),
+            (ids["Style"], f"{RT}/diagramQuickStyle", "diagrams/quickStyle1.xml"),
+            (ids["Colors"], f"{RT}/diagramColors", "diagrams/colors1.xml"),
+            (ids["Drawing"], "http://schemas.microsoft.com/office/2007/relationships/"
+             "diagramDrawing", "diagrams/drawing1.xml"),
+        ),
+        parts=(
+            ("word/diagrams/data1.xml", data, diagram + "Data+xml"),
+            ("word/diagrams/layout1.xml", f'<dgm:layoutDef xmlns:dgm="{dgm}"/>',
+             diagram + "Layout+xml"),
+            ("word/diagrams/quickStyle1.xml", f'<dgm:styleDef xmlns:dgm="{dgm}"/>',
+             diagram + "Style+xml"),
+            ("word/diagrams/colors1.xml", f'<dgm:colorsDef xmlns:dgm="{dgm}"/>',
+             diagram + "Colors+xml"),
+            ("word/diagrams/drawing1.xml", f'<dsp:drawing xmlns:dsp="{dsp}"/>',
+             "application/vnd.ms-office.drawingml.diagramDrawing+xml"),
+        ),
+    )  # fmt: skip
+    report = _cleaned(docx, tmp_path)
+    rels = ET.fromstring(members(report.data)["word/_rels/document.xml.rels"])
+    by_target = {rel.get("Target"): rel.get("Id") for rel in rels}
+    kept_data = members(report.data)["word/diagrams/data1.xml"].decode()
+    assert f'relId="{by_target["diagrams/drawing1.xml"]}"' in kept_data
+    document = members(report.data)["word/document.xml"].decode()
+    assert f'r:dm="{by_target["diagrams/data1.xml"]}"' in document
+    assert f'r:cs="{by_target["diagrams/colors1.xml"]}"' in document
+
+
+# --- ids and names Office writes that no reader sees ----------------------------------------
+
+W14 = "http://schemas.microsoft.com/office/word/2010/wordml"
+W15 = "http://schemas.microsoft.com/office/word/2012/wordml"
+WP14 = "http://schemas.microsoft.com/office/word/2010/wordprocessingDrawing"
+A16 = "http://schemas.microsoft.com/office/drawing/2014/main"
+MC = "http://schemas.openxmlformats.org/markup-compatibility/2006"
+
+
+def test_last_edit_bookmark_removed_other_bookmarks_kept(tmp_path: Path) -> None:
+    # _GoBack is where the author last typed (Shift+F5), nothing references it; a named
+    # bookmark is content (Insert > Bookmark lists it, links go to it).
+    body = (
+        f'<w:p><w:bookmarkStart w:id="{MARK}" w:name="_GoBack"/><w:bookmarkEnd w:id="{MARK}"/>'
+        '<w:bookmarkStart w:id="1" w:name="Chapter1"/><w:r><w:t>Body text stays.</w:t></w:r>'
+        '<w:bookmarkEnd w:id="1"/></w:p>'
+    )
+    report = _cleaned(minimal_docx(body), tmp_path)
+    assert "ooxml:bookmark" in scrub_sandboxed(minimal_docx(body)).removed
+    document = members(report.data)["word/document.xml"].decode()
+    assert "_GoBack" not in document and 'w:name="Chapter1"' in document
+    assert docx_text(report.data) == "Body text stays."
+
+
+def test_content_control_tags_ids_and_bindings_removed(tmp_path: Path) -> None:
+    # The alias is the title Word shows on the control (content); the tag, the random id and
+    # the binding to a custom XML part (by GUID and XPath) are seen by no reader.
+    body = (
+        f'<w:sdt><w:sdtPr><w:alias w:val="Customer name"/><w:tag w:val="{marker("SdtTag")}"/>'
+        f'<w:id w:val="{marker("SdtId")}"/><w:dataBinding w:prefixMappings="xmlns:ns0='
+        f'\'urn:{marker("SdtNs")}\'" w:xpath="/ns0:{marker("SdtXpath")}" '
+        f'w:storeItemID="{{{marker("SdtStore")}}}"/><w15:dataBinding w:xpath="/x" '
+        f'w:storeItemID="{{{marker("SdtStore15")}}}"/></w:sdtPr><w:sdtContent><w:p><w:r>'
+        "<w:t>Body text stays.</w:t></w:r></w:p></w:sdtContent></w:sdt>"
+    )
+    docx = minimal_docx(body, root_attributes=f' xmlns:w15="{W15}"')
+    report = _cleaned(docx, tmp_path)
+    assert "ooxml:content-control" in scrub_sandboxed(docx).removed
+    document = members(report.data)["word/document.xml"].decode()
+    assert 'w:alias w:val="Customer name"' in document
+    assert "Body text stays." in document
+
+
+def test_random_object_ids_removed(tmp_path: Path) -> None:
+    body = (
+        f'<w:p><w:r><w:drawing><wp:inline wp14:anchorId="{marker("AnchorId")}" '
+        f'wp14:editId="{marker("EditId")}"><wp:extent cx="100" cy="100"/><wp:docPr id="1" '
+        'name="Picture 1" descr="A harbour at dusk"><a:extLst><a:ext '
+        'uri="{FF2B5EF4-FFF2-40B4-BE49-F238E27FC236}">'
+        f'<a16:creationId id="{{{marker("CreationId")}}}"/></a:ext></a:extLst></wp:docPr>'
+        "</wp:inline></w:drawing></w:r></w:p>" + TEXT_PARAGRAPH
+    )
+    docx = minimal_docx(body, root_attributes=f' xmlns:wp14="{WP14}" xmlns:a16="{A16}"')
+    report = _cleaned(docx, tmp_path)
+    assert "ooxml:object-id" in scrub_sandboxed(docx).removed
+    document = members(report.data)["word/document.xml"].decode()
+    # Alt text is content: written by the author for readers who cannot see the picture.
+    assert 'descr="A harbour at dusk"' in document
+    assert "creationId" not in document and "FF2B5EF4" not in document
+
+
+def test_namespace_prefixes_get_their_conventional_names(tmp_path: Path) -> None:
+    chosen = marker("Prefix")  # an NCName: a prefix its writer chose
+    other = marker("OtherPrefix")
+    future = "http://schemas.microsoft.com/office/word/2099/wordml"
+    body = (
+        f'<w:p><w:r><w:rPr><{chosen}:ligatures {chosen}:val="standard"/></w:rPr>'
+        "<w:t>Body text stays.</w:t></w:r>"
+        f'<mc:AlternateContent><mc:Choice Requires="{other}"><w:r><{other}:x/></w:r>'
+        "</mc:Choice><mc:Fallback/></mc:AlternateContent></w:p>"
+    )
+    docx = minimal_docx(
+        body,
+        root_attributes=f' xmlns:mc="{MC}" xmlns:{chosen}="{W14}" xmlns:{other}="{future}" '
+        f'mc:Ignorable="{chosen} {other}"',
+    )
+    report = _cleaned(docx, tmp_path)
+    assert "ooxml:namespace-prefix" in scrub_sandboxed(docx).removed
+    document = members(report.data)["word/document.xml"].decode()
+    assert f'xmlns:w14="{W14}"' in document and f'xmlns:ns1="{future}"' in document
+    assert 'mc:Ignorable="w14 ns1"' in document and 'Requires="ns1"' in document
+    assert '<w14:ligatures w14:val="standard"/>' in document
+    assert docx_text(report.data) == "Body text stays."
