@@ -12,13 +12,19 @@ describe the people and machines behind the document:
   ever notice what they carry);
 - relationships to those parts, the attached-template relationship (its path usually holds
   the Windows user name), and local file paths of external links (made "NULL");
+- values that are free text no reader shows: relationship ids (renumbered rId1, rId2 ... per
+  ``.rels``, every reference following; one to no relationship removed), content types
+  outside the specifications' list (``_ooxml_types``), namespace prefixes (given their
+  conventional names, ``_ooxml_prefixes``);
 - inside the remaining XML: tracked changes (deletions removed, insertions accepted, property
   changes dropped), comment anchors, editing-permission ranges (editor names), revision-session
   ids (``w:rsid*``, ``w:rsids``), paragraph ids, numbering ids (``w:nsid``, ``w:tmpl``),
   document ids (``w14:docId``, ``xr:revisionPtr``, ``p14:creationId``), ``x15ac:absPath``
   (the folder the workbook was saved in), shared-workbook user names, pivot-cache refresher,
   password hashes, document variables, picture file names, data-connection strings and
-  paths (``xl/connections.xml``), and elements pointing at a removed relationship;
+  paths (``xl/connections.xml``), Word's last-edit bookmark (``_GoBack``), content-control
+  tags, ids and data bindings, random object ids (``wp14:anchorId``, ``a16:creationId``
+  ...), and elements pointing at a removed relationship;
 - embedded files (images, embedded documents) are cleaned recursively by their own scrubber;
   one that cannot be cleaned makes the whole document "not cleaned".
 
