@@ -24,6 +24,7 @@ R_NS = frozenset(
         "http://purl.oclc.org/ooxml/officeDocument/relationships",
     }
 )
+_ORDER_ATTRIBUTES = ("Type", "Target", "TargetMode")
 _VML_O = "urn:schemas-microsoft-com:office:office"
 # SmartArt: the diagram data part names the relationship, in the .rels of the part that
 # holds the diagram, to its cached drawing ([MS-ODRAWXML] 2.6.x, dsp:dataModelExt/@relId).
@@ -52,9 +53,15 @@ def drop_duplicates(rels_root: Element, removed: set[str]) -> None:
 
 
 def renumber(rels_root: Element, removed: set[str]) -> dict[str, str]:
-    """Give the relationships of one .rels part (ids unique) the ids rId1, rId2 ... in
-    document order; the old id -> new id."""
+    """Sort the relationships of one .rels part (ids unique) and give them the ids rId1,
+    rId2 ... in that order; the old id -> new id."""
     renamed: dict[str, str] = {}
+    # Their order means nothing to a reader, and n relationships have n! orders to choose
+    # from: one order, by type, target and mode (not reported by itself, like the order of
+    # the zip members: every writer has its own).
+    rels_root[:] = sorted(
+        rels_root, key=lambda rel: tuple(rel.get(name, "") for name in _ORDER_ATTRIBUTES)
+    )
     for number, child in enumerate(rels_root, 1):
         old, new = child.get("Id", ""), f"rId{number}"
         renamed[old] = new

@@ -198,51 +198,62 @@ def clean_content_types(
     required_type: Callable[[str], str],
     removed: set[str],
 ) -> None:
-    """Entries only for the kept parts (member names), with listed content types only;
-    ``required_type`` gives a part left without one the type its bytes call for."""
+    """Entries only for the kept parts (member names), with listed content types only, one
+    per name, written in one order (Defaults by extension, then Overrides by part name: the
+    order of the entries and the letter case of their names would carry marks too);
+    ``required_type`` gives a part left without a type the one its bytes call for."""
     by_name = {"/" + name.casefold(): name for name in kept_parts}
     used_extensions = {posixpath.splitext(name)[1][1:].casefold() for name in by_name.values()}
-    entries: list[_xml.Element] = []
-    retyped: set[str] = set()  # parts whose Override went: the Default may not fit them
-    for child in doc.root:
-        kind = _xml.local_name(child.tag)
-        if kind == "Override" and child.get("PartName", "").casefold() not in by_name:
-            continue  # its part is not in the package any more (removed and reported)
+    defaults: dict[str, str] = {}  # extension, lower case -> content type
+    overrides: dict[str, str] = {}  # "/" + member name -> content type
+    retyped: set[str] = set()  # parts whose Override went: their Default may not fit them
+    kept_as_written: list[tuple[str, str, str]] = []
+    for child in doc.root:  # complete Defaults and Overrides only: `content_types` checked
+        is_override = _is(child, "Override")
+        written_key = child.get("PartName" if is_override else "Extension", "")
         value = child.get("ContentType", "")
+        if is_override:
+            name = by_name.get(written_key.casefold())
+            if name is None:
+                continue  # its part is not in the package any more (removed and reported)
+            key, table = "/" + name, overrides
+        else:
+            key, table = written_key.casefold(), defaults
         listed = allowed_content_type(value)
         if listed is None:
             removed.add(CONTENT_TYPE)
-            if kind == "Override":
-                retyped.add(child.get("PartName", "").casefold())
+            if is_override:
+                retyped.add(key)
             continue
-        if kind == "Default" and child.get("Extension", "").casefold() not in used_extensions:
-            continue
+        if (not is_override and key not in used_extensions) or key in table:
+            continue  # nothing to type, or typed already (OPC allows one entry per name)
         macro_free = MACRO_FREE.get(listed.casefold())
-        if kind == "Override" and macro_free is not None:
-            listed = macro_free
+        if is_override and macro_free is not None:
+            listed = value = macro_free
             removed.add(MACROS)
-        elif listed != value:
-            removed.add(CONTENT_TYPE)
-        child.set("ContentType", listed)
-        entries.append(child)
-    doc.root[:] = entries
+        table[key] = listed
+        kept_as_written.append((child.tag, written_key, value))
     keep_only(doc, CT_NS, TYPES_ATTRIBUTES, removed)
-    defaults = {
-        e.get("Extension", "").casefold(): e.get("ContentType", "")
-        for e in entries
-        if _is(e, "Default")
-    }
-    overrides = {e.get("PartName", "").casefold() for e in entries if _is(e, "Override")}
-    for folded, name in by_name.items():
-        if folded in overrides:
-            continue
+    for name in by_name.values():
         default = defaults.get(posixpath.splitext(name)[1][1:].casefold())
-        if default is not None and folded not in retyped:
+        if "/" + name in overrides or (default is not None and "/" + name not in retyped):
             continue
         required = required_type(name)
         if required != default:
-            attributes = {"PartName": "/" + name, "ContentType": required}
-            doc.root.append(_xml.Element(f"{{{CT_NS}}}Override", attributes))
+            overrides["/" + name] = required
+    entries = [
+        (f"{{{CT_NS}}}Default", {"Extension": key, "ContentType": value})
+        for key, value in sorted(defaults.items())
+    ] + [
+        (f"{{{CT_NS}}}Override", {"PartName": key, "ContentType": value})
+        for key, value in sorted(overrides.items(), key=lambda item: (item[0].casefold(), item))
+    ]
+    doc.root[:] = [_xml.Element(tag, attributes) for tag, attributes in entries]
+    written = [(tag, *attributes.values()) for tag, attributes in entries]
+    # A new order alone is not reported: it is every Office file's (Office writes the
+    # entries in the order it met the parts), and says nothing the report would help with.
+    if sorted(entry for entry in written if entry in kept_as_written) != sorted(kept_as_written):
+        removed.add(CONTENT_TYPE)  # spelling or letter case changed
 
 
 def _is(entry: _xml.Element, kind: str) -> bool:

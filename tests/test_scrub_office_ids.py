@@ -10,6 +10,7 @@ kept, and cleaning the cleaned file gives the same bytes and an empty report.
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -336,3 +337,34 @@ def test_namespace_prefixes_get_their_conventional_names(tmp_path: Path) -> None
     assert 'mc:Ignorable="w14 ns1"' in document and 'Requires="ns1"' in document
     assert '<w14:ligatures w14:val="standard"/>' in document
     assert docx_text(report.data) == "Body text stays."
+
+
+def test_entry_order_and_name_case_carry_nothing() -> None:
+    # n entries have n! orders, and a name its letter cases: two copies that differ only
+    # there come out byte for byte the same.
+    docx = minimal_docx(
+        TEXT_PARAGRAPH,
+        rels=(
+            ("rId1", f"{RT}/hyperlink", "https://a.example/", "External"),
+            ("rId2", f"{RT}/hyperlink", "https://b.example/", "External"),
+        ),
+    )
+    types = members(docx)["[Content_Types].xml"].decode()
+    rels = members(docx)["word/_rels/document.xml.rels"].decode()
+    head, _, rest = types.partition("<Default ")
+    entries = ["<Default " + e for e in rest.removesuffix("</Types>").split("<Default ")]
+    reordered = head + "".join(reversed(entries)) + "</Types>"
+    reordered = reordered.replace('PartName="/word/document.xml"', 'PartName="/Word/Document.XML"')
+    a_rel, b_rel = re.findall(r"<Relationship [^>]*/>", rels)
+    assert a_rel + b_rel in rels and reordered.index('"png"') < reordered.index('"rels"')
+    other = replace_member(docx, "[Content_Types].xml", reordered)
+    other = replace_member(
+        other, "word/_rels/document.xml.rels", rels.replace(a_rel + b_rel, b_rel + a_rel)
+    )
+    first, second = scrub_sandboxed(docx), scrub_sandboxed(other)
+    assert first.cleaned and second.cleaned
+    assert first.data == second.data
+    assert "ooxml:content-type" in second.removed  # the name's case, not the order
+    assert "ooxml:content-type" not in first.removed
+    kinds = [kind for kind, _, _ in _types(first.data)]
+    assert kinds == sorted(kinds)  # Defaults, then Overrides
