@@ -278,8 +278,7 @@ class XmlCleaner:
             dead = [n for n in refs if element.attrib[n] in self.dead_ids]
             only_dead = dead and len(dead) == len(refs) and local not in _KEPT_WITHOUT_TARGET
             if only_dead and (
-                any(element.attrib[n] in self.gone_ids for n in dead)
-                or (len(element) == 0 and not (element.text or "").strip())
+                any(element.attrib[n] in self.gone_ids for n in dead) or _is_empty(element)
             ):
                 # Points at a removed relationship only; or at none, and holds nothing else
                 # (visible text under a broken link stays).
@@ -333,6 +332,9 @@ def _is_empty(element: Element) -> bool:
 
 
 def remove_last_edit_bookmark(root: Element, removed: set[str]) -> None:
+    """Remove Word's ``_GoBack`` bookmark, start and end (other bookmarks are content: the
+    Bookmark dialog lists them, links and cross-references go to them)."""
+
     def attribute(element: Element, name: str) -> str:
         return next((v for k, v in element.attrib.items() if _xml.local_name(k) == name), "")
 
@@ -367,7 +369,7 @@ def remove_last_edit_bookmark(root: Element, removed: set[str]) -> None:
 def _is_empty_alternate_content(element: Element) -> bool:
     if element.tag != f"{{{MC_NS}}}AlternateContent":
         return False
-    return all(len(branch) == 0 and not (branch.text or "").strip() for branch in element)
+    return all(_is_empty(branch) for branch in element)
 
 
 def clean_element_attributes(
