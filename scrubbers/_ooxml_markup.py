@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 from scrubbers import _xml
+from scrubbers._ooxml_ids import is_reference
 from scrubbers._ooxml_parts import (
     COMMENTS,
     EXTERNAL,
@@ -20,25 +21,25 @@ from scrubbers._ooxml_parts import (
     TRACKED,
     UNKNOWN_XML,
 )
+from scrubbers._ooxml_prefixes import MC_NS, PREFIX_LISTS, rename_prefixes
 from scrubbers._xml import Element
 from scrubbers.errors import UnsupportedTypeError
+
+CONTENT_CONTROL = "ooxml:content-control"
 
 W_NS = {
     "http://schemas.openxmlformats.org/wordprocessingml/2006/main",
     "http://purl.oclc.org/ooxml/wordprocessingml/main",
 }
-_R = {
-    "http://schemas.openxmlformats.org/officeDocument/2006/relationships",
-    "http://purl.oclc.org/ooxml/officeDocument/relationships",
-}
 _SML = {
     "http://schemas.openxmlformats.org/spreadsheetml/2006/main",
     "http://purl.oclc.org/ooxml/spreadsheetml/main",
 }
-_MC = "http://schemas.openxmlformats.org/markup-compatibility/2006"
 _W14 = "http://schemas.microsoft.com/office/word/2010/wordml"
 _W15 = "http://schemas.microsoft.com/office/word/2012/wordml"
 _P14 = "http://schemas.microsoft.com/office/powerpoint/2010/main"
+_WP14 = "http://schemas.microsoft.com/office/word/2010/wordprocessingDrawing"
+_A16 = "http://schemas.microsoft.com/office/drawing/2014/main"
 _X15AC = "http://schemas.microsoft.com/office/spreadsheetml/2010/11/ac"
 _XR_PREFIX = "http://schemas.microsoft.com/office/spreadsheetml/20"  # xr, xr2, xr3 ... (2014+)
 _XR = "http://schemas.microsoft.com/office/spreadsheetml/2014/revision"
@@ -91,7 +92,21 @@ _W_DROP = {
     "mailMerge": "ooxml:mail-merge",
     "nsid": "ooxml:nsid",
     "tmpl": "ooxml:nsid",
+    # Content controls: the tag is a developer's label no reader sees, the id a random
+    # number per control, the data binding names a custom XML or properties part (removed)
+    # by a GUID and an XPath. The alias stays: Word shows it as the control's title.
+    "tag": CONTENT_CONTROL,
+    "id": CONTENT_CONTROL,
+    "dataBinding": CONTENT_CONTROL,
 }
+# Random ids Office gives each drawing object, table row and column, and slide edit, as
+# w14:paraId to each paragraph: the same in every copy of one file, different in any other.
+_OBJECT_ID_ELEMENTS = {(_A16, "creationId"), (_A16, "rowId"), (_A16, "colId"), (_P14, "modId")}
+_OBJECT_ID_ATTRIBUTES = {(_WP14, "anchorId"), (_WP14, "editId")}
+OBJECT_ID = "ooxml:object-id"
+# Word's "last edit position" (Shift+F5): a hidden bookmark nothing references, where the
+# author last typed.
+_LAST_EDIT_BOOKMARK = "_goback"
 # Accepting an insertion = keeping its content without the wrapper (which names the author).
 _W_UNWRAP = {"ins", "moveTo"}
 _HASH_ATTRIBUTES = {
@@ -137,7 +152,6 @@ _KNOWN_NS_PREFIXES = (
     "http://schemas.microsoft.com/ink/",
     "http://www.w3.org/2003/InkML",
 )
-_MC_PREFIX_LISTS = ("Ignorable", "ProcessContent", "PreserveElements", "PreserveAttributes")
 
 
 def _known_namespace(uri: str) -> bool:
@@ -157,7 +171,7 @@ def keep_known_namespaces(
             return unqualified_elements
         if not _known_namespace(uri):
             return False
-        if uri == _MC and _xml.local_name(element.tag) == "Choice":
+        if uri == MC_NS and _xml.local_name(element.tag) == "Choice":
             # A branch that requires an unknown namespace is one Office skips anyway.
             required = element.get("Requires", "").split()
             return all(p in known_prefixes for p in required)
@@ -177,7 +191,7 @@ def keep_known_namespaces(
                 if uri and not _known_namespace(uri):
                     del child.attrib[name]
                     removed.add(UNKNOWN_XML)
-                elif uri == _MC and _xml.local_name(name) in _MC_PREFIX_LISTS:
+                elif uri == MC_NS and _xml.local_name(name) in PREFIX_LISTS:
                     _filter_prefix_list(child, name, known_prefixes, removed)
             walk(child)
             pieces.extend((child, child.tail))
@@ -189,13 +203,14 @@ def keep_known_namespaces(
         if uri and not _known_namespace(uri):
             del doc.root.attrib[name]
             removed.add(UNKNOWN_XML)
-        elif uri == _MC and _xml.local_name(name) in _MC_PREFIX_LISTS:
+        elif uri == MC_NS and _xml.local_name(name) in PREFIX_LISTS:
             _filter_prefix_list(doc.root, name, known_prefixes, removed)
     walk(doc.root)
     kept = [(p, uri) for p, uri in doc.namespaces if _known_namespace(uri) or uri == ""]
     if len(kept) != len(doc.namespaces):
         removed.add(UNKNOWN_XML)
     doc.namespaces = kept
+    rename_prefixes(doc, removed)
 
 
 def _filter_prefix_list(element: Element, name: str, known: set[str], removed: set[str]) -> None:
@@ -219,9 +234,10 @@ _KEPT_WITHOUT_TARGET = frozenset({"OLEObject", "oleObj", "oleObject", "control"}
 class XmlCleaner:
     """Element-level removals; text and tails are re-joined so no visible text moves."""
 
-    def __init__(self, removed: set[str], gone_ids: set[str]) -> None:
+    def __init__(self, removed: set[str], gone_ids: set[str], dangling_ids: set[str]) -> None:
         self.removed = removed
-        self.gone_ids = gone_ids
+        self.gone_ids = gone_ids  # of relationships removed
+        self.dead_ids = gone_ids | dangling_ids  # dangling: named by no relationship
 
     def _verdict(self, element: Element) -> tuple[str, str | None]:
         """("keep" | "drop" | "unwrap", field name to report)."""
@@ -242,6 +258,10 @@ class XmlCleaner:
             return "drop", "ooxml:docId"
         if ns == _P14 and local == "creationId":
             return "drop", "ooxml:docId"
+        if (ns, local) in _OBJECT_ID_ELEMENTS:
+            return "drop", OBJECT_ID
+        if ns == _W15 and local == "dataBinding":
+            return "drop", CONTENT_CONTROL
         if ns == _X15AC and local == "absPath":
             return "drop", "ooxml:file-path"
         if ns == _XR and local == "revisionPtr":
@@ -253,11 +273,16 @@ class XmlCleaner:
             return "drop", "ooxml:password-hash"
         if ns in _SML and local in ("ddeLink", "oleLink"):
             return "drop", EXTERNAL_FIELD  # a DDE or OLE link Excel updates from elsewhere
-        if local != "pageSetup" and self.gone_ids:
-            refs = [n for n in element.attrib if _xml.namespace(n) in _R]
-            dead = [n for n in refs if element.attrib[n] in self.gone_ids]
-            if dead and len(dead) == len(refs) and local not in _KEPT_WITHOUT_TARGET:
-                return "drop", None  # points at a removed relationship only
+        if local != "pageSetup" and self.dead_ids:
+            refs = [n for n in element.attrib if is_reference(n)]
+            dead = [n for n in refs if element.attrib[n] in self.dead_ids]
+            only_dead = dead and len(dead) == len(refs) and local not in _KEPT_WITHOUT_TARGET
+            if only_dead and (
+                any(element.attrib[n] in self.gone_ids for n in dead) or _is_empty(element)
+            ):
+                # Points at a removed relationship only; or at none, and holds nothing else
+                # (visible text under a broken link stays).
+                return "drop", None
             for name in dead:
                 del element.attrib[name]  # a:blip r:embed kept, its r:link to a URL gone
         return "keep", None
@@ -272,7 +297,11 @@ class XmlCleaner:
             if verdict == "drop":
                 pieces.append(tail)
                 continue
+            had_children = len(child) > 0
             self.clean_children(child)
+            if had_children and _xml.local_name(child.tag) == "ext" and _is_empty(child):
+                pieces.append(tail)  # an extension whose content went: nothing to extend
+                continue
             if verdict == "unwrap":
                 pieces.append(child.text)
                 for grandchild in list(child):
@@ -298,10 +327,49 @@ def _has_child(element: Element, container: str, marker: str) -> bool:
     return False
 
 
+def _is_empty(element: Element) -> bool:
+    return len(element) == 0 and not (element.text or "").strip()
+
+
+def remove_last_edit_bookmark(root: Element, removed: set[str]) -> None:
+    """Remove Word's ``_GoBack`` bookmark, start and end (other bookmarks are content: the
+    Bookmark dialog lists them, links and cross-references go to them)."""
+
+    def attribute(element: Element, name: str) -> str:
+        return next((v for k, v in element.attrib.items() if _xml.local_name(k) == name), "")
+
+    def is_bookmark(element: Element, kind: str) -> bool:
+        return _xml.namespace(element.tag) in W_NS and _xml.local_name(element.tag) == kind
+
+    ids = {
+        attribute(element, "id")
+        for element in root.iter()
+        if is_bookmark(element, "bookmarkStart")
+        and attribute(element, "name").casefold() == _LAST_EDIT_BOOKMARK
+    }
+    if not ids:
+        return
+    removed.add("ooxml:bookmark")
+    for parent in list(root.iter()):
+        doomed = [
+            child
+            for child in parent
+            if (is_bookmark(child, "bookmarkStart") or is_bookmark(child, "bookmarkEnd"))
+            and attribute(child, "id") in ids
+        ]
+        if doomed:
+            pieces: list[Element | str | None] = [parent.text]
+            for child in parent:
+                if child not in doomed:
+                    pieces.append(child)
+                pieces.append(child.tail)
+            _xml.splice(parent, pieces)
+
+
 def _is_empty_alternate_content(element: Element) -> bool:
-    if element.tag != f"{{{_MC}}}AlternateContent":
+    if element.tag != f"{{{MC_NS}}}AlternateContent":
         return False
-    return all(len(branch) == 0 and not (branch.text or "").strip() for branch in element)
+    return all(_is_empty(branch) for branch in element)
 
 
 def clean_element_attributes(
@@ -317,6 +385,8 @@ def clean_element_attributes(
             reason = "ooxml:author"
         elif ns == _W14 and local in ("paraId", "textId"):
             reason = "ooxml:paraId"
+        elif (ns, local) in _OBJECT_ID_ATTRIBUTES:
+            reason = OBJECT_ID
         elif ns.startswith(_XR_PREFIX) and local == "uid":
             reason = "ooxml:revision-uid"
         elif ns == "" and local in _PIVOT_ATTRIBUTES and local_tag == "pivotCacheDefinition":
@@ -334,7 +404,7 @@ def clean_element_attributes(
             reason = "ooxml:data-connection"
         elif ns == _VML_O and local == "title" and element.tag == f"{{{_VML_V}}}imagedata":
             reason = "ooxml:image-file-name"
-        elif ns in _R and local_tag == "pageSetup" and element.attrib[name] in gone:
+        elif is_reference(name) and local_tag == "pageSetup" and element.attrib[name] in gone:
             reason = "ooxml:printerSettings"
         elif (
             _xml.namespace(element.tag) in (_VML_V, _VML_O)

@@ -283,9 +283,10 @@ def content_types(doc: _xml.XmlDoc) -> tuple[dict[str, str], dict[str, str]]:
         kind = _xml.local_name(child.tag)
         ctype = child.get("ContentType")
         if kind == "Default" and ctype is not None and "Extension" in child.attrib:
-            defaults[child.attrib["Extension"].casefold()] = ctype
+            # The first entry for a name counts, as in the cleaned file (OPC allows one).
+            defaults.setdefault(child.attrib["Extension"].casefold(), ctype)
         elif kind == "Override" and ctype is not None and "PartName" in child.attrib:
-            overrides[child.attrib["PartName"].casefold()] = ctype
+            overrides.setdefault(child.attrib["PartName"].casefold(), ctype)
         else:
             # Refuse what we do not understand: a content-type file Office would reject.
             raise CorruptFileError("bad [Content_Types].xml")

@@ -12,13 +12,19 @@ describe the people and machines behind the document:
   ever notice what they carry);
 - relationships to those parts, the attached-template relationship (its path usually holds
   the Windows user name), and local file paths of external links (made "NULL");
+- values that are free text no reader shows: relationship ids (renumbered rId1, rId2 ... per
+  ``.rels``, every reference following; one to no relationship removed), content types
+  outside the specifications' list (``_ooxml_types``), namespace prefixes (given their
+  conventional names, ``_ooxml_prefixes``);
 - inside the remaining XML: tracked changes (deletions removed, insertions accepted, property
   changes dropped), comment anchors, editing-permission ranges (editor names), revision-session
   ids (``w:rsid*``, ``w:rsids``), paragraph ids, numbering ids (``w:nsid``, ``w:tmpl``),
   document ids (``w14:docId``, ``xr:revisionPtr``, ``p14:creationId``), ``x15ac:absPath``
   (the folder the workbook was saved in), shared-workbook user names, pivot-cache refresher,
   password hashes, document variables, picture file names, data-connection strings and
-  paths (``xl/connections.xml``), and elements pointing at a removed relationship;
+  paths (``xl/connections.xml``), Word's last-edit bookmark (``_GoBack``), content-control
+  tags, ids and data bindings, random object ids (``wp14:anchorId``, ``a16:creationId``
+  ...), and elements pointing at a removed relationship;
 - embedded files (images, embedded documents) are cleaned recursively by their own scrubber;
   one that cannot be cleaned makes the whole document "not cleaned".
 
@@ -34,21 +40,30 @@ from dataclasses import dataclass
 from scrubbers import _xml
 from scrubbers._core import scrub_embedded
 from scrubbers._ooxml_fields import is_vml, neutralise_fields, vml_as_xml
-from scrubbers._ooxml_markup import XmlCleaner, clean_element_attributes, keep_known_namespaces
+from scrubbers._ooxml_ids import (
+    DANGLING,
+    dangling_references,
+    drop_duplicates,
+    rename_diagram_drawing,
+    rename_references,
+    renumber,
+)
+from scrubbers._ooxml_markup import (
+    XmlCleaner,
+    clean_element_attributes,
+    keep_known_namespaces,
+    remove_last_edit_bookmark,
+)
 from scrubbers._ooxml_parts import (
     CONTENT_TYPES,
     CT_DROP,
-    CT_NS,
     EXTERNAL,
-    MACRO_FREE,
-    MACROS,
     PACKAGE_RELS,
     PATH_DROP,
     REL_ATTRIBUTES,
     REL_DROP,
     REL_KEEP,
     REL_NS,
-    TYPES_ATTRIBUTES,
     UNCLEANABLE,
     UNKNOWN_PART,
     Relationship,
@@ -62,6 +77,16 @@ from scrubbers._ooxml_parts import (
     rels_part_of,
     rels_source,
 )
+from scrubbers._ooxml_types import (
+    BINARY_TYPE,
+    RELS_TYPE,
+    allowed_content_type,
+    clean_content_types,
+    document_family,
+    font_part_type,
+    xml_part_type,
+)
+from scrubbers._sniff import sniff
 from scrubbers._types import Cleaned, Limits, PassRecord
 from scrubbers._xml import Element
 from scrubbers._zip import (
@@ -114,6 +139,9 @@ class _Pass(PassRecord):
         # Walk the relationship graph from the package root; removed parts are not entered.
         rels_docs: dict[str, tuple[_xml.XmlDoc, list[Relationship]]] = {}
         reachable: set[str] = set()
+        # A SmartArt data part names a relationship of the part holding the diagram.
+        diagram_holder: dict[str, str] = {}
+        reached_by: dict[str, str] = {}  # part -> the type of the first relationship to it
         queue = [""]
         while queue:
             source = queue.pop()
@@ -121,11 +149,16 @@ class _Pass(PassRecord):
             if rels_name not in members or rels_name in rels_docs:
                 continue
             doc = _xml.parse(members[rels_name], self.limits)
+            drop_duplicates(doc.root, self.removed)
             rels = relationships(doc, source, folded, self.removed)
             rels_docs[rels_name] = (doc, rels)
             for rel in rels:
                 if rel.external:
                     continue
+                if rel.target is not None:
+                    reached_by.setdefault(rel.target, rel.key)
+                if rel.key == "diagramData" and rel.target is not None:
+                    diagram_holder.setdefault(rel.target, source)
                 if rel.key in REL_DROP and rel.target is not None:
                     drop.setdefault(rel.target, REL_DROP[rel.key])
                 elif rel.key not in REL_KEEP and rel.target is not None:
@@ -135,8 +168,10 @@ class _Pass(PassRecord):
                         reachable.add(rel.target)
                         queue.append(rel.target)
 
+        main_part = ""
         for rel in rels_docs.get(PACKAGE_RELS, (None, []))[1]:
             if rel.key == "officeDocument" and rel.target is not None:
+                main_part = rel.target
                 if looks_like_xml(members[rel.target]):
                     continue
                 if content_type(rel.target).casefold().endswith("xml"):
@@ -179,6 +214,7 @@ class _Pass(PassRecord):
         # paths of external targets. Remember the ids dropped per source part, so that the
         # elements using them can go too.
         dropped_ids: dict[str, set[str]] = {}
+        renamed_ids: dict[str, dict[str, str]] = {}
         for rels_name, (doc, rels) in rels_docs.items():
             source = rels_source(rels_name) or ""
             if source and source not in output:
@@ -216,22 +252,23 @@ class _Pass(PassRecord):
             ]
             dropped_ids[source] = gone
             keep_only(doc, REL_NS, {"Relationship": REL_ATTRIBUTES}, self.removed)
+            renamed_ids[source] = renumber(doc.root, self.removed)
             output[rels_name] = _xml.serialize(doc)
 
-        # Content types: no entry for a part that is not in the package any more.
-        kept_parts = {"/" + name.casefold() for name in output}
-        types_doc.root[:] = [
-            child
-            for child in types_doc.root
-            if _xml.local_name(child.tag) != "Override"
-            or child.get("PartName", "").casefold() in kept_parts
-        ]
-        for child in types_doc.root:
-            macro_free = MACRO_FREE.get(child.get("ContentType", "").casefold())
-            if _xml.local_name(child.tag) == "Override" and macro_free is not None:
-                child.set("ContentType", macro_free)
-                self.removed.add(MACROS)
-        keep_only(types_doc, CT_NS, TYPES_ATTRIBUTES, self.removed)
+        family = document_family(main_part)
+
+        def required_type(name: str) -> str:
+            if rels_source(name) is not None:
+                return RELS_TYPE
+            data = members[name]
+            kind = part_kind(name, data)
+            if kind == "xml":
+                return xml_part_type(reached_by.get(name, ""), family)
+            if kind == "font":
+                return font_part_type(name)
+            return allowed_content_type(sniff(data).media_type) or BINARY_TYPE
+
+        clean_content_types(types_doc, output, required_type, self.removed)
         output[CONTENT_TYPES] = _xml.serialize(types_doc)
 
         for name in list(output):
@@ -241,7 +278,14 @@ class _Pass(PassRecord):
             kind = part_kind(name, data)
             if kind == "xml":
                 vml = is_vml(name, content_type(name))
-                output[name] = self._clean_xml(data, dropped_ids.get(name, set()), vml=vml)
+                holder = diagram_holder.get(name)
+                output[name] = self._clean_xml(
+                    data,
+                    dropped_ids.get(name, set()),
+                    renamed_ids.get(name, {}),
+                    None if holder is None else renamed_ids.get(holder, {}),
+                    vml=vml,
+                )
             elif kind == "font":
                 # Embedded fonts are typefaces, not a record of who wrote the document.
                 output[name] = data
@@ -250,15 +294,34 @@ class _Pass(PassRecord):
                 output[name] = self.absorb(result)
         return output
 
-    def _clean_xml(self, untrusted_xml: bytes, gone_ids: set[str], *, vml: bool) -> bytes:
+    def _clean_xml(
+        self,
+        untrusted_xml: bytes,
+        gone_ids: set[str],
+        renamed_ids: dict[str, str],
+        holder_renamed_ids: dict[str, str] | None,
+        *,
+        vml: bool,
+    ) -> bytes:
+        """``renamed_ids``: the part's relationship ids, old -> new; ``holder_renamed_ids``:
+        those of the part holding the diagram, for a SmartArt data part."""
         if not untrusted_xml.strip():
             return untrusted_xml  # an empty part carries nothing (and Office tolerates it)
         if vml:
             untrusted_xml = vml_as_xml(untrusted_xml)
         doc = _xml.parse(untrusted_xml, self.limits)
+        # A reference to no relationship goes (Office would repair it away): the element
+        # with it too when it holds nothing else.
+        dangling = dangling_references(doc.root, renamed_ids) - gone_ids
+        if dangling:
+            self.removed.add(DANGLING)
         neutralise_fields(doc.root, self.removed, self._add_link)
-        XmlCleaner(self.removed, gone_ids).clean_children(doc.root)
+        remove_last_edit_bookmark(doc.root, self.removed)
+        XmlCleaner(self.removed, gone_ids, dangling).clean_children(doc.root)
         self._clean_attributes(doc.root, None, gone_ids)
+        rename_references(doc.root, renamed_ids, self.removed)
+        if holder_renamed_ids is not None:
+            rename_diagram_drawing(doc.root, holder_renamed_ids, self.removed)
         keep_known_namespaces(doc, self.removed, unqualified_elements=vml)
         return _xml.serialize(doc)
 

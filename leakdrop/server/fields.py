@@ -83,9 +83,15 @@ _RULES: Final[tuple[tuple[str, re.Pattern[str]], ...]] = tuple(
         ),
         (
             "history",
-            r"revisions|tracked-changes|incremental-updates|^ooxml:revision-uid$",
+            r"revisions|tracked-changes|incremental-updates|^ooxml:(?:revision-uid|bookmark)$",
         ),
-        ("ids", r"^pdf:ID$|^ooxml:(?:docId|rsid|nsid|paraId)$|^odf:rsid$"),
+        (
+            # Values no reader sees that a writer chose per copy: ids, and the names and
+            # types the package format lets it choose freely.
+            "ids",
+            r"^pdf:ID$|^ooxml:(?:docId|rsid|nsid|paraId|object-id|content-control"
+            r"|relationship-id|dangling-relationship|namespace-prefix|content-type)$|^odf:rsid$",
+        ),
         (
             "thumbnails",
             r"thumb|^jpeg:MPF$|^heif:extra-images$|trailing-data|extraneous-bytes",
