@@ -25,6 +25,15 @@ XLINK = "http://www.w3.org/1999/xlink"
 _URL = re.compile(r"url\(\s*([\"']?)#([^\"')\s]+)\1\s*\)", re.I)
 _SELECTOR_NAME = re.compile(r"([#.])(-?[A-Za-z_][\w-]*)")
 _RULE = re.compile(r"([^{}]*)\{([^{}]*)\}")
+# Selectors Level 3 pseudo-classes that apply to a drawing; any other name after ":" (and
+# every "::" pseudo-element) is text no renderer matches.
+_PSEUDO_CLASSES = frozenset(
+    """hover active focus visited link first-child last-child only-child nth-child
+    nth-last-child first-of-type last-of-type only-of-type nth-of-type nth-last-of-type not
+    root empty""".split()
+)
+_NTH_ARGUMENT = re.compile(r"\(\s*(?:odd|even|[+-]?\d*n?(?:\s*[+-]\s*\d+)?)\s*\)", re.I)
+_SELECTOR_WORD = re.compile(r"(::?|[#.])?(-?[A-Za-z_][\w-]*)")
 
 
 @dataclass
@@ -45,6 +54,7 @@ class _Renaming:
     classes: _Names = field(default_factory=lambda: _Names("c"))
     results: _Names = field(default_factory=lambda: _Names("r"))
     removed: set[str] = field(default_factory=set)
+    elements: frozenset[str] = frozenset()
 
     def report(self) -> set[str]:
         names = {
@@ -55,9 +65,10 @@ class _Renaming:
         return self.removed | {name for name, renamed in names.items() if renamed}
 
 
-def rename(root: Element, style_elements: list[Element]) -> set[str]:
-    """Rename in place; returns the report names (``svg:id`` ... when a name changed)."""
-    state = _Renaming()
+def rename(root: Element, style_elements: list[Element], elements: frozenset[str]) -> set[str]:
+    """Rename in place; returns the report names (``svg:id`` ... when a name changed).
+    ``elements``: the element names a type selector may name (the kept ones)."""
+    state = _Renaming(elements=elements)
     for element in root.iter():
         _give_names(element, state)
     for element in root.iter():
@@ -176,7 +187,18 @@ def _rename_selector(selector: str, state: _Renaming) -> str | None:
         return match.group(1) + new
 
     out = _SELECTOR_NAME.sub(renamed, selector.strip())
-    if unknown:
+    if unknown or not _words_known(out, state.elements):
         state.removed.add("svg:style-rule")
         return None
     return out
+
+
+def _words_known(selector: str, elements: frozenset[str]) -> bool:
+    """Every word of a renamed selector is an element we keep, a listed pseudo-class, or a
+    name just given (i1, c1): nothing else is matched by a renderer, so it is free text."""
+    for prefix, word in _SELECTOR_WORD.findall(_NTH_ARGUMENT.sub("()", selector)):
+        if prefix == "::" or (prefix == ":" and word.lower() not in _PSEUDO_CLASSES):
+            return False
+        if not prefix and word not in elements:
+            return False
+    return True

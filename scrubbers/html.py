@@ -130,8 +130,9 @@ def _decode(data: bytes) -> str:
 
 
 @dataclass
-class _Pictures(PassRecord):
-    """nh3's attribute filter: the values it keeps, with each data: picture cleaned."""
+class _AttributeValues(PassRecord):
+    """nh3's attribute filter: the values it keeps (a size only as a number: any other
+    text there is drawn by no browser), with each data: picture cleaned."""
 
     limits: Limits
     check_only: bool
@@ -152,10 +153,13 @@ class _Pictures(PassRecord):
     def _filter(self, element: str, attribute: str, value: str) -> str | None:
         target = value.strip()
         if attribute == "href":
-            # data: is among nh3's schemes for the pictures only: never a link target.
+            # data: is among nh3's schemes for the values only: never a link target.
             return None if _data_uri.is_data_uri(target) else value
-        if attribute in ("width", "height"):
-            return value if _SIZE.match(target) else None
+        if attribute in ("width", "height", "colspan", "rowspan"):
+            if _SIZE.match(target):
+                return value
+            self.removed.add("html:invalid-value")
+            return None
         if element == "img" and attribute == "src":
             if not _data_uri.is_data_uri(target):
                 return None
@@ -197,9 +201,9 @@ class HtmlScrubber:
         inventory = _Inventory()
         inventory.feed(text)
         inventory.close()
-        pictures = _Pictures(limits, check_only=True)
-        pictures.clean(text)
-        return sorted(inventory.removed | pictures.removed)
+        values = _AttributeValues(limits, check_only=True)
+        values.clean(text)
+        return sorted(inventory.removed | values.removed)
 
     def remove_all(self, untrusted_data: bytes, limits: Limits) -> Cleaned:
         if len(untrusted_data) > limits.max_input_bytes:
@@ -208,8 +212,8 @@ class HtmlScrubber:
         inventory = _Inventory()
         inventory.feed(text)
         inventory.close()
-        pictures = _Pictures(limits, check_only=False)
-        body = pictures.clean(text)
+        values = _AttributeValues(limits, check_only=False)
+        body = values.clean(text)
         # Whitespace-collapsed and escaped: the title goes back as text, never as markup.
         title = " ".join((inventory.title or "").split())
         head = f"<title>{html.escape(title, quote=False)}</title>" if title else ""
@@ -221,13 +225,13 @@ class HtmlScrubber:
         kept = _Inventory()  # the links as the output has them (nh3 dropped the unsafe ones)
         kept.feed(body)
         kept.close()
-        warnings = {"page-content", *pictures.warnings}
+        warnings = {"page-content", *values.warnings}
         if kept.links:
             warnings.add("hyperlinks")
         return Cleaned(
             out,
-            tuple(sorted(inventory.removed | pictures.removed)),
-            attachments=tuple(pictures.attachments),
+            tuple(sorted(inventory.removed | values.removed)),
+            attachments=tuple(values.attachments),
             warnings=tuple(sorted(warnings)),
-            links=tuple(kept.links + pictures.links),
+            links=tuple(kept.links + values.links),
         )

@@ -251,7 +251,7 @@ class _Pass(PassRecord):
         self._clean_attributes(doc.root, "svg")
         self._clean_children(doc.root, "svg")
         styles = [e for e in doc.root.iter(f"{{{SVG_NS}}}style")]
-        self.removed.update(_svg_names.rename(doc.root, styles))
+        self.removed.update(_svg_names.rename(doc.root, styles, frozenset(ELEMENTS)))
         uses_xlink = any(
             _xml.namespace(name) == XLINK for element in doc.root.iter() for name in element.attrib
         )

@@ -183,3 +183,16 @@ def test_pictures_saved_in_the_page_are_cleaned_and_kept(tmp_path: Path) -> None
     assert b'alt="the plan"' in report.data and b'width="8"' in report.data
     again = scrub_sandboxed(report.data)
     assert again.cleaned and again.removed == () and again.data == report.data
+
+
+def test_sizes_keep_only_numbers() -> None:
+    page = (
+        b'<html><body><table><tr><td colspan="CANARY-COL" rowspan="2">x</td></tr></table>'
+        b"</body></html>"
+    )
+    report = scrub_sandboxed(page)
+    assert report.cleaned, report.reason
+    assert b"CANARY" not in report.data and b'rowspan="2"' in report.data
+    assert "html:invalid-value" in report.removed
+    again = scrub_sandboxed(report.data)
+    assert again.cleaned and again.removed == () and again.data == report.data

@@ -393,3 +393,20 @@ def test_free_text_in_names_and_values_does_not_survive() -> None:
     assert b"font-family:Helvetica" in report.data and b"drawn" in report.data
     again = scrub(report.data)
     assert again.cleaned and again.removed == () and again.data == report.data
+
+
+def test_selector_words_no_renderer_matches_do_not_survive() -> None:
+    """A pseudo-class or element name no renderer knows selects nothing: pure room for a
+    mark. Rules with one go; rules a renderer uses stay."""
+    data = (
+        b'<svg xmlns="http://www.w3.org/2000/svg"><style>rect:CANARYPSEUDO{fill:red} '
+        b"rect::CANARYELEMENT{fill:red} CANARYTAG{fill:red} rect:nth-child(2n+1){fill:#00f} "
+        b"rect:not(.a):hover{stroke:#000}</style><rect class='a' width='5' height='5'/></svg>"
+    )
+    report = scrub(data)
+    assert report.cleaned, report.reason
+    assert b"CANARY" not in report.data and "svg:style-rule" in report.removed
+    assert b"rect:nth-child(2n+1){fill:#00f}" in report.data
+    assert b"rect:not(.c1):hover{stroke:#000}" in report.data
+    again = scrub(report.data)
+    assert again.cleaned and again.removed == () and again.data == report.data
