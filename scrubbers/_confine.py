@@ -247,26 +247,54 @@ def import_seccomp_binding() -> Any:  # pyseccomp ships no types
     return pyseccomp
 
 
+#: The rules every worker shares, built once in the process the workers fork from (see
+#: `prepare_filter`); None until then.
+_shared_rules: Any = None
+
+
+def _build_shared_rules(seccomp: Any) -> Any:
+    kill = seccomp.KILL_PROCESS
+    rules = seccomp.SyscallFilter(defaction=seccomp.ALLOW)
+    for name in _FORBIDDEN:
+        rules.add_rule(kill, name)
+    rules.add_rule(kill, "clone", seccomp.Arg(0, seccomp.MASKED_EQ, _CLONE_THREAD, 0))
+    rules.add_rule(seccomp.ERRNO(errno.ENOSYS), "clone3")
+    rules.add_rule(seccomp.ERRNO(errno.ENOSYS), "openat2")
+    for mask, value in _WRITE_FLAGS:
+        rules.add_rule(kill, "open", seccomp.Arg(1, seccomp.MASKED_EQ, mask, value))
+        rules.add_rule(kill, "openat", seccomp.Arg(2, seccomp.MASKED_EQ, mask, value))
+    # Staying non-dumpable is part of the wall.
+    rules.add_rule(kill, "prctl", seccomp.Arg(0, seccomp.EQ, _PR_SET_DUMPABLE))
+    return rules
+
+
+def prepare_filter() -> None:
+    """Build the filter's shared rules in this process, for the workers forked from it.
+
+    Adding the rules through the binding costs about 2 ms, loading them 0.3 ms: paid once in
+    the fork server instead of for every file. Each worker gets its own copy of them with
+    its memory and adds only the rules that name its own pid. Nothing is installed here: the
+    fork server itself stays unfiltered (it must fork)."""
+    global _shared_rules
+    if _shared_rules is None:
+        seccomp = import_seccomp_binding()
+        try:
+            _shared_rules = _build_shared_rules(seccomp)
+        except OSError as exc:
+            raise ConfinementError(exc.errno, f"seccomp: {exc.strerror}") from exc
+
+
 def load_filter() -> None:
     """Install the worker's seccomp filter (irreversible; inherited by its threads)."""
     seccomp = import_seccomp_binding()
-
     me = os.getpid()
-    rules = seccomp.SyscallFilter(defaction=seccomp.ALLOW)
     kill = seccomp.KILL_PROCESS
     try:
-        for name in _FORBIDDEN:
-            rules.add_rule(kill, name)
-        rules.add_rule(kill, "clone", seccomp.Arg(0, seccomp.MASKED_EQ, _CLONE_THREAD, 0))
-        rules.add_rule(seccomp.ERRNO(errno.ENOSYS), "clone3")
-        rules.add_rule(seccomp.ERRNO(errno.ENOSYS), "openat2")
-        for mask, value in _WRITE_FLAGS:
-            rules.add_rule(kill, "open", seccomp.Arg(1, seccomp.MASKED_EQ, mask, value))
-            rules.add_rule(kill, "openat", seccomp.Arg(2, seccomp.MASKED_EQ, mask, value))
+        # This process's copy of the shared rules: a worker is a fork, so adding to them
+        # changes nothing in the process they were built in, nor in any other worker.
+        rules = _shared_rules if _shared_rules is not None else _build_shared_rules(seccomp)
         for name in _SIGNALS_TO_SELF_ONLY:
             rules.add_rule(kill, name, seccomp.Arg(0, seccomp.NE, me))
-        # Staying non-dumpable is part of the wall.
-        rules.add_rule(kill, "prctl", seccomp.Arg(0, seccomp.EQ, _PR_SET_DUMPABLE))
         rules.load()
     except OSError as exc:
         raise ConfinementError(exc.errno, f"seccomp: {exc.strerror}") from exc

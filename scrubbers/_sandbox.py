@@ -19,6 +19,7 @@ The worker is assumed compromised once it has parsed the file, so the parent:
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import resource
@@ -76,6 +77,8 @@ def fork_workers_from_this_process() -> None:
     with _context_lock:
         if _context is None:
             _confine.make_undumpable()
+            with contextlib.suppress(_confine.ConfinementError):  # each worker reports it
+                _confine.prepare_filter()
             _context = multiprocessing.get_context("fork")
 
 

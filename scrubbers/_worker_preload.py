@@ -9,8 +9,9 @@ from scrubbers._registry import load_all
 _confine.make_undumpable()
 
 try:
-    # Loaded here, not in each worker: the binding finds and loads libseccomp (ctypes).
-    _confine.import_seccomp_binding()
+    # Loaded here, not in each worker: the binding finds and loads libseccomp (ctypes), and
+    # the rules every worker shares are built once.
+    _confine.prepare_filter()
 except _confine.ConfinementError:  # pragma: no cover - each worker then reports it
     pass
 

@@ -595,6 +595,12 @@ def target_signals_its_parent(sock: socket.socket, limits: Limits) -> None:
     _report_back(sock, "may signal")
 
 
+def target_signals_itself(sock: socket.socket, limits: Limits) -> None:
+    recv_frame(sock)
+    os.kill(os.getpid(), 0)
+    _report_back(sock, f"signalled itself, pid {os.getpid()}")
+
+
 def target_ptraces_its_parent(sock: socket.socket, limits: Limits) -> None:
     recv_frame(sock)
     libc = ctypes.CDLL(None, use_errno=True)
@@ -777,6 +783,21 @@ def test_worker_walls_are_up() -> None:
     assert report.reason == "dumpable=False CapEff=0000000000000000 Seccomp=2 thread=True"
     # The server itself (this process) holds the uploads in clear: not dumpable either.
     assert not _confine.is_dumpable()
+
+
+def test_each_worker_may_signal_itself_only() -> None:
+    """The filter's shared rules are built once in the fork server and each worker adds
+    the rule naming its own pid to its own copy: a pid added by one worker must not reach
+    the next one (it would be killed for signalling itself)."""
+    pids = set()
+    for _ in range(3):
+        report = scrub_sandboxed(b"x", limits=QUICK, _worker_target=target_signals_itself)
+        assert report.reason is not None
+        assert report.reason.startswith("signalled itself, pid ")
+        pids.add(report.reason)
+    assert len(pids) == 3  # three workers, each with its own pid
+    report = scrub_sandboxed(_pdf(), limits=QUICK, _worker_target=target_signals_its_parent)
+    assert report.reason == ForbiddenOperationError.reason
 
 
 def test_task_count_reads_the_uid_and_threads_of_every_process() -> None:

@@ -345,7 +345,12 @@ def test_payload_nonce_altered(ident: X25519Identity, two_chunks: tuple[bytes, b
         open_all(bytes(altered), [ident])
 
 
-@pytest.mark.parametrize("extra", [b"\x00", os.urandom(17), os.urandom(CHUNK + 16)])
+@pytest.mark.parametrize(
+    "extra",
+    [b"\x00", os.urandom(17), os.urandom(CHUNK + 16)],
+    # Random bytes in ids would differ between xdist workers, which then refuse to run.
+    ids=["one-byte", "tag-sized", "a-whole-chunk"],
+)
 def test_data_appended_after_final_chunk(
     ident: X25519Identity, two_chunks: tuple[bytes, bytes], extra: bytes
 ) -> None:

@@ -33,6 +33,7 @@ import httpx
 
 from leakdrop.sealing import X25519Recipient, encrypt
 from leakdrop.submission import FileEntry, write_submission
+from support.live_server import free_port
 
 LEAKDROP = [sys.executable, "-m", "leakdrop.cli"]
 
@@ -113,12 +114,6 @@ def make_submission(
     final = folder / f"{sub_id}.age"
     os.rename(tmp, final)
     return final
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
