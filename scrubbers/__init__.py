@@ -15,6 +15,7 @@ with the file's size:
     report = scrub_streamed_sandboxed(size, read_at, output)
 """
 
+from scrubbers._confine import check_sandbox
 from scrubbers._core import scrub, scrub_streamed
 from scrubbers._ranges import BytesSink, RangeSource
 from scrubbers._registry import STREAMED_TYPES
@@ -71,6 +72,7 @@ __all__ = [
     "UnsupportedTypeError",
     "VerificationError",
     "WorkerCrashedError",
+    "check_sandbox",
     "fork_workers_from_this_process",
     "is_plain_text",
     "scrub",

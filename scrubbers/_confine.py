@@ -38,8 +38,11 @@ import errno
 import os
 import resource
 import signal
+import tempfile
 from collections.abc import Iterator
 from typing import Any, Final
+
+from scrubbers.errors import SandboxUnavailableError
 
 #: How a worker killed by its seccomp filter exits (``-SIGSYS`` as multiprocessing reports).
 FORBIDDEN_SIGNAL: Final = signal.SIGSYS
@@ -307,3 +310,26 @@ def confine_worker() -> None:
     make_undumpable()
     drop_capabilities()
     load_filter()
+
+
+#: Longest path a Unix socket can bind (``sun_path`` is 108 bytes with its terminating NUL).
+_MAX_SOCKET_PATH: Final = 107
+#: What multiprocessing's fork server adds under the temporary folder for its socket
+#: (``pymp-XXXXXXXX/listener-XXXXXXXX``, random parts of 8 characters).
+_FORK_SERVER_SOCKET_TAIL: Final = len("/pymp-XXXXXXXX/listener-XXXXXXXX")
+
+
+def check_sandbox() -> None:
+    """Raise `SandboxUnavailableError` when this machine cannot start the cleaning workers
+    the server uses, with what to change; the server checks before it accepts a file.
+
+    The fork server listens on a Unix socket in the temporary folder (``TMPDIR``): under a
+    long folder the path does not fit, the fork server never starts, and every file would be
+    kept not cleaned. (Not an abstract socket: any local process could connect to one.)"""
+    folder = os.fsencode(tempfile.gettempdir())
+    if len(folder) + _FORK_SERVER_SOCKET_TAIL > _MAX_SOCKET_PATH:
+        raise SandboxUnavailableError(
+            f"the temporary folder's path is {len(folder)} bytes long: the cleaning fork "
+            f"server's socket in it must fit in {_MAX_SOCKET_PATH} bytes; set TMPDIR to a "
+            f"folder of at most {_MAX_SOCKET_PATH - _FORK_SERVER_SOCKET_TAIL} bytes"
+        )

@@ -86,6 +86,7 @@ def _get_context() -> ForkServerContext | ForkContext:
     global _context
     with _context_lock:
         if _context is None:
+            _confine.check_sandbox()
             # The server holds every upload in RAM, in clear, while it is processed: no
             # process of its uid (a compromised worker is one) may read its memory either.
             _confine.make_undumpable()
@@ -304,11 +305,12 @@ def _in_worker(
             target=_worker_main, args=(child, limits, target), daemon=True
         )
         worker.start()
-    except OSError:
-        # No process could be started (fork failed under load): keep the file, say why.
+    except (SandboxUnavailableError, OSError) as exc:
+        # No fork server here (`check_sandbox`), or no process could be started (fork
+        # failed under load): keep the file, say why.
         parent.close()
         child.close()
-        return failed(WorkerCrashedError())
+        return failed(exc if isinstance(exc, SandboxUnavailableError) else WorkerCrashedError())
     child.close()
     try:
         return exchange(parent, deadline)

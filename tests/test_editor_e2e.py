@@ -15,13 +15,13 @@ from typing import Any
 
 import httpx
 import pytest
+from support.live_server import free_port
 from support.pickup import (
     LEAKDROP,
     Pickup,
     SocksRelay,
     add_token,
     check_offline_page,
-    free_port,
     run_leakdrop,
     write_token_file,
 )

@@ -26,12 +26,12 @@ from typing import Any
 
 import httpx
 import pytest
+from support.live_server import free_port
 from support.pickup import (
     LEAKDROP,
     Pickup,
     SocksRelay,
     add_token,
-    free_port,
     run_leakdrop,
     write_token_file,
 )

@@ -13,11 +13,11 @@ from typing import Any
 
 import httpx
 import pytest
+from support.live_server import free_port
 from support.pickup import (
     LEAKDROP,
     Pickup,
     add_token,
-    free_port,
     make_submission,
     midnight_utc,
     run_leakdrop,

@@ -11,9 +11,11 @@ import http.client
 import os
 import re
 import shlex
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -101,12 +103,14 @@ class Running:
 @pytest.fixture
 def start_server(tmp_path: Path) -> Iterator[Callable[..., Running]]:
     started: list[Running] = []
+    # A short TMPDIR (the cleaning fork server's socket must fit in it, see ServerPool).
+    short_tmp = Path(tempfile.mkdtemp(prefix="ld-"))
 
     def start(
         *args: str, storage: Path, env: dict[str, str] | None = None, cwd: Path | None = None
     ) -> Running:
         port = free_port()
-        tmpdir = tmp_path / f"tmp-{port}"
+        tmpdir = short_tmp / f"tmp-{port}"
         tmpdir.mkdir()
         stdout, stderr = tmp_path / f"out-{port}.log", tmp_path / f"err-{port}.log"
         full_env = {
@@ -134,6 +138,7 @@ def start_server(tmp_path: Path) -> Iterator[Callable[..., Running]]:
         except subprocess.TimeoutExpired:
             running.proc.kill()
             running.proc.wait()
+    shutil.rmtree(short_tmp, ignore_errors=True)
 
 
 def test_real_server_leaves_no_plaintext_anywhere(
@@ -300,6 +305,45 @@ def test_refuses_to_start_with_bad_keys(
         assert "PRIVATE key" in result.stderr
     # Nothing was created in the storage folder.
     assert not (tmp_path / "st").exists()
+
+
+def test_refuses_to_start_where_its_cleaning_workers_cannot(
+    tmp_path: Path, editor_identity: EditorKeys
+) -> None:
+    """Under a TMPDIR too long for the fork server's socket, every file would be kept not
+    cleaned: the server says what to change instead of starting."""
+    long_tmp = tmp_path / ("t" * 100)
+    long_tmp.mkdir()
+    storage = tmp_path / "st"
+    args = [LEAKDROP, "serve", "--keys", str(editor_identity.keys_dir), "--storage", str(storage)]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LEAKDROP_")}
+    env |= {"TMPDIR": str(long_tmp), "LEAKDROP_PORT": str(free_port())}
+    result = subprocess.run(args, capture_output=True, text=True, timeout=60, env=env)
+    assert result.returncode == 1, result.stderr
+    assert "refusing to start" in result.stderr
+    assert "set TMPDIR to a folder of at most 75 bytes" in result.stderr
+    assert not storage.exists()
+
+
+def test_workers_that_cannot_start_give_the_sandbox_reason(tmp_path: Path) -> None:
+    long_tmp = tmp_path / ("t" * 100)
+    long_tmp.mkdir()
+    script = (
+        "import scrubbers\n"
+        "if __name__ == '__main__':\n"
+        "    report = scrubbers.scrub_sandboxed(b'some text\\n')\n"
+        "    print(report.cleaned, report.reason, report.data == b'some text\\n')\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "TMPDIR": str(long_tmp)},
+    )
+    assert result.stdout.strip() == (
+        "False the cleaning sandbox is not available on this server True"
+    ), result.stderr
 
 
 def test_demo_mode(start_server: Callable[..., Running], tmp_path: Path) -> None:

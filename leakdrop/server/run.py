@@ -91,6 +91,7 @@ def run_serve(args: argparse.Namespace) -> int:
 
     from leakdrop.server.app import create_app
     from leakdrop.server.config import ServerConfig
+    from scrubbers import SandboxUnavailableError, check_sandbox
 
     try:
         if args.demo:
@@ -104,6 +105,9 @@ def run_serve(args: argparse.Namespace) -> int:
                 raise ConfigError("no storage folder: use --storage DIR or LEAKDROP_STORAGE")
             keys, storage = Path(args.keys), Path(args.storage)
         config = ServerConfig.from_args(args, keys=keys, storage=storage)
+        # Before anything is created, and long before the first source: a server whose
+        # cleaning workers cannot start would keep every file not cleaned.
+        check_sandbox()
         # The C parser, named: uvicorn's "auto" would fall back to h11 without a word, and
         # without the header deadline.
         limits = config.limits
@@ -124,8 +128,12 @@ def run_serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
-    except (ConfigError, OSError) as exc:
-        text = str(exc) if isinstance(exc, ConfigError) else f"{exc.strerror}"
+    except (ConfigError, SandboxUnavailableError, OSError) as exc:
+        text = (
+            str(exc)
+            if isinstance(exc, ConfigError | SandboxUnavailableError)
+            else f"{exc.strerror}"
+        )
         print(f"leakdrop serve: refusing to start: {text}", file=sys.stderr)
         return 1
     listener = open_listener("serve", config.host, config.port)

@@ -14,10 +14,12 @@ import io
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import zipfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -90,6 +92,8 @@ class LiveServer:
     port: int = 0
     proc: subprocess.Popen[bytes] | None = None
     runs: int = 0
+    #: The server's TMPDIR, when not ``workdir/tmp``: see `ServerPool`.
+    tmp_root: Path | None = None
 
     @property
     def url(self) -> str:
@@ -97,7 +101,7 @@ class LiveServer:
 
     @property
     def tmpdir(self) -> Path:
-        return self.workdir / "tmp"
+        return self.tmp_root or self.workdir / "tmp"
 
     @property
     def log(self) -> Path:
@@ -208,6 +212,10 @@ class ServerPool:
     def __init__(self, base: Path) -> None:
         self.base = base
         self.started: list[LiveServer] = []
+        # The servers' TMPDIR: a short folder, not one under `base`. The cleaning fork
+        # server's socket lives there and must fit in 107 bytes (`leakdrop serve` refuses
+        # to start otherwise), which pytest's per-test folders exceed under pytest-xdist.
+        self.tmp_base = Path(tempfile.mkdtemp(prefix="ld-"))
 
     def __call__(
         self, *args: str, storage: Path | None = None, env: dict[str, str] | None = None
@@ -219,6 +227,7 @@ class ServerPool:
             editor=editor,
             storage=storage or workdir / "storage",
             args=args,
+            tmp_root=self.tmp_base / str(len(self.started)),
             # Test storages sit on whatever disk CI has: the free-space refusal is tested
             # on its own (test_faults), with a file system of known size.
             env={"LEAKDROP_MIN_FREE_BYTES": "0", **(env or {})},
@@ -229,6 +238,7 @@ class ServerPool:
     def stop_all(self) -> None:
         for server in self.started:
             server.stop()
+        shutil.rmtree(self.tmp_base, ignore_errors=True)
 
 
 @pytest.fixture
