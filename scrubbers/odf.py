@@ -13,7 +13,10 @@
   and ``dc:date``) and their range ends, tracked changes (``text:tracked-changes`` holds the
   deleted text and the change authors: removed, which accepts deletions; insertions are
   already in the body and stay, their markers go), LibreOffice's revision-session ids
-  (``officeooo:rsid``), stray Dublin Core fields, and local file paths in links;
+  (``officeooo:rsid``), stray Dublin Core fields, and local file paths in links; then every
+  attribute and element the ODF schema does not define for ODF's elements, RDFa, and the
+  ``xml:id`` values, renumbered with their references (_odf_schema.py);
+- the manifest keeps its grammar and only known media types (_odf_manifest.py);
 - embedded pictures (members or inline ``office:binary-data``) are cleaned recursively; one
   that cannot be cleaned makes the whole document "not cleaned".
 
