@@ -83,12 +83,14 @@ _SPECIFIED_NAMESPACES = frozenset(
 
 
 def _is_extension(uri: str) -> bool:
-    """LibreOffice's and OpenOffice's namespaces, which the OASIS schema does not cover."""
+    """LibreOffice's and OpenOffice's namespaces, which the OASIS schema does not cover (CSS3
+    Text's is one that LibreOffice's extended schema declares and writes on paragraph styles)."""
     return uri.startswith(
         (
             "http://openoffice.org/",
             "urn:openoffice:names:experimental:",
             "urn:org:documentfoundation:names:experimental:",
+            "http://www.w3.org/TR/css3-text/",
         )
     )
 
