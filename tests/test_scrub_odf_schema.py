@@ -144,3 +144,18 @@ def test_manifest_root_media_type_is_the_package_mimetype(tmp_path: Path) -> Non
     )
     report = _cleaned(replace_member(odt, "META-INF/manifest.xml", tampered), tmp_path)
     assert "odf:media-type" in report.removed
+
+
+def test_id_lists_keep_the_references_that_resolve(tmp_path: Path) -> None:
+    # draw:nav-order is an IDREFS: each name follows its shape, a name of nothing goes.
+    shape = marker("OdfNavShape")
+    odt = minimal_odt(
+        f'<text:p>Shapes<draw:rect draw:id="{shape}" draw:name="R"/>'
+        '<draw:rect draw:id="id1" draw:name="S"/></text:p>'
+        f'<draw:page draw:name="P" draw:nav-order="{marker("OdfNavGone")} id1  {shape}"/>'
+    )
+    report = _cleaned(odt, tmp_path)
+    assert {"odf:xml-id", "odf:dangling-reference"} <= set(report.removed)
+    root = _content(report)
+    assert [r.get(_DRAW + "id") for r in root.iter(_DRAW + "rect")] == ["id1", "id2"]
+    assert next(root.iter(_DRAW + "page")).get(_DRAW + "nav-order") == "id2 id1"
