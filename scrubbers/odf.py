@@ -13,7 +13,10 @@
   and ``dc:date``) and their range ends, tracked changes (``text:tracked-changes`` holds the
   deleted text and the change authors: removed, which accepts deletions; insertions are
   already in the body and stay, their markers go), LibreOffice's revision-session ids
-  (``officeooo:rsid``), stray Dublin Core fields, and local file paths in links;
+  (``officeooo:rsid``), stray Dublin Core fields, and local file paths in links; then every
+  attribute and element the ODF schema does not define for ODF's elements, RDFa, and the
+  ``xml:id`` values, renumbered with their references (_odf_schema.py);
+- the manifest keeps its grammar and only known media types (_odf_manifest.py);
 - embedded pictures (members or inline ``office:binary-data``) are cleaned recursively; one
   that cannot be cleaned makes the whole document "not cleaned".
 
@@ -30,6 +33,13 @@ from dataclasses import dataclass
 
 from scrubbers import _xml
 from scrubbers._core import scrub_embedded
+from scrubbers._odf_manifest import (
+    MANIFEST,
+    check_grammar,
+    keep_known_media_types,
+    listed_paths,
+)
+from scrubbers._odf_schema import UNKNOWN_XML, keep_specified, renumber_ids
 from scrubbers._sniff import UNKNOWN, sniff
 from scrubbers._types import Cleaned, Limits, PassRecord
 from scrubbers._xml import Element
@@ -48,7 +58,6 @@ OFFICE = "urn:oasis:names:tc:opendocument:xmlns:office:1.0"
 TEXT = "urn:oasis:names:tc:opendocument:xmlns:text:1.0"
 TABLE = "urn:oasis:names:tc:opendocument:xmlns:table:1.0"
 CONFIG = "urn:oasis:names:tc:opendocument:xmlns:config:1.0"
-MANIFEST = "urn:oasis:names:tc:opendocument:xmlns:manifest:1.0"
 META = "urn:oasis:names:tc:opendocument:xmlns:meta:1.0"
 DC = "http://purl.org/dc/elements/1.1/"
 OFFICEOOO = "http://openoffice.org/2009/office"
@@ -60,7 +69,6 @@ AUTHOR_FIELD = "odf:author-field"
 EXTERNAL_FIELD = "odf:external-field"
 EXTERNAL = "odf:external-target"
 UNCLEANABLE = "odf:uncleanable-member"
-UNKNOWN_XML = "odf:unknown-xml"
 
 MIMETYPE = "mimetype"
 MANIFEST_PATH = "META-INF/manifest.xml"
@@ -138,7 +146,7 @@ class _Pass(PassRecord):
         if MIMETYPE not in members or MANIFEST_PATH not in members:
             raise CorruptFileError("ODF package without mimetype or manifest")
         manifest = _xml.parse(members[MANIFEST_PATH], self.limits)
-        listed = _manifest_paths(manifest)
+        listed = listed_paths(manifest)
 
         # The media type alone: the sniffer reads only the member's first bytes, and
         # anything after them would be free text nobody reads.
@@ -175,7 +183,8 @@ class _Pass(PassRecord):
             for entry in manifest.root
             if _xml.local_name(entry.tag) != "file-entry" or kept(entry)
         ]
-        _manifest_grammar(manifest, self.removed)
+        check_grammar(manifest, self.removed)
+        keep_known_media_types(manifest, output, mimetype.decode("latin-1"), self.removed)
         output[MANIFEST_PATH] = _xml.serialize(manifest)
         return output
 
@@ -195,6 +204,8 @@ class _Pass(PassRecord):
                 self._clean_attributes(doc.root)
                 self._clean_tree(doc.root)
                 _keep_known_namespaces(doc, self.removed)
+                keep_specified(doc.root, self.removed)
+                renumber_ids(doc.root, self.removed)
             return _xml.serialize(doc)
         if sniff(data) == UNKNOWN:
             if is_font(name, data):
@@ -312,52 +323,6 @@ def _keep_known_namespaces(doc: _xml.XmlDoc, removed: set[str]) -> None:
     if len(kept) != len(doc.namespaces):
         removed.add(UNKNOWN_XML)
     doc.namespaces = kept
-
-
-# The manifest's grammar (ODF 1.3 Part 2, §4): a root with a version, file entries with
-# these attributes. Encrypted entries (with children) are refused before this.
-_ENTRY_ATTRIBUTES = frozenset(
-    f"{{{MANIFEST}}}{name}"
-    for name in ("full-path", "media-type", "preferred-view-mode", "version", "size")
-)
-
-
-def _manifest_grammar(doc: _xml.XmlDoc, removed: set[str]) -> None:
-    root = doc.root
-    changed = bool(set(root.attrib) - {f"{{{MANIFEST}}}version"})
-    version = root.get(f"{{{MANIFEST}}}version")
-    root.attrib.clear()
-    if version is not None:
-        root.set(f"{{{MANIFEST}}}version", version)
-    entries = [child for child in root if child.tag == f"{{{MANIFEST}}}file-entry"]
-    changed = changed or len(entries) != len(root) or bool((root.text or "").strip())
-    for entry in entries:
-        for name in list(entry.attrib):
-            if name not in _ENTRY_ATTRIBUTES:
-                del entry.attrib[name]
-                changed = True
-        changed = changed or len(entry) > 0 or bool((entry.text or "").strip())
-        entry[:] = []
-        entry.text = None
-        entry.tail = None
-    root[:] = entries
-    root.text = None
-    if changed or doc.namespaces != [("manifest", MANIFEST)]:
-        if changed or any(uri != MANIFEST for _, uri in doc.namespaces):
-            removed.add(UNKNOWN_XML)
-    doc.namespaces = [("manifest", MANIFEST)]
-
-
-def _manifest_paths(doc: _xml.XmlDoc) -> set[str]:
-    if doc.root.tag != f"{{{MANIFEST}}}manifest":
-        raise CorruptFileError("bad ODF manifest")
-    paths: set[str] = set()
-    for entry in doc.root.iter(f"{{{MANIFEST}}}file-entry"):
-        if any(_xml.local_name(child.tag) == "encryption-data" for child in entry):
-            # Encrypted parts cannot be read, so they cannot be cleaned.
-            raise UnsupportedTypeError("encrypted ODF")
-        paths.add(entry.get(f"{{{MANIFEST}}}full-path", ""))
-    return paths
 
 
 def _empty_meta(doc: _xml.XmlDoc, removed: set[str]) -> None:

@@ -1,0 +1,161 @@
+"""OpenDocument values that are free text no reader shows (issue 10, "keep only what is known
+to be safe"): attributes the ODF schema does not define for their element (even in ODF's own
+namespaces), elements it does not define, xml:id values, RDFa, and manifest media types.
+
+Each hiding place gets its own canary. Oracles, as in test_scrub_office: cleaned in the
+sandboxed worker, no canary in any member of the output (decompressed, recursively) nor in
+what ExifTool reads, the package still consistent and its XML well-formed, the visible text
+kept, and cleaning the cleaned file gives the same bytes and an empty report.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from support.fixtures_office import marker, minimal_odt, png_plain, replace_member
+from test_scrub_office import assert_canaries_gone, assert_odf_consistent, members, odf_text
+
+from scrubbers import ScrubReport, scrub_sandboxed
+
+_TEXT = "{urn:oasis:names:tc:opendocument:xmlns:text:1.0}"
+_DRAW = "{urn:oasis:names:tc:opendocument:xmlns:drawing:1.0}"
+_XML = "{http://www.w3.org/XML/1998/namespace}"
+_MANIFEST = "{urn:oasis:names:tc:opendocument:xmlns:manifest:1.0}"
+_LOEXT = 'xmlns:loext="urn:org:documentfoundation:names:experimental:office:xmlns:loext:1.0"'
+
+
+def _cleaned(package: bytes, tmp_path: Path) -> ScrubReport:
+    """Cleaned in the worker; every canary gone; consistent, well-formed, and stable."""
+    report = scrub_sandboxed(package)
+    assert_canaries_gone(report, tmp_path, ".odt")
+    assert_odf_consistent(report.data)
+    for name, data in members(report.data).items():
+        if name.endswith(".xml"):
+            ET.fromstring(data)  # well-formed
+    again = scrub_sandboxed(report.data)
+    assert again.cleaned and again.removed == () and again.data == report.data
+    return report
+
+
+def _content(report: ScrubReport) -> ET.Element:
+    return ET.fromstring(members(report.data)["content.xml"])
+
+
+def test_attributes_the_schema_does_not_define_removed(tmp_path: Path) -> None:
+    odt = minimal_odt(
+        f'<text:p text:style-name="P1" text:canary-mark="{marker("OdfTextAttr")}">Body '
+        f'<text:span canary="{marker("OdfBareAttr")}" text:style-name="T1">text</text:span>'
+        f'<draw:frame draw:name="F" style:xyz="{marker("OdfStyleAttr")}" '
+        f'svg:width="1cm" xmlns:svg="urn:oasis:names:tc:opendocument:xmlns:svg-compatible:1.0" '
+        f'draw:made-up="{marker("OdfDrawAttr")}"/> stays.</text:p>'
+    )
+    report = _cleaned(odt, tmp_path)
+    assert "odf:unknown-attribute" in report.removed
+    assert odf_text(report.data) == "Body text stays."
+    content = members(report.data)["content.xml"].decode()
+    # What the schema defines for each element stays.
+    for kept in ('text:style-name="P1"', 'text:style-name="T1"', 'draw:name="F"', "svg:width"):
+        assert kept in content
+
+
+def test_libreoffice_extension_attributes_kept_by_namespace(tmp_path: Path) -> None:
+    # loext: is not in the OASIS schema; its attributes are allowlisted by namespace.
+    odt = minimal_odt(f'<text:p {_LOEXT} loext:marker-style-name="T2">Body text.</text:p>')
+    report = _cleaned(odt, tmp_path)
+    assert "odf:unknown-attribute" not in report.removed
+    assert 'loext:marker-style-name="T2"' in members(report.data)["content.xml"].decode()
+
+
+def test_elements_the_schema_does_not_define_removed_with_their_content(tmp_path: Path) -> None:
+    odt = minimal_odt(
+        f"<text:p>Body<text:canary-note>{marker('OdfElement')}</text:canary-note> text."
+        f'<draw:made-up draw:name="{marker("OdfDrawElement")}"/></text:p>'
+    )
+    report = _cleaned(odt, tmp_path)
+    assert "odf:unknown-xml" in report.removed
+    assert odf_text(report.data) == "Body text."
+
+
+def test_xml_ids_renumbered_with_their_references(tmp_path: Path) -> None:
+    first, second = marker("OdfListId"), marker("OdfShapeId")
+    odt = minimal_odt(
+        f'<text:list xml:id="{first}"><text:list-item><text:p>One</text:p></text:list-item>'
+        f'</text:list><text:list text:continue-list="{first}"><text:list-item>'
+        "<text:p>Two</text:p></text:list-item></text:list>"
+        f'<text:p>Shapes<draw:rect xml:id="{second}" draw:id="{second}" draw:name="R"/>'
+        f'<draw:connector draw:start-shape="{second}" draw:end-shape="{marker("OdfGone")}"/>'
+        "</text:p>"
+    )
+    report = _cleaned(odt, tmp_path)
+    assert {"odf:xml-id", "odf:dangling-reference"} <= set(report.removed)
+    root = _content(report)
+    lists = list(root.iter(_TEXT + "list"))
+    assert lists[0].get(_XML + "id") == "id1"
+    assert lists[1].get(_TEXT + "continue-list") == "id1"
+    rect = next(root.iter(_DRAW + "rect"))
+    assert rect.get(_XML + "id") == rect.get(_DRAW + "id") == "id2"
+    connector = next(root.iter(_DRAW + "connector"))
+    assert connector.get(_DRAW + "start-shape") == "id2"
+    assert connector.get(_DRAW + "end-shape") is None  # dangling: removed
+    assert odf_text(report.data) == "OneTwoShapes"
+
+
+def test_rdfa_attributes_removed(tmp_path: Path) -> None:
+    odt = minimal_odt(
+        '<text:p xmlns:xhtml="http://www.w3.org/1999/xhtml" '
+        f'xhtml:about="urn:{marker("OdfAbout")}" xhtml:property="dc:title" '
+        f'xhtml:content="{marker("OdfRdfa")}">Body text.</text:p>'
+    )
+    report = _cleaned(odt, tmp_path)
+    assert "odf:rdf-metadata" in report.removed
+    assert odf_text(report.data) == "Body text."
+
+
+def test_manifest_media_types_allowlisted(tmp_path: Path) -> None:
+    odt = minimal_odt(
+        '<text:p>Body<draw:frame draw:name="A"><draw:image xlink:href="Pictures/a.png"/>'
+        "</draw:frame> text.</text:p>",
+        extra=(
+            ("Pictures/a.png", png_plain(), f"image/{marker('OdfMediaType')}"),
+            ("Pictures/b.png", png_plain(), "image/png"),
+            ("Object 9/", b"", f"application/{marker('OdfDirType')}"),
+        ),
+    )
+    report = _cleaned(odt, tmp_path)
+    assert "odf:media-type" in report.removed
+    manifest = ET.fromstring(members(report.data)["META-INF/manifest.xml"])
+    types = {e.get(_MANIFEST + "full-path"): e.get(_MANIFEST + "media-type") for e in manifest}
+    assert types == {
+        "/": "application/vnd.oasis.opendocument.text",
+        "content.xml": "text/xml",
+        "Pictures/a.png": "image/png",  # the one its bytes require
+        "Pictures/b.png": "image/png",
+    }
+    assert odf_text(report.data) == "Body text."
+
+
+def test_manifest_root_media_type_is_the_package_mimetype(tmp_path: Path) -> None:
+    odt = minimal_odt("<text:p>Body text.</text:p>")
+    manifest = members(odt)["META-INF/manifest.xml"].decode()
+    tampered = manifest.replace(
+        'manifest:media-type="application/vnd.oasis.opendocument.text"',
+        f'manifest:media-type="application/vnd.oasis.opendocument.text;{marker("OdfRoot")}"',
+    )
+    report = _cleaned(replace_member(odt, "META-INF/manifest.xml", tampered), tmp_path)
+    assert "odf:media-type" in report.removed
+
+
+def test_id_lists_keep_the_references_that_resolve(tmp_path: Path) -> None:
+    # draw:nav-order is an IDREFS: each name follows its shape, a name of nothing goes.
+    shape = marker("OdfNavShape")
+    odt = minimal_odt(
+        f'<text:p>Shapes<draw:rect draw:id="{shape}" draw:name="R"/>'
+        '<draw:rect draw:id="id1" draw:name="S"/></text:p>'
+        f'<draw:page draw:name="P" draw:nav-order="{marker("OdfNavGone")} id1  {shape}"/>'
+    )
+    report = _cleaned(odt, tmp_path)
+    assert {"odf:xml-id", "odf:dangling-reference"} <= set(report.removed)
+    root = _content(report)
+    assert [r.get(_DRAW + "id") for r in root.iter(_DRAW + "rect")] == ["id1", "id2"]
+    assert next(root.iter(_DRAW + "page")).get(_DRAW + "nav-order") == "id2 id1"
