@@ -23,8 +23,9 @@ describe the people and machines behind the document:
   (the folder the workbook was saved in), shared-workbook user names, pivot-cache refresher,
   password hashes, document variables, picture file names, data-connection strings and
   paths (``xl/connections.xml``), Word's last-edit bookmark (``_GoBack``), content-control
-  tags, ids and data bindings, random object ids (``wp14:anchorId``, ``a16:creationId``
-  ...), and elements pointing at a removed relationship;
+  tags, ids and data bindings, the random numbers of Word's hidden bookmarks (``_Hlk``,
+  ``_Toc``, ``_Ref``: renumbered, ``_ooxml_bookmarks``), random object ids
+  (``wp14:anchorId``, ``a16:creationId`` ...), and elements pointing at a removed relationship;
 - embedded files (images, embedded documents) are cleaned recursively by their own scrubber;
   one that cannot be cleaned makes the whole document "not cleaned".
 
@@ -39,6 +40,7 @@ from dataclasses import dataclass
 
 from scrubbers import _xml
 from scrubbers._core import scrub_embedded
+from scrubbers._ooxml_bookmarks import HiddenBookmarks
 from scrubbers._ooxml_fields import is_vml, neutralise_fields, vml_as_xml
 from scrubbers._ooxml_ids import (
     DANGLING,
@@ -271,7 +273,10 @@ class _Pass(PassRecord):
         clean_content_types(types_doc, output, required_type, self.removed)
         output[CONTENT_TYPES] = _xml.serialize(types_doc)
 
-        for name in list(output):
+        # By name, not in the order the zip lists them: the hidden bookmarks are numbered
+        # as first seen, and the cleaned package lists its members sorted.
+        bookmarks = HiddenBookmarks(self.removed)
+        for name in sorted(output):
             if name == CONTENT_TYPES or rels_source(name) is not None:
                 continue
             data = members[name]
@@ -284,6 +289,7 @@ class _Pass(PassRecord):
                     dropped_ids.get(name, set()),
                     renamed_ids.get(name, {}),
                     None if holder is None else renamed_ids.get(holder, {}),
+                    bookmarks,
                     vml=vml,
                 )
             elif kind == "font":
@@ -300,11 +306,13 @@ class _Pass(PassRecord):
         gone_ids: set[str],
         renamed_ids: dict[str, str],
         holder_renamed_ids: dict[str, str] | None,
+        bookmarks: HiddenBookmarks,
         *,
         vml: bool,
     ) -> bytes:
         """``renamed_ids``: the part's relationship ids, old -> new; ``holder_renamed_ids``:
-        those of the part holding the diagram, for a SmartArt data part."""
+        those of the part holding the diagram, for a SmartArt data part; ``bookmarks``: the
+        package's hidden bookmark names."""
         if not untrusted_xml.strip():
             return untrusted_xml  # an empty part carries nothing (and Office tolerates it)
         if vml:
@@ -317,6 +325,7 @@ class _Pass(PassRecord):
             self.removed.add(DANGLING)
         neutralise_fields(doc.root, self.removed, self._add_link)
         remove_last_edit_bookmark(doc.root, self.removed)
+        bookmarks.rename(doc.root)
         XmlCleaner(self.removed, gone_ids, dangling).clean_children(doc.root)
         self._clean_attributes(doc.root, None, gone_ids)
         rename_references(doc.root, renamed_ids, self.removed)

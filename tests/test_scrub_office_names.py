@@ -1,0 +1,87 @@
+"""OOXML names that are free text no reader shows (issue 10, "keep only what is known to be
+safe"), found by our own attack: the random numbers of Word's hidden bookmarks, the names of
+media and embedded parts, extension URIs and namespace URIs.
+
+Oracles as in test_scrub_office_ids: cleaned in the sandboxed worker, no canary in any member
+of the output (decompressed, recursively) nor in what ExifTool reads, the package consistent
+and its XML well-formed, and cleaning the cleaned file gives the same bytes and an empty
+report.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from support.fixtures_office import minimal_docx
+from test_scrub_office import TEXT_PARAGRAPH, docx_text, members
+from test_scrub_office_ids import _cleaned
+
+from scrubbers import scrub_sandboxed
+
+# --- hidden bookmark names -----------------------------------------------------------------
+
+
+def test_hidden_bookmark_numbers_renumbered_with_their_references(tmp_path: Path) -> None:
+    # Word draws the number at each edit: 9 digits that would mark each copy. The canary
+    # digits must all go; the links, cross-references and TOC entries still find them.
+    mark = "909912345"
+    body = (
+        f'<w:p><w:bookmarkStart w:id="0" w:name="_Toc{mark}"/><w:r><w:t>Heading</w:t></w:r>'
+        f'<w:bookmarkEnd w:id="0"/></w:p><w:p><w:bookmarkStart w:id="1" w:name="_Ref8{mark}"/>'
+        f'<w:bookmarkStart w:id="2" w:name="_Hlk7{mark}"/><w:r><w:t>Target</w:t></w:r>'
+        '<w:bookmarkEnd w:id="2"/><w:bookmarkEnd w:id="1"/>'
+        '<w:bookmarkStart w:id="3" w:name="Chapter1"/><w:bookmarkEnd w:id="3"/></w:p>'
+        f'<w:p><w:hyperlink w:anchor="_Hlk7{mark}"><w:r><w:t>link</w:t></w:r></w:hyperlink>'
+        '<w:r><w:fldChar w:fldCharType="begin"/></w:r>'
+        f'<w:r><w:instrText xml:space="preserve"> REF _Ref8{mark} \\h </w:instrText></w:r>'
+        '<w:r><w:fldChar w:fldCharType="separate"/></w:r><w:r><w:t>Target</w:t></w:r>'
+        '<w:r><w:fldChar w:fldCharType="end"/></w:r>'
+        f'<w:fldSimple w:instr=" PAGEREF _Toc{mark} \\h "><w:r><w:t>1</w:t></w:r></w:fldSimple>'
+        f'<w:fldSimple w:instr=" HYPERLINK \\l &quot;_Hlk7{mark}&quot; "><w:r><w:t>again</w:t>'
+        "</w:r></w:fldSimple></w:p>" + TEXT_PARAGRAPH
+    )
+    docx = minimal_docx(body)
+    assert "ooxml:bookmark-name" in scrub_sandboxed(docx).removed
+    report = _cleaned(docx, tmp_path)
+    document = members(report.data)["word/document.xml"].decode()
+    assert mark not in document
+    assert 'w:name="_Toc1"' in document and 'w:name="_Ref1"' in document
+    assert 'w:name="_Hlk1"' in document and 'w:anchor="_Hlk1"' in document
+    assert "REF _Ref1 \\h" in document and "PAGEREF _Toc1 \\h" in document
+    assert "HYPERLINK \\l &quot;_Hlk1&quot;" in document
+    # The author's own bookmark is content: the Bookmark dialog lists it by that name.
+    assert 'w:name="Chapter1"' in document
+    assert docx_text(report.data).endswith("Body text stays.")
+
+
+def test_hidden_bookmark_numbering_is_package_wide(tmp_path: Path) -> None:
+    # A footnote's link to a bookmark of the body follows the body's new name.
+    foot = (
+        '<w:footnotes xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main">'
+        '<w:footnote w:id="1"><w:p><w:hyperlink w:anchor="_Hlk555000111"><w:r><w:t>see</w:t>'
+        "</w:r></w:hyperlink></w:p></w:footnote></w:footnotes>"
+    )
+    docx = minimal_docx(
+        '<w:p><w:bookmarkStart w:id="0" w:name="_Hlk444000111"/><w:bookmarkEnd w:id="0"/>'
+        '<w:bookmarkStart w:id="1" w:name="_Hlk555000111"/><w:r><w:t>there</w:t></w:r>'
+        '<w:bookmarkEnd w:id="1"/></w:p>' + TEXT_PARAGRAPH,
+        rels=(
+            (
+                "rId1",
+                "http://schemas.openxmlformats.org/officeDocument/2006/relationships/footnotes",
+                "footnotes.xml",
+            ),
+        ),
+        parts=(
+            (
+                "word/footnotes.xml",
+                foot,
+                "application/vnd.openxmlformats-officedocument.wordprocessingml.footnotes+xml",
+            ),
+        ),
+    )
+    report = _cleaned(docx, tmp_path)
+    document = members(report.data)["word/document.xml"].decode()
+    footnotes = members(report.data)["word/footnotes.xml"].decode()
+    assert 'w:name="_Hlk2"' in document and 'w:anchor="_Hlk2"' in footnotes
+    assert "000111" not in document + footnotes
