@@ -56,6 +56,7 @@ from scrubbers._ooxml_markup import (
     keep_known_namespaces,
     remove_last_edit_bookmark,
 )
+from scrubbers._ooxml_names import PART_NAME, neutral_names, relative_target
 from scrubbers._ooxml_parts import (
     CONTENT_TYPES,
     CT_DROP,
@@ -212,6 +213,18 @@ class _Pass(PassRecord):
             else:
                 output[name] = b""  # placeholder, filled below
 
+        # The binary parts' names are free text: each gets the one of its kind and order
+        # (`_ooxml_names`), the relationships to it and from it following.
+        kinds = {name: part_kind(name, members[name]) for name in output}
+        binary = {name: members[name] for name in output if kinds[name] in ("embedded", "font")}
+        fonts = (name for name in binary if kinds[name] == "font")
+        others = (name for name in output if name not in binary)
+        new_names = {
+            old: new
+            for old, new in neutral_names(binary, fonts, main_part, others).items()
+            if new != old
+        }
+
         # Relationships: drop those of removed types or to removed parts; neutralise local
         # paths of external targets. Remember the ids dropped per source part, so that the
         # elements using them can go too.
@@ -247,6 +260,14 @@ class _Pass(PassRecord):
                 elif rel.external:
                     # A clickable link is content; the editors check it for tracking tokens.
                     self._add_link(rel.element.get("Target", ""))
+                if not rel.external and rel.target is not None and rel.rel_id not in gone:
+                    new_source = new_names.get(source, source)
+                    new_target = new_names.get(rel.target, rel.target)
+                    if (new_source, new_target) != (source, rel.target):
+                        target = relative_target(new_source, new_target)
+                        if rel.element.get("Target") != target:
+                            rel.element.set("Target", target)
+                            self.removed.add(PART_NAME)
             doc.root[:] = [
                 child
                 for child in doc.root
@@ -257,13 +278,26 @@ class _Pass(PassRecord):
             renamed_ids[source] = renumber(doc.root, self.removed)
             output[rels_name] = _xml.serialize(doc)
 
+        original: dict[str, str] = {}  # output name -> member name
+        for name in list(output):
+            described = rels_source(name)
+            new = (
+                rels_part_of(new_names[described])
+                if described in new_names
+                else new_names.get(name)
+            )
+            original[name if new is None else new] = name
+            if new is not None:
+                output[new] = output.pop(name)
+                self.removed.add(PART_NAME)
+
         family = document_family(main_part)
 
         def required_type(name: str) -> str:
             if rels_source(name) is not None:
                 return RELS_TYPE
-            data = members[name]
-            kind = part_kind(name, data)
+            data = members[original[name]]
+            kind = kinds[original[name]]
             if kind == "xml":
                 return xml_part_type(reached_by.get(name, ""), family)
             if kind == "font":
@@ -279,8 +313,8 @@ class _Pass(PassRecord):
         for name in sorted(output):
             if name == CONTENT_TYPES or rels_source(name) is not None:
                 continue
-            data = members[name]
-            kind = part_kind(name, data)
+            data = members[original[name]]
+            kind = kinds[original[name]]
             if kind == "xml":
                 vml = is_vml(name, content_type(name))
                 holder = diagram_holder.get(name)

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from support.fixtures_office import minimal_docx
-from test_scrub_office import TEXT_PARAGRAPH, docx_text, members
-from test_scrub_office_ids import _cleaned
+from support.fixtures_office import RT, make_xlsx, marker, minimal_docx, png_plain
+from test_scrub_office import PICTURE, TEXT_PARAGRAPH, docx_text, members
+from test_scrub_office_ids import _OFD, _cleaned
 
 from scrubbers import scrub_sandboxed
 
@@ -85,3 +85,52 @@ def test_hidden_bookmark_numbering_is_package_wide(tmp_path: Path) -> None:
     footnotes = members(report.data)["word/footnotes.xml"].decode()
     assert 'w:name="_Hlk2"' in document and 'w:anchor="_Hlk2"' in footnotes
     assert "000111" not in document + footnotes
+
+
+# --- part names ----------------------------------------------------------------------------
+
+
+def test_binary_part_names_neutral_with_their_references(tmp_path: Path) -> None:
+    # The names of pictures and embedded documents are the writer's choice: a mark per copy.
+    picture, sheet = marker("PartPicture"), marker("PartEmbedding")
+    body = (
+        PICTURE.format(blip='r:embed="rId1"')
+        + '<w:p><w:r><w:object><o:OLEObject r:id="rId2" ProgID="Excel.Sheet.12"/></w:object>'
+        "</w:r></w:p>" + TEXT_PARAGRAPH
+    )
+    docx = minimal_docx(
+        body,
+        rels=(
+            ("rId1", f"{RT}/image", f"media/{picture}/x.PNG"),
+            ("rId2", f"{RT}/package", f"embeddings/{sheet}.xlsx"),
+        ),
+        parts=(
+            (f"word/media/{picture}/x.PNG", png_plain(), "image/png"),
+            (f"word/embeddings/{sheet}.xlsx", make_xlsx("Inner"), f"{_OFD}.spreadsheetml.sheet"),
+        ),
+    )
+    assert "ooxml:part-name" in scrub_sandboxed(docx).removed
+    report = _cleaned(docx, tmp_path)
+    names = set(members(report.data))
+    assert {"word/media/image1.png", "word/embeddings/package1.xlsx"} <= names
+    rels = members(report.data)["word/_rels/document.xml.rels"].decode()
+    assert 'Target="media/image1.png"' in rels and 'Target="embeddings/package1.xlsx"' in rels
+    assert docx_text(report.data).endswith("Body text stays.")
+
+
+def test_office_part_names_in_order_are_kept() -> None:
+    # Names Office gives (image1.png, image2.jpeg ...) are already the neutral ones.
+    docx = minimal_docx(
+        PICTURE.format(blip='r:embed="rId1"') + PICTURE.format(blip='r:embed="rId2"'),
+        rels=(
+            ("rId1", f"{RT}/image", "media/image1.png"),
+            ("rId2", f"{RT}/image", "media/image2.png"),
+        ),
+        parts=(
+            ("word/media/image1.png", png_plain(), "image/png"),
+            ("word/media/image2.png", png_plain(), "image/png"),
+        ),
+    )
+    report = scrub_sandboxed(docx)
+    assert report.cleaned and "ooxml:part-name" not in report.removed
+    assert {"word/media/image1.png", "word/media/image2.png"} <= set(members(report.data))
