@@ -2,14 +2,17 @@
 
 A part's name is any name its writer chose (``word/media/<anything>.png``): no reader shows
 it, Office finds the part through the relationships only, and a cleaning that keeps it keeps
-whatever mark it was given. The binary parts (pictures, sound and video, embedded documents,
-fonts) are the ones the standard leaves unnamed: Office itself calls them ``image1.png``,
-``media1.mp4``, ``Microsoft_Word_Document1.docx``, ``font1.odttf`` by the order it met them.
-They get ``<main folder>/media/image<n>``, ``media/media<n>``, ``embeddings/package<n>`` and
-``fonts/font<n>`` (kind and extension from the bytes, as the part's type; the order is the
-old names' natural order, so that a cleaned package's names map to themselves). The XML
-parts keep their names: those of the main part, the styles, the slides and sheets are the
-names the specifications give them, and which other XML parts to rename is left open.
+whatever mark it was given. The binary parts (pictures, sound and video, embedded documents)
+are the ones the standard leaves unnamed: Office itself calls them ``image1.png``,
+``media1.mp4``, ``Microsoft_Word_Document1.docx`` by the order it met them. They get
+``<main folder>/media/image<n>``, ``media/media<n>`` and ``embeddings/package<n>`` (kind and
+extension from the bytes, as the part's type; the order is the old names' natural order, so
+that a cleaned package's names map to themselves).
+
+Not renamed: the XML parts, as those of the main part, the styles, the slides and sheets are
+the names the specifications give them; and the fonts, as Word's obfuscation key is the
+GUID of the font part's name (ECMA-376 Part 1 §17.8.1): a new name would need the font
+obfuscated again.
 """
 
 from __future__ import annotations
@@ -25,9 +28,6 @@ PART_NAME = "ooxml:part-name"  # a part renamed (its relationships' targets foll
 # Extensions Office writes for a type whose sniffed extension is spelled otherwise: kept, so
 # that an Office file's ``image1.jpeg`` is no rename.
 _SAME_TYPE = {".jpg": (".jpeg", ".jpe"), ".tif": (".tiff",), ".heic": (".heif",)}
-# Word's obfuscated fonts are recognised by the ".odttf" extension alone (their content type
-# says so), PowerPoint's by ".fntdata".
-_FONT_EXTENSIONS = (".odttf", ".fntdata", ".ttf", ".otf")
 _DIGITS = re.compile(r"(\d+)")
 
 
@@ -38,10 +38,8 @@ def _natural_key(name: str) -> tuple[tuple[int, str], ...]:
     )
 
 
-def _folder_stem_extension(name: str, untrusted_data: bytes, *, font: bool) -> tuple[str, ...]:
+def _folder_stem_extension(name: str, untrusted_data: bytes) -> tuple[str, str, str]:
     written = posixpath.splitext(name)[1].casefold()
-    if font:
-        return "fonts", "font", written if written in _FONT_EXTENSIONS else ".fntdata"
     kind = sniff(untrusted_data)
     extension = written if written in _SAME_TYPE.get(kind.extension, ()) else kind.extension
     major = kind.media_type.split("/", 1)[0]
@@ -53,19 +51,16 @@ def _folder_stem_extension(name: str, untrusted_data: bytes, *, font: bool) -> t
 
 
 def neutral_names(
-    binary_parts: Mapping[str, bytes], fonts: Iterable[str], main_part: str, kept: Iterable[str]
+    binary_parts: Mapping[str, bytes], main_part: str, kept: Iterable[str]
 ) -> dict[str, str]:
-    """Old name -> new name for the binary parts (``fonts`` among them); ``kept``: the names
-    of the other parts, which no new name may take."""
+    """Old name -> new name for the binary parts but fonts; ``kept``: the names of the other
+    parts, which no new name may take."""
     top = main_part.split("/", 1)[0] if "/" in main_part else ""
-    font_names = set(fonts)
     taken = {name.casefold() for name in kept}
     counts: dict[tuple[str, str], int] = {}
     renamed: dict[str, str] = {}
     for name in sorted(binary_parts, key=lambda n: (_natural_key(n), n)):
-        folder, stem, extension = _folder_stem_extension(
-            name, binary_parts[name], font=name in font_names
-        )
+        folder, stem, extension = _folder_stem_extension(name, binary_parts[name])
         number = counts.get((folder, stem), 0)
         while True:
             number += 1

@@ -216,12 +216,12 @@ class _Pass(PassRecord):
         # The binary parts' names are free text: each gets the one of its kind and order
         # (`_ooxml_names`), the relationships to it and from it following.
         kinds = {name: part_kind(name, members[name]) for name in output}
-        binary = {name: members[name] for name in output if kinds[name] in ("embedded", "font")}
-        fonts = (name for name in binary if kinds[name] == "font")
-        others = (name for name in output if name not in binary)
+        binary = {name: members[name] for name in output if kinds[name] == "embedded"}
         new_names = {
             old: new
-            for old, new in neutral_names(binary, fonts, main_part, others).items()
+            for old, new in neutral_names(
+                binary, main_part, (name for name in output if name not in binary)
+            ).items()
             if new != old
         }
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from support.fixtures_office import RT, make_xlsx, marker, minimal_docx, png_plain
+import pytest
+from support.fixtures_office import MARK, RT, make_xlsx, marker, minimal_docx, png_plain
 from test_scrub_office import PICTURE, TEXT_PARAGRAPH, docx_text, members
 from test_scrub_office_ids import _OFD, _cleaned
 
@@ -134,3 +135,35 @@ def test_office_part_names_in_order_are_kept() -> None:
     report = scrub_sandboxed(docx)
     assert report.cleaned and "ooxml:part-name" not in report.removed
     assert {"word/media/image1.png", "word/media/image2.png"} <= set(members(report.data))
+
+
+# --- namespace URIs ------------------------------------------------------------------------
+
+MC = "http://schemas.openxmlformats.org/markup-compatibility/2006"
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        f"http://{MARK}.example/",
+        f"http://schemas.openxmlformats.org/{MARK}",
+        f"http://schemas.microsoft.com/office/word/{MARK}",
+        f"http://schemas.microsoft.com/office/word/2010/wordml{MARK}",
+        f"urn:schemas-microsoft-com:{MARK}",
+        f"http://purl.org/dc/{MARK}",
+        f"http://purl.oclc.org/ooxml/{MARK}",
+    ],
+)
+def test_namespace_uri_of_no_specification_removed(uri: str, tmp_path: Path) -> None:
+    # A known host is not enough: the rest of the URI is free text under a kept prefix.
+    body = (
+        '<w:p><w:r><w:rPr><w14:ligatures w14:val="standard"/></w:rPr><w:t>Body text stays.'
+        "</w:t></w:r></w:p>"
+    )
+    docx = minimal_docx(body, root_attributes=f' xmlns:mc="{MC}" xmlns:w14="{uri}" '
+                        'mc:Ignorable="w14"')  # fmt: skip
+    assert "ooxml:unknown-xml" in scrub_sandboxed(docx).removed
+    report = _cleaned(docx, tmp_path)
+    document = members(report.data)["word/document.xml"].decode()
+    assert "ligatures" not in document and "Ignorable" not in document
+    assert docx_text(report.data) == "Body text stays."
