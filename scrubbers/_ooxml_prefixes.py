@@ -159,10 +159,28 @@ _FUTURE_OFFICE = re.compile(
 _OFFICE_NAMES = frozenset(uri.rsplit("/", 1)[1] for uri in _CONVENTIONAL if uri.startswith(_MSO))
 
 
+# Where the specifications' namespaces live; a URI elsewhere is unknown even when the table
+# gives it a prefix (``http://macVmlSchemaUri``, Mac Office's placeholder, names nothing).
+_KNOWN_HOSTS = (
+    "http://schemas.openxmlformats.org/",
+    "http://purl.oclc.org/ooxml/",
+    "http://schemas.microsoft.com/office/",
+    "urn:schemas-microsoft-com:",
+    "http://www.w3.org/XML/1998/namespace",
+    "http://www.w3.org/2001/XMLSchema-instance",
+    "http://www.w3.org/2001/XMLSchema",
+    "http://purl.org/dc/",
+    "http://schemas.microsoft.com/ink/",
+    "http://www.w3.org/2003/InkML",
+)
+
+
 def is_known_namespace(uri: str) -> bool:
     """Whether a namespace is one of the specifications' (ECMA-376 both editions, the
     Microsoft extensions, VML, Dublin Core, XML Schema): one under a known host but of any
     other path is a free text there (``http://schemas.microsoft.com/office/<mark>``)."""
+    if not uri.startswith(_KNOWN_HOSTS):
+        return False
     if uri in _CONVENTIONAL or uri in _KNOWN_WITHOUT_PREFIX or uri in _STRICT:
         return True
     future = _FUTURE_OFFICE.fullmatch(uri)
