@@ -15,7 +15,9 @@ describe the people and machines behind the document:
 - values that are free text no reader shows: relationship ids (renumbered rId1, rId2 ... per
   ``.rels``, every reference following; one to no relationship removed), content types
   outside the specifications' list (``_ooxml_types``), namespace prefixes (given their
-  conventional names, ``_ooxml_prefixes``);
+  conventional names, ``_ooxml_prefixes``), namespace URIs of no specification (removed with
+  their markup), the names of binary parts (pictures, media, embedded documents: renamed by
+  kind and order, ``_ooxml_names``);
 - inside the remaining XML: tracked changes (deletions removed, insertions accepted, property
   changes dropped), comment anchors, editing-permission ranges (editor names), revision-session
   ids (``w:rsid*``, ``w:rsids``), paragraph ids, numbering ids (``w:nsid``, ``w:tmpl``),
