@@ -21,7 +21,7 @@ from scrubbers._ooxml_parts import (
     TRACKED,
     UNKNOWN_XML,
 )
-from scrubbers._ooxml_prefixes import MC_NS, PREFIX_LISTS, rename_prefixes
+from scrubbers._ooxml_prefixes import MC_NS, PREFIX_LISTS, is_known_namespace, rename_prefixes
 from scrubbers._xml import Element
 from scrubbers.errors import UnsupportedTypeError
 
@@ -135,41 +135,24 @@ _PICTURE_FILE = re.compile(
 )
 
 
-# Namespaces whose elements and attributes are kept: those of ECMA-376 (both editions), the
-# Microsoft extensions Office writes (MS-DOCX, MS-XLSX, MS-PPTX, MS-ODRAWXML: all under
-# schemas.microsoft.com/office/), legacy VML, and the XML/XSI basics. Anything else is no
-# part of what Office renders (it ignores unknown markup declared ignorable, and refuses the
-# rest): removed, with the declaration of its namespace (whose URI is free text too).
-_KNOWN_NS_PREFIXES = (
-    "http://schemas.openxmlformats.org/",
-    "http://purl.oclc.org/ooxml/",
-    "http://schemas.microsoft.com/office/",
-    "urn:schemas-microsoft-com:",
-    "http://www.w3.org/XML/1998/namespace",
-    "http://www.w3.org/2001/XMLSchema-instance",
-    "http://www.w3.org/2001/XMLSchema",
-    "http://purl.org/dc/",
-    "http://schemas.microsoft.com/ink/",
-    "http://www.w3.org/2003/InkML",
-)
-
-
-def _known_namespace(uri: str) -> bool:
-    return uri.startswith(_KNOWN_NS_PREFIXES)
-
-
 def keep_known_namespaces(
     doc: _xml.XmlDoc, removed: set[str], *, unqualified_elements: bool
 ) -> None:
-    if not _known_namespace(_xml.namespace(doc.root.tag)) and not unqualified_elements:
+    """Keep the elements and attributes of the namespaces of ECMA-376 (both editions), the
+    Microsoft extensions Office writes (MS-DOCX, MS-XLSX, MS-PPTX, MS-ODRAWXML), legacy VML
+    and the XML/XSI basics, each known by its whole URI (`is_known_namespace`). Anything else
+    is no part of what Office renders (it ignores unknown markup declared ignorable, and
+    refuses the rest): removed, with the declaration of its namespace (whose URI is free
+    text too)."""
+    if not is_known_namespace(_xml.namespace(doc.root.tag)) and not unqualified_elements:
         raise UnsupportedTypeError("an office part of an unknown kind")
-    known_prefixes = {p for p, uri in doc.namespaces if _known_namespace(uri)}
+    known_prefixes = {p for p, uri in doc.namespaces if is_known_namespace(uri)}
 
     def keep(element: Element) -> bool:
         uri = _xml.namespace(element.tag)
         if uri == "":
             return unqualified_elements
-        if not _known_namespace(uri):
+        if not is_known_namespace(uri):
             return False
         if uri == MC_NS and _xml.local_name(element.tag) == "Choice":
             # A branch that requires an unknown namespace is one Office skips anyway.
@@ -188,7 +171,7 @@ def keep_known_namespaces(
                 continue
             for name in list(child.attrib):
                 uri = _xml.namespace(name)
-                if uri and not _known_namespace(uri):
+                if uri and not is_known_namespace(uri):
                     del child.attrib[name]
                     removed.add(UNKNOWN_XML)
                 elif uri == MC_NS and _xml.local_name(name) in PREFIX_LISTS:
@@ -200,13 +183,13 @@ def keep_known_namespaces(
 
     for name in list(doc.root.attrib):
         uri = _xml.namespace(name)
-        if uri and not _known_namespace(uri):
+        if uri and not is_known_namespace(uri):
             del doc.root.attrib[name]
             removed.add(UNKNOWN_XML)
         elif uri == MC_NS and _xml.local_name(name) in PREFIX_LISTS:
             _filter_prefix_list(doc.root, name, known_prefixes, removed)
     walk(doc.root)
-    kept = [(p, uri) for p, uri in doc.namespaces if _known_namespace(uri) or uri == ""]
+    kept = [(p, uri) for p, uri in doc.namespaces if is_known_namespace(uri) or uri == ""]
     if len(kept) != len(doc.namespaces):
         removed.add(UNKNOWN_XML)
     doc.namespaces = kept

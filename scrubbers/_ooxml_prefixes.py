@@ -9,6 +9,8 @@ the prefix lists of markup compatibility (ECMA-376 Part 3) follow.
 
 from __future__ import annotations
 
+import re
+
 from scrubbers import _xml
 
 MC_NS = "http://schemas.openxmlformats.org/markup-compatibility/2006"
@@ -122,6 +124,67 @@ _CONVENTIONAL = {
     _MSO + "powerpoint/2015/09/main": "p159",
     _MSO + "powerpoint/2018/8/main": "p188",
 }
+
+# Namespaces of the specifications that Office declares without a conventional prefix of its
+# own, and the XML ones whose attributes appear undeclared (``xml:space``).
+_KNOWN_WITHOUT_PREFIX = frozenset(
+    {
+        "http://www.w3.org/XML/1998/namespace",
+        _OXML + "drawingml/2006/compatibility",
+        _OXML + "officeDocument/2006/sharedTypes",
+        _OXML + "officeDocument/2006/characteristics",
+        _OXML + "officeDocument/2006/extended-properties",
+        _OXML + "officeDocument/2006/custom-properties",
+        _OXML + "package/2006/content-types",
+        _OXML + "package/2006/digital-signature",
+        "http://schemas.microsoft.com/ink/2010/main",
+        "http://www.w3.org/2003/InkML",
+    }
+)
+# The Strict edition names the transitional namespaces of ECMA-376 without the year:
+# http://schemas.openxmlformats.org/<area>/2006/<name> is http://purl.oclc.org/ooxml/<area>/<name>.
+_STRICT = frozenset(
+    "http://purl.oclc.org/ooxml/" + uri.removeprefix(_OXML).replace("/2006/", "/", 1)
+    for uri in (*_CONVENTIONAL, *_KNOWN_WITHOUT_PREFIX)
+    if uri.startswith(_OXML)
+)
+# A namespace of an Office version newer than the table (Office keeps adding them: read as
+# markup it may skip, as Office does), in the shape of those the table has:
+# http://schemas.microsoft.com/office/<application>/<year>[/<n>...]/<one of their names>. The
+# shape leaves a writer the year and the numbers, not a free text.
+_FUTURE_OFFICE = re.compile(
+    r"http://schemas\.microsoft\.com/office/(?:word|drawing|spreadsheetml|powerpoint|excel"
+    r"|thememl|visio)/20\d\d(?:/\d{1,2}){0,3}/(?P<name>[A-Za-z0-9]+)"
+)
+_OFFICE_NAMES = frozenset(uri.rsplit("/", 1)[1] for uri in _CONVENTIONAL if uri.startswith(_MSO))
+
+
+# Where the specifications' namespaces live; a URI elsewhere is unknown even when the table
+# gives it a prefix (``http://macVmlSchemaUri``, Mac Office's placeholder, names nothing).
+_KNOWN_HOSTS = (
+    "http://schemas.openxmlformats.org/",
+    "http://purl.oclc.org/ooxml/",
+    "http://schemas.microsoft.com/office/",
+    "urn:schemas-microsoft-com:",
+    "http://www.w3.org/XML/1998/namespace",
+    "http://www.w3.org/2001/XMLSchema-instance",
+    "http://www.w3.org/2001/XMLSchema",
+    "http://purl.org/dc/",
+    "http://schemas.microsoft.com/ink/",
+    "http://www.w3.org/2003/InkML",
+)
+
+
+def is_known_namespace(uri: str) -> bool:
+    """Whether a namespace is one of the specifications' (ECMA-376 both editions, the
+    Microsoft extensions, VML, Dublin Core, XML Schema): one under a known host but of any
+    other path is a free text there (``http://schemas.microsoft.com/office/<mark>``)."""
+    if not uri.startswith(_KNOWN_HOSTS):
+        return False
+    if uri in _CONVENTIONAL or uri in _KNOWN_WITHOUT_PREFIX or uri in _STRICT:
+        return True
+    future = _FUTURE_OFFICE.fullmatch(uri)
+    return future is not None and future.group("name") in _OFFICE_NAMES
 
 
 def canonical_prefixes(namespaces: list[tuple[str, str]]) -> dict[str, str]:

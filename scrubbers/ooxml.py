@@ -15,7 +15,9 @@ describe the people and machines behind the document:
 - values that are free text no reader shows: relationship ids (renumbered rId1, rId2 ... per
   ``.rels``, every reference following; one to no relationship removed), content types
   outside the specifications' list (``_ooxml_types``), namespace prefixes (given their
-  conventional names, ``_ooxml_prefixes``);
+  conventional names, ``_ooxml_prefixes``), namespace URIs of no specification (removed with
+  their markup), the names of binary parts (pictures, media, embedded documents: renamed by
+  kind and order, ``_ooxml_names``);
 - inside the remaining XML: tracked changes (deletions removed, insertions accepted, property
   changes dropped), comment anchors, editing-permission ranges (editor names), revision-session
   ids (``w:rsid*``, ``w:rsids``), paragraph ids, numbering ids (``w:nsid``, ``w:tmpl``),
@@ -23,8 +25,9 @@ describe the people and machines behind the document:
   (the folder the workbook was saved in), shared-workbook user names, pivot-cache refresher,
   password hashes, document variables, picture file names, data-connection strings and
   paths (``xl/connections.xml``), Word's last-edit bookmark (``_GoBack``), content-control
-  tags, ids and data bindings, random object ids (``wp14:anchorId``, ``a16:creationId``
-  ...), and elements pointing at a removed relationship;
+  tags, ids and data bindings, the random numbers of Word's hidden bookmarks (``_Hlk``,
+  ``_Toc``, ``_Ref``: renumbered, ``_ooxml_bookmarks``), random object ids
+  (``wp14:anchorId``, ``a16:creationId`` ...), and elements pointing at a removed relationship;
 - embedded files (images, embedded documents) are cleaned recursively by their own scrubber;
   one that cannot be cleaned makes the whole document "not cleaned".
 
@@ -39,6 +42,7 @@ from dataclasses import dataclass
 
 from scrubbers import _xml
 from scrubbers._core import scrub_embedded
+from scrubbers._ooxml_bookmarks import HiddenBookmarks
 from scrubbers._ooxml_fields import is_vml, neutralise_fields, vml_as_xml
 from scrubbers._ooxml_ids import (
     DANGLING,
@@ -54,6 +58,7 @@ from scrubbers._ooxml_markup import (
     keep_known_namespaces,
     remove_last_edit_bookmark,
 )
+from scrubbers._ooxml_names import PART_NAME, neutral_names, relative_target
 from scrubbers._ooxml_parts import (
     CONTENT_TYPES,
     CT_DROP,
@@ -210,6 +215,18 @@ class _Pass(PassRecord):
             else:
                 output[name] = b""  # placeholder, filled below
 
+        # The binary parts' names are free text: each gets the one of its kind and order
+        # (`_ooxml_names`), the relationships to it and from it following.
+        kinds = {name: part_kind(name, members[name]) for name in output}
+        binary = {name: members[name] for name in output if kinds[name] == "embedded"}
+        new_names = {
+            old: new
+            for old, new in neutral_names(
+                binary, main_part, (name for name in output if name not in binary)
+            ).items()
+            if new != old
+        }
+
         # Relationships: drop those of removed types or to removed parts; neutralise local
         # paths of external targets. Remember the ids dropped per source part, so that the
         # elements using them can go too.
@@ -245,6 +262,14 @@ class _Pass(PassRecord):
                 elif rel.external:
                     # A clickable link is content; the editors check it for tracking tokens.
                     self._add_link(rel.element.get("Target", ""))
+                if not rel.external and rel.target is not None and rel.rel_id not in gone:
+                    new_source = new_names.get(source, source)
+                    new_target = new_names.get(rel.target, rel.target)
+                    if (new_source, new_target) != (source, rel.target):
+                        target = relative_target(new_source, new_target)
+                        if rel.element.get("Target") != target:
+                            rel.element.set("Target", target)
+                            self.removed.add(PART_NAME)
             doc.root[:] = [
                 child
                 for child in doc.root
@@ -255,13 +280,26 @@ class _Pass(PassRecord):
             renamed_ids[source] = renumber(doc.root, self.removed)
             output[rels_name] = _xml.serialize(doc)
 
+        original: dict[str, str] = {}  # output name -> member name
+        for name in list(output):
+            described = rels_source(name)
+            new = (
+                rels_part_of(new_names[described])
+                if described in new_names
+                else new_names.get(name)
+            )
+            original[name if new is None else new] = name
+            if new is not None:
+                output[new] = output.pop(name)
+                self.removed.add(PART_NAME)
+
         family = document_family(main_part)
 
         def required_type(name: str) -> str:
             if rels_source(name) is not None:
                 return RELS_TYPE
-            data = members[name]
-            kind = part_kind(name, data)
+            data = members[original[name]]
+            kind = kinds[original[name]]
             if kind == "xml":
                 return xml_part_type(reached_by.get(name, ""), family)
             if kind == "font":
@@ -271,11 +309,14 @@ class _Pass(PassRecord):
         clean_content_types(types_doc, output, required_type, self.removed)
         output[CONTENT_TYPES] = _xml.serialize(types_doc)
 
-        for name in list(output):
+        # By name, not in the order the zip lists them: the hidden bookmarks are numbered
+        # as first seen, and the cleaned package lists its members sorted.
+        bookmarks = HiddenBookmarks(self.removed)
+        for name in sorted(output):
             if name == CONTENT_TYPES or rels_source(name) is not None:
                 continue
-            data = members[name]
-            kind = part_kind(name, data)
+            data = members[original[name]]
+            kind = kinds[original[name]]
             if kind == "xml":
                 vml = is_vml(name, content_type(name))
                 holder = diagram_holder.get(name)
@@ -284,6 +325,7 @@ class _Pass(PassRecord):
                     dropped_ids.get(name, set()),
                     renamed_ids.get(name, {}),
                     None if holder is None else renamed_ids.get(holder, {}),
+                    bookmarks,
                     vml=vml,
                 )
             elif kind == "font":
@@ -300,11 +342,13 @@ class _Pass(PassRecord):
         gone_ids: set[str],
         renamed_ids: dict[str, str],
         holder_renamed_ids: dict[str, str] | None,
+        bookmarks: HiddenBookmarks,
         *,
         vml: bool,
     ) -> bytes:
         """``renamed_ids``: the part's relationship ids, old -> new; ``holder_renamed_ids``:
-        those of the part holding the diagram, for a SmartArt data part."""
+        those of the part holding the diagram, for a SmartArt data part; ``bookmarks``: the
+        package's hidden bookmark names."""
         if not untrusted_xml.strip():
             return untrusted_xml  # an empty part carries nothing (and Office tolerates it)
         if vml:
@@ -317,6 +361,7 @@ class _Pass(PassRecord):
             self.removed.add(DANGLING)
         neutralise_fields(doc.root, self.removed, self._add_link)
         remove_last_edit_bookmark(doc.root, self.removed)
+        bookmarks.rename(doc.root)
         XmlCleaner(self.removed, gone_ids, dangling).clean_children(doc.root)
         self._clean_attributes(doc.root, None, gone_ids)
         rename_references(doc.root, renamed_ids, self.removed)

@@ -875,7 +875,7 @@ def test_docx_with_metafile_is_cleaned_whole(kind: str) -> None:
     assert report.cleaned, report.reason
     assert f"embedded:{kind}/{kind}:comment" in report.removed
     with zipfile.ZipFile(io.BytesIO(report.data)) as archive:
-        out = archive.read(f"word/media/image9.{kind}")
+        out = archive.read(f"word/media/image2.{kind}")  # after image1.jpeg
     assert sniff(out).name == kind
     assert not markers_left(out)
     assert SCRUBBER.get_meta(out, DEFAULT_LIMITS) == []

@@ -384,7 +384,7 @@ def test_docx_embedded_files_cleaned_recursively() -> None:
     )
     assert any(name.startswith("embedded:xlsx/ooxml:docProps/core") for name in report.removed)
     parts = members(report.data)
-    inner = parts["word/embeddings/Microsoft_Excel_Worksheet.xlsx"]
+    inner = parts["word/embeddings/package1.xlsx"]
     assert "docProps/core.xml" not in members(inner)
     assert "Cell text stays" in members(inner)["xl/worksheets/sheet1.xml"].decode()
     # The cleaned image is still a decodable JPEG of the same size.

@@ -90,7 +90,8 @@ _RULES: Final[tuple[tuple[str, re.Pattern[str]], ...]] = tuple(
             # types the package format lets it choose freely.
             "ids",
             r"^pdf:ID$|^ooxml:(?:docId|rsid|nsid|paraId|object-id|content-control"
-            r"|relationship-id|dangling-relationship|namespace-prefix|content-type)$|^odf:rsid$",
+            r"|relationship-id|dangling-relationship|namespace-prefix|content-type|bookmark-name"
+            r"|part-name)$|^odf:rsid$",
         ),
         (
             "thumbnails",
