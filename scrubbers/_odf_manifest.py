@@ -9,7 +9,7 @@ what the scrubbers clean. Any other value is replaced by the one the member's by
 from __future__ import annotations
 
 from scrubbers import _xml
-from scrubbers._odf_schema import UNKNOWN_XML
+from scrubbers._odf_schema import ODF_VERSIONS, UNKNOWN_XML, known_version
 from scrubbers._sniff import ALL_TYPES, UNKNOWN, sniff
 from scrubbers._zip import is_font, looks_like_xml
 from scrubbers.errors import CorruptFileError, UnsupportedTypeError
@@ -47,11 +47,26 @@ _FONT_TYPES = frozenset(
 _FILE_TYPES = _XML_TYPES | _FONT_TYPES | {t.media_type for t in ALL_TYPES} | {""}
 
 
+_VIEW_MODES = frozenset({"edit", "presentation-slide-show", "read-only"})
+
+
+def _is_known_value(name: str, value: str) -> bool:
+    # The entries' values but the path and media type (checked on their own) have a grammar
+    # (ODF 1.3 Part 2, §4.3): free text in them is a mark.
+    if name == f"{{{MANIFEST}}}version":
+        return value in ODF_VERSIONS
+    if name == f"{{{MANIFEST}}}size":
+        return value.isascii() and value.isdigit()
+    if name == f"{{{MANIFEST}}}preferred-view-mode":
+        return value in _VIEW_MODES
+    return True
+
+
 def check_grammar(doc: _xml.XmlDoc, removed: set[str]) -> None:
     """Keep the manifest's root version and its file entries with their known attributes."""
     root = doc.root
     changed = bool(set(root.attrib) - {f"{{{MANIFEST}}}version"})
-    version = root.get(f"{{{MANIFEST}}}version")
+    version = known_version(root.get(f"{{{MANIFEST}}}version"), removed)
     root.attrib.clear()
     if version is not None:
         root.set(f"{{{MANIFEST}}}version", version)
@@ -59,7 +74,7 @@ def check_grammar(doc: _xml.XmlDoc, removed: set[str]) -> None:
     changed = changed or len(entries) != len(root) or bool((root.text or "").strip())
     for entry in entries:
         for name in list(entry.attrib):
-            if name not in _ENTRY_ATTRIBUTES:
+            if name not in _ENTRY_ATTRIBUTES or not _is_known_value(name, entry.attrib[name]):
                 del entry.attrib[name]
                 changed = True
         changed = changed or len(entry) > 0 or bool((entry.text or "").strip())

@@ -29,12 +29,18 @@ UNKNOWN_XML = "odf:unknown-xml"
 RENAMED_ID = "odf:xml-id"
 DANGLING_REFERENCE = "odf:dangling-reference"
 RDF_METADATA = "odf:rdf-metadata"
+UNKNOWN_VERSION = "odf:unknown-version"
+
+#: The versions ODF has had. ``office:version`` and ``manifest:version`` are read by readers
+#: as one of these; any other text there is a mark no reader shows.
+ODF_VERSIONS = frozenset({"1.0", "1.1", "1.2", "1.3", "1.4"})
 
 _OASIS_NS = "urn:oasis:names:tc:opendocument:xmlns:"
 _XHTML = "http://www.w3.org/1999/xhtml"
 _DRAW = "urn:oasis:names:tc:opendocument:xmlns:drawing:1.0"
 _FORM = "urn:oasis:names:tc:opendocument:xmlns:form:1.0"
 _ANY = "*"
+_OFFICE_VERSION = "{urn:oasis:names:tc:opendocument:xmlns:office:1.0}version"
 
 
 def _clark(qname: str, prefixes: dict[str, str]) -> str:
@@ -95,6 +101,14 @@ def _is_extension(uri: str) -> bool:
     )
 
 
+def known_version(value: str | None, removed: set[str]) -> str | None:
+    """`value` when ODF has such a version, else None (and the removal reported)."""
+    if value is None or value in ODF_VERSIONS:
+        return value
+    removed.add(UNKNOWN_VERSION)
+    return None
+
+
 def keep_specified(root: Element, removed: set[str]) -> None:
     """Take out the elements and attributes the schemas do not define for ODF's elements."""
     _strip_attributes(root, removed)
@@ -104,7 +118,9 @@ def keep_specified(root: Element, removed: set[str]) -> None:
 def _strip_attributes(element: Element, removed: set[str]) -> None:
     allowed = _ALLOWED.get(element.tag) if isinstance(element.tag, str) else None
     for name in list(element.attrib):
-        if name in _RDFA:
+        if name == _OFFICE_VERSION and known_version(element.attrib[name], removed) is None:
+            del element.attrib[name]
+        elif name in _RDFA:
             del element.attrib[name]
             removed.add(RDF_METADATA)
         elif (

@@ -39,7 +39,7 @@ from scrubbers._odf_manifest import (
     keep_known_media_types,
     listed_paths,
 )
-from scrubbers._odf_schema import UNKNOWN_XML, keep_specified, renumber_ids
+from scrubbers._odf_schema import UNKNOWN_XML, keep_specified, known_version, renumber_ids
 from scrubbers._sniff import UNKNOWN, sniff
 from scrubbers._types import Cleaned, Limits, PassRecord
 from scrubbers._xml import Element
@@ -329,7 +329,7 @@ def _empty_meta(doc: _xml.XmlDoc, removed: set[str]) -> None:
     root = doc.root
     if root.tag != f"{{{OFFICE}}}document-meta":
         raise CorruptFileError("bad ODF meta.xml")
-    version = root.get(f"{{{OFFICE}}}version")
+    version = known_version(root.get(f"{{{OFFICE}}}version"), removed)
     has_fields = (
         len(root) != 1
         or root[0].tag != f"{{{OFFICE}}}meta"

@@ -21,6 +21,7 @@ from scrubbers import ScrubReport, scrub_sandboxed
 _TEXT = "{urn:oasis:names:tc:opendocument:xmlns:text:1.0}"
 _DRAW = "{urn:oasis:names:tc:opendocument:xmlns:drawing:1.0}"
 _XML = "{http://www.w3.org/XML/1998/namespace}"
+MANIFEST_PATH = "META-INF/manifest.xml"
 _MANIFEST = "{urn:oasis:names:tc:opendocument:xmlns:manifest:1.0}"
 _LOEXT = 'xmlns:loext="urn:org:documentfoundation:names:experimental:office:xmlns:loext:1.0"'
 
@@ -159,3 +160,29 @@ def test_id_lists_keep_the_references_that_resolve(tmp_path: Path) -> None:
     root = _content(report)
     assert [r.get(_DRAW + "id") for r in root.iter(_DRAW + "rect")] == ["id1", "id2"]
     assert next(root.iter(_DRAW + "page")).get(_DRAW + "nav-order") == "id2 id1"
+
+
+def test_versions_and_manifest_values_keep_only_their_grammar(tmp_path: Path) -> None:
+    plain = minimal_odt("<text:p>Body text.</text:p>")
+    content = members(plain)["content.xml"].decode()
+    assert content.count('office:version="1.3"') == 1
+    content = content.replace('office:version="1.3"', f'office:version="{marker("OdfVersion")}"')
+    manifest = members(plain)[MANIFEST_PATH].decode()
+    manifest = manifest.replace(
+        'manifest:version="1.3"', f'manifest:version="{marker("OdfManifestVersion")}"', 1
+    ).replace(
+        'manifest:full-path="content.xml"',
+        f'manifest:full-path="content.xml" manifest:size="{marker("OdfSize")}" '
+        f'manifest:preferred-view-mode="{marker("OdfViewMode")}"',
+        1,
+    )
+    assert manifest.count("Marker-") == 3
+    odt = replace_member(replace_member(plain, "content.xml", content), MANIFEST_PATH, manifest)
+    report = _cleaned(odt, tmp_path)
+    assert "odf:unknown-version" in report.removed
+    assert odf_text(report.data) == "Body text."
+    # A version ODF has had stays as written.
+    kept = scrub_sandboxed(plain)
+    assert "odf:unknown-version" not in kept.removed
+    assert 'office:version="1.3"' in members(kept.data)["content.xml"].decode()
+    assert 'manifest:version="1.3"' in members(kept.data)[MANIFEST_PATH].decode()
