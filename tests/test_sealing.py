@@ -233,7 +233,9 @@ def test_identities_file(ident: X25519Identity) -> None:
     text = f"# created: today\n# public key: {ident.recipient()}\n{ident}\n\n{other}\n"
     parsed = parse_identities_file(text)
     assert [str(i) for i in parsed] == [str(ident), str(other)]
-    garbled = str(other)[:-1] + "Q"
+    # A fixed replacement would equal the random key's own last character one run in 32.
+    last = str(other)[-1]
+    garbled = str(other)[:-1] + ("Q" if last != "Q" else "P")
     with pytest.raises(KeyFormatError, match="line 2") as info:
         parse_identities_file(f"{ident}\n{garbled}\n")
     assert garbled not in str(info.value) and str(ident) not in str(info.value)
