@@ -43,10 +43,8 @@ sys.path.insert(0, str(REPO / "tests"))
 def forbidden_tags(tags: dict[str, object], groups: list[dict[str, object]]) -> list[str]:
     """The one table of identifying tags of the project (tests/test_scrub_corpus.py).
 
-    Imported on first use, not at module level: each scrub worker re-imports this script as
-    ``__mp_main__`` (multiprocessing's fork server), and pulling pytest in there would add
-    a tenth of a second to every file, a cost the server (whose main module is the tiny
-    ``leakdrop`` script) does not pay.
+    Imported on first use, not at module level: only the leftover count needs pytest's
+    test module, and the fork server copies this process's imports into no worker.
     """
     table: Callable[[dict[str, object], list[dict[str, object]]], list[str]] = (
         importlib.import_module("test_scrub_corpus").forbidden_tags

@@ -29,6 +29,7 @@ import struct
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from multiprocessing import spawn
 from multiprocessing.context import ForkContext, ForkServerContext
 from typing import Protocol
 
@@ -64,6 +65,9 @@ _EXIT_OUT_OF_MEMORY = 3
 _EXIT_FAILED = 4
 _EXIT_NO_SANDBOX = 5
 
+# How the fork server learns the path of this process's main script (see `_get_context`).
+PARENT_MAIN_VARIABLE = "_LEAKDROP_PARENT_MAIN"
+
 _context: ForkServerContext | ForkContext | None = None
 _context_lock = threading.Lock()
 
@@ -94,6 +98,15 @@ def _get_context() -> ForkServerContext | ForkContext:
             # Workers fork from a server that already imported the parsers: a fork costs
             # milliseconds instead of re-importing pikepdf and Pillow for every file.
             context.set_forkserver_preload(["scrubbers._worker_preload"])
+            # multiprocessing (3.11) re-runs this process's main script in every worker it
+            # forks: its own "__main__" preload never receives the script's path (the fork
+            # server's arguments are filtered on a key the data does not have). Each worker
+            # then ran the `leakdrop` script again, argparse and all: 2 to 4 ms of a small
+            # image's 5. A worker needs nothing of the main script (its target lives in this
+            # module), so the fork server is told the path and marks it as already loaded.
+            main_path = spawn.get_preparation_data("worker").get("init_main_from_path")
+            if isinstance(main_path, str):
+                os.environ[PARENT_MAIN_VARIABLE] = main_path
             _context = context
         return _context
 

@@ -1,8 +1,20 @@
 """Imported once by the fork server so that each worker starts with the parsers loaded."""
 
+# Imported by every worker as it unpickles its process object: once, here.
+import multiprocessing.popen_forkserver  # noqa: F401
+import os
+import sys
+
 from scrubbers import _confine
 from scrubbers import _core as _core
 from scrubbers._registry import load_all
+from scrubbers._sandbox import PARENT_MAIN_VARIABLE
+
+# Each worker skips re-running the parent's main script when this process's main module
+# already bears its path (multiprocessing.spawn's check; why: scrubbers._sandbox).
+_parent_main = os.environ.pop(PARENT_MAIN_VARIABLE, None)
+if _parent_main is not None:
+    sys.modules["__main__"].__file__ = _parent_main
 
 # The fork server is started by exec, which makes it dumpable again: it holds no file, but
 # every worker is a copy of its memory until it sets its own walls.

@@ -15,8 +15,12 @@ import io
 import json
 import os
 import re
+import shutil
 import signal
 import socket
+import subprocess
+import sys
+import tempfile
 import threading
 import time
 import tracemalloc
@@ -945,3 +949,38 @@ def test_registry_names_every_scrubber_and_agrees_with_each_class() -> None:
     assert found == listed
     assert {"pdf", "mp4", "wav"} <= _registry.STREAMED_TYPES
     assert "docx" not in _registry.STREAMED_TYPES
+
+
+_MAIN_COUNTING_ITS_RUNS = """
+import sys
+from pathlib import Path
+
+with Path(sys.argv[1]).open("a") as runs:
+    runs.write("ran\\n")
+
+if __name__ == "__main__":
+    from scrubbers import scrub_sandboxed
+
+    for _ in range(3):
+        assert scrub_sandboxed(b"plain text\\n").cleaned
+"""
+
+
+def test_workers_do_not_run_the_main_script_again(tmp_path: Path) -> None:
+    """multiprocessing runs the parent's main script again in every worker unless the fork
+    server already bears its path (its own "__main__" preload never gets it): for the
+    server, the `leakdrop` script and argparse before each file. Run once, by the parent."""
+    script = tmp_path / "main_script.py"
+    script.write_text(_MAIN_COUNTING_ITS_RUNS)
+    runs = tmp_path / "runs"
+    short_tmp = tempfile.mkdtemp(prefix="ld-")  # the fork server's socket lives there
+    try:
+        subprocess.run(
+            [sys.executable, str(script), str(runs)],
+            env=os.environ | {"TMPDIR": short_tmp},
+            check=True,
+            timeout=120,
+        )
+    finally:
+        shutil.rmtree(short_tmp)
+    assert runs.read_text() == "ran\n"

@@ -26,6 +26,7 @@ from scrubbers import (
     sniff,
 )
 from scrubbers._exif import ifd_entries
+from scrubbers._image_common import zlib_stream_end
 from scrubbers._jpeg_segments import canonical_orientation_exif, strip_jpeg
 from scrubbers._registry import scrubber_for
 
@@ -1034,3 +1035,17 @@ def test_tiff_jpeg_tables_and_strips_lose_their_comments(tmp_path: Path) -> None
     assert fx.SECRET.encode() not in report.data
     assert frames(report.data) == frames(clean)
     assert scrub(report.data).removed == ()
+
+
+def test_zlib_stream_end_answers_for_the_exact_pieces() -> None:
+    """The answer is remembered (the verify pass reads the same image data again), so it
+    must depend on how the bytes are cut into chunks, not only on the bytes."""
+    stream = zlib.compress(os.urandom(3000))
+    data = stream + b"room after the end"
+    cut = len(stream) // 2
+    for _ in range(2):  # the second round is answered from memory
+        assert zlib_stream_end([data]) == (0, len(stream))
+        assert zlib_stream_end([data[:cut], data[cut:]]) == (1, len(stream) - cut)
+        assert zlib_stream_end([stream[:cut]]) is None
+        with pytest.raises(CorruptFileError):
+            zlib_stream_end([b"\x78\x9c" + b"\xff" * 40])
