@@ -12,6 +12,7 @@ Comments and processing instructions are not kept: they are invisible and may ca
 
 from __future__ import annotations
 
+import functools
 import io
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
@@ -102,6 +103,9 @@ def _escape_attr(text: str) -> str:
     )
 
 
+# Every walk asks each element's and attribute's namespace, a few distinct names tens of
+# thousands of times per document: remembered (bounded, as a hostile file may use many).
+@functools.lru_cache(maxsize=4096)
 def _split(tag: str) -> tuple[str, str]:
     if tag.startswith("{"):
         uri, _, local = tag[1:].partition("}")
