@@ -17,11 +17,11 @@ with the file's size:
 
 from scrubbers._confine import check_sandbox
 from scrubbers._core import scrub, scrub_streamed
+from scrubbers._forkserver import fork_workers_from_this_process
 from scrubbers._ranges import BytesSink, RangeSource
 from scrubbers._registry import STREAMED_TYPES
 from scrubbers._sandbox import (
     StreamTarget,
-    fork_workers_from_this_process,
     scrub_sandboxed,
     scrub_streamed_sandboxed,
 )

@@ -19,22 +19,19 @@ The worker is assumed compromised once it has parsed the file, so the parent:
 
 from __future__ import annotations
 
-import contextlib
 import multiprocessing
 import os
 import resource
 import signal
 import socket
 import struct
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from multiprocessing import spawn
-from multiprocessing.context import ForkContext, ForkServerContext
 from typing import Protocol
 
 from scrubbers import _confine, _wire
 from scrubbers._core import scrub, scrub_streamed
+from scrubbers._forkserver import get_context
 from scrubbers._ranges import MAX_READ, RangeSource, ReadAt
 from scrubbers._sniff import sniff
 from scrubbers._types import DEFAULT_LIMITS, Limits, ScrubReport
@@ -64,52 +61,6 @@ _STREAM_SLACK = 64 * 1024 * 1024
 _EXIT_OUT_OF_MEMORY = 3
 _EXIT_FAILED = 4
 _EXIT_NO_SANDBOX = 5
-
-# How the fork server learns the path of this process's main script (see `_get_context`).
-PARENT_MAIN_VARIABLE = "_LEAKDROP_PARENT_MAIN"
-
-_context: ForkServerContext | ForkContext | None = None
-_context_lock = threading.Lock()
-
-
-def fork_workers_from_this_process() -> None:
-    """For a one-shot command (`leakdrop scrub`): fork each worker straight from this
-    process instead of from a fork server that first imports every parser. The worker then
-    imports only the parser its file needs. Only for a process that holds nothing but the
-    files it cleans and runs no other thread: a fork copies its memory into the worker."""
-    global _context
-    with _context_lock:
-        if _context is None:
-            _confine.make_undumpable()
-            with contextlib.suppress(_confine.ConfinementError):  # each worker reports it
-                _confine.prepare_filter()
-            _context = multiprocessing.get_context("fork")
-
-
-def _get_context() -> ForkServerContext | ForkContext:
-    global _context
-    with _context_lock:
-        if _context is None:
-            _confine.check_sandbox()
-            # The server holds every upload in RAM, in clear, while it is processed: no
-            # process of its uid (a compromised worker is one) may read its memory either.
-            _confine.make_undumpable()
-            context = multiprocessing.get_context("forkserver")
-            # Workers fork from a server that already imported the parsers: a fork costs
-            # milliseconds instead of re-importing pikepdf and Pillow for every file.
-            context.set_forkserver_preload(["scrubbers._worker_preload"])
-            # multiprocessing (3.11) re-runs this process's main script in every worker it
-            # forks: its own "__main__" preload never receives the script's path (the fork
-            # server's arguments are filtered on a key the data does not have). Each worker
-            # then ran the `leakdrop` script again, argparse and all: 2 to 4 ms of a small
-            # image's 5. A worker needs nothing of the main script (its target lives in this
-            # module), so the fork server is told the path and marks it as already loaded.
-            main_path = spawn.get_preparation_data("worker").get("init_main_from_path")
-            if isinstance(main_path, str):
-                os.environ[PARENT_MAIN_VARIABLE] = main_path
-            _context = context
-        return _context
-
 
 # --- worker side -------------------------------------------------------------------------
 
@@ -314,7 +265,7 @@ def _in_worker(
     deadline = time.monotonic() + limits.wall_seconds
     parent, child = socket.socketpair()
     try:
-        worker = _get_context().Process(
+        worker = get_context().Process(
             target=_worker_main, args=(child, limits, target), daemon=True
         )
         worker.start()

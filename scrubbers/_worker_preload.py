@@ -7,11 +7,11 @@ import sys
 
 from scrubbers import _confine
 from scrubbers import _core as _core
+from scrubbers._forkserver import PARENT_MAIN_VARIABLE
 from scrubbers._registry import load_all
-from scrubbers._sandbox import PARENT_MAIN_VARIABLE
 
 # Each worker skips re-running the parent's main script when this process's main module
-# already bears its path (multiprocessing.spawn's check; why: scrubbers._sandbox).
+# already bears its path (multiprocessing.spawn's check; why: scrubbers._forkserver).
 _parent_main = os.environ.pop(PARENT_MAIN_VARIABLE, None)
 if _parent_main is not None:
     sys.modules["__main__"].__file__ = _parent_main
