@@ -78,10 +78,13 @@ class StripLayout:
                 return strip  # libtiff's reading of it is not this walker's: kept whole
             removed.extend(name for name in names if name not in removed)
             return cleaned
+        if self.compression == _LZW:
+            return _lzw_kept(strip, self.decoded_size(index), removed)
         return strip[: self.used_length(index, strip)]
 
     def used_length(self, index: int, strip: bytes) -> int:
-        """How many leading bytes of `strip` the decoder reads; all of them when unknown."""
+        """How many leading bytes of `strip` the decoder reads; all of them when unknown
+        (LZW: `_lzw_kept`, whose last byte is rewritten)."""
         if self.compression == _NONE:
             return min(len(strip), self.decoded_size(index))
         if self.compression in _DEFLATE:
@@ -92,8 +95,6 @@ class StripLayout:
             return len(strip) if end is None else end[1]
         if self.compression == _PACKBITS:
             return _packbits_length(strip, self.decoded_size(index))
-        if self.compression == _LZW:
-            return _lzw_length(strip, self.decoded_size(index))
         return len(strip)
 
 
@@ -113,12 +114,37 @@ def _packbits_length(strip: bytes, wanted: int) -> int:
     return min(pos, len(strip))
 
 
-def _lzw_length(strip: bytes, wanted: int) -> int:
-    """The bytes of a TIFF LZW strip libtiff reads: up to the end-of-information code, or
-    until `wanted` bytes are decoded. Only the code widths and string lengths are followed,
-    never the strings. Old-style (bit-reversed) LZW and malformed codes: all of it."""
+def _lzw_kept(strip: bytes, wanted: int, removed: list[str]) -> bytes:
+    """The codes of an LZW strip libtiff reads, then its end code, then zero bits to the
+    byte: what follows the last code that decodes a pixel is read by no decoder once the
+    rows are complete, so its bits (an end code, or anything) were free for any data.
+    The end code is kept as the writer wrote it when it is one of the forms libtiff writes
+    (2 bits of choice at most), written at the decoder's width otherwise."""
+    end = _lzw_end(strip, wanted)
+    if end is None:
+        return strip
+    data_bits, end_codes = end
+    at, partial = divmod(data_bits, 8)
+    tail = strip[at] >> (8 - partial) if partial else 0
+    bits = partial
+    for code, width in end_codes:
+        tail = (tail << width) | code
+        bits += width
+    spare = -bits % 8
+    kept = strip[:at] + (tail << spare).to_bytes((bits + spare) // 8, "big")
+    if kept != strip[: len(kept)] and "tiff:data-after-image" not in removed:
+        removed.append("tiff:data-after-image")
+    return kept
+
+
+def _lzw_end(strip: bytes, wanted: int) -> tuple[int, list[tuple[int, int]]] | None:
+    """Where the codes of a TIFF LZW strip that libtiff decodes end (at the
+    end-of-information code, or once `wanted` bytes are decoded), in bits, and the end
+    codes (code, width) to write after them. Only the code widths and string lengths are
+    followed, never the strings. None (all of it kept) for old-style (bit-reversed) LZW,
+    malformed codes and a stream that runs to the strip's end."""
     if strip[:1] == b"\x00" and len(strip) > 1 and strip[1] & 1:
-        return len(strip)  # libtiff's test for the old, LSB-first, LZW
+        return None  # libtiff's test for the old, LSB-first, LZW
     padded = strip + bytes(3)  # a code (9..12 bits) lies within three bytes
     total_bits = len(strip) * 8
     lengths = [1] * 258 + [0] * (4096 - 258)
@@ -131,19 +157,19 @@ def _lzw_length(strip: bytes, wanted: int) -> int:
     # millions of codes.
     while decoded < wanted:
         if bit + width > total_bits:
-            return len(strip)  # the stream runs to the strip's end
+            return None  # the stream runs to the strip's end
         at = bit >> 3
         window = (padded[at] << 16) | (padded[at + 1] << 8) | padded[at + 2]
         code = (window >> (24 - (bit & 7) - width)) & mask
         bit += width
         if code == _LZW_END:
-            break
+            return bit - width, [(_LZW_END, width)]
         if code == _LZW_CLEAR:
             width, mask, widen_at, free, previous = 9, 511, 511, 258, -1
             continue
         if previous >= 0:
             if code > free or free >= 4096:
-                return len(strip)
+                return None
             lengths[free] = lengths[previous] + 1
             free += 1
             # libtiff widens the codes one entry early (at 511, 1023, 2047).
@@ -151,25 +177,23 @@ def _lzw_length(strip: bytes, wanted: int) -> int:
                 width += 1
                 mask = widen_at = (1 << width) - 1
         elif code >= 258:
-            return len(strip)
+            return None
         decoded += lengths[code]
         previous = code
-    else:
-        bit = _after_lzw_end(padded, bit, width)
-    return min(-(-bit // 8), len(strip))
+    return bit, _end_codes(padded, bit, width)
 
 
-def _after_lzw_end(padded: bytes, bit: int, width: int) -> int:
-    """Decoding stopped on the size: the end-of-information code after it is kept. libtiff's
-    encoder writes it one bit wider when its table just grew, or after a clear code (at the
-    old width) when its table just filled."""
+def _end_codes(padded: bytes, bit: int, width: int) -> list[tuple[int, int]]:
+    """Decoding stopped on the size: the end code found after it, in one of the forms
+    libtiff's encoder writes (one bit wider when its table just grew, or after a clear code
+    at the old width when its table just filled); else one at the decoder's width."""
     for end_width in (width, min(width + 1, 12)):
         code = _lzw_code(padded, bit, end_width)
         if code == _LZW_END:
-            return bit + end_width
+            return [(_LZW_END, end_width)]
         if code == _LZW_CLEAR and _lzw_code(padded, bit + end_width, 9) == _LZW_END:
-            return bit + end_width + 9
-    return bit
+            return [(_LZW_CLEAR, end_width), (_LZW_END, 9)]
+    return [(_LZW_END, width)]
 
 
 def _lzw_code(padded: bytes, bit: int, width: int) -> int:

@@ -1049,3 +1049,56 @@ def test_zlib_stream_end_answers_for_the_exact_pieces() -> None:
         assert zlib_stream_end([stream[:cut]]) is None
         with pytest.raises(CorruptFileError):
             zlib_stream_end([b"\x78\x9c" + b"\xff" * 40])
+
+
+def _strips(data: bytes) -> list[tuple[int, int]]:
+    """(offset, byte count) of each strip of page 1."""
+    tags = {e.tag: e for e in ifd_entries(data) if e.ifd == "ifd0"}
+
+    def numbers(tag: int) -> list[int]:
+        entry = tags[tag]
+        size = 2 if entry.type == 3 else 4
+        at = entry.value_offset
+        if entry.count * size > 4:
+            at = int.from_bytes(data[at : at + 4], "little")
+        raw = data[at : at + entry.count * size]
+        return [int.from_bytes(raw[i : i + size], "little") for i in range(0, len(raw), size)]
+
+    return list(zip(numbers(273), numbers(279), strict=True))
+
+
+def test_lzw_bits_after_the_last_code_are_rewritten() -> None:
+    """Once an LZW strip's rows are decoded, libtiff reads nothing more: the end code and the
+    bits that fill the last byte were room for a few bits per strip. Found with libtiff as
+    the oracle (setting them does not change the pixels); two files that differ only there
+    come out identical, pixels unchanged."""
+    clean, _ = _tiff_with_strip_slack("tiff_lzw", b"")
+    ones, pattern = bytearray(clean), bytearray(clean)
+    attacked = 0
+    for offset, count in _strips(clean):
+        last = offset + count - 1
+        unread = 0
+        for bits in range(1, 8):  # the low bits of the last byte, as many as are unread
+            trial = bytearray(clean)
+            trial[last] ^= (1 << bits) - 1
+            if frames(bytes(trial)) != frames(clean):
+                break
+            unread = bits
+        ones[last] |= (1 << unread) - 1
+        pattern[last] = (pattern[last] & ~((1 << unread) - 1)) | (0b1010101 & ((1 << unread) - 1))
+        attacked += ones[last] != pattern[last]
+    assert attacked, "no strip with unread bits: the attack did not happen"
+    assert frames(bytes(ones)) == frames(bytes(pattern)) == frames(clean)
+    report = scrub(bytes(ones))
+    assert report.cleaned, report.reason
+    assert "tiff:data-after-image" in report.removed
+    assert frames(report.data) == frames(clean)
+    assert scrub(bytes(pattern)).data == report.data  # nothing of the hidden bits left
+    again = scrub(report.data)
+    assert again.data == report.data and again.removed == ()
+    # libtiff's own strips are kept as they are.
+    kept = scrub(clean)
+    assert "tiff:data-after-image" not in kept.removed
+    assert [kept.data[o : o + n] for o, n in _strips(kept.data)] == [
+        clean[o : o + n] for o, n in _strips(clean)
+    ]
