@@ -142,25 +142,33 @@ def test_officeooo_attribute_the_schema_does_not_define_on_a_style_removed(
 def test_calcext_element_the_schema_does_not_define_removed_from_a_spreadsheet(
     tmp_path: Path,
 ) -> None:
-    ods = _minimal_ods(
-        f'<table:table table:name="Sheet1" {_CALCEXT}><table:table-column/><table:table-row>'
-        '<table:table-cell office:value-type="float" office:value="42" calcext:value-type="float">'
-        "<text:p>42</text:p></table:table-cell></table:table-row>"
-        f"<calcext:canary>{marker('CalcextElement')}</calcext:canary>"
-        "<calcext:conditional-formats><calcext:conditional-format "
-        'calcext:target-range-address="Sheet1.A1:Sheet1.A1" '
-        f'calcext:made-up="{marker("CalcextAttr")}"><calcext:condition '
-        'calcext:apply-style-name="Good" calcext:value="&gt;40" '
-        'calcext:base-cell-address="Sheet1.A1"/></calcext:conditional-format>'
-        "</calcext:conditional-formats></table:table>"
+    ods = _with_styles(
+        _minimal_ods(
+            f'<table:table table:name="Sheet1" table:style-name="ta1" {_CALCEXT}>'
+            "<table:table-column/><table:table-row><table:table-cell "
+            'office:value-type="float" office:value="42" calcext:value-type="float">'
+            "<text:p>42</text:p></table:table-cell></table:table-row>"
+            f"<calcext:canary>{marker('CalcextElement')}</calcext:canary>"
+            "<calcext:conditional-formats><calcext:conditional-format "
+            'calcext:target-range-address="Sheet1.A1:Sheet1.A1" '
+            f'calcext:made-up="{marker("CalcextAttr")}"><calcext:condition '
+            'calcext:apply-style-name="Good" calcext:value="&gt;40" '
+            'calcext:base-cell-address="Sheet1.A1"/></calcext:conditional-format>'
+            "</calcext:conditional-formats></table:table>"
+        ),
+        f'<style:style style:name="ta1" style:family="table" {_TABLE_NS} '
+        'xmlns:tableooo="http://openoffice.org/2009/table"><style:table-properties '
+        'table:display="true" tableooo:tab-color="#ff0000"/></style:style>',
     )
     report = _cleaned(ods, tmp_path, ".ods")
     assert {"odf:unknown-xml", "odf:unknown-attribute"} <= set(report.removed)
     assert odf_text(report.data) == "42"
     content = members(report.data)["content.xml"].decode()
-    # What LibreOffice's schema defines stays: the cell's type, the conditional format.
+    # What LibreOffice's schema defines stays: the cell's type, the conditional format; and the
+    # tab colour under the name LibreOffice wrote before ODF 1.3 had table:tab-color.
     assert 'calcext:value-type="float"' in content
     assert 'calcext:apply-style-name="Good"' in content
+    assert 'tableooo:tab-color="#ff0000"' in content
 
 
 def test_elements_the_schema_does_not_define_removed_with_their_content(tmp_path: Path) -> None:
