@@ -19,9 +19,28 @@ each schema allows copies and derivative works that explain or implement it, pro
 notice is kept; the table is such a derivative (element and attribute names only) and
 begins with that notice, as ODF 1.2's schema words it.
 
-The table is the union over the three versions. Run by hand when a version is added:
+And LibreOffice's extended schema, for the elements and attributes of its own namespaces
+(``loext:``, ``calcext:``, ``officeooo:``, ``field:``…): the grammar LibreOffice's own tests
+check its "extended" files against, which includes the OASIS ODF 1.4 schema and adds to it:
 
-    python bench/odf_schema_table.py SCHEMA.rng... > scrubbers/_odf_attributes.txt
+- schema/libreoffice/OpenDocument-v1.4+libreoffice-schema.rng of github.com/LibreOffice/core,
+  commit f8b9cd8fd13897094a014ad06df406f0c78adc62
+  (54f0c2fea6dbba6849e245af2ce8053bcfb75e8032c9b251dac0809707c7620f). Its header is the OASIS
+  copyright and notice above (the file is a derivative of the OASIS schema); the rest of
+  LibreOffice's repository is under MPL-2.0. Only names are taken, and the table says so.
+  (The copy read: the file's text as a stored copy of the repository holds it, 140,467
+  characters, saved as UTF-8.) Its predecessor for ODF 1.3, OpenDocument-v1.3+libreoffice-
+  schema.rng (commit 05f863844d9a5613250e8d787e32752b270ec4d3), defines no name this one lacks.
+
+A schema with ``<include>`` is read as Relax-NG does: the included grammar (the file of that
+name among the arguments), its defines replaced by those inside the ``<include>``, then the
+schema's own defines added to it (``combine``).
+
+The table is the union over the versions. Run by hand when a version is added:
+
+    python bench/odf_schema_table.py OpenDocument-v1.2-os-schema.rng \
+        OpenDocument-v1.3-schema.rng OpenDocument-v1.4-schema.rng \
+        OpenDocument-v1.4+libreoffice-schema.rng > scrubbers/_odf_attributes.txt
 
 Output, one line per element the schemas define, sorted:
     ELEMENT ATTRIBUTE...   (qualified names with the schemas' own prefixes)
@@ -33,6 +52,8 @@ and references to them (IDREF and IDREFS), on any element.
 
 from __future__ import annotations
 
+import hashlib
+import os
 import sys
 import xml.etree.ElementTree as ET
 from collections import defaultdict
@@ -40,6 +61,29 @@ from collections.abc import Iterator
 
 RNG = "{http://relaxng.org/ns/structure/1.0}"
 ANY = "*"
+
+#: The extended schemas read, by SHA-256: the table names each one's origin, so a file not
+#: listed here (a newer one) is refused until its origin is written down.
+LIBREOFFICE_SCHEMAS = {
+    "54f0c2fea6dbba6849e245af2ce8053bcfb75e8032c9b251dac0809707c7620f": (
+        "github.com/LibreOffice/core schema/libreoffice/OpenDocument-v1.4+libreoffice-schema.rng"
+        " at commit f8b9cd8fd13897094a014ad06df406f0c78adc62"
+    ),
+}
+#: LibreOffice's schema declares this bare attribute as "just a test-case for user-defined
+#: attributes" (its own comment): LibreOffice writes no such thing, and a bare attribute on a
+#: cell style would be free text.
+NOT_WRITTEN = frozenset({"proName"})
+#: Names LibreOffice wrote before ODF 1.3 gave them an OASIS one (its "ODF 1.2 extended" files,
+#: LibreOffice up to 6.4; its import still reads them): the current extended schema lists only
+#: the standard name, and corpus files carry the old one (contextual spacing of paragraph
+#: styles, the media type of pictures; and a sheet's tab colour). Each is allowed wherever the
+#: standard name is.
+RENAMED_BY_ODF_1_3 = {
+    "loext:contextual-spacing": "style:contextual-spacing",
+    "loext:mime-type": "draw:mime-type",
+    "tableooo:tab-color": "table:tab-color",
+}
 
 
 def _checked(name: str, prefixes: dict[str, str]) -> str:
@@ -54,17 +98,38 @@ def _checked(name: str, prefixes: dict[str, str]) -> str:
 
 
 class _Schema:
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, paths: list[str]) -> None:
+        self.path = path
         self.prefixes: dict[str, str] = {}
         for _, (prefix, uri) in ET.iterparse(path, events=("start-ns",)):
             self.prefixes[prefix] = uri
-        self.root = ET.parse(path).getroot()
+        root = ET.parse(path).getroot()
+        self.includes: list[_Schema] = []
+        # The patterns in force: the grammar's start and defines, an included grammar's among
+        # them (less those the <include> replaces).
+        self.starts: list[ET.Element] = []
         self.defines: dict[str, list[ET.Element]] = defaultdict(list)
-        for define in self.root.iter(f"{RNG}define"):
+        for include in root.iter(f"{RNG}include"):
+            included = _Schema(_included_path(include.get("href", ""), paths), paths)
+            self.includes.append(included)
+            self.prefixes = {**included.prefixes, **self.prefixes}
+            replaced = {d.get("name", "") for d in include.iter(f"{RNG}define")}
+            self.starts.extend(included.starts)
+            for name, defines in included.defines.items():
+                if name not in replaced:
+                    self.defines[name].extend(defines)
+        self.starts.extend(root.iter(f"{RNG}start"))
+        for define in root.iter(f"{RNG}define"):
             self.defines[define.get("name", "")].append(define)
 
+    def patterns(self) -> Iterator[ET.Element]:
+        yield from self.starts
+        for defines in self.defines.values():
+            yield from defines
+
     def elements(self) -> Iterator[ET.Element]:
-        yield from self.root.iter(f"{RNG}element")
+        for pattern in self.patterns():
+            yield from pattern.iter(f"{RNG}element")
 
     def names(self, node: ET.Element) -> list[str]:
         """The names an element or attribute pattern matches (`*` for a wildcard)."""
@@ -89,7 +154,7 @@ class _Schema:
             if node.tag == f"{RNG}element":
                 continue
             if node.tag == f"{RNG}attribute":
-                found.update(self.names(node))
+                found.update(set(self.names(node)) - NOT_WRITTEN)
                 continue
             if node.tag == f"{RNG}ref":
                 name = node.get("name", "")
@@ -114,7 +179,8 @@ class _Schema:
             )
         }
         found: set[str] = set()
-        for attribute in self.root.iter(f"{RNG}attribute"):
+        attributes = (a for p in self.patterns() for a in p.iter(f"{RNG}attribute"))
+        for attribute in attributes:
             values = [child for child in attribute if child.tag in (f"{RNG}ref", f"{RNG}data")]
             if values and all(
                 (v.tag == f"{RNG}ref" and v.get("name") in typed_defines)
@@ -133,13 +199,34 @@ def _notice(path: str) -> list[str]:
     return [line.strip() for line in text[start : text.index("-->", start)].strip().splitlines()]
 
 
+def _included_path(href: str, paths: list[str]) -> str:
+    """The argument that is the file an ``<include>`` names, found by its file name (the copies
+    read need not be laid out as LibreOffice's repository lays them out)."""
+    for path in paths:
+        if os.path.basename(path) == os.path.basename(href):
+            return path
+    raise ValueError(f"{href} is included: give it as an argument too")
+
+
+def _origin(path: str) -> str:
+    """Where an extended schema comes from, by its SHA-256 (LIBREOFFICE_SCHEMAS)."""
+    with open(path, "rb") as schema:
+        digest = hashlib.sha256(schema.read()).hexdigest()
+    if digest not in LIBREOFFICE_SCHEMAS:
+        raise ValueError(f"{path}: add its origin to LIBREOFFICE_SCHEMAS (SHA-256 {digest})")
+    return f"{LIBREOFFICE_SCHEMAS[digest]} (SHA-256 {digest})"
+
+
 def main(paths: list[str]) -> None:
     table: dict[str, set[str]] = defaultdict(set)
     ids: set[str] = set()
     refs: set[str] = set()
     prefixes: dict[str, str] = {}
+    extended: list[str] = []
     for path in paths:
-        schema = _Schema(path)
+        schema = _Schema(path, paths)
+        if schema.includes:
+            extended.append(_origin(path))
         prefixes.update(schema.prefixes)
         for element in schema.elements():
             allowed = schema.attributes(element)
@@ -148,10 +235,18 @@ def main(paths: list[str]) -> None:
                     table[name].update(allowed)
         ids |= schema.typed_attributes(("ID",))
         refs |= schema.typed_attributes(("IDREF", "IDREFS"))
+    if extended:
+        for allowed in table.values():
+            allowed.update(old for old, new in RENAMED_BY_ODF_1_3.items() if new in allowed)
     print("# Generated by bench/odf_schema_table.py from the OASIS OpenDocument 1.2, 1.3 and")
     print("# 1.4 Relax-NG schemas, Copyright (c) OASIS Open 2002-2024. The notice of ODF 1.2's:")
     for line in _notice(paths[0]):
         print(f"# {line}".rstrip())
+    for origin in extended:
+        print("# The names of LibreOffice's namespaces from its extended schema, whose header is")
+        print("# the OASIS copyright and notice above (LibreOffice is otherwise under MPL-2.0):")
+        print(f"# {origin};")
+        print(f"# with LibreOffice's names from before ODF 1.3: {', '.join(RENAMED_BY_ODF_1_3)}.")
     used = {n.split(":")[0] for name, allowed in table.items() for n in (name, *allowed)}
     for prefix in sorted(used & set(prefixes)):
         print(f"= {prefix} {prefixes[prefix]}")

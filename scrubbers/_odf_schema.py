@@ -2,15 +2,15 @@
 known to be safe), and the XML ids, renumbered.
 
 The table (``_odf_attributes.txt``, written by ``bench/odf_schema_table.py`` from the OASIS
-ODF 1.2, 1.3 and 1.4 Relax-NG schemas) lists the attributes each element may have. An
-element of an OASIS ODF namespace keeps only those: any other attribute, even in a known
-namespace (``<text:p text:canary-mark="…">``), is free text no reader shows.
-
-LibreOffice's own namespaces (``loext:``, ``officeooo:``, ``calcext:``, ``field:``, …) are not
-in the OASIS schema and LibreOffice ships no machine-readable list of the attributes it
-writes there: their attributes stay allowlisted by namespace, as are the elements of those
-namespaces (their values are styles, numbers and names of LibreOffice's features; the
-identifying ones, ``officeooo:rsid``, are removed by odf.py).
+ODF 1.2, 1.3 and 1.4 Relax-NG schemas and LibreOffice's extended schema) lists the
+attributes each element may have. An element of an OASIS ODF namespace or of one of
+LibreOffice's (``loext:``, ``officeooo:``, ``calcext:``, ``field:``…) keeps only those: any
+other attribute, even in a known namespace (``<text:p text:canary-mark="…">``,
+``loext:foo="…"``), is free text no reader shows. An element the schemas do not define in
+those namespaces goes with what it holds (``<loext:anything>``); so do the elements of the
+OpenOffice/LibreOffice namespaces the extended schema has nothing of (``ooo:``, ``ooow:``,
+``formx:``…): no corpus file writes any, and no reader would show them. The identifying
+names the schema does define (``officeooo:rsid``) are removed by odf.py.
 
 ``xml:id`` values are free text as well (LibreOffice writes random ones, which link the copies
 of one document, and a sender could give each recipient their own): renamed ``id1``, ``id2``…
@@ -81,9 +81,8 @@ ID_ATTRIBUTES = (*sorted(_SCHEMA_IDS), f"{{{_DRAW}}}id", f"{{{_FORM}}}id")
 # RDFa (ODF 1.2 §19.3): statements about the text whose subjects and values are free text,
 # meaningful only with manifest.rdf, which odf.py removes as metadata.
 _RDFA = frozenset(f"{{{_XHTML}}}{name}" for name in ("about", "property", "datatype", "content"))
-# Namespaces of the elements the schemas define: an element of one of them that the schemas do
-# not define is no ODF, and no reader shows it or what it holds.
-_SPECIFIED_NAMESPACES = frozenset(
+# ODF's namespaces that the schemas define elements of.
+_ODF_NAMESPACES = frozenset(
     _xml.namespace(tag) for tag in _ALLOWED if tag.startswith("{" + _OASIS_NS)
 )
 
@@ -99,6 +98,12 @@ def _is_extension(uri: str) -> bool:
             "http://www.w3.org/TR/css3-text/",
         )
     )
+
+
+def _is_specified(uri: str) -> bool:
+    """A namespace whose elements are all in the table: ODF's own and LibreOffice's. An element
+    of one that the schemas do not define is no ODF, and no reader shows it or what it holds."""
+    return uri in _ODF_NAMESPACES or _is_extension(uri)
 
 
 def known_version(value: str | None, removed: set[str]) -> str | None:
@@ -123,9 +128,7 @@ def _strip_attributes(element: Element, removed: set[str]) -> None:
         elif name in _RDFA:
             del element.attrib[name]
             removed.add(RDF_METADATA)
-        elif (
-            allowed is not None and name not in allowed and not _is_extension(_xml.namespace(name))
-        ):
+        elif allowed is not None and name not in allowed:
             del element.attrib[name]
             removed.add(UNKNOWN_ATTRIBUTE)
 
@@ -136,7 +139,7 @@ def _walk(parent: Element, removed: set[str]) -> None:
     for child in list(parent):
         tag = child.tag
         if isinstance(tag, str) and tag not in _ALLOWED:
-            if _xml.namespace(tag) in _SPECIFIED_NAMESPACES:
+            if _is_specified(_xml.namespace(tag)):
                 removed.add(UNKNOWN_XML)
                 pieces.append(child.tail)
                 changed = True

@@ -24,12 +24,14 @@ _XML = "{http://www.w3.org/XML/1998/namespace}"
 MANIFEST_PATH = "META-INF/manifest.xml"
 _MANIFEST = "{urn:oasis:names:tc:opendocument:xmlns:manifest:1.0}"
 _LOEXT = 'xmlns:loext="urn:org:documentfoundation:names:experimental:office:xmlns:loext:1.0"'
+_CALCEXT = 'xmlns:calcext="urn:org:documentfoundation:names:experimental:calc:xmlns:calcext:1.0"'
+_TABLE_NS = 'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0"'
 
 
-def _cleaned(package: bytes, tmp_path: Path) -> ScrubReport:
+def _cleaned(package: bytes, tmp_path: Path, suffix: str = ".odt") -> ScrubReport:
     """Cleaned in the worker; every canary gone; consistent, well-formed, and stable."""
     report = scrub_sandboxed(package)
-    assert_canaries_gone(report, tmp_path, ".odt")
+    assert_canaries_gone(report, tmp_path, suffix)
     assert_odf_consistent(report.data)
     for name, data in members(report.data).items():
         if name.endswith(".xml"):
@@ -41,6 +43,29 @@ def _cleaned(package: bytes, tmp_path: Path) -> ScrubReport:
 
 def _content(report: ScrubReport) -> ET.Element:
     return ET.fromstring(members(report.data)["content.xml"])
+
+
+def _with_styles(odt: bytes, styles: str) -> bytes:
+    """The document with these automatic styles (before its body, where ODF puts them)."""
+    content = members(odt)["content.xml"].decode()
+    styled = content.replace(
+        "<office:body>", f"<office:automatic-styles>{styles}</office:automatic-styles><office:body>"
+    )
+    return replace_member(odt, "content.xml", styled)
+
+
+def _minimal_ods(table: str) -> bytes:
+    """A spreadsheet of one table: minimal_odt's package with a spreadsheet's media type."""
+    odt = minimal_odt("")
+    text, sheet = "opendocument.text", "opendocument.spreadsheet"
+    content = members(odt)["content.xml"].decode()
+    content = content.replace(
+        "<office:text></office:text>",
+        f"<office:spreadsheet {_TABLE_NS}>{table}</office:spreadsheet>",
+    )
+    manifest = members(odt)[MANIFEST_PATH].decode().replace(text, sheet)
+    ods = replace_member(odt, "mimetype", members(odt)["mimetype"].decode().replace(text, sheet))
+    return replace_member(replace_member(ods, "content.xml", content), MANIFEST_PATH, manifest)
 
 
 def test_attributes_the_schema_does_not_define_removed(tmp_path: Path) -> None:
@@ -60,12 +85,90 @@ def test_attributes_the_schema_does_not_define_removed(tmp_path: Path) -> None:
         assert kept in content
 
 
-def test_libreoffice_extension_attributes_kept_by_namespace(tmp_path: Path) -> None:
-    # loext: is not in the OASIS schema; its attributes are allowlisted by namespace.
-    odt = minimal_odt(f'<text:p {_LOEXT} loext:marker-style-name="T2">Body text.</text:p>')
+def test_libreoffice_extension_attributes_the_schema_defines_kept(tmp_path: Path) -> None:
+    # loext: is not in the OASIS schema; LibreOffice's extended schema defines these (the style
+    # of a list item's marker, and LibreOffice's pre-ODF-1.3 name of contextual spacing).
+    odt = _with_styles(
+        minimal_odt(f'<text:p {_LOEXT} loext:marker-style-name="T2">Body text.</text:p>'),
+        f'<style:style style:name="P1" style:family="paragraph" {_LOEXT}>'
+        '<style:paragraph-properties loext:contextual-spacing="true"/></style:style>',
+    )
     report = _cleaned(odt, tmp_path)
     assert "odf:unknown-attribute" not in report.removed
+    content = members(report.data)["content.xml"].decode()
+    assert 'loext:marker-style-name="T2"' in content
+    assert 'loext:contextual-spacing="true"' in content
+
+
+def test_libreoffice_element_the_schema_does_not_define_removed(tmp_path: Path) -> None:
+    odt = minimal_odt(
+        f"<text:p {_LOEXT}>Body <loext:canary>{marker('LoextElement')}</loext:canary>text."
+        f'<loext:made-up loext:name="{marker("LoextElementAttr")}"/></text:p>'
+    )
+    report = _cleaned(odt, tmp_path)
+    assert "odf:unknown-xml" in report.removed
+    assert odf_text(report.data) == "Body text."
+
+
+def test_libreoffice_attribute_the_schema_does_not_define_removed(tmp_path: Path) -> None:
+    odt = minimal_odt(
+        f'<text:p {_LOEXT} loext:foo="{marker("LoextAttr")}" loext:marker-style-name="T2">'
+        "Body text.</text:p>"
+    )
+    report = _cleaned(odt, tmp_path)
+    assert "odf:unknown-attribute" in report.removed
+    assert odf_text(report.data) == "Body text."
     assert 'loext:marker-style-name="T2"' in members(report.data)["content.xml"].decode()
+
+
+def test_officeooo_attribute_the_schema_does_not_define_on_a_style_removed(
+    tmp_path: Path,
+) -> None:
+    odt = _with_styles(
+        minimal_odt('<text:p text:style-name="P1">Body text.</text:p>'),
+        f'<style:style style:name="P1" style:family="paragraph" '
+        f'officeooo:bar="{marker("OfficeoooStyleAttr")}">'
+        '<style:text-properties officeooo:baz="'
+        f'{marker("OfficeoooPropertiesAttr")}"/></style:style>',
+    )
+    report = _cleaned(odt, tmp_path)
+    assert "odf:unknown-attribute" in report.removed
+    assert odf_text(report.data) == "Body text."
+    content = members(report.data)["content.xml"].decode()
+    assert 'style:name="P1"' in content
+    assert 'text:style-name="P1"' in content
+
+
+def test_calcext_element_the_schema_does_not_define_removed_from_a_spreadsheet(
+    tmp_path: Path,
+) -> None:
+    ods = _with_styles(
+        _minimal_ods(
+            f'<table:table table:name="Sheet1" table:style-name="ta1" {_CALCEXT}>'
+            "<table:table-column/><table:table-row><table:table-cell "
+            'office:value-type="float" office:value="42" calcext:value-type="float">'
+            "<text:p>42</text:p></table:table-cell></table:table-row>"
+            f"<calcext:canary>{marker('CalcextElement')}</calcext:canary>"
+            "<calcext:conditional-formats><calcext:conditional-format "
+            'calcext:target-range-address="Sheet1.A1:Sheet1.A1" '
+            f'calcext:made-up="{marker("CalcextAttr")}"><calcext:condition '
+            'calcext:apply-style-name="Good" calcext:value="&gt;40" '
+            'calcext:base-cell-address="Sheet1.A1"/></calcext:conditional-format>'
+            "</calcext:conditional-formats></table:table>"
+        ),
+        f'<style:style style:name="ta1" style:family="table" {_TABLE_NS} '
+        'xmlns:tableooo="http://openoffice.org/2009/table"><style:table-properties '
+        'table:display="true" tableooo:tab-color="#ff0000"/></style:style>',
+    )
+    report = _cleaned(ods, tmp_path, ".ods")
+    assert {"odf:unknown-xml", "odf:unknown-attribute"} <= set(report.removed)
+    assert odf_text(report.data) == "42"
+    content = members(report.data)["content.xml"].decode()
+    # What LibreOffice's schema defines stays: the cell's type, the conditional format; and the
+    # tab colour under the name LibreOffice wrote before ODF 1.3 had table:tab-color.
+    assert 'calcext:value-type="float"' in content
+    assert 'calcext:apply-style-name="Good"' in content
+    assert 'tableooo:tab-color="#ff0000"' in content
 
 
 def test_elements_the_schema_does_not_define_removed_with_their_content(tmp_path: Path) -> None:
