@@ -39,6 +39,7 @@ _OASIS_NS = "urn:oasis:names:tc:opendocument:xmlns:"
 _XHTML = "http://www.w3.org/1999/xhtml"
 _DRAW = "urn:oasis:names:tc:opendocument:xmlns:drawing:1.0"
 _FORM = "urn:oasis:names:tc:opendocument:xmlns:form:1.0"
+_TEXT = "urn:oasis:names:tc:opendocument:xmlns:text:1.0"
 _ANY = "*"
 _OFFICE_VERSION = "{urn:oasis:names:tc:opendocument:xmlns:office:1.0}version"
 
@@ -77,7 +78,18 @@ _ALLOWED, _SCHEMA_IDS, REFERENCES = _load_table()
 # draw:id and form:id are the ids of ODF 1.1, which LibreOffice still writes beside xml:id,
 # with the same value (the schema types them NCName, not ID); the references (draw:start-shape,
 # draw:control) name either. One renaming for the three keeps each pair equal.
-ID_ATTRIBUTES = (*sorted(_SCHEMA_IDS), f"{{{_DRAW}}}id", f"{{{_FORM}}}id")
+# text:id names a note, a changed region (beside its xml:id, with the same value) and the two
+# ends of an index mark (typed string or NCName, not ID): free text too, which LibreOffice
+# fills with "ftn1" or "ct" and a memory address. Renamed with the others; a note's
+# reference (text:note-ref text:ref-name, which elsewhere names bookmarks: content) follows.
+ID_ATTRIBUTES = (
+    *sorted(_SCHEMA_IDS),
+    f"{{{_DRAW}}}id",
+    f"{{{_FORM}}}id",
+    f"{{{_TEXT}}}id",
+)
+_NOTE_REF = f"{{{_TEXT}}}note-ref"
+_NOTE_REF_NAME = f"{{{_TEXT}}}ref-name"
 # RDFa (ODF 1.2 §19.3): statements about the text whose subjects and values are free text,
 # meaningful only with manifest.rdf, which odf.py removes as metadata.
 _RDFA = frozenset(f"{{{_XHTML}}}{name}" for name in ("about", "property", "datatype", "content"))
@@ -168,7 +180,10 @@ def renumber_ids(root: Element, removed: set[str]) -> None:
                 element.set(name, new)
                 removed.add(RENAMED_ID)
     for element in root.iter():
-        for name in REFERENCES.intersection(element.attrib):
+        names = set(REFERENCES.intersection(element.attrib))
+        if element.tag == _NOTE_REF and _NOTE_REF_NAME in element.attrib:
+            names.add(_NOTE_REF_NAME)
+        for name in names:
             value = element.attrib[name]
             targets = [renamed[token] for token in value.split() if token in renamed]
             if len(targets) != len(value.split()):

@@ -205,6 +205,33 @@ def test_xml_ids_renumbered_with_their_references(tmp_path: Path) -> None:
     assert odf_text(report.data) == "OneTwoShapes"
 
 
+def test_text_ids_renumbered_with_the_note_references(tmp_path: Path) -> None:
+    """text:id of notes, changed regions and index marks is free text as well; a note
+    reference follows its note, a bookmark reference (a name the user gave) is kept."""
+    note, mark = marker("OdfNoteId"), marker("OdfIndexMarkId")
+    odt = minimal_odt(
+        f'<text:p>Claim<text:note text:id="{note}" text:note-class="footnote">'
+        "<text:note-citation>1</text:note-citation><text:note-body><text:p>Source</text:p>"
+        "</text:note-body></text:note> see "
+        f'<text:note-ref text:note-class="footnote" text:reference-format="text" '
+        f'text:ref-name="{note}">1</text:note-ref>'
+        f'<text:alphabetical-index-mark-start text:id="{mark}"/>term'
+        f'<text:alphabetical-index-mark-end text:id="{mark}"/>'
+        '<text:bookmark text:name="Budget"/><text:bookmark-ref text:reference-format="text" '
+        'text:ref-name="Budget">here</text:bookmark-ref></text:p>'
+    )
+    report = _cleaned(odt, tmp_path)
+    assert "odf:xml-id" in report.removed
+    root = _content(report)
+    assert next(root.iter(_TEXT + "note")).get(_TEXT + "id") == "id1"
+    assert next(root.iter(_TEXT + "note-ref")).get(_TEXT + "ref-name") == "id1"
+    starts = root.iter(_TEXT + "alphabetical-index-mark-start")
+    ends = root.iter(_TEXT + "alphabetical-index-mark-end")
+    assert next(starts).get(_TEXT + "id") == next(ends).get(_TEXT + "id") == "id2"
+    assert next(root.iter(_TEXT + "bookmark-ref")).get(_TEXT + "ref-name") == "Budget"
+    assert odf_text(report.data) == "Claim1Source see 1termhere"
+
+
 def test_rdfa_attributes_removed(tmp_path: Path) -> None:
     odt = minimal_odt(
         '<text:p xmlns:xhtml="http://www.w3.org/1999/xhtml" '
