@@ -41,6 +41,7 @@ from scrubbers._pdf_streams import (
 N = pikepdf.Name
 
 _DEVICE_BY_N = {1: N.DeviceGray, 3: N.DeviceRGB, 4: N.DeviceCMYK}
+_COMPOUND = (pikepdf.Array, pikepdf.Dictionary, pikepdf.Stream)
 
 
 def scan(pdf: pikepdf.Pdf, *, fix: bool, max_stream_bytes: int, max_pixels: int) -> list[str]:
@@ -206,8 +207,12 @@ class _Walker:
             self.found.extend(strip_jpx_stream(node, self.max_stream_bytes, fix=self.fix))
 
     def _visit_array(self, node: pikepdf.Object) -> None:
-        for index in range(len(node)):
-            name, replacement = _classify(node[index])
+        # One read of the whole array, and only its compound items classified: arrays are
+        # mostly numbers (glyph widths, coordinates), thousands per file.
+        for index, item in enumerate(list(node)):
+            if not isinstance(item, _COMPOUND):
+                continue
+            name, replacement = _classify(item)
             if name is None:
                 continue
             self.found.append(name)
