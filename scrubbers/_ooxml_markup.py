@@ -33,7 +33,7 @@ W_NS = {
     "http://schemas.openxmlformats.org/wordprocessingml/2006/main",
     "http://purl.oclc.org/ooxml/wordprocessingml/main",
 }
-_SML = {
+SML_NS = {
     "http://schemas.openxmlformats.org/spreadsheetml/2006/main",
     "http://purl.oclc.org/ooxml/spreadsheetml/main",
 }
@@ -262,12 +262,12 @@ class XmlCleaner:
             return "drop", "ooxml:file-path"
         if ns == _XR and local == "revisionPtr":
             return "drop", "ooxml:docId"
-        if ns in _SML and local == "fileSharing":
+        if ns in SML_NS and local == "fileSharing":
             return "drop", "ooxml:user-name"
         if any(_xml.local_name(name) in _HASH_ATTRIBUTES for name in element.attrib):
             # A password hash can be cracked offline into the author's own password.
             return "drop", "ooxml:password-hash"
-        if ns in _SML and local in ("ddeLink", "oleLink"):
+        if ns in SML_NS and local in ("ddeLink", "oleLink"):
             return "drop", EXTERNAL_FIELD  # a DDE or OLE link Excel updates from elsewhere
         if local != "pageSetup" and self.dead_ids:
             refs = [n for n in element.attrib if is_reference(n)]
@@ -389,8 +389,8 @@ def clean_element_attributes(
             reason = "ooxml:pivot-refresh"
         elif (
             local in _CONNECTION_ATTRIBUTES
-            and (ns == "" or ns in _SML)
-            and (_xml.namespace(element.tag) in _SML or _is_office_ext(element.tag))
+            and (ns == "" or ns in SML_NS)
+            and (_xml.namespace(element.tag) in SML_NS or _is_office_ext(element.tag))
             and element.attrib[name] != ""
         ):
             if (local_tag, local) in _CONNECTION_REQUIRED:

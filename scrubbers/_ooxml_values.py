@@ -21,18 +21,13 @@ from collections.abc import Set as AbstractSet
 from typing import Final
 
 from scrubbers import _xml
+from scrubbers._ooxml_markup import W_NS
 from scrubbers._xml import Element
 
 LANGUAGE_TAG = "ooxml:language-tag"  # a language that is no language tag
 DANGLING_STYLE = "ooxml:dangling-style"  # a style reference to no style of the package
 INVALID_VALUE = "ooxml:invalid-value"  # a value outside its schema type
 
-_W_NS = frozenset(
-    {
-        "http://schemas.openxmlformats.org/wordprocessingml/2006/main",
-        "http://purl.oclc.org/ooxml/wordprocessingml/main",
-    }
-)
 _DRAWING_NS = frozenset(
     {
         "http://schemas.openxmlformats.org/drawingml/2006/main",
@@ -134,6 +129,14 @@ _LANGUAGE_ATTRIBUTES = {
 _LANGUAGE_REQUIRED = {"lid": "val", "activeWritingStyle": "lang"}
 _DRAWING_LANGUAGE = ("lang", "altLang")
 
+# Every attribute name some rule above checks (a quick test before the namespace's).
+_CHECKED_ATTRIBUTES = frozenset(
+    {
+        "val", "lang", "eastAsia", "bidi", *_NUMBER_ATTRIBUTES, *_ON_OFF_ATTRIBUTES,
+        *_COLOUR_ATTRIBUTES, *_THEME_COLOUR_ATTRIBUTES, *_THEME_BYTE_ATTRIBUTES,
+    }
+)  # fmt: skip
+
 # The elements whose ``w:val`` names a style (paragraph, run, table, numbering; a style's
 # parent, next and linked style; the settings' defaults).
 STYLE_REFERENCES: Final = frozenset(
@@ -153,19 +156,18 @@ def is_language_tag(value: str) -> bool:
 def style_ids(root: Element) -> set[str] | None:
     """The ``w:styleId`` of every style a styles part (``w:styles``) defines; None for a
     part of another kind."""
-    if _xml.namespace(root.tag) not in _W_NS or _xml.local_name(root.tag) != "styles":
+    if _xml.namespace(root.tag) not in W_NS or _xml.local_name(root.tag) != "styles":
         return None
     ids: set[str] = set()
     for style in root:
-        if _xml.local_name(style.tag) != "style" or _xml.namespace(style.tag) not in _W_NS:
+        if _xml.local_name(style.tag) != "style" or _xml.namespace(style.tag) not in W_NS:
             continue
-        ids.update(v for k, v in style.attrib.items() if _w_attribute(k) == "styleId")
+        ids.update(
+            value
+            for name, value in style.attrib.items()
+            if _xml.local_name(name) == "styleId" and _xml.namespace(name) in W_NS
+        )
     return ids
-
-
-def _w_attribute(name: str) -> str:
-    """The local name of a WordprocessingML attribute, "" for another namespace's."""
-    return _xml.local_name(name) if _xml.namespace(name) in _W_NS else ""
 
 
 def _grammar(local_tag: str, attribute: str) -> re.Pattern[str] | None:
@@ -203,22 +205,26 @@ def check_values(element: Element, styles: AbstractSet[str], removed: set[str]) 
     element itself must go (a required value bad, a style reference to no style).
     ``styles``: the style ids a reference may name."""
     ns = _xml.namespace(element.tag)
-    local_tag = _xml.local_name(element.tag)
-    if ns in _DRAWING_NS or (ns in _CHART_NS and local_tag == "lang"):
-        names = ("val",) if ns in _CHART_NS else _DRAWING_LANGUAGE
-        for name in names:
+    if ns in W_NS:
+        return _check_w_values(element, styles, removed)
+    if ns in _DRAWING_NS:
+        for name in _DRAWING_LANGUAGE:
             value = element.get(name)
             if value is not None and not is_language_tag(value):
                 removed.add(LANGUAGE_TAG)
-                if ns in _CHART_NS:
-                    return True
                 del element.attrib[name]
-        return False
-    if ns not in _W_NS:
-        return False
+    elif ns in _CHART_NS and _xml.local_name(element.tag) == "lang":
+        if not is_language_tag(element.get("val", "")):
+            removed.add(LANGUAGE_TAG)
+            return True  # its value is required
+    return False
+
+
+def _check_w_values(element: Element, styles: AbstractSet[str], removed: set[str]) -> bool:
+    local_tag = _xml.local_name(element.tag)
     for name in list(element.attrib):
-        attribute = _w_attribute(name)
-        if not attribute:
+        attribute = _xml.local_name(name)
+        if attribute not in _CHECKED_ATTRIBUTES or _xml.namespace(name) not in W_NS:
             continue
         value = element.attrib[name]
         if attribute == "val" and local_tag in STYLE_REFERENCES:

@@ -28,6 +28,9 @@ describe the people and machines behind the document:
   tags, ids and data bindings, the random numbers of Word's hidden bookmarks (``_Hlk``,
   ``_Toc``, ``_Ref``: renumbered, ``_ooxml_bookmarks``), random object ids
   (``wp14:anchorId``, ``a16:creationId`` ...), and elements pointing at a removed relationship;
+  custom XML and smart-tag markup (unwrapped: its content stays); values outside their schema
+  type (language tags, on/off, numbers, colours) and style references to no style of the
+  package (``_ooxml_values``);
 - embedded files (images, embedded documents) are cleaned recursively by their own scrubber;
   one that cannot be cleaned makes the whole document "not cleaned".
 
@@ -53,6 +56,7 @@ from scrubbers._ooxml_ids import (
     renumber,
 )
 from scrubbers._ooxml_markup import (
+    SML_NS,
     XmlCleaner,
     clean_element_attributes,
     keep_known_namespaces,
@@ -376,10 +380,10 @@ class _Pass(PassRecord):
         if defined is not None:
             self.styles |= defined
         # A styles part's own references (a style's parent, next and linked style) name its
-        # own styles.
-        self._clean_attributes(
-            doc.root, None, gone_ids, self.styles if defined is None else defined
-        )
+        # own styles. A SpreadsheetML part has no value checked there (its cells' are its own).
+        styles = self.styles if defined is None else defined
+        checked = _xml.namespace(doc.root.tag) not in SML_NS
+        self._clean_attributes(doc.root, None, gone_ids, styles if checked else None)
         rename_references(doc.root, renamed_ids, self.removed)
         if holder_renamed_ids is not None:
             rename_diagram_drawing(doc.root, holder_renamed_ids, self.removed)
@@ -387,12 +391,15 @@ class _Pass(PassRecord):
         return _xml.serialize(doc)
 
     def _clean_attributes(
-        self, element: Element, parent: Element | None, gone: set[str], styles: set[str]
+        self, element: Element, parent: Element | None, gone: set[str], styles: set[str] | None
     ) -> None:
+        """``styles``: the style ids a reference may name; None: no value to check."""
         clean_element_attributes(element, parent, self.removed, gone)
         doomed: list[Element] = []
         for child in element:
-            if check_values(child, styles, self.removed):
+            # Most elements of a story have no attribute (runs, paragraphs, texts, property
+            # groups): not even asked.
+            if styles is not None and child.attrib and check_values(child, styles, self.removed):
                 doomed.append(child)
             else:
                 self._clean_attributes(child, element, gone, styles)
