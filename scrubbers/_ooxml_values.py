@@ -103,7 +103,7 @@ _NUMBER_ELEMENTS = frozenset(
 )
 # Attributes that are numbers wherever WordprocessingML has them (margins, indents,
 # spacing, sizes, widths, positions, border widths), optional in their elements but those
-# of the page margins (all required: the element goes) and the tab stop's position.
+# of `_ELEMENT_REQUIRES`.
 _NUMBER_ATTRIBUTES = frozenset(
     """w h code top bottom left right header footer gutter start end hanging firstLine
     leftChars rightChars startChars endChars hangingChars firstLineChars before after line
@@ -111,7 +111,67 @@ _NUMBER_ATTRIBUTES = frozenset(
     leftFromText rightFromText topFromText bottomFromText tblpX tblpY dxaOrig dyaOrig
     count defUIPriority uiPriority""".split()
 )
-_ELEMENT_REQUIRES = {"pgMar": "*", "tab": "pos"}
+_PAGE_MARGINS = frozenset({"top", "right", "bottom", "left", "header", "footer", "gutter"})
+# Elements whose attribute, when its value is bad, takes the element with it (required).
+_ELEMENT_REQUIRES = {
+    "pgMar": _PAGE_MARGINS,
+    "tab": frozenset({"val", "pos"}),
+    "fldChar": frozenset({"fldCharType"}),
+    "proofErr": frozenset({"type"}),
+    "headerReference": frozenset({"type"}),
+    "footerReference": frozenset({"type"}),
+}
+_WIDTH_TYPE = "nil pct dxa auto"  # ST_TblWidth
+_THEME_FONT = (  # ST_Theme
+    "majorEastAsia majorBidi majorAscii majorHAnsi minorEastAsia minorBidi minorAscii minorHAnsi"
+)
+# (element, attribute) -> the values of its enumeration (both editions' spellings).
+_ENUMERATIONS: Final[dict[tuple[str, str], re.Pattern[str]]] = {
+    (element, attribute): re.compile("|".join(values.split()))
+    for elements, attribute, values in (
+        (
+            "jc",
+            "val",
+            "start center end both mediumKashida distribute numTab highKashida lowKashida "
+            "thaiDistribute left right",
+        ),
+        (
+            "u",
+            "val",
+            "single words double thick dotted dottedHeavy dash dashedHeavy dashLong "
+            "dashLongHeavy dotDash dashDotHeavy dotDotDash dashDotDotHeavy wave wavyHeavy "
+            "wavyDouble none",
+        ),
+        ("vertAlign", "val", "baseline superscript subscript"),
+        (
+            "highlight",
+            "val",
+            "black blue cyan green magenta red yellow white darkBlue darkCyan darkGreen "
+            "darkMagenta darkRed darkYellow darkGray lightGray none",
+        ),
+        ("vAlign", "val", "top center both bottom"),
+        ("vMerge", "val", "continue restart"),
+        ("tab", "val", "clear start center end decimal bar num left right"),
+        ("tab", "leader", "none dot hyphen underscore heavy middleDot"),
+        ("spacing", "lineRule", "auto exact atLeast"),
+        ("trHeight", "hRule", "auto exact atLeast"),
+        ("tblW tcW tblInd tblCellSpacing wBefore wAfter top left bottom right start end", "type",
+         _WIDTH_TYPE),
+        ("fldChar", "fldCharType", "begin separate end"),
+        ("proofErr", "type", "spellStart spellEnd gramStart gramEnd"),
+        ("br", "type", "page column textWrapping"),
+        ("br", "clear", "none left right all"),
+        ("footnote endnote", "type", "normal separator continuationSeparator continuationNotice"),
+        ("style", "type", "paragraph character table numbering"),
+        ("headerReference footerReference", "type", "even default first"),
+        ("rFonts", "hint", "default eastAsia cs"),
+        ("rFonts", "asciiTheme", _THEME_FONT),
+        ("rFonts", "hAnsiTheme", _THEME_FONT),
+        ("rFonts", "eastAsiaTheme", _THEME_FONT),
+        ("rFonts", "cstheme", _THEME_FONT),
+    )
+    for element in elements.split()
+}  # fmt: skip
 _ON_OFF_ATTRIBUTES = frozenset(
     """default customStyle locked semiHidden unhideWhenUsed qFormat defLockedState
     defSemiHidden defUnhideWhenUsed defQFormat tentative history beforeAutospacing
@@ -134,6 +194,7 @@ _CHECKED_ATTRIBUTES = frozenset(
     {
         "val", "lang", "eastAsia", "bidi", *_NUMBER_ATTRIBUTES, *_ON_OFF_ATTRIBUTES,
         *_COLOUR_ATTRIBUTES, *_THEME_COLOUR_ATTRIBUTES, *_THEME_BYTE_ATTRIBUTES,
+        *(attribute for _, attribute in _ENUMERATIONS),
     }
 )  # fmt: skip
 
@@ -171,6 +232,9 @@ def style_ids(root: Element) -> set[str] | None:
 
 
 def _grammar(local_tag: str, attribute: str) -> re.Pattern[str] | None:
+    enumeration = _ENUMERATIONS.get((local_tag, attribute))
+    if enumeration is not None:
+        return enumeration
     if attribute == "val":
         if local_tag in _ON_OFF_ELEMENTS:
             return _ON_OFF
@@ -195,9 +259,8 @@ def _grammar(local_tag: str, attribute: str) -> re.Pattern[str] | None:
 def _element_goes(local_tag: str, attribute: str) -> bool:
     """Whether a bad value of ``attribute`` takes its element with it."""
     if attribute == "val":
-        return True  # a required value (CT_DecimalNumber, CT_Color), or an on/off
-    required = _ELEMENT_REQUIRES.get(local_tag)
-    return required == "*" or required == attribute
+        return True  # a required value (CT_DecimalNumber, CT_Color ...), or an on/off
+    return attribute in _ELEMENT_REQUIRES.get(local_tag, ())
 
 
 def check_values(element: Element, styles: AbstractSet[str], removed: set[str]) -> bool:

@@ -265,6 +265,8 @@ def test_values_outside_their_type_removed(tmp_path: Path) -> None:
         f'<w:ind w:left="720" w:hanging="{marker("Hanging")}"/>'
         f'<w:shd w:val="clear" w:color="auto" w:fill="{marker("Fill")}"/>'
         f'<w:keepNext w:val="{marker("KeepNext")}"/>'
+        f'<w:spacing w:line="240" w:lineRule="{marker("LineRule")}"/>'
+        f'<w:jc w:val="{marker("Justification")}"/>'
         "</w:pPr><w:r><w:rPr>"
         f'<w:b w:val="{marker("Bold")}"/><w:i w:val="on"/>'
         f'<w:color w:val="{marker("Colour")}" w:themeColor="{marker("Theme")}"/>'
@@ -282,6 +284,7 @@ def test_values_outside_their_type_removed(tmp_path: Path) -> None:
     document = members(report.data)["word/document.xml"].decode()
     assert '<w:ind w:left="720"/>' in document  # an optional attribute goes alone
     assert '<w:shd w:val="clear" w:color="auto"/>' in document
+    assert '<w:spacing w:line="240"/>' in document and "<w:jc" not in document
     assert "keepNext" not in document and "<w:b " not in document  # "<w:b/>" is bold
     assert '<w:i w:val="on"/>' in document and '<w:szCs w:val="24"/>' in document
     assert "<w:color" not in document and "<w:sz " not in document  # required values
@@ -293,10 +296,12 @@ def test_values_outside_their_type_removed(tmp_path: Path) -> None:
 def test_corpus_like_values_are_kept() -> None:
     # What Word and LibreOffice write stays byte for byte (and is not reported).
     body = (
-        '<w:p><w:pPr><w:spacing w:before="100" w:beforeAutospacing="1" w:after="0" '
+        '<w:p><w:pPr><w:jc w:val="both"/><w:spacing w:before="100" w:beforeAutospacing="1" '
+        'w:after="0" '
         'w:line="240" w:lineRule="auto"/><w:ind w:left="1440" w:hanging="360"/>'
         '<w:tabs><w:tab w:val="left" w:pos="720"/></w:tabs></w:pPr><w:r><w:rPr>'
-        '<w:rFonts w:ascii="Times New Roman" w:hAnsi="Times New Roman"/><w:b w:val="0"/>'
+        '<w:rFonts w:ascii="Times New Roman" w:hAnsi="Times New Roman" w:hint="eastAsia" '
+        'w:eastAsiaTheme="minorEastAsia"/><w:b w:val="0"/><w:u w:val="wavyDouble"/>'
         '<w:color w:val="454545" w:themeColor="text1" w:themeTint="BF"/><w:kern w:val="2"/>'
         '<w:spacing w:val="-10"/><w:w w:val="90"/><w:lang w:val="en-US" w:eastAsia="zh-Hans" '
         'w:bidi="ar-SA"/></w:rPr><w:t>kept</w:t></w:r></w:p>'
