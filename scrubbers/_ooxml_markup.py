@@ -14,6 +14,7 @@ from scrubbers import _xml
 from scrubbers._ooxml_ids import is_reference
 from scrubbers._ooxml_parts import (
     COMMENTS,
+    CUSTOM_XML,
     EXTERNAL,
     EXTERNAL_FIELD,
     LOCAL_PATH,
@@ -26,12 +27,13 @@ from scrubbers._xml import Element
 from scrubbers.errors import UnsupportedTypeError
 
 CONTENT_CONTROL = "ooxml:content-control"
+SMART_TAG = "ooxml:smartTag"
 
 W_NS = {
     "http://schemas.openxmlformats.org/wordprocessingml/2006/main",
     "http://purl.oclc.org/ooxml/wordprocessingml/main",
 }
-_SML = {
+SML_NS = {
     "http://schemas.openxmlformats.org/spreadsheetml/2006/main",
     "http://purl.oclc.org/ooxml/spreadsheetml/main",
 }
@@ -98,6 +100,12 @@ _W_DROP = {
     "tag": CONTENT_CONTROL,
     "id": CONTENT_CONTROL,
     "dataBinding": CONTENT_CONTROL,
+    # Custom markup (ECMA-376 Part 1 §17.5.1): its properties name a schema and attributes
+    # by free text; the settings name the schema (a URI) and the XSLT a save goes through.
+    "customXmlPr": CUSTOM_XML,
+    "attachedSchema": CUSTOM_XML,
+    "saveThroughXslt": CUSTOM_XML,
+    "smartTagPr": SMART_TAG,
 }
 # Random ids Office gives each drawing object, table row and column, and slide edit, as
 # w14:paraId to each paragraph: the same in every copy of one file, different in any other.
@@ -107,8 +115,13 @@ OBJECT_ID = "ooxml:object-id"
 # Word's "last edit position" (Shift+F5): a hidden bookmark nothing references, where the
 # author last typed.
 _LAST_EDIT_BOOKMARK = "_goback"
-# Accepting an insertion = keeping its content without the wrapper (which names the author).
-_W_UNWRAP = {"ins", "moveTo"}
+# Wrappers whose content stays in their place. Accepting an insertion = keeping its content
+# without the wrapper (which names the author). Custom XML and smart tags (ECMA-376 Part 1
+# §17.5.1, inline, block, row and cell level alike) wrap content in an element and
+# namespace URI of the writer's choosing (``w:uri``, ``w:element``): free text no reader
+# shows (Word since 2010 drops custom XML itself when it opens the file, and no longer
+# makes smart tags).
+_W_UNWRAP = {"ins": TRACKED, "moveTo": TRACKED, "customXml": CUSTOM_XML, "smartTag": SMART_TAG}
 _HASH_ATTRIBUTES = {
     "hash",
     "salt",
@@ -232,7 +245,7 @@ class XmlCleaner:
             if local in _W_DROP:
                 return "drop", _W_DROP[local]
             if local in _W_UNWRAP:
-                return "unwrap", TRACKED
+                return "unwrap", _W_UNWRAP[local]
             if local == "tr" and _has_child(element, "trPr", "del"):
                 return "drop", TRACKED  # accepting a deleted table row removes it
             if local == "tc" and _has_child(element, "tcPr", "cellDel"):
@@ -249,12 +262,12 @@ class XmlCleaner:
             return "drop", "ooxml:file-path"
         if ns == _XR and local == "revisionPtr":
             return "drop", "ooxml:docId"
-        if ns in _SML and local == "fileSharing":
+        if ns in SML_NS and local == "fileSharing":
             return "drop", "ooxml:user-name"
         if any(_xml.local_name(name) in _HASH_ATTRIBUTES for name in element.attrib):
             # A password hash can be cracked offline into the author's own password.
             return "drop", "ooxml:password-hash"
-        if ns in _SML and local in ("ddeLink", "oleLink"):
+        if ns in SML_NS and local in ("ddeLink", "oleLink"):
             return "drop", EXTERNAL_FIELD  # a DDE or OLE link Excel updates from elsewhere
         if local != "pageSetup" and self.dead_ids:
             refs = [n for n in element.attrib if is_reference(n)]
@@ -376,8 +389,8 @@ def clean_element_attributes(
             reason = "ooxml:pivot-refresh"
         elif (
             local in _CONNECTION_ATTRIBUTES
-            and (ns == "" or ns in _SML)
-            and (_xml.namespace(element.tag) in _SML or _is_office_ext(element.tag))
+            and (ns == "" or ns in SML_NS)
+            and (_xml.namespace(element.tag) in SML_NS or _is_office_ext(element.tag))
             and element.attrib[name] != ""
         ):
             if (local_tag, local) in _CONNECTION_REQUIRED:

@@ -32,6 +32,7 @@ UNKNOWN_XML = "ooxml:unknown-xml"  # elements/attributes of namespaces outside t
 COMMENTS = "ooxml:comments"
 RSID = "ooxml:rsid"
 MACROS = "ooxml:macros"
+CUSTOM_XML = "ooxml:customXml"  # custom XML parts, and the custom markup naming them
 
 # Relationship types (last path segment, or the last two for the package-level ones) whose
 # target part, and the relationship itself, are removed.
@@ -50,8 +51,8 @@ REL_DROP = {
     "person": "ooxml:people",
     "authors": "ooxml:people",
     "printerSettings": "ooxml:printerSettings",
-    "customXml": "ooxml:customXml",
-    "customXmlProps": "ooxml:customXml",
+    "customXml": CUSTOM_XML,
+    "customXmlProps": CUSTOM_XML,
     "attachedTemplate": "ooxml:attachedTemplate",
     "classificationlabels": "ooxml:sensitivity-label",
     "digital-signature/origin": "ooxml:digital-signature",
@@ -122,7 +123,7 @@ CT_DROP = {
     "core-properties": "ooxml:docProps/core",
     "extended-properties": "ooxml:docProps/app",
     "custom-properties": "ooxml:docProps/custom",
-    "customXmlProperties": "ooxml:customXml",
+    "customXmlProperties": CUSTOM_XML,
     "comments": COMMENTS,
     "commentsExtended": COMMENTS,
     "commentsIds": COMMENTS,
@@ -177,7 +178,7 @@ MACRO_FREE = {
 }
 
 PATH_DROP = (
-    (re.compile(r"^customXml/", re.I), "ooxml:customXml"),
+    (re.compile(r"^customXml/", re.I), CUSTOM_XML),
     (re.compile(r"^docMetadata/", re.I), "ooxml:sensitivity-label"),
     (re.compile(r"^_xmlsignatures/", re.I), "ooxml:digital-signature"),
     (re.compile(r"(^|/)printerSettings/", re.I), "ooxml:printerSettings"),

@@ -28,6 +28,9 @@ describe the people and machines behind the document:
   tags, ids and data bindings, the random numbers of Word's hidden bookmarks (``_Hlk``,
   ``_Toc``, ``_Ref``: renumbered, ``_ooxml_bookmarks``), random object ids
   (``wp14:anchorId``, ``a16:creationId`` ...), and elements pointing at a removed relationship;
+  custom XML and smart-tag markup (unwrapped: its content stays); values outside their schema
+  type (language tags, on/off, numbers, colours) and style references to no style of the
+  package (``_ooxml_values``);
 - embedded files (images, embedded documents) are cleaned recursively by their own scrubber;
   one that cannot be cleaned makes the whole document "not cleaned".
 
@@ -38,7 +41,7 @@ looks for is exactly what cleaning removes.
 from __future__ import annotations
 
 import posixpath
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from scrubbers import _xml
 from scrubbers._core import scrub_embedded
@@ -53,6 +56,7 @@ from scrubbers._ooxml_ids import (
     renumber,
 )
 from scrubbers._ooxml_markup import (
+    SML_NS,
     XmlCleaner,
     clean_element_attributes,
     keep_known_namespaces,
@@ -91,6 +95,7 @@ from scrubbers._ooxml_types import (
     font_part_type,
     xml_part_type,
 )
+from scrubbers._ooxml_values import check_values, style_ids
 from scrubbers._sniff import sniff
 from scrubbers._types import Cleaned, Limits, PassRecord
 from scrubbers._xml import Element
@@ -104,6 +109,9 @@ from scrubbers._zip import (
 )
 from scrubbers.errors import CorruptFileError, UnsupportedTypeError
 
+# Relationship types of the parts that define the styles of WordprocessingML.
+_STYLES = frozenset({"styles", "stylesWithEffects"})
+
 
 @dataclass
 class _Pass(PassRecord):
@@ -112,6 +120,9 @@ class _Pass(PassRecord):
     package: Package
     limits: Limits
     check_only: bool
+    # The style ids the package's styles parts define, once cleaned: a style reference of
+    # any other part must name one of them.
+    styles: set[str] = field(default_factory=set)
 
     def run(self) -> dict[str, bytes]:
         members = self.package.members
@@ -312,7 +323,9 @@ class _Pass(PassRecord):
         # By name, not in the order the zip lists them: the hidden bookmarks are numbered
         # as first seen, and the cleaned package lists its members sorted.
         bookmarks = HiddenBookmarks(self.removed)
-        for name in sorted(output):
+        # The styles parts first: what they define once cleaned is what the style
+        # references of the other parts are checked against, with no second parse.
+        for name in sorted(output, key=lambda n: (reached_by.get(n) not in _STYLES, n)):
             if name == CONTENT_TYPES or rels_source(name) is not None:
                 continue
             data = members[original[name]]
@@ -363,17 +376,40 @@ class _Pass(PassRecord):
         remove_last_edit_bookmark(doc.root, self.removed)
         bookmarks.rename(doc.root)
         XmlCleaner(self.removed, gone_ids, dangling).clean_children(doc.root)
-        self._clean_attributes(doc.root, None, gone_ids)
+        defined = style_ids(doc.root)
+        if defined is not None:
+            self.styles |= defined
+        # A styles part's own references (a style's parent, next and linked style) name its
+        # own styles. A SpreadsheetML part has no value checked there (its cells' are its own).
+        styles = self.styles if defined is None else defined
+        checked = _xml.namespace(doc.root.tag) not in SML_NS
+        self._clean_attributes(doc.root, None, gone_ids, styles if checked else None)
         rename_references(doc.root, renamed_ids, self.removed)
         if holder_renamed_ids is not None:
             rename_diagram_drawing(doc.root, holder_renamed_ids, self.removed)
         keep_known_namespaces(doc, self.removed, unqualified_elements=vml)
         return _xml.serialize(doc)
 
-    def _clean_attributes(self, element: Element, parent: Element | None, gone: set[str]) -> None:
+    def _clean_attributes(
+        self, element: Element, parent: Element | None, gone: set[str], styles: set[str] | None
+    ) -> None:
+        """``styles``: the style ids a reference may name; None: no value to check."""
         clean_element_attributes(element, parent, self.removed, gone)
+        doomed: list[Element] = []
         for child in element:
-            self._clean_attributes(child, element, gone)
+            # Most elements of a story have no attribute (runs, paragraphs, texts, property
+            # groups): not even asked.
+            if styles is not None and child.attrib and check_values(child, styles, self.removed):
+                doomed.append(child)
+            else:
+                self._clean_attributes(child, element, gone, styles)
+        if doomed:
+            pieces: list[Element | str | None] = [element.text]
+            for child in list(element):
+                if not any(child is gone_child for gone_child in doomed):
+                    pieces.append(child)
+                pieces.append(child.tail)
+            _xml.splice(element, pieces)
 
 
 class OoxmlScrubber:
