@@ -73,7 +73,7 @@ _RULES: Final[tuple[tuple[str, re.Pattern[str]], ...]] = tuple(
         ("software", r"^exif:Software$|^pdf:Info/(?:Creator|Producer)$|^pdf:layer-creator$"),
         (
             "properties",
-            r"^pdf:Info\b|^pdf:thread-info$|^ooxml:(?:docProps|customXml|docVars|sensitivity-label)"
+            r"^pdf:Info\b|^pdf:thread-info$|^ooxml:(?:docProps|customXml|smartTag|docVars|sensitivity-label)"
             r"|^odf:(?:meta\.xml|rdf-metadata)$|^exif:(?:ImageDescription|XPTitle|XPSubject"
             r"|XPKeywords)$",
         ),
