@@ -1,4 +1,5 @@
-"""TIFF: the numeric tags decoding needs and the image data; old-style JPEG converted."""
+"""TIFF: the numeric tags decoding needs and the image data; old-style JPEG and the
+compressions whose end only a decoder finds (CCITT fax and the rarer ones) converted."""
 
 from __future__ import annotations
 
@@ -37,6 +38,9 @@ _TIFF_NAMES = {
 _TIFF_FIELD = {0x02BC: "xmp", 0x83BB: "iptc", 0x8773: "icc:profile"}
 _JPEG_TABLES = 347
 _STRIPS = ((273, 279), (324, 325))  # (offsets, byte counts) for strips and for tiles
+# Compressions whose strips `scrubbers._tiff_strips` cuts at the end of what the decoder reads:
+# none, LZW, JPEG, Deflate (and Adobe's code for it), PackBits.
+_ENDS_FOUND_WITHOUT_DECODING = frozenset({1, 5, 7, 8, 32946, 32773})
 
 
 def _tiff_name(ifd: str, tag: int) -> str:
@@ -116,13 +120,15 @@ def clean_tiff(untrusted_data: bytes, limits: Limits) -> tuple[bytes, list[str]]
             add_name(removed, "tiff:thumbnail")
             continue
         check_pixels(reader.first(tags.get(256)), reader.first(tags.get(257)), limits)
-        if reader.first(tags.get(259)) == 6:
+        if (reader.first(tags.get(259)) or 1) not in _ENDS_FOUND_WITHOUT_DECODING:
             # Old-style JPEG (TIFF 6.0 section 22, withdrawn): the strips are pieces of a JPEG
             # whose tables live in other tags or in a whole JPEG file pointed at by offset
             # (JPEGInterchangeFormat, with its own APP segments), in ways writers disagree
-            # on; only libtiff's heuristics read them. Converted instead, from what libtiff
-            # decodes (through Pillow), like HEIF.
-            raise OldStyleJpeg(removed)
+            # on; only libtiff's heuristics read them. CCITT fax (a scanner's bilevel pages)
+            # and the rarer schemes: only decoding the rows tells where a strip's data end,
+            # and what follows is room no decoder reads. Converted instead, from what
+            # libtiff decodes (through Pillow), like HEIF.
+            raise ConvertFromPixels(removed)
         _write_tiff_page(reader, tags, out, next_pointer_at, limits, removed)
         next_pointer_at = len(out) - 4
         kept_pages += 1
@@ -230,11 +236,12 @@ def _strip_layout(reader: _TiffReader, tags: dict[int, tuple[int, int, int]]) ->
     )
 
 
-class OldStyleJpeg(Exception):  # a signal between two functions, not an error
-    """Raised by the TIFF walk for an old-style JPEG page, with the fields the walk found."""
+class ConvertFromPixels(Exception):  # a signal between two functions, not an error
+    """Raised by the TIFF walk for a page whose image data can only be cleaned by decoding
+    it (old-style JPEG, CCITT fax, the rarer compressions), with the fields the walk found."""
 
     def __init__(self, removed: list[str]) -> None:
-        super().__init__("old-style JPEG TIFF")
+        super().__init__("TIFF to convert from its pixels")
         self.removed = removed
 
 
@@ -246,8 +253,8 @@ OJPEG_TIFF_NOTE = "converted to TIFF (lossless)"
 _DECODE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, KeyError, TypeError, IndexError)
 
 
-def old_style_jpeg_converted(untrusted_data: bytes, removed: list[str], limits: Limits) -> Cleaned:
-    """An old-style JPEG TIFF as what libtiff decodes: one page becomes a PNG (the
+def converted_from_pixels(untrusted_data: bytes, removed: list[str], limits: Limits) -> Cleaned:
+    """A TIFF of `ConvertFromPixels` pages as what libtiff decodes: one page becomes a PNG (the
     universal lossless format), several pages a multi-page TIFF, Deflate-compressed (a
     scanned document or fax stays one file in its order), itself cleaned by `clean_tiff`.
     `removed`: what the walk found in the original."""
@@ -300,7 +307,7 @@ def _decoded_pages(untrusted_data: bytes, limits: Limits) -> list[Image.Image]:
                 pixels = upright.convert(mode)
                 pages.append(Image.frombytes(pixels.mode, pixels.size, pixels.tobytes()))
     except (UnidentifiedImageError, *_DECODE_ERRORS) as exc:
-        raise CorruptFileError("unreadable old-style JPEG TIFF") from exc
+        raise CorruptFileError("TIFF image data libtiff cannot decode") from exc
     if not pages:
         raise CorruptFileError("TIFF without a full-size image")
     return pages

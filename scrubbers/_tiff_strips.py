@@ -4,7 +4,8 @@ A strip's byte count may be larger than what its pixels need: libtiff reads the 
 image has (uncompressed), or stops at the end of the compressed stream (Deflate, LZW,
 PackBits, JPEG), and never looks at the rest. Those bytes are free room for anything, so the
 TIFF writer (`scrubbers._tiff`) copies only what is read. Where the end cannot be found
-without decoding the pixels (CCITT fax and the rarer schemes), the strip is kept whole.
+without decoding the pixels (CCITT fax and the rarer schemes), the page is converted from
+what libtiff decodes instead (`scrubbers._tiff.ConvertFromPixels`).
 """
 
 from __future__ import annotations

@@ -2,8 +2,9 @@
 
 Each format is rewritten at the level of its chunks, blocks or tags, with a whitelist of
 what decoding needs: the compressed pixel data is copied byte for byte up to the end of its
-stream (what follows, never read by a decoder, goes), never decoded or re-encoded; an
-old-style JPEG TIFF alone is converted (`scrubbers._tiff`). That is strictly lossless
+stream (what follows, never read by a decoder, goes), never decoded or re-encoded; a TIFF
+whose data end only a decoder finds (old-style JPEG, CCITT fax) alone is converted
+(`scrubbers._tiff`). That is strictly lossless
 (16-bit colour, interlacing, animation timing, palettes and lossy WebP bitstreams included,
 which a decode-and-re-encode through Pillow would change or degrade), fast, and keeps
 decompression bombs harmless: no pixel is ever allocated, and images whose header announces
@@ -25,7 +26,7 @@ from scrubbers._bmp import clean_bmp
 from scrubbers._gif import clean_gif
 from scrubbers._png import clean_png
 from scrubbers._sniff import sniff
-from scrubbers._tiff import OldStyleJpeg, clean_tiff, old_style_jpeg_converted
+from scrubbers._tiff import ConvertFromPixels, clean_tiff, converted_from_pixels
 from scrubbers._types import Cleaned, Limits
 from scrubbers._webp import clean_webp
 from scrubbers.errors import CorruptFileError, UnsupportedTypeError
@@ -40,14 +41,14 @@ class ImageScrubber:
         # The same walk as `remove_all`: whatever it would drop is what is present.
         try:
             return _clean(untrusted_data, limits)[1]
-        except OldStyleJpeg as found:
+        except ConvertFromPixels as found:
             return found.removed
 
     def remove_all(self, untrusted_data: bytes, limits: Limits) -> Cleaned:
         try:
             data, removed = _clean(untrusted_data, limits)
-        except OldStyleJpeg as found:
-            return old_style_jpeg_converted(untrusted_data, found.removed, limits)
+        except ConvertFromPixels as found:
+            return converted_from_pixels(untrusted_data, found.removed, limits)
         return Cleaned(data=data, removed=tuple(removed), note=_NOTE)
 
 

@@ -882,15 +882,18 @@ def test_bytes_after_a_frame_stream_inside_fdat_are_cut() -> None:
     assert scrub(report.data).removed == ()
 
 
-def _tiff_with_strip_slack(compression: str | None, canary: bytes) -> tuple[bytes, bytes]:
+def _tiff_with_strip_slack(
+    compression: str | None, canary: bytes, mode: str = "RGB"
+) -> tuple[bytes, bytes]:
     """(a TIFF of five strips, the same with `canary` after each strip's data, inside its
     byte count: room no decoder reads)."""
     buffer = io.BytesIO()
+    strip_bytes = 8 * (64 // 8 if mode == "1" else 64 * 3)  # 8 rows of 64 pixels a strip
     with pytest.MonkeyPatch.context() as patch:
         # Pillow's own writer (uncompressed) makes one strip; libtiff's honours strip_size.
         patch.setattr(TiffImagePlugin, "WRITE_LIBTIFF", True)
-        fx.picture("RGB", (64, 40)).save(
-            buffer, "TIFF", compression=compression, strip_size=64 * 24
+        fx.picture("RGB", (64, 40)).convert(mode).save(
+            buffer, "TIFF", compression=compression, strip_size=strip_bytes
         )
     clean = buffer.getvalue()
     tags = {e.tag: e for e in ifd_entries(clean) if e.ifd == "ifd0"}
@@ -1102,3 +1105,22 @@ def test_lzw_bits_after_the_last_code_are_rewritten() -> None:
     assert [kept.data[o : o + n] for o, n in _strips(kept.data)] == [
         clean[o : o + n] for o, n in _strips(clean)
     ]
+
+
+@pytest.mark.parametrize("compression", ["group4", "group3"])
+def test_ccitt_fax_pages_are_converted_from_their_pixels(compression: str) -> None:
+    """A CCITT strip's data end only where its decoder has read every row: what follows is
+    room nothing reads, which no walk can find. Such a page is converted from what libtiff
+    decodes (bilevel, lossless): the canary goes, the pixels stay."""
+    canary = b"CanaryFaxSlack" + fx.SECRET.encode()
+    clean, dirty = _tiff_with_strip_slack(compression, canary, mode="1")
+    assert frames(dirty) == frames(clean)  # the hiding place decodes like the original
+    report = scrub_sandboxed(dirty)
+    assert report.cleaned, report.reason
+    assert report.note == "converted to PNG (lossless)"
+    assert sniff(report.data).name == "png"
+    assert b"CanaryFaxSlack" not in report.data
+    with Image.open(io.BytesIO(report.data)) as out, Image.open(io.BytesIO(clean)) as original:
+        assert out.convert("1").tobytes() == original.convert("1").tobytes()
+    again = scrub(report.data)
+    assert again.cleaned and again.data == report.data and again.removed == ()
