@@ -42,6 +42,7 @@ _W15 = "http://schemas.microsoft.com/office/word/2012/wordml"
 _P14 = "http://schemas.microsoft.com/office/powerpoint/2010/main"
 _WP14 = "http://schemas.microsoft.com/office/word/2010/wordprocessingDrawing"
 _A16 = "http://schemas.microsoft.com/office/drawing/2014/main"
+_C16 = "http://schemas.microsoft.com/office/drawing/2014/chart"
 _X15AC = "http://schemas.microsoft.com/office/spreadsheetml/2010/11/ac"
 _XR_PREFIX = "http://schemas.microsoft.com/office/spreadsheetml/20"  # xr, xr2, xr3 ... (2014+)
 _XR = "http://schemas.microsoft.com/office/spreadsheetml/2014/revision"
@@ -107,9 +108,16 @@ _W_DROP = {
     "saveThroughXslt": CUSTOM_XML,
     "smartTagPr": SMART_TAG,
 }
-# Random ids Office gives each drawing object, table row and column, and slide edit, as
-# w14:paraId to each paragraph: the same in every copy of one file, different in any other.
-_OBJECT_ID_ELEMENTS = {(_A16, "creationId"), (_A16, "rowId"), (_A16, "colId"), (_P14, "modId")}
+# Random ids Office gives each drawing object, table row and column, chart series, and slide
+# edit, as w14:paraId to each paragraph: the same in every copy of one file, different in
+# any other.
+_OBJECT_ID_ELEMENTS = {
+    (_A16, "creationId"),
+    (_A16, "rowId"),
+    (_A16, "colId"),
+    (_C16, "uniqueId"),
+    (_P14, "modId"),
+}
 _OBJECT_ID_ATTRIBUTES = {(_WP14, "anchorId"), (_WP14, "editId")}
 OBJECT_ID = "ooxml:object-id"
 # Word's "last edit position" (Shift+F5): a hidden bookmark nothing references, where the

@@ -303,16 +303,23 @@ def test_random_object_ids_removed(tmp_path: Path) -> None:
         f'wp14:editId="{marker("EditId")}"><wp:extent cx="100" cy="100"/><wp:docPr id="1" '
         'name="Picture 1" descr="A harbour at dusk"><a:extLst><a:ext '
         'uri="{FF2B5EF4-FFF2-40B4-BE49-F238E27FC236}">'
-        f'<a16:creationId id="{{{marker("CreationId")}}}"/></a:ext></a:extLst></wp:docPr>'
+        f'<a16:creationId id="{{{marker("CreationId")}}}"/></a:ext>'
+        # A chart series' id (c16, written in the charts' own extension lists).
+        '<a:ext uri="{C3380CC4-5D6E-409C-BE32-E72D297353CC}">'
+        f'<c16:uniqueId val="{{0000{marker("SeriesId")}}}"/></a:ext></a:extLst></wp:docPr>'
         "</wp:inline></w:drawing></w:r></w:p>" + TEXT_PARAGRAPH
     )
-    docx = minimal_docx(body, root_attributes=f' xmlns:wp14="{WP14}" xmlns:a16="{A16}"')
+    c16 = "http://schemas.microsoft.com/office/drawing/2014/chart"
+    docx = minimal_docx(
+        body, root_attributes=f' xmlns:wp14="{WP14}" xmlns:a16="{A16}" xmlns:c16="{c16}"'
+    )
     report = _cleaned(docx, tmp_path)
     assert "ooxml:object-id" in scrub_sandboxed(docx).removed
     document = members(report.data)["word/document.xml"].decode()
     # Alt text is content: written by the author for readers who cannot see the picture.
     assert 'descr="A harbour at dusk"' in document
     assert "creationId" not in document and "FF2B5EF4" not in document
+    assert "uniqueId" not in document and "C3380CC4" not in document
 
 
 def test_namespace_prefixes_get_their_conventional_names(tmp_path: Path) -> None:
