@@ -347,13 +347,14 @@ def relationships(
     return rels
 
 
-def part_kind(name: str, untrusted_data: bytes) -> str:
-    """ "xml", "embedded" (a file type with a scrubber), "font" or "unknown", from the bytes."""
+def part_kind(name: str, untrusted_data: bytes, font_key: bytes | None = None) -> str:
+    """ "xml", "embedded" (a file type with a scrubber), "font" or "unknown", from the bytes;
+    ``font_key``: the obfuscation key the font table gives the part, if any."""
     if not untrusted_data.strip() or looks_like_xml(untrusted_data):
         return "xml"
     if sniff(untrusted_data) != UNKNOWN:
         return "embedded"
-    if is_font(name, untrusted_data):
+    if is_font(name, untrusted_data, font_key):
         return "font"
     return "unknown"
 

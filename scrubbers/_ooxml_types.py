@@ -13,7 +13,8 @@ what removing a part leaves behind (the printer settings' ``bin``, the thumbnail
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Mapping
+from typing import NamedTuple
 
 from scrubbers import _xml
 from scrubbers._ooxml_parts import CT_NS, MACRO_FREE, MACROS, TYPES_ATTRIBUTES, keep_only
@@ -157,6 +158,92 @@ _MAIN_PART_NAMES = {
 }
 
 
+# The names Office gives the XML parts it writes, by the type of the relationship reaching
+# them (keyed as `_ooxml_parts.REL_KEEP`): a numbered one (header1.xml, header2.xml ...) in
+# its folder under the main part's, an unnumbered one (styles.xml) in its folder beside the
+# part referring to it (a glossary document's styles in word/glossary/). `_ooxml_names`
+# gives them out; a part of a type not listed here is ``<main folder>/part<n>.xml``.
+class PartName(NamedTuple):
+    folder: str
+    stem: str
+    numbered: bool
+    extension: str = ".xml"
+
+
+MAIN_PARTS = {
+    "wordprocessingml": "word/document.xml",
+    "spreadsheetml": "xl/workbook.xml",
+    "presentationml": "ppt/presentation.xml",
+}
+PART_NAMES = {
+    # shared
+    "styles": PartName("", "styles", False),
+    "stylesWithEffects": PartName("", "stylesWithEffects", False),
+    "settings": PartName("", "settings", False),
+    "webSettings": PartName("", "webSettings", False),
+    "fontTable": PartName("", "fontTable", False),
+    "numbering": PartName("", "numbering", False),
+    "theme": PartName("theme", "theme", True),
+    "themeOverride": PartName("theme", "themeOverride", True),
+    "chart": PartName("charts", "chart", True),
+    "chartStyle": PartName("charts", "style", True),
+    "chartColorStyle": PartName("charts", "colors", True),
+    "chartUserShapes": PartName("drawings", "drawing", True),
+    "diagramData": PartName("diagrams", "data", True),
+    "diagramLayout": PartName("diagrams", "layout", True),
+    "diagramQuickStyle": PartName("diagrams", "quickStyle", True),
+    "diagramColors": PartName("diagrams", "colors", True),
+    "diagramDrawing": PartName("diagrams", "drawing", True),
+    "drawing": PartName("drawings", "drawing", True),
+    "vmlDrawing": PartName("drawings", "vmlDrawing", True, ".vml"),
+    "control": PartName("activeX", "activeX", True),
+    "activeXControl": PartName("activeX", "activeX", True),
+    "ctrlProp": PartName("ctrlProps", "ctrlProp", True),
+    "ink": PartName("ink", "ink", True),
+    # WordprocessingML
+    "footnotes": PartName("", "footnotes", False),
+    "endnotes": PartName("", "endnotes", False),
+    "header": PartName("", "header", True),
+    "footer": PartName("", "footer", True),
+    "glossaryDocument": PartName("glossary", "document", False),
+    # SpreadsheetML
+    "worksheet": PartName("worksheets", "sheet", True),
+    "chartsheet": PartName("chartsheets", "sheet", True),
+    "dialogsheet": PartName("dialogsheets", "sheet", True),
+    "sharedStrings": PartName("", "sharedStrings", False),
+    "calcChain": PartName("", "calcChain", False),
+    "connections": PartName("", "connections", False),
+    "volatileDependencies": PartName("", "volatileDependencies", False),
+    "sheetMetadata": PartName("", "metadata", False),
+    "table": PartName("tables", "table", True),
+    "tableSingleCells": PartName("tables", "tableSingleCells", True),
+    "queryTable": PartName("queryTables", "queryTable", True),
+    "pivotTable": PartName("pivotTables", "pivotTable", True),
+    "pivotCacheDefinition": PartName("pivotCache", "pivotCacheDefinition", True),
+    "pivotCacheRecords": PartName("pivotCache", "pivotCacheRecords", True),
+    "externalLink": PartName("externalLinks", "externalLink", True),
+    "slicer": PartName("slicers", "slicer", True),
+    "slicerCache": PartName("slicerCaches", "slicerCache", True),
+    "timeline": PartName("timelines", "timeline", True),
+    "timelineCache": PartName("timelineCaches", "timelineCache", True),
+    "namedSheetView": PartName("namedSheetViews", "namedSheetView", True),
+    # PresentationML
+    "slide": PartName("slides", "slide", True),
+    "slideLayout": PartName("slideLayouts", "slideLayout", True),
+    "slideMaster": PartName("slideMasters", "slideMaster", True),
+    "notesSlide": PartName("notesSlides", "notesSlide", True),
+    "notesMaster": PartName("notesMasters", "notesMaster", True),
+    "handoutMaster": PartName("handoutMasters", "handoutMaster", True),
+    "presProps": PartName("", "presProps", False),
+    "viewProps": PartName("", "viewProps", False),
+    "tableStyles": PartName("", "tableStyles", False),
+    "tags": PartName("tags", "tag", True),
+}
+# Word's embedded fonts, once given a neutral key (`_ooxml_fonts`).
+FONT_PART = PartName("fonts", "font", True, ".odttf")
+FALLBACK_PART = PartName("", "part", True)
+
+
 def allowed_content_type(value: str) -> str | None:
     """The listed spelling of a content type a specification defines, else None."""
     return _ALLOWED.get(value.strip().casefold())
@@ -194,15 +281,16 @@ def xml_part_type(rel_key: str, family: str) -> str:
 
 def clean_content_types(
     doc: _xml.XmlDoc,
-    kept_parts: Iterable[str],
+    kept_parts: Mapping[str, str],
     required_type: Callable[[str], str],
     removed: set[str],
 ) -> None:
-    """Entries only for the kept parts (member names), with listed content types only, one
+    """Entries only for the kept parts (their names in the cleaned package -> in the
+    original: an Override follows its part's new name), with listed content types only, one
     per name, written in one order (Defaults by extension, then Overrides by part name: the
     order of the entries and the letter case of their names would carry marks too);
     ``required_type`` gives a part left without a type the one its bytes call for."""
-    by_name = {"/" + name.casefold(): name for name in kept_parts}
+    by_name = {"/" + original.casefold(): name for name, original in kept_parts.items()}
     used_extensions = {posixpath.splitext(name)[1][1:].casefold() for name in by_name.values()}
     defaults: dict[str, str] = {}  # extension, lower case -> content type
     overrides: dict[str, str] = {}  # "/" + member name -> content type
@@ -232,7 +320,9 @@ def clean_content_types(
             listed = value = macro_free
             removed.add(MACROS)
         table[key] = listed
-        kept_as_written.append((child.tag, written_key, value))
+        # A renamed part's Override is written under its new name (the rename is reported).
+        renamed = is_override and key.casefold() != written_key.casefold()
+        kept_as_written.append((child.tag, key if renamed else written_key, value))
     keep_only(doc, CT_NS, TYPES_ATTRIBUTES, removed)
     for name in by_name.values():
         default = defaults.get(posixpath.splitext(name)[1][1:].casefold())

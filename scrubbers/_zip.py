@@ -310,9 +310,25 @@ def is_cfb(untrusted_data: bytes) -> bool:
     return untrusted_data.startswith(_CFB_SIGNATURE)
 
 
-def is_font(name: str, untrusted_data: bytes) -> bool:
+def font_key(guid: str) -> bytes | None:
+    """The XOR key of Word's font obfuscation (ECMA-376 Part 1 §17.8.1) from a GUID as
+    written ("{0A1B2C3D-...}", in a ``w:fontKey`` or a part's name): its 16 bytes in reverse
+    order; None when the text holds no GUID."""
+    found = _GUID_HEX.search(guid.replace("-", ""))
+    return None if found is None else bytes.fromhex(found.group(0))[::-1]
+
+
+def xor_font_key(untrusted_data: bytes, key: bytes) -> bytes:
+    """Word's obfuscation of a font's first 32 bytes by ``key`` (`font_key`): the same XOR
+    obfuscates and restores it."""
+    head = bytes(byte ^ key[i % 16] for i, byte in enumerate(untrusted_data[:32]))
+    return head + untrusted_data[32:]
+
+
+def is_font(name: str, untrusted_data: bytes, obfuscation_key: bytes | None = None) -> bool:
     """A TrueType/OpenType/WOFF font, an Embedded OpenType (PowerPoint's .fntdata), or Word's
-    obfuscated font (.odttf: the first 32 bytes XORed with the GUID of the part's name)."""
+    obfuscated font (.odttf: the first 32 bytes XORed with ``obfuscation_key``, the key its
+    font table gives, or with the GUID of the part's name)."""
     if untrusted_data.startswith(_FONT_SIGNATURES):
         return True
     # EOT: a fixed header whose magic number 0x504C sits at offset 34, and whose first field
@@ -321,12 +337,20 @@ def is_font(name: str, untrusted_data: bytes) -> bool:
         declared = int.from_bytes(untrusted_data[0:4], "little")
         if declared == len(untrusted_data):
             return True
-    guid = _GUID_HEX.search(name.rsplit("/", 1)[-1].replace("-", ""))
-    if guid is not None and len(untrusted_data) >= 32:
-        key = bytes.fromhex(guid.group(0))[::-1]
-        head = bytes(untrusted_data[i] ^ key[i % 16] for i in range(32))
-        return head.startswith(_FONT_SIGNATURES)
-    return False
+    return font_obfuscation_key(name, untrusted_data, obfuscation_key) is not None
+
+
+def font_obfuscation_key(
+    name: str, untrusted_data: bytes, obfuscation_key: bytes | None = None
+) -> bytes | None:
+    """The key that restores Word's obfuscated font: ``obfuscation_key`` (its font table's),
+    else the GUID of the part's name; None if neither does."""
+    if len(untrusted_data) < 32:
+        return None
+    for key in (obfuscation_key, font_key(name.rsplit("/", 1)[-1])):
+        if key is not None and xor_font_key(untrusted_data[:32], key).startswith(_FONT_SIGNATURES):
+            return key
+    return None
 
 
 def not_cleaned(untrusted_name: str, untrusted_data: bytes, reason: str) -> Attachment:

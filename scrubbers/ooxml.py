@@ -47,6 +47,7 @@ from scrubbers import _xml
 from scrubbers._core import scrub_embedded
 from scrubbers._ooxml_bookmarks import HiddenBookmarks
 from scrubbers._ooxml_fields import is_vml, neutralise_fields, vml_as_xml
+from scrubbers._ooxml_fonts import font_keys, neutral_key, rekey_entries, rekeyed
 from scrubbers._ooxml_ids import (
     DANGLING,
     dangling_references,
@@ -62,7 +63,7 @@ from scrubbers._ooxml_markup import (
     keep_known_namespaces,
     remove_last_edit_bookmark,
 )
-from scrubbers._ooxml_names import PART_NAME, neutral_names, relative_target
+from scrubbers._ooxml_names import PART_NAME, in_natural_order, neutral_names, relative_target
 from scrubbers._ooxml_parts import (
     CONTENT_TYPES,
     CT_DROP,
@@ -102,6 +103,7 @@ from scrubbers._xml import Element
 from scrubbers._zip import (
     Package,
     check_attachment_budget,
+    font_obfuscation_key,
     looks_like_xml,
     not_cleaned,
     read_package,
@@ -158,6 +160,7 @@ class _Pass(PassRecord):
         # A SmartArt data part names a relationship of the part holding the diagram.
         diagram_holder: dict[str, str] = {}
         reached_by: dict[str, str] = {}  # part -> the type of the first relationship to it
+        reached_from: dict[str, str] = {}  # part -> the source of that relationship
         queue = [""]
         while queue:
             source = queue.pop()
@@ -171,8 +174,9 @@ class _Pass(PassRecord):
             for rel in rels:
                 if rel.external:
                     continue
-                if rel.target is not None:
-                    reached_by.setdefault(rel.target, rel.key)
+                if rel.target is not None and rel.target not in reached_by:
+                    reached_by[rel.target] = rel.key
+                    reached_from[rel.target] = source
                 if rel.key == "diagramData" and rel.target is not None:
                     diagram_holder.setdefault(rel.target, source)
                 if rel.key in REL_DROP and rel.target is not None:
@@ -194,6 +198,12 @@ class _Pass(PassRecord):
                     raise CorruptFileError("main part declared as XML is not XML")
                 # XLSB and the like: a binary main part, which no scrubber here reads.
                 raise UnsupportedTypeError("binary office document")
+        # Word's fonts are obfuscated by the key their font table gives (`_ooxml_fonts`).
+        table_keys: dict[str, bytes] = {}
+        for name in sorted(reachable):
+            if reached_by.get(name) == "fontTable" and name not in drop:
+                rels = rels_docs.get(rels_part_of(name), (None, []))[1]
+                table_keys = font_keys(members[name], rels, self.limits) | table_keys
         # Every reachable part's type comes from its bytes, never from the declaration. A
         # binary part that no scrubber can vouch for (OLE objects, ActiveX state, audio and
         # video) is taken out and handed back on its own, not cleaned: the document around it
@@ -203,7 +213,7 @@ class _Pass(PassRecord):
             if name in drop or name not in members:
                 continue
             data = members[name]
-            if part_kind(name, data) != "unknown":
+            if part_kind(name, data, table_keys.get(name)) != "unknown":
                 continue
             if declared_font(name, content_type(name)):
                 # The declaration lies about what the part is: refuse to call it clean.
@@ -226,14 +236,34 @@ class _Pass(PassRecord):
             else:
                 output[name] = b""  # placeholder, filled below
 
-        # The binary parts' names are free text: each gets the one of its kind and order
+        # The parts' names are free text: each gets the one of its kind and order
         # (`_ooxml_names`), the relationships to it and from it following.
-        kinds = {name: part_kind(name, members[name]) for name in output}
+        kinds = {name: part_kind(name, members[name], table_keys.get(name)) for name in output}
+        # A font the font table gives a key gets a neutral one, of its order.
+        font_keys_used: dict[str, bytes] = {}
+        for name in output:
+            if kinds[name] == "font" and name in table_keys:
+                found = font_obfuscation_key(name, members[name], table_keys[name])
+                if found is not None:
+                    font_keys_used[name] = found
+        new_keys = {
+            name: neutral_key(number)
+            for number, name in enumerate(in_natural_order(font_keys_used), 1)
+        }
+        xml_parts = {
+            name: (key, reached_from[name])
+            for name, key in reached_by.items()
+            if name in output and kinds[name] == "xml"
+        }
         binary = {name: members[name] for name in output if kinds[name] == "embedded"}
         new_names = {
             old: new
             for old, new in neutral_names(
-                binary, main_part, (name for name in output if name not in binary)
+                xml_parts,
+                font_keys_used,
+                binary,
+                main_part,
+                (n for n in output if n not in xml_parts and n not in binary and n not in new_keys),
             ).items()
             if new != old
         }
@@ -312,35 +342,49 @@ class _Pass(PassRecord):
             data = members[original[name]]
             kind = kinds[original[name]]
             if kind == "xml":
-                return xml_part_type(reached_by.get(name, ""), family)
+                return xml_part_type(reached_by.get(original[name], ""), family)
             if kind == "font":
                 return font_part_type(name)
             return allowed_content_type(sniff(data).media_type) or BINARY_TYPE
 
-        clean_content_types(types_doc, output, required_type, self.removed)
+        clean_content_types(types_doc, original, required_type, self.removed)
         output[CONTENT_TYPES] = _xml.serialize(types_doc)
 
         # By name, not in the order the zip lists them: the hidden bookmarks are numbered
         # as first seen, and the cleaned package lists its members sorted.
         bookmarks = HiddenBookmarks(self.removed)
+
         # The styles parts first: what they define once cleaned is what the style
         # references of the other parts are checked against, with no second parse.
-        for name in sorted(output, key=lambda n: (reached_by.get(n) not in _STYLES, n)):
+        def is_styles(name: str) -> bool:
+            return name in original and reached_by.get(original[name]) in _STYLES
+
+        for name in sorted(output, key=lambda n: (not is_styles(n), n)):
             if name == CONTENT_TYPES or rels_source(name) is not None:
                 continue
-            data = members[original[name]]
-            kind = kinds[original[name]]
+            old = original[name]
+            data = members[old]
+            kind = kinds[old]
             if kind == "xml":
-                vml = is_vml(name, content_type(name))
-                holder = diagram_holder.get(name)
+                vml = is_vml(old, content_type(old))
+                holder = diagram_holder.get(old)
+                # The font table's entries name the fonts' new keys, by relationship id.
+                entry_keys = {
+                    rel.rel_id: new_keys[rel.target]
+                    for rel in rels_docs.get(rels_part_of(old), (None, []))[1]
+                    if rel.target in new_keys
+                }
                 output[name] = self._clean_xml(
                     data,
-                    dropped_ids.get(name, set()),
-                    renamed_ids.get(name, {}),
+                    dropped_ids.get(old, set()),
+                    renamed_ids.get(old, {}),
                     None if holder is None else renamed_ids.get(holder, {}),
                     bookmarks,
+                    entry_keys,
                     vml=vml,
                 )
+            elif kind == "font" and old in new_keys:
+                output[name] = rekeyed(data, font_keys_used[old], new_keys[old])
             elif kind == "font":
                 # Embedded fonts are typefaces, not a record of who wrote the document.
                 output[name] = data
@@ -356,12 +400,14 @@ class _Pass(PassRecord):
         renamed_ids: dict[str, str],
         holder_renamed_ids: dict[str, str] | None,
         bookmarks: HiddenBookmarks,
+        entry_keys: dict[str, str],
         *,
         vml: bool,
     ) -> bytes:
         """``renamed_ids``: the part's relationship ids, old -> new; ``holder_renamed_ids``:
         those of the part holding the diagram, for a SmartArt data part; ``bookmarks``: the
-        package's hidden bookmark names."""
+        package's hidden bookmark names; ``entry_keys``: the new keys of the fonts its
+        relationships reach, by relationship id (old)."""
         if not untrusted_xml.strip():
             return untrusted_xml  # an empty part carries nothing (and Office tolerates it)
         if vml:
@@ -384,6 +430,7 @@ class _Pass(PassRecord):
         styles = self.styles if defined is None else defined
         checked = _xml.namespace(doc.root.tag) not in SML_NS
         self._clean_attributes(doc.root, None, gone_ids, styles if checked else None)
+        rekey_entries(doc.root, entry_keys, self.removed)
         rename_references(doc.root, renamed_ids, self.removed)
         if holder_renamed_ids is not None:
             rename_diagram_drawing(doc.root, holder_renamed_ids, self.removed)

@@ -91,7 +91,7 @@ _RULES: Final[tuple[tuple[str, re.Pattern[str]], ...]] = tuple(
             "ids",
             r"^pdf:ID$|^ooxml:(?:docId|rsid|nsid|paraId|object-id|content-control"
             r"|relationship-id|dangling-relationship|namespace-prefix|content-type|bookmark-name"
-            r"|part-name)$|^odf:(?:rsid|xml-id|dangling-reference|unknown-version)$",
+            r"|part-name|font-key)$|^odf:(?:rsid|xml-id|dangling-reference|unknown-version)$",
         ),
         (
             "thumbnails",
