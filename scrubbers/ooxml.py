@@ -16,8 +16,8 @@ describe the people and machines behind the document:
   ``.rels``, every reference following; one to no relationship removed), content types
   outside the specifications' list (``_ooxml_types``), namespace prefixes (given their
   conventional names, ``_ooxml_prefixes``), namespace URIs of no specification (removed with
-  their markup), the names of binary parts (pictures, media, embedded documents: renamed by
-  kind and order, ``_ooxml_names``);
+  their markup), part names (each part given the one Office gives its kind, in order,
+  ``_ooxml_names``), Word's font obfuscation keys (neutral ones, ``_ooxml_fonts``);
 - inside the remaining XML: tracked changes (deletions removed, insertions accepted, property
   changes dropped), comment anchors, editing-permission ranges (editor names), revision-session
   ids (``w:rsid*``, ``w:rsids``), paragraph ids, numbering ids (``w:nsid``, ``w:tmpl``),
