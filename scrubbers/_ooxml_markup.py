@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from scrubbers import _xml
+from scrubbers import _ooxml_schema, _xml
 from scrubbers._ooxml_ids import is_reference
 from scrubbers._ooxml_parts import (
     COMMENTS,
@@ -164,12 +164,17 @@ def keep_known_namespaces(
     and the XML/XSI basics, each known by its whole URI (`is_known_namespace`). Anything else
     is no part of what Office renders (it ignores unknown markup declared ignorable, and
     refuses the rest): removed, with the declaration of its namespace (whose URI is free
-    text too)."""
-    if not is_known_namespace(_xml.namespace(doc.root.tag)) and not unqualified_elements:
+    text too). In the namespaces the schema table covers, only what the schemas define is
+    kept, element by element (`scrubbers._ooxml_schema`)."""
+    root = doc.root
+    root_uri = _xml.namespace(root.tag)
+    if not is_known_namespace(root_uri) and not unqualified_elements:
+        raise UnsupportedTypeError("an office part of an unknown kind")
+    if _ooxml_schema.covers(root_uri) and not _ooxml_schema.is_defined(root.tag):
         raise UnsupportedTypeError("an office part of an unknown kind")
     known_prefixes = {p for p, uri in doc.namespaces if is_known_namespace(uri)}
 
-    def keep(element: Element) -> bool:
+    def keep(element: Element, context: str | None) -> bool:
         uri = _xml.namespace(element.tag)
         if uri == "":
             return unqualified_elements
@@ -179,37 +184,56 @@ def keep_known_namespaces(
             # A branch that requires an unknown namespace is one Office skips anyway.
             required = element.get("Requires", "").split()
             return all(p in known_prefixes for p in required)
+        if _ooxml_schema.covers(uri):
+            if not _ooxml_schema.is_defined(element.tag):
+                return False
+            if context is not None and not _ooxml_schema.may_contain(context, element.tag):
+                return False
         return True
 
-    def walk(parent: Element) -> None:
+    def clean_attributes(element: Element) -> None:
+        covered = _ooxml_schema.covers(_xml.namespace(element.tag))
+        for name in list(element.attrib):
+            uri = _xml.namespace(name)
+            if uri == MC_NS:
+                if _xml.local_name(name) in PREFIX_LISTS:
+                    _filter_prefix_list(element, name, known_prefixes, removed)
+            elif (uri and not is_known_namespace(uri)) or (
+                covered and not _ooxml_schema.allows_attribute(element.tag, name)
+            ):
+                del element.attrib[name]
+                removed.add(UNKNOWN_XML)
+
+    def walk(parent: Element, context: str | None) -> None:
+        """``context``: the element whose content this is (itself, or for a markup
+        compatibility branch the element holding the alternatives); None outside the
+        covered namespaces."""
+        text_allowed = context is None or _ooxml_schema.holds_text(context)
         pieces: list[Element | str | None] = [parent.text]
         changed = False
         for child in list(parent):
-            if not keep(child):
+            if not keep(child, context):
                 removed.add(UNKNOWN_XML)
                 pieces.append(child.tail)
                 changed = True
                 continue
-            for name in list(child.attrib):
-                uri = _xml.namespace(name)
-                if uri and not is_known_namespace(uri):
-                    del child.attrib[name]
-                    removed.add(UNKNOWN_XML)
-                elif uri == MC_NS and _xml.local_name(name) in PREFIX_LISTS:
-                    _filter_prefix_list(child, name, known_prefixes, removed)
-            walk(child)
+            clean_attributes(child)
+            uri = _xml.namespace(child.tag)
+            if uri == MC_NS:
+                walk(child, context)
+            else:
+                walk(child, child.tag if _ooxml_schema.covers(uri) else None)
             pieces.extend((child, child.tail))
+        if not text_allowed and any(isinstance(p, str) and p.strip() for p in pieces):
+            # Text where the schema allows only elements: shown by no reader.
+            pieces = [p if not isinstance(p, str) or not p.strip() else None for p in pieces]
+            removed.add(UNKNOWN_XML)
+            changed = True
         if changed:
             _xml.splice(parent, pieces)
 
-    for name in list(doc.root.attrib):
-        uri = _xml.namespace(name)
-        if uri and not is_known_namespace(uri):
-            del doc.root.attrib[name]
-            removed.add(UNKNOWN_XML)
-        elif uri == MC_NS and _xml.local_name(name) in PREFIX_LISTS:
-            _filter_prefix_list(doc.root, name, known_prefixes, removed)
-    walk(doc.root)
+    clean_attributes(root)
+    walk(root, root.tag if _ooxml_schema.covers(root_uri) else None)
     kept = [(p, uri) for p, uri in doc.namespaces if is_known_namespace(uri) or uri == ""]
     if len(kept) != len(doc.namespaces):
         removed.add(UNKNOWN_XML)

@@ -306,7 +306,7 @@ def test_part_of_an_unlisted_kind_gets_a_neutral_name(tmp_path: Path) -> None:
     docx = minimal_docx(
         TEXT_PARAGRAPH,
         rels=(("rId1", f"{RT}/slideUpdateInfo", name.removeprefix("word/")),),
-        parts=((name, f'<w:x xmlns:w="{W}"/>', f"{_PML}.slideUpdateInfo+xml"),),
+        parts=((name, f'<w:hdr xmlns:w="{W}"/>', f"{_PML}.slideUpdateInfo+xml"),),
     )
     report = _cleaned(docx, tmp_path)
     assert "word/part1.xml" in members(report.data)

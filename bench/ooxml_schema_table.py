@@ -1,0 +1,173 @@
+"""Write scrubbers/_ooxml_elements.txt, the table of the elements the Office Open XML schemas
+define and the attributes each may have (issue 10: keep only what the specification defines,
+not a whole namespace).
+
+Source: the schema data of the Open XML SDK (github.com/dotnet/Open-XML-SDK, ``data/``),
+which Microsoft generates from the ECMA-376 schemas (WordprocessingML, SpreadsheetML,
+PresentationML, DrawingML, VML, the shared types) and from the schemas of Office's own
+extensions that [MS-DOCX], [MS-XLSX], [MS-PPTX] and [MS-ODRAWXML] publish (w14, w15, x14,
+p14, a14, c14…): ``data/namespaces.json`` (prefix -> URI) and ``data/schemas/*.json`` (one
+file per namespace; each type is named ``<prefix>:<complex type>/<prefix>:<element>``, lists
+its attributes, and inherits those of its ``BaseClass``).
+
+Licence: MIT, "Copyright (c) .NET Foundation and Contributors"; the notice is carried in the
+table's header, which holds names only.
+
+Run by hand when a new SDK release adds namespaces:
+
+    python bench/ooxml_schema_table.py PATH/TO/Open-XML-SDK/data COMMIT \
+        > scrubbers/_ooxml_elements.txt
+
+Output: ``= PREFIX URI`` lines for the prefixes used, then one line per element, sorted:
+    ELEMENT ATTRIBUTE...   (qualified names; an attribute without a prefix is unqualified,
+                            as most of SpreadsheetML's and DrawingML's are)
+then one line per element that may contain elements:
+    > ELEMENT CHILD...     (``*`` as a child: any element, ``xsd:any`` as in ``a:ext``)
+and one line ``$ ELEMENT...`` of the elements whose content is text (``w:t``, ``x:v``).
+An element defined by several types (``w:rPr`` is six) allows the union of what they allow.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+MIT_NOTICE = """\
+The MIT License (MIT)
+
+Copyright (c) .NET Foundation and Contributors
+
+All rights reserved.
+
+Permission is hereby granted, free of charge, to any person obtaining a copy
+of this software and associated documentation files (the "Software"), to deal
+in the Software without restriction, including without limitation the rights
+to use, copy, modify, merge, publish, distribute, sublicense, and/or sell
+copies of the Software, and to permit persons to whom the Software is
+furnished to do so, subject to the following conditions:
+
+The above copyright notice and this permission notice shall be included in all
+copies or substantial portions of the Software.
+
+THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR
+IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY,
+FITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN NO EVENT SHALL THE
+AUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER
+LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM,
+OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE
+SOFTWARE."""
+
+
+def _element(type_name: str) -> str:
+    # "w:CT_RPr/w:rPr" -> "w:rPr"; "w:CT_Body/" (an abstract base class) -> "".
+    return type_name.split("/", 1)[1]
+
+
+class Table:
+    def __init__(self) -> None:
+        self.attributes: dict[str, set[str]] = defaultdict(set)
+        self.children: dict[str, set[str]] = defaultdict(set)
+        self.text: set[str] = set()
+
+
+def _particle_names(particle: dict[str, object]) -> set[str]:
+    found: set[str] = set()
+    pending = [particle]
+    while pending:
+        item = pending.pop()
+        if item.get("Kind") == "Any":
+            found.add("*")
+        elif "Name" in item:
+            found.add(_element(str(item["Name"])))
+        pending.extend(item.get("Items", []))  # type: ignore[arg-type]
+    return found
+
+
+def build(data: Path) -> tuple[dict[str, str], Table, str]:
+    """(prefix -> URI of the prefixes used, the table, digest of the inputs)."""
+    digest = hashlib.sha256()
+    namespaces_path = data / "namespaces.json"
+    digest.update(namespaces_path.read_bytes())
+    prefixes = {
+        entry["Prefix"]: entry["Uri"]
+        for entry in json.loads(namespaces_path.read_text("utf-8-sig"))
+        if entry["Prefix"]
+    }
+    # A BaseClass names a ClassName, which is unique within one namespace's file but not
+    # across them (several namespaces have a "Group"): looked up in the type's own file first.
+    by_file: list[tuple[dict[str, dict[str, object]], list[dict[str, object]]]] = []
+    by_class: dict[str, list[dict[str, object]]] = defaultdict(list)
+    for path in sorted((data / "schemas").glob("*.json")):
+        digest.update(path.read_bytes())
+        types = json.loads(path.read_text("utf-8-sig")).get("Types", [])
+        local = {str(t["ClassName"]): t for t in types}
+        by_file.append((local, types))
+        for t in types:
+            by_class[str(t["ClassName"])].append(t)
+
+    def lineage(
+        t: dict[str, object], local: dict[str, dict[str, object]]
+    ) -> list[dict[str, object]]:
+        found: list[dict[str, object]] = []
+        while all(t is not seen for seen in found):
+            found.append(t)
+            base = str(t["BaseClass"])
+            parent = local.get(base) or next(iter(by_class.get(base, [])), None)
+            if parent is None:
+                break  # OpenXmlCompositeElement and the SDK's other roots: nothing to inherit
+            t = parent
+        return found
+
+    table = Table()
+    for local, types in by_file:
+        for t in types:
+            element = _element(str(t["Name"]))
+            if not element:
+                continue
+            table.attributes[element]
+            for ancestor in lineage(t, local):
+                for attribute in ancestor.get("Attributes", []):  # type: ignore[attr-defined]
+                    table.attributes[element].add(str(attribute["QName"]).removeprefix(":"))
+                for child in ancestor.get("Children", []):  # type: ignore[attr-defined]
+                    table.children[element].add(_element(str(child["Name"])))
+                for child_name in ancestor.get("AdditionalElements", []):  # type: ignore[attr-defined]
+                    table.children[element].add(_element(str(child_name)))
+                if "Particle" in ancestor:
+                    table.children[element] |= _particle_names(ancestor["Particle"])  # type: ignore[arg-type]
+                if ancestor.get("IsLeafText") or ancestor["BaseClass"] == "OpenXmlLeafTextElement":
+                    table.text.add(element)
+    names = set(table.attributes) | {c for cs in table.children.values() for c in cs if c != "*"}
+    used = {name.split(":", 1)[0] for name in names} | {
+        a.split(":", 1)[0] for attrs in table.attributes.values() for a in attrs if ":" in a
+    }
+    missing = used - set(prefixes) - {"xml"}
+    if missing:
+        raise SystemExit(f"prefixes without a namespace: {sorted(missing)}")
+    return {p: prefixes[p] for p in sorted(used) if p != "xml"}, table, digest.hexdigest()
+
+
+def main() -> None:
+    data, commit = Path(sys.argv[1]), sys.argv[2]
+    prefixes, table, digest = build(data)
+    out = sys.stdout
+    out.write("# Generated by bench/ooxml_schema_table.py from the Open XML SDK's schema data\n")
+    out.write(f"# (github.com/dotnet/Open-XML-SDK data/, commit {commit};\n")
+    out.write(f"# SHA-256 of namespaces.json and schemas/*.json in name order: {digest}).\n")
+    out.write("# Element and attribute names only. The SDK's licence:\n#\n")
+    for line in MIT_NOTICE.splitlines():
+        out.write(f"# {line}".rstrip() + "\n")
+    for prefix, uri in prefixes.items():
+        out.write(f"= {prefix} {uri}\n")
+    for element in sorted(table.attributes):
+        out.write(" ".join([element, *sorted(table.attributes[element])]) + "\n")
+    for element in sorted(table.children):
+        if table.children[element]:
+            out.write(" ".join([">", element, *sorted(table.children[element])]) + "\n")
+    out.write(" ".join(["$", *sorted(table.text)]) + "\n")
+
+
+if __name__ == "__main__":
+    main()
