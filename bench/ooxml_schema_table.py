@@ -61,6 +61,14 @@ OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE
 SOFTWARE."""
 
 
+#: Elements of ECMA-376's first edition (2006) that Word still writes and the SDK's data
+#: (built from the later editions) no longer lists: name -> (attributes, parents).
+FIRST_EDITION = {
+    # Part 4 §2.15.1.33 (a settings flag of Word 2003's smart tags; exiftool's OOXML.docx).
+    "w:doNotEmbedSmartTags": (("w:val",), ("w:settings",)),
+}
+
+
 def _element(type_name: str) -> str:
     # "w:CT_RPr/w:rPr" -> "w:rPr"; "w:CT_Body/" (an abstract base class) -> "".
     return type_name.split("/", 1)[1]
@@ -139,6 +147,10 @@ def build(data: Path) -> tuple[dict[str, str], Table, str]:
                     table.children[element] |= _particle_names(ancestor["Particle"])  # type: ignore[arg-type]
                 if ancestor.get("IsLeafText") or ancestor["BaseClass"] == "OpenXmlLeafTextElement":
                     table.text.add(element)
+    for element, (element_attributes, parents) in FIRST_EDITION.items():
+        table.attributes[element] |= set(element_attributes)
+        for parent in parents:
+            table.children[parent].add(element)
     names = set(table.attributes) | {c for cs in table.children.values() for c in cs if c != "*"}
     used = {name.split(":", 1)[0] for name in names} | {
         a.split(":", 1)[0] for attrs in table.attributes.values() for a in attrs if ":" in a
