@@ -180,10 +180,15 @@ def keep_known_namespaces(
             return unqualified_elements
         if not is_known_namespace(uri):
             return False
-        if uri == MC_NS and _xml.local_name(element.tag) == "Choice":
-            # A branch that requires an unknown namespace is one Office skips anyway.
-            required = element.get("Requires", "").split()
-            return all(p in known_prefixes for p in required)
+        if uri == MC_NS:
+            local = _xml.local_name(element.tag)
+            if local not in _MC_ELEMENTS:
+                return False
+            if local == "Choice":
+                # A branch that requires an unknown namespace is one Office skips anyway.
+                required = element.get("Requires", "").split()
+                return all(p in known_prefixes for p in required)
+            return True
         if _ooxml_schema.covers(uri):
             if not _ooxml_schema.is_defined(element.tag):
                 return False
@@ -192,14 +197,21 @@ def keep_known_namespaces(
         return True
 
     def clean_attributes(element: Element) -> None:
-        covered = _ooxml_schema.covers(_xml.namespace(element.tag))
+        element_uri = _xml.namespace(element.tag)
+        covered = _ooxml_schema.covers(element_uri)
         for name in list(element.attrib):
             uri = _xml.namespace(name)
-            if uri == MC_NS:
-                if _xml.local_name(name) in PREFIX_LISTS:
-                    _filter_prefix_list(element, name, known_prefixes, removed)
-            elif (uri and not is_known_namespace(uri)) or (
-                covered and not _ooxml_schema.allows_attribute(element.tag, name)
+            if uri == MC_NS and _xml.local_name(name) in _MC_ATTRIBUTES:
+                _filter_prefix_list(element, name, known_prefixes, removed)
+            elif element_uri == MC_NS and name in _MC_OWN_ATTRIBUTES.get(
+                _xml.local_name(element.tag), ()
+            ):
+                continue
+            elif (
+                uri == MC_NS
+                or (uri and not is_known_namespace(uri))
+                or (covered and not _ooxml_schema.allows_attribute(element.tag, name))
+                or (element_uri == MC_NS and not uri)
             ):
                 del element.attrib[name]
                 removed.add(UNKNOWN_XML)
@@ -239,6 +251,13 @@ def keep_known_namespaces(
         removed.add(UNKNOWN_XML)
     doc.namespaces = kept
     rename_prefixes(doc, removed)
+
+
+# Markup compatibility (ECMA-376 Part 3 §7): its three elements, the attributes any element
+# may have (each a list of prefixes, or of prefixed names), and the Choice's own.
+_MC_ELEMENTS = frozenset({"AlternateContent", "Choice", "Fallback"})
+_MC_ATTRIBUTES = frozenset({*PREFIX_LISTS, "MustUnderstand"})
+_MC_OWN_ATTRIBUTES = {"Choice": frozenset({"Requires"})}
 
 
 def _filter_prefix_list(element: Element, name: str, known: set[str], removed: set[str]) -> None:

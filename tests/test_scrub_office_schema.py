@@ -84,6 +84,22 @@ def test_inside_a_markup_compatibility_branch_checked_against_its_holder(
     assert "w14:ligatures" in members(report.data)["word/document.xml"].decode()
 
 
+def test_markup_compatibility_keeps_only_its_own_names(tmp_path: Path) -> None:
+    # Markup compatibility has three elements and a handful of attributes (ECMA-376 Part 3):
+    # any other name in its namespace, or a bare attribute on its elements, is free text.
+    branch = (
+        f'<mc:AlternateContent xmlns:mc="{MC}" mc:vendor="{marker("McAttribute")}" '
+        f'note="{marker("BareMcAttribute")}"><mc:Choice Requires="w14" '
+        f'owner="{marker("ChoiceAttribute")}"><w14:ligatures w14:val="standard"/></mc:Choice>'
+        f"<mc:Fallback/><mc:vendor{marker('McElement')}/></mc:AlternateContent>"
+    )
+    docx = minimal_docx(_run(branch), root_attributes=f' xmlns:w14="{W14}"')
+    report = _cleaned(docx, tmp_path)
+    assert "ooxml:unknown-xml" in report.removed
+    document = members(report.data)["word/document.xml"].decode()
+    assert 'Requires="w14"' in document and "w14:ligatures" in document
+
+
 def test_spreadsheet_cell_keeps_only_its_attributes(tmp_path: Path) -> None:
     # SpreadsheetML's attributes are unqualified: one the cell does not define goes, with an
     # undefined element beside the cell's value.
