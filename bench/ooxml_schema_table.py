@@ -24,6 +24,12 @@ Output: ``= PREFIX URI`` lines for the prefixes used, then one line per element,
 then one line per element that may contain elements:
     > ELEMENT CHILD...     (``*`` as a child: any element, ``xsd:any`` as in ``a:ext``)
 and one line ``$ ELEMENT...`` of the elements whose content is text (``w:t``, ``x:v``).
+An attribute whose value the schema restricts is written ``NAME=KIND``: ``b`` xsd:boolean,
+``o`` on/off, ``t`` VML true/false (``tb``: or empty), ``i`` an integer, ``f`` a decimal or
+floating-point number, ``h`` hexBinary, ``eN`` one of the values of enumeration N, listed
+on a line ``% N VALUE...`` (percent-encoded; ``%`` alone is the empty value). An attribute
+that several types define with different kinds may hold what either allows (``i|b``); one
+of them a string, or an enumeration beside a number: written without a kind (not checked).
 An element defined by several types (``w:rPr`` is six) allows the union of what they allow.
 """
 
@@ -34,6 +40,7 @@ import json
 import sys
 from collections import defaultdict
 from pathlib import Path
+from urllib.parse import quote
 
 MIT_NOTICE = """\
 The MIT License (MIT)
@@ -74,9 +81,41 @@ def _element(type_name: str) -> str:
     return type_name.split("/", 1)[1]
 
 
+_KINDS = {
+    "BooleanValue": "b",
+    "OnOffValue": "o",
+    "TrueFalseValue": "t",
+    "TrueFalseBlankValue": "tb",
+    **dict.fromkeys(
+        ("Int16Value", "Int32Value", "Int64Value", "IntegerValue", "UInt16Value",
+         "UInt32Value", "UInt64Value", "ByteValue", "SByteValue"),
+        "i",
+    ),
+    **dict.fromkeys(("DoubleValue", "DecimalValue", "SingleValue"), "f"),
+    "HexBinaryValue": "h",
+}  # fmt: skip
+_UNCHECKED = ""
+
+
+Kind = str | frozenset[str]  # a kind letter ("i|b": either), or enumeration values
+
+
+def _merged(old: Kind, new: Kind) -> Kind:
+    """What an attribute two types define differently may hold: a value either allows."""
+    if old == _UNCHECKED or new == _UNCHECKED:
+        return _UNCHECKED  # one of them is a string: anything
+    if isinstance(old, frozenset) and isinstance(new, frozenset):
+        return old | new
+    if isinstance(old, frozenset) or isinstance(new, frozenset):
+        return _UNCHECKED  # an enumeration or a number: not written (rare; not checked)
+    return "|".join(sorted(set(old.split("|")) | set(new.split("|"))))
+
+
 class Table:
     def __init__(self) -> None:
         self.attributes: dict[str, set[str]] = defaultdict(set)
+        # (element, attribute) -> kind, or a frozenset of enumeration values
+        self.kinds: dict[tuple[str, str], Kind] = {}
         self.children: dict[str, set[str]] = defaultdict(set)
         self.text: set[str] = set()
 
@@ -129,6 +168,20 @@ def build(data: Path) -> tuple[dict[str, str], Table, str]:
             t = parent
         return found
 
+    enums: dict[str, set[str]] = defaultdict(set)
+    for path in sorted((data / "schemas").glob("*.json")):
+        for enum in json.loads(path.read_text("utf-8-sig")).get("Enums", []):
+            # Named by class, which is unique per namespace only: a name two namespaces
+            # share allows the values of both.
+            enums[str(enum["Name"])] |= {str(facet["Value"]) for facet in enum["Facets"]}
+
+    def kind(attribute: dict[str, object]) -> Kind:
+        declared = str(attribute["Type"])
+        if declared.startswith("EnumValue<"):
+            name = declared.removeprefix("EnumValue<").removesuffix(">").rsplit(".", 1)[-1]
+            return frozenset(enums[name]) if name in enums else _UNCHECKED
+        return _KINDS.get(declared, _UNCHECKED)
+
     table = Table()
     for local, types in by_file:
         for t in types:
@@ -138,7 +191,12 @@ def build(data: Path) -> tuple[dict[str, str], Table, str]:
             table.attributes[element]
             for ancestor in lineage(t, local):
                 for attribute in ancestor.get("Attributes", []):  # type: ignore[attr-defined]
-                    table.attributes[element].add(str(attribute["QName"]).removeprefix(":"))
+                    name = str(attribute["QName"]).removeprefix(":")
+                    new = kind(attribute)
+                    if name in table.attributes[element]:
+                        new = _merged(table.kinds.get((element, name), _UNCHECKED), new)
+                    table.attributes[element].add(name)
+                    table.kinds[(element, name)] = new
                 for child in ancestor.get("Children", []):  # type: ignore[attr-defined]
                     table.children[element].add(_element(str(child["Name"])))
                 for child_name in ancestor.get("AdditionalElements", []):  # type: ignore[attr-defined]
@@ -173,8 +231,22 @@ def main() -> None:
         out.write(f"# {line}".rstrip() + "\n")
     for prefix, uri in prefixes.items():
         out.write(f"= {prefix} {uri}\n")
+    enum_ids: dict[frozenset[str], int] = {}
+    for key in sorted(table.kinds):
+        value = table.kinds[key]
+        if isinstance(value, frozenset) and value not in enum_ids:
+            enum_ids[value] = len(enum_ids)
+    for values, number in enum_ids.items():
+        encoded = [quote(v, safe="") or "%" for v in sorted(values)]
+        out.write(" ".join(["%", str(number), *encoded]) + "\n")
     for element in sorted(table.attributes):
-        out.write(" ".join([element, *sorted(table.attributes[element])]) + "\n")
+        tokens = [element]
+        for name in sorted(table.attributes[element]):
+            value = table.kinds.get((element, name), _UNCHECKED)
+            if isinstance(value, frozenset):
+                value = f"e{enum_ids[value]}"
+            tokens.append(f"{name}={value}" if value else name)
+        out.write(" ".join(tokens) + "\n")
     for element in sorted(table.children):
         if table.children[element]:
             out.write(" ".join([">", element, *sorted(table.children[element])]) + "\n")

@@ -23,6 +23,7 @@ from scrubbers._ooxml_parts import (
     UNKNOWN_XML,
 )
 from scrubbers._ooxml_prefixes import MC_NS, PREFIX_LISTS, is_known_namespace, rename_prefixes
+from scrubbers._ooxml_schema import INVALID_VALUE
 from scrubbers._xml import Element
 from scrubbers.errors import UnsupportedTypeError
 
@@ -215,6 +216,11 @@ def keep_known_namespaces(
             ):
                 del element.attrib[name]
                 removed.add(UNKNOWN_XML)
+            elif covered and not _ooxml_schema.value_is_valid(
+                element.tag, name, element.attrib[name]
+            ):
+                del element.attrib[name]
+                removed.add(INVALID_VALUE)
 
     def walk(parent: Element, context: str | None) -> None:
         """``context``: the element whose content this is (itself, or for a markup

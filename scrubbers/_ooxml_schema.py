@@ -12,6 +12,10 @@ elements it may contain, and whether its content is text. In those namespaces:
   way it is free text no reader shows;
 - an element where its parent may not have it (``<w:t>`` inside ``<w:rPr>``) goes too;
 - an attribute its element does not define goes, even in a known namespace;
+- an attribute whose value the schema restricts (a boolean, a number, hexBinary, one of an
+  enumeration's values: ``w:conformance``, ``xml:space``, ``w:highlight``) and which holds
+  anything else goes (``ooxml:invalid-value``): Office refuses such a value, so no file it
+  opens loses anything, and free text cannot ride on a flag;
 - text inside an element whose content is elements, not text, goes (only whitespace, which
   no reader keeps, stays).
 
@@ -26,11 +30,26 @@ as the transitional ones.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from importlib import resources
+from urllib.parse import unquote
 
 from scrubbers import _xml
 
+INVALID_VALUE = "ooxml:invalid-value"  # a value outside its schema type
 _ANY = "*"
+_INTEGER = re.compile(r"[+-]?\d{1,20}")
+_NUMBER = re.compile(r"[+-]?(?:\d{1,40}(?:\.\d{0,40})?|\.\d{1,40})(?:[eE][+-]?\d{1,4})?|-?INF|NaN")
+_HEX = re.compile(r"(?:[0-9A-Fa-f]{2})*")
+_CHOICES = {
+    "b": frozenset({"true", "false", "1", "0"}),  # xsd:boolean
+    "o": frozenset({"true", "false", "on", "off", "1", "0"}),  # ST_OnOff
+    "t": frozenset({"t", "f", "true", "false"}),  # VML's ST_TrueFalse
+    "tb": frozenset({"t", "f", "true", "false", ""}),
+}
+_GRAMMARS = {"i": _INTEGER, "f": _NUMBER, "h": _HEX}
+ValueCheck = Callable[[str], bool]
 _TRANSITIONAL = "http://schemas.openxmlformats.org/"
 _STRICT = "http://purl.oclc.org/ooxml/"
 
@@ -48,6 +67,7 @@ class _Table:
         self.attributes: dict[str, frozenset[str]] = {}
         self.children: dict[str, frozenset[str]] = {}
         self.text: frozenset[str] = frozenset()
+        self.values: dict[tuple[str, str], ValueCheck] = {}
         self.namespaces: frozenset[str] = frozenset()
 
 
@@ -64,6 +84,20 @@ def _load() -> _Table:
     def names(qnames: list[str]) -> frozenset[str]:
         return frozenset(name for qname in qnames for name in clark(qname))
 
+    enums: dict[str, frozenset[str]] = {}
+
+    def check(kind: str) -> ValueCheck:
+        if "|" in kind:
+            either = [check(one) for one in kind.split("|")]
+            return lambda value: any(one(value) for one in either)
+        if kind.startswith("e"):
+            return enums[kind[1:]].__contains__
+        if kind in _CHOICES:
+            return _CHOICES[kind].__contains__
+        grammar = _GRAMMARS[kind]
+        # XML Schema collapses whitespace around a number or a token before reading it.
+        return lambda value: grammar.fullmatch(value.strip()) is not None
+
     table = _Table()
     for line in text.splitlines():
         if not line or line.startswith("#"):
@@ -78,10 +112,22 @@ def _load() -> _Table:
                 table.children[element] = allowed
         elif first == "$":
             table.text = names(rest)
+        elif first == "%":
+            enums[rest[0]] = frozenset("" if v == "%" else unquote(v) for v in rest[1:])
         else:
-            allowed = names(rest)
+            plain = [token.split("=", 1)[0] for token in rest]
+            allowed = names(plain)
+            checks = [
+                (attribute, check(kind))
+                for token in rest
+                if "=" in token
+                for name, kind in [token.split("=", 1)]
+                for attribute in clark(name)
+            ]
             for element in clark(first):
                 table.attributes[element] = allowed
+                for attribute, value_check in checks:
+                    table.values[(element, attribute)] = value_check
     table.namespaces = frozenset(
         uri for prefix, uris in prefixes.items() if prefix != "xml" for uri in uris
     )
@@ -111,6 +157,12 @@ def may_contain(parent_tag: str, child_tag: str) -> bool:
 
 def allows_attribute(tag: str, name: str) -> bool:
     return name in _TABLE.attributes.get(tag, ())
+
+
+def value_is_valid(tag: str, name: str, value: str) -> bool:
+    """Whether an attribute's value is one its type allows (any, for a string)."""
+    value_check = _TABLE.values.get((tag, name))
+    return value_check is None or value_check(value)
 
 
 def holds_text(tag: str) -> bool:

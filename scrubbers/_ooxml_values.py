@@ -22,11 +22,11 @@ from typing import Final
 
 from scrubbers import _xml
 from scrubbers._ooxml_markup import W_NS
+from scrubbers._ooxml_schema import INVALID_VALUE
 from scrubbers._xml import Element
 
 LANGUAGE_TAG = "ooxml:language-tag"  # a language that is no language tag
 DANGLING_STYLE = "ooxml:dangling-style"  # a style reference to no style of the package
-INVALID_VALUE = "ooxml:invalid-value"  # a value outside its schema type
 
 _DRAWING_NS = frozenset(
     {

@@ -84,6 +84,40 @@ def test_inside_a_markup_compatibility_branch_checked_against_its_holder(
     assert "w14:ligatures" in members(report.data)["word/document.xml"].decode()
 
 
+def test_values_outside_their_schema_type_removed(tmp_path: Path) -> None:
+    # An enumeration (w:conformance, xml:space, w:highlight), an on/off flag of an extension
+    # (w14:noSpellErr), an integer (w:pgSz's w:code): each value the schema restricts.
+    body = (
+        f'<w:p w14:noSpellErr="{marker("OnOff")}"><w:r><w:rPr>'
+        f'<w:highlight w:val="{marker("Enumeration")}"/></w:rPr>'
+        f'<w:t xml:space="{marker("XmlSpace")}">Body text stays.</w:t></w:r></w:p>'
+        f'<w:sectPr><w:pgSz w:w="11906" w:h="16838" w:code="{marker("Integer")}"/></w:sectPr>'
+    )
+    root = f' xmlns:w14="{W14}" w:conformance="{marker("Conformance")}"'
+    report = _cleaned(minimal_docx(body, root_attributes=root), tmp_path)
+    assert "ooxml:invalid-value" in report.removed
+    document = members(report.data)["word/document.xml"].decode()
+    assert 'w:w="11906"' in document  # the valid values beside them stay
+    assert docx_text(report.data) == "Body text stays."
+
+
+@pytest.mark.parametrize(
+    ("tag", "name", "value", "valid"),
+    [
+        (f"{{{W}}}document", f"{{{W}}}conformance", "strict", True),
+        (f"{{{W}}}document", f"{{{W}}}conformance", "Strict", False),
+        (f"{{{W}}}t", "{http://www.w3.org/XML/1998/namespace}space", "preserve", True),
+        (f"{{{X}}}c", "s", "12", True),
+        (f"{{{X}}}c", "s", "12a", False),
+        (f"{{{X}}}c", "r", "anything", True),  # a string: not checked here
+        (f"{{{W}}}b", f"{{{W}}}val", "off", True),
+        (f"{{{W}}}b", f"{{{W}}}val", "no", False),
+    ],
+)
+def test_table_value_types(tag: str, name: str, value: str, valid: bool) -> None:
+    assert _ooxml_schema.value_is_valid(tag, name, value) is valid
+
+
 def test_markup_compatibility_keeps_only_its_own_names(tmp_path: Path) -> None:
     # Markup compatibility has three elements and a handful of attributes (ECMA-376 Part 3):
     # any other name in its namespace, or a bare attribute on its elements, is free text.
@@ -221,6 +255,8 @@ def _undefined_names(file_name: str, data: bytes) -> set[tuple[str, str, str]]:
                     continue
                 if not _ooxml_schema.allows_attribute(child.tag, attribute):
                     found.add((file_name, child.tag, attribute))
+                elif not _ooxml_schema.value_is_valid(child.tag, attribute, child.get(attribute)):
+                    found.add((file_name, child.tag, f"{attribute}={child.get(attribute)!r}"))
             walk(child, child.tag)
 
     walk(root, root.tag if _ooxml_schema.covers(root.tag[1:].split("}")[0]) else None)
