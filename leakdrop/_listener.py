@@ -236,3 +236,22 @@ def open_listener(command: str, host: str, port: int) -> socket.socket | None:
             text = f"cannot listen on {host}:{port}: {exc.strerror}"
         print(f"leakdrop {command}: refusing to start: {text}", file=sys.stderr)
         return None
+
+
+def serve_and_announce(config: Any, listener: socket.socket, announcement: str) -> None:
+    """Run uvicorn (``config``: its Config) on the listener, and write ``announcement`` to
+    standard error once it serves.
+
+    Said after uvicorn's start-up, when its signal handlers are in place, not before: a
+    Ctrl+C in between went to whatever handler the process had inherited, and one started in
+    the background of a shell inherits SIGINT ignored (the Ctrl+C was lost and the server
+    kept serving)."""
+    import uvicorn
+
+    class _AnnouncingServer(uvicorn.Server):
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets=sockets)
+            if not self.should_exit:
+                print(announcement, file=sys.stderr, flush=True)
+
+    _AnnouncingServer(config).run(sockets=[listener])

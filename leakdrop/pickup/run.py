@@ -18,6 +18,7 @@ from leakdrop._listener import (
     harden_process,
     header_deadline_protocol,
     open_listener,
+    serve_and_announce,
 )
 from leakdrop.pickup.expiry import parse_days
 from leakdrop.pickup.tokens import TokenError
@@ -112,31 +113,27 @@ def run_pickup(args: argparse.Namespace) -> int:
     threading.Thread(
         target=_expiry_loop, args=(app, days, every, stop), name="retention", daemon=True
     ).start()
-    print(
-        f"leakdrop pickup: listening on http://{args.host}:{port}/ (retention {days} days)",
-        file=sys.stderr,
-        flush=True,
+    announcement = (
+        f"leakdrop pickup: listening on http://{args.host}:{port}/ (retention {days} days)"
     )
-    server = uvicorn.Server(
-        uvicorn.Config(
-            app,
-            host=args.host,
-            port=port,
-            log_config=LOG_CONFIG,
-            access_log=False,
-            # Slowloris guard: the pickup is behind Tor too.
-            http=header_deadline_protocol(HEADER_TIMEOUT_SECONDS),
-            ws="none",
-            server_header=False,
-            date_header=False,
-            proxy_headers=False,
-            lifespan="off",
-            timeout_keep_alive=5,
-            timeout_graceful_shutdown=10,
-        )
+    config_uvicorn = uvicorn.Config(
+        app,
+        host=args.host,
+        port=port,
+        log_config=LOG_CONFIG,
+        access_log=False,
+        # Slowloris guard: the pickup is behind Tor too.
+        http=header_deadline_protocol(HEADER_TIMEOUT_SECONDS),
+        ws="none",
+        server_header=False,
+        date_header=False,
+        proxy_headers=False,
+        lifespan="off",
+        timeout_keep_alive=5,
+        timeout_graceful_shutdown=10,
     )
     try:
-        server.run(sockets=[listener])
+        serve_and_announce(config_uvicorn, listener, announcement)
     finally:
         stop.set()
     return 0

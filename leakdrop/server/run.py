@@ -17,6 +17,7 @@ from leakdrop._listener import (
     harden_process,
     header_deadline_protocol,
     open_listener,
+    serve_and_announce,
 )
 from leakdrop.keys import DEMO_KEY_MARKER, fingerprint
 from leakdrop.server.errors import ConfigError
@@ -142,35 +143,32 @@ def run_serve(args: argparse.Namespace) -> int:
     print(f"leakdrop serve: sealing to {len(config.recipients)} editor key(s):", file=sys.stderr)
     for recipient in config.recipients:
         print(f"  {recipient}  fingerprint {fingerprint(recipient)}", file=sys.stderr)
-    print(
-        f"leakdrop serve: listening on http://{config.host}:{config.port}/",
-        file=sys.stderr,
-        flush=True,
-    )
     threading.Thread(target=_warm_up, name="scrub-warm-up", daemon=True).start()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            app,
-            host=config.host,
-            port=config.port,
-            log_config=LOG_CONFIG,
-            access_log=False,
-            server_header=False,
-            date_header=False,
-            proxy_headers=False,
-            lifespan="off",
-            http=protocol,
-            # No WebSocket route exists: no upgrade code path for a client to reach.
-            ws="none",
-            timeout_keep_alive=5,
-            # From the same memory budget as the uploads (`Limits.connection_limit`): above
-            # it, uvicorn answers 503 without running the app.
-            limit_concurrency=config.limits.connection_limit,
-            timeout_graceful_shutdown=30,
-        )
+    config_uvicorn = uvicorn.Config(
+        app,
+        host=config.host,
+        port=config.port,
+        log_config=LOG_CONFIG,
+        access_log=False,
+        server_header=False,
+        date_header=False,
+        proxy_headers=False,
+        lifespan="off",
+        http=protocol,
+        # No WebSocket route exists: no upgrade code path for a client to reach.
+        ws="none",
+        timeout_keep_alive=5,
+        # From the same memory budget as the uploads (`Limits.connection_limit`): above
+        # it, uvicorn answers 503 without running the app.
+        limit_concurrency=config.limits.connection_limit,
+        timeout_graceful_shutdown=30,
     )
     try:
-        server.run(sockets=[listener])
+        serve_and_announce(
+            config_uvicorn,
+            listener,
+            f"leakdrop serve: listening on http://{config.host}:{config.port}/",
+        )
     except KeyboardInterrupt:  # a second Ctrl+C during the graceful shutdown
         pass
     return 0
