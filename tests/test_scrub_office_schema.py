@@ -250,13 +250,13 @@ def _undefined_names(file_name: str, data: bytes) -> set[tuple[str, str, str]]:
                 found.add((file_name, child.tag, ""))
             elif context is not None and not _ooxml_schema.may_contain(context, child.tag):
                 found.add((file_name, child.tag, f"in {context}"))
-            for attribute in child.attrib:
+            for attribute, value in child.attrib.items():
                 if attribute.startswith((f"{{{MC}}}", *(f"{{{u}" for u in _REMOVED_BEFORE))):
                     continue
                 if not _ooxml_schema.allows_attribute(child.tag, attribute):
                     found.add((file_name, child.tag, attribute))
-                elif not _ooxml_schema.value_is_valid(child.tag, attribute, child.get(attribute)):
-                    found.add((file_name, child.tag, f"{attribute}={child.get(attribute)!r}"))
+                elif not _ooxml_schema.value_is_valid(child.tag, attribute, value):
+                    found.add((file_name, child.tag, f"{attribute}={value!r}"))
             walk(child, child.tag)
 
     walk(root, root.tag if _ooxml_schema.covers(root.tag[1:].split("}")[0]) else None)
