@@ -169,9 +169,9 @@ def keep_known_namespaces(
     kept, element by element (`scrubbers._ooxml_schema`)."""
     root = doc.root
     root_uri = _xml.namespace(root.tag)
-    if not is_known_namespace(root_uri) and not unqualified_elements:
-        raise UnsupportedTypeError("an office part of an unknown kind")
-    if _ooxml_schema.covers(root_uri) and not _ooxml_schema.is_defined(root.tag):
+    unknown_namespace = not is_known_namespace(root_uri) and not unqualified_elements
+    undefined = _ooxml_schema.covers(root_uri) and not _ooxml_schema.is_defined(root.tag)
+    if unknown_namespace or undefined:
         raise UnsupportedTypeError("an office part of an unknown kind")
     known_prefixes = {p for p, uri in doc.namespaces if is_known_namespace(uri)}
 
